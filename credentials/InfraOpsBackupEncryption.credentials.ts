@@ -1,0 +1,41 @@
+import type { ICredentialType, Icon, INodeProperties } from 'n8n-workflow';
+
+// eslint-disable-next-line @n8n/community-nodes/credential-test-required -- there is no server to ask: the test parses the keys locally via testedBy: 'infraOpsBackupEncryptionTest' (nodes/shared/credentialTests.ts)
+export class InfraOpsBackupEncryption implements ICredentialType {
+	name = 'infraOpsBackupEncryption';
+
+	displayName = 'Backup Encryption (Infra Ops)';
+
+	icon: Icon = 'file:icons/age.svg';
+
+	documentationUrl = 'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#backup-encryption-keys';
+
+	properties: INodeProperties[] = [
+		{
+			displayName: 'Recipients',
+			name: 'recipients',
+			type: 'string',
+			typeOptions: { rows: 3 },
+			default: '',
+			placeholder: 'age1...',
+			description: 'Age public keys, one per line, from `age-keygen`. They are enough to write backups; keep the private key off the n8n host.',
+		},
+		{
+			displayName: 'Identity (Private Key)',
+			name: 'identity',
+			type: 'string',
+			typeOptions: { rows: 2, password: true },
+			default: '',
+			placeholder: 'AGE-SECRET-KEY-1...',
+			description: 'Only needed to restore or verify backups. Leave empty on an n8n that only backs up.',
+		},
+		{
+			displayName: 'Passphrase',
+			name: 'passphrase',
+			type: 'string',
+			typeOptions: { password: true },
+			default: '',
+			description: 'Encrypt with a passphrase (age -p) instead of, or when no, recipients are set',
+		},
+	];
+}

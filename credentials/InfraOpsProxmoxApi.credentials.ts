@@ -1,0 +1,94 @@
+import type {
+	IAuthenticateGeneric,
+	ICredentialTestRequest,
+	ICredentialType,
+	Icon,
+	INodeProperties,
+} from 'n8n-workflow';
+
+export class InfraOpsProxmoxApi implements ICredentialType {
+	name = 'infraOpsProxmoxApi';
+
+	displayName = 'Proxmox VE API (Infra Ops)';
+
+	icon: Icon = 'file:icons/proxmox.svg';
+
+	documentationUrl = 'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#proxmox-ve-api-token';
+
+	properties: INodeProperties[] = [
+		{
+			displayName: 'URL',
+			name: 'url',
+			type: 'string',
+			default: '',
+			required: true,
+			placeholder: 'https://pve.example.lan:8006',
+		},
+		{
+			displayName: 'API Token ID',
+			name: 'tokenId',
+			type: 'string',
+			default: '',
+			required: true,
+			placeholder: 'automation@pve!n8n',
+			description: 'USER@REALM!TOKENID, as Datacenter → Permissions → API Tokens shows it',
+		},
+		{
+			displayName: 'API Token Secret',
+			name: 'tokenSecret',
+			type: 'string',
+			typeOptions: { password: true },
+			default: '',
+			required: true,
+		},
+		{
+			displayName: 'TLS',
+			name: 'tls',
+			type: 'options',
+			options: [
+				{ name: 'System CAs', value: 'system', description: 'The certificate is issued by a public CA (e.g. ACME on the node)' },
+				{ name: 'Custom CA', value: 'ca', description: 'Trust the cluster CA (/etc/pve/pve-root-ca.pem)' },
+				{ name: 'Pin Fingerprint', value: 'fingerprint', description: 'Accept only the certificate with this SHA-256 fingerprint' },
+				{ name: 'Allow Self-Signed', value: 'insecure', description: 'Accept any certificate (not recommended)' },
+			],
+			default: 'ca',
+		},
+		{
+			displayName: 'CA Certificate',
+			name: 'ca',
+			type: 'string',
+			typeOptions: { rows: 4 },
+			default: '',
+			placeholder: '-----BEGIN CERTIFICATE-----',
+			displayOptions: { show: { tls: ['ca'] } },
+		},
+		{
+			displayName: 'Certificate Fingerprint (SHA-256)',
+			name: 'fingerprint',
+			type: 'string',
+			default: '',
+			placeholder: 'AB:CD:...',
+			description: 'As `pvenode cert info` prints it',
+			displayOptions: { show: { tls: ['fingerprint'] } },
+		},
+	];
+
+	authenticate: IAuthenticateGeneric = {
+		type: 'generic',
+		properties: {
+			headers: {
+				Authorization: '=PVEAPIToken={{$credentials.tokenId}}={{$credentials.tokenSecret}}',
+			},
+		},
+	};
+
+	// n8n's request test can't check a custom CA or a pin, so it only proves the URL and token;
+	// the Proxmox LXC node checks the TLS setting itself before sending the token
+	test: ICredentialTestRequest = {
+		request: {
+			baseURL: '={{$credentials.url.replace(/\\/+$/, "")}}',
+			url: '/api2/json/version',
+			skipSslCertificateValidation: '={{$credentials.tls !== "system"}}',
+		},
+	};
+}

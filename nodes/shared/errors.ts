@@ -1,0 +1,65 @@
+/** Turns low-level failures (socket, TLS, auth) into messages that say what is wrong and how to fix it.
+ * No n8n import: node files wrap these in NodeOperationError. */
+
+export class InfraOpsError extends Error {
+	constructor(
+		message: string,
+		/** What the operator should do about it; shown as the error's description in n8n. */
+		readonly hint?: string,
+		options?: { cause?: unknown },
+	) {
+		super(message, options);
+		this.name = 'InfraOpsError';
+	}
+}
+
+export function errorMessage(error: unknown): string {
+	if (error instanceof Error) return error.message || error.name;
+	return String(error);
+}
+
+const NETWORK_HINTS: Record<string, string> = {
+	ECONNREFUSED: 'nothing is listening there: check the host, the port and that the service runs',
+	ENOTFOUND: 'the host name does not resolve: check the spelling, or use an IP address',
+	EAI_AGAIN: 'DNS lookup failed for now: check the resolver of the n8n host',
+	ETIMEDOUT: 'no answer in time: a firewall may drop the packets, or the host is down',
+	EHOSTUNREACH: 'no route to the host: check the address and the network between n8n and it',
+	ENETUNREACH: 'the network is unreachable from the n8n host',
+	ECONNRESET: 'the peer closed the connection: check the port speaks the expected protocol (TLS or not)',
+	ENOENT: 'the socket file does not exist: check the path, and that it is mounted into the n8n container',
+	EACCES: 'permission denied: the n8n user cannot use it (socket group, or a socket proxy)',
+	EPIPE: 'the peer closed the connection while we were writing',
+	CERT_HAS_EXPIRED: 'the server certificate has expired',
+	DEPTH_ZERO_SELF_SIGNED_CERT: 'the server certificate is self-signed: add its CA, pin its fingerprint, or allow self-signed',
+	SELF_SIGNED_CERT_IN_CHAIN: 'the chain ends in an untrusted self-signed CA: add that CA certificate',
+	UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the chain is incomplete or untrusted: add the CA certificate',
+	ERR_TLS_CERT_ALTNAME_INVALID: 'the certificate does not name this host: use the name it was issued for',
+};
+
+/** `Cannot reach Docker at unix:///var/run/docker.sock: connect ENOENT … (the socket file does not exist: …)` */
+export function describeConnectError(what: string, error: unknown): InfraOpsError {
+	const code = (error as { code?: string } | undefined)?.code;
+	const hint = code ? NETWORK_HINTS[code] : undefined;
+	const text = errorMessage(error);
+	return new InfraOpsError(`Cannot reach ${what}: ${text}`, hint, { cause: error });
+}
+
+/** Rejects after `ms` with a message naming the operation; the timer never keeps the process alive. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+	let timer: NodeJS.Timeout | undefined;
+	const timeout = new Promise<never>((_, reject) => {
+		timer = setTimeout(
+			() =>
+				reject(
+					Object.assign(new InfraOpsError(`${what} timed out after ${ms} ms`), { code: 'ETIMEDOUT' }),
+				),
+			ms,
+		);
+		timer.unref?.();
+	});
+	try {
+		return await Promise.race([promise, timeout]);
+	} finally {
+		clearTimeout(timer);
+	}
+}

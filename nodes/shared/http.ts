@@ -1,0 +1,165 @@
+/** HTTP(S) for the JSON APIs (Proxmox VE, Traefik, Vault, n8n): timeouts, custom CA, certificate
+ * fingerprint pinning and self-signed servers, checked before any header (and token) is sent. */
+import { request as httpPlainRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+
+import { describeConnectError, InfraOpsError } from './errors';
+
+export type TlsTrust =
+	| { mode: 'system' }
+	| { mode: 'ca'; ca: string }
+	/** SHA-256 of the server certificate, hex with or without colons (as `pvenode cert info` prints). */
+	| { mode: 'fingerprint'; fingerprint: string }
+	| { mode: 'insecure' };
+
+export interface HttpRequest {
+	method?: string;
+	url: string;
+	headers?: Record<string, string>;
+	/** An object is sent as JSON. */
+	body?: string | Buffer | object;
+	timeoutMs?: number;
+	tls?: TlsTrust;
+	/** Bodies larger than this are refused instead of buffered. */
+	maxBytes?: number;
+}
+
+export interface HttpResponse {
+	status: number;
+	headers: IncomingHttpHeaders;
+	body: Buffer;
+	text(): string;
+	json<T = unknown>(): T;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_MAX_BYTES = 32 * 1024 * 1024;
+
+export function normaliseCertFingerprint(value: string): string {
+	const hex = value.replace(/^sha256[:=]?/i, '').replace(/[:\s]/g, '').toUpperCase();
+	if (!/^[0-9A-F]{64}$/.test(hex)) {
+		throw new InfraOpsError(
+			`"${value}" is not a SHA-256 certificate fingerprint`,
+			'Expected 64 hex digits, with or without colons (e.g. from `pvenode cert info` or `openssl x509 -noout -fingerprint -sha256`)',
+		);
+	}
+	return hex.match(/../g)!.join(':');
+}
+
+async function openTls(url: URL, trust: TlsTrust, timeoutMs: number): Promise<TLSSocket> {
+	const port = Number(url.port || 443);
+	const host = url.hostname.replace(/^\[|\]$/g, '');
+	const pin = trust.mode === 'fingerprint' ? normaliseCertFingerprint(trust.fingerprint) : undefined;
+	return await new Promise<TLSSocket>((resolve, reject) => {
+		const socket = tlsConnect({
+			host,
+			port,
+			servername: /^[\d.]+$|:/.test(host) ? undefined : host,
+			ca: trust.mode === 'ca' ? trust.ca : undefined,
+			rejectUnauthorized: trust.mode === 'system' || trust.mode === 'ca',
+			ALPNProtocols: ['http/1.1'],
+		});
+		const timer = setTimeout(() => {
+			socket.destroy();
+			reject(Object.assign(new InfraOpsError(`TLS handshake with ${url.host} timed out after ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+		}, timeoutMs);
+		socket.once('secureConnect', () => {
+			clearTimeout(timer);
+			if (pin) {
+				const presented = socket.getPeerCertificate().fingerprint256;
+				if (presented !== pin) {
+					socket.destroy();
+					return reject(
+						new InfraOpsError(
+							`Certificate of ${url.host} has fingerprint ${presented}, not the pinned ${pin}: refusing to send the request`,
+							'If the server certificate was renewed, read its new fingerprint on the server and update the credential',
+						),
+					);
+				}
+			}
+			resolve(socket);
+		});
+		socket.once('error', (error) => {
+			clearTimeout(timer);
+			reject(describeConnectError(url.host, error));
+		});
+	});
+}
+
+export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
+	let url: URL;
+	try {
+		url = new URL(req.url);
+	} catch {
+		throw new InfraOpsError(`"${req.url}" is not a valid URL`, 'Use the form https://host:port');
+	}
+	const timeoutMs = req.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+	const maxBytes = req.maxBytes ?? DEFAULT_MAX_BYTES;
+	const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
+	let body: string | Buffer | undefined;
+	if (req.body !== undefined) {
+		if (typeof req.body === 'string' || Buffer.isBuffer(req.body)) body = req.body;
+		else {
+			body = JSON.stringify(req.body);
+			headers['content-type'] ??= 'application/json';
+		}
+		headers['content-length'] = String(Buffer.byteLength(body));
+	}
+	const secure = url.protocol === 'https:';
+	if (!secure && url.protocol !== 'http:') throw new InfraOpsError(`Unsupported URL scheme in ${req.url}`);
+	const socket = secure ? await openTls(url, req.tls ?? { mode: 'system' }, timeoutMs) : undefined;
+	const send = secure ? httpsRequest : httpPlainRequest;
+
+	return await new Promise<HttpResponse>((resolve, reject) => {
+		const request = send(
+			{
+				method: req.method ?? 'GET',
+				hostname: url.hostname,
+				port: url.port || (secure ? 443 : 80),
+				path: url.pathname + url.search,
+				headers,
+				agent: false,
+				createConnection: socket ? () => socket : undefined,
+			},
+			(response) => {
+				const chunks: Buffer[] = [];
+				let size = 0;
+				response.on('data', (chunk: Buffer) => {
+					size += chunk.length;
+					if (size > maxBytes) {
+						request.destroy(new InfraOpsError(`Response from ${url.host} is larger than ${maxBytes} bytes`));
+						return;
+					}
+					chunks.push(chunk);
+				});
+				response.on('end', () => {
+					const buffer = Buffer.concat(chunks);
+					resolve({
+						status: response.statusCode ?? 0,
+						headers: response.headers,
+						body: buffer,
+						text: () => buffer.toString('utf8'),
+						json: <T>() => {
+							try {
+								return JSON.parse(buffer.toString('utf8')) as T;
+							} catch {
+								throw new InfraOpsError(
+									`${url.host} answered ${req.method ?? 'GET'} ${url.pathname} with something that is not JSON: ${buffer.toString('utf8').slice(0, 200)}`,
+								);
+							}
+						},
+					});
+				});
+				response.on('error', reject);
+			},
+		);
+		request.setTimeout(timeoutMs, () =>
+			request.destroy(Object.assign(new InfraOpsError(`${req.method ?? 'GET'} ${url.origin}${url.pathname} timed out after ${timeoutMs} ms`), { code: 'ETIMEDOUT' })),
+		);
+		request.on('error', (error) =>
+			reject(error instanceof InfraOpsError ? error : describeConnectError(url.host, error)),
+		);
+		request.end(body);
+	});
+}

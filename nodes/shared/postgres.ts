@@ -1,0 +1,80 @@
+/** PostgreSQL admin connections (pg, pure JS) with TLS modes and timeouts. */
+import type { Client } from 'pg';
+
+import { describeConnectError, InfraOpsError } from './errors';
+import { loadPg } from './lazy';
+
+export interface PostgresConnection {
+	host: string;
+	port: number;
+	database: string;
+	user: string;
+	password: string;
+	/** disable; require (encrypted, not verified); verify-full (CA and host name checked). */
+	ssl: 'disable' | 'require' | 'verify-full';
+	ca?: string;
+}
+
+const CONNECT_TIMEOUT_MS = 10_000;
+const STATEMENT_TIMEOUT_MS = 60_000;
+
+export function describePostgresTarget(conn: PostgresConnection): string {
+	return `PostgreSQL ${conn.user}@${conn.host}:${conn.port}/${conn.database}`;
+}
+
+export async function connectPostgres(conn: PostgresConnection): Promise<Client> {
+	const { Client } = loadPg();
+	const client = new Client({
+		host: conn.host,
+		port: conn.port,
+		database: conn.database,
+		user: conn.user,
+		password: conn.password,
+		ssl:
+			conn.ssl === 'disable'
+				? false
+				: conn.ssl === 'require'
+					? { rejectUnauthorized: false }
+					: { rejectUnauthorized: true, ca: conn.ca || undefined, servername: conn.host },
+		connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+		statement_timeout: STATEMENT_TIMEOUT_MS,
+		query_timeout: STATEMENT_TIMEOUT_MS,
+		application_name: 'n8n-nodes-infra-ops',
+	});
+	// a server that drops the connection later must not crash n8n through an unhandled 'error'
+	client.on('error', () => undefined);
+	try {
+		await client.connect();
+		return client;
+	} catch (error) {
+		await client.end().catch(() => undefined);
+		throw explainPostgresError(conn, error);
+	}
+}
+
+export function explainPostgresError(conn: PostgresConnection, error: unknown): InfraOpsError {
+	const target = describePostgresTarget(conn);
+	const code = (error as { code?: string }).code;
+	const message = (error as Error).message ?? String(error);
+	if (code === '28P01' || code === '28000') {
+		return new InfraOpsError(`${target}: authentication failed`, 'Check the user and password, and pg_hba.conf for this client address', { cause: error });
+	}
+	if (code === '3D000') return new InfraOpsError(`${target}: database "${conn.database}" does not exist`, undefined, { cause: error });
+	if (/does not support SSL/i.test(message)) {
+		return new InfraOpsError(`${target}: the server does not accept TLS`, 'Set SSL to "disable", or enable ssl on the server', { cause: error });
+	}
+	if (/timeout/i.test(message)) {
+		return Object.assign(new InfraOpsError(`${target}: no answer within ${CONNECT_TIMEOUT_MS} ms`, undefined, { cause: error }), { code: 'ETIMEDOUT' });
+	}
+	if (code && /^[0-9A-Z]{5}$/.test(code)) return new InfraOpsError(`${target}: ${message} (SQLSTATE ${code})`, undefined, { cause: error });
+	return describeConnectError(target, error);
+}
+
+export async function withPostgres<T>(conn: PostgresConnection, fn: (client: Client) => Promise<T>): Promise<T> {
+	const client = await connectPostgres(conn);
+	try {
+		return await fn(client);
+	} finally {
+		await client.end().catch(() => undefined);
+	}
+}

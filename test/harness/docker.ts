@@ -1,0 +1,99 @@
+/** A private Docker Engine (Debian docker.io): vfs storage, no bridge or iptables, socket in the run's temp root. */
+import Docker from 'dockerode';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { Daemon, requireBinary, run, waitUntil } from './proc';
+
+export const TEST_IMAGE = 'infra-ops-test/busybox:1';
+
+export interface DockerService {
+	info: { socketPath: string; image: string };
+	stop(): Promise<void>;
+}
+
+export async function startDocker(root: string): Promise<DockerService> {
+	const dockerd = requireBinary('dockerd', 'docker.io');
+	const cli = requireBinary('docker', 'docker.io');
+	requireBinary('containerd', 'containerd');
+	requireBinary('runc', 'runc');
+	const busybox = requireBinary('busybox', 'busybox-static', ['/bin']);
+
+	const dir = path.join(root, 'docker');
+	fs.mkdirSync(dir);
+	const socketPath = path.join(root, 'docker.sock');
+	// the host's /etc/docker/daemon.json could set options that clash with the flags below
+	const configFile = path.join(dir, 'daemon.json');
+	fs.writeFileSync(configFile, '{}\n');
+
+	const daemon = new Daemon(
+		'dockerd',
+		dockerd,
+		[
+			'--config-file', configFile,
+			'--storage-driver=vfs',
+			'--iptables=false',
+			'--ip6tables=false',
+			'--bridge=none',
+			'--shutdown-timeout=2',
+			'-H', `unix://${socketPath}`,
+			'--data-root', path.join(dir, 'data'),
+			// containerd's socket lives under the exec root, and unix socket paths are limited to ~100 bytes
+			'--exec-root', path.join(root, 'de'),
+			'--pidfile', path.join(dir, 'docker.pid'),
+		],
+		{ logFile: path.join(dir, 'dockerd.log') },
+	);
+
+	const client = new Docker({ socketPath });
+	const stop = async () => {
+		if (daemon.running) {
+			try {
+				// running containers would hold dockerd's shutdown, and their shims outlive it
+				const containers = await client.listContainers({ all: true });
+				await Promise.all(containers.map((c) => client.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
+			} catch {
+				// the daemon is unhealthy; the signals below still stop it
+			}
+		}
+		await daemon.stop('SIGTERM', 20_000);
+	};
+
+	try {
+		const [rootfsTar] = await Promise.all([
+			buildRootfsTar(dir, busybox),
+			waitUntil('dockerd to answer /_ping', async () => fs.existsSync(socketPath) && String(await client.ping()) === 'OK', {
+				timeoutMs: 60_000,
+				daemon,
+			}),
+		]);
+		const env = { ...process.env, DOCKER_HOST: `unix://${socketPath}`, DOCKER_CONFIG: path.join(dir, 'cli') };
+		await run(
+			cli,
+			['import', '--change', 'CMD ["/bin/sh"]', '--change', 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin', rootfsTar, TEST_IMAGE],
+			{ env },
+		);
+	} catch (err) {
+		await stop();
+		throw err;
+	}
+	return { info: { socketPath, image: TEST_IMAGE }, stop };
+}
+
+/** A root file system of busybox-static with one symlink per applet, packed for `docker import`. */
+async function buildRootfsTar(dir: string, busybox: string): Promise<string> {
+	const rootfs = path.join(dir, 'rootfs');
+	for (const sub of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'tmp', 'root', 'data']) {
+		await fs.promises.mkdir(path.join(rootfs, sub), { recursive: true });
+	}
+	await fs.promises.chmod(path.join(rootfs, 'tmp'), 0o1777);
+	await fs.promises.copyFile(busybox, path.join(rootfs, 'bin/busybox'));
+	await fs.promises.chmod(path.join(rootfs, 'bin/busybox'), 0o755);
+	const applets = (await run(busybox, ['--list-full'])).split('\n').filter((line) => line && line !== 'bin/busybox');
+	await Promise.all(applets.map((applet) => fs.promises.symlink('/bin/busybox', path.join(rootfs, applet))));
+	await fs.promises.writeFile(path.join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n');
+	await fs.promises.writeFile(path.join(rootfs, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n');
+	const tar = path.join(dir, 'rootfs.tar');
+	await run('tar', ['-C', rootfs, '--numeric-owner', '--owner=0', '--group=0', '-cf', tar, '.']);
+	return tar;
+}
