@@ -1,4 +1,5 @@
 import { n8nCommunityNodesPlugin } from '@n8n/eslint-plugin-community-nodes';
+import jsoncParser from 'jsonc-eslint-parser';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -16,6 +17,10 @@ export default tseslint.config(
 			// (it is a self-hosted pack, not an n8n Cloud verified node)
 			'@n8n/community-nodes/no-runtime-dependencies': 'off',
 		},
+	},
+	{
+		files: ['package.json'],
+		languageOptions: { parser: jsoncParser },
 	},
 	{
 		// Domain modules and shared transports have no n8n import by design (DESIGN.md): they throw

@@ -1,6 +1,6 @@
 /** Two projects: `unit` needs nothing running; `integration` talks to real services that
  * test/harness starts once per run on loopback (dockerd, sshd, s3rver, PostgreSQL). */
-const tsJest = ['ts-jest', { tsconfig: 'tsconfig.test.json', isolatedModules: true }];
+const tsJest = ['ts-jest', { tsconfig: 'tsconfig.test.json' }];
 
 /** @type {import('jest').Config} */
 module.exports = {

@@ -1,7 +1,6 @@
 /** HTTP(S) for the JSON APIs (Proxmox VE, Traefik, Vault, n8n): timeouts, custom CA, certificate
  * fingerprint pinning and self-signed servers, checked before any header (and token) is sent. */
 import { request as httpPlainRequest, type IncomingHttpHeaders } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 
 import { describeConnectError, InfraOpsError } from './errors';
@@ -109,17 +108,18 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
 	const secure = url.protocol === 'https:';
 	if (!secure && url.protocol !== 'http:') throw new InfraOpsError(`Unsupported URL scheme in ${req.url}`);
 	const socket = secure ? await openTls(url, req.tls ?? { mode: 'system' }, timeoutMs) : undefined;
-	const send = secure ? httpsRequest : httpPlainRequest;
 
 	return await new Promise<HttpResponse>((resolve, reject) => {
-		const request = send(
+		// For https the already verified TLS socket is handed to the plain http client (no agent, so
+		// createConnection is used and nothing opens a second, unchecked connection)
+		const request = httpPlainRequest(
 			{
 				method: req.method ?? 'GET',
 				hostname: url.hostname,
 				port: url.port || (secure ? 443 : 80),
 				path: url.pathname + url.search,
-				headers,
-				agent: false,
+				headers: { host: url.host, ...headers },
+				agent: socket ? undefined : false,
 				createConnection: socket ? () => socket : undefined,
 			},
 			(response) => {

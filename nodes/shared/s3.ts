@@ -103,11 +103,8 @@ export function createS3Client(conn: S3Connection): S3Client {
 			}
 			return await next(args);
 		};
-	client.middlewareStack.addRelativeTo(contentMd5, {
-			name: 'infraOpsContentMd5Middleware',
-			relation: 'after',
-			toMiddleware: 'flexibleChecksumsMiddleware',
-	});
+	// low priority in the build step: runs after the SDK's flexibleChecksumsMiddleware (added per command) set its headers
+	client.middlewareStack.add(contentMd5, { step: 'build', priority: 'low', name: 'infraOpsContentMd5Middleware' });
 	return client;
 }
 

@@ -149,10 +149,18 @@ export async function connectSsh(
 export class SshSession {
 	private sftpPromise?: Promise<SFTPWrapper>;
 
+	/** Rejects once the connection is gone: ssh2 leaves pending SFTP callbacks unanswered then. */
+	private readonly closed: Promise<never>;
+
 	constructor(
 		readonly client: Client,
 		readonly target: string,
-	) {}
+	) {
+		this.closed = new Promise<never>((_, reject) =>
+			client.once('close', () => reject(new InfraOpsError(`${target}: the SSH connection closed`))),
+		);
+		this.closed.catch(() => undefined);
+	}
 
 	/** Runs a command and collects its output; a non-zero exit is returned, not thrown. */
 	async exec(
@@ -262,9 +270,12 @@ export class SshSession {
 		const existing = await this.stat(path);
 		const mode = options.mode ?? (existing ? existing.mode & 0o7777 : 0o644);
 		const call = <T>(what: string, fn: (cb: (error: Error | undefined | null, value?: T) => void) => void) =>
-			new Promise<T>((resolve, reject) =>
-				fn((error, value) => (error ? reject(this.sftpError(what, error)) : resolve(value as T))),
-			);
+			Promise.race([
+				new Promise<T>((resolve, reject) =>
+					fn((error, value) => (error ? reject(this.sftpError(what, error)) : resolve(value as T))),
+				),
+				this.closed,
+			]);
 		let created = false;
 		try {
 			const handle = await call<Buffer>(`create ${tmp}`, (cb) =>
@@ -299,7 +310,11 @@ export class SshSession {
 			await call(`rename ${tmp} to ${path}`, (cb) => sftp.ext_openssh_rename(tmp, path, cb));
 			created = false;
 		} finally {
-			if (created) await new Promise<void>((resolve) => sftp.unlink(tmp, () => resolve()));
+			if (created) {
+				await Promise.race([new Promise<void>((resolve) => sftp.unlink(tmp, () => resolve())), this.closed]).catch(
+					() => undefined,
+				);
+			}
 		}
 	}
 

@@ -3,12 +3,13 @@ import Docker from 'dockerode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { Daemon, requireBinary, run, waitUntil } from './proc';
+import { Daemon, requireBinary, run, settleAll, waitUntil } from './proc';
+import type { Services } from './services';
 
 export const TEST_IMAGE = 'infra-ops-test/busybox:1';
 
 export interface DockerService {
-	info: { socketPath: string; image: string };
+	info: Services['docker'];
 	stop(): Promise<void>;
 }
 
@@ -60,7 +61,7 @@ export async function startDocker(root: string): Promise<DockerService> {
 	};
 
 	try {
-		const [rootfsTar] = await Promise.all([
+		const [rootfsTar] = await settleAll([
 			buildRootfsTar(dir, busybox),
 			waitUntil('dockerd to answer /_ping', async () => fs.existsSync(socketPath) && String(await client.ping()) === 'OK', {
 				timeoutMs: 60_000,

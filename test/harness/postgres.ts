@@ -2,22 +2,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { Daemon, freePort, requireBinary, run, waitUntil } from './proc';
+import { Daemon, freePort, run, settleAll, waitUntil } from './proc';
+import type { PostgresInfo } from './services';
 import { makeCertificates } from './tls';
 
 const PG_USER = 'infraops';
 const PG_PASSWORD = 'infra-ops-pg-password';
 const PG_DATABASE = 'postgres';
-
-export interface PostgresInfo {
-	host: string;
-	port: number;
-	user: string;
-	password: string;
-	database: string;
-	/** The server's TLS certificate (ssl=on), issued by `caPem`, for STARTTLS certificate checks. */
-	ssl: { caPem: string; certPem: string; notAfter: string };
-}
 
 export interface PostgresService {
 	info: PostgresInfo;
@@ -55,12 +46,12 @@ export async function startPostgres(root: string): Promise<PostgresService> {
 	const dataDir = path.join(dir, 'data');
 	fs.mkdirSync(dir, { mode: 0o700 });
 	fs.chownSync(dir, owner.uid, owner.gid);
-	const asPostgres = { uid: owner.uid, gid: owner.gid, env: { ...process.env, HOME: dir, LC_ALL: 'C.UTF-8' } };
+	const asPostgres = { uid: owner.uid, gid: owner.gid, cwd: dir, env: { ...process.env, HOME: dir, LC_ALL: 'C.UTF-8' } };
 
 	const pwFile = path.join(dir, 'pwfile');
 	fs.writeFileSync(pwFile, `${PG_PASSWORD}\n`, { mode: 0o600 });
 	fs.chownSync(pwFile, owner.uid, owner.gid);
-	const [certs] = await Promise.all([
+	const [certs] = await settleAll([
 		makeCertificates({ dir: path.join(root, 'pg-certs'), ca: { commonName: 'Infra Ops Test PostgreSQL CA' }, leaves: [{ days: 30 }] }),
 		// initdb and postgres refuse to run as root
 		run(

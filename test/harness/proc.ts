@@ -72,6 +72,24 @@ export function freePort(): Promise<number> {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** Like Promise.all, but waits for every promise to settle before rethrowing the first failure, so nothing still runs after it. */
+export async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+	const results = await Promise.allSettled(promises);
+	const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+	if (failed) throw failed.reason;
+	return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+/** Waits for `promise` at most `ms`, without leaving a timer behind that would hold the process open. */
+async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+	let timer: NodeJS.Timeout | undefined;
+	try {
+		await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+	} finally {
+		clearTimeout(timer);
+	}
+}
+
 export function tail(file: string, lines = 30): string {
 	try {
 		return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
@@ -154,10 +172,10 @@ export class Daemon {
 	async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<void> {
 		if (this.running) {
 			signalPid(this.pid, signal);
-			await Promise.race([this.exited, sleep(timeoutMs)]);
+			await settleWithin(this.exited, timeoutMs);
 		}
 		signalPid(-this.pid, 'SIGKILL');
-		if (this.running) await Promise.race([this.exited, sleep(5_000)]);
+		if (this.running) await settleWithin(this.exited, 5_000);
 	}
 }
 

@@ -5,23 +5,12 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { Daemon, descendants, freePort, requireBinary, run, signalPid, sleep, waitUntil } from './proc';
+import { Daemon, descendants, freePort, requireBinary, run, settleAll, signalPid, sleep, waitUntil } from './proc';
+import type { SshInfo } from './services';
 
 export const PASSWORD_USER = 'infraops-pw';
 // a fixed password lets concurrent runs share the user; only this harness's sshd accepts passwords, on loopback
 export const PASSWORD = 'infra-ops-test-password';
-
-export interface SshInfo {
-	host: string;
-	port: number;
-	username: string;
-	privateKey: string;
-	publicKey: string;
-	password: string;
-	passwordUser: string;
-	hostKeyFingerprint: string;
-	dataDir: string;
-}
 
 export interface SshService {
 	info: SshInfo;
@@ -44,7 +33,8 @@ export async function startSshd(root: string, dockerSocketPath: string): Promise
 	const hostKey = path.join(dir, 'host_ed25519');
 	const userKey = path.join(dir, 'id_ed25519');
 	const username = os.userInfo().username;
-	await Promise.all([
+	assertNotLocked(username);
+	await settleAll([
 		run(keygen, ['-q', '-t', 'ed25519', '-N', '', '-C', 'infra-ops-test-host', '-f', hostKey]),
 		run(keygen, ['-q', '-t', 'ed25519', '-N', '', '-C', 'infra-ops-test-user', '-f', userKey]),
 		ensurePasswordUser(),
@@ -132,6 +122,20 @@ function readsBanner(port: number): Promise<boolean> {
 		socket.once('error', () => done(false));
 		socket.once('data', (data) => done(data.toString('latin1').startsWith('SSH-2.0-')));
 	});
+}
+
+/** With UsePAM no, sshd refuses even key logins to an account whose shadow password starts with '!'. */
+function assertNotLocked(name: string): void {
+	let shadow = '';
+	try {
+		shadow = fs.readFileSync('/etc/shadow', 'utf8');
+	} catch {
+		return;
+	}
+	const hash = shadow.split('\n').find((line) => line.startsWith(`${name}:`))?.split(':')[1];
+	if (hash?.startsWith('!')) {
+		throw new Error(`account ${name} is locked ('!' in /etc/shadow), so sshd would refuse its key login: run usermod -p '*' ${name}`);
+	}
 }
 
 function userExists(name: string): boolean {

@@ -71,6 +71,8 @@ export interface CertificateSet {
 	leaves: LeafCertificate[];
 	/** leaves[0]. */
 	leaf: LeafCertificate;
+	/** Deletes dir if makeCertificates created it (a harness run's root is removed at teardown anyway). */
+	remove(): Promise<void>;
 }
 
 const DAY_MS = 86_400_000;
@@ -166,8 +168,8 @@ function opensslTime(ms: number): string {
 	return `${new Date(ms).toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`;
 }
 
-const CA_EXTENSIONS = [
-	'basicConstraints = critical,CA:TRUE',
+const caExtensions = (basicConstraints: string) => [
+	`basicConstraints = critical,${basicConstraints}`,
 	'keyUsage = critical,keyCertSign,cRLSign',
 	'subjectKeyIdentifier = hash',
 ];
@@ -181,13 +183,14 @@ function defaultDir(): string {
 /** A root CA, an optional intermediate, and leaf certificates, each with the validity, key and signature hash asked for. */
 export async function makeCertificates(options: CertificateOptions = {}): Promise<CertificateSet> {
 	const openssl = requireBinary('openssl', 'openssl');
+	const ownDir = options.dir === undefined;
 	const dir = options.dir ?? defaultDir();
 	await fs.promises.mkdir(dir, { recursive: true });
 	const authority = new Authority(openssl, dir);
 	await authority.init();
 
 	const caSpec: CertSpec = { commonName: 'Infra Ops Test Root CA', days: 3650, ...options.ca };
-	const ca = await authority.issue('ca', caSpec, CA_EXTENSIONS);
+	const ca = await authority.issue('ca', caSpec, caExtensions('CA:TRUE'));
 	let issuer: Issuer = { name: 'ca', keyType: caSpec.key?.type ?? 'ec' };
 
 	let intermediate: IssuedCertificate | undefined;
@@ -200,7 +203,7 @@ export async function makeCertificates(options: CertificateOptions = {}): Promis
 		intermediate = await authority.issue(
 			'intermediate',
 			spec,
-			[...CA_EXTENSIONS.map((line) => (line.startsWith('basicConstraints') ? 'basicConstraints = critical,CA:TRUE,pathlen:0' : line)), 'authorityKeyIdentifier = keyid'],
+			[...caExtensions('CA:TRUE,pathlen:0'), 'authorityKeyIdentifier = keyid'],
 			issuer,
 		);
 		issuer = { name: 'intermediate', keyType: spec.key?.type ?? 'ec' };
@@ -225,7 +228,16 @@ export async function makeCertificates(options: CertificateOptions = {}): Promis
 		leaves.push({ ...issued, chainPem, fullchainPem: issued.certPem + chainPem });
 	}
 
-	return { dir, ca, intermediate, leaves, leaf: leaves[0] };
+	return {
+		dir,
+		ca,
+		intermediate,
+		leaves,
+		leaf: leaves[0],
+		remove: async () => {
+			if (ownDir) await fs.promises.rm(dir, { recursive: true, force: true });
+		},
+	};
 }
 
 export interface TlsServerOptions {

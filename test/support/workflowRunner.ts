@@ -7,7 +7,6 @@
 import { Container } from '@n8n/di';
 import {
 	BinaryDataService,
-	Credentials,
 	ExecutionLifecycleHooks,
 	ExternalSecretsProxy,
 	normalizeItems,
@@ -136,9 +135,8 @@ class MapCredentialsHelper extends ICredentialsHelper {
 	private data(nodeCredentials: INodeCredentialsDetails, type: string): ICredentialDataDecryptedObject {
 		const data = this.byType[type];
 		if (!data) {
-			throw new Error(
-				`No credentials of type "${type}" were given to runWorkflow (node credential "${nodeCredentials.name}")`,
-			);
+			const given = `(node credential "${nodeCredentials.name}")`;
+			throw new Error(`No credentials of type "${type}" were given to runWorkflow ${given}`);
 		}
 		// a copy, so a node that mutates its credentials cannot change the test's object
 		return structuredClone(data) as ICredentialDataDecryptedObject;
@@ -152,11 +150,9 @@ class MapCredentialsHelper extends ICredentialsHelper {
 		return this.data(nodeCredentials, type);
 	}
 
-	async getCredentials(nodeCredentials: INodeCredentialsDetails, type: string) {
-		const credentials = new Credentials(nodeCredentials, type);
-		await credentials.setData(this.data(nodeCredentials, type));
-		return credentials;
-	}
+	// Encrypted credentials (n8n-core's Credentials) need the CLI's encryption key provider; only
+	// OAuth token refresh asks for them.
+	getCredentials = unsupported('getCredentials (encrypted credentials, for OAuth)');
 
 	getParentTypes() {
 		return [];
@@ -225,6 +221,10 @@ export async function runWorkflow(opts: RunOptions): Promise<RunResult> {
 		typeof opts.workflow === 'string'
 			? (JSON.parse(readFileSync(opts.workflow, 'utf8')) as WorkflowJson)
 			: structuredClone(opts.workflow);
+	const starts = json.nodes.filter((node) => node.type === START_NODE_TYPE);
+	if (starts.length !== 1) {
+		throw new Error(`The workflow needs one "${START_NODE_TYPE}" node, it has ${starts.length}`);
+	}
 	const staticData = structuredClone(opts.staticData ?? json.staticData ?? {});
 	const workflow = new Workflow({
 		id: 'test-workflow',
@@ -237,13 +237,10 @@ export async function runWorkflow(opts: RunOptions): Promise<RunResult> {
 		staticData: structuredClone(staticData),
 	});
 
-	const starts = json.nodes.filter((node) => node.type === START_NODE_TYPE);
-	if (starts.length !== 1) {
-		throw new Error(`The workflow needs exactly one "${START_NODE_TYPE}" node, it has ${starts.length}`);
-	}
 	// n8n's own item normalization (the one behind this.helpers.normalizeItems) also wraps plain objects
-	const input =
-		opts.input === undefined ? [{ json: {} }] : normalizeItems(structuredClone(opts.input) as INodeExecutionData[]);
+	const input = opts.input
+		? normalizeItems(structuredClone(opts.input) as INodeExecutionData[])
+		: [{ json: {} }];
 
 	const mode = 'trigger';
 	const executionId = String(++executionCount);
@@ -272,7 +269,9 @@ export async function runWorkflow(opts: RunOptions): Promise<RunResult> {
 		mode,
 		createRunExecutionData({
 			executionData: {
-				nodeExecutionStack: [{ node: workflow.getNode(starts[0].name)!, data: { main: [input] }, source: null }],
+				nodeExecutionStack: [
+					{ node: workflow.getNode(starts[0].name)!, data: { main: [input] }, source: null },
+				],
 			},
 		}),
 	).processRunExecutionData(workflow);
@@ -282,7 +281,8 @@ export async function runWorkflow(opts: RunOptions): Promise<RunResult> {
 	for (const [name, tasks] of Object.entries(run.data.resultData.runData)) {
 		const last = tasks[tasks.length - 1];
 		if (last.error) nodeErrors[name] = toRunError(last.error);
-		if (last.data) outputs[name] = (last.data[NodeConnectionTypes.Main] ?? []).map((items) => items ?? []);
+		const main = last.data?.[NodeConnectionTypes.Main];
+		if (main) outputs[name] = main.map((items) => items ?? []);
 	}
 	const failure = run.data.resultData.error;
 	const failedNode = nodeErrors[run.data.resultData.lastNodeExecuted ?? ''];
