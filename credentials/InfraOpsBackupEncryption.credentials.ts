@@ -6,7 +6,7 @@ export class InfraOpsBackupEncryption implements ICredentialType {
 
 	displayName = 'Backup Encryption (Infra Ops)';
 
-	icon: Icon = 'file:icons/age.svg';
+	icon: Icon = { light: 'file:icons/age.svg', dark: 'file:icons/age.dark.svg' };
 
 	documentationUrl = 'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#backup-encryption-keys';
 
@@ -22,7 +22,7 @@ export class InfraOpsBackupEncryption implements ICredentialType {
 		},
 		{
 			displayName: 'Identity (Private Key)',
-			name: 'identity',
+			name: 'secretKey',
 			type: 'string',
 			typeOptions: { rows: 2, password: true },
 			default: '',

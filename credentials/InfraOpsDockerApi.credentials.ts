@@ -6,7 +6,7 @@ export class InfraOpsDockerApi implements ICredentialType {
 
 	displayName = 'Docker Engine (Infra Ops)';
 
-	icon: Icon = 'file:icons/docker.svg';
+	icon: Icon = { light: 'file:icons/docker.svg', dark: 'file:icons/docker.dark.svg' };
 
 	documentationUrl = 'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#docker-engine';
 
@@ -63,15 +63,15 @@ export class InfraOpsDockerApi implements ICredentialType {
 		},
 		{
 			displayName: 'Client Certificate',
-			name: 'cert',
+			name: 'clientCert',
 			type: 'string',
-			typeOptions: { rows: 4 },
+			typeOptions: { rows: 4, password: true },
 			default: '',
 			displayOptions: { show: { connection: ['tcp'], tls: [true] } },
 		},
 		{
 			displayName: 'Client Key',
-			name: 'key',
+			name: 'clientPrivateKey',
 			type: 'string',
 			typeOptions: { rows: 4, password: true },
 			default: '',

@@ -11,7 +11,7 @@ export class InfraOpsN8nApi implements ICredentialType {
 
 	displayName = 'n8n API (Infra Ops)';
 
-	icon: Icon = 'file:icons/n8n.svg';
+	icon: Icon = { light: 'file:icons/n8n.svg', dark: 'file:icons/n8n.dark.svg' };
 
 	documentationUrl = 'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#n8n-api-key';
 

@@ -6,7 +6,7 @@ export class InfraOpsPostgresApi implements ICredentialType {
 
 	displayName = 'PostgreSQL Admin (Infra Ops)';
 
-	icon: Icon = 'file:icons/postgres.svg';
+	icon: Icon = { light: 'file:icons/postgres.svg', dark: 'file:icons/postgres.dark.svg' };
 
 	documentationUrl = 'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#postgresql-admin';
 

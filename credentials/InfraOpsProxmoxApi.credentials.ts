@@ -11,7 +11,7 @@ export class InfraOpsProxmoxApi implements ICredentialType {
 
 	displayName = 'Proxmox VE API (Infra Ops)';
 
-	icon: Icon = 'file:icons/proxmox.svg';
+	icon: Icon = { light: 'file:icons/proxmox.svg', dark: 'file:icons/proxmox.dark.svg' };
 
 	documentationUrl = 'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#proxmox-ve-api-token';
 

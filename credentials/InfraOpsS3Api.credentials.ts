@@ -6,7 +6,7 @@ export class InfraOpsS3Api implements ICredentialType {
 
 	displayName = 'S3-Compatible Storage (Infra Ops)';
 
-	icon: Icon = 'file:icons/s3.svg';
+	icon: Icon = { light: 'file:icons/s3.svg', dark: 'file:icons/s3.dark.svg' };
 
 	documentationUrl = 'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#s3-compatible-storage';
 

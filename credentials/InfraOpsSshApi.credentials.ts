@@ -6,7 +6,7 @@ export class InfraOpsSshApi implements ICredentialType {
 
 	displayName = 'SSH Host (Infra Ops)';
 
-	icon: Icon = 'file:icons/ssh.svg';
+	icon: Icon = { light: 'file:icons/ssh.svg', dark: 'file:icons/ssh.dark.svg' };
 
 	documentationUrl = 'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#ssh-hosts';
 

@@ -11,7 +11,7 @@ export class InfraOpsTraefikApi implements ICredentialType {
 
 	displayName = 'Traefik API (Infra Ops)';
 
-	icon: Icon = 'file:icons/traefik.svg';
+	icon: Icon = { light: 'file:icons/traefik.svg', dark: 'file:icons/traefik.dark.svg' };
 
 	documentationUrl = 'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#traefik-api';
 

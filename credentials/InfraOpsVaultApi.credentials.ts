@@ -11,7 +11,7 @@ export class InfraOpsVaultApi implements ICredentialType {
 
 	displayName = 'HashiCorp Vault (Infra Ops)';
 
-	icon: Icon = 'file:icons/vault.svg';
+	icon: Icon = { light: 'file:icons/vault.svg', dark: 'file:icons/vault.dark.svg' };
 
 	documentationUrl = 'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#hashicorp-vault';
 

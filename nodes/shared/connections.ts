@@ -43,8 +43,8 @@ export function dockerConnectionFrom(data: Data): DockerConnection {
 			port: num(data, 'port', 2376),
 			tls: data.tls !== false,
 			ca: str(data, 'ca') || undefined,
-			cert: str(data, 'cert') || undefined,
-			key: str(data, 'key') || undefined,
+			cert: str(data, 'clientCert') || undefined,
+			key: str(data, 'clientPrivateKey') || undefined,
 		};
 	}
 	if (kind === 'ssh') {
@@ -161,7 +161,7 @@ export interface BackupEncryptionKeys {
 export function backupEncryptionFrom(data: Data): BackupEncryptionKeys {
 	return {
 		recipients: str(data, 'recipients'),
-		identity: str(data, 'identity') || undefined,
+		identity: str(data, 'secretKey') || undefined,
 		passphrase: str(data, 'passphrase') || undefined,
 	};
 }

@@ -53,9 +53,9 @@ describe('credential tests (real services)', () => {
 		};
 		const a = keyFile();
 		const b = keyFile();
-		const ok = await run('infraOpsBackupEncryptionTest', { recipients: `# ops laptop\n${a.recipient}\n${b.recipient}\n`, identity: a.identity });
+		const ok = await run('infraOpsBackupEncryptionTest', { recipients: `# ops laptop\n${a.recipient}\n${b.recipient}\n`, secretKey: a.identity });
 		expect(ok).toEqual({ status: 'OK', message: '2 recipient(s), identity matches' });
-		const mismatch = await run('infraOpsBackupEncryptionTest', { recipients: b.recipient, identity: a.identity });
+		const mismatch = await run('infraOpsBackupEncryptionTest', { recipients: b.recipient, secretKey: a.identity });
 		expect(mismatch.status).toBe('Error');
 		expect(mismatch.message).toContain(`${a.recipient} is not among the recipients`);
 		expect(mismatch.message).not.toContain('AGE-SECRET-KEY');

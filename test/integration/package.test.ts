@@ -57,8 +57,9 @@ describe('packed package, installed as n8n does', () => {
 					const instance = new Cls();
 					const described = instance.description ?? instance;
 					const icon = described.icon;
-					const iconFile = typeof icon === 'string' ? icon.replace(/^file:/, '') : undefined;
-					out.push({ file, name, type: described.name, icon: iconFile && fs.existsSync(path.join(path.dirname(path.join(${JSON.stringify(installed)}, file)), iconFile)) });
+					const iconFiles = (typeof icon === 'string' ? [icon] : Object.values(icon ?? {})).map((i) => i.replace(/^file:/, ''));
+					const here = path.dirname(path.join(${JSON.stringify(installed)}, file));
+					out.push({ file, name, type: described.name, icon: iconFiles.length > 0 && iconFiles.every((i) => fs.existsSync(path.join(here, i))) });
 				}
 			}
 			process.stdout.write(JSON.stringify({ node: process.version, out }));`;
