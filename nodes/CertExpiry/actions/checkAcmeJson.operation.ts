@@ -1,0 +1,151 @@
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+
+import { mapConcurrent } from '../../shared/concurrency';
+import { sshConnectionFrom } from '../../shared/connections';
+import { errorMessage } from '../../shared/errors';
+import type { NewFinding } from '../../shared/findings';
+import { toNodeError } from '../../shared/nodeErrors';
+import { withSsh } from '../../shared/ssh';
+import { parseAcmeJson, type AcmeCertificate } from '../acmeJson';
+import { judgeChain, type Assessment } from '../judge';
+import { probeTls } from '../tlsProbe';
+import { assessmentFinding, readThresholds, thresholdOptions, toItems, type CheckResult } from './common';
+
+const show = { show: { operation: ['checkAcmeJson'] } };
+
+export const description: INodeProperties[] = [
+	{
+		displayName: 'Source',
+		name: 'source',
+		type: 'options',
+		options: [
+			{ name: 'File Over SSH', value: 'ssh', description: 'Read the file on the Traefik host (read only)' },
+			{ name: 'Binary Input', value: 'binary', description: 'An acme.json already read by an earlier node' },
+		],
+		default: 'ssh',
+		displayOptions: show,
+	},
+	{
+		displayName: 'Path',
+		name: 'path',
+		type: 'string',
+		default: '/opt/traefik-stack/letsencrypt/acme.json',
+		description: 'The storage file of certificatesResolvers.<name>.acme.storage; the SSH user needs read access',
+		displayOptions: { show: { operation: ['checkAcmeJson'], source: ['ssh'] } },
+	},
+	{
+		displayName: 'Input Binary Field',
+		name: 'binaryPropertyName',
+		type: 'string',
+		default: 'data',
+		displayOptions: { show: { operation: ['checkAcmeJson'], source: ['binary'] } },
+	},
+	{
+		displayName: 'Options',
+		name: 'acmeOptions',
+		type: 'collection',
+		placeholder: 'Add option',
+		default: {},
+		displayOptions: show,
+		options: [
+			{
+				displayName: 'Compare With Served Certificate',
+				name: 'compareServed',
+				type: 'boolean',
+				default: false,
+				description: 'Whether to connect to each domain and warn when the file holds a renewed certificate but the endpoint still serves the old one',
+			},
+			{
+				displayName: 'Connect To',
+				name: 'connectTo',
+				type: 'string',
+				default: '',
+				description: 'Address of Traefik for the comparison (default: resolve each domain)',
+			},
+			{
+				displayName: 'Port',
+				name: 'port',
+				type: 'number',
+				default: 443,
+				description: 'Port of Traefik\'s TLS entry point for the comparison',
+			},
+			{
+				displayName: 'Timeout (Seconds)',
+				name: 'timeoutSeconds',
+				type: 'number',
+				default: 10,
+			},
+			...thresholdOptions,
+		],
+	},
+];
+
+async function readAcmeJson(context: IExecuteFunctions, i: number): Promise<{ text: string; source: string }> {
+	if (context.getNodeParameter('source', i) === 'binary') {
+		const property = context.getNodeParameter('binaryPropertyName', i) as string;
+		context.helpers.assertBinaryData(i, property);
+		return { text: (await context.helpers.getBinaryDataBuffer(i, property)).toString('utf8'), source: `binary field "${property}"` };
+	}
+	const path = context.getNodeParameter('path', i) as string;
+	const connection = sshConnectionFrom(await context.getCredentials('infraOpsSshApi', i));
+	const buffer = await withSsh(connection, async (session) => await session.readFile(path, 16 * 1024 * 1024));
+	return { text: buffer.toString('utf8'), source: `${connection.host}:${path}` };
+}
+
+export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
+	const items = this.getInputData();
+	const results: CheckResult[] = [];
+	const assessments = new Map<NewFinding, Assessment>();
+	for (let i = 0; i < items.length; i++) {
+		let certificates: AcmeCertificate[];
+		let options: IDataObject;
+		let source: string;
+		try {
+			options = this.getNodeParameter('acmeOptions', i, {}) as IDataObject;
+			const read = await readAcmeJson(this, i);
+			source = read.source;
+			certificates = parseAcmeJson(read.text, read.source);
+		} catch (error) {
+			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
+			results.push({ itemIndex: i, error: errorMessage(error) });
+			continue;
+		}
+		const thresholds = readThresholds(options);
+		const now = new Date();
+		const checked = await mapConcurrent(certificates, 10, async (cert): Promise<CheckResult> => {
+			const target = `${cert.resolver}/${cert.domain}`;
+			const assessment = judgeChain({ chain: cert.chain, hostname: cert.domain, thresholds, now, customCa: String(options.customCa || '') || undefined });
+			const extra: IDataObject = { resolver: cert.resolver, domain: cert.domain, source };
+			if (options.compareServed) {
+				try {
+					const served = await probeTls({
+						host: cert.domain,
+						port: Number(options.port || 443),
+						connectTo: String(options.connectTo || '') || undefined,
+						startTls: 'none',
+						timeoutMs: Math.max(1, Number(options.timeoutSeconds ?? 10)) * 1000,
+					});
+					const leaf = served.chain[0];
+					extra.servedFingerprint256 = leaf?.fingerprint256;
+					extra.servedNotAfter = leaf?.validToDate.toISOString();
+					if (leaf && leaf.fingerprint256 !== cert.chain[0].fingerprint256 && leaf.validToDate < cert.chain[0].validToDate) {
+						assessment.problems.push({
+							code: 'renewal-not-served',
+							status: 'warning',
+							message: `acme.json holds a renewed certificate (until ${cert.chain[0].validToDate.toISOString().slice(0, 10)}) but ${cert.domain} still serves the old one (until ${leaf.validToDate.toISOString().slice(0, 10)}): check Traefik's logs and TLS store, or restart it`,
+						});
+						if (assessment.status === 'ok') assessment.status = 'warning';
+						assessment.summary = assessment.problems.map((p) => p.message).join('; ');
+					}
+				} catch (error) {
+					extra.servedError = errorMessage(error);
+				}
+			}
+			const finding = assessmentFinding('cert-acme', target, assessment, extra);
+			assessments.set(finding, assessment);
+			return { itemIndex: i, finding };
+		});
+		results.push(...checked);
+	}
+	return toItems(this, results, assessments);
+}

@@ -1,0 +1,273 @@
+/** Judges a served or stored certificate chain: expiry against thresholds that scale with the
+ * certificate's lifetime, host name, trust, key and signature strength, protocol version. */
+import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
+import { rootCertificates } from 'node:tls';
+
+import type { FindingStatus } from '../shared/findings';
+import { worstStatus } from '../shared/findings';
+
+const DAY_MS = 86_400_000;
+
+export interface Thresholds {
+	/** `lifetime`: warning at ≤ min(21 days, lifetime/3), critical at ≤ min(7 days, lifetime/6). */
+	mode: 'lifetime' | 'fixed';
+	warningDays?: number;
+	criticalDays?: number;
+}
+
+export interface Problem {
+	code: string;
+	status: Exclude<FindingStatus, 'ok'>;
+	message: string;
+}
+
+export interface ChainInput {
+	chain: X509Certificate[];
+	/** Checked against the leaf's SANs; omit to skip (e.g. a PEM file with no host). */
+	hostname?: string;
+	protocol?: string | null;
+	/** Result of the handshake's chain verification; omit when no handshake was made. */
+	trust?: { authorized: boolean; error?: string };
+	/** Extra trusted CAs (PEM) beside the system roots, to tell trusted roots from served ones. */
+	customCa?: string;
+	thresholds: Thresholds;
+	now: Date;
+}
+
+export interface Assessment {
+	status: FindingStatus;
+	summary: string;
+	problems: Problem[];
+	details: CertificateDetails;
+}
+
+export interface CertificateDetails {
+	subject: string;
+	issuer: string;
+	sans: string[];
+	serialNumber: string;
+	fingerprint256: string;
+	notBefore: string;
+	notAfter: string;
+	daysLeft: number;
+	lifetimeDays: number;
+	key: string;
+	signatureAlgorithm?: string;
+	protocol?: string;
+	/** The certificate of the served chain (trusted roots excluded) that expires first. */
+	chainEarliestExpiry?: { subject: string; notAfter: string; daysLeft: number };
+	chainLength: number;
+	/** OpenSSL's verification result code, when the chain did not verify. */
+	trustError?: string;
+}
+
+const day = (date: Date) => date.toISOString().slice(0, 10);
+const round1 = (n: number) => Math.round(n * 10) / 10;
+
+export function describeKey(cert: X509Certificate): string {
+	const key = cert.publicKey;
+	const details = key.asymmetricKeyDetails ?? {};
+	switch (key.asymmetricKeyType) {
+		case 'rsa':
+		case 'rsa-pss':
+			return `RSA ${details.modulusLength ?? '?'}`;
+		case 'ec':
+			return `EC ${details.namedCurve ?? '?'}`;
+		default:
+			return (key.asymmetricKeyType ?? 'unknown').toUpperCase();
+	}
+}
+
+const EC_BITS: Record<string, number> = { prime256v1: 256, 'P-256': 256, secp384r1: 384, 'P-384': 384, secp521r1: 521, 'P-521': 521, secp224r1: 224, secp192k1: 192, prime192v1: 192, secp256k1: 256 };
+
+function keyProblem(cert: X509Certificate, which: string): Problem | undefined {
+	const key = cert.publicKey;
+	const details = key.asymmetricKeyDetails ?? {};
+	if ((key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss') && (details.modulusLength ?? 0) < 2048) {
+		return { code: 'weak-key', status: 'critical', message: `${which} has a weak RSA key (${details.modulusLength} bits, needs 2048+)` };
+	}
+	if (key.asymmetricKeyType === 'ec') {
+		const bits = EC_BITS[details.namedCurve ?? ''];
+		if (bits !== undefined && bits < 256) return { code: 'weak-key', status: 'critical', message: `${which} has a weak EC key (${details.namedCurve}, needs 256+ bits)` };
+	}
+	return undefined;
+}
+
+function signatureProblem(cert: X509Certificate, which: string): Problem | undefined {
+	// X509Certificate.signatureAlgorithm arrived in Node 23; older Node can't tell, so no finding
+	const algorithm = (cert as X509Certificate & { signatureAlgorithm?: string }).signatureAlgorithm;
+	if (algorithm && /md5|md2|sha1(?!\d)|sha-1\b|sha1With|WithSHA1/i.test(algorithm)) {
+		return { code: 'weak-signature', status: 'critical', message: `${which} is signed with ${algorithm} (browsers reject SHA-1 and MD5)` };
+	}
+	return undefined;
+}
+
+/** Status for `left` time with a certificate lifetime of `lifetime`, both in ms. */
+export function expiryStatus(leftMs: number, lifetimeMs: number, thresholds: Thresholds): FindingStatus {
+	if (leftMs <= 0) return 'critical';
+	if (thresholds.mode === 'fixed') {
+		const critical = (thresholds.criticalDays ?? 7) * DAY_MS;
+		const warning = (thresholds.warningDays ?? 21) * DAY_MS;
+		if (leftMs <= critical) return 'critical';
+		return leftMs <= warning ? 'warning' : 'ok';
+	}
+	if (leftMs <= Math.min(7 * DAY_MS, lifetimeMs / 6)) return 'critical';
+	return leftMs <= Math.min(21 * DAY_MS, lifetimeMs / 3) ? 'warning' : 'ok';
+}
+
+function fingerprintsOf(pems: readonly string[]): Set<string> {
+	const out = new Set<string>();
+	for (const pem of pems) {
+		try {
+			out.add(new X509Certificate(pem).fingerprint256);
+		} catch {
+			// a root the runtime can't parse is not one we could match anyway
+		}
+	}
+	return out;
+}
+
+// read once: fingerprints tell trusted roots apart inside a served chain
+let systemRoots: Set<string> | undefined;
+
+function isTrustedRoot(cert: X509Certificate, customCa?: string): boolean {
+	systemRoots ??= fingerprintsOf(rootCertificates);
+	if (systemRoots.has(cert.fingerprint256)) return true;
+	if (customCa) {
+		const blocks = customCa.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+		return fingerprintsOf(blocks).has(cert.fingerprint256);
+	}
+	return false;
+}
+
+const TRUST_MESSAGES: Record<string, [string, string]> = {
+	DEPTH_ZERO_SELF_SIGNED_CERT: ['self-signed', 'Certificate is self-signed'],
+	SELF_SIGNED_CERT_IN_CHAIN: ['untrusted-root', 'Chain ends in a root CA that is not trusted'],
+	UNABLE_TO_GET_ISSUER_CERT_LOCALLY: ['untrusted-issuer', 'Issuer is not trusted (unknown CA, or the server omits an intermediate)'],
+	UNABLE_TO_GET_ISSUER_CERT: ['untrusted-issuer', 'Issuer certificate is unknown'],
+	UNABLE_TO_VERIFY_LEAF_SIGNATURE: ['chain-incomplete', 'Chain does not verify: the server does not send the intermediate certificate, or its issuer is unknown'],
+	CERT_SIGNATURE_FAILURE: ['bad-signature', 'Certificate signature does not verify'],
+	CERT_REVOKED: ['revoked', 'Certificate is revoked'],
+	INVALID_CA: ['invalid-ca', 'A certificate in the chain is not a valid CA'],
+	INVALID_PURPOSE: ['invalid-purpose', 'Certificate is not meant for TLS servers (key usage or extended key usage)'],
+};
+
+export function judgeChain(input: ChainInput): Assessment {
+	const [leaf] = input.chain;
+	if (!leaf) throw new Error('judgeChain needs at least one certificate');
+	const now = input.now.getTime();
+	const notBefore = leaf.validFromDate.getTime();
+	const notAfter = leaf.validToDate.getTime();
+	const lifetime = notAfter - notBefore;
+	const left = notAfter - now;
+	const problems: Problem[] = [];
+
+	if (now < notBefore) {
+		problems.push({ code: 'not-yet-valid', status: 'critical', message: `Certificate is not valid before ${day(leaf.validFromDate)}` });
+	}
+	if (left <= 0) {
+		problems.push({ code: 'expired', status: 'critical', message: `Certificate expired ${Math.ceil(-left / DAY_MS)} day(s) ago (${day(leaf.validToDate)})` });
+	} else {
+		const status = expiryStatus(left, lifetime, input.thresholds);
+		if (status !== 'ok') {
+			problems.push({ code: 'expiring', status: status as Problem['status'], message: `Certificate expires in ${round1(left / DAY_MS)} days (${day(leaf.validToDate)})` });
+		}
+	}
+
+	if (input.hostname) {
+		const matches = isIP(input.hostname) ? leaf.checkIP(input.hostname) !== undefined : leaf.checkHost(input.hostname) !== undefined;
+		if (!matches) problems.push({ code: 'hostname-mismatch', status: 'critical', message: `Certificate does not cover ${input.hostname}` });
+	}
+
+	const selfSigned = leaf.checkIssued(leaf) && leaf.verify(leaf.publicKey);
+	if (selfSigned && !(input.trust?.authorized ?? false) && !isTrustedRoot(leaf, input.customCa)) {
+		problems.push({ code: 'self-signed', status: 'critical', message: 'Certificate is self-signed' });
+	} else if (input.trust && !input.trust.authorized && input.trust.error) {
+		const known = TRUST_MESSAGES[input.trust.error];
+		// dates and host name are judged on their own above, with better messages
+		if (!['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID'].includes(input.trust.error)) {
+			problems.push({
+				code: known?.[0] ?? 'untrusted',
+				status: 'critical',
+				message: known?.[1] ?? `Chain does not verify (${input.trust.error})`,
+			});
+		}
+	}
+
+	const weak = [keyProblem(leaf, 'Certificate'), signatureProblem(leaf, 'Certificate')];
+	input.chain.slice(1).forEach((cert) => {
+		if (!isTrustedRoot(cert, input.customCa)) weak.push(signatureProblem(cert, `Intermediate ${cert.subject.split('\n').find((l) => l.startsWith('CN=')) ?? ''}`.trim()));
+	});
+	problems.push(...weak.filter((p): p is Problem => p !== undefined));
+
+	if (input.protocol && /^(SSLv\d|TLSv1(\.1)?)$/.test(input.protocol)) {
+		problems.push({ code: 'old-protocol', status: 'warning', message: `Server negotiated ${input.protocol} (needs TLS 1.2 or later)` });
+	}
+
+	// an intermediate that expires before the leaf breaks the site just the same
+	const served = input.chain.filter((cert, i) => i === 0 || !isTrustedRoot(cert, input.customCa));
+	const earliest = served.reduce((a, b) => (b.validToDate < a.validToDate ? b : a));
+	if (earliest !== leaf && earliest.validToDate.getTime() < notAfter) {
+		const leftI = earliest.validToDate.getTime() - now;
+		const status = expiryStatus(leftI, earliest.validToDate.getTime() - earliest.validFromDate.getTime(), input.thresholds);
+		if (status !== 'ok') {
+			problems.push({
+				code: 'chain-expiring',
+				status: status as Problem['status'],
+				message: leftI <= 0 ? `Intermediate certificate expired on ${day(earliest.validToDate)}` : `Intermediate certificate expires in ${round1(leftI / DAY_MS)} days (${day(earliest.validToDate)})`,
+			});
+		}
+	}
+
+	const status = worstStatus(problems.map((p) => p.status));
+	const issuerCn = /(?:^|\n)CN=([^\n]+)/.exec(leaf.issuer)?.[1] ?? leaf.issuer.replace(/\n/g, ', ');
+	const ordered = [...problems].sort((a, b) => (a.status === b.status ? 0 : worstStatus([a.status, b.status]) === a.status ? -1 : 1));
+	const summary =
+		ordered.length === 0
+			? `Certificate valid for ${round1(left / DAY_MS)} more days (until ${day(leaf.validToDate)}), issued by ${issuerCn}`
+			: ordered[0].message + (ordered.length > 1 ? `; also: ${ordered.slice(1).map((p) => p.message).join('; ')}` : '');
+
+	return {
+		status,
+		summary,
+		problems,
+		details: {
+			subject: leaf.subject.replace(/\n/g, ', '),
+			issuer: leaf.issuer.replace(/\n/g, ', '),
+			sans: (leaf.subjectAltName ?? '').split(/,\s*/).filter(Boolean),
+			serialNumber: leaf.serialNumber,
+			fingerprint256: leaf.fingerprint256,
+			notBefore: leaf.validFromDate.toISOString(),
+			notAfter: leaf.validToDate.toISOString(),
+			daysLeft: round1(left / DAY_MS),
+			lifetimeDays: round1(lifetime / DAY_MS),
+			key: describeKey(leaf),
+			signatureAlgorithm: (leaf as X509Certificate & { signatureAlgorithm?: string }).signatureAlgorithm,
+			protocol: input.protocol ?? undefined,
+			chainEarliestExpiry:
+				earliest !== leaf
+					? { subject: earliest.subject.replace(/\n/g, ', '), notAfter: earliest.validToDate.toISOString(), daysLeft: round1((earliest.validToDate.getTime() - now) / DAY_MS) }
+					: undefined,
+			chainLength: input.chain.length,
+			trustError: input.trust?.authorized === false ? input.trust.error : undefined,
+		},
+	};
+}
+
+/**
+ * The change key of a certificate finding: its problems, plus the latest expiry ever seen for the
+ * target, so a renewal counts as a change once while a CDN that flips between two certificates
+ * does not (the latest expiry only moves forward).
+ */
+export function certificateChangeKey(
+	store: Record<string, unknown>,
+	target: string,
+	assessment: Assessment,
+): string {
+	const latest = ((store.infraOpsCertLatestExpiry as Record<string, string> | undefined) ??= {});
+	const notAfter = assessment.details.notAfter;
+	if (!latest[target] || latest[target] < notAfter) latest[target] = notAfter;
+	store.infraOpsCertLatestExpiry = latest;
+	return `${assessment.problems.map((p) => p.code).sort().join(',')}|${latest[target]}`;
+}
