@@ -1,4 +1,5 @@
 /** PostgreSQL admin connections (pg, pure JS) with TLS modes and timeouts. */
+import { isIP } from 'node:net';
 import type { Client } from 'pg';
 
 import { describeConnectError, InfraOpsError } from './errors';
@@ -35,7 +36,7 @@ export async function connectPostgres(conn: PostgresConnection): Promise<Client>
 				? false
 				: conn.ssl === 'require'
 					? { rejectUnauthorized: false }
-					: { rejectUnauthorized: true, ca: conn.ca || undefined, servername: conn.host },
+					: { rejectUnauthorized: true, ca: conn.ca || undefined, servername: isIP(conn.host) ? undefined : conn.host },
 		connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
 		statement_timeout: STATEMENT_TIMEOUT_MS,
 		query_timeout: STATEMENT_TIMEOUT_MS,
