@@ -1,0 +1,94 @@
+import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
+import { NodeConnectionTypes } from 'n8n-workflow';
+
+import { credentialTests } from '../shared/credentialTests';
+import { toNodeError } from '../shared/nodeErrors';
+import * as backup from './actions/backup.operation';
+import { prefixProperty } from './actions/common';
+import * as list from './actions/list.operation';
+import * as prune from './actions/prune.operation';
+import * as restore from './actions/restore.operation';
+import * as verify from './actions/verify.operation';
+
+const operations = { backup, restore, list, prune, verify } as const;
+type Operation = keyof typeof operations;
+
+export class DockerVolumeBackup implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Docker Volume Backup',
+		name: 'dockerVolumeBackup',
+		icon: { light: 'file:dockerVolumeBackup.svg', dark: 'file:dockerVolumeBackup.dark.svg' },
+		group: ['transform'],
+		version: 1,
+		subtitle: '={{ $parameter["operation"] }}',
+		description: 'Streaming, age-encrypted, verified backups of Docker volumes to S3-compatible storage, with restore and retention',
+		defaults: { name: 'Docker Volume Backup' },
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [
+			{ name: 'infraOpsS3Api', required: true, testedBy: 'infraOpsS3ApiTest' },
+			{
+				name: 'infraOpsDockerApi',
+				required: true,
+				testedBy: 'infraOpsDockerApiTest',
+				displayOptions: { show: { operation: ['backup', 'restore', 'verify'] } },
+			},
+			{
+				name: 'infraOpsBackupEncryption',
+				required: false,
+				testedBy: 'infraOpsBackupEncryptionTest',
+				displayOptions: { show: { operation: ['backup', 'restore', 'verify'] } },
+			},
+			{
+				name: 'infraOpsSshApi',
+				required: false,
+				testedBy: 'infraOpsSshApiTest',
+				displayOptions: { show: { operation: ['backup'], hostPathsEnabled: [true] } },
+			},
+		],
+		properties: [
+			{
+				displayName: 'Operation',
+				name: 'operation',
+				type: 'options',
+				noDataExpression: true,
+				options: [
+					{ name: 'Backup', value: 'backup', action: 'Back up volumes', description: 'Stream volumes to S3, compressed and encrypted, with a manifest' },
+					{ name: 'List Backups', value: 'list', action: 'List backups', description: 'Backups per volume: time, size, age, verified' },
+					{ name: 'Prune', value: 'prune', action: 'Prune old backups', description: 'Apply keep-last and daily/weekly/monthly retention' },
+					{ name: 'Restore', value: 'restore', action: 'Restore a volume', description: 'Stream a backup back into a volume' },
+					{ name: 'Verify', value: 'verify', action: 'Verify backups', description: 'Read back, decrypt and hash-check; optionally restore into a scratch volume' },
+				],
+				default: 'backup',
+			},
+			prefixProperty,
+			...backup.description,
+			...restore.description,
+			...list.description,
+			...prune.description,
+			...verify.description,
+		],
+	};
+
+	methods = { credentialTest: credentialTests };
+
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		const items = this.getInputData();
+		const out: INodeExecutionData[] = [];
+		for (let i = 0; i < items.length; i++) {
+			const operation = this.getNodeParameter('operation', i) as Operation;
+			try {
+				out.push(...(await operations[operation].execute.call(this, i)));
+			} catch (error) {
+				const nodeError = toNodeError(this.getNode(), error, i);
+				if (this.continueOnFail()) {
+					out.push({ json: { error: nodeError.message, description: nodeError.description ?? undefined }, pairedItem: { item: i } });
+					continue;
+				}
+				throw nodeError;
+			}
+		}
+		return [out];
+	}
+}

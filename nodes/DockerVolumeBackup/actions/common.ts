@@ -1,0 +1,99 @@
+/** What every operation shares: credentials → clients, the storage target, encryption keys, findings output. */
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+
+import { parseRecipients } from '../../shared/ageKeys';
+import { backupEncryptionFrom, dockerConnectionFrom, s3ConnectionFrom, sshConnectionFrom } from '../../shared/connections';
+import { createDockerClient, pingDocker, type DockerClient } from '../../shared/docker';
+import { InfraOpsError } from '../../shared/errors';
+import { markChanged, type NewFinding } from '../../shared/findings';
+import { toNodeError } from '../../shared/nodeErrors';
+import { createS3Client } from '../../shared/s3';
+import { openSsh, type SshSession } from '../../shared/ssh';
+import type { AgeDecryptKey } from '../age';
+import type { EncryptionSetting, StorageTarget } from '../engine';
+import { normalizePrefix } from '../manifest';
+
+export const prefixProperty: INodeProperties = {
+	displayName: 'Key Prefix',
+	name: 'prefix',
+	type: 'string',
+	default: 'docker-volumes',
+	description: 'Folder in the bucket; each volume gets <prefix>/<volume>/',
+};
+
+export const helperImageOption: INodeProperties = {
+	displayName: 'Helper Image',
+	name: 'helperImage',
+	type: 'string',
+	default: '',
+	placeholder: 'busybox:latest',
+	description: 'Image of the never-started helper container that mounts the volume. Empty: reuse an image already on the host (nothing is pulled). Replace on restore needs one with /bin/sh.',
+};
+
+export async function openDocker(ctx: IExecuteFunctions): Promise<DockerClient> {
+	const client = await createDockerClient(dockerConnectionFrom(await ctx.getCredentials('infraOpsDockerApi')));
+	await pingDocker(client).catch((error: unknown) => {
+		client.close();
+		throw toNodeError(ctx.getNode(), error);
+	});
+	return client;
+}
+
+export async function openSshSession(ctx: IExecuteFunctions): Promise<SshSession> {
+	return await openSsh(sshConnectionFrom(await ctx.getCredentials('infraOpsSshApi')));
+}
+
+export async function storageTarget(ctx: IExecuteFunctions, itemIndex: number): Promise<StorageTarget & { close(): void }> {
+	const conn = s3ConnectionFrom(await ctx.getCredentials('infraOpsS3Api'));
+	const s3 = createS3Client(conn);
+	return { s3, bucket: conn.bucket, prefix: normalizePrefix(ctx.getNodeParameter('prefix', itemIndex, '') as string), close: () => s3.destroy() };
+}
+
+export async function encryptionSetting(ctx: IExecuteFunctions, mode: string): Promise<EncryptionSetting> {
+	if (mode === 'none') return { kind: 'none' };
+	const keys = backupEncryptionFrom(await ctx.getCredentials('infraOpsBackupEncryption'));
+	if (mode === 'passphrase') {
+		if (!keys.passphrase) throw new InfraOpsError('The Backup Encryption credential has no passphrase', 'Set one, or encrypt to recipients (age1… public keys)');
+		return { kind: 'passphrase', passphrase: keys.passphrase };
+	}
+	const recipients = parseRecipients(keys.recipients);
+	if (!recipients.length) throw new InfraOpsError('The Backup Encryption credential has no recipients', 'Paste the age1… public key that `age-keygen` printed');
+	return { kind: 'recipients', publicKeys: recipients.map((r) => r.publicKey), fingerprints: recipients.map((r) => r.fingerprint) };
+}
+
+/** Identity first, passphrase second; undefined when the credential is not attached or empty. */
+export async function decryptKey(ctx: IExecuteFunctions): Promise<AgeDecryptKey | undefined> {
+	let data;
+	try {
+		data = await ctx.getCredentials('infraOpsBackupEncryption');
+	} catch {
+		return undefined;
+	}
+	const keys = backupEncryptionFrom(data);
+	if (keys.identity) return { kind: 'identity', identity: keys.identity };
+	if (keys.passphrase) return { kind: 'passphrase', passphrase: keys.passphrase };
+	return undefined;
+}
+
+export function findingItems(ctx: IExecuteFunctions, findings: NewFinding[], itemIndex: number): INodeExecutionData[] {
+	const marked = markChanged(findings, ctx.getWorkflowStaticData('node'));
+	return marked.map((f) => ({ json: f as unknown as IDataObject, pairedItem: { item: itemIndex } }));
+}
+
+export function bytesText(n: number): string {
+	const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+	let v = n;
+	let u = 0;
+	while (v >= 1024 && u < units.length - 1) {
+		v /= 1024;
+		u++;
+	}
+	return `${v.toFixed(u ? 1 : 0)} ${units[u]}`;
+}
+
+export function splitList(text: string): string[] {
+	return text
+		.split(/[\n,]+/)
+		.map((s) => s.trim())
+		.filter(Boolean);
+}

@@ -1,0 +1,46 @@
+import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+
+import { listBackups, listVolumeFolders, readManifest } from '../store';
+import { splitList, storageTarget } from './common';
+
+const show = { show: { operation: ['list'] } };
+
+export const description: INodeProperties[] = [
+	{ displayName: 'Volumes', name: 'volumes', type: 'string', default: '', description: 'Comma separated; empty lists every volume under the prefix', displayOptions: show },
+	{ displayName: 'Limit per Volume', name: 'limit', type: 'number', typeOptions: { minValue: 1 }, default: 50, description: 'Max number of results to return', displayOptions: show },
+];
+
+export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData[]> {
+	const target = await storageTarget(this, itemIndex);
+	try {
+		let volumes = splitList(this.getNodeParameter('volumes', itemIndex, '') as string);
+		if (!volumes.length) volumes = await listVolumeFolders(target.s3, target.bucket, target.prefix);
+		const limit = this.getNodeParameter('limit', itemIndex, 50) as number;
+		const now = Date.now();
+		const out: INodeExecutionData[] = [];
+		for (const volume of volumes) {
+			for (const b of (await listBackups(target.s3, target.bucket, target.prefix, volume)).slice(0, limit)) {
+				const manifest = b.complete ? await readManifest(target.s3, target.bucket, b.key).catch(() => undefined) : undefined;
+				out.push({
+					json: {
+						volume,
+						key: b.key,
+						createdAt: b.at.toISOString(),
+						ageHours: Math.round(((now - b.at.getTime()) / 3_600_000) * 10) / 10,
+						sizeBytes: b.size,
+						complete: b.complete,
+						compression: b.compression,
+						encrypted: b.encrypted,
+						files: manifest?.tar.files,
+						verified: manifest?.verified?.ok ?? false,
+						verifiedAt: manifest?.verified?.at,
+					},
+					pairedItem: { item: itemIndex },
+				});
+			}
+		}
+		return out;
+	} finally {
+		target.close();
+	}
+}

@@ -1,0 +1,59 @@
+import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+
+import type { DockerClient } from '../../shared/docker';
+import { errorMessage } from '../../shared/errors';
+import type { NewFinding } from '../../shared/findings';
+import { verifyBackup } from '../engine';
+import { listVolumeFolders } from '../store';
+import { bytesText, decryptKey, findingItems, helperImageOption, openDocker, splitList, storageTarget } from './common';
+
+const show = { show: { operation: ['verify'] } };
+
+export const description: INodeProperties[] = [
+	{ displayName: 'Volumes', name: 'volumes', type: 'string', default: '', description: 'Comma separated; empty verifies the latest backup of every volume under the prefix', displayOptions: show },
+	{ displayName: 'Backup Key', name: 'backupKey', type: 'string', default: '', description: 'A specific backup (one volume only); empty takes the latest complete one', displayOptions: show },
+	{ displayName: 'Scratch Restore', name: 'scratchRestore', type: 'boolean', default: false, description: 'Whether to also restore into a temporary volume, compare the file tree, and delete it (needs the Docker credential)', displayOptions: show },
+	{ displayName: 'Record in Manifest', name: 'recordInManifest', type: 'boolean', default: true, description: 'Whether to write the result into the backup\'s manifest, so List shows it as verified', displayOptions: show },
+	{ ...helperImageOption, displayOptions: { show: { operation: ['verify'], scratchRestore: [true] } } },
+];
+
+export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData[]> {
+	const target = await storageTarget(this, itemIndex);
+	const scratchRestore = this.getNodeParameter('scratchRestore', itemIndex, false) as boolean;
+	let docker: DockerClient | undefined;
+	try {
+		const key = await decryptKey(this);
+		if (scratchRestore) docker = await openDocker(this);
+		let volumes = splitList(this.getNodeParameter('volumes', itemIndex, '') as string);
+		if (!volumes.length) volumes = await listVolumeFolders(target.s3, target.bucket, target.prefix);
+		const backupKey = (this.getNodeParameter('backupKey', itemIndex, '') as string) || undefined;
+		const findings: NewFinding[] = [];
+		for (const volume of volumes) {
+			try {
+				const r = await verifyBackup(docker?.docker, target, {
+					volume,
+					key: backupKey,
+					decryptKey: key,
+					scratchRestore,
+					helperImage: (this.getNodeParameter('helperImage', itemIndex, '') as string) || undefined,
+					recordInManifest: this.getNodeParameter('recordInManifest', itemIndex, true) as boolean,
+				});
+				findings.push({
+					check: 'backup-verify',
+					target: volume,
+					status: r.ok ? 'ok' : 'critical',
+					summary: r.ok
+						? `Backup ${r.key} verified: ${r.entries} entries, ${bytesText(r.storedBytes)} read back${r.scratchRestore ? ', scratch restore matches' : ''}`
+						: `Backup ${r.key} FAILED verification: ${r.problems.join('; ')}`,
+					...r,
+				});
+			} catch (error) {
+				findings.push({ check: 'backup-verify', target: volume, status: 'error', summary: `Cannot verify backups of ${volume}: ${errorMessage(error)}`, volume });
+			}
+		}
+		return findingItems(this, findings, itemIndex);
+	} finally {
+		docker?.close();
+		target.close();
+	}
+}

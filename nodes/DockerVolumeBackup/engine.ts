@@ -1,0 +1,525 @@
+/**
+ * Backup, restore, verify, list and prune of Docker volumes on S3, streaming end to end:
+ * Docker archive API → tar scan (SHA-256, counts) → zstd/gzip → age → S3 multipart, and back.
+ * Plain arguments in, plain data out; no n8n import.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough, pipeline, type Readable, type Transform } from 'node:stream';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type Dockerode from 'dockerode';
+
+import type { SshSession } from '../shared/ssh';
+import { errorMessage, InfraOpsError } from '../shared/errors';
+import { AgeDecryptStream, AgeEncryptStream, type AgeDecryptKey, type AgeKeyMaterial } from './age';
+import { createCompressor, createDecompressor, resolveCompression, type CompressionChoice } from './compression';
+import {
+	createHelper,
+	pickHelperImage,
+	readVolumeArchive,
+	removeQuietly,
+	runHook,
+	startContainers,
+	stopContainers,
+	volumeUsers,
+	type ExecHook,
+	type VolumeInfo,
+} from './dockerVolumes';
+import { archiveKey, isSafeName, manifestKey, MANIFEST_FORMAT, type BackupManifest } from './manifest';
+import { planRetention, type RetentionPolicy } from './retention';
+import { deleteKeys, getStream, HashCounter, headSize, listBackups, putJson, readManifest, uploadStream, DEFAULT_UPLOAD, type StoredBackup, type UploadOptions } from './store';
+import { TarScanner, type TarStats } from './tarScan';
+
+export interface StorageTarget {
+	s3: S3Client;
+	bucket: string;
+	prefix: string;
+}
+
+export type EncryptionSetting =
+	| { kind: 'recipients'; publicKeys: Buffer[]; fingerprints: string[] }
+	| { kind: 'passphrase'; passphrase: string; workFactor?: number }
+	| { kind: 'none' };
+
+export type StopMode = 'label' | 'all' | 'never';
+
+export interface BackupOptions {
+	compression: CompressionChoice;
+	compressionLevel?: number;
+	encryption: EncryptionSetting;
+	stopMode: StopMode;
+	helperImage?: string;
+	hooksBefore: ExecHook[];
+	hooksAfter: ExecHook[];
+	upload?: Partial<UploadOptions>;
+	now?: Date;
+}
+
+export interface StepError extends InfraOpsError {
+	step?: string;
+}
+
+let packVersionCache: string | undefined;
+export function packVersion(): string {
+	if (packVersionCache) return packVersionCache;
+	for (const rel of ['../../package.json', '../../../package.json']) {
+		const file = join(__dirname, rel);
+		if (existsSync(file)) {
+			try {
+				const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+				if (pkg.name === 'n8n-nodes-infra-ops') return (packVersionCache = pkg.version ?? 'unknown');
+			} catch {
+				// keep looking
+			}
+		}
+	}
+	return (packVersionCache = 'unknown');
+}
+
+/** Wraps a failure with the step it happened in, keeping the hint. */
+function stepError(step: string, error: unknown): StepError {
+	const hint = error instanceof InfraOpsError ? error.hint : undefined;
+	const wrapped = new InfraOpsError(`${step} failed: ${errorMessage(error)}`, hint, { cause: error }) as StepError;
+	wrapped.step = step;
+	Object.assign(wrapped, { uploadId: (error as { uploadId?: string }).uploadId, uploadAborted: (error as { uploadAborted?: boolean }).uploadAborted });
+	return wrapped;
+}
+
+async function step<T>(name: string, timings: Record<string, number>, fn: () => Promise<T>): Promise<T> {
+	const t0 = Date.now();
+	try {
+		return await fn();
+	} catch (error) {
+		throw (error as StepError).step ? error : stepError(name, error);
+	} finally {
+		timings[name] = (timings[name] ?? 0) + Date.now() - t0;
+	}
+}
+
+function encryptor(encryption: EncryptionSetting): Transform {
+	if (encryption.kind === 'none') return new PassThrough({ highWaterMark: 1024 * 1024 });
+	const key: AgeKeyMaterial =
+		encryption.kind === 'recipients'
+			? { kind: 'recipients', publicKeys: encryption.publicKeys }
+			: { kind: 'passphrase', passphrase: encryption.passphrase, workFactor: encryption.workFactor };
+	return new AgeEncryptStream(key);
+}
+
+/** tar source → scan → compress → encrypt → hash → S3. Returns once the object is stored and checked. */
+async function streamToStore(
+	source: Readable,
+	target: StorageTarget,
+	key: string,
+	compression: ReturnType<typeof resolveCompression>,
+	options: BackupOptions,
+	timings: Record<string, number>,
+): Promise<{ tar: TarStats; stored: { sha256: string; bytes: number } }> {
+	const scanner = new TarScanner();
+	const counter = new HashCounter();
+	let pipelineError: Error | undefined;
+	const body = pipeline(source, scanner, createCompressor(compression, options.compressionLevel), encryptor(options.encryption), counter, (error) => {
+		if (error) pipelineError = error;
+	}) as unknown as Readable;
+	await step('upload', timings, async () => {
+		try {
+			await uploadStream(target.s3, target.bucket, key, body, { ...DEFAULT_UPLOAD, ...options.upload });
+		} catch (error) {
+			// a source failure surfaces in the upload as a stream error: name the source's
+			if (pipelineError && pipelineError !== error && !(error as { uploadId?: string }).uploadId) throw stepError('read archive', pipelineError);
+			throw error;
+		}
+		if (pipelineError) throw stepError('read archive', pipelineError);
+	});
+	if (!scanner.stats) throw stepError('read archive', new Error('the archive stream ended early'));
+	const stored = { sha256: counter.sha256, bytes: counter.bytes };
+	await step('check stored object', timings, async () => {
+		const size = await headSize(target.s3, target.bucket, key);
+		if (size !== stored.bytes) throw new InfraOpsError(`the stored object is ${size} bytes, ${stored.bytes} were sent`);
+	});
+	return { tar: scanner.stats, stored };
+}
+
+export interface BackupResult {
+	volume: string;
+	key: string;
+	manifest: BackupManifest;
+	warnings: string[];
+}
+
+/** Backs up one volume. Stopped containers are restarted in `finally`, whatever failed. */
+export async function backupVolume(docker: Dockerode, target: StorageTarget, volume: VolumeInfo, options: BackupOptions): Promise<BackupResult> {
+	const started = options.now ?? new Date();
+	const compression = resolveCompression(options.compression);
+	const encrypted = options.encryption.kind !== 'none';
+	const key = archiveKey(target.prefix, volume.name, started, compression, encrypted);
+	const timings: Record<string, number> = {};
+	const warnings: string[] = [];
+	const stopped: string[] = [];
+	let helper: Dockerode.Container | undefined;
+	let result: { tar: TarStats; stored: { sha256: string; bytes: number } } | undefined;
+	const t0 = Date.now();
+	try {
+		const users = await step('inspect users', timings, () => volumeUsers(docker, volume.name));
+		const toStop = users.filter((u) => u.running && (options.stopMode === 'all' || (options.stopMode === 'label' && u.stopLabel)));
+		const live = users.filter((u) => u.running && !toStop.includes(u));
+		if (live.length) warnings.push(`live backup: ${live.map((u) => u.name).join(', ')} kept running`);
+		const image = await step('pick helper image', timings, () => pickHelperImage(docker, options.helperImage, users));
+		await step('stop containers', timings, () => stopContainers(docker, toStop, 30, stopped));
+		for (const hook of options.hooksBefore.filter((h) => !h.volume || h.volume === volume.name)) {
+			await step(`command before (${hook.container})`, timings, () => runHook(docker, hook));
+		}
+		helper = await step('create helper container', timings, () => createHelper(docker, image, [`${volume.name}:/src:ro`]));
+		const source = await step('read archive', timings, () => readVolumeArchive(helper!, '/src'));
+		result = await streamToStore(source, target, key, compression, options, timings);
+	} finally {
+		await removeQuietly(helper);
+		if (stopped.length) {
+			const failures = await startContainers(docker, stopped);
+			if (failures.length) {
+				// restart problems must not hide behind a backup error, nor be lost after a success
+				const message = `restart failed: ${failures.join('; ')}`;
+				if (!result) warnings.push(message);
+				else throw stepError('restart containers', new InfraOpsError(message, 'Start them by hand: docker start <name>'));
+			}
+		}
+	}
+	for (const hook of options.hooksAfter.filter((h) => !h.volume || h.volume === volume.name)) {
+		await step(`command after (${hook.container})`, timings, () => runHook(docker, hook));
+	}
+	timings.total = Date.now() - t0;
+	if (!result) throw stepError('read archive', new Error('no result'));
+	const manifest: BackupManifest = {
+		format: MANIFEST_FORMAT,
+		volume: volume.name,
+		sourceKind: 'volume',
+		labels: volume.labels,
+		driver: volume.driver,
+		key,
+		createdAt: started.toISOString(),
+		tar: { sha256: result.tar.sha256, bytes: result.tar.tarBytes, entries: result.tar.entries, files: result.tar.files, fileBytes: result.tar.fileBytes, treeSha256: result.tar.treeSha256 },
+		stored: result.stored,
+		compression,
+		encryption:
+			options.encryption.kind === 'recipients'
+				? { kind: 'age-x25519', recipients: options.encryption.fingerprints }
+				: options.encryption.kind === 'passphrase'
+					? { kind: 'age-scrypt' }
+					: { kind: 'none' },
+		containersStopped: stopped,
+		liveBackup: warnings.some((w) => w.startsWith('live backup')),
+		durationsMs: timings,
+		packVersion: packVersion(),
+	};
+	await step('write manifest', timings, async () => {
+		try {
+			await putJson(target.s3, target.bucket, manifestKey(key), manifest);
+		} catch (error) {
+			await deleteKeys(target.s3, target.bucket, [key]).catch(() => undefined);
+			throw error;
+		}
+	});
+	return { volume: volume.name, key, manifest, warnings };
+}
+
+export interface HostPathSource {
+	name: string;
+	paths: string[];
+}
+
+/** Backs up host paths read with `tar` over SSH (e.g. /opt/traefik-stack and its .env). */
+export async function backupHostPaths(ssh: SshSession, target: StorageTarget, source: HostPathSource, options: BackupOptions): Promise<BackupResult> {
+	if (!isSafeName(source.name)) throw new InfraOpsError(`"${source.name}" is not a usable backup name`, 'Use letters, digits, dot, dash and underscore');
+	const paths = source.paths.map((p) => p.trim()).filter(Boolean);
+	if (!paths.length) throw new InfraOpsError('No host path to back up');
+	for (const p of paths) {
+		if (!p.startsWith('/') || p.includes('\n') || p.includes("'")) throw new InfraOpsError(`"${p}" is not an absolute path without quotes`);
+	}
+	const started = options.now ?? new Date();
+	const compression = resolveCompression(options.compression);
+	const key = archiveKey(target.prefix, source.name, started, compression, options.encryption.kind !== 'none');
+	const timings: Record<string, number> = {};
+	const t0 = Date.now();
+	const rel = paths.map((p) => `'${p.replace(/^\/+/, '')}'`).join(' ');
+	const { stdout, exit } = await step('read host paths', timings, () => ssh.execStream(`tar -cf - --numeric-owner -C / -- ${rel}`));
+	const result = await streamToStore(stdout, target, key, compression, options, timings);
+	await step('read host paths', timings, () => exit);
+	timings.total = Date.now() - t0;
+	const manifest: BackupManifest = {
+		format: MANIFEST_FORMAT,
+		volume: source.name,
+		sourceKind: 'host-path',
+		paths,
+		host: ssh.target,
+		labels: {},
+		key,
+		createdAt: started.toISOString(),
+		tar: { sha256: result.tar.sha256, bytes: result.tar.tarBytes, entries: result.tar.entries, files: result.tar.files, fileBytes: result.tar.fileBytes, treeSha256: result.tar.treeSha256 },
+		stored: result.stored,
+		compression,
+		encryption: options.encryption.kind === 'recipients' ? { kind: 'age-x25519', recipients: options.encryption.fingerprints } : options.encryption.kind === 'passphrase' ? { kind: 'age-scrypt' } : { kind: 'none' },
+		containersStopped: [],
+		liveBackup: false,
+		durationsMs: timings,
+		packVersion: packVersion(),
+	};
+	await putJson(target.s3, target.bucket, manifestKey(key), manifest);
+	return { volume: source.name, key, manifest, warnings: [] };
+}
+
+/** Picks the backup: an explicit key, or the newest complete one of the volume. */
+export async function resolveBackup(target: StorageTarget, volume: string, key?: string): Promise<{ key: string; manifest: BackupManifest; all: StoredBackup[] }> {
+	const all = await listBackups(target.s3, target.bucket, target.prefix, volume);
+	const chosen = key?.trim() ? key.trim() : all.find((b) => b.complete)?.key;
+	if (!chosen) throw new InfraOpsError(`No complete backup of "${volume}" under ${target.prefix || '(bucket root)'}`, 'Check the volume name and the prefix, or run a backup first');
+	return { key: chosen, manifest: await readManifest(target.s3, target.bucket, chosen), all };
+}
+
+/** S3 object → (hash) → age decrypt → decompress → tar scan; returns the tar stream's end and the stats promise. */
+function readBackupStream(body: Readable, manifest: BackupManifest, decryptKey: AgeDecryptKey | undefined): { tar: Readable; scanner: TarScanner; counter: HashCounter; done: Promise<void> } {
+	if (manifest.encryption.kind !== 'none' && !decryptKey) {
+		throw new InfraOpsError(
+			'This backup is encrypted and the Backup Encryption credential has no identity or passphrase',
+			manifest.encryption.kind === 'age-scrypt' ? 'Set the passphrase in the credential' : 'Set the age identity (AGE-SECRET-KEY-1…) in the credential used for restores',
+		);
+	}
+	const counter = new HashCounter();
+	const scanner = new TarScanner();
+	const stages: NodeJS.ReadWriteStream[] = [counter];
+	if (manifest.encryption.kind !== 'none') stages.push(new AgeDecryptStream(decryptKey!));
+	stages.push(createDecompressor(manifest.compression), scanner);
+	let resolveDone!: () => void;
+	let rejectDone!: (e: Error) => void;
+	const done = new Promise<void>((resolve, reject) => {
+		resolveDone = resolve;
+		rejectDone = reject;
+	});
+	done.catch(() => undefined);
+	const tar = (pipeline as unknown as (...args: unknown[]) => Readable)(body, ...stages, (error: Error | null) => (error ? rejectDone(error) : resolveDone()));
+	return { tar, scanner, counter, done };
+}
+
+function checkAgainstManifest(manifest: BackupManifest, counter: HashCounter, tar: TarStats): string[] {
+	const problems: string[] = [];
+	if (counter.sha256 !== manifest.stored.sha256) problems.push(`stored object SHA-256 ${counter.sha256.slice(0, 12)}… is not the manifest's ${manifest.stored.sha256.slice(0, 12)}…`);
+	if (tar.sha256 !== manifest.tar.sha256) problems.push(`tar SHA-256 ${tar.sha256.slice(0, 12)}… is not the manifest's ${manifest.tar.sha256.slice(0, 12)}…`);
+	if (tar.entries !== manifest.tar.entries) problems.push(`${tar.entries} entries, the manifest says ${manifest.tar.entries}`);
+	return problems;
+}
+
+async function volumeIsEmpty(docker: Dockerode, image: string, volume: string): Promise<boolean> {
+	const helper = await createHelper(docker, image, [`${volume}:/dst:ro`]);
+	try {
+		const stream = await readVolumeArchive(helper, '/dst');
+		const scanner = new TarScanner();
+		return await new Promise<boolean>((resolve, reject) => {
+			stream.on('error', reject);
+			scanner.on('data', () => {
+				if ((scanner as unknown as { entries: number }).entries > 1) {
+					stream.destroy();
+					resolve(false);
+				}
+			});
+			scanner.on('end', () => resolve((scanner.stats?.entries ?? 0) <= 1));
+			stream.pipe(scanner);
+		});
+	} finally {
+		await removeQuietly(helper);
+	}
+}
+
+async function emptyVolume(docker: Dockerode, image: string, volume: string): Promise<void> {
+	const helper = await createHelper(docker, image, [`${volume}:/dst`], ['sh', '-c', 'rm -rf /dst/* /dst/.[!.]* /dst/..?*']);
+	try {
+		await helper.start();
+		const { StatusCode } = (await helper.wait()) as { StatusCode: number };
+		if (StatusCode !== 0) throw new InfraOpsError(`emptying ${volume} exited with ${StatusCode}`);
+	} catch (error) {
+		throw new InfraOpsError(`Cannot empty volume ${volume}: ${errorMessage(error)}`, 'Replace runs `rm` in a helper container: set Helper Image to one with /bin/sh (e.g. busybox or alpine)', { cause: error });
+	} finally {
+		await removeQuietly(helper);
+	}
+}
+
+export interface RestoreOptions {
+	volume: string;
+	key?: string;
+	targetVolume?: string;
+	replace: boolean;
+	helperImage?: string;
+	decryptKey?: AgeDecryptKey;
+}
+
+export interface RestoreResult {
+	volume: string;
+	targetVolume: string;
+	key: string;
+	created: boolean;
+	replaced: boolean;
+	containersStopped: string[];
+	entries: number;
+	fileBytes: number;
+	durationMs: number;
+	warnings: string[];
+}
+
+/** Streams a backup into a volume through the archive API (PUT) of a never-started helper. */
+export async function restoreVolume(docker: Dockerode, target: StorageTarget, options: RestoreOptions): Promise<RestoreResult> {
+	const t0 = Date.now();
+	const { key, manifest } = await resolveBackup(target, options.volume, options.key);
+	if (manifest.sourceKind !== 'volume') throw new InfraOpsError(`${key} is a host path backup`, 'Restore it by hand: age -d -i key | zstd -d | tar -x');
+	const targetVolume = options.targetVolume?.trim() || manifest.volume;
+	if (!isSafeName(targetVolume)) throw new InfraOpsError(`"${targetVolume}" is not a valid volume name`);
+	const warnings: string[] = [];
+	let created = false;
+	let existing: Dockerode.VolumeInspectInfo | undefined;
+	try {
+		existing = await docker.getVolume(targetVolume).inspect();
+	} catch {
+		existing = undefined;
+	}
+	const users = existing ? await volumeUsers(docker, targetVolume) : [];
+	const image = await pickHelperImage(docker, options.helperImage, users);
+	let replaced = false;
+	if (existing) {
+		const wanted = manifest.labels ?? {};
+		const have = existing.Labels ?? {};
+		if (Object.keys(wanted).some((k) => have[k] !== wanted[k])) warnings.push('existing volume keeps its own labels (Docker cannot relabel a volume)');
+	}
+	const stopped: string[] = [];
+	let helper: Dockerode.Container | undefined;
+	try {
+		await stopContainers(docker, users.filter((u) => u.running), 30, stopped);
+		if (existing && !(await volumeIsEmpty(docker, image, targetVolume))) {
+			if (!options.replace) {
+				throw new InfraOpsError(`Volume "${targetVolume}" is not empty`, 'Turn on Replace to empty it first, or restore into a new volume name');
+			}
+			await emptyVolume(docker, image, targetVolume);
+			replaced = true;
+		}
+		if (!existing) {
+			await docker.createVolume({ Name: targetVolume, Labels: manifest.labels ?? {}, Driver: manifest.driver || 'local' });
+			created = true;
+		}
+		helper = await createHelper(docker, image, [`${targetVolume}:/dst`]);
+		const { body } = await getStream(target.s3, target.bucket, key);
+		const reading = readBackupStream(body, manifest, options.decryptKey);
+		let putError: unknown;
+		await helper.putArchive(reading.tar, { path: '/dst' }).catch((error: unknown) => (putError = error));
+		await reading.done.catch((error: Error) => {
+			throw stepError('read backup', error);
+		});
+		if (putError) throw stepError('write volume', putError);
+		const problems = checkAgainstManifest(manifest, reading.counter, reading.scanner.stats!);
+		if (problems.length) throw new InfraOpsError(`Restored data does not match the manifest: ${problems.join('; ')}`);
+		return {
+			volume: manifest.volume,
+			targetVolume,
+			key,
+			created,
+			replaced,
+			containersStopped: stopped,
+			entries: reading.scanner.stats!.entries,
+			fileBytes: reading.scanner.stats!.fileBytes,
+			durationMs: Date.now() - t0,
+			warnings,
+		};
+	} finally {
+		await removeQuietly(helper);
+		const failures = await startContainers(docker, stopped);
+		if (failures.length) warnings.push(`restart failed: ${failures.join('; ')}`);
+	}
+}
+
+export interface VerifyResult {
+	volume: string;
+	key: string;
+	ok: boolean;
+	problems: string[];
+	scratchRestore: boolean;
+	entries: number;
+	storedBytes: number;
+	durationMs: number;
+}
+
+/** Reads a backup back, decrypts, decompresses and checks it against its manifest; optionally
+ * restores it into a scratch volume, compares the file tree, and deletes the scratch volume. */
+export async function verifyBackup(
+	docker: Dockerode | undefined,
+	target: StorageTarget,
+	options: { volume: string; key?: string; decryptKey?: AgeDecryptKey; scratchRestore: boolean; helperImage?: string; recordInManifest: boolean },
+): Promise<VerifyResult> {
+	const t0 = Date.now();
+	const { key, manifest } = await resolveBackup(target, options.volume, options.key);
+	const problems: string[] = [];
+	const { body } = await getStream(target.s3, target.bucket, key);
+	const reading = readBackupStream(body, manifest, options.decryptKey);
+	let scratch: string | undefined;
+	let helper: Dockerode.Container | undefined;
+	try {
+		if (options.scratchRestore && docker) {
+			scratch = `infra-ops-verify-${randomBytes(4).toString('hex')}`;
+			const image = await pickHelperImage(docker, options.helperImage, []);
+			await docker.createVolume({ Name: scratch, Labels: { 'infra-ops.backup.scratch': 'true' } });
+			helper = await createHelper(docker, image, [`${scratch}:/dst`]);
+			let putError: unknown;
+			await helper.putArchive(reading.tar, { path: '/dst' }).catch((error: unknown) => (putError = error));
+			await reading.done;
+			if (putError) throw putError;
+			const back = new TarScanner();
+			await new Promise<void>((resolve, reject) => {
+				readVolumeArchive(helper!, '/dst').then((s) => {
+					s.on('error', reject);
+					back.on('finish', resolve).on('error', reject);
+					back.resume();
+					s.pipe(back);
+				}, reject);
+			});
+			if (back.stats!.treeSha256 !== manifest.tar.treeSha256) problems.push('the restored file tree differs from the backed-up one (names, modes, owners, sizes or times)');
+			if (back.stats!.fileBytes !== manifest.tar.fileBytes) problems.push(`restored ${back.stats!.fileBytes} file bytes, the manifest says ${manifest.tar.fileBytes}`);
+		} else {
+			reading.tar.resume();
+			await reading.done;
+		}
+	} catch (error) {
+		problems.push(errorMessage(error));
+	} finally {
+		await removeQuietly(helper);
+		if (scratch && docker) await docker.getVolume(scratch).remove().catch(() => undefined);
+	}
+	if (reading.scanner.stats) problems.unshift(...checkAgainstManifest(manifest, reading.counter, reading.scanner.stats));
+	const ok = problems.length === 0;
+	if (options.recordInManifest) {
+		manifest.verified = { at: new Date().toISOString(), ok, scratchRestore: Boolean(options.scratchRestore && docker), message: problems.join('; ') || undefined };
+		await putJson(target.s3, target.bucket, manifestKey(key), manifest).catch(() => undefined);
+	}
+	return { volume: manifest.volume, key, ok, problems, scratchRestore: Boolean(scratch), entries: reading.scanner.stats?.entries ?? 0, storedBytes: reading.counter.bytes, durationMs: Date.now() - t0 };
+}
+
+export interface PruneResult {
+	volume: string;
+	dryRun: boolean;
+	kept: { key: string; reasons: string[] }[];
+	deleted: { key: string; reasons: string[] }[];
+	failed: string[];
+	incomplete: string[];
+}
+
+/** Applies the retention policy to complete backups; deletes only archive + manifest pairs it named. */
+export async function pruneVolume(target: StorageTarget, volume: string, policy: Partial<RetentionPolicy>, dryRun: boolean, now = new Date()): Promise<PruneResult> {
+	const all = await listBackups(target.s3, target.bucket, target.prefix, volume);
+	const complete = all.filter((b) => b.complete);
+	const plan = planRetention(complete, policy, now);
+	const kept = plan.filter((d) => d.keep).map((d) => ({ key: d.item.key, reasons: d.reasons }));
+	const deleted = plan.filter((d) => !d.keep).map((d) => ({ key: d.item.key, reasons: d.reasons }));
+	if (complete.length && !kept.length) throw new InfraOpsError('Retention would delete every backup: refusing');
+	let failed: string[] = [];
+	if (!dryRun && deleted.length) {
+		failed = await deleteKeys(
+			target.s3,
+			target.bucket,
+			deleted.flatMap((d) => [d.key, manifestKey(d.key)]),
+		);
+	}
+	return { volume, dryRun, kept, deleted, failed, incomplete: all.filter((b) => !b.complete).map((b) => b.key) };
+}

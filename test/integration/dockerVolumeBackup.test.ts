@@ -1,0 +1,431 @@
+/**
+ * Docker Volume Backup against a real dockerd, s3rver (and fauxqs where an S3 server must abort
+ * multipart uploads), and Debian's `age`, `zstd`, `gzip` and `tar`. Node-level tests run the node
+ * through n8n's WorkflowExecute (test/support/workflowRunner.ts).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { INodeExecutionData } from 'n8n-workflow';
+
+import { DockerVolumeBackup } from '../../nodes/DockerVolumeBackup/DockerVolumeBackup.node';
+import { pruneVolume } from '../../nodes/DockerVolumeBackup/engine';
+import { archiveKey, manifestKey } from '../../nodes/DockerVolumeBackup/manifest';
+import { listAll } from '../../nodes/DockerVolumeBackup/store';
+import { createDockerClient, type DockerClient } from '../../nodes/shared/docker';
+import { identityToRecipient } from '../../nodes/shared/ageKeys';
+import { createS3Client } from '../../nodes/shared/s3';
+import { services } from '../harness/services';
+import { runWorkflow, type WorkflowJson } from '../support/workflowRunner';
+import { startFauxqs, type FauxqsHandle } from '../harness/fauxqs';
+
+jest.setTimeout(180_000);
+
+const NODE_TYPE = 'n8n-nodes-infra-ops.dockerVolumeBackup';
+const nodeTypes = { [NODE_TYPE]: new DockerVolumeBackup() };
+
+let dir: string;
+let identity: string;
+let recipient: string;
+let docker: DockerClient;
+let s3: S3Client;
+const run = randomBytes(3).toString('hex');
+
+function s3Credential(endpoint = services().s3.endpoint, bucket = services().s3.bucket) {
+	const { s3: info } = services();
+	return { provider: 'other', endpoint, region: info.region, bucket, accessKeyId: info.accessKeyId, secretAccessKey: info.secretAccessKey, forcePathStyle: true };
+}
+
+function credentials(extra: Record<string, Record<string, unknown>> = {}) {
+	return {
+		infraOpsS3Api: s3Credential(),
+		infraOpsDockerApi: { connection: 'socket', socketPath: services().docker.socketPath },
+		infraOpsBackupEncryption: { recipients: recipient, secretKey: identity, passphrase: '' },
+		...extra,
+	};
+}
+
+function workflow(nodes: { name: string; parameters: Record<string, unknown>; continueOnFail?: boolean }[]): WorkflowJson {
+	const all = [
+		{ id: 's', name: 'Start', type: 'test.start', typeVersion: 1, position: [0, 0] as [number, number], parameters: {} },
+		...nodes.map((n, i) => ({
+			id: `n${i}`,
+			name: n.name,
+			type: NODE_TYPE,
+			typeVersion: 1,
+			position: [220 * (i + 1), 0] as [number, number],
+			parameters: n.parameters,
+			continueOnFail: n.continueOnFail,
+			credentials: {
+				infraOpsS3Api: { id: '1', name: 's3' },
+				infraOpsDockerApi: { id: '2', name: 'docker' },
+				infraOpsBackupEncryption: { id: '3', name: 'age' },
+			},
+		})),
+	];
+	const connections: WorkflowJson['connections'] = {};
+	for (let i = 0; i < all.length - 1; i++) connections[all[i].name] = { main: [[{ node: all[i + 1].name, type: 'main' as never, index: 0 }]] };
+	return { nodes: all as never, connections, settings: { executionOrder: 'v1' } };
+}
+
+/** A container that exits at once on SIGTERM (a bare `sleep` as PID 1 ignores it and docker waits the full stop timeout). */
+const SLEEPER = ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'];
+
+const json = (items: INodeExecutionData[]) => items.map((i) => i.json as Record<string, unknown>);
+
+/** Writes a tree with every awkward case into a volume, using a short-lived busybox container. */
+async function makeVolume(name: string, script: string, labels: Record<string, string> = {}): Promise<void> {
+	await docker.docker.createVolume({ Name: name, Labels: labels });
+	const writer = await docker.docker.createContainer({
+		Image: services().docker.image,
+		Cmd: ['sh', '-c', script],
+		HostConfig: { Binds: [`${name}:/v`], NetworkMode: 'none' },
+	});
+	await writer.start();
+	const { StatusCode } = (await writer.wait()) as { StatusCode: number };
+	await writer.remove();
+	if (StatusCode !== 0) throw new Error(`writing ${name} exited ${StatusCode}`);
+}
+
+const TREE = [
+	'set -e',
+	'mkdir -p /v/sub/empty "/v/dir with space" /v/private',
+	'printf hello > /v/sub/a.txt',
+	': > /v/zero.bin',
+	'printf "données" > "/v/dir with space/fïchier ünï.txt"',
+	'head -c 300000 /dev/urandom > /v/random.bin',
+	'ln -s sub/a.txt /v/link',
+	'chown 1234:5678 /v/sub/a.txt',
+	'chmod 0750 /v/private && chown 33:33 /v/private',
+	'chmod 0604 /v/zero.bin',
+].join(' && ');
+
+async function volumeTar(name: string): Promise<Buffer> {
+	const reader = await docker.docker.createContainer({ Image: services().docker.image, Cmd: ['true'], HostConfig: { Binds: [`${name}:/src:ro`], NetworkMode: 'none' } });
+	try {
+		const stream = (await reader.getArchive({ path: '/src/.' })) as unknown as Readable;
+		const chunks: Buffer[] = [];
+		for await (const c of stream) chunks.push(c as Buffer);
+		return Buffer.concat(chunks);
+	} finally {
+		await reader.remove();
+	}
+}
+
+/** `tar -tv` listing (owner, mode, size, link, name) plus a hash of the contents, through GNU tar. */
+function describeTar(tar: Buffer): { listing: string[]; contentSha: string } {
+	const listing = execFileSync('tar', ['-tvf', '-', '--numeric-owner', '--full-time'], { input: tar, maxBuffer: 1 << 26 })
+		.toString()
+		.trim()
+		.split('\n')
+		.map((l) => l.replace(/\s+/g, ' '))
+		// the volume root's own times change when it is written to
+		.filter((l) => !/ \.\/$/.test(l));
+	const content = execFileSync('tar', ['-xOf', '-'], { input: tar, maxBuffer: 1 << 26 });
+	return { listing, contentSha: createHash('sha256').update(content).digest('hex') };
+}
+
+async function getObject(key: string, client = s3, bucket = services().s3.bucket): Promise<Buffer> {
+	const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+	return Buffer.from(await out.Body!.transformToByteArray());
+}
+
+beforeAll(async () => {
+	dir = mkdtempSync(join(tmpdir(), 'dvb-'));
+	execFileSync('age-keygen', ['-o', join(dir, 'key.txt')], { stdio: 'ignore' });
+	identity = readFileSync(join(dir, 'key.txt'), 'utf8');
+	recipient = identityToRecipient(identity).recipient;
+	docker = await createDockerClient({ kind: 'socket', socketPath: services().docker.socketPath });
+	s3 = createS3Client(s3Credential() as never);
+});
+
+afterAll(() => {
+	s3?.destroy();
+	docker?.close();
+	rmSync(dir, { recursive: true, force: true });
+});
+
+describe('Docker Volume Backup node (real dockerd, s3rver, age, zstd, tar)', () => {
+	const vol = `t${run}_data`;
+
+	it('backs up by prefix to an age + zstd object that `age -d | zstd -d | tar -t` lists exactly, with a manifest', async () => {
+		await makeVolume(vol, TREE, { 'com.example.role': 'db' });
+		const prefix = `p-${run}`;
+		const { outputs, error } = await runWorkflow({
+			workflow: workflow([{ name: 'Backup', parameters: { operation: 'backup', prefix, selectBy: 'prefix', volumePrefix: `t${run}_`, encryption: 'recipients', compression: 'zstd', stopContainers: 'label' } }]),
+			nodeTypes,
+			credentials: credentials(),
+		});
+		expect(error).toBeUndefined();
+		const [finding] = json(outputs.Backup[0]);
+		expect(finding).toMatchObject({ check: 'volume-backup', target: vol, status: 'ok', compression: 'zstd', encryption: 'age-x25519', files: 4 });
+		expect(outputs.Backup[0][0].pairedItem).toEqual({ item: 0 });
+		expect(finding.key).toMatch(new RegExp(`^${prefix}/${vol}/${vol}-\\d{8}T\\d{6}Z\\.tar\\.zst\\.age$`));
+		expect(JSON.stringify(outputs)).not.toContain('AGE-SECRET-KEY');
+
+		const sealed = await getObject(finding.key as string);
+		writeFileSync(join(dir, 'b.age'), sealed);
+		const tar = execFileSync('sh', ['-c', `age -d -i ${dir}/key.txt ${dir}/b.age | zstd -d`], { maxBuffer: 1 << 26 });
+		expect(describeTar(tar)).toEqual(describeTar(await volumeTar(vol)));
+		const listing = describeTar(tar).listing.join('\n');
+		expect(listing).toMatch(/1234\/5678 .* \.\/sub\/a\.txt/);
+		expect(listing).toMatch(/\.\/link -> sub\/a\.txt/);
+		expect(listing).toMatch(/\.\/sub\/empty\//);
+		expect(listing).toMatch(/fïchier ünï\.txt/);
+
+		const manifest = JSON.parse((await getObject(manifestKey(finding.key as string))).toString());
+		expect(manifest).toMatchObject({
+			volume: vol,
+			labels: { 'com.example.role': 'db' },
+			driver: 'local',
+			compression: 'zstd',
+			encryption: { kind: 'age-x25519', recipients: [identityToRecipient(identity).fingerprint] },
+			tar: { sha256: createHash('sha256').update(tar).digest('hex'), files: 4 },
+			stored: { sha256: createHash('sha256').update(sealed).digest('hex'), bytes: sealed.length },
+		});
+	});
+
+	it('gzip without encryption, and passphrase encryption, unpack with the Debian tools', async () => {
+		const prefix = `g-${run}`;
+		const { outputs } = await runWorkflow({
+			workflow: workflow([
+				{ name: 'Plain', parameters: { operation: 'backup', prefix, selectBy: 'names', volumeNames: vol, encryption: 'none', compression: 'gzip' } },
+			]),
+			nodeTypes,
+			credentials: credentials(),
+		});
+		const [plain] = json(outputs.Plain[0]);
+		expect(plain.key).toMatch(/\.tar\.gz$/);
+		const tar = execFileSync('gzip', ['-d'], { input: await getObject(plain.key as string), maxBuffer: 1 << 26 });
+		expect(describeTar(tar)).toEqual(describeTar(await volumeTar(vol)));
+
+		const pass = await runWorkflow({
+			workflow: workflow([{ name: 'Pass', parameters: { operation: 'backup', prefix: `pp-${run}`, selectBy: 'names', volumeNames: vol, encryption: 'passphrase', compression: 'zstd' } }]),
+			nodeTypes,
+			credentials: credentials({ infraOpsBackupEncryption: { recipients: '', secretKey: '', passphrase: 'tr0ub4dor & 3' } }),
+		});
+		const [p] = json(pass.outputs.Pass[0]);
+		expect(p).toMatchObject({ status: 'ok', encryption: 'age-scrypt' });
+		expect(JSON.stringify(pass.outputs)).not.toContain('tr0ub4dor');
+		writeFileSync(join(dir, 'p.age'), await getObject(p.key as string));
+		// age reads a passphrase only from a terminal: util-linux `script` gives it one fed from stdin
+		const r = spawnSync('script', ['-q', '-e', '-c', `age -d -o ${dir}/p.tar.zst ${dir}/p.age`, '/dev/null'], { input: 'tr0ub4dor & 3\n', timeout: 60_000 });
+		expect(r.status).toBe(0);
+		const tar2 = execFileSync('zstd', ['-d', '-c', join(dir, 'p.tar.zst')], { maxBuffer: 1 << 26 });
+		expect(describeTar(tar2)).toEqual(describeTar(await volumeTar(vol)));
+	});
+
+	it('restores into a new volume identically; refuses a non-empty one unless Replace; lists and verifies', async () => {
+		const prefix = `p-${run}`;
+		const copy = `t${run}_copy`;
+		const restore = (targetVolume: string, replace: boolean) =>
+			runWorkflow({
+				workflow: workflow([{ name: 'Restore', parameters: { operation: 'restore', prefix, volume: vol, targetVolume, replace } }]),
+				nodeTypes,
+				credentials: credentials(),
+			});
+		const first = await restore(copy, false);
+		expect(first.error).toBeUndefined();
+		expect(json(first.outputs.Restore[0])[0]).toMatchObject({ check: 'volume-restore', status: 'ok', targetVolume: copy, created: true });
+		expect(describeTar(await volumeTar(copy))).toEqual(describeTar(await volumeTar(vol)));
+		expect((await docker.docker.getVolume(copy).inspect()).Labels).toEqual({ 'com.example.role': 'db' });
+
+		const refused = await restore(copy, false);
+		expect(refused.error?.message).toMatch(/is not empty/);
+		expect(refused.error?.description).toMatch(/Replace/);
+
+		await makeVolume(`t${run}_other`, 'echo stale > /v/stale.txt');
+		const replaced = await restore(`t${run}_other`, true);
+		expect(json(replaced.outputs.Restore[0])[0]).toMatchObject({
+			status: 'warning',
+			replaced: true,
+			warnings: ['existing volume keeps its own labels (Docker cannot relabel a volume)'],
+		});
+		expect(describeTar(await volumeTar(`t${run}_other`))).toEqual(describeTar(await volumeTar(vol)));
+
+		const checked = await runWorkflow({
+			workflow: workflow([
+				{ name: 'Verify', parameters: { operation: 'verify', prefix, volumes: vol, scratchRestore: true, recordInManifest: true } },
+				{ name: 'List', parameters: { operation: 'list', prefix, volumes: '' } },
+			]),
+			nodeTypes,
+			credentials: credentials(),
+		});
+		expect(checked.error).toBeUndefined();
+		expect(json(checked.outputs.Verify[0])[0]).toMatchObject({ check: 'backup-verify', status: 'ok', scratchRestore: true });
+		expect(json(checked.outputs.List[0])).toEqual([expect.objectContaining({ volume: vol, complete: true, verified: true, encrypted: true, compression: 'zstd' })]);
+		const scratch = (await docker.docker.listVolumes()).Volumes.filter((v) => v.Name.startsWith('infra-ops-verify-'));
+		expect(scratch).toEqual([]);
+	});
+
+	it('Verify flags a tampered backup as critical', async () => {
+		const prefix = `tamper-${run}`;
+		const { outputs } = await runWorkflow({
+			workflow: workflow([{ name: 'Backup', parameters: { operation: 'backup', prefix, selectBy: 'names', volumeNames: vol, encryption: 'recipients', compression: 'zstd' } }]),
+			nodeTypes,
+			credentials: credentials(),
+		});
+		const key = json(outputs.Backup[0])[0].key as string;
+		const data = await getObject(key);
+		data[data.length - 100] ^= 0xff;
+		await s3.send(new PutObjectCommand({ Bucket: services().s3.bucket, Key: key, Body: data }));
+		const verify = await runWorkflow({
+			workflow: workflow([{ name: 'Verify', parameters: { operation: 'verify', prefix, volumes: vol, scratchRestore: false } }]),
+			nodeTypes,
+			credentials: credentials(),
+		});
+		const [finding] = json(verify.outputs.Verify[0]);
+		expect(finding.status).toBe('critical');
+		expect(finding.summary).toMatch(/FAILED verification: .*(altered|SHA-256)/);
+	});
+
+	it('stops a labelled running user and restarts it; a failing command-before fails the backup and still restarts it', async () => {
+		const v = `t${run}_live`;
+		await makeVolume(v, 'echo live > /v/f');
+		const user = await docker.docker.createContainer({
+			name: `user-${run}`,
+			Image: services().docker.image,
+			Cmd: SLEEPER,
+			Labels: { 'infra-ops.backup.stop': 'true' },
+			HostConfig: { Binds: [`${v}:/data`], NetworkMode: 'none' },
+		});
+		const side = await docker.docker.createContainer({ name: `side-${run}`, Image: services().docker.image, Cmd: SLEEPER, HostConfig: { NetworkMode: 'none' } });
+		await user.start();
+		await side.start();
+		try {
+			const ok = await runWorkflow({
+				workflow: workflow([{ name: 'Backup', parameters: { operation: 'backup', prefix: `live-${run}`, selectBy: 'names', volumeNames: v, encryption: 'none', compression: 'zstd', stopContainers: 'label' } }]),
+				nodeTypes,
+				credentials: credentials(),
+			});
+			expect(json(ok.outputs.Backup[0])[0]).toMatchObject({ status: 'ok', containersStopped: [`user-${run}`] });
+			expect((await user.inspect()).State.Running).toBe(true);
+			const stoppedAt = (await user.inspect()).State.StartedAt;
+
+			const failing = await runWorkflow({
+				workflow: workflow([
+					{
+						name: 'Backup',
+						parameters: {
+							operation: 'backup',
+							prefix: `live-${run}`,
+							selectBy: 'names',
+							volumeNames: v,
+							encryption: 'none',
+							compression: 'zstd',
+							stopContainers: 'label',
+							options: { hooksBefore: { hook: [{ container: `side-${run}`, command: 'echo dump failed >&2; exit 3' }] } },
+						},
+					},
+					{ name: 'Prune', parameters: { operation: 'prune', prefix: `live-${run}`, keepLast: 1 } },
+				]),
+				nodeTypes,
+				credentials: credentials(),
+			});
+			const [finding] = json(failing.outputs.Backup[0]);
+			expect(finding).toMatchObject({ status: 'error', failedStep: `command before (side-${run})` });
+			expect(finding.summary).toMatch(/exited with 3: dump failed/);
+			const state = (await user.inspect()).State;
+			expect(state.Running).toBe(true);
+			expect(state.StartedAt).not.toBe(stoppedAt);
+			// the prune after a failed backup does not run
+			expect(json(failing.outputs.Prune[0])[0]).toMatchObject({ check: 'volume-prune', skipped: true, status: 'warning' });
+
+			const live = await runWorkflow({
+				workflow: workflow([{ name: 'Backup', parameters: { operation: 'backup', prefix: `live-${run}`, selectBy: 'names', volumeNames: v, encryption: 'none', compression: 'none', stopContainers: 'never' } }]),
+				nodeTypes,
+				credentials: credentials(),
+			});
+			expect(json(live.outputs.Backup[0])[0]).toMatchObject({ status: 'warning', summary: expect.stringMatching(/live backup: user-/) });
+		} finally {
+			await user.remove({ force: true });
+			await side.remove({ force: true });
+		}
+	});
+
+	it('prunes by retention tiers on a synthetic clock, deleting only archive + manifest pairs it named', async () => {
+		const prefix = `ret-${run}`;
+		const volume = 'synthetic';
+		const bucket = services().s3.bucket;
+		const now = new Date('2026-06-30T02:00:00Z');
+		const keys: string[] = [];
+		for (let d = 0; d < 40; d++) {
+			const at = new Date(now.getTime() - d * 86_400_000);
+			const key = archiveKey(prefix, volume, at, 'zstd', true);
+			keys.push(key);
+			await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'x' }));
+			await s3.send(new PutObjectCommand({ Bucket: bucket, Key: manifestKey(key), Body: '{}' }));
+		}
+		// an incomplete archive (no manifest) and a foreign object are never touched
+		const incomplete = archiveKey(prefix, volume, new Date(now.getTime() - 50 * 86_400_000), 'zstd', true);
+		await s3.send(new PutObjectCommand({ Bucket: bucket, Key: incomplete, Body: 'x' }));
+		await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}/${volume}/notes.txt`, Body: 'x' }));
+		const target = { s3, bucket, prefix };
+		const dry = await pruneVolume(target, volume, { keepLast: 3, keepDaily: 7, keepWeekly: 4 }, true, now);
+		// 2026-06-30 is a Tuesday: last 3 ⊂ daily d0–d6; weekly adds Sun 06-28 (d2, already kept), 06-21 (d9), 06-14 (d16)
+		const day = (d: number) => archiveKey(prefix, volume, new Date(now.getTime() - d * 86_400_000), 'zstd', true);
+		expect(dry.kept.map((k) => k.key)).toEqual([0, 1, 2, 3, 4, 5, 6, 9, 16].map(day));
+		expect(dry.kept.find((k) => k.key === day(9))?.reasons).toEqual(['weekly 2026-W25']);
+		expect((await listAll(s3, bucket, `${prefix}/`)).length).toBe(82);
+		const done = await pruneVolume(target, volume, { keepLast: 3, keepDaily: 7, keepWeekly: 4 }, false, now);
+		expect(done.deleted.map((d) => d.key)).toEqual(dry.deleted.map((d) => d.key));
+		const left = (await listAll(s3, bucket, `${prefix}/`)).map((o) => o.key).sort();
+		const expected = [...done.kept.flatMap((k) => [k.key, manifestKey(k.key)]), incomplete, `${prefix}/${volume}/notes.txt`].sort();
+		expect(left).toEqual(expected);
+	});
+});
+
+describe('fault injection: the S3 server dies mid-upload (fauxqs, which implements AbortMultipartUpload)', () => {
+	let fq: FauxqsHandle;
+	afterAll(async () => fq?.stop());
+
+	it('errors with the failed step, aborts the multipart upload once the server is back, restarts the container, prunes nothing', async () => {
+		fq = await startFauxqs({ bucket: 'faults' });
+		const v = `t${run}_big`;
+		await makeVolume(v, 'head -c 48000000 /dev/urandom > /v/big.bin');
+		const user = await docker.docker.createContainer({
+			name: `biguser-${run}`,
+			Image: services().docker.image,
+			Cmd: SLEEPER,
+			HostConfig: { Binds: [`${v}:/data`], NetworkMode: 'none' },
+		});
+		await user.start();
+		try {
+			const creds = credentials({ infraOpsS3Api: { ...s3Credential(fq.endpoint, 'faults'), accessKeyId: 'test', secretAccessKey: 'test' } });
+			// kill the server once the first parts arrived; bring it back 1.5 s later on the same port and data
+			const killer = (async () => {
+				await fq.waitForMultipart(30_000);
+				await fq.kill();
+				await new Promise((r) => setTimeout(r, 1_500));
+				await fq.restart();
+			})();
+			const { outputs } = await runWorkflow({
+				workflow: workflow([
+					{ name: 'Backup', parameters: { operation: 'backup', prefix: 'f', selectBy: 'names', volumeNames: v, encryption: 'recipients', compression: 'none', stopContainers: 'all', options: { partSizeMiB: 5 } } },
+					{ name: 'Prune', parameters: { operation: 'prune', prefix: 'f', keepLast: 1 } },
+				]),
+				nodeTypes,
+				credentials: creds,
+			});
+			await killer;
+			const [finding] = json(outputs.Backup[0]);
+			expect(finding).toMatchObject({ status: 'error', failedStep: 'upload', multipartUploadAborted: true });
+			expect(finding.summary).toMatch(/aborted, no parts left/);
+			expect(fq.pendingMultipartUploads()).toEqual([]);
+			expect((await user.inspect()).State.Running).toBe(true);
+			expect(json(outputs.Prune[0])[0]).toMatchObject({ skipped: true });
+			const client = createS3Client({ ...s3Credential(fq.endpoint, 'faults'), accessKeyId: 'test', secretAccessKey: 'test' } as never);
+			try {
+				expect(await listAll(client, 'faults', 'f/')).toEqual([]);
+			} finally {
+				client.destroy();
+			}
+		} finally {
+			await user.remove({ force: true });
+		}
+	});
+});
