@@ -2,7 +2,7 @@
  * returns what the server presented, so an invalid certificate still reports its dates. */
 import { X509Certificate } from 'node:crypto';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, rootCertificates, type DetailedPeerCertificate, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, createSecureContext, rootCertificates, type DetailedPeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
 
 import { describeConnectError, InfraOpsError } from '../shared/errors';
 import { negotiateStartTls, type StartTlsProtocol } from './startTls';
@@ -44,6 +44,25 @@ function chainOf(socket: TLSSocket): X509Certificate[] {
 	return chain;
 }
 
+// Building a context with ~150 roots costs milliseconds; one per trust setting serves every probe
+const contexts = new Map<string, SecureContext>();
+
+function secureContextFor(ca: string | undefined): SecureContext {
+	const key = ca ?? '';
+	let context = contexts.get(key);
+	if (!context) {
+		context = createSecureContext({
+			ca: ca ? [...rootCertificates, ca] : undefined,
+			// accept what weak servers offer, so they are judged instead of unreachable
+			minVersion: 'TLSv1',
+			ciphers: 'DEFAULT:@SECLEVEL=0',
+		});
+		if (contexts.size > 32) contexts.clear();
+		contexts.set(key, context);
+	}
+	return context;
+}
+
 export async function probeTls(options: ProbeOptions): Promise<ProbeResult> {
 	const { host, port, timeoutMs } = options;
 	const where = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
@@ -72,10 +91,7 @@ export async function probeTls(options: ProbeOptions): Promise<ProbeResult> {
 				socket: raw,
 				servername,
 				rejectUnauthorized: false,
-				ca: options.ca ? [...rootCertificates, options.ca] : undefined,
-				// accept what weak servers offer, so they are judged instead of unreachable
-				minVersion: 'TLSv1',
-				ciphers: 'DEFAULT:@SECLEVEL=0',
+				secureContext: secureContextFor(options.ca),
 			});
 			socket.once('secureConnect', () => resolve(socket));
 			socket.once('error', (error) => reject(describeConnectError(where, error)));
