@@ -1,6 +1,5 @@
 import type { ICredentialType, Icon, INodeProperties } from 'n8n-workflow';
 
-// eslint-disable-next-line @n8n/community-nodes/credential-test-required -- there is no server to ask: the test parses the keys locally via testedBy: 'infraOpsBackupEncryptionTest' (nodes/shared/credentialTests.ts)
 export class InfraOpsBackupEncryption implements ICredentialType {
 	name = 'infraOpsBackupEncryption';
 

@@ -1,6 +1,5 @@
 import type { ICredentialType, Icon, INodeProperties } from 'n8n-workflow';
 
-// eslint-disable-next-line @n8n/community-nodes/credential-test-required -- HeadBucket needs SigV4 signing, which n8n's declarative test can't do; nodes test it via testedBy: 'infraOpsS3ApiTest' (nodes/shared/credentialTests.ts)
 export class InfraOpsS3Api implements ICredentialType {
 	name = 'infraOpsS3Api';
 

@@ -1,6 +1,5 @@
 import type { ICredentialType, Icon, INodeProperties } from 'n8n-workflow';
 
-// eslint-disable-next-line @n8n/community-nodes/credential-test-required -- SSH can't be tested with an HTTP request; nodes test it via testedBy: 'infraOpsSshApiTest' (nodes/shared/credentialTests.ts)
 export class InfraOpsSshApi implements ICredentialType {
 	name = 'infraOpsSshApi';
 
