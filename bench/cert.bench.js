@@ -15,7 +15,7 @@ const BASELINE_RUNS = Number(process.env.BENCH_BASELINE_RUNS || 1);
 const TIMEOUT_MS = 5000;
 const CONCURRENCY = 50;
 
-if (process.argv[2] === 'serve') {
+function serve() {
 	const tls = require('node:tls');
 	const net = require('node:net');
 	const [cert, key] = [readFileSync(process.argv[3], 'utf8'), readFileSync(process.argv[4], 'utf8')];
@@ -30,16 +30,20 @@ if (process.argv[2] === 'serve') {
 		await new Promise((r) => silent.listen(0, '127.0.0.1', r));
 		process.send({ ports, silent: silent.address().port });
 	})();
-	return;
 }
 
-const { probeTls } = require(join(root, 'dist/nodes/CertExpiry/tlsProbe.js'));
-const { judgeChain } = require(join(root, 'dist/nodes/CertExpiry/judge.js'));
-const { mapConcurrent } = require(join(root, 'dist/nodes/shared/concurrency.js'));
+function load() {
+	return {
+		...require(join(root, 'dist/nodes/CertExpiry/tlsProbe.js')),
+		...require(join(root, 'dist/nodes/CertExpiry/judge.js')),
+		...require(join(root, 'dist/nodes/shared/concurrency.js')),
+	};
+}
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function ours(ports, ca) {
+	const { probeTls, judgeChain, mapConcurrent } = load();
 	const started = process.hrtime.bigint();
 	const findings = await mapConcurrent(ports, CONCURRENCY, async (port) => {
 		try {
@@ -63,7 +67,7 @@ function baseline(ports, dir) {
 	return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
-(async () => {
+async function main() {
 	const dir = mkdtempSync(join(tmpdir(), 'bench-cert-'));
 	execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-days', '60', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
 	const child = fork(__filename, ['serve', join(dir, 'cert.pem'), join(dir, 'key.pem')], { stdio: 'inherit' });
@@ -91,7 +95,11 @@ function baseline(ports, dir) {
 		child.kill();
 		rmSync(dir, { recursive: true, force: true });
 	}
-})().catch((error) => {
-	console.error(error);
-	process.exit(1);
-});
+}
+
+if (process.argv[2] === 'serve') serve();
+else
+	main().catch((error) => {
+		console.error(error);
+		process.exit(1);
+	});
