@@ -12,6 +12,7 @@ import {
 	createHmac,
 	createPrivateKey,
 	createPublicKey,
+	createSecretKey,
 	diffieHellman,
 	generateKeyPairSync,
 	hkdfSync,
@@ -140,14 +141,18 @@ function streamNonce(counter: bigint, last: boolean): Buffer {
 }
 
 /**
- * Encrypts a stream into an age file. Memory: at most one 64 KiB chunk is held back (the last
- * chunk must be flagged, so a full chunk is only sealed once more data, or the end, arrives).
+ * Encrypts a stream into an age file. Memory: at most one 64 KiB chunk of plaintext is held back
+ * (the last chunk must be flagged, so a full chunk is only sealed once more data, or the end,
+ * arrives). The held-back input is kept as slices of the incoming buffers and fed to the cipher
+ * piece by piece (chacha20-poly1305 takes several updates per chunk), so no plaintext is copied or
+ * concatenated; each chunk's ciphertext and tag are pushed as they come out of the cipher.
  */
 export class AgeEncryptStream extends Transform {
-	private payloadKey?: Buffer;
+	private payloadKey?: KeyObject;
 	private pending: Buffer[] = [];
 	private pendingBytes = 0;
 	private counter = 0n;
+	private starting?: Promise<void>;
 
 	constructor(private readonly key: AgeKeyMaterial) {
 		super({ highWaterMark: 4 * CHUNK });
@@ -157,45 +162,62 @@ export class AgeEncryptStream extends Transform {
 		const fileKey = randomBytes(16);
 		const header = await buildHeader(this.key, fileKey);
 		const nonce = randomBytes(16);
-		this.payloadKey = hkdf(fileKey, nonce, 'payload');
+		this.payloadKey = createSecretKey(hkdf(fileKey, nonce, 'payload'));
 		this.push(header);
 		this.push(nonce);
 	}
 
-	private seal(plain: Buffer, last: boolean): Buffer {
-		return aeadSeal(this.payloadKey!, streamNonce(this.counter++, last), plain);
+	/** Seals the first `length` pending bytes as one STREAM chunk and pushes ciphertext and tag. */
+	private sealPending(length: number, last: boolean): void {
+		const cipher = createCipheriv('chacha20-poly1305', this.payloadKey!, streamNonce(this.counter++, last), { authTagLength: TAG });
+		let left = length;
+		while (left > 0) {
+			const head = this.pending[0];
+			if (head.length <= left) {
+				this.pending.shift();
+				left -= head.length;
+				this.push(cipher.update(head));
+			} else {
+				this.pending[0] = head.subarray(left);
+				this.push(cipher.update(head.subarray(0, left)));
+				left = 0;
+			}
+		}
+		this.pendingBytes -= length;
+		cipher.final();
+		this.push(cipher.getAuthTag());
+	}
+
+	private sealFull(): void {
+		// keep > 0 bytes back: only a chunk known not to be the last is sealed now
+		while (this.pendingBytes > CHUNK) this.sealPending(CHUNK, false);
 	}
 
 	override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-		const run = async () => {
-			if (!this.payloadKey) await this.start();
-			this.pending.push(chunk);
-			this.pendingBytes += chunk.length;
-			// keep > CHUNK bytes back: only a chunk known not to be the last is sealed now
-			if (this.pendingBytes <= CHUNK) return;
-			const all = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
-			let offset = 0;
-			const out: Buffer[] = [];
-			while (all.length - offset > CHUNK) {
-				out.push(this.seal(all.subarray(offset, offset + CHUNK), false));
-				offset += CHUNK;
+		if (chunk.length === 0) return callback();
+		this.pending.push(chunk);
+		this.pendingBytes += chunk.length;
+		if (this.payloadKey) {
+			try {
+				this.sealFull();
+			} catch (error) {
+				return callback(error as Error);
 			}
-			const rest = all.subarray(offset);
-			this.pending = [Buffer.from(rest)];
-			this.pendingBytes = rest.length;
-			this.push(out.length === 1 ? out[0] : Buffer.concat(out));
-		};
-		run().then(() => callback(), callback);
+			return callback();
+		}
+		this.starting ??= this.start();
+		this.starting.then(() => {
+			this.sealFull();
+		}).then(() => callback(), callback);
 	}
 
 	override _flush(callback: TransformCallback): void {
-		const run = async () => {
-			if (!this.payloadKey) await this.start();
-			const rest = Buffer.concat(this.pending, this.pendingBytes);
-			this.pending = [];
-			this.push(this.seal(rest, true));
-		};
-		run().then(() => callback(), callback);
+		(this.starting ??= this.start())
+			.then(() => {
+				this.sealPending(this.pendingBytes, true);
+				this.pending = [];
+			})
+			.then(() => callback(), callback);
 	}
 }
 
