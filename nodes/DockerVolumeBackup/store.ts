@@ -5,7 +5,7 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 
 import { errorMessage, InfraOpsError } from '../shared/errors';
-import { loadS3, loadS3Storage } from '../shared/lazy';
+import { loadS3 } from '../shared/lazy';
 import { MANIFEST_SUFFIX, parseArchiveKey, volumeFolder, type BackupManifest, type ParsedKey } from './manifest';
 
 /** Counts and hashes the bytes that go to storage. */
@@ -68,8 +68,14 @@ export async function abortUpload(s3: S3Client, bucket: string, key: string, upl
 }
 
 /**
- * Streams `body` to `key`. Any failure (source, network, server) aborts the multipart upload, with
- * retries, and the error says whether the abort went through.
+ * Streams `body` to `key`: one PutObject when it fits in a part, else a multipart upload. The parts
+ * are filled into a fixed pool of `queueSize + 1` buffers of `partSizeBytes` each, reused from part
+ * to part, so memory is bounded by that pool whatever the size of the backup, and the stream's bytes
+ * are copied once (lib-storage's Upload concatenates every part into a fresh buffer instead, which
+ * on a 1 GiB backup means hundreds of MiB of short-lived buffers and the garbage collections that
+ * follow). At most `queueSize` parts are in flight; reading pauses while none is free.
+ * Any failure (source, network, server) aborts the multipart upload, with retries, and the error
+ * says whether the abort went through.
  */
 export async function uploadStream(
 	s3: S3Client,
@@ -79,25 +85,89 @@ export async function uploadStream(
 	options: UploadOptions,
 	onUploadId?: (id: string) => void,
 ): Promise<UploadOutcome> {
-	const { Upload } = loadS3Storage();
-	const upload = new Upload({
-		client: s3,
-		params: { Bucket: bucket, Key: key, Body: body, ContentType: 'application/octet-stream' },
-		partSize: options.partSizeBytes,
-		queueSize: options.queueSize,
-		// we abort ourselves, with retries, and report the outcome
-		leavePartsOnError: true,
-	});
-	const internals = upload as unknown as { uploadId?: string; createMultiPartPromise?: Promise<{ UploadId?: string }> };
+	const { CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, PutObjectCommand } = loadS3();
+	const partSize = options.partSizeBytes;
+	const queueSize = Math.max(1, options.queueSize);
+	const contentType = 'application/octet-stream';
+	let uploadId: string | undefined;
+	let createPromise: Promise<string> | undefined;
+	const parts: { PartNumber: number; ETag?: string }[] = [];
+	const inFlight = new Set<Promise<void>>();
+	const free: Buffer[] = [];
+	let buffers = 0;
+	let failure: unknown;
+	let current: Buffer | undefined;
+	let fill = 0;
+	let partNumber = 0;
+
+	const createUpload = () =>
+		(createPromise ??= s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType })).then((out) => {
+			if (!out.UploadId) throw new InfraOpsError('The S3 server returned no upload id for the multipart upload');
+			uploadId = out.UploadId;
+			return uploadId;
+		}));
+
+	const sendPart = (buffer: Buffer, length: number) => {
+		const number = ++partNumber;
+		const task: Promise<void> = (async () => {
+			const id = await createUpload();
+			const out = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: id, PartNumber: number, Body: buffer.subarray(0, length), ContentLength: length }));
+			parts.push({ PartNumber: number, ETag: out.ETag });
+			free.push(buffer);
+		})()
+			.catch((error: unknown) => {
+				failure ??= error;
+			})
+			.finally(() => inFlight.delete(task));
+		inFlight.add(task);
+	};
+
+	/** A free part buffer, waiting for an in-flight part while all `queueSize + 1` are taken. */
+	const nextBuffer = async (): Promise<Buffer> => {
+		for (;;) {
+			if (failure) throw failure;
+			const buffer = free.pop();
+			if (buffer) return buffer;
+			if (buffers < queueSize + 1) {
+				buffers++;
+				return Buffer.allocUnsafeSlow(partSize);
+			}
+			await Promise.race(inFlight);
+		}
+	};
+
 	try {
-		await upload.done();
-		return { uploadId: internals.uploadId };
+		for await (const data of body as AsyncIterable<Buffer | string>) {
+			const chunk = typeof data === 'string' ? Buffer.from(data) : data;
+			let offset = 0;
+			while (offset < chunk.length) {
+				if (failure) throw failure;
+				if (!current || fill === partSize) {
+					// a full part goes out only once more data shows it is not the last (a small backup is one PutObject)
+					if (current) sendPart(current, fill);
+					current = await nextBuffer();
+					fill = 0;
+				}
+				const n = chunk.copy(current, fill, offset, Math.min(chunk.length, offset + partSize - fill));
+				fill += n;
+				offset += n;
+			}
+		}
+		if (partNumber === 0) {
+			await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: current ? current.subarray(0, fill) : Buffer.alloc(0), ContentLength: fill, ContentType: contentType }));
+			return {};
+		}
+		if (current && fill > 0) sendPart(current, fill);
+		current = undefined;
+		while (inFlight.size) await Promise.race(inFlight);
+		if (failure) throw failure;
+		parts.sort((a, b) => a.PartNumber - b.PartNumber);
+		await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+		return { uploadId };
 	} catch (error) {
 		body.destroy();
-		let uploadId = internals.uploadId;
-		if (!uploadId && internals.createMultiPartPromise) {
-			uploadId = await internals.createMultiPartPromise.then((r) => r.UploadId).catch(() => undefined);
-		}
+		await Promise.allSettled([...inFlight]);
+		if (!uploadId && createPromise) uploadId = await createPromise.catch(() => undefined);
 		if (uploadId) {
 			onUploadId?.(uploadId);
 			const result = await abortUpload(s3, bucket, key, uploadId, options.abortRetryMs);
