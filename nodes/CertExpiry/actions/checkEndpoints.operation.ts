@@ -36,8 +36,8 @@ export const description: INodeProperties[] = [
 				displayName: 'Concurrency',
 				name: 'concurrency',
 				type: 'number',
-				default: 20,
-				description: 'How many endpoints to check at once',
+				default: 50,
+				description: 'How many endpoints to check at once. A stalled endpoint holds its slot until its timeout, so keep this above the number of endpoints that may hang.',
 			},
 			{
 				displayName: 'Connect To',
@@ -115,7 +115,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		}
 	}
 
-	const concurrency = Math.max(1, Number(jobs[0]?.options.concurrency ?? 20));
+	const concurrency = Math.max(1, Number(jobs[0]?.options.concurrency ?? 50));
 	const assessments = new Map<NewFinding, Assessment>();
 	const checked = await mapConcurrent(jobs, concurrency, async (job): Promise<CheckResult> => {
 		const { target, options } = job;
