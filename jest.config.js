@@ -19,5 +19,18 @@ module.exports = {
       globalSetup: '<rootDir>/test/harness/globalSetup.ts',
       globalTeardown: '<rootDir>/test/harness/globalTeardown.ts',
     },
+    // `npm run test:e2e` only (it sets INFRA_OPS_E2E): a real n8n with the packed package, and Chromium
+    ...(process.env.INFRA_OPS_E2E
+      ? [
+          {
+            displayName: 'e2e',
+            testMatch: ['<rootDir>/test/e2e/**/*.e2e.test.ts'],
+            transform: { '^.+\\.ts$': tsJest },
+            testEnvironment: 'node',
+            globalSetup: '<rootDir>/test/harness/globalSetup.ts',
+            globalTeardown: '<rootDir>/test/harness/globalTeardown.ts',
+          },
+        ]
+      : []),
   ],
 };
