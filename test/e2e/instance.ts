@@ -1,0 +1,267 @@
+/**
+ * The n8n the end-to-end suite runs: the cached n8n 2.x with the packed package installed as n8n installs a
+ * community package, credentials pointing at the harness's real services and at the alert sinks, every
+ * workflow imported with `n8n import:workflow`, and an owner API key for the public API.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import * as n8n from '../../scripts/n8n/n8n';
+import type { Services } from '../harness/services';
+import type { Execution, Prepared, Scenario, SettingValue, WorkflowJson, WorkflowNode } from './scenario';
+import type { Sinks } from './sinks';
+
+export const WEBHOOK_HEADER = 'X-Infra-Ops-Token';
+
+export interface WorkflowEntry {
+	/** Absolute path. */
+	file: string;
+	/** workflows/<name>.json or test/e2e/workflows/<name>.json */
+	label: string;
+	json: WorkflowJson;
+	scenario?: Scenario;
+	prepared?: Prepared;
+	/** Set once imported. */
+	id?: string;
+}
+
+interface CredentialRecord {
+	id: string;
+	name: string;
+	type: string;
+	data: Record<string, unknown>;
+}
+
+export interface E2eInstance {
+	baseUrl: string;
+	owner: { email: string; password: string };
+	apiKey: string;
+	cookie: string;
+	install: n8n.N8nInstall;
+	env: NodeJS.ProcessEnv;
+	webhookToken: string;
+	startedInMs: number;
+	api<T = unknown>(method: string, apiPath: string, body?: unknown): Promise<T>;
+	/** Imported workflows (entries and the scenarios' extra ones) by name. */
+	workflowIds: Map<string, string>;
+	execute(workflowId: string): Promise<Record<string, unknown>>;
+	waitForExecution(workflowId: string, afterId: number, timeoutMs?: number): Promise<Execution>;
+	lastExecutionId(workflowId: string): Promise<number>;
+	stop(): Promise<void>;
+}
+
+const STANDARD_NAMES: Record<string, string> = {
+	httpHeaderAuth: 'Webhook token (e2e)',
+	smtp: 'SMTP sink (e2e)',
+	slackApi: 'Slack sink (e2e)',
+	infraOpsDockerApi: 'Docker Engine (e2e)',
+	infraOpsSshApi: 'SSH host (e2e)',
+	infraOpsS3Api: 'S3 bucket (e2e)',
+	infraOpsPostgresApi: 'PostgreSQL admin (e2e)',
+	infraOpsBackupEncryption: 'Backup encryption (e2e)',
+	infraOpsN8nApi: 'n8n API (e2e)',
+};
+
+function ageKey(): { identity: string; recipient: string } {
+	const text = execFileSync('age-keygen', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+	return { identity: text, recipient: /public key: (age1\S+)/.exec(text)![1] };
+}
+
+/** One credential per type, pointing at the harness's services and the sinks. Traefik, Proxmox and Vault
+ * cannot run here: scenarios that need them bring their own (Prepared.credentials). */
+function standardCredentials(services: Services, sinks: Sinks, baseUrl: string, webhookToken: string): Record<string, Record<string, unknown>> {
+	const { ssh, s3, postgres, docker } = services;
+	const age = ageKey();
+	return {
+		httpHeaderAuth: { name: WEBHOOK_HEADER, value: webhookToken },
+		smtp: { user: '', password: '', host: sinks.smtp.host, port: sinks.smtp.port, secure: false, disableStartTls: true },
+		slackApi: { accessToken: sinks.slack.token },
+		infraOpsDockerApi: { connection: 'socket', socketPath: docker.socketPath },
+		infraOpsSshApi: { host: ssh.host, port: ssh.port, username: ssh.username, authentication: 'privateKey', privateKey: ssh.privateKey, hostKeyFingerprint: ssh.hostKeyFingerprint },
+		infraOpsS3Api: { provider: 'minio', endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true },
+		infraOpsPostgresApi: { host: postgres.host, port: postgres.port, database: postgres.database, user: postgres.user, password: postgres.password, ssl: 'verify-full', ca: postgres.ssl.caPem },
+		infraOpsBackupEncryption: { recipients: age.recipient, secretKey: age.identity },
+		// the key exists only once n8n runs; startInstance sets it then
+		infraOpsN8nApi: { baseUrl, apiKey: 'set-after-start' },
+	};
+}
+
+/** A copy of the workflow with every credential reference pointed at the suite's credential of that type,
+ * and the Settings node's fields set as the scenario asks. */
+export function patchWorkflow(
+	json: WorkflowJson,
+	credentialFor: (type: string) => CredentialRecord | undefined,
+	settings: Record<string, SettingValue> = {},
+	label = json.name,
+): WorkflowJson {
+	const copy = JSON.parse(JSON.stringify(json)) as WorkflowJson;
+	for (const node of copy.nodes) {
+		for (const type of Object.keys(node.credentials ?? {})) {
+			const credential = credentialFor(type);
+			if (!credential) {
+				throw new Error(
+					`${label}: node "${node.name}" uses a ${type} credential, which the e2e suite has none of; return it from the scenario's prepare() as credentials.${type}`,
+				);
+			}
+			node.credentials![type] = { id: credential.id, name: credential.name };
+		}
+	}
+	const names = Object.keys(settings);
+	if (names.length > 0) {
+		const node = copy.nodes.find((n) => n.name === 'Settings' && n.type === 'n8n-nodes-base.set');
+		if (!node) throw new Error(`${label}: the scenario sets ${names.join(', ')}, but the workflow has no "Settings" Set node`);
+		const assignments = (node.parameters.assignments as { assignments?: { name: string; value: unknown; type: string }[] } | undefined)?.assignments ?? [];
+		for (const name of names) {
+			const assignment = assignments.find((a) => a.name === name);
+			if (!assignment) throw new Error(`${label}: the Settings node has no field "${name}" (it has ${assignments.map((a) => a.name).join(', ')})`);
+			const value = settings[name];
+			assignment.value = value;
+			assignment.type = typeof value === 'number' ? 'number' : typeof value === 'boolean' ? 'boolean' : 'string';
+		}
+	}
+	return copy;
+}
+
+export function webhookNodes(json: WorkflowJson): WorkflowNode[] {
+	return json.nodes.filter((n) => n.type === 'n8n-nodes-base.webhook' && !n.disabled);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const FINISHED = new Set(['success', 'error', 'crashed', 'canceled']);
+
+export async function startInstance(opts: { services: Services; sinks: Sinks; entries: WorkflowEntry[]; log: (line: string) => void }): Promise<E2eInstance> {
+	const { services, sinks, entries, log } = opts;
+	const install = n8n.ensureN8n();
+	const userFolder = path.join(services.root, 'n8n');
+	fs.mkdirSync(userFolder, { recursive: true });
+	n8n.installPackage(userFolder);
+
+	const [port, brokerPort, executeBrokerPort] = [await n8n.freePort(), await n8n.freePort(), await n8n.freePort()];
+	const baseUrl = `http://127.0.0.1:${port}`;
+	const owner = { email: 'e2e-owner@example.com', password: `E2e-${randomBytes(9).toString('base64url')}9` };
+	const env = n8n.n8nEnv({
+		userFolder,
+		port,
+		brokerPort,
+		host: '127.0.0.1',
+		listen: '127.0.0.1',
+		owner,
+		logLevel: 'warn',
+		extra: {
+			// slack.com reaches the Slack sink, whose test CA n8n trusts (see sinks.ts)
+			NODE_OPTIONS: `--require ${path.join(__dirname, 'preload', 'redirect-tls.js')}`,
+			INFRA_OPS_E2E_TLS_REDIRECT: JSON.stringify(sinks.slack.redirects),
+			NODE_EXTRA_CA_CERTS: sinks.slack.caFile,
+			GENERIC_TIMEZONE: 'UTC',
+			TZ: 'UTC',
+		},
+	});
+
+	for (const entry of entries) {
+		entry.prepared = entry.scenario?.prepare ? await entry.scenario.prepare({ services, sinks, n8nBaseUrl: baseUrl, file: entry.file }) : {};
+	}
+
+	const webhookToken = randomBytes(18).toString('base64url');
+	const standard = new Map<string, CredentialRecord>(
+		Object.entries(standardCredentials(services, sinks, baseUrl, webhookToken)).map(([type, data]) => [
+			type,
+			{ id: n8n.stableId(`credential:${type}`), name: STANDARD_NAMES[type], type, data },
+		]),
+	);
+	const credentials = [...standard.values()];
+	const workflows: { file: string; workflow: object }[] = [];
+	for (const entry of entries) {
+		const own = new Map<string, CredentialRecord>();
+		for (const [type, data] of Object.entries(entry.prepared?.credentials ?? {})) {
+			const record = { id: n8n.stableId(`credential:${entry.label}:${type}`), name: `${type} for ${path.basename(entry.file)} (e2e)`, type, data };
+			own.set(type, record);
+			credentials.push(record);
+		}
+		const credentialFor = (type: string) => own.get(type) ?? standard.get(type);
+		// a workflow without a scenario is imported as it is (its test fails anyway), so the browser can still show it
+		const workflow = entry.scenario ? patchWorkflow(entry.json, credentialFor, entry.prepared?.settings, entry.label) : entry.json;
+		entry.id = entry.json.id || n8n.stableId(path.basename(entry.file));
+		workflows.push({ file: entry.file, workflow: { ...workflow, id: entry.id } });
+		for (const extra of entry.prepared?.workflows ?? []) {
+			const patched = patchWorkflow(extra, credentialFor, {}, `${entry.label} (extra workflow "${extra.name}")`);
+			workflows.push({ file: `${entry.file}#${extra.name}`, workflow: { ...patched, id: extra.id || n8n.stableId(`${entry.file}#${extra.name}`) } });
+		}
+	}
+
+	let t0 = Date.now();
+	await n8n.importCredentials(install, env, credentials);
+	const ids = await n8n.importWorkflows(install, env, workflows);
+	log(`imported ${credentials.length} credentials and ${workflows.length} workflows in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+
+	t0 = Date.now();
+	const handle = await n8n.startN8n(install, env);
+	log(`n8n ${install.version} ready at ${baseUrl} in ${(handle.startedInMs / 1000).toFixed(1)}s`);
+	try {
+		const cookie = await n8n.login(baseUrl, owner.email, owner.password);
+		const apiKey = await n8n.createApiKey(baseUrl, cookie, 'e2e');
+		const api = async <T>(method: string, apiPath: string, body?: unknown): Promise<T> => {
+			const res = await fetch(`${baseUrl}/api/v1${apiPath}`, {
+				method,
+				headers: { 'X-N8N-API-KEY': apiKey, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+				body: body === undefined ? undefined : JSON.stringify(body),
+			});
+			const text = await res.text();
+			if (!res.ok) throw new Error(`${method} /api/v1${apiPath}: HTTP ${res.status} ${text}`);
+			return (text ? JSON.parse(text) : undefined) as T;
+		};
+		const n8nApi = standard.get('infraOpsN8nApi')!;
+		await api('PATCH', `/credentials/${n8nApi.id}`, { data: { baseUrl, apiKey } });
+
+		const workflowIds = new Map<string, string>();
+		for (const { file, workflow } of workflows) workflowIds.set((workflow as WorkflowJson).name, ids[file]);
+
+		const lastExecutionId = async (workflowId: string): Promise<number> => {
+			const list = await api<{ data: { id: string }[] }>('GET', `/executions?workflowId=${workflowId}&limit=20`);
+			return Math.max(0, ...list.data.map((e) => Number(e.id)));
+		};
+		const waitForExecution = async (workflowId: string, afterId: number, timeoutMs = 60_000): Promise<Execution> => {
+			const deadline = Date.now() + timeoutMs;
+			for (;;) {
+				const list = await api<{ data: Execution[] }>('GET', `/executions?workflowId=${workflowId}&limit=20`);
+				const newer = list.data.filter((e) => Number(e.id) > afterId).sort((a, b) => Number(a.id) - Number(b.id))[0];
+				if (newer && FINISHED.has(newer.status)) return await api<Execution>('GET', `/executions/${newer.id}?includeData=true`);
+				if (Date.now() > deadline) {
+					throw new Error(`no finished execution of workflow ${workflowId} after #${afterId} within ${timeoutMs / 1000}s${newer ? ` (#${newer.id} is ${newer.status})` : ''}`);
+				}
+				await sleep(250);
+			}
+		};
+		const execute = async (workflowId: string) => {
+			// a second n8n process: its own task broker port, or it cannot start beside the running one
+			const out = await n8n.n8nCli(install, ['execute', `--id=${workflowId}`, '--rawOutput'], { ...env, N8N_RUNNERS_BROKER_PORT: String(executeBrokerPort) });
+			const lines = out.split('\n');
+			const first = lines.findIndex((l) => l.startsWith('{'));
+			if (first < 0) throw new Error(`n8n execute --id=${workflowId} printed no JSON:\n${out}`);
+			return JSON.parse(lines.slice(first).join('\n')) as Record<string, unknown>;
+		};
+
+		return {
+			baseUrl,
+			owner,
+			apiKey,
+			cookie,
+			install,
+			env,
+			webhookToken,
+			startedInMs: handle.startedInMs,
+			api,
+			workflowIds,
+			execute,
+			waitForExecution,
+			lastExecutionId,
+			stop: async () => {
+				await handle.stop();
+			},
+		};
+	} catch (err) {
+		await handle.stop();
+		throw new Error(`${(err as Error).message}\n--- n8n output ---\n${handle.output().slice(-6000)}`);
+	}
+}
