@@ -46,6 +46,8 @@ export interface E2eInstance {
 	api<T = unknown>(method: string, apiPath: string, body?: unknown): Promise<T>;
 	/** Imported workflows (entries and the scenarios' extra ones) by name. */
 	workflowIds: Map<string, string>;
+	/** The credential data each entry's workflow was imported with, by credential type. */
+	credentialsOf(entry: WorkflowEntry): Map<string, Record<string, unknown>>;
 	execute(workflowId: string): Promise<Record<string, unknown>>;
 	waitForExecution(workflowId: string, afterId: number, timeoutMs?: number): Promise<Execution>;
 	lastExecutionId(workflowId: string): Promise<number>;
@@ -172,6 +174,7 @@ export async function startInstance(opts: { services: Services; sinks: Sinks; en
 	);
 	const credentials = [...standard.values()];
 	const workflows: { file: string; workflow: object }[] = [];
+	const ownCredentials = new Map<WorkflowEntry, Map<string, CredentialRecord>>();
 	for (const entry of entries) {
 		const own = new Map<string, CredentialRecord>();
 		for (const [type, data] of Object.entries(entry.prepared?.credentials ?? {})) {
@@ -179,6 +182,7 @@ export async function startInstance(opts: { services: Services; sinks: Sinks; en
 			own.set(type, record);
 			credentials.push(record);
 		}
+		ownCredentials.set(entry, own);
 		const credentialFor = (type: string) => own.get(type) ?? standard.get(type);
 		// a workflow without a scenario is imported as it is (its test fails anyway), so the browser can still show it
 		const workflow = entry.scenario ? patchWorkflow(entry.json, credentialFor, entry.prepared?.settings, entry.label) : entry.json;
@@ -253,6 +257,8 @@ export async function startInstance(opts: { services: Services; sinks: Sinks; en
 			startedInMs: handle.startedInMs,
 			api,
 			workflowIds,
+			credentialsOf: (entry: WorkflowEntry) =>
+				new Map([...standard.values(), ...(ownCredentials.get(entry)?.values() ?? [])].map((c) => [c.type, c.data])),
 			execute,
 			waitForExecution,
 			lastExecutionId,

@@ -85,6 +85,8 @@ export interface RunContext extends PrepareContext {
 	outputOf(execution: Execution, nodeName: string, output?: number): Record<string, unknown>[];
 	/** Id of an imported workflow by its name. */
 	workflowIdByName(name: string): string;
+	/** The data of the credential of this type that the workflow was imported with (e.g. the age identity, to decrypt a backup). */
+	credential(type: string): Record<string, unknown>;
 }
 
 export interface Scenario {

@@ -109,6 +109,11 @@ function context(e: WorkflowEntry): RunContext {
 			}
 			return (runs[0].data?.main?.[output] ?? []).map((item) => item.json);
 		},
+		credential: (type: string) => {
+			const data = inst.credentialsOf(e).get(type);
+			if (!data) throw new Error(`no ${type} credential in the suite`);
+			return data;
+		},
 		workflowIdByName: (name: string) => {
 			const id = inst.workflowIds.get(name);
 			if (!id) throw new Error(`no imported workflow named "${name}"`);
