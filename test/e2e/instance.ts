@@ -48,7 +48,6 @@ export interface E2eInstance {
 	workflowIds: Map<string, string>;
 	/** The credential data each entry's workflow was imported with, by credential type. */
 	credentialsOf(entry: WorkflowEntry): Map<string, Record<string, unknown>>;
-	execute(workflowId: string): Promise<Record<string, unknown>>;
 	waitForExecution(workflowId: string, afterId: number, timeoutMs?: number): Promise<Execution>;
 	lastExecutionId(workflowId: string): Promise<number>;
 	stop(): Promise<void>;
@@ -140,7 +139,7 @@ export async function startInstance(opts: { services: Services; sinks: Sinks; en
 	fs.mkdirSync(userFolder, { recursive: true });
 	n8n.installPackage(userFolder);
 
-	const [port, brokerPort, executeBrokerPort] = [await n8n.freePort(), await n8n.freePort(), await n8n.freePort()];
+	const [port, brokerPort] = [await n8n.freePort(), await n8n.freePort()];
 	const baseUrl = `http://127.0.0.1:${port}`;
 	const owner = { email: 'e2e-owner@example.com', password: `E2e-${randomBytes(9).toString('base64url')}9` };
 	const env = n8n.n8nEnv({
@@ -237,15 +236,6 @@ export async function startInstance(opts: { services: Services; sinks: Sinks; en
 				await sleep(250);
 			}
 		};
-		const execute = async (workflowId: string) => {
-			// a second n8n process: its own task broker port, or it cannot start beside the running one
-			const out = await n8n.n8nCli(install, ['execute', `--id=${workflowId}`, '--rawOutput'], { ...env, N8N_RUNNERS_BROKER_PORT: String(executeBrokerPort) });
-			const lines = out.split('\n');
-			const first = lines.findIndex((l) => l.startsWith('{'));
-			if (first < 0) throw new Error(`n8n execute --id=${workflowId} printed no JSON:\n${out}`);
-			return JSON.parse(lines.slice(first).join('\n')) as Record<string, unknown>;
-		};
-
 		return {
 			baseUrl,
 			owner,
@@ -259,7 +249,6 @@ export async function startInstance(opts: { services: Services; sinks: Sinks; en
 			workflowIds,
 			credentialsOf: (entry: WorkflowEntry) =>
 				new Map([...standard.values(), ...(ownCredentials.get(entry)?.values() ?? [])].map((c) => [c.type, c.data])),
-			execute,
 			waitForExecution,
 			lastExecutionId,
 			stop: async () => {

@@ -79,8 +79,6 @@ export interface RunContext extends PrepareContext {
 	webhook(options?: { body?: unknown; auth?: boolean; path?: string }): Promise<WebhookResponse>;
 	/** webhook() with the header, then waits for the execution it started to finish, and returns it with its data. */
 	runWebhook(options?: { body?: unknown; path?: string; timeoutMs?: number }): Promise<Execution>;
-	/** `n8n execute --id=<id> --rawOutput` beside the running instance; returns the parsed run JSON. */
-	execute(): Promise<Record<string, unknown>>;
 	/** Output items of a node in an execution (first run, given output). */
 	outputOf(execution: Execution, nodeName: string, output?: number): Record<string, unknown>[];
 	/** Id of an imported workflow by its name. */

@@ -100,7 +100,6 @@ function context(e: WorkflowEntry): RunContext {
 			if (res.status !== 200) throw new Error(`${e.label}: webhook answered HTTP ${res.status}: ${res.body}`);
 			return await inst.waitForExecution(e.id!, before, timeoutMs);
 		},
-		execute: () => inst.execute(e.id!),
 		outputOf: (execution: Execution, nodeName: string, output = 0) => {
 			const runs = execution.data?.resultData.runData[nodeName];
 			if (!runs) {
