@@ -35,7 +35,7 @@ export function toolEnv(extra?: Record<string, string>): NodeJS.ProcessEnv;
 export function n8nDir(version?: string): string;
 export function ensureN8n(options?: { version?: string }): N8nInstall;
 export function buildPackage(): void;
-export function installPackage(userFolder: string): string;
+export function installPackage(userFolder: string, options?: { reuseDependencies?: boolean }): string;
 export function hashPassword(password: string, dir?: string): string;
 export function n8nEnv(options: {
 	userFolder: string;

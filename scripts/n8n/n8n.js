@@ -88,7 +88,7 @@ function ensureN8n({ version = N8N_VERSION } = {}) {
 		`${JSON.stringify({ name: 'infra-ops-n8n', private: true, dependencies: { n8n: version } }, null, 2)}\n`,
 	);
 	try {
-		log(`installing n8n@${version} into ${dir} (first time only: about 10-15 minutes, most of it compiling sqlite3 and isolated-vm)`);
+		log(`installing n8n@${version} into ${dir} (first time only: 13-25 minutes on 2 cores, most of it compiling sqlite3 and isolated-vm)`);
 		run('npm', ['install', '--ignore-scripts', '--omit=dev', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: scratch });
 		log(`n8n@${version} downloaded in ${seconds(t0)}; building ${NATIVE.map(([n]) => n).join(' and ')} from source`);
 		const t1 = Date.now();
@@ -118,9 +118,11 @@ function buildPackage() {
  * n8n's CommunityPackagesService.downloadPackage does: extract into node_modules/<name>, drop dev, peer and
  * optional dependencies from its package.json, `npm install --ignore-scripts` there (shallow, no bin links,
  * no lockfile), and record the dependency in .n8n/nodes/package.json. n8n-workflow comes from n8n itself.
+ * We add --omit=optional: transitive optional dependencies (ssh2's cpu-features) could not build without
+ * install scripts anyway, and the pack must work without them.
  * @returns {string} the installed package's folder
  */
-function installPackage(userFolder) {
+function installPackage(userFolder, { reuseDependencies = false } = {}) {
 	const t0 = Date.now();
 	const nodesDir = path.join(userFolder, '.n8n', 'nodes');
 	const target = path.join(nodesDir, 'node_modules', PACKAGE_NAME);
@@ -130,17 +132,29 @@ function installPackage(userFolder) {
 			.trim()
 			.split('\n')
 			.pop();
+		// with reuseDependencies (npm run dev), the previous install's node_modules is kept when the
+		// dependencies are the same, so a restart need not run npm install again
+		const depsFile = path.join(target, '.infra-ops-dependencies.json');
+		const previousDeps = reuseDependencies && fs.existsSync(depsFile) ? fs.readFileSync(depsFile, 'utf8') : undefined;
+		const keptModules = path.join(scratch, 'node_modules');
+		if (previousDeps && fs.existsSync(path.join(target, 'node_modules'))) fs.renameSync(path.join(target, 'node_modules'), keptModules);
 		fs.rmSync(target, { recursive: true, force: true });
 		fs.mkdirSync(target, { recursive: true });
 		execFileSync('tar', ['-xzf', path.join(scratch, tarball), '-C', target, '--strip-components=1']);
 		const manifestFile = path.join(target, 'package.json');
 		const { devDependencies, peerDependencies, optionalDependencies, ...manifest } = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
 		fs.writeFileSync(manifestFile, JSON.stringify(manifest, null, 2), 'utf8');
-		run(
-			'npm',
-			['install', '--audit=false', '--fund=false', '--bin-links=false', '--install-strategy=shallow', '--ignore-scripts=true', '--package-lock=false', '--omit=optional', '--loglevel=error'],
-			{ cwd: target },
-		);
+		const deps = JSON.stringify(manifest.dependencies || {});
+		if (previousDeps === deps && fs.existsSync(keptModules)) {
+			fs.renameSync(keptModules, path.join(target, 'node_modules'));
+		} else {
+			run(
+				'npm',
+				['install', '--audit=false', '--fund=false', '--bin-links=false', '--install-strategy=shallow', '--ignore-scripts=true', '--package-lock=false', '--omit=optional', '--loglevel=error'],
+				{ cwd: target },
+			);
+		}
+		fs.writeFileSync(depsFile, deps);
 		const nodesManifest = path.join(nodesDir, 'package.json');
 		const installed = fs.existsSync(nodesManifest) ? JSON.parse(fs.readFileSync(nodesManifest, 'utf8')) : { name: 'installed-nodes', private: true, dependencies: {} };
 		installed.dependencies = { ...installed.dependencies, [PACKAGE_NAME]: manifest.version };
