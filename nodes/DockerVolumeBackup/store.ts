@@ -37,6 +37,9 @@ export interface UploadOptions {
 	abortRetryMs: number;
 }
 
+/** S3's limit on the parts of one multipart upload. */
+const MAX_PARTS = 10_000;
+
 export const DEFAULT_UPLOAD: UploadOptions = { partSizeBytes: 8 * 1024 * 1024, queueSize: 2, abortRetryMs: 20_000 };
 
 export interface UploadOutcome {
@@ -108,6 +111,9 @@ export async function uploadStream(
 		}));
 
 	const sendPart = (buffer: Buffer, length: number) => {
+		if (partNumber === MAX_PARTS) {
+			throw new InfraOpsError(`The backup needs more than ${MAX_PARTS} parts of ${partSize / 2 ** 20} MiB`, 'Raise Part Size in the Backup options');
+		}
 		const number = ++partNumber;
 		const task: Promise<void> = (async () => {
 			const id = await createUpload();
