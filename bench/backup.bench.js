@@ -57,7 +57,7 @@ async function main() {
 			const fn = ${fn.toString()};
 			fn(${JSON.stringify(args)}).then((r) => { process.stdout.write(JSON.stringify({ ...r, maxRssKiB: process.resourceUsage().maxRSS })); process.exit(0); }, (e) => { console.error(e); process.exit(1); });`;
 		const out = spawnSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 20 });
-		if (out.status !== 0) throw new Error(out.stderr);
+		if (out.status !== 0) throw new Error(`${fn.name} (${args.volume}) failed:\n${out.stderr}`);
 		return JSON.parse(out.stdout);
 	};
 	const ours = async ({ socketPath, s3conn, volume, recipient, root }) => {
