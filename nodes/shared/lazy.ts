@@ -2,7 +2,6 @@
 import type * as Ssh2 from 'ssh2';
 import type DockerodeClass from 'dockerode';
 import type * as S3 from '@aws-sdk/client-s3';
-import type * as S3Storage from '@aws-sdk/lib-storage';
 import type * as Pg from 'pg';
 
 function once<T>(load: () => T): () => T {
@@ -14,6 +13,5 @@ function once<T>(load: () => T): () => T {
 export const loadSsh2 = once(() => require('ssh2') as typeof Ssh2);
 export const loadDockerode = once(() => require('dockerode') as typeof DockerodeClass);
 export const loadS3 = once(() => require('@aws-sdk/client-s3') as typeof S3);
-export const loadS3Storage = once(() => require('@aws-sdk/lib-storage') as typeof S3Storage);
 export const loadPg = once(() => require('pg') as typeof Pg);
 /* eslint-enable @typescript-eslint/no-require-imports */

@@ -79,8 +79,8 @@ describe('packed package, installed as n8n does', () => {
 			const before = Object.keys(require.cache).length;
 			for (const f of ${JSON.stringify(pkg.n8n.credentials)}) require(require('path').join(${JSON.stringify(installed)}, f));
 			const heavy = Object.keys(require.cache).filter((k) => /node_modules\\/(ssh2|dockerode|@aws-sdk|pg)\\//.test(k));
-			const { loadSsh2, loadDockerode, loadS3, loadS3Storage, loadPg } = require(${JSON.stringify(join(installed, 'dist/nodes/shared/lazy.js'))});
-			loadSsh2(); loadDockerode(); loadS3(); loadS3Storage(); loadPg();
+			const { loadSsh2, loadDockerode, loadS3, loadPg } = require(${JSON.stringify(join(installed, 'dist/nodes/shared/lazy.js'))});
+			loadSsh2(); loadDockerode(); loadS3(); loadPg();
 			process.stdout.write(JSON.stringify({ heavyAtLoad: heavy.length, before }));`;
 		const result = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: dir, encoding: 'utf8' })) as { heavyAtLoad: number };
 		expect(result.heavyAtLoad).toBe(0);
