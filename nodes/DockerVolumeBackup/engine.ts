@@ -462,10 +462,11 @@ export async function verifyBackup(
 			const image = await pickHelperImage(docker, options.helperImage, []);
 			await docker.createVolume({ Name: scratch, Labels: { 'infra-ops.backup.scratch': 'true' } });
 			helper = await createHelper(docker, image, [`${scratch}:/dst`]);
-			let putError: unknown;
-			await helper.putArchive(reading.tar, { path: '/dst' }).catch((error: unknown) => (putError = error));
+			// a damaged archive fails the read first; waiting for Docker's PUT then would hang until its timeout
+			const put = helper.putArchive(reading.tar, { path: '/dst' });
+			put.catch(() => undefined);
 			await reading.done;
-			if (putError) throw putError;
+			await put;
 			const back = new TarScanner();
 			await new Promise<void>((resolve, reject) => {
 				readVolumeArchive(helper!, '/dst').then((s) => {
@@ -483,6 +484,7 @@ export async function verifyBackup(
 		}
 	} catch (error) {
 		problems.push(errorMessage(error));
+		reading.tar.destroy();
 	} finally {
 		await removeQuietly(helper);
 		if (scratch && docker) await docker.getVolume(scratch).remove().catch(() => undefined);
