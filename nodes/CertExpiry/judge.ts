@@ -6,6 +6,7 @@ import { rootCertificates } from 'node:tls';
 
 import type { FindingStatus } from '../shared/findings';
 import { worstStatus } from '../shared/findings';
+import { parsePemCertificates } from './pem';
 
 const DAY_MS = 86_400_000;
 
@@ -33,6 +34,8 @@ export interface ChainInput {
 	customCa?: string;
 	thresholds: Thresholds;
 	now: Date;
+	/** What the live endpoint serves, for a stored certificate (acme.json): a newer stored one not yet served is a problem. */
+	served?: { fingerprint256: string; notAfter: Date };
 }
 
 export interface Assessment {
@@ -134,11 +137,13 @@ let systemRoots: Set<string> | undefined;
 function isTrustedRoot(cert: X509Certificate, customCa?: string): boolean {
 	systemRoots ??= fingerprintsOf(rootCertificates);
 	if (systemRoots.has(cert.fingerprint256)) return true;
-	if (customCa) {
-		const blocks = customCa.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-		return fingerprintsOf(blocks).has(cert.fingerprint256);
+	if (!customCa) return false;
+	try {
+		return parsePemCertificates(customCa, 'the custom CA').some((ca) => ca.fingerprint256 === cert.fingerprint256);
+	} catch {
+		// an unusable custom CA trusts nothing; the handshake's own verification reports the consequence
+		return false;
 	}
-	return false;
 }
 
 const TRUST_MESSAGES: Record<string, [string, string]> = {
@@ -218,6 +223,14 @@ export function judgeChain(input: ChainInput): Assessment {
 				message: leftI <= 0 ? `Intermediate certificate expired on ${day(earliest.validToDate)}` : `Intermediate certificate expires in ${round1(leftI / DAY_MS)} days (${day(earliest.validToDate)})`,
 			});
 		}
+	}
+
+	if (input.served && input.served.fingerprint256 !== leaf.fingerprint256 && input.served.notAfter < leaf.validToDate) {
+		problems.push({
+			code: 'renewal-not-served',
+			status: 'warning',
+			message: `A renewed certificate (until ${day(leaf.validToDate)}) is stored but the endpoint still serves the old one (until ${day(input.served.notAfter)}): check Traefik's logs and TLS store, or restart it`,
+		});
 	}
 
 	const status = worstStatus(problems.map((p) => p.status));

@@ -249,7 +249,7 @@ describe('Cert Expiry: Check Traefik acme.json (real sshd) and Check PEM', () =>
 			{ input: [{ json: {}, binary: { data: { data: Buffer.from(await acmeFile([{ domain: 'localhost', certPem: renewed.leaf.certPem }])).toString('base64'), mimeType: 'application/json', fileName: 'acme.json' } } } as unknown as IDataObject] },
 		);
 		expect(findings[0]).toMatchObject({ status: 'warning', servedFingerprint256: old.leaf.fingerprint256, fingerprint256: renewed.leaf.fingerprint256 });
-		expect(findings[0].summary).toMatch(/holds a renewed certificate .* still serves the old one/);
+		expect(findings[0].summary).toMatch(/A renewed certificate .* is stored but the endpoint still serves the old one/);
 	});
 
 	it('says clearly what is wrong with a malformed acme.json or PEM', async () => {

@@ -114,33 +114,28 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		const now = new Date();
 		const checked = await mapConcurrent(certificates, 10, async (cert): Promise<CheckResult> => {
 			const target = `${cert.resolver}/${cert.domain}`;
-			const assessment = judgeChain({ chain: cert.chain, hostname: cert.domain, thresholds, now, customCa: String(options.customCa || '') || undefined });
 			const extra: IDataObject = { resolver: cert.resolver, domain: cert.domain, source };
+			let served: { fingerprint256: string; notAfter: Date } | undefined;
 			if (options.compareServed) {
 				try {
-					const served = await probeTls({
+					const probe = await probeTls({
 						host: cert.domain,
 						port: Number(options.port || 443),
 						connectTo: String(options.connectTo || '') || undefined,
 						startTls: 'none',
 						timeoutMs: Math.max(1, Number(options.timeoutSeconds ?? 10)) * 1000,
 					});
-					const leaf = served.chain[0];
-					extra.servedFingerprint256 = leaf?.fingerprint256;
-					extra.servedNotAfter = leaf?.validToDate.toISOString();
-					if (leaf && leaf.fingerprint256 !== cert.chain[0].fingerprint256 && leaf.validToDate < cert.chain[0].validToDate) {
-						assessment.problems.push({
-							code: 'renewal-not-served',
-							status: 'warning',
-							message: `acme.json holds a renewed certificate (until ${cert.chain[0].validToDate.toISOString().slice(0, 10)}) but ${cert.domain} still serves the old one (until ${leaf.validToDate.toISOString().slice(0, 10)}): check Traefik's logs and TLS store, or restart it`,
-						});
-						if (assessment.status === 'ok') assessment.status = 'warning';
-						assessment.summary = assessment.problems.map((p) => p.message).join('; ');
+					const leaf = probe.chain[0];
+					if (leaf) {
+						served = { fingerprint256: leaf.fingerprint256, notAfter: leaf.validToDate };
+						extra.servedFingerprint256 = leaf.fingerprint256;
+						extra.servedNotAfter = leaf.validToDate.toISOString();
 					}
 				} catch (error) {
 					extra.servedError = errorMessage(error);
 				}
 			}
+			const assessment = judgeChain({ chain: cert.chain, hostname: cert.domain, thresholds, now, customCa: String(options.customCa || '') || undefined, served });
 			const finding = assessmentFinding('cert-acme', target, assessment, extra);
 			assessments.set(finding, assessment);
 			return { itemIndex: i, finding };
