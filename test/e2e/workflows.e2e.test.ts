@@ -33,7 +33,10 @@ const entry = (file: string): WorkflowEntry => ({
 });
 
 /** The files this suite must cover: all of workflows/*.json, as they arrive. */
-const repoWorkflows = n8n.workflowFiles().map(entry);
+const allWorkflows = n8n.workflowFiles().map(entry);
+/** While developing one workflow: INFRA_OPS_E2E_ONLY=name[,name] runs only those (CI never sets it; the totals line says so). */
+const only = (process.env.INFRA_OPS_E2E_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const repoWorkflows = only.length ? allWorkflows.filter((e) => only.includes(path.basename(e.file, '.json'))) : allWorkflows;
 const probe = entry(path.join(__dirname, 'workflows', 'harness-probe.json'));
 /** A workflow with a node type nobody provides: the browser check must flag it. */
 const canary: WorkflowJson = {
@@ -69,7 +72,7 @@ afterAll(async () => {
 	for (const e of [probe, ...repoWorkflows]) await e.prepared?.cleanup?.();
 	await sinks?.close();
 	say(`E2E harness passed=${harnessOk} of 3`);
-	say(`E2E workflows=${repoWorkflows.length} passed=${passed}`);
+	say(`E2E workflows=${repoWorkflows.length} passed=${passed}${only.length ? ` (INFRA_OPS_E2E_ONLY: ${allWorkflows.length - repoWorkflows.length} not run)` : ''}`);
 }, 120_000);
 
 function context(e: WorkflowEntry): RunContext {
