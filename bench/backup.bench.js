@@ -76,16 +76,17 @@ async function main() {
 		s3.destroy();
 		return { s, tarBytes: res.manifest.tar.bytes, stored: res.manifest.stored.bytes };
 	};
-	const limit = async ({ socketPath, volume, image }) => {
+	const limit = async ({ socketPath, volume, image, root }) => {
 		const Docker = require('dockerode');
-		const zlib = require('node:zlib');
 		const { Writable } = require('node:stream');
 		const { pipeline } = require('node:stream/promises');
 		const docker = new Docker({ socketPath, timeout: 600000 });
 		const c = await docker.createContainer({ Image: image, Entrypoint: [], Cmd: ['/never'], HostConfig: { Binds: [volume + ':/src:ro'], NetworkMode: 'none' } });
 		const t0 = process.hrtime.bigint();
 		const stream = await c.getArchive({ path: '/src/.' });
-		await pipeline(stream, zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: 3 }, chunkSize: 256 * 1024 }), new Writable({ write: (_c, _e, cb) => cb() }));
+		// the same compressor settings as ours (1 MiB writes, level 3), so the limit is the best this stream allows
+		const { Coalesce, COMPRESSOR_INPUT_BYTES, createCompressor } = require(root + '/dist/nodes/DockerVolumeBackup/compression');
+		await pipeline(stream, new Coalesce(COMPRESSOR_INPUT_BYTES), createCompressor('zstd', 3), new Writable({ write: (_c, _e, cb) => cb() }));
 		const s = Number(process.hrtime.bigint() - t0) / 1e9;
 		await c.remove();
 		return { s };

@@ -1,6 +1,6 @@
 /** Compression layer: zstd where `node:zlib` has it (Node >= 22.15 / 23.8), else gzip; or none. No n8n import. */
 import * as zlib from 'node:zlib';
-import { PassThrough, type Transform } from 'node:stream';
+import { PassThrough, Transform, type TransformCallback } from 'node:stream';
 
 import { InfraOpsError } from '../shared/errors';
 
@@ -9,7 +9,7 @@ export type CompressionChoice = Compression | 'auto';
 
 type ZstdZlib = typeof zlib & {
 	createZstdCompress?: (options?: { params?: Record<number, number> }) => Transform;
-	createZstdDecompress?: () => Transform;
+	createZstdDecompress?: (options?: { chunkSize?: number }) => Transform;
 };
 const z = zlib as ZstdZlib;
 
@@ -33,11 +33,55 @@ export function extensionFor(compression: Compression): string {
 }
 
 const HIGH_WATER = 1024 * 1024;
+/** zstd's per-write cost dominates at socket-sized writes: 1 GiB in 64 KiB writes costs ~3x the CPU of
+ * 1 MiB writes (measured on Node 24: 3.4 vs 1.2 CPU-s), so the compressor is fed whole MiBs. */
+export const COMPRESSOR_INPUT_BYTES = 1024 * 1024;
+
+/**
+ * Gathers small writes into `size`-byte chunks (the last one shorter). One buffer of `size` is
+ * allocated per chunk, so memory stays bounded at about two chunks.
+ */
+export class Coalesce extends Transform {
+	private pending: Buffer;
+	private filled = 0;
+
+	constructor(private readonly size: number) {
+		super({ highWaterMark: size });
+		this.pending = Buffer.allocUnsafe(size);
+	}
+
+	override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+		let offset = 0;
+		if (this.filled === 0 && chunk.length >= this.size) {
+			// already big: pass whole chunks on without copying
+			const whole = chunk.length - (chunk.length % this.size);
+			this.push(chunk.subarray(0, whole));
+			offset = whole;
+		}
+		while (offset < chunk.length) {
+			const n = Math.min(this.size - this.filled, chunk.length - offset);
+			chunk.copy(this.pending, this.filled, offset, offset + n);
+			this.filled += n;
+			offset += n;
+			if (this.filled === this.size) {
+				this.push(this.pending);
+				this.pending = Buffer.allocUnsafe(this.size);
+				this.filled = 0;
+			}
+		}
+		callback();
+	}
+
+	override _flush(callback: TransformCallback): void {
+		if (this.filled > 0) this.push(this.pending.subarray(0, this.filled));
+		callback();
+	}
+}
 
 export function createCompressor(compression: Compression, level?: number): Transform {
 	if (compression === 'zstd') {
 		const params: Record<number, number> = { [zlib.constants.ZSTD_c_compressionLevel]: level ?? 3 };
-		return z.createZstdCompress!({ params, chunkSize: 256 * 1024 } as never);
+		return z.createZstdCompress!({ params, chunkSize: COMPRESSOR_INPUT_BYTES } as never);
 	}
 	if (compression === 'gzip') return zlib.createGzip({ level: level ?? 6, chunkSize: 256 * 1024 });
 	return new PassThrough({ highWaterMark: HIGH_WATER });
@@ -48,8 +92,9 @@ export function createDecompressor(compression: Compression): Transform {
 		if (!zstdAvailable()) {
 			throw new InfraOpsError(`This backup is zstd-compressed and this Node.js (${process.version}) cannot decompress zstd`, 'Restore on Node.js 22.15+ / 24, or with `age -d | zstd -d | tar -x` by hand');
 		}
-		return z.createZstdDecompress!();
+		// the default 16 KiB output chunk costs ~5x the CPU of 1 MiB (7.5 vs 1.5 CPU-s per GiB, Node 24)
+		return z.createZstdDecompress!({ chunkSize: COMPRESSOR_INPUT_BYTES } as never);
 	}
-	if (compression === 'gzip') return zlib.createGunzip();
+	if (compression === 'gzip') return zlib.createGunzip({ chunkSize: 256 * 1024 });
 	return new PassThrough({ highWaterMark: HIGH_WATER });
 }

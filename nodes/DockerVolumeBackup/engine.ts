@@ -13,7 +13,7 @@ import type Dockerode from 'dockerode';
 import type { SshSession } from '../shared/ssh';
 import { errorMessage, InfraOpsError } from '../shared/errors';
 import { AgeDecryptStream, AgeEncryptStream, type AgeDecryptKey, type AgeKeyMaterial } from './age';
-import { createCompressor, createDecompressor, resolveCompression, type CompressionChoice } from './compression';
+import { Coalesce, COMPRESSOR_INPUT_BYTES, createCompressor, createDecompressor, resolveCompression, type CompressionChoice } from './compression';
 import {
 	createHelper,
 	pickHelperImage,
@@ -50,6 +50,8 @@ export interface BackupOptions {
 	encryption: EncryptionSetting;
 	stopMode: StopMode;
 	helperImage?: string;
+	/** Docker's grace period between SIGTERM and SIGKILL when stopping users; default 30. */
+	stopTimeoutS?: number;
 	hooksBefore: ExecHook[];
 	hooksAfter: ExecHook[];
 	upload?: Partial<UploadOptions>;
@@ -118,7 +120,7 @@ async function streamToStore(
 	const scanner = new TarScanner();
 	const counter = new HashCounter();
 	let pipelineError: Error | undefined;
-	const body = pipeline(source, scanner, createCompressor(compression, options.compressionLevel), encryptor(options.encryption), counter, (error) => {
+	const body = pipeline(source, scanner, new Coalesce(COMPRESSOR_INPUT_BYTES), createCompressor(compression, options.compressionLevel), encryptor(options.encryption), counter, (error) => {
 		if (error) pipelineError = error;
 	}) as unknown as Readable;
 	await step('upload', timings, async () => {
@@ -165,7 +167,7 @@ export async function backupVolume(docker: Dockerode, target: StorageTarget, vol
 		const live = users.filter((u) => u.running && !toStop.includes(u));
 		if (live.length) warnings.push(`live backup: ${live.map((u) => u.name).join(', ')} kept running`);
 		const image = await step('pick helper image', timings, () => pickHelperImage(docker, options.helperImage, users));
-		await step('stop containers', timings, () => stopContainers(docker, toStop, 30, stopped));
+		await step('stop containers', timings, () => stopContainers(docker, toStop, options.stopTimeoutS ?? 30, stopped));
 		for (const hook of options.hooksBefore.filter((h) => !h.volume || h.volume === volume.name)) {
 			await step(`command before (${hook.container})`, timings, () => runHook(docker, hook));
 		}
@@ -287,7 +289,7 @@ function readBackupStream(body: Readable, manifest: BackupManifest, decryptKey: 
 	const scanner = new TarScanner();
 	const stages: NodeJS.ReadWriteStream[] = [counter];
 	if (manifest.encryption.kind !== 'none') stages.push(new AgeDecryptStream(decryptKey!));
-	stages.push(createDecompressor(manifest.compression), scanner);
+	stages.push(new Coalesce(COMPRESSOR_INPUT_BYTES), createDecompressor(manifest.compression), scanner);
 	let resolveDone!: () => void;
 	let rejectDone!: (e: Error) => void;
 	const done = new Promise<void>((resolve, reject) => {
@@ -348,6 +350,7 @@ export interface RestoreOptions {
 	replace: boolean;
 	helperImage?: string;
 	decryptKey?: AgeDecryptKey;
+	stopTimeoutS?: number;
 }
 
 export interface RestoreResult {
@@ -389,7 +392,7 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 	const stopped: string[] = [];
 	let helper: Dockerode.Container | undefined;
 	try {
-		await stopContainers(docker, users.filter((u) => u.running), 30, stopped);
+		await stopContainers(docker, users.filter((u) => u.running), options.stopTimeoutS ?? 30, stopped);
 		if (existing && !(await volumeIsEmpty(docker, image, targetVolume))) {
 			if (!options.replace) {
 				throw new InfraOpsError(`Volume "${targetVolume}" is not empty`, 'Turn on Replace to empty it first, or restore into a new volume name');

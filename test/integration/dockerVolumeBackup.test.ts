@@ -347,6 +347,38 @@ describe('Docker Volume Backup node (real dockerd, s3rver, age, zstd, tar)', () 
 		}
 	});
 
+	it('gives a user that ignores SIGTERM the configured stop timeout, not a fixed 30 s, and restarts it', async () => {
+		const v = `t${run}_stubborn`;
+		await makeVolume(v, 'echo data > /v/f');
+		// a bare `sleep` as PID 1 ignores SIGTERM: Docker kills it when the stop timeout runs out
+		const user = await docker.docker.createContainer({
+			name: `stubborn-${run}`,
+			Image: services().docker.image,
+			Cmd: ['sleep', '3600'],
+			Labels: { 'infra-ops.backup.stop': 'true' },
+			HostConfig: { Binds: [`${v}:/data`], NetworkMode: 'none' },
+		});
+		await user.start();
+		try {
+			const result = await runWorkflow({
+				workflow: workflow([
+					{ name: 'Backup', parameters: { operation: 'backup', prefix: `stub-${run}`, selectBy: 'names', volumeNames: v, encryption: 'none', compression: 'zstd', stopContainers: 'label', options: { stopTimeoutS: 2 } } },
+				]),
+				nodeTypes,
+				credentials: credentials(),
+			});
+			const [finding] = json(result.outputs.Backup[0]);
+			expect(finding).toMatchObject({ status: 'ok', containersStopped: [`stubborn-${run}`] });
+			const manifest = JSON.parse((await getObject(manifestKey(finding.key as string))).toString()) as { durationsMs: Record<string, number> };
+			// Docker waited the 2 s grace period, then killed it; 30 s would be the old fixed timeout
+			expect(manifest.durationsMs['stop containers']).toBeGreaterThanOrEqual(1_900);
+			expect(manifest.durationsMs['stop containers']).toBeLessThan(15_000);
+			expect((await user.inspect()).State.Running).toBe(true);
+		} finally {
+			await user.remove({ force: true });
+		}
+	});
+
 	it('prunes by retention tiers on a synthetic clock, deleting only archive + manifest pairs it named', async () => {
 		const prefix = `ret-${run}`;
 		const volume = 'synthetic';

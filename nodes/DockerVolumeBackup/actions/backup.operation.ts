@@ -6,7 +6,7 @@ import type { SshSession } from '../../shared/ssh';
 import { selectVolumes, type ExecHook, type VolumeSelector } from '../dockerVolumes';
 import { backupHostPaths, backupVolume, type BackupOptions, type BackupResult, type StopMode } from '../engine';
 import type { CompressionChoice } from '../compression';
-import { bytesText, encryptionSetting, findingItems, helperImageOption, openDocker, openSshSession, splitList, storageTarget } from './common';
+import { bytesText, encryptionSetting, findingItems, helperImageOption, openDocker, openSshSession, splitList, stopTimeoutOption, storageTarget } from './common';
 
 const show = { show: { operation: ['backup'] } };
 
@@ -97,6 +97,7 @@ export const description: INodeProperties[] = [
 			{ displayName: 'Compression Level', name: 'compressionLevel', type: 'number', default: 3, description: 'Zstd 1-19 (default 3), gzip 1-9' },
 			helperImageOption,
 			{ displayName: 'Part Size (MiB)', name: 'partSizeMiB', type: 'number', default: 8, description: 'S3 multipart part size; memory use is about three parts. 10,000 parts at most per backup.' },
+			stopTimeoutOption,
 		],
 	},
 ];
@@ -169,6 +170,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		encryption: await encryptionSetting(this, this.getNodeParameter('encryption', itemIndex) as string),
 		stopMode: this.getNodeParameter('stopContainers', itemIndex) as StopMode,
 		helperImage: (options.helperImage as string) || undefined,
+		stopTimeoutS: options.stopTimeoutS !== undefined ? Number(options.stopTimeoutS) : undefined,
 		hooksBefore: hooks(options.hooksBefore),
 		hooksAfter: hooks(options.hooksAfter),
 		upload: options.partSizeMiB ? { partSizeBytes: Math.max(5, Number(options.partSizeMiB)) * 1024 * 1024 } : undefined,

@@ -21,6 +21,15 @@ export const prefixProperty: INodeProperties = {
 	description: 'Folder in the bucket; each volume gets <prefix>/<volume>/',
 };
 
+export const stopTimeoutOption: INodeProperties = {
+	displayName: 'Stop Timeout (Seconds)',
+	name: 'stopTimeoutS',
+	type: 'number',
+	default: 30,
+	typeOptions: { minValue: 1 },
+	description: 'How long Docker waits after SIGTERM before it kills a container it stops; give databases time to flush',
+};
+
 export const helperImageOption: INodeProperties = {
 	displayName: 'Helper Image',
 	name: 'helperImage',

@@ -1,7 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import { restoreVolume } from '../engine';
-import { bytesText, decryptKey, findingItems, helperImageOption, openDocker, storageTarget } from './common';
+import { bytesText, decryptKey, findingItems, helperImageOption, openDocker, stopTimeoutOption, storageTarget } from './common';
 
 const show = { show: { operation: ['restore'] } };
 
@@ -11,6 +11,7 @@ export const description: INodeProperties[] = [
 	{ displayName: 'Target Volume', name: 'targetVolume', type: 'string', default: '', description: 'Empty restores into the same volume; a new name is created with the backed-up labels', displayOptions: show },
 	{ displayName: 'Replace', name: 'replace', type: 'boolean', default: false, description: 'Whether to empty a non-empty target volume first (otherwise the restore refuses)', displayOptions: show },
 	{ ...helperImageOption, displayOptions: show },
+	{ ...stopTimeoutOption, displayOptions: show },
 ];
 
 export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData[]> {
@@ -26,6 +27,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 				replace: this.getNodeParameter('replace', itemIndex, false) as boolean,
 				helperImage: (this.getNodeParameter('helperImage', itemIndex, '') as string) || undefined,
 				decryptKey: key,
+				stopTimeoutS: this.getNodeParameter('stopTimeoutS', itemIndex, 30) as number,
 			});
 			return findingItems(
 				this,
