@@ -44,7 +44,7 @@ export class DockerVolumeBackup implements INodeType {
 				name: 'infraOpsSshApi',
 				required: false,
 				testedBy: 'infraOpsSshApiTest',
-				displayOptions: { show: { operation: ['backup'], hostPathsEnabled: [true] } },
+				displayOptions: { show: { operation: ['backup', 'restore'], hostPathsEnabled: [true] } },
 			},
 		],
 		properties: [

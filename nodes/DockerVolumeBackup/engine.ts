@@ -10,7 +10,7 @@ import { PassThrough, pipeline, type Readable, type Transform } from 'node:strea
 import type { S3Client } from '@aws-sdk/client-s3';
 import type Dockerode from 'dockerode';
 
-import type { SshSession } from '../shared/ssh';
+import { shellQuote, type SshSession } from '../shared/ssh';
 import { errorMessage, InfraOpsError } from '../shared/errors';
 import { AgeDecryptStream, AgeEncryptStream, type AgeDecryptKey, type AgeKeyMaterial } from './age';
 import { Coalesce, COMPRESSOR_INPUT_BYTES, createCompressor, createDecompressor, resolveCompression, type CompressionChoice } from './compression';
@@ -370,7 +370,7 @@ export interface RestoreResult {
 export async function restoreVolume(docker: Dockerode, target: StorageTarget, options: RestoreOptions): Promise<RestoreResult> {
 	const t0 = Date.now();
 	const { key, manifest } = await resolveBackup(target, options.volume, options.key);
-	if (manifest.sourceKind !== 'volume') throw new InfraOpsError(`${key} is a host path backup`, 'Restore it by hand: age -d -i key | zstd -d | tar -x');
+	if (manifest.sourceKind !== 'volume') throw new InfraOpsError(`${key} is a host path backup`, 'Turn on Host Path Backup and give a folder on the SSH host to unpack into');
 	const targetVolume = options.targetVolume?.trim() || manifest.volume;
 	if (!isSafeName(targetVolume)) throw new InfraOpsError(`"${targetVolume}" is not a valid volume name`);
 	const warnings: string[] = [];
@@ -431,6 +431,79 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 		await removeQuietly(helper);
 		const failures = await startContainers(docker, stopped);
 		if (failures.length) warnings.push(`restart failed: ${failures.join('; ')}`);
+	}
+}
+
+export interface HostRestoreOptions {
+	/** The backup's name (its folder under the prefix), e.g. traefik-stack. */
+	name: string;
+	key?: string;
+	/** Absolute folder on the SSH host to unpack into; must not exist, or be empty. */
+	folder: string;
+	decryptKey?: AgeDecryptKey;
+}
+
+export interface HostRestoreResult {
+	name: string;
+	key: string;
+	host: string;
+	folder: string;
+	paths: string[];
+	entries: number;
+	fileBytes: number;
+	durationMs: number;
+}
+
+/**
+ * Unpacks a host path backup over SSH into a new or empty folder, never over live files: the files
+ * land under `folder` with their original paths (`<folder>/opt/traefik-stack/...`), for the operator
+ * to compare and move. `tar -x` writes into a staging folder beside it that is renamed into place
+ * only after the tar stream matched the manifest, and removed on any failure.
+ */
+export async function restoreHostPaths(ssh: SshSession, target: StorageTarget, options: HostRestoreOptions): Promise<HostRestoreResult> {
+	const t0 = Date.now();
+	const folder = options.folder.trim().replace(/\/+$/, '');
+	if (!folder.startsWith('/') || folder.split('/').includes('..') || /[\n\0]/.test(folder)) {
+		throw new InfraOpsError(`"${options.folder}" is not an absolute folder path`, 'Give a new or empty folder such as /root/restore/traefik-stack');
+	}
+	const { key, manifest } = await resolveBackup(target, options.name, options.key);
+	if (manifest.sourceKind !== 'host-path') throw new InfraOpsError(`${key} is a volume backup`, 'Restore it into a volume: turn off Host Path Backup');
+	const quoted = shellQuote(folder);
+	const check = await ssh.exec(`if [ -e ${quoted} ]; then [ -d ${quoted} ] && [ -z "$(ls -A ${quoted})" ] || exit 3; fi`);
+	if (check.code === 3) throw new InfraOpsError(`${ssh.target}: ${folder} exists and is not an empty folder`, 'Restore into a new folder and move what you need from there; live files are never overwritten');
+	if (check.code !== 0) throw new InfraOpsError(`${ssh.target}: cannot check ${folder}: ${check.stderr.trim()}`);
+	const staging = shellQuote(`${folder}.partial-${randomBytes(4).toString('hex')}`);
+	const made = await ssh.exec(`mkdir -p -- ${staging}`);
+	if (made.code !== 0) throw new InfraOpsError(`${ssh.target}: cannot create a folder beside ${folder}: ${made.stderr.trim()}`, 'Check that the SSH user may write to its parent folder');
+	let placed = false;
+	try {
+		const { body } = await getStream(target.s3, target.bucket, key);
+		const reading = readBackupStream(body, manifest, options.decryptKey);
+		let writeError: unknown;
+		const readFailed = new AbortController();
+		reading.done.catch((error: Error) => readFailed.abort(error));
+		await ssh.execWithInput(`tar -x -p --numeric-owner -f - -C ${staging}`, reading.tar, { signal: readFailed.signal }).catch((error: unknown) => (writeError = error));
+		await reading.done.catch((error: Error) => {
+			throw stepError('read backup', error);
+		});
+		if (writeError) throw stepError('write host folder', writeError);
+		const problems = checkAgainstManifest(manifest, reading.counter, reading.scanner.stats!);
+		if (problems.length) throw new InfraOpsError(`Restored data does not match the manifest: ${problems.join('; ')}`);
+		const moved = await ssh.exec(`{ [ ! -e ${quoted} ] || rmdir -- ${quoted}; } && mv -T -- ${staging} ${quoted}`);
+		if (moved.code !== 0) throw stepError('move into place', new Error(moved.stderr.trim()));
+		placed = true;
+		return {
+			name: manifest.volume,
+			key,
+			host: ssh.target,
+			folder,
+			paths: manifest.paths ?? [],
+			entries: reading.scanner.stats!.entries,
+			fileBytes: reading.scanner.stats!.fileBytes,
+			durationMs: Date.now() - t0,
+		};
+	} finally {
+		if (!placed) await ssh.exec(`rm -rf -- ${staging}`).catch(() => undefined);
 	}
 }
 

@@ -7,6 +7,11 @@ import type { Client, ClientChannel, ConnectConfig, SFTPWrapper, Stats } from 's
 import { describeConnectError, InfraOpsError, withTimeout } from './errors';
 import { loadSsh2 } from './lazy';
 
+/** One POSIX shell word: single-quoted, with embedded single quotes closed, escaped and reopened. */
+export function shellQuote(word: string): string {
+	return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
 export interface SshConnection {
 	host: string;
 	port: number;
@@ -229,6 +234,51 @@ export class SshSession {
 		exit.catch(() => undefined);
 		channel.end();
 		return { stdout: channel, exit };
+	}
+
+	/**
+	 * Runs a command with `input` piped to its stdin (e.g. `tar -x`), with backpressure. Rejects on a
+	 * non-zero exit (with stderr), on an input stream error or `signal` abort (the command is killed),
+	 * or after `idleTimeoutMs` without progress.
+	 */
+	async execWithInput(command: string, input: Readable, options: { idleTimeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+		const idleMs = options.idleTimeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
+		const channel = await this.openExec(command);
+		const stderr: Buffer[] = [];
+		channel.stderr.on('data', (chunk: Buffer) => {
+			if (stderr.length < 64) stderr.push(chunk);
+		});
+		channel.on('data', () => undefined);
+		await new Promise<void>((resolve, reject) => {
+			let code: number | null = null;
+			let failed: Error | undefined;
+			let idle: NodeJS.Timeout | undefined;
+			const fail = (error: Error) => {
+				failed ??= error;
+				input.unpipe(channel);
+				input.destroy();
+				channel.signal('KILL');
+				channel.close();
+			};
+			const touch = () => {
+				clearTimeout(idle);
+				idle = setTimeout(() => fail(new InfraOpsError(`${this.target}: "${command.slice(0, 80)}" made no progress for ${idleMs / 1000} s`)), idleMs);
+			};
+			touch();
+			// the input's producer may fail without the input stream itself erroring (a pipeline's returned tail)
+			if (options.signal?.aborted) fail(options.signal.reason as Error);
+			options.signal?.addEventListener('abort', () => fail(options.signal!.reason as Error), { once: true });
+			input.on('data', touch);
+			input.once('error', (error: Error) => fail(error));
+			channel.on('exit', (c: number | null) => (code = c));
+			channel.on('close', () => {
+				clearTimeout(idle);
+				if (failed) return reject(failed);
+				if (code === 0) return resolve();
+				reject(new InfraOpsError(`${this.target}: "${command.slice(0, 80)}" exited with ${code}: ${Buffer.concat(stderr).toString('utf8').trim().slice(0, 500)}`));
+			});
+			input.pipe(channel);
+		});
 	}
 
 	async readFile(path: string, maxBytes = MAX_CAPTURE_BYTES): Promise<Buffer> {

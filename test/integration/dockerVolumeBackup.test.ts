@@ -64,6 +64,7 @@ function workflow(nodes: { name: string; parameters: Record<string, unknown>; co
 				infraOpsS3Api: { id: '1', name: 's3' },
 				infraOpsDockerApi: { id: '2', name: 'docker' },
 				infraOpsBackupEncryption: { id: '3', name: 'age' },
+				infraOpsSshApi: { id: '4', name: 'ssh' },
 			},
 		})),
 	];
@@ -376,6 +377,56 @@ describe('Docker Volume Backup node (real dockerd, s3rver, age, zstd, tar)', () 
 			expect((await user.inspect()).State.Running).toBe(true);
 		} finally {
 			await user.remove({ force: true });
+		}
+	});
+
+	it('restores a host path backup over SSH into a new folder only: identical tree, a non-empty folder refused, a wrong key leaves nothing behind', async () => {
+		const { ssh } = services();
+		const sshCredential = { host: ssh.host, port: ssh.port, username: ssh.username, authentication: 'privateKey', privateKey: ssh.privateKey, hostKeyFingerprint: ssh.hostKeyFingerprint };
+		const base = mkdtempSync(join(tmpdir(), 'iops-hostrestore-'));
+		const stack = join(base, 'traefik-stack');
+		execFileSync('sh', ['-c', `set -e; mkdir -p '${stack}/dynamic' '${stack}/empty dir'; printf 'POSTGRES_PASSWORD=x\n' > '${stack}/.env'; chmod 600 '${stack}/.env'; printf 'http: {}\n' > '${stack}/dynamic/rate limit é.yml'; : > '${stack}/zero'; ln -s dynamic '${stack}/link'; chown 1234:5678 '${stack}/zero'`]);
+		const name = `stack-${run}`;
+		const prefix = `host-${run}`;
+		try {
+			const backup = await runWorkflow({
+				workflow: workflow([
+					{ name: 'Backup', parameters: { operation: 'backup', prefix, selectBy: 'prefix', volumePrefix: `nothing-${run}_`, encryption: 'recipients', compression: 'zstd', stopContainers: 'never', hostPathsEnabled: true, hostPathsName: name, hostPaths: stack } },
+				]),
+				nodeTypes,
+				credentials: credentials({ infraOpsSshApi: sshCredential }),
+			});
+			expect(backup.error).toBeUndefined();
+			const backedUp = json(backup.outputs.Backup[0]).find((f) => f.target === name);
+			expect(`${String(backedUp?.status)}: ${String(backedUp?.summary)}`).toMatch(/^ok: Backed up/);
+
+			const into = join(base, 'restored');
+			const restoreNode = (folder: string) =>
+				workflow([{ name: 'Restore', parameters: { operation: 'restore', prefix, volume: name, hostPathsEnabled: true, hostFolder: folder }, continueOnFail: true }]);
+			const restored = await runWorkflow({ workflow: restoreNode(into), nodeTypes, credentials: credentials({ infraOpsSshApi: sshCredential }) });
+			const [finding] = json(restored.outputs.Restore[0]);
+			expect(finding).toMatchObject({ check: 'volume-restore', status: 'ok', folder: into, paths: [stack] });
+			const tree = (root: string) => execFileSync('sh', ['-c', `cd '${root}' && find . -printf '%p %y %m %U:%G %s %l\n' | sort`]).toString();
+			expect(tree(join(into, stack.replace(/^\//, '')))).toBe(tree(stack));
+			expect(execFileSync('diff', ['-r', '--no-dereference', stack, join(into, stack.replace(/^\//, ''))]).toString()).toBe('');
+
+			// the folder now holds files: a second restore into it is refused and changes nothing
+			const before = tree(into);
+			const again = await runWorkflow({ workflow: restoreNode(into), nodeTypes, credentials: credentials({ infraOpsSshApi: sshCredential }) });
+			expect(String(json(again.outputs.Restore[0])[0].error)).toMatch(/exists and is not an empty folder/);
+			expect(tree(into)).toBe(before);
+
+			// a wrong identity fails the decryption: no folder, no staging folder left beside it
+			const other = execFileSync('age-keygen', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-'))!;
+			const wrong = await runWorkflow({
+				workflow: restoreNode(join(base, 'wrong')),
+				nodeTypes,
+				credentials: credentials({ infraOpsSshApi: sshCredential, infraOpsBackupEncryption: { recipients: recipient, secretKey: other, passphrase: '' } }),
+			});
+			expect(String(json(wrong.outputs.Restore[0])[0].error)).toMatch(/read backup failed|identity|decrypt/i);
+			expect(execFileSync('ls', ['-A', base]).toString().trim().split('\n').sort()).toEqual(['restored', 'traefik-stack']);
+		} finally {
+			rmSync(base, { recursive: true, force: true });
 		}
 	});
 

@@ -1,28 +1,64 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import { restoreVolume } from '../engine';
-import { bytesText, decryptKey, findingItems, helperImageOption, openDocker, stopTimeoutOption, storageTarget } from './common';
+import { restoreHostPaths, restoreVolume } from '../engine';
+import { bytesText, decryptKey, findingItems, helperImageOption, openDocker, openSshSession, stopTimeoutOption, storageTarget } from './common';
 
 const show = { show: { operation: ['restore'] } };
+const intoVolume = { show: { operation: ['restore'], hostPathsEnabled: [false] } };
+const intoHostFolder = { show: { operation: ['restore'], hostPathsEnabled: [true] } };
 
 export const description: INodeProperties[] = [
-	{ displayName: 'Volume', name: 'volume', type: 'string', required: true, default: '', description: 'The volume whose backups to restore from (its folder under the prefix)', displayOptions: show },
+	{ displayName: 'Volume', name: 'volume', type: 'string', required: true, default: '', description: 'The volume (or host path backup name, e.g. traefik-stack) whose backups to restore from: its folder under the prefix', displayOptions: show },
 	{ displayName: 'Backup Key', name: 'backupKey', type: 'string', default: '', description: 'Object key of the backup; empty restores the latest complete one', displayOptions: show },
-	{ displayName: 'Target Volume', name: 'targetVolume', type: 'string', default: '', description: 'Empty restores into the same volume; a new name is created with the backed-up labels', displayOptions: show },
-	{ displayName: 'Replace', name: 'replace', type: 'boolean', default: false, description: 'Whether to empty a non-empty target volume first (otherwise the restore refuses)', displayOptions: show },
-	{ ...helperImageOption, displayOptions: show },
-	{ ...stopTimeoutOption, displayOptions: show },
+	{ displayName: 'Host Path Backup', name: 'hostPathsEnabled', type: 'boolean', default: false, description: 'Whether this is a backup of host paths (made over SSH); it is unpacked into a folder on the SSH host', displayOptions: show },
+	{
+		displayName: 'Restore Into Folder',
+		name: 'hostFolder',
+		type: 'string',
+		required: true,
+		default: '',
+		placeholder: '/root/restore/traefik-stack',
+		description: 'A new or empty folder on the SSH host. Files land under it with their original paths (e.g. <folder>/opt/traefik-stack/...); live files are never overwritten.',
+		displayOptions: intoHostFolder,
+	},
+	{ displayName: 'Target Volume', name: 'targetVolume', type: 'string', default: '', description: 'Empty restores into the same volume; a new name is created with the backed-up labels', displayOptions: intoVolume },
+	{ displayName: 'Replace', name: 'replace', type: 'boolean', default: false, description: 'Whether to empty a non-empty target volume first (otherwise the restore refuses)', displayOptions: intoVolume },
+	{ ...helperImageOption, displayOptions: intoVolume },
+	{ ...stopTimeoutOption, displayOptions: intoVolume },
 ];
 
 export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData[]> {
 	const target = await storageTarget(this, itemIndex);
 	try {
 		const key = await decryptKey(this);
+		const name = this.getNodeParameter('volume', itemIndex) as string;
+		const backupKey = (this.getNodeParameter('backupKey', itemIndex, '') as string) || undefined;
+		if (this.getNodeParameter('hostPathsEnabled', itemIndex, false) as boolean) {
+			const ssh = await openSshSession(this);
+			try {
+				const result = await restoreHostPaths(ssh, target, { name, key: backupKey, folder: this.getNodeParameter('hostFolder', itemIndex) as string, decryptKey: key });
+				return findingItems(
+					this,
+					[
+						{
+							check: 'volume-restore',
+							target: `${result.host}:${result.folder}`,
+							status: 'ok',
+							summary: `Restored ${result.key} into ${result.folder} on ${result.host}: ${result.entries} entries, ${bytesText(result.fileBytes)} (original paths: ${result.paths.join(', ')})`,
+							...result,
+						},
+					],
+					itemIndex,
+				);
+			} finally {
+				ssh.close();
+			}
+		}
 		const docker = await openDocker(this);
 		try {
 			const result = await restoreVolume(docker.docker, target, {
-				volume: this.getNodeParameter('volume', itemIndex) as string,
-				key: (this.getNodeParameter('backupKey', itemIndex, '') as string) || undefined,
+				volume: name,
+				key: backupKey,
 				targetVolume: (this.getNodeParameter('targetVolume', itemIndex, '') as string) || undefined,
 				replace: this.getNodeParameter('replace', itemIndex, false) as boolean,
 				helperImage: (this.getNodeParameter('helperImage', itemIndex, '') as string) || undefined,
