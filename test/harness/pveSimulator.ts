@@ -73,6 +73,8 @@ export interface PveSimulator {
 	/** Changes a container's config behind the client's back (a manual edit): the digest changes. */
 	editConfig(vmid: number, changes: Record<string, string | number>): void;
 	digestOf(vmid: number): string;
+	/** Called before a request is served (after authentication and schema checks), e.g. to change state in between. */
+	beforeRequest?: (method: string, apiPath: string) => void;
 	close(): Promise<void>;
 }
 
@@ -241,7 +243,7 @@ export async function startPveSimulator(options: PveSimulatorOptions = {}): Prom
 			if (p.digest && p.digest !== digestOf(c.vmid)) throw new ApiError(500, 'detected modified configuration - file changed by other user? Try again.');
 			const sets = Object.entries(p).filter(([k]) => !['node', 'vmid', 'digest', 'delete', 'revert'].includes(k));
 			const deletes = (p.delete ?? '').split(/[,;\s]+/).filter(Boolean);
-			for (const [k, v] of sets) if (deletes.includes(k)) throw new ApiError(400, 'Parameter verification failed.', { [k]: `conflicts with deletion of '${k}'` });
+			for (const [k] of sets) if (deletes.includes(k)) throw new ApiError(400, 'Parameter verification failed.', { [k]: `conflicts with deletion of '${k}'` });
 			if (sets.some(([k]) => k === 'features') && !featureChangeAllowed(user, c.pending.features ?? c.config.features, p.features)) throw new ApiError(403, `Permission check failed (${ROOT_ONLY})`);
 			if (sets.some(([k]) => k === 'rootfs' && sizeOf(p.rootfs) !== null && bytes(sizeOf(p.rootfs)) !== bytes(sizeOf(c.config.rootfs)))) {
 				throw new ApiError(400, 'Parameter verification failed.', { rootfs: 'unable to modify read-only option: size' });
@@ -470,6 +472,7 @@ export async function startPveSimulator(options: PveSimulatorOptions = {}): Prom
 				params = { ...query, ...form, ...pathParams };
 				const problems = validateParams(endpoint, params);
 				if (Object.keys(problems).length > 0) throw new ApiError(400, 'Parameter verification failed.', problems);
+				sim.beforeRequest?.(method, apiPath);
 				const handler = handlers[`${method} ${template}`];
 				if (!handler) throw new ApiError(501, `Method '${method} ${template}' not implemented in the simulator`);
 				const data = handler(params, user);

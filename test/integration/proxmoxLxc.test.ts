@@ -152,6 +152,7 @@ describeRef('Proxmox LXC schema-conformance tests (PVE API simulator validating 
 	it('creates a container with netN from fields, retrying a busy storage lock, then clones, snapshots and deletes', async () => {
 		const client = clientFor();
 		sim.busyCreates = 1;
+		const before = sim.requests.length;
 		const created = await createContainer(client, {
 			node: 'pve',
 			vmid: 120,
@@ -162,7 +163,7 @@ describeRef('Proxmox LXC schema-conformance tests (PVE API simulator validating 
 			config: { hostname: 'openwebui', cores: 2, memory: 2048, swap: 512, rootfs: 'local-lvm:8', net0: 'name=eth0,bridge=vmbr0,firewall=1,gw=10.0.20.1,ip=10.0.20.10/24,tag=20', features: 'nesting=1', onboot: true, tags: 'application', unprivileged: true },
 		});
 		expect(created.type).toBe('vzcreate');
-		expect(sim.requests.filter((r) => r.method === 'POST' && r.path === '/nodes/pve/lxc').map((r) => r.status)).toEqual([400, 200]);
+		expect(sim.requests.slice(before).filter((r) => r.method === 'POST' && r.path === '/nodes/pve/lxc').map((r) => r.status)).toEqual([400, 200]);
 		const details = await getContainer(client, 'pve', 120);
 		expect(details.config.rootfs).toBe('local-lvm:subvol-120-disk-0,size=8G');
 		expect(JSON.stringify(details)).not.toContain('hunter2-secret');
