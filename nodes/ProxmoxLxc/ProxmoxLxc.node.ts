@@ -37,6 +37,7 @@ export class ProxmoxLxc implements INodeType {
 				noDataExpression: true,
 				displayOptions: { show: { resource: ['container'] } },
 				options: [
+					{ name: 'Audit VLAN Segmentation', value: 'auditSegmentation', description: 'Each container\'s VLAN tags against a tier map (management, application, data, external)', action: 'Audit VLAN segmentation' },
 					{ name: 'Clone', value: 'clone', description: 'Full or linked clone, optionally onto another node', action: 'Clone a container' },
 					{ name: 'Create', value: 'create', description: 'Create a container from a template', action: 'Create a container' },
 					{ name: 'Delete', value: 'delete', description: 'Destroy a stopped container (running only with Force)', action: 'Delete a container' },

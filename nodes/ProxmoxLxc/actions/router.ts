@@ -1,6 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
+import * as auditSegmentation from './auditSegmentation.operation';
 import * as clone from './clone.operation';
 import * as create from './create.operation';
 import * as deleteOp from './delete.operation';
@@ -11,7 +12,7 @@ import * as power from './power.operation';
 import * as snapshot from './snapshot.operation';
 import * as updateConfig from './updateConfig.operation';
 
-const operations = { list, get, create, clone, updateConfig, power, snapshot, delete: deleteOp, ensure };
+const operations = { auditSegmentation, list, get, create, clone, updateConfig, power, snapshot, delete: deleteOp, ensure };
 
 export async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 	const operation = this.getNodeParameter('operation', 0) as keyof typeof operations;
@@ -30,4 +31,5 @@ export const operationProperties = [
 	...snapshot.description,
 	...deleteOp.description,
 	...ensure.description,
+	...auditSegmentation.description,
 ];
