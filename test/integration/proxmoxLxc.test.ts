@@ -21,7 +21,7 @@ import {
 	updateConfig,
 } from '../../nodes/ProxmoxLxc/lxc';
 import { PveApiError, PveClient, PveTaskError } from '../../nodes/ProxmoxLxc/transport/pveClient';
-import { PVE_APIDATA } from '../harness/pveSchema';
+import { checkValue, PVE_APIDATA, PveSchema } from '../harness/pveSchema';
 import { startPveSimulator, type PveSimulator } from '../harness/pveSimulator';
 
 const haveReference = fs.existsSync(PVE_APIDATA);
@@ -193,5 +193,20 @@ describeRef('Proxmox LXC schema-conformance tests (PVE API simulator validating 
 		expect((error as PveApiError).status).toBe(403);
 		expect((error as Error).message).toMatch(/only root@pam may do this/);
 		expect((error as PveApiError).hint).toMatch(/keyctl/);
+	});
+
+	it('the simulator\'s own answers are checked too: the schema catches a wrong type, a missing key, an unknown key', () => {
+		const schema = PveSchema.load();
+		const status = schema.resolve('/nodes/pve/lxc/101/status/current', 'GET');
+		expect(status.template).toBe('/nodes/{node}/lxc/{vmid}/status/current');
+		expect(status.pathParams).toEqual({ node: 'pve', vmid: '101' });
+		const returns = status.method!.returns!;
+		expect(checkValue({ vmid: 101, status: 'running', ha: {} }, returns, 'r', 'return')).toEqual([]);
+		expect(checkValue({ vmid: '101', status: 'paused', ha: {} }, returns, 'r', 'return')).toEqual(['r.vmid: must be a JSON number, got "101"', "r.status: value 'paused' does not have a value in the enumeration 'stopped, running'"]);
+		expect(checkValue({ vmid: 101, status: 'running' }, returns, 'r', 'return')).toEqual(['r.ha: property is missing and it is not optional']);
+		expect(checkValue({ vmid: 101, status: 'running', ha: {}, colour: 'x' }, returns, 'r', 'return')).toEqual([expect.stringMatching(/r.colour: property is not defined/)]);
+		const config = schema.resolve('/nodes/pve/lxc/101/config', 'GET').method!.returns!;
+		expect(checkValue({ digest: 'x', net0: 'name=eth0,bridge=vmbr0,tag=40' }, config, 'c', 'return')).toEqual([]);
+		expect(checkValue({ digest: 'x', net0: 'bridge=vmbr0' }, config, 'c', 'return')).toEqual(['c.net0: invalid format - property name is missing']);
 	});
 });

@@ -231,4 +231,14 @@ describeRef('Proxmox LXC node schema-conformance tests (n8n engine, PVE simulato
 		const wrongToken = await run({ resource: 'container', operation: 'list', listNode: '' }, { credential: { tokenSecret: 'not-the-secret-at-all' } });
 		expect(wrongToken.error?.message).toMatch(/refused the API token/);
 	});
+
+	it('Audit VLAN Segmentation: tier by tag, then name; bad tier map is a clear error', async () => {
+		const tierMap = JSON.stringify({ tiers: { management: 10, application: 20, data: 30, external: 40 }, containers: { searxng: 'application', langfuse: 'application' } });
+		const { json } = await run({ resource: 'container', operation: 'auditSegmentation', tierMap, auditNode: '' });
+		const verdicts = Object.fromEntries(json.map((f) => [f.target, [f.status, f.tier]]));
+		expect(verdicts).toMatchObject({ 'pve/101': ['ok', 'external'], 'pve/103': ['critical', 'data'], 'pve/130': ['ok', 'application'], 'pve/140': ['ok', 'application'] });
+		expect(json.find((f) => f.target === 'pve/103')!.summary).toBe('CT 103 (qdrant-1) is outside its tier data (VLAN 30): net1 untagged');
+		const bad = await run({ resource: 'container', operation: 'auditSegmentation', tierMap: '{"tiers": {"data": 30}, "containers": {"x": "dmz"}}', auditNode: '' });
+		expect(bad.error?.message).toMatch(/containers.x names tier "dmz", which is not in tiers \(data\)/);
+	});
 });
