@@ -103,6 +103,7 @@ function comparePlan(desired: DesiredContainer, details: ContainerDetails, user:
 	if (desired.create.unprivileged !== undefined && normaliseValue('unprivileged', details.config.unprivileged ?? 0) !== (desired.create.unprivileged ? '1' : '0')) {
 		plan.blocked.push(`unprivileged is ${details.config.unprivileged ? 'on' : 'off'}, desired ${desired.create.unprivileged ? 'on' : 'off'}: that needs a backup and restore`);
 	}
+	if (plan.actualNode) plan.blocked.push(`it is on node ${details.node}, desired ${desired.node}: Ensure does not migrate (use Migrate in PVE, or change the node in the desired state)`);
 	if (desired.state === 'absent') plan.destroy = true;
 	else if (desired.state && desired.state !== details.status) plan.power = { from: details.status, to: desired.state };
 	return plan;

@@ -206,7 +206,8 @@ export async function updateConfig(
 	if (both.length) throw new InfraOpsError(`${both.join(', ')} both set and deleted`, 'Either set a key or delete it');
 	if (Object.keys(set).length === 0 && deletes.length === 0) throw new InfraOpsError(`Nothing to change for CT ${vmid}`, 'Give at least one key to set or delete');
 	const digestBefore = changes.digest ?? (await client.request<{ digest: string }>('GET', `${base}/config`)).digest;
-	await client.request('PUT', `${base}/config`, { ...set, delete: deletes.length ? deletes.join(',') : undefined, digest: digestBefore });
+	// a config lock held by another task times out with "got timeout"; the digest keeps a retry safe
+	await client.requestRetryingBusy('PUT', `${base}/config`, { ...set, delete: deletes.length ? deletes.join(',') : undefined, digest: digestBefore });
 	const after = await client.request<{ key: string; pending?: string; delete?: number }[]>('GET', `${base}/pending`);
 	const changed = new Set([...Object.keys(set), ...deletes]);
 	const pending = after.filter((p) => changed.has(p.key) && (p.pending !== undefined || p.delete)).map((p) => p.key);

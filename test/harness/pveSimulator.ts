@@ -43,6 +43,7 @@ export interface SimTask {
 	status: 'running' | 'stopped';
 	exitstatus?: string;
 	log: string[];
+	createdMs: number;
 }
 
 export interface PveSimulatorOptions {
@@ -67,6 +68,9 @@ export interface PveSimulator {
 	schemaViolations: string[];
 	/** Task types (e.g. 'vzstart') whose next task fails, with this exit status. */
 	failNextTask: Map<string, string>;
+	/** For this long after a task starts, its status and log answer HTTP 400 (not readable yet), as PVE
+	 * can right after a task is created; 0 by default. */
+	taskStatusDelayMs: number;
 	/** Answers the next N create/clone requests with HTTP 400 "can't lock file" (as a busy storage lock does). */
 	busyCreates: number;
 	addContainer(c: Partial<SimContainer> & { vmid: number; node?: string; config: Record<string, string | number> }): SimContainer;
@@ -113,6 +117,7 @@ export async function startPveSimulator(options: PveSimulatorOptions = {}): Prom
 		schemaViolations,
 		failNextTask,
 		busyCreates: 0,
+		taskStatusDelayMs: 0,
 		addContainer(c) {
 			const container: SimContainer = {
 				node: nodes[0],
@@ -152,7 +157,7 @@ export async function startPveSimulator(options: PveSimulatorOptions = {}): Prom
 
 	function startTask(node: string, type: string, id: string, user: string, work: (log: (line: string) => void) => void): string {
 		const starttime = Math.floor(Date.now() / 1000);
-		const task: SimTask = { upid: '', node, type, id, user, pid: ++pid, pstart: 4_000_000 + pid, starttime, status: 'running', log: [] };
+		const task: SimTask = { upid: '', node, type, id, user, pid: ++pid, pstart: 4_000_000 + pid, starttime, status: 'running', log: [], createdMs: Date.now() };
 		const hex = (n: number, w: number) => n.toString(16).toUpperCase().padStart(w, '0');
 		task.upid = `UPID:${node}:${hex(task.pid, 8)}:${hex(task.pstart, 8)}:${hex(starttime, 8)}:${type}:${id}:${user}:`;
 		tasks.set(task.upid, task);
@@ -425,6 +430,7 @@ export async function startPveSimulator(options: PveSimulatorOptions = {}): Prom
 		'GET /nodes/{node}/tasks/{upid}/status': (p) => {
 			const t = tasks.get(p.upid);
 			if (!t || t.node !== p.node) throw new ApiError(500, `no such task`);
+			if (Date.now() - t.createdMs < sim.taskStatusDelayMs) throw new ApiError(400, `unable to read task '${t.upid}' (not there yet)`);
 			return { upid: t.upid, node: t.node, pid: t.pid, pstart: t.pstart, starttime: t.starttime, type: t.type, id: t.id, user: t.user, status: t.status, ...(t.exitstatus ? { exitstatus: t.exitstatus } : {}) };
 		},
 		'GET /nodes/{node}/tasks/{upid}/log': (p) => {

@@ -116,7 +116,7 @@ describeRef('Proxmox LXC schema-conformance tests (PVE API simulator validating 
 		expect((missingTemplate as Error).message).toMatch(/ostemplate: property is missing/);
 	});
 
-	it('starts a container and waits for the task and the running state; a failing start reports exit status and log tail', async () => {
+	it('starts a container and waits for the task (also one not readable yet: early HTTP 400) and the running state; a failing start reports exit status and log tail', async () => {
 		const client = clientFor();
 		sim.failNextTask.set('vzstart', 'startup for container \'102\' failed');
 		const failed = await power(client, 'pve2', 102, 'start').catch((e: unknown) => e);
@@ -127,7 +127,15 @@ describeRef('Proxmox LXC schema-conformance tests (PVE API simulator validating 
 		expect(started).toMatchObject({ status: 'running', unchanged: false });
 		expect(started.task?.upid).toMatch(/^UPID:pve2:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:vzstart:102:automation@pve:$/);
 		expect(await power(client, 'pve2', 102, 'start')).toMatchObject({ unchanged: true });
-		expect(await power(client, 'pve2', 102, 'reboot')).toMatchObject({ status: 'running' });
+		// a task whose status is not readable yet (HTTP 400 at first) is waited for, not failed
+		sim.taskStatusDelayMs = 200;
+		const before = sim.requests.length;
+		try {
+			expect(await power(client, 'pve2', 102, 'reboot')).toMatchObject({ status: 'running' });
+		} finally {
+			sim.taskStatusDelayMs = 0;
+		}
+		expect(sim.requests.slice(before).filter((r) => r.path.endsWith('/status') && r.path.includes('/tasks/')).map((r) => r.status)).toEqual(expect.arrayContaining([400, 200]));
 		expect(await power(client, 'pve2', 102, 'shutdown', { shutdownTimeoutS: 30 })).toMatchObject({ status: 'stopped' });
 	});
 

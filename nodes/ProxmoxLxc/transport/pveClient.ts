@@ -63,6 +63,7 @@ export function parseUpid(upid: string): Upid {
 }
 
 const ROOT_ONLY = /only allowed for root@pam|root@pam/;
+const EARLY_TASK_400_MS = 15_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref?.());
 
@@ -172,7 +173,18 @@ export class PveClient {
 		const base = `/nodes/${encodeURIComponent(node)}/tasks/${encodeURIComponent(upid)}`;
 		let delay = this.pollMs;
 		for (;;) {
-			const status = await this.request<{ status: string; exitstatus?: string }>('GET', `${base}/status`);
+			let status: { status: string; exitstatus?: string };
+			try {
+				status = await this.request<{ status: string; exitstatus?: string }>('GET', `${base}/status`);
+			} catch (error) {
+				// Right after a task starts, its status may not be readable yet and PVE answers 400 (the
+				// bpg/proxmox provider retries this too); keep polling for a while before believing it
+				if (error instanceof PveApiError && error.status === 400 && Date.now() - started < EARLY_TASK_400_MS) {
+					await sleep(delay);
+					continue;
+				}
+				throw error;
+			}
 			if (status.status === 'stopped') {
 				const result: TaskResult = { upid, node, type, id, exitstatus: status.exitstatus ?? '', durationMs: Date.now() - started };
 				// PVE ends tasks that succeeded with warnings as "WARNINGS: n": done, not failed
