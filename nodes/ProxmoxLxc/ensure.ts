@@ -4,7 +4,7 @@ import { mapConcurrent } from '../shared/concurrency';
 import { errorMessage } from '../shared/errors';
 import type { NewFinding } from '../shared/findings';
 import { createParams, type DesiredContainer } from './desiredState';
-import { createContainer, deleteContainer, getContainer, listContainers, power, resizeDisk, updateConfig, type ContainerDetails } from './lxc';
+import { createContainer, deleteContainer, getContainer, listContainers, power, resizeDisk, updateConfig, type ConfigValue, type ContainerDetails } from './lxc';
 import { formatSize, normaliseValue, parsePropertyString, parseSize } from './propertyStrings';
 import type { PveClient } from './transport/pveClient';
 
@@ -32,7 +32,7 @@ export interface ContainerPlan {
 	pendingKeys: string[];
 	/** netN/mpN present in PVE but not in the desired state; removed only with allowDelete. */
 	extraKeys: string[];
-	/** Feature flags other than nesting: PVE lets only root@pam change them. */
+	/** Keys PVE lets only root@pam (logged in with its password) change: no API token can. */
 	rootOnlyKeys: string[];
 	resize?: { from: number; to: number };
 	/** What cannot be done by an update (shrink, moving storage, unprivileged). */
@@ -48,7 +48,16 @@ export interface EnsureOptions {
 
 const MANAGED_FAMILIES = /^(net|mp)\d+$/;
 
-function rootOnlyFeatureChange(desired: string, actual: string): boolean {
+/**
+ * What pve-container's check_ct_modify_config_perm reserves for root@pam. It compares the logged-in id
+ * literally, and an API token's id is USER@REALM!TOKEN, so through the API (this node) these changes
+ * never pass, even with root@pam's own token: report them instead of sending a request PVE refuses.
+ */
+export function rootOnlyChange(key: string, desired: string, actual: string, unprivileged: ConfigValue | undefined): boolean {
+	if (/^dev\d+$/.test(key) || key === 'hookscript') return true;
+	if (key === 'rootfs' || /^mp\d+$/.test(key)) return (parsePropertyString(desired, key).volume ?? '').startsWith('/');
+	if (key !== 'features') return false;
+	if (!Number(unprivileged ?? 0)) return true;
 	const flags = (s: string) => {
 		const map = s ? parsePropertyString(s, 'features') : {};
 		delete map.nesting;
@@ -57,7 +66,7 @@ function rootOnlyFeatureChange(desired: string, actual: string): boolean {
 	return flags(desired) !== flags(actual);
 }
 
-function comparePlan(desired: DesiredContainer, details: ContainerDetails, user: string): ContainerPlan {
+function comparePlan(desired: DesiredContainer, details: ContainerDetails): ContainerPlan {
 	const pendingByKey = new Map(details.pending.map((p) => [p.key, p]));
 	const plan: ContainerPlan = {
 		vmid: desired.vmid,
@@ -83,7 +92,7 @@ function comparePlan(desired: DesiredContainer, details: ContainerDetails, user:
 			continue;
 		}
 		plan.changes.push({ key, desired: want, actual, ...(p?.pending !== undefined ? { pending: p.pending } : {}) });
-		if (key === 'features' && user !== 'root@pam' && rootOnlyFeatureChange(want, p?.pending ?? actual)) plan.rootOnlyKeys.push(key);
+		if (rootOnlyChange(key, want, p?.pending ?? actual, details.config.unprivileged)) plan.rootOnlyKeys.push(key);
 	}
 	for (const key of Object.keys(details.config)) {
 		if (MANAGED_FAMILIES.test(key) && desired.config[key] === undefined && Object.keys(desired.config).some((k) => k.replace(/\d+$/, '') === key.replace(/\d+$/, ''))) {
@@ -116,7 +125,7 @@ export async function planContainers(client: PveClient, desired: DesiredContaine
 		if (!found) {
 			return { vmid: d.vmid, node: d.node, name: d.config.hostname ?? '', exists: false, changes: [], pendingKeys: [], extraKeys: [], rootOnlyKeys: [], blocked: [] };
 		}
-		return comparePlan(d, await getContainer(client, found.node, d.vmid), client.user);
+		return comparePlan(d, await getContainer(client, found.node, d.vmid));
 	});
 }
 
@@ -138,7 +147,7 @@ export function planFinding(p: ContainerPlan, desired: DesiredContainer, options
 	if (p.extraKeys.length) parts.push(`not in the desired state: ${p.extraKeys.join(', ')}`);
 	if (p.power) parts.push(`${p.power.from}, desired ${p.power.to}`);
 	if (p.blocked.length) parts.push(...p.blocked);
-	if (p.rootOnlyKeys.length) parts.push(`${p.rootOnlyKeys.join(', ')} can only be changed by root@pam`);
+	if (p.rootOnlyKeys.length) parts.push(`${p.rootOnlyKeys.join(', ')} can only be changed by root@pam with its password, not through an API token`);
 	if (p.pendingKeys.length) parts.push(`${p.pendingKeys.join(', ')} pending until the next restart`);
 	const drifted = parts.length > 0;
 	const changeKey = JSON.stringify([p.changes.map((c) => [c.key, c.actual, c.pending]), p.pendingKeys, p.extraKeys, p.power, p.resize, p.blocked]);
@@ -202,7 +211,7 @@ async function applyOne(client: PveClient, p: ContainerPlan, d: DesiredContainer
 		}
 		const set: Record<string, string> = {};
 		for (const c of p.changes) {
-			if (p.rootOnlyKeys.includes(c.key)) out.skipped.push(`${c.key} not changed: only root@pam may change feature flags other than nesting (the token is ${client.user})`);
+			if (p.rootOnlyKeys.includes(c.key)) out.skipped.push(`${c.key} not changed: PVE lets only root@pam logged in with its password change it, no API token (set it with pct set ${p.vmid} on the node)`);
 			else set[c.key] = c.desired;
 		}
 		const deletes = options.allowDelete ? p.extraKeys : [];

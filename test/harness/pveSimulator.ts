@@ -48,7 +48,7 @@ export interface SimTask {
 
 export interface PveSimulatorOptions {
 	nodes?: string[];
-	/** tokenId (USER@REALM!NAME) → secret. */
+	/** tokenId (USER@REALM!NAME) → secret. The token id is who PVE says did something (task UPIDs, permission checks). */
 	tokens?: Record<string, string>;
 	/** How long a task runs before it stops; default 120 ms. */
 	taskMs?: number;
@@ -205,13 +205,24 @@ export async function startPveSimulator(options: PveSimulatorOptions = {}): Prom
 		c.pending = {};
 		c.pendingDelete.clear();
 	};
-	const featureChangeAllowed = (user: string, before: string | number | undefined, after: string | undefined) => {
-		if (user === 'root@pam') return true;
-		const flags = (v: string | number | undefined) =>
-			Object.fromEntries(String(v ?? '').split(',').filter(Boolean).map((p) => p.split('=')).filter(([k]) => k !== 'nesting'));
-		return JSON.stringify(Object.entries(flags(before)).sort()) === JSON.stringify(Object.entries(flags(after)).sort());
+	/** pve-container's check_ct_modify_config_perm: it compares the authenticated id literally with
+	 * root@pam, and a token's id is USER@REALM!TOKEN, so no API token passes (not even root@pam's). */
+	const rootOnlyProblem = (authid: string, c: SimContainer | undefined, key: string, value: string | undefined): string | undefined => {
+		if (authid === 'root@pam') return undefined;
+		if (/^dev\d+$/.test(key)) return 'configuring device passthrough is only allowed for root@pam';
+		if (key === 'hookscript') return 'changing the hookscript is only allowed for root@pam';
+		if ((key === 'rootfs' || /^mp\d+$/.test(key)) && value !== undefined) {
+			const volume = (value.split(',').find((part) => !part.includes('=') || part.startsWith('volume=')) ?? '').replace(/^volume=/, '');
+			if (volume.startsWith('/')) return `mount point type ${volume.startsWith('/dev/') ? 'device' : 'bind'} is only allowed for root@pam`;
+		}
+		if (key !== 'features') return undefined;
+		if (c && !Number(c.config.unprivileged ?? 0)) return 'changing feature flags for privileged container is only allowed for root@pam';
+		const flags = (v: string | number | undefined) => Object.fromEntries(String(v ?? '').split(',').filter(Boolean).map((kv) => kv.split('=')));
+		const before = flags(c ? (c.pending.features ?? c.config.features) : undefined);
+		const after = flags(value);
+		const changed = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((f) => (before[f] ?? '') !== (after[f] ?? ''));
+		return changed.some((f) => f !== 'nesting') ? 'changing feature flags (except nesting) is only allowed for root@pam' : undefined;
 	};
-	const ROOT_ONLY = 'changing feature flags (except nesting) is only allowed for root@pam';
 	const sizeOf = (rootfs: string | number | undefined) => /size=(\d+(?:\.\d+)?)([KMGT]?)/.exec(String(rootfs ?? ''));
 	const bytes = (m: RegExpExecArray | null) => (m ? Number(m[1]) * 1024 ** ' KMGT'.indexOf(m[2] || ' ') : 0);
 
@@ -249,7 +260,10 @@ export async function startPveSimulator(options: PveSimulatorOptions = {}): Prom
 			const sets = Object.entries(p).filter(([k]) => !['node', 'vmid', 'digest', 'delete', 'revert'].includes(k));
 			const deletes = (p.delete ?? '').split(/[,;\s]+/).filter(Boolean);
 			for (const [k] of sets) if (deletes.includes(k)) throw new ApiError(400, 'Parameter verification failed.', { [k]: `conflicts with deletion of '${k}'` });
-			if (sets.some(([k]) => k === 'features') && !featureChangeAllowed(user, c.pending.features ?? c.config.features, p.features)) throw new ApiError(403, `Permission check failed (${ROOT_ONLY})`);
+			for (const [k, v] of sets) {
+				const problem = rootOnlyProblem(user, c, k, v);
+				if (problem) throw new ApiError(403, `Permission check failed (${problem})`);
+			}
 			if (sets.some(([k]) => k === 'rootfs' && sizeOf(p.rootfs) !== null && bytes(sizeOf(p.rootfs)) !== bytes(sizeOf(c.config.rootfs)))) {
 				throw new ApiError(400, 'Parameter verification failed.', { rootfs: 'unable to modify read-only option: size' });
 			}
@@ -323,7 +337,10 @@ export async function startPveSimulator(options: PveSimulatorOptions = {}): Prom
 				if (['node', 'vmid', 'ostemplate', 'storage', 'password', 'ssh-public-keys', 'start', 'force', 'restore', 'unique', 'pool', 'ignore-unpack-errors', 'bwlimit'].includes(k)) continue;
 				config[k] = storedValue(k, v);
 			}
-			if (config.features !== undefined && !featureChangeAllowed(user, undefined, String(config.features))) throw new ApiError(403, `Permission check failed (${ROOT_ONLY})`);
+			for (const [k, v] of Object.entries(config)) {
+				const problem = rootOnlyProblem(user, undefined, k, String(v));
+				if (problem) throw new ApiError(403, `Permission check failed (${problem})`);
+			}
 			const storage = p.storage ?? 'local';
 			const rootfs = String(config.rootfs ?? `${storage}:4`);
 			const m = /^([^:,]+):(\d+(?:\.\d+)?)(,.*)?$/.exec(rootfs);
@@ -446,7 +463,7 @@ export async function startPveSimulator(options: PveSimulatorOptions = {}): Prom
 		if (!header) throw new ApiError(401, 'No ticket');
 		const m = /^PVEAPIToken=([^=]+)=(.+)$/.exec(header);
 		if (!m || tokens[m[1]] === undefined || tokens[m[1]] !== m[2]) throw new ApiError(401, 'authentication failure');
-		return m[1].split('!')[0];
+		return m[1];
 	};
 
 	const sockets = new Set<Socket>();

@@ -68,16 +68,15 @@ describeRef('Proxmox LXC schema-conformance tests (PVE API simulator validating 
 		expect(sim.requests.some((r) => r.path === '/cluster/resources' && r.params.includes('type'))).toBe(true);
 	});
 
-	it('gets config, status and digest; a pending change shows as pending, not applied', async () => {
+	it('gets config, status and digest; a change PVE queues on a running container shows as pending, a hotplugged one as applied', async () => {
 		const client = clientFor();
-		await updateConfig(client, 'pve', 101, { set: { features: 'nesting=1,fuse=1' } }).catch(() => undefined);
-		const root = clientFor({ tokenId: ROOT_TOKEN, tokenSecret: ROOT_SECRET });
-		const update = await updateConfig(root, 'pve', 101, { set: { features: 'nesting=1,fuse=1' } });
-		expect(update.pending).toEqual(['features']);
+		const update = await updateConfig(client, 'pve', 101, { set: { timezone: 'Europe/Berlin', memory: 2048 } });
+		expect(update.pending).toEqual(['timezone']);
 		const details = await getContainer(client, 'pve', 101);
 		expect(details.status).toBe('running');
-		expect(details.config.features).toBe('nesting=1');
-		expect(details.pending).toEqual([{ key: 'features', value: 'nesting=1', pending: 'nesting=1,fuse=1' }]);
+		expect(details.config.timezone).toBeUndefined();
+		expect(details.config.memory).toBe(2048);
+		expect(details.pending).toEqual([{ key: 'timezone', pending: 'Europe/Berlin' }]);
 		expect(details.digest).toMatch(/^[0-9a-f]{40}$/);
 	});
 
@@ -125,7 +124,7 @@ describeRef('Proxmox LXC schema-conformance tests (PVE API simulator validating 
 		expect((failed as PveTaskError).logTail.join('\n')).toMatch(/lxc.hook.pre-start/);
 		const started = await power(client, 'pve2', 102, 'start');
 		expect(started).toMatchObject({ status: 'running', unchanged: false });
-		expect(started.task?.upid).toMatch(/^UPID:pve2:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:vzstart:102:automation@pve:$/);
+		expect(started.task?.upid).toMatch(/^UPID:pve2:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:vzstart:102:automation@pve!n8n:$/);
 		expect(await power(client, 'pve2', 102, 'start')).toMatchObject({ unchanged: true });
 		// a task whose status is not readable yet (HTTP 400 at first) is waited for, not failed
 		sim.taskStatusDelayMs = 200;
@@ -196,11 +195,17 @@ describeRef('Proxmox LXC schema-conformance tests (PVE API simulator validating 
 		expect(sim.containers.has(121)).toBe(false);
 	});
 
-	it('reports that only root@pam may set feature flags such as keyctl, not a bare 403', async () => {
-		const error = await updateConfig(clientFor(), 'pve', 101, { set: { features: 'nesting=1,keyctl=1' } }).catch((e: unknown) => e);
-		expect((error as PveApiError).status).toBe(403);
-		expect((error as Error).message).toMatch(/only root@pam may do this/);
-		expect((error as PveApiError).hint).toMatch(/keyctl/);
+	it('reports that only root@pam may set feature flags such as keyctl (not even root@pam\'s token), not a bare 403; nesting is allowed', async () => {
+		for (const [tokenId, secret] of [[TOKEN_ID, SECRET], [ROOT_TOKEN, ROOT_SECRET]]) {
+			const error = await updateConfig(clientFor({}, tokenId, secret), 'pve', 101, { set: { features: 'nesting=1,keyctl=1' } }).catch((e: unknown) => e);
+			expect((error as PveApiError).status).toBe(403);
+			expect((error as Error).message).toMatch(/only root@pam may do this \(Permission check failed \(changing feature flags \(except nesting\) is only allowed for root@pam\)\); no API token can/);
+			expect((error as PveApiError).hint).toMatch(/keyctl/);
+		}
+		const bind = await updateConfig(clientFor(), 'pve', 101, { set: { mp0: '/srv/data,mp=/data' } }).catch((e: unknown) => e);
+		expect((bind as Error).message).toMatch(/mount point type bind is only allowed for root@pam/);
+		await updateConfig(clientFor(), 'pve2', 102, { set: { features: 'nesting=1' } });
+		expect(sim.containers.get(102)!.config.features).toBe('nesting=1');
 	});
 
 	it('the simulator\'s own answers are checked too: the schema catches a wrong type, a missing key, an unknown key', () => {

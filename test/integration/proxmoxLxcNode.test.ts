@@ -151,10 +151,10 @@ describeRef('Proxmox LXC node schema-conformance tests (n8n engine, PVE simulato
 		const doc = { containers: [{ vmid: 101, node: 'pve', features: { nesting: true, keyctl: true }, memory: 1024 }] };
 		const plan = await run({ resource: 'desiredState', operation: 'ensure', ensureMode: 'plan', desiredState: JSON.stringify(doc) });
 		expect(plan.json[0].rootOnlyKeys).toEqual(['features']);
-		expect(plan.json[0].summary).toMatch(/features can only be changed by root@pam/);
+		expect(plan.json[0].summary).toMatch(/features can only be changed by root@pam with its password, not through an API token/);
 		const apply = await run({ resource: 'desiredState', operation: 'ensure', ensureMode: 'apply', desiredState: JSON.stringify(doc) });
 		expect(apply.json[0].status).toBe('warning');
-		expect(apply.json[0].skipped).toEqual(['features not changed: only root@pam may change feature flags other than nesting (the token is automation@pve)']);
+		expect(apply.json[0].skipped).toEqual(['features not changed: PVE lets only root@pam logged in with its password change it, no API token (set it with pct set 101 on the node)']);
 		expect(sim.containers.get(101)!.config.features).toBe('nesting=1');
 
 		// a change PVE queues on a running container: applied → pending, not drift

@@ -62,7 +62,7 @@ export function parseUpid(upid: string): Upid {
 	return { node: m[1], type: m[2], id: m[3], user: m[4] };
 }
 
-const ROOT_ONLY = /only allowed for root@pam|root@pam/;
+const ROOT_ONLY = /only allowed for root@pam/;
 const EARLY_TASK_400_MS = 15_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref?.());
@@ -135,7 +135,7 @@ export class PveClient {
 		}
 		if (status === 403) {
 			if (ROOT_ONLY.test(message)) {
-				return new PveApiError(`${where}: only root@pam may do this (${message}); the token of ${this.user || 'this user'} cannot, whatever its permissions`, 'Feature flags other than nesting (e.g. keyctl, fuse, mount) and bind mounts can only be set by root@pam: set them once in the PVE shell (pct set <vmid> --features ...), or leave them out of this request', status);
+				return new PveApiError(`${where}: only root@pam may do this (${message}); no API token can, whatever its role (PVE compares the user literally, and a token is USER@REALM!TOKEN)`, 'Feature flags other than nesting (keyctl, fuse, mknod, mount), bind mounts, device passthrough and hookscripts: set them once on the node (pct set <vmid> --features keyctl=1,nesting=1), or leave them out of this request', status);
 			}
 			return new PveApiError(`${where}: permission denied (${message})`, 'Give the token\'s user (and, with privilege separation, the token itself) the needed role on the path, e.g. PVEVMAdmin on /vms', status);
 		}
