@@ -241,4 +241,29 @@ describeRef('Proxmox LXC node schema-conformance tests (n8n engine, PVE simulato
 		const bad = await run({ resource: 'container', operation: 'auditSegmentation', tierMap: '{"tiers": {"data": 30}, "containers": {"x": "dmz"}}', auditNode: '' });
 		expect(bad.error?.message).toMatch(/containers.x names tier "dmz", which is not in tiers \(data\)/);
 	});
+
+	it('Power, Snapshot, Clone and Delete through the node, item by item with continueOnFail', async () => {
+		const stop = await run({ resource: 'container', operation: 'power', node: 'pve', vmid: '={{ $json.vmid }}', powerAction: 'shutdown', powerOptions: { shutdownTimeout: 30, forceStop: true } }, { input: [{ vmid: 140 }] });
+		expect(stop.json[0]).toMatchObject({ vmid: 140, action: 'shutdown', status: 'stopped', unchanged: false });
+		const snap = await run({ resource: 'container', operation: 'snapshot', node: 'pve', vmid: 140, snapshotAction: 'create', snapname: 'before_upgrade', snapDescription: 'e2e' });
+		expect(snap.json[0]).toMatchObject({ snapshot: 'before_upgrade', action: 'create', task: expect.objectContaining({ type: 'vzsnapshot', exitstatus: 'OK' }) });
+		const list = await run({ resource: 'container', operation: 'snapshot', node: 'pve', vmid: 140, snapshotAction: 'list' });
+		expect(list.json.map((s) => s.name)).toEqual(['before_upgrade']);
+		const badName = await run({ resource: 'container', operation: 'snapshot', node: 'pve', vmid: 140, snapshotAction: 'create', snapname: '1st' });
+		expect(badName.error?.message).toBe('Snapshot name "1st" is not allowed');
+		const clone = await run({ resource: 'container', operation: 'clone', node: 'pve', vmid: 140, newid: 141, cloneMode: 'full', cloneOptions: { hostname: 'langfuse-2', storage: 'local-lvm' } });
+		expect(clone.json[0]).toMatchObject({ vmid: 141, source: 140, task: expect.objectContaining({ type: 'vzclone' }) });
+		expect(sim.containers.get(141)!.config.hostname).toBe('langfuse-2');
+		// one item deletes the stopped clone, the other is refused (running) and becomes an error item
+		const del = await run({ resource: 'container', operation: 'delete', node: 'pve', vmid: '={{ $json.vmid }}', force: false, purge: true }, { continueOnFail: true, input: [{ vmid: 141 }, { vmid: 101 }] });
+		expect(del.json[0]).toMatchObject({ vmid: 141, deleted: true });
+		expect(del.json[1]).toEqual({ error: 'CT 101 on pve is running: not deleting it' });
+		expect(del.items.map((i) => (i.pairedItem as { item: number }).item)).toEqual([0, 1]);
+		expect(sim.containers.has(141)).toBe(false);
+		expect(sim.containers.has(101)).toBe(true);
+		const noLogin = await run({ resource: 'container', operation: 'create', node: 'pve', vmid: 150, ostemplate: 'local:vztmpl/x.tar.zst', hostname: 'x', storage: 'local-lvm', diskGiB: 4, cores: 1, memory: 512, swap: 0, password: '', sshPublicKeys: '' });
+		expect(noLogin.error?.name).toBe('NodeOperationError');
+		expect(noLogin.error?.message).toBe('Neither a root password nor SSH public keys are set');
+		expect(sim.containers.has(150)).toBe(false);
+	});
 });
