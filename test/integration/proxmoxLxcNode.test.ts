@@ -266,4 +266,16 @@ describeRef('Proxmox LXC node schema-conformance tests (n8n engine, PVE simulato
 		expect(noLogin.error?.message).toBe('Neither a root password nor SSH public keys are set');
 		expect(sim.containers.has(150)).toBe(false);
 	});
+
+	it('Ensure grows a root disk with resize, refuses to shrink, and powers a container to its desired state', async () => {
+		const grow = JSON.stringify({ containers: [{ vmid: 101, node: 'pve', rootfs: '12G', state: 'running' }, { vmid: 103, node: 'pve', rootfs: { size: '4G' }, state: 'stopped' }] });
+		const plan = await run({ resource: 'desiredState', operation: 'ensure', ensureMode: 'plan', desiredState: grow });
+		expect(plan.json[0].summary).toBe('CT 101 (traefik): rootfs 8G → 12G');
+		expect(plan.json[1].summary).toBe('CT 103 (qdrant-1): running, desired stopped; rootfs is 16G, desired 4G: PVE cannot shrink a volume');
+		const apply = await run({ resource: 'desiredState', operation: 'ensure', ensureMode: 'apply', desiredState: grow });
+		expect(apply.json[0]).toMatchObject({ status: 'ok', actions: ['rootfs grown to 12G'] });
+		expect(apply.json[1]).toMatchObject({ status: 'warning', actions: ['shut down'], skipped: ['rootfs is 16G, desired 4G: PVE cannot shrink a volume'] });
+		expect(sim.containers.get(101)!.config.rootfs).toBe('local-lvm:subvol-101-disk-0,size=12G');
+		expect(sim.containers.get(103)!.status).toBe('stopped');
+	});
 });
