@@ -146,7 +146,7 @@ describeRef('Proxmox LXC schema-conformance tests (PVE API simulator validating 
 		expect(JSON.stringify({ m: (error as Error).message, h: (error as PveApiError).hint })).not.toContain(wrong);
 	});
 
-	it('refuses to talk to a server whose certificate does not match the pin, before sending the token', async () => {
+	it('refuses to talk to a server whose certificate does not match the pin, before sending the token; trusts a CA, or any certificate when told to', async () => {
 		const before = sim.requests.length;
 		const pinned = clientFor({ fingerprint: 'AA'.repeat(32) });
 		const error = await listContainers(pinned).catch((e: unknown) => e);
@@ -154,6 +154,9 @@ describeRef('Proxmox LXC schema-conformance tests (PVE API simulator validating 
 		expect(sim.requests.length).toBe(before);
 		const ca = clientFor({ tls: 'ca', ca: sim.certs.ca.certPem, url: sim.url.replace('127.0.0.1', 'localhost') });
 		expect((await listContainers(ca)).length).toBeGreaterThan(0);
+		expect((await listContainers(clientFor({ tls: 'insecure' }))).length).toBeGreaterThan(0);
+		const system = await listContainers(clientFor({ tls: 'system' })).catch((e: unknown) => e);
+		expect((system as Error).message).toMatch(/Cannot reach 127\.0\.0\.1:\d+/);
 	});
 
 	it('creates a container with netN from fields, retrying a busy storage lock, then clones, snapshots and deletes', async () => {
@@ -221,5 +224,12 @@ describeRef('Proxmox LXC schema-conformance tests (PVE API simulator validating 
 		const config = schema.resolve('/nodes/pve/lxc/101/config', 'GET').method!.returns!;
 		expect(checkValue({ digest: 'x', net0: 'name=eth0,bridge=vmbr0,tag=40' }, config, 'c', 'return')).toEqual([]);
 		expect(checkValue({ digest: 'x', net0: 'bridge=vmbr0' }, config, 'c', 'return')).toEqual(['c.net0: invalid format - property name is missing']);
+	});
+
+	it('gives up waiting for a task after the task timeout, naming the task', async () => {
+		const impatient = new PveClient(proxmoxConnectionFrom({ url: sim.url, tokenId: TOKEN_ID, tokenSecret: SECRET, tls: 'fingerprint', fingerprint: sim.fingerprint }), { pollMs: 10, taskTimeoutMs: 20 });
+		const error = await createSnapshot(impatient, 'pve', 101, 'timeout_probe').catch((e: unknown) => e);
+		expect((error as Error).message).toMatch(/^Proxmox task vzsnapshot 101 on pve still running after 20 ms$/);
+		expect((error as { hint?: string }).hint).toMatch(/UPID:pve:/);
 	});
 });

@@ -194,7 +194,7 @@ export class PveClient {
 				throw new PveTaskError(`Proxmox task ${type} ${id} on ${node} failed: ${this.redact(result.exitstatus)}\n${tail.join('\n')}`, result, tail);
 			}
 			if (Date.now() - started > timeoutMs) {
-				throw new InfraOpsError(`Proxmox task ${type} ${id} on ${node} still running after ${Math.round(timeoutMs / 1000)} s`, `It goes on in PVE (${upid}); raise the task timeout or look at the node's Task History`);
+				throw new InfraOpsError(`Proxmox task ${type} ${id} on ${node} still running after ${timeoutMs < 10_000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}`, `It goes on in PVE (${upid}); raise the task timeout or look at the node's Task History`);
 			}
 			await sleep(delay);
 			delay = Math.min(delay * 1.5, 2000);
