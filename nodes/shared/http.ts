@@ -26,6 +26,8 @@ export interface HttpRequest {
 
 export interface HttpResponse {
 	status: number;
+	/** The reason phrase; some APIs (Proxmox VE) put their error message there. */
+	statusMessage?: string;
 	headers: IncomingHttpHeaders;
 	body: Buffer;
 	text(): string;
@@ -137,6 +139,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
 					const buffer = Buffer.concat(chunks);
 					resolve({
 						status: response.statusCode ?? 0,
+						statusMessage: response.statusMessage,
 						headers: response.headers,
 						body: buffer,
 						text: () => buffer.toString('utf8'),

@@ -1,0 +1,35 @@
+import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
+import { NodeOperationError } from 'n8n-workflow';
+
+import * as auditSegmentation from './auditSegmentation.operation';
+import * as clone from './clone.operation';
+import * as create from './create.operation';
+import * as deleteOp from './delete.operation';
+import * as ensure from './ensure.operation';
+import * as get from './get.operation';
+import * as list from './list.operation';
+import * as power from './power.operation';
+import * as snapshot from './snapshot.operation';
+import * as updateConfig from './updateConfig.operation';
+
+const operations = { auditSegmentation, list, get, create, clone, updateConfig, power, snapshot, delete: deleteOp, ensure };
+
+export async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+	const operation = this.getNodeParameter('operation', 0) as keyof typeof operations;
+	const handler = operations[operation];
+	if (!handler) throw new NodeOperationError(this.getNode(), `The operation "${operation}" is not known`);
+	return [await handler.execute.call(this)];
+}
+
+export const operationProperties = [
+	...get.targetProperties,
+	...list.description,
+	...create.description,
+	...clone.description,
+	...updateConfig.description,
+	...power.description,
+	...snapshot.description,
+	...deleteOp.description,
+	...ensure.description,
+	...auditSegmentation.description,
+];

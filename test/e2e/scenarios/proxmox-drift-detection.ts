@@ -1,0 +1,71 @@
+/**
+ * proxmox-drift-detection.json in real n8n against the PVE API simulator (schema-conformance: every
+ * request and answer checked against ../shared/reference/proxmox/apidata.js). The workflow's own
+ * desired-state document is planned against a cluster where Traefik's container is named "Traefic"
+ * and postgres is missing: one Slack message and one email each; a second run alerts on nothing;
+ * a manual edit afterwards (n8n's memory) alerts once more, naming the key.
+ */
+import * as fs from 'node:fs';
+
+import { PVE_APIDATA } from '../../harness/pveSchema';
+import { startPveSimulator, type PveSimulator } from '../../harness/pveSimulator';
+import type { Scenario } from '../scenario';
+
+let sim: PveSimulator | undefined;
+const TOKEN_ID = 'automation@pve!n8n';
+const SECRET = 'e2e00000-drift-4000-8000-000000000001';
+
+const scenario: Scenario = {
+	async prepare() {
+		if (!fs.existsSync(PVE_APIDATA)) {
+			return { credentials: { infraOpsProxmoxApi: { url: 'https://127.0.0.1:9', tokenId: TOKEN_ID, tokenSecret: SECRET, tls: 'insecure' } } };
+		}
+		sim = await startPveSimulator({ tokens: { [TOKEN_ID]: SECRET } });
+		sim.addContainer({ vmid: 105, status: 'running', config: { hostname: 'Traefic', cores: 2, memory: 1024, swap: 512, rootfs: 'local-lvm:subvol-105-disk-0,size=8G', features: 'nesting=1', onboot: 1, tags: 'external', net0: 'name=eth0,bridge=vmbr0,firewall=1,gw=10.0.40.1,hwaddr=BC:24:11:00:01:05,ip=10.0.40.5/24,tag=40,type=veth' } });
+		sim.addContainer({ vmid: 110, status: 'running', config: { hostname: 'n8n', cores: 4, memory: 4096, swap: 512, rootfs: 'local-lvm:subvol-110-disk-0,size=16G', features: 'nesting=1', onboot: 1, tags: 'application', net0: 'name=eth0,bridge=vmbr0,firewall=1,gw=10.0.20.1,hwaddr=BC:24:11:00:01:10,ip=10.0.20.10/24,tag=20,type=veth' } });
+		return {
+			settings: { defaultNode: 'pve', slackChannel: '#infra-alerts', alertEmail: 'ops@example.com', fromEmail: 'n8n@example.com' },
+			credentials: { infraOpsProxmoxApi: { url: sim.url, tokenId: TOKEN_ID, tokenSecret: SECRET, tls: 'fingerprint', fingerprint: sim.fingerprint } },
+			cleanup: async () => {
+				await sim?.close();
+			},
+		};
+	},
+
+	async run(ctx) {
+		if (!sim) return 'skipped: ../shared/reference absent (no PVE schema for the simulator)';
+		const check = (cond: boolean, what: string, data?: unknown) => {
+			if (!cond) throw new Error(`${what}${data === undefined ? '' : `: ${JSON.stringify(data)}`}`);
+		};
+		const mails = ctx.sinks.smtp.messages.length;
+		const slack = ctx.sinks.slack.messages.length;
+		const first = await ctx.runWebhook();
+		check(first.status === 'success', `first run ended ${first.status}`, first.data?.resultData.error);
+		const findings = ctx.outputOf(first, 'Plan Desired State');
+		const by = Object.fromEntries(findings.map((f) => [String(f.target), f]));
+		check(findings.length === 3, 'one finding per desired container', findings.map((f) => f.summary));
+		check(by['pve/105']?.status === 'warning' && by['pve/105'].summary === 'CT 105 (Traefic): drift in hostname', 'Traefic drifts in hostname only', by['pve/105']);
+		check(by['pve/110']?.status === 'ok', 'n8n is in sync (PVE\'s spelling of net0 and features is not drift)', by['pve/110']);
+		check(by['pve/120']?.status === 'warning' && by['pve/120'].drift === 'missing', 'postgres is missing', by['pve/120']);
+		check(!JSON.stringify(first).includes(SECRET), 'the token secret is in no output');
+		const newMails = ctx.sinks.smtp.messages.slice(mails);
+		const newSlack = ctx.sinks.slack.messages.slice(slack);
+		check(newMails.length === 2 && newSlack.length === 2, 'two alerts each to Slack and email', { mails: newMails.map((m) => m.subject), slack: newSlack.map((m) => m.text) });
+		check(newMails.some((m) => m.subject.includes('pve/105') && /hostname: Traefic -> traefik/.test(m.text)), 'the email names the drifted key', newMails.map((m) => m.text));
+		check(newSlack.some((m) => m.text.includes('pve/120') && /missing/.test(m.text)), 'Slack names the missing container', newSlack.map((m) => m.text));
+		check(!sim.requests.some((r) => r.method !== 'GET'), 'plan changed nothing', sim.requests.filter((r) => r.method !== 'GET'));
+
+		const second = await ctx.runWebhook();
+		check(second.status === 'success', `second run ended ${second.status}`);
+		check(ctx.sinks.smtp.messages.length === mails + 2 && ctx.sinks.slack.messages.length === slack + 2, 'no new alert while nothing changed');
+
+		sim.editConfig(110, { memory: 2048 });
+		const third = await ctx.runWebhook();
+		check(third.status === 'success', `third run ended ${third.status}`);
+		const latest = ctx.sinks.slack.messages.slice(slack + 2);
+		check(latest.length === 1 && latest[0].text.includes('pve/110') && latest[0].text.includes('drift in memory'), 'a manual edit is alerted once, naming memory', latest.map((m) => m.text));
+		return '3 findings (hostname drift, in sync, missing) → 2 Slack + 2 email; rerun: no alert; manual memory edit → 1 alert; plan sent no write; no secret in output';
+	},
+};
+
+export default scenario;
