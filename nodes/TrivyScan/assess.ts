@@ -147,7 +147,7 @@ export function assessVulnerabilities(vulnerabilities: Vulnerability[], policy: 
 /** `2 CRITICAL, 5 HIGH (4 fixable): CVE-…, CVE-…` or `no HIGH/CRITICAL vulnerabilities`. */
 export function describeAssessment(assessment: Assessment, severities: Severity[], listed = 3): string {
 	const ignoredText = assessment.ignored.length ? ` (${assessment.ignored.length} ignored)` : '';
-	if (!assessment.total) return `no ${severities.join('/')} vulnerabilities${ignoredText}`;
+	if (!assessment.total) return `no ${[...severities].sort((a, b) => RANK[b] - RANK[a]).join('/')} vulnerabilities${ignoredText}`;
 	const parts = SEVERITIES.filter((s) => assessment.counts[s] > 0).map((s) => `${assessment.counts[s]} ${s}`);
 	const ids = assessment.topCves.slice(0, listed).map((c) => c.id);
 	const more = assessment.total > ids.length ? ', …' : '';
