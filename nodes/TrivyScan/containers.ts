@@ -19,13 +19,17 @@ export interface RunningImage {
 	containers: ContainerRef[];
 }
 
+/** Set on the Trivy containers this node starts, so a scan running meanwhile does not scan Trivy itself. */
+export const RUNNER_LABEL = 'io.infra-ops.trivy-scan';
+
 export function groupByImage(
-	containers: Pick<Dockerode.ContainerInfo, 'Id' | 'Names' | 'Image' | 'ImageID'>[],
+	containers: (Pick<Dockerode.ContainerInfo, 'Id' | 'Names' | 'Image' | 'ImageID'> & { Labels?: Record<string, string> })[],
 	images: Pick<Dockerode.ImageInfo, 'Id' | 'RepoTags'>[],
 ): RunningImage[] {
 	const tagsById = new Map(images.map((i) => [i.Id, (i.RepoTags ?? []).filter((t) => t && t !== '<none>:<none>')]));
 	const groups = new Map<string, RunningImage>();
 	for (const c of containers) {
+		if (c.Labels?.[RUNNER_LABEL]) continue;
 		const imageId = c.ImageID || c.Image;
 		let group = groups.get(imageId);
 		if (!group) {

@@ -4,12 +4,12 @@
 import type Dockerode from 'dockerode';
 
 import { errorMessage, InfraOpsError, withTimeout } from '../shared/errors';
+import { RUNNER_LABEL } from './containers';
 import type { ProcessResult, TrivyRunner } from './trivyRun';
 
 export const DEFAULT_TRIVY_IMAGE = 'aquasec/trivy:0.58.1';
 /** Where the aquasec/trivy image (running as root) keeps its cache by default. */
 export const CONTAINER_CACHE_DIR = '/root/.cache/trivy';
-const RUNNER_LABEL = 'io.infra-ops.trivy-scan';
 
 export interface DockerRunnerOptions {
 	trivyImage: string;
@@ -79,6 +79,38 @@ export async function ensureImage(docker: Dockerode, image: string, timeoutMs = 
 	}
 }
 
+/**
+ * The container's exit code. Docker's wait is a long poll: its answer is immediate when the container
+ * exits, but a client request timeout (docker-modem's, 60 s by default) can cut it mid-response, and
+ * then it never settles. So the state is also read every second; whichever answers first wins.
+ */
+export async function waitForExit(container: Dockerode.Container, timeoutMs: number, what: string): Promise<number> {
+	const deadline = Date.now() + timeoutMs;
+	const abort = new AbortController();
+	// a cut or aborted long poll is no answer: this promise then stays pending and the state reads decide
+	const waited = new Promise<number>((resolve) => {
+		container.wait({ abortSignal: abort.signal }).then(
+			(result: { StatusCode: number }) => resolve(result.StatusCode),
+			() => undefined,
+		);
+	});
+	try {
+		for (;;) {
+			const remaining = deadline - Date.now();
+			if (remaining <= 0) throw Object.assign(new InfraOpsError(`${what} did not finish within ${timeoutMs} ms`), { code: 'ETIMEDOUT' });
+			let timer: NodeJS.Timeout | undefined;
+			const pause = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), Math.min(1000, remaining))));
+			const code = await Promise.race([waited, pause]);
+			clearTimeout(timer);
+			if (code !== undefined) return code;
+			const state = (await container.inspect()).State;
+			if (!state.Running && state.Status === 'exited') return state.ExitCode;
+		}
+	} finally {
+		abort.abort();
+	}
+}
+
 export class DockerTrivyRunner implements TrivyRunner {
 	readonly where: string;
 
@@ -115,8 +147,7 @@ export class DockerTrivyRunner implements TrivyRunner {
 			await container.start();
 			let status: number;
 			try {
-				const waited = (await withTimeout(container.wait(), timeoutMs, `Trivy in ${this.where}`)) as { StatusCode: number };
-				status = waited.StatusCode;
+				status = await waitForExit(container, timeoutMs, `Trivy in ${this.where}`);
 			} catch (error) {
 				await container.kill().catch(() => undefined);
 				throw error;

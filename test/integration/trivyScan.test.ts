@@ -8,7 +8,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { NodeConnectionTypes, type IDataObject, type INode } from 'n8n-workflow';
 
+import { DockerTrivyRunner } from '../../nodes/TrivyScan/dockerRunner';
 import { TrivyScan } from '../../nodes/TrivyScan/TrivyScan.node';
+import { runTrivyScan, trivyImageArgs } from '../../nodes/TrivyScan/trivyRun';
 import { services } from '../harness/services';
 import { buildTrivyStandInImage, installTrivyStandIn, TRIVY_REFERENCE_DIR, type StandInSpec } from '../harness/trivyStandIn';
 import { runWorkflow, type RunResult, type WorkflowJson } from '../support/workflowRunner';
@@ -252,6 +254,26 @@ describeRef('Trivy Scan (stand-in Trivy printing recorded reports)', () => {
 		const badIgnore = await run({ operation: 'parseReport', reportText: '{"SchemaVersion":2}', ignoreList: { rules: [{ id: 'CVE-1', expires: 'soon' }] } });
 		expect(badIgnore.error?.message).toBe('The ignore rule for CVE-1 has an expiry "soon" that is not a date');
 	}, 120_000);
+
+	it('Docker mode: a scan longer than the Docker client\'s request timeout still completes; one past the scan timeout is killed and removed', async () => {
+		const slow = 'infra-ops-test/trivy-standin-slow:1';
+		await buildTrivyStandInImage(services().docker.socketPath, fs.mkdtempSync(path.join(work, 'slow-')), slow, { ...spec, scanSeconds: 12 });
+		// Docker's wait is a long poll: with a 2 s client timeout it is cut several times during a 12 s scan
+		const impatient = new Docker({ socketPath: services().docker.socketPath, timeout: 2000 });
+		const runner = new DockerTrivyRunner(impatient, { trivyImage: slow, hostSocketPath: services().docker.socketPath, cacheVolume, networkMode: 'none' }, 'test');
+		const options = { severities: ['HIGH' as const, 'CRITICAL' as const], ignoreUnfixed: false, skipDbUpdate: true, timeoutSeconds: 60, cacheDir: '/root/.cache/trivy' };
+		const done = await runTrivyScan(runner, ALPINE_39, options);
+		expect(done.ok ? 'ok' : done.error).toBe('ok');
+		expect(done).toMatchObject({ ok: true, image: ALPINE_39 });
+		expect(done.seconds).toBeGreaterThanOrEqual(12);
+
+		const started = Date.now();
+		const killed = await runner.run(trivyImageArgs(ALPINE_39, options), {}, 1500).catch((error: Error) => error);
+		expect((killed as Error).message).toBe('Trivy in infra-ops-test/trivy-standin-slow:1 on test did not finish within 1500 ms');
+		// killed, not waited for: well before the 12 s scan would end
+		expect(Date.now() - started).toBeLessThan(10_000);
+		expect(await docker.listContainers({ all: true, filters: { label: ['io.infra-ops.trivy-scan'] } })).toEqual([]);
+	}, 60_000);
 
 	it('SSH mode: trivy (the stand-in) on the remote host; a missing trivy is an error finding', async () => {
 		const trivyPath = installTrivyStandIn(path.join(services().ssh.dataDir, `trivy-${process.pid}`), spec);

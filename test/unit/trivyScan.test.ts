@@ -260,6 +260,8 @@ describe('running containers by image', () => {
 				{ Id: 'c1'.padEnd(64, '0'), Names: ['/web-1'], Image: 'nginx', ImageID: 'sha256:aaa' },
 				{ Id: 'c2'.padEnd(64, '0'), Names: ['/web-2'], Image: 'nginx:latest', ImageID: 'sha256:aaa' },
 				{ Id: 'c3'.padEnd(64, '0'), Names: ['/old'], Image: 'app:1', ImageID: 'sha256:' + 'b'.repeat(64) },
+				// a Trivy container of a run going on meanwhile
+				{ Id: 'c4'.padEnd(64, '0'), Names: ['/trivy'], Image: 'aquasec/trivy:0.58.1', ImageID: 'sha256:ddd', Labels: { 'io.infra-ops.trivy-scan': 'true' } },
 			],
 			[
 				{ Id: 'sha256:aaa', RepoTags: ['mirror/nginx:1', 'nginx:latest'] },

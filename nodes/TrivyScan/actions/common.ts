@@ -3,7 +3,7 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodePropertie
 
 import { dockerConnectionFrom, sshConnectionFrom } from '../../shared/connections';
 import { createDockerClient, pingDocker, type DockerClient } from '../../shared/docker';
-import { InfraOpsError } from '../../shared/errors';
+import { errorMessage, InfraOpsError } from '../../shared/errors';
 import { markChanged } from '../../shared/findings';
 import { toNodeError } from '../../shared/nodeErrors';
 import { openSsh } from '../../shared/ssh';
@@ -135,7 +135,17 @@ export interface Scanner {
 
 /** Opens the Docker client once; Docker mode and Scan Running Containers share it. */
 export async function openDocker(ctx: IExecuteFunctions, i: number): Promise<{ client: DockerClient; socketPath?: string }> {
-	const conn = dockerConnectionFrom(await ctx.getCredentials('infraOpsDockerApi', i));
+	let data;
+	try {
+		data = await ctx.getCredentials('infraOpsDockerApi', i);
+	} catch (error) {
+		const missing = new InfraOpsError(
+			`No Docker Engine credential: ${errorMessage(error)}`,
+			'Scan Running Containers and Trivy in Docker need a Docker Engine (Infra Ops) credential; for Scan Images, Trivy can also run over SSH or on the n8n host',
+		);
+		throw toNodeError(ctx.getNode(), missing, i);
+	}
+	const conn = dockerConnectionFrom(data);
 	const client = await createDockerClient(conn);
 	try {
 		await pingDocker(client);
