@@ -1,0 +1,54 @@
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+
+import { errorMessage, InfraOpsError } from '../../shared/errors';
+import { toNodeError } from '../../shared/nodeErrors';
+import type { DockerClient } from '../../shared/docker';
+import { outcomeFinding } from '../imageFinding';
+import { scanAll } from '../trivyRun';
+import { openDocker, openScanner, readPolicy, splitList, toItems } from './common';
+
+export const description: INodeProperties[] = [
+	{
+		displayName: 'Images',
+		name: 'images',
+		type: 'string',
+		typeOptions: { rows: 3 },
+		default: '',
+		required: true,
+		placeholder: 'ghcr.io/open-webui/open-webui:main, n8nio/n8n:2.41.1',
+		description: 'Image references, separated by commas or new lines; each distinct one is scanned once',
+		displayOptions: { show: { operation: ['scanImages'] } },
+	},
+];
+
+export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
+	const out: INodeExecutionData[] = [];
+	const items = this.getInputData();
+	for (let i = 0; i < items.length; i++) {
+		let docker: DockerClient | undefined;
+		let close = () => {};
+		try {
+			const policy = readPolicy(this, i);
+			const images = [...new Set(splitList(this.getNodeParameter('images', i, '') as string))];
+			if (!images.length) throw new InfraOpsError('No image to scan', 'List image references in Images, e.g. nginx:1.27');
+			const scanner = await openScanner(this, i, policy, async () => {
+				const opened = await openDocker(this, i);
+				docker = opened.client;
+				return opened;
+			});
+			close = () => scanner.close();
+			const outcomes = await scanAll(scanner.runner, images, scanner.options, scanner.concurrency, scanner.token);
+			const store = this.getWorkflowStaticData('node');
+			const results = outcomes.map((o) => outcomeFinding({ reference: o.image, scannedOn: scanner.runner.where }, o, policy, store));
+			const options = this.getNodeParameter('options', i, {}) as IDataObject;
+			out.push(...toItems(this, results, i, options.perVulnerability === true));
+		} catch (error) {
+			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
+			out.push({ json: { error: errorMessage(error) }, pairedItem: { item: i } });
+		} finally {
+			close();
+			(docker as DockerClient | undefined)?.close();
+		}
+	}
+	return out;
+}

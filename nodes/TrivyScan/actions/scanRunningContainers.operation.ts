@@ -1,0 +1,57 @@
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+
+import type { DockerClient } from '../../shared/docker';
+import { errorMessage } from '../../shared/errors';
+import { toNodeError } from '../../shared/nodeErrors';
+import { listRunningImages } from '../containers';
+import { outcomeFinding } from '../imageFinding';
+import { scanAll } from '../trivyRun';
+import { openDocker, openScanner, readPolicy, toItems } from './common';
+
+export const description: INodeProperties[] = [
+	{
+		displayName: 'Running containers are listed through the Docker credential and deduplicated by image ID: each image is scanned once, and its finding names the containers that use it',
+		name: 'runningNotice',
+		type: 'notice',
+		default: '',
+		displayOptions: { show: { operation: ['scanRunningContainers'] } },
+	},
+];
+
+export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
+	const out: INodeExecutionData[] = [];
+	const items = this.getInputData();
+	for (let i = 0; i < items.length; i++) {
+		let docker: { client: DockerClient; socketPath?: string } | undefined;
+		let close = () => {};
+		try {
+			const policy = readPolicy(this, i);
+			const options = this.getNodeParameter('options', i, {}) as IDataObject;
+			docker = await openDocker(this, i);
+			const opened = docker;
+			const label = String(options.containerLabel ?? '').trim();
+			const running = await listRunningImages(opened.client.docker, opened.client.target, label ? [label] : []);
+			const scanner = await openScanner(this, i, policy, async () => opened);
+			close = () => scanner.close();
+			const outcomes = await scanAll(
+				scanner.runner,
+				running.map((r) => r.reference),
+				{ ...scanner.options, dockerOnly: true },
+				scanner.concurrency,
+				scanner.token,
+			);
+			const store = this.getWorkflowStaticData('node');
+			const results = running.map((image, k) =>
+				outcomeFinding({ reference: image.reference, imageId: image.imageId, containers: image.containers, scannedOn: scanner.runner.where }, outcomes[k], policy, store),
+			);
+			out.push(...toItems(this, results, i, options.perVulnerability === true));
+		} catch (error) {
+			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
+			out.push({ json: { error: errorMessage(error) }, pairedItem: { item: i } });
+		} finally {
+			close();
+			docker?.client.close();
+		}
+	}
+	return out;
+}

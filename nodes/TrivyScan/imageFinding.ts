@@ -1,0 +1,103 @@
+/** One finding per scanned image, and optionally one item per vulnerability. No n8n import. */
+import type { NewFinding } from '../shared/findings';
+import { assessVulnerabilities, describeAssessment, trackNewCves, type Assessment, type Policy } from './assess';
+import type { ContainerRef } from './containers';
+import type { TrivyReport } from './report';
+import type { ScanOutcome } from './trivyRun';
+
+export const IMAGE_CHECK = 'trivy-image';
+export const VULNERABILITY_CHECK = 'trivy-vulnerability';
+
+export interface ImageResult {
+	finding: NewFinding;
+	assessment?: Assessment;
+	newCves: string[];
+}
+
+export interface ImageContext {
+	/** What the finding is about and what `changed` is tracked by: a tag (so a re-pulled tag keeps its history), or the image ID. */
+	reference: string;
+	imageId?: string;
+	containers?: ContainerRef[];
+	scannedOn?: string;
+}
+
+function usedBy(containers: ContainerRef[] | undefined): string {
+	if (!containers?.length) return '';
+	const names = containers.slice(0, 5).map((c) => c.name);
+	return ` — used by ${names.join(', ')}${containers.length > names.length ? ` and ${containers.length - names.length} more` : ''}`;
+}
+
+/** Judges a report; `store` (workflow static data) holds the previous run's CVE ids per image. */
+export function reportFinding(context: ImageContext, report: TrivyReport, policy: Policy, store: Record<string, unknown>, extra: Record<string, unknown> = {}): ImageResult {
+	const assessment = assessVulnerabilities(report.vulnerabilities, policy);
+	const { newCves, changeKey } = trackNewCves(store, `${IMAGE_CHECK}|${context.reference}`, assessment.cveIds);
+	const newText = newCves.length && assessment.total ? ` [new: ${newCves.slice(0, 5).join(', ')}${newCves.length > 5 ? ', …' : ''}]` : '';
+	const eol = report.osEndOfLife ? ` (${report.os} is end of life)` : '';
+	const finding: NewFinding = {
+		check: IMAGE_CHECK,
+		target: context.reference,
+		status: assessment.status,
+		summary: `${context.reference}: ${describeAssessment(assessment, policy.severities)}${newText}${eol}${usedBy(context.containers)}`,
+		changeKey,
+		imageId: context.imageId || report.imageId,
+		artifactName: report.artifactName,
+		repoDigests: report.repoDigests,
+		os: report.os,
+		osEndOfLife: report.osEndOfLife,
+		severities: policy.severities,
+		counts: assessment.counts,
+		total: assessment.total,
+		fixable: assessment.fixable,
+		newCves,
+		topCves: assessment.topCves.map((c) => ({ ...c, packages: [...c.packages] })),
+		ignored: assessment.ignored,
+		containers: (context.containers ?? []).map((c) => ({ ...c })),
+		...(context.scannedOn ? { scannedOn: context.scannedOn } : {}),
+		...extra,
+	};
+	return { finding, assessment, newCves };
+}
+
+export function outcomeFinding(context: ImageContext, outcome: ScanOutcome, policy: Policy, store: Record<string, unknown>): ImageResult {
+	if (outcome.ok) return reportFinding(context, outcome.report, policy, store, { scanSeconds: Math.round(outcome.seconds * 10) / 10 });
+	return {
+		finding: {
+			check: IMAGE_CHECK,
+			target: context.reference,
+			status: 'error',
+			summary: `${context.reference}: scan failed: ${outcome.error}${usedBy(context.containers)}`,
+			imageId: context.imageId ?? '',
+			error: outcome.error,
+			exitCode: outcome.exitCode,
+			containers: (context.containers ?? []).map((c) => ({ ...c })),
+			...(context.scannedOn ? { scannedOn: context.scannedOn } : {}),
+		},
+		newCves: [],
+	};
+}
+
+/** One item per CVE and package, `changed` when the CVE is new for the image since the last run. */
+export function vulnerabilityItems(result: ImageResult): Record<string, unknown>[] {
+	if (!result.assessment) return [];
+	const isNew = new Set(result.newCves);
+	const image = result.finding.target;
+	return result.assessment.vulnerabilities.map((v) => ({
+		check: VULNERABILITY_CHECK,
+		target: `${image} ${v.id} ${v.pkgName}`,
+		status: v.severity === 'CRITICAL' ? 'critical' : 'warning',
+		summary: `${image}: ${v.id} (${v.severity}) in ${v.pkgName} ${v.installedVersion}${v.fixedVersion ? `, fixed in ${v.fixedVersion}` : ', no fix yet'}${v.title ? `: ${v.title}` : ''}`,
+		changed: isNew.has(v.id),
+		image,
+		imageId: result.finding.imageId,
+		vulnerabilityId: v.id,
+		severity: v.severity,
+		pkgName: v.pkgName,
+		installedVersion: v.installedVersion,
+		fixedVersion: v.fixedVersion,
+		vulnerabilityStatus: v.status,
+		title: v.title,
+		primaryUrl: v.primaryUrl,
+		containers: result.finding.containers,
+	}));
+}

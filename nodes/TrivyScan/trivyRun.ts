@@ -1,0 +1,118 @@
+/** How one `trivy image` run is asked for and judged, whatever runs it (Docker, SSH, local).
+ *
+ * Trivy runs with `--exit-code 0`: with it, Trivy exits 0 whenever it produced a report, so any other
+ * code (1 for a bad image name, an unreachable server, a DB it cannot download, or a kill on timeout)
+ * means Trivy failed. Choosing a distinct "found vulnerabilities" code instead would make the report's
+ * judgement depend on Trivy's own filters; with 0 the report is judged here, once, against the ignore
+ * list and its expiry dates. A zero exit without a readable SchemaVersion 2 report is a failure too. */
+import { mapConcurrent } from '../shared/concurrency';
+import { errorMessage } from '../shared/errors';
+import { parseTrivyReport, type Severity, type TrivyReport } from './report';
+
+export interface TrivyScanOptions {
+	severities: Severity[];
+	ignoreUnfixed: boolean;
+	skipDbUpdate: boolean;
+	/** Client/server mode: the Trivy server URL (the token travels in the environment, never in argv). */
+	serverUrl?: string;
+	/** Only the local Docker Engine (scanning what runs, never a same-named image from a registry). */
+	dockerOnly?: boolean;
+	/** Passed to Trivy's own --timeout; our runners stop it a little later. */
+	timeoutSeconds: number;
+	/** Where Trivy keeps its DB (the cache volume in Docker mode). */
+	cacheDir?: string;
+}
+
+export interface ProcessResult {
+	code: number | null;
+	stdout: string;
+	stderr: string;
+}
+
+/** Runs `trivy <args>` somewhere; a non-zero exit is returned, not thrown. */
+export interface TrivyRunner {
+	/** Where it runs, for messages (never a secret). */
+	readonly where: string;
+	run(args: string[], env: Record<string, string>, timeoutMs: number): Promise<ProcessResult>;
+	close(): void;
+}
+
+export type ScanOutcome =
+	| { ok: true; image: string; report: TrivyReport; seconds: number }
+	| { ok: false; image: string; error: string; exitCode: number | null; seconds: number };
+
+/** Image references and IDs as Docker prints them; anything else (spaces, leading dash, quotes) is refused. */
+const IMAGE_REFERENCE = /^[A-Za-z0-9][A-Za-z0-9._\-/:@]*$/;
+
+export function isImageReference(text: string): boolean {
+	return IMAGE_REFERENCE.test(text) && text.length <= 512;
+}
+
+export function trivyImageArgs(image: string, options: TrivyScanOptions): string[] {
+	const args = ['image', '--format', 'json', '--quiet', '--exit-code', '0', '--scanners', 'vuln'];
+	args.push('--severity', options.severities.join(','));
+	if (options.ignoreUnfixed) args.push('--ignore-unfixed');
+	if (options.serverUrl) args.push('--server', options.serverUrl);
+	else if (options.skipDbUpdate) args.push('--skip-db-update');
+	if (options.dockerOnly) args.push('--image-src', 'docker');
+	if (options.cacheDir) args.push('--cache-dir', options.cacheDir);
+	args.push('--timeout', `${Math.max(1, Math.round(options.timeoutSeconds))}s`);
+	args.push(image);
+	return args;
+}
+
+/** Trivy's last FATAL/ERROR line (its logs go to stderr), else the last line; secrets masked. */
+export function trivyFailureText(stderr: string, secrets: string[] = []): string {
+	let text = stderr;
+	for (const secret of secrets) if (secret) text = text.split(secret).join('***');
+	const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+	const fatal = [...lines].reverse().find((l) => /\b(FATAL|ERROR)\b/.test(l));
+	return (fatal ?? lines[lines.length - 1] ?? '').slice(0, 1000);
+}
+
+export async function runTrivyScan(
+	runner: TrivyRunner,
+	image: string,
+	options: TrivyScanOptions,
+	token?: string,
+): Promise<ScanOutcome> {
+	const started = Date.now();
+	const seconds = () => (Date.now() - started) / 1000;
+	if (!isImageReference(image)) {
+		return { ok: false, image, error: `"${image}" is not an image reference`, exitCode: null, seconds: 0 };
+	}
+	const env: Record<string, string> = token ? { TRIVY_TOKEN: token } : {};
+	// Trivy stops itself at its --timeout; the runner's own limit is the backstop for a hung process
+	const timeoutMs = (options.timeoutSeconds + 30) * 1000;
+	let result: ProcessResult;
+	try {
+		result = await runner.run(trivyImageArgs(image, options), env, timeoutMs);
+	} catch (error) {
+		return { ok: false, image, error: maskSecret(errorMessage(error), token), exitCode: null, seconds: seconds() };
+	}
+	if (result.code !== 0) {
+		const reason = trivyFailureText(result.stderr, token ? [token] : []);
+		const what = result.code === 127 ? 'trivy was not found' : `Trivy exited with ${result.code ?? 'a signal'}`;
+		return { ok: false, image, error: `${what} on ${runner.where}${reason ? `: ${reason}` : ''}`, exitCode: result.code, seconds: seconds() };
+	}
+	try {
+		return { ok: true, image, report: parseTrivyReport(result.stdout, `Trivy's report for ${image}`), seconds: seconds() };
+	} catch (error) {
+		return { ok: false, image, error: errorMessage(error), exitCode: result.code, seconds: seconds() };
+	}
+}
+
+function maskSecret(text: string, secret?: string): string {
+	return secret ? text.split(secret).join('***') : text;
+}
+
+/** Scans each image once, at most `concurrency` at a time; results keep the input order. */
+export async function scanAll(
+	runner: TrivyRunner,
+	images: string[],
+	options: TrivyScanOptions,
+	concurrency: number,
+	token?: string,
+): Promise<ScanOutcome[]> {
+	return await mapConcurrent(images, Math.max(1, concurrency), async (image) => await runTrivyScan(runner, image, options, token));
+}

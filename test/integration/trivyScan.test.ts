@@ -1,0 +1,317 @@
+/** Trivy Scan through n8n's own execution engine. Docker mode for real on the harness's dockerd (a
+ * Trivy stand-in image: container create/start/wait, log demultiplexing, exit codes, the socket
+ * mount and the cache volume are real), SSH mode on the harness's sshd, local mode on this host. The
+ * stand-in prints Trivy's recorded golden reports (../shared/reference/trivy), read at test time. */
+import Docker from 'dockerode';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { NodeConnectionTypes, type IDataObject, type INode } from 'n8n-workflow';
+
+import { DockerTrivyRunner } from '../../nodes/TrivyScan/dockerRunner';
+import { TrivyScan } from '../../nodes/TrivyScan/TrivyScan.node';
+import { runTrivyScan, trivyImageArgs } from '../../nodes/TrivyScan/trivyRun';
+import { services } from '../harness/services';
+import { buildTrivyStandInImage, installTrivyStandIn, TRIVY_REFERENCE_DIR, type StandInSpec } from '../harness/trivyStandIn';
+import { runWorkflow, type RunResult, type WorkflowJson } from '../support/workflowRunner';
+
+const TYPE = 'n8n-nodes-infra-ops.trivyScan';
+const STAND_IN = 'infra-ops-test/trivy-standin:1';
+const LABEL = 'io.infra-ops.test-trivy';
+const TOKEN = 'trivy-server-token-4f1c9e';
+const haveRef = fs.existsSync(TRIVY_REFERENCE_DIR);
+const describeRef = haveRef ? describe : describe.skip;
+if (!haveRef) console.warn(`Trivy stand-in tests skipped: ../shared/reference absent (${TRIVY_REFERENCE_DIR})`);
+
+const APP = { a: 'infra-ops-test/app-a:1', b: 'infra-ops-test/app-b:1', c: 'infra-ops-test/app-c:1' };
+const ALPINE_39 = 'ghcr.io/aquasecurity/trivy-test-images:alpine-39';
+const spec: StandInSpec = {
+	reports: {
+		[APP.a]: 'alpine-39-high-critical.json.golden',
+		[APP.b]: 'alpine-310.json.golden',
+		[ALPINE_39]: 'alpine-39-high-critical.json.golden',
+		'debian:buster': 'debian-buster-ignore-unfixed.json.golden',
+	},
+	expectedToken: TOKEN,
+};
+
+let work: string;
+let docker: Docker;
+const cacheVolume = `trivy-cache-test-${process.pid}`;
+
+function workflow(parameters: IDataObject, continueOnFail = false): WorkflowJson {
+	return {
+		name: 'trivy test',
+		nodes: [
+			{ id: '1', name: 'Start', type: 'test.start', typeVersion: 1, position: [0, 0] as [number, number], parameters: {} },
+			{
+				id: '2',
+				name: 'Trivy Scan',
+				type: TYPE,
+				typeVersion: 1,
+				position: [200, 0] as [number, number],
+				parameters,
+				...(continueOnFail ? { onError: 'continueRegularOutput' } : {}),
+				credentials: {
+					infraOpsDockerApi: { id: 'docker', name: 'docker' },
+					infraOpsSshApi: { id: 'ssh', name: 'ssh' },
+					infraOpsTrivyServerApi: { id: 'trivy', name: 'trivy' },
+				},
+			},
+		] as INode[],
+		connections: { Start: { main: [[{ node: 'Trivy Scan', type: NodeConnectionTypes.Main, index: 0 }]] } },
+		settings: { executionOrder: 'v1' },
+	};
+}
+
+async function run(
+	parameters: IDataObject,
+	opts: { input?: IDataObject[]; staticData?: IDataObject; continueOnFail?: boolean; token?: string } = {},
+): Promise<RunResult & { findings: IDataObject[] }> {
+	const { ssh, docker: d } = services();
+	const result = await runWorkflow({
+		workflow: workflow(parameters, opts.continueOnFail),
+		nodeTypes: { [TYPE]: new TrivyScan() },
+		credentials: {
+			infraOpsDockerApi: { connection: 'socket', socketPath: d.socketPath },
+			infraOpsSshApi: { host: ssh.host, port: ssh.port, username: ssh.username, authentication: 'privateKey', privateKey: ssh.privateKey, hostKeyFingerprint: ssh.hostKeyFingerprint },
+			infraOpsTrivyServerApi: { url: 'http://trivy-server.invalid:4954', token: opts.token ?? TOKEN },
+		},
+		input: opts.input,
+		staticData: opts.staticData,
+	});
+	return { ...result, findings: (result.outputs['Trivy Scan']?.[0] ?? []).map((i) => i.json) };
+}
+
+/** Docker mode on the harness's engine: no bridge there, so the Trivy container runs without a network. */
+const dockerMode = (more: IDataObject = {}): IDataObject => ({
+	runner: 'docker',
+	trivyImage: STAND_IN,
+	...more,
+	options: { networkMode: 'none', cacheVolume, skipDbUpdate: true, ...((more.options as IDataObject) ?? {}) },
+});
+
+async function readCacheLog(): Promise<string[]> {
+	const reader = await docker.createContainer({
+		Image: services().docker.image,
+		Cmd: ['sh', '-c', 'cat /cache/standin-scans.log 2>/dev/null; true'],
+		HostConfig: { Binds: [`${cacheVolume}:/cache:ro`], NetworkMode: 'none' },
+	});
+	try {
+		await reader.start();
+		await reader.wait();
+		const logs = (await reader.logs({ stdout: true, stderr: false })) as unknown as Buffer;
+		// frames: 8-byte header + payload; the log lines are plain text
+		const lines: string[] = [];
+		let offset = 0;
+		while (offset + 8 <= logs.length) {
+			const length = logs.readUInt32BE(offset + 4);
+			lines.push(logs.subarray(offset + 8, offset + 8 + length).toString());
+			offset += 8 + length;
+		}
+		return lines.join('').split('\n').filter(Boolean);
+	} finally {
+		await reader.remove({ force: true });
+	}
+}
+
+async function clearCacheLog(): Promise<void> {
+	await docker.getVolume(cacheVolume).remove().catch(() => undefined);
+}
+
+async function startContainers(image: string, count: number, prefix: string): Promise<void> {
+	for (let k = 0; k < count; k++) {
+		const c = await docker.createContainer({
+			Image: image,
+			name: `${prefix}-${k + 1}`,
+			Cmd: ['sleep', '3600'],
+			Labels: { [LABEL]: 'yes' },
+			HostConfig: { NetworkMode: 'none' },
+		});
+		await c.start();
+	}
+}
+
+describeRef('Trivy Scan (stand-in Trivy printing recorded reports)', () => {
+	beforeAll(async () => {
+		work = fs.mkdtempSync(path.join(os.tmpdir(), 'trivy-test-'));
+		docker = new Docker({ socketPath: services().docker.socketPath });
+		await buildTrivyStandInImage(services().docker.socketPath, work, STAND_IN, spec);
+		// three distinct app images (distinct IDs): commits of the busybox test image with a label each
+		const base = await docker.createContainer({ Image: services().docker.image, Cmd: ['true'], HostConfig: { NetworkMode: 'none' } });
+		try {
+			for (const [key, ref] of Object.entries(APP)) {
+				const [repo, tag] = ref.split(':');
+				await base.commit({ repo, tag, changes: [`LABEL app=${key}`] } as never);
+			}
+		} finally {
+			await base.remove({ force: true });
+		}
+		await startContainers(APP.a, 3, 'web');
+		await startContainers(APP.b, 2, 'worker');
+		await startContainers(APP.c, 1, 'legacy');
+	}, 120_000);
+
+	afterAll(async () => {
+		const mine = await docker.listContainers({ all: true, filters: { label: [LABEL] } });
+		await Promise.all(mine.map((c) => docker.getContainer(c.Id).remove({ force: true })));
+		await clearCacheLog();
+		fs.rmSync(work, { recursive: true, force: true });
+	});
+
+	it('Scan Running Containers (Docker mode): one scan per distinct image, results mapped back to the containers', async () => {
+		await clearCacheLog();
+		const { findings, error, staticData, outputs } = await run(dockerMode({ operation: 'scanRunningContainers', options: { containerLabel: LABEL, concurrency: 2 } }));
+		expect(error).toBeUndefined();
+		expect(findings).toHaveLength(3);
+		const byTarget = Object.fromEntries(findings.map((f) => [f.target as string, f]));
+		expect(byTarget[APP.a]).toMatchObject({
+			check: 'trivy-image',
+			status: 'critical',
+			changed: true,
+			counts: { CRITICAL: 1, HIGH: 0, MEDIUM: 0, LOW: 0, UNKNOWN: 0 },
+			fixable: 1,
+			newCves: ['CVE-2019-14697'],
+			topCves: [expect.objectContaining({ id: 'CVE-2019-14697', installedVersion: '1.1.20-r4', fixedVersion: '1.1.20-r5', packages: ['musl', 'musl-utils'] })],
+			containers: [expect.objectContaining({ name: 'web-1', image: APP.a }), expect.objectContaining({ name: 'web-2' }), expect.objectContaining({ name: 'web-3' })],
+		});
+		expect(String(byTarget[APP.a].imageId)).toMatch(/^sha256:[0-9a-f]{64}$/);
+		expect(byTarget[APP.a].summary).toBe(`${APP.a}: 1 CRITICAL (1 fixable): CVE-2019-14697 [new: CVE-2019-14697] (alpine 3.9.4 is end of life) — used by web-1, web-2, web-3`);
+		expect(byTarget[APP.b]).toMatchObject({ status: 'ok', changed: false, total: 0, containers: [expect.objectContaining({ name: 'worker-1' }), expect.objectContaining({ name: 'worker-2' })] });
+		// the stand-in knows no report for app-c: it fails like Trivy (exit 1), which is an error, never "no vulnerabilities"
+		expect(byTarget[APP.c]).toMatchObject({ status: 'error', changed: true, exitCode: 1, containers: [expect.objectContaining({ name: 'legacy-1' })] });
+		expect(byTarget[APP.c].summary).toMatch(/scan failed: Trivy exited with 1 on infra-ops-test\/trivy-standin:1 on unix:\/\/.*FATAL\tunable to find the image "infra-ops-test\/app-c:1"/);
+		expect(byTarget[APP.c]).not.toHaveProperty('counts');
+		expect(outputs['Trivy Scan'][0].every((i) => JSON.stringify(i.pairedItem) === '{"item":0}')).toBe(true);
+		// the cache volume is real: the stand-in logged each scan in it, one per distinct image
+		expect((await readCacheLog()).sort()).toEqual([APP.a, APP.b, APP.c]);
+		// no Trivy container is left behind
+		expect(await docker.listContainers({ all: true, filters: { label: ['io.infra-ops.trivy-scan'] } })).toEqual([]);
+
+		// the next run: nothing new, nothing changed
+		const again = await run(dockerMode({ operation: 'scanRunningContainers', options: { containerLabel: LABEL } }), { staticData });
+		expect(again.findings.map((f) => [f.target, f.status, f.changed, f.newCves])).toEqual(
+			expect.arrayContaining([
+				[APP.a, 'critical', false, []],
+				[APP.b, 'ok', false, []],
+				[APP.c, 'error', false, undefined],
+			]),
+		);
+		// MEDIUM now counts: app-b gains two CVEs, so it changed; app-a did not gain any
+		const wider = await run(dockerMode({ operation: 'scanRunningContainers', severities: ['MEDIUM', 'HIGH', 'CRITICAL'], options: { containerLabel: LABEL } }), { staticData: again.staticData });
+		const b = wider.findings.find((f) => f.target === APP.b)!;
+		expect(b).toMatchObject({ status: 'warning', changed: true, newCves: ['CVE-2019-1549', 'CVE-2019-1551'] });
+		expect(wider.findings.find((f) => f.target === APP.a)).toMatchObject({ changed: false, newCves: [] });
+	}, 120_000);
+
+	it('Scan Images (Docker mode): per-vulnerability items, ignore list, server token in the environment only', async () => {
+		const { findings, error } = await run(
+			dockerMode({
+				operation: 'scanImages',
+				images: `${ALPINE_39}, debian:buster\n${ALPINE_39}`,
+				useServer: true,
+				ignoreList: { rules: [{ id: 'CVE-2019-18224', reason: 'libidn2 not reachable', expires: '2999-01-01' }] },
+				options: { perVulnerability: true },
+			}),
+		);
+		expect(error).toBeUndefined();
+		expect(findings.map((f) => [f.check, f.target, f.status])).toEqual([
+			['trivy-image', ALPINE_39, 'critical'],
+			['trivy-image', 'debian:buster', 'ok'],
+			['trivy-vulnerability', `${ALPINE_39} CVE-2019-14697 musl`, 'critical'],
+			['trivy-vulnerability', `${ALPINE_39} CVE-2019-14697 musl-utils`, 'critical'],
+		]);
+		expect(findings[1]).toMatchObject({ ignored: [{ id: 'CVE-2019-18224', reason: 'libidn2 not reachable', expires: '2999-01-01' }], summary: 'debian:buster: no HIGH/CRITICAL vulnerabilities (1 ignored)' });
+		expect(findings[2]).toMatchObject({ vulnerabilityId: 'CVE-2019-14697', installedVersion: '1.1.20-r4', fixedVersion: '1.1.20-r5', changed: true });
+		expect(JSON.stringify(findings)).not.toContain(TOKEN);
+
+		const wrong = await run(dockerMode({ operation: 'scanImages', images: ALPINE_39, useServer: true }), { token: 'not-the-token' });
+		expect(wrong.findings[0]).toMatchObject({ status: 'error', exitCode: 1 });
+		expect(wrong.findings[0].summary).toMatch(/invalid token/);
+		expect(JSON.stringify(wrong.findings)).not.toMatch(/not-the-token|trivy-server-token/);
+	}, 120_000);
+
+	it('a bad image name or a Trivy image that is not there: an error finding, or a clear node error', async () => {
+		const bad = await run(dockerMode({ operation: 'scanImages', images: 'nosuch/image:1, -oops' }));
+		expect(bad.findings.map((f) => [f.target, f.status])).toEqual([
+			['nosuch/image:1', 'error'],
+			['-oops', 'error'],
+		]);
+		expect(bad.findings[0].summary).toMatch(/Trivy exited with 1 .*unable to find the image "nosuch\/image:1"/);
+		expect(bad.findings[1].summary).toBe('-oops: scan failed: "-oops" is not an image reference');
+
+		const absent = await run(dockerMode({ operation: 'scanImages', images: ALPINE_39, trivyImage: 'infra-ops-test/no-such-trivy:9' }));
+		expect(absent.error?.name).toBe('NodeOperationError');
+		expect(absent.error?.message).toMatch(/^The Trivy image infra-ops-test\/no-such-trivy:9 is not on the Docker host and cannot be pulled: /);
+		expect(absent.error?.description).toBe('Pull it on the Docker host (docker pull infra-ops-test/no-such-trivy:9), or set Trivy Image to an image that is there');
+
+		const continued = await run(dockerMode({ operation: 'scanImages', images: ALPINE_39, trivyImage: 'infra-ops-test/no-such-trivy:9' }), { continueOnFail: true, input: [{ a: 1 }, { a: 2 }] });
+		expect(continued.outputs['Trivy Scan'][0].map((i) => [i.pairedItem, String(i.json.error).slice(0, 40)])).toEqual([
+			[{ item: 0 }, 'The Trivy image infra-ops-test/no-such-t'],
+			[{ item: 1 }, 'The Trivy image infra-ops-test/no-such-t'],
+		]);
+
+		const badIgnore = await run({ operation: 'parseReport', reportText: '{"SchemaVersion":2}', ignoreList: { rules: [{ id: 'CVE-1', expires: 'soon' }] } });
+		expect(badIgnore.error?.message).toBe('The ignore rule for CVE-1 has an expiry "soon" that is not a date');
+	}, 120_000);
+
+	it('Docker mode: a scan longer than the Docker client\'s request timeout still completes; one past the scan timeout is killed and removed', async () => {
+		const slow = 'infra-ops-test/trivy-standin-slow:1';
+		await buildTrivyStandInImage(services().docker.socketPath, fs.mkdtempSync(path.join(work, 'slow-')), slow, { ...spec, scanSeconds: 12 });
+		// Docker's wait is a long poll: with a 2 s client timeout it is cut several times during a 12 s scan
+		const impatient = new Docker({ socketPath: services().docker.socketPath, timeout: 2000 });
+		const runner = new DockerTrivyRunner(impatient, { trivyImage: slow, hostSocketPath: services().docker.socketPath, cacheVolume, networkMode: 'none' }, 'test');
+		const options = { severities: ['HIGH' as const, 'CRITICAL' as const], ignoreUnfixed: false, skipDbUpdate: true, timeoutSeconds: 60, cacheDir: '/root/.cache/trivy' };
+		const done = await runTrivyScan(runner, ALPINE_39, options);
+		expect(done.ok ? 'ok' : done.error).toBe('ok');
+		expect(done).toMatchObject({ ok: true, image: ALPINE_39 });
+		expect(done.seconds).toBeGreaterThanOrEqual(12);
+
+		const started = Date.now();
+		const killed = await runner.run(trivyImageArgs(ALPINE_39, options), {}, 1500).catch((error: Error) => error);
+		expect((killed as Error).message).toBe('Trivy in infra-ops-test/trivy-standin-slow:1 on test did not finish within 1500 ms');
+		// killed, not waited for: well before the 12 s scan would end
+		expect(Date.now() - started).toBeLessThan(10_000);
+		expect(await docker.listContainers({ all: true, filters: { label: ['io.infra-ops.trivy-scan'] } })).toEqual([]);
+	}, 60_000);
+
+	it('SSH mode: trivy (the stand-in) on the remote host; a missing trivy is an error finding', async () => {
+		const trivyPath = installTrivyStandIn(path.join(services().ssh.dataDir, `trivy-${process.pid}`), spec);
+		const { findings, error } = await run({ operation: 'scanImages', runner: 'ssh', trivyPath, images: `${ALPINE_39}\nnosuch:1`, useServer: true });
+		expect(error).toBeUndefined();
+		expect(findings.map((f) => [f.target, f.status, f.scannedOn])).toEqual([
+			[ALPINE_39, 'critical', `${services().ssh.username}@127.0.0.1:${services().ssh.port}`],
+			['nosuch:1', 'error', `${services().ssh.username}@127.0.0.1:${services().ssh.port}`],
+		]);
+		expect(JSON.stringify(findings)).not.toContain(TOKEN);
+
+		const missing = await run({ operation: 'scanImages', runner: 'ssh', trivyPath: '/nonexistent/trivy', images: ALPINE_39 });
+		expect(missing.findings[0]).toMatchObject({ status: 'error', exitCode: 127 });
+		expect(missing.findings[0].summary).toMatch(/trivy was not found on/);
+	}, 60_000);
+
+	it('Local mode: the trivy program on the n8n host', async () => {
+		const trivyPath = installTrivyStandIn(path.join(work, 'local'), spec);
+		const { findings } = await run({ operation: 'scanImages', runner: 'local', trivyPath, images: 'debian:buster' });
+		expect(findings[0]).toMatchObject({ status: 'critical', counts: expect.objectContaining({ CRITICAL: 1 }), topCves: [expect.objectContaining({ id: 'CVE-2019-18224', title: 'libidn2: heap-based buffer overflow in idn2_to_ascii_4i in lib/lookup.c' })] });
+		const absent = await run({ operation: 'scanImages', runner: 'local', trivyPath: '/nonexistent/trivy', images: 'debian:buster' });
+		expect(absent.findings[0]).toMatchObject({ status: 'error' });
+		expect(absent.findings[0].summary).toMatch(/\/nonexistent\/trivy was not found on the n8n host/);
+	}, 60_000);
+
+	it('Parse Report: a recorded report from binary input or text, changed only when a CVE is new', async () => {
+		const text = fs.readFileSync(path.join(TRIVY_REFERENCE_DIR, 'alpine-310.json.golden'));
+		const binary = await run(
+			{ operation: 'parseReport', reportSource: 'binary', severities: ['MEDIUM'] },
+			{ input: [{ json: {}, binary: { data: { data: text.toString('base64'), mimeType: 'application/json', fileName: 'report.json' } } } as unknown as IDataObject] },
+		);
+		expect(binary.findings).toEqual([
+			expect.objectContaining({ target: 'ghcr.io/aquasecurity/trivy-test-images:alpine-310', status: 'warning', changed: true, total: 2, newCves: ['CVE-2019-1549', 'CVE-2019-1551'] }),
+		]);
+		const again = await run({ operation: 'parseReport', reportText: text.toString('utf8'), severities: ['MEDIUM'] }, { staticData: binary.staticData });
+		expect(again.findings[0]).toMatchObject({ changed: false, newCves: [] });
+		const notJson = await run({ operation: 'parseReport', reportText: 'Total: 3 (HIGH: 3)' });
+		expect(notJson.error?.message).toMatch(/^Report JSON is not JSON/);
+		expect(notJson.error?.description).toMatch(/--format json/);
+	});
+});
