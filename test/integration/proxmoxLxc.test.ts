@@ -224,6 +224,10 @@ describeRef('Proxmox LXC schema-conformance tests (PVE API simulator validating 
 		const config = schema.resolve('/nodes/pve/lxc/101/config', 'GET').method!.returns!;
 		expect(checkValue({ digest: 'x', net0: 'name=eth0,bridge=vmbr0,tag=40' }, config, 'c', 'return')).toEqual([]);
 		expect(checkValue({ digest: 'x', net0: 'bridge=vmbr0' }, config, 'c', 'return')).toEqual(['c.net0: invalid format - property name is missing']);
+		// a format the validator has no check for fails loudly instead of passing unchecked
+		expect(checkValue('x', { type: 'string', format: 'no-such-format' }, 'p', 'param')).toEqual([expect.stringMatching(/^p: format 'no-such-format' is not known to the simulator's validator/)]);
+		const create = schema.resolve('/nodes/pve/lxc', 'POST').method!.parameters!;
+		expect(checkValue('/dev/../etc/shadow', create.properties!['dev[n]'], 'dev0', 'param')).toEqual([expect.stringMatching(/dev0.path: value '\/dev\/..\/etc\/shadow' does not match format 'pve-lxc-dev-string'/)]);
 	});
 
 	it('keeps the token secret and a create\'s root password out of every message, also where PVE quotes a value back', async () => {
