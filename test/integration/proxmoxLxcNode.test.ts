@@ -195,6 +195,23 @@ describeRef('Proxmox LXC node schema-conformance tests (n8n engine, PVE simulato
 		expect(cont.items.map((i) => (i.pairedItem as { item: number }).item)).toEqual([0, 1]);
 	});
 
+	it('a credential mistake is a NodeOperationError with the fix, or with continueOnFail an error item per input, in every operation', async () => {
+		const credential = { tokenId: 'automation@pve' };
+		const message = 'Proxmox API token ID "automation@pve" is not of the form USER@REALM!TOKENID';
+		for (const parameters of [
+			{ resource: 'desiredState', operation: 'ensure', ensureMode: 'plan', desiredState: '{"vmid": 101, "node": "pve"}' },
+			{ resource: 'container', operation: 'auditSegmentation', tierMap: '{}', auditNode: '' },
+			{ resource: 'container', operation: 'list', listNode: '' },
+		]) {
+			const failed = await run(parameters, { credential });
+			expect(failed.error).toMatchObject({ name: 'NodeOperationError', message, description: 'For example automation@pve!n8n' });
+			const cont = await run(parameters, { credential, continueOnFail: true, input: [{ n: 1 }, { n: 2 }] });
+			expect(cont.error).toBeUndefined();
+			expect(cont.json).toEqual([{ error: message }, { error: message }]);
+			expect(cont.items.map((i) => (i.pairedItem as { item: number }).item)).toEqual([0, 1]);
+		}
+	});
+
 	it('Update Config renames with a digest and Get shows the new name; a wrong digest is refused', async () => {
 		const got = await run({ resource: 'container', operation: 'get', node: 'pve', vmid: 103 });
 		const digest = got.json[0].digest as string;
