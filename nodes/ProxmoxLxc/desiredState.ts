@@ -3,7 +3,7 @@
 import { parse as parseYaml } from 'yaml';
 
 import { InfraOpsError } from '../shared/errors';
-import { buildNet, formatSize, parseSize, type NetInterface } from './propertyStrings';
+import { buildNet, parseSize, type NetInterface } from './propertyStrings';
 
 export type PowerState = 'running' | 'stopped' | 'absent';
 
@@ -220,5 +220,3 @@ export function createParams(c: DesiredContainer): Record<string, string | numbe
 	if (c.create.unprivileged !== undefined) params.unprivileged = c.create.unprivileged;
 	return params;
 }
-
-export { formatSize };
