@@ -180,6 +180,26 @@ describeRef('Proxmox LXC node schema-conformance tests (n8n engine, PVE simulato
 		expect(sim.containers.get(103)!.config.memory).toBe(2048);
 	});
 
+	it('Ensure: a container that cannot be read is an error finding of its own; the others are still planned, and apply writes nothing to it', async () => {
+		const doc = JSON.stringify({ containers: [{ vmid: 101, node: 'pve', hostname: 'traefik' }, { vmid: 103, node: 'pve', memory: 4096 }] });
+		sim.beforeRequest = (method, apiPath) => {
+			if (method === 'GET' && apiPath === '/nodes/pve/lxc/103/config') throw new Error("can't lock file '/run/lock/lxc/pve-config-103.lock' - got timeout");
+		};
+		try {
+			const plan = await run({ resource: 'desiredState', operation: 'ensure', ensureMode: 'plan', desiredState: doc });
+			expect(plan.json.map((f) => [f.target, f.status])).toEqual([['pve/101', 'ok'], ['pve/103', 'error']]);
+			expect(plan.json[1]).toMatchObject({ drift: 'unknown', summary: "CT 103 cannot be read: GET /nodes/pve/lxc/103/config: can't lock file '/run/lock/lxc/pve-config-103.lock' - got timeout (HTTP 500)" });
+			expect(plan.items.map((i) => (i.pairedItem as { item: number }).item)).toEqual([0, 0]);
+			const before = sim.requests.length;
+			const apply = await run({ resource: 'desiredState', operation: 'ensure', ensureMode: 'apply', desiredState: doc });
+			expect(apply.json.map((f) => [f.target, f.status])).toEqual([['pve/101', 'ok'], ['pve/103', 'error']]);
+			expect(apply.json[1].summary).toMatch(/^CT 103: failed: cannot be read: GET \/nodes\/pve\/lxc\/103\/config: /);
+			expect(sim.requests.slice(before).filter((r) => r.method !== 'GET')).toEqual([]);
+		} finally {
+			sim.beforeRequest = undefined;
+		}
+	});
+
 	it('bad desired-state input: a NodeOperationError naming the field; with continueOnFail an error item per input', async () => {
 		const bad = 'containers:\n  - vmid: 101\n    node: pve\n    net:\n      net0: { bridge: vmbr0, tag: 5000 }\n';
 		const failed = await run({ resource: 'desiredState', operation: 'ensure', ensureMode: 'plan', desiredState: bad });
