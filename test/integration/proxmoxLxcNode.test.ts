@@ -275,6 +275,17 @@ describeRef('Proxmox LXC node schema-conformance tests (n8n engine, PVE simulato
 		const verdicts = Object.fromEntries(json.map((f) => [f.target, [f.status, f.tier]]));
 		expect(verdicts).toMatchObject({ 'pve/101': ['ok', 'external'], 'pve/103': ['critical', 'data'], 'pve/130': ['ok', 'application'], 'pve/140': ['ok', 'application'] });
 		expect(json.find((f) => f.target === 'pve/103')!.summary).toBe('CT 103 (qdrant-1) is outside its tier data (VLAN 30): net1 untagged');
+		// a container whose config cannot be read is an error finding; the others are still judged
+		sim.beforeRequest = (method, apiPath) => {
+			if (method === 'GET' && apiPath === '/nodes/pve/lxc/130/config') throw new Error("can't lock file '/run/lock/lxc/pve-config-130.lock' - got timeout");
+		};
+		try {
+			const partial = await run({ resource: 'container', operation: 'auditSegmentation', tierMap, auditNode: '' });
+			expect(Object.fromEntries(partial.json.map((f) => [f.target, f.status]))).toEqual({ 'pve/101': 'ok', 'pve/103': 'critical', 'pve/130': 'error', 'pve/140': 'ok' });
+			expect(partial.json.find((f) => f.target === 'pve/130')!.summary).toMatch(/^CT 130 \(searxng\): its network config cannot be read: GET \/nodes\/pve\/lxc\/130\/config: can't lock file/);
+		} finally {
+			sim.beforeRequest = undefined;
+		}
 		const bad = await run({ resource: 'container', operation: 'auditSegmentation', tierMap: '{"tiers": {"data": 30}, "containers": {"x": "dmz"}}', auditNode: '' });
 		expect(bad.error?.message).toMatch(/containers.x names tier "dmz", which is not in tiers \(data\)/);
 	});
