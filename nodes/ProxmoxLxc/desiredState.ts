@@ -3,7 +3,7 @@
 import { parse as parseYaml } from 'yaml';
 
 import { InfraOpsError } from '../shared/errors';
-import { buildNet, formatSize, parseSize, type NetInterface } from './propertyStrings';
+import { buildNet, parseSize, type NetInterface } from './propertyStrings';
 
 export type PowerState = 'running' | 'stopped' | 'absent';
 
@@ -27,6 +27,16 @@ const CONTAINER_FIELDS = new Set([
 ]);
 const NET_FIELDS = new Set(['name', 'bridge', 'ip', 'gw', 'ip6', 'gw6', 'dhcp', 'tag', 'firewall', 'hwaddr', 'mtu', 'rate', 'link_down', 'trunks']);
 const FEATURE_FIELDS = new Set(['nesting', 'keyctl', 'fuse', 'mknod', 'mount', 'force_rw_sys']);
+/** Parameters of PVE's create call that are not config keys (apidata.js: POST /nodes/{node}/lxc minus
+ * PUT .../config), with the top-level field that takes each one here ('' where none does). */
+const CREATE_ONLY_KEYS = new Map<string, string>([
+	['password', 'password'],
+	['ssh-public-keys', 'sshPublicKeys'],
+	['ostemplate', 'template'],
+	['storage', 'storage'],
+	['start', 'state'],
+	...['bwlimit', 'force', 'ha-managed', 'ignore-unpack-errors', 'pool', 'restore', 'unique'].map((k) => [k, ''] as const),
+]);
 
 function fail(path: string, problem: string, hint?: string): never {
 	throw new InfraOpsError(`Desired state: ${path} ${problem}`, hint ?? 'Fix that field of the desired-state document (see the node\'s documentation for the format)');
@@ -139,7 +149,11 @@ function containerFrom(raw: unknown, path: string, defaults: Record<string, unkn
 	if (v.config !== undefined) {
 		if (!isObject(v.config)) fail(`${path}.config`, 'must be an object of PVE config keys');
 		for (const [key, value] of Object.entries(v.config)) {
-			if (!/^[a-z][a-z0-9_-]*$/.test(key) || ['digest', 'delete', 'vmid', 'node'].includes(key)) fail(`${path}.config.${key}`, 'is not a container config key');
+			if (!/^[a-z][a-z0-9_-]*$/.test(key) || ['digest', 'delete', 'revert', 'vmid', 'node'].includes(key)) fail(`${path}.config.${key}`, 'is not a container config key');
+			// `config` is compared with PVE's config and copied into the findings; a create-only value
+			// (the root password above all) would be reported as drift on every run, in clear text
+			const field = CREATE_ONLY_KEYS.get(key);
+			if (field !== undefined) fail(`${path}.config.${key}`, 'is only taken when a container is created, not part of its config', field ? `Give it as ${path}.${field} instead` : 'Leave it out of the desired state');
 			config[key] = typeof value === 'boolean' ? (value ? '1' : '0') : string(value, `${path}.config.${key}`);
 		}
 	}
@@ -206,5 +220,3 @@ export function createParams(c: DesiredContainer): Record<string, string | numbe
 	if (c.create.unprivileged !== undefined) params.unprivileged = c.create.unprivileged;
 	return params;
 }
-
-export { formatSize };

@@ -39,6 +39,8 @@ export interface ContainerPlan {
 	blocked: string[];
 	power?: { from: string; to: string };
 	destroy?: boolean;
+	/** Why the container could not be read; nothing else of the plan is known then. */
+	error?: string;
 }
 
 export interface EnsureOptions {
@@ -122,10 +124,15 @@ export async function planContainers(client: PveClient, desired: DesiredContaine
 	const existing = new Map((await listContainers(client)).map((c) => [c.vmid, c]));
 	return await mapConcurrent(desired, options.concurrency ?? 4, async (d) => {
 		const found = existing.get(d.vmid);
-		if (!found) {
-			return { vmid: d.vmid, node: d.node, name: d.config.hostname ?? '', exists: false, changes: [], pendingKeys: [], extraKeys: [], rootOnlyKeys: [], blocked: [] };
+		const unread = { vmid: d.vmid, node: found?.node ?? d.node, name: d.config.hostname ?? '', changes: [], pendingKeys: [], extraKeys: [], rootOnlyKeys: [], blocked: [] };
+		if (!found) return { ...unread, exists: false };
+		try {
+			return comparePlan(d, await getContainer(client, found.node, d.vmid));
+		} catch (error) {
+			// one container that cannot be read (a lock, a permission on its VMID) is its own error
+			// finding, so the others are still planned and alerted on
+			return { ...unread, exists: true, error: errorMessage(error) };
 		}
-		return comparePlan(d, await getContainer(client, found.node, d.vmid));
 	});
 }
 
@@ -134,6 +141,7 @@ const label = (p: { vmid: number; name: string }) => `CT ${p.vmid}${p.name ? ` (
 export function planFinding(p: ContainerPlan, desired: DesiredContainer, options: EnsureOptions = {}): NewFinding {
 	const target = `${p.actualNode ?? p.node}/${p.vmid}`;
 	const base = { check: 'proxmox-drift', target, vmid: p.vmid, node: p.actualNode ?? p.node, name: p.name };
+	if (p.error) return { ...base, status: 'error', summary: `${label(p)} cannot be read: ${p.error}`, drift: 'unknown', error: p.error, changeKey: 'error' };
 	if (!p.exists) {
 		if (desired.state === 'absent') return { ...base, status: 'ok', summary: `${label(p)} is absent, as desired`, drift: 'none', changeKey: 'absent' };
 		return { ...base, status: 'warning', summary: `${label(p)} is missing on ${p.node}${desired.create.template ? ': Apply would create it' : ' (and has no template to create it from)'}`, drift: 'missing', changeKey: 'missing' };
@@ -177,6 +185,7 @@ export interface ApplyOutcome {
 
 async function applyOne(client: PveClient, p: ContainerPlan, d: DesiredContainer, options: EnsureOptions): Promise<ApplyOutcome> {
 	const out: ApplyOutcome = { plan: p, actions: [], skipped: [] };
+	if (p.error) return { ...out, error: `cannot be read: ${p.error}` };
 	try {
 		if (!p.exists) {
 			if (d.state === 'absent') return out;

@@ -85,12 +85,6 @@ function summary(r: Record<string, unknown>): ContainerSummary {
 	};
 }
 
-/** Finds which node a container is on. */
-export async function locateContainer(client: PveClient, vmid: number): Promise<string | undefined> {
-	const all = await listContainers(client);
-	return all.find((c) => c.vmid === vmid)?.node;
-}
-
 export async function getContainer(client: PveClient, node: string, vmid: number): Promise<ContainerDetails> {
 	const base = ct(checkNodeName(node), checkVmid(vmid));
 	const [config, status, pending] = await Promise.all([

@@ -1,7 +1,7 @@
 /** Network segmentation audit: each container's VLAN tags against a tier map (review recommendation 7:
  * management 10, application 20, data 30, external 40). */
 import { mapConcurrent } from '../shared/concurrency';
-import { InfraOpsError } from '../shared/errors';
+import { errorMessage, InfraOpsError } from '../shared/errors';
 import type { NewFinding } from '../shared/findings';
 import { listContainers, type ContainerSummary, type LxcConfig } from './lxc';
 import { parsePropertyString } from './propertyStrings';
@@ -91,9 +91,15 @@ export function judgeSegmentation(n: ContainerNetworks, map: TierMap): NewFindin
 
 export async function auditSegmentation(client: PveClient, map: TierMap, options: { node?: string; concurrency?: number } = {}): Promise<NewFinding[]> {
 	const containers = (await listContainers(client, { node: options.node })).filter((c) => !c.template);
-	const networks = await mapConcurrent(containers, options.concurrency ?? 4, async (container) => {
-		const config = await client.request<LxcConfig>('GET', `/nodes/${container.node}/lxc/${container.vmid}/config`);
-		return { container, interfaces: interfacesOf(config) };
+	return await mapConcurrent(containers, options.concurrency ?? 4, async (container): Promise<NewFinding> => {
+		let config: LxcConfig;
+		try {
+			config = await client.request<LxcConfig>('GET', `/nodes/${container.node}/lxc/${container.vmid}/config`);
+		} catch (error) {
+			// one unreadable config is that container's error finding; the rest of the audit still counts
+			const target = `${container.node}/${container.vmid}`;
+			return { check: 'proxmox-segmentation', target, vmid: container.vmid, node: container.node, name: container.name, tags: container.tags, status: 'error', summary: `CT ${container.vmid} (${container.name}): its network config cannot be read: ${errorMessage(error)}`, error: errorMessage(error), changeKey: 'error' };
+		}
+		return judgeSegmentation({ container, interfaces: interfacesOf(config) }, map);
 	});
-	return networks.map((n) => judgeSegmentation(n, map));
 }

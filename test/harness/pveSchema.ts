@@ -97,6 +97,9 @@ const formatChecks: Record<string, (value: string) => boolean> = {
 	'pve-ct-timezone': (v) => v === 'host' || /^[A-Za-z0-9_+\-/]+$/.test(v),
 	'lxc-ip-with-ll-iface-list': (v) => v.split(/[,;\s]+/).filter(Boolean).every((ip) => IPV4.test(ip) || net.isIPv6(ip.split('%')[0])),
 	'pve-userid': (v) => /^[^\s:/]+@[A-Za-z][A-Za-z0-9.\-_]+$/.test(v),
+	// PVE::LXC::Config verify_lxc_dev_string: an absolute path under /dev, without . or .. components
+	'pve-lxc-dev-string': (v) => v.startsWith('/dev/') && !/\/\.\.?(\/|$)/.test(v),
+	'pve-storage-content-list': (v) => v.split(/[,;\s]+/).filter(Boolean).every((c) => ['images', 'rootdir', 'vztmpl', 'iso', 'backup', 'snippets', 'import'].includes(c)),
 };
 
 /** Perl's `(?^:…)` (default flags) has no JavaScript spelling; PVE anchors every pattern. */
@@ -186,7 +189,10 @@ export function checkValue(value: unknown, schema: SchemaProperty, where: string
 			if (schema.pattern && !perlPattern(schema.pattern).test(text)) problems.push(`${where}: value does not match the regex pattern`);
 			if (typeof schema.format === 'string') {
 				const check = formatChecks[schema.format];
-				if (check && !check(text)) problems.push(`${where}: value '${text}' does not match format '${schema.format}'`);
+				// a format this validator cannot check must not pass unchecked: the simulator would then
+				// accept what PVE refuses
+				if (!check) problems.push(`${where}: format '${schema.format}' is not known to the simulator's validator (add it to formatChecks in test/harness/pveSchema.ts)`);
+				else if (!check(text)) problems.push(`${where}: value '${text}' does not match format '${schema.format}'`);
 			} else if (schema.format && typeof schema.format === 'object') {
 				const parsed = parsePropertyString(text, schema.format);
 				if (typeof parsed === 'string') return [`${where}: invalid format - ${parsed}`];

@@ -224,6 +224,39 @@ describeRef('Proxmox LXC schema-conformance tests (PVE API simulator validating 
 		const config = schema.resolve('/nodes/pve/lxc/101/config', 'GET').method!.returns!;
 		expect(checkValue({ digest: 'x', net0: 'name=eth0,bridge=vmbr0,tag=40' }, config, 'c', 'return')).toEqual([]);
 		expect(checkValue({ digest: 'x', net0: 'bridge=vmbr0' }, config, 'c', 'return')).toEqual(['c.net0: invalid format - property name is missing']);
+		// a format the validator has no check for fails loudly instead of passing unchecked
+		expect(checkValue('x', { type: 'string', format: 'no-such-format' }, 'p', 'param')).toEqual([expect.stringMatching(/^p: format 'no-such-format' is not known to the simulator's validator/)]);
+		const create = schema.resolve('/nodes/pve/lxc', 'POST').method!.parameters!;
+		expect(checkValue('/dev/../etc/shadow', create.properties!['dev[n]'], 'dev0', 'param')).toEqual([expect.stringMatching(/dev0.path: value '\/dev\/..\/etc\/shadow' does not match format 'pve-lxc-dev-string'/)]);
+	});
+
+	it('keeps the token secret and a create\'s root password out of every message, also where PVE quotes a value back', async () => {
+		const client = clientFor();
+		// PVE quotes the value a format check refuses in its per-parameter errors
+		const quoted = await updateConfig(client, 'pve2', 102, { set: { tags: `${SECRET}!` } }).catch((e: unknown) => e);
+		expect((quoted as PveApiError).status).toBe(400);
+		expect((quoted as Error).message).toMatch(/tags: value '\*\*\*!' does not match format 'pve-tag-list'/);
+		expect(JSON.stringify((quoted as PveApiError).errors)).not.toContain(SECRET);
+
+		const password = 'Echoed-Root-Pa55';
+		const spec = { node: 'pve', ostemplate: 'local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst', password, config: { hostname: 'echo' } };
+		// a server error that echoes the request's root password
+		sim.beforeRequest = (method, apiPath) => {
+			if (method !== 'POST' || apiPath !== '/nodes/pve/lxc') return;
+			sim.beforeRequest = undefined;
+			throw new Error(`unable to set password '${password}'`);
+		};
+		const echoed = await createContainer(client, { ...spec, vmid: 170 }).catch((e: unknown) => e);
+		expect((echoed as Error).message).toBe("POST /nodes/pve/lxc: unable to set password '***' (HTTP 500)");
+		expect(sim.requests.filter((r) => r.path === '/nodes/pve/lxc').at(-1)!.params).toEqual(expect.arrayContaining(['password']));
+		// a create task that fails with the password in its exit status and log
+		sim.failNextTask.set('vzcreate', `chpasswd: unable to set password '${password}'`);
+		const failed = await createContainer(client, { ...spec, vmid: 171 }).catch((e: unknown) => e);
+		expect(failed).toBeInstanceOf(PveTaskError);
+		expect((failed as Error).message).toMatch(/^Proxmox task vzcreate 171 on pve failed: chpasswd: unable to set password '\*\*\*'/);
+		expect((failed as PveTaskError).logTail).toContain("TASK ERROR: chpasswd: unable to set password '***'");
+		expect(JSON.stringify({ m: (failed as Error).message, t: (failed as PveTaskError).logTail, task: (failed as PveTaskError).task })).not.toContain(password);
+		sim.containers.delete(171);
 	});
 
 	it('gives up waiting for a task after the task timeout, naming the task', async () => {

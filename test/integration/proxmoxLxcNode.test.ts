@@ -180,6 +180,26 @@ describeRef('Proxmox LXC node schema-conformance tests (n8n engine, PVE simulato
 		expect(sim.containers.get(103)!.config.memory).toBe(2048);
 	});
 
+	it('Ensure: a container that cannot be read is an error finding of its own; the others are still planned, and apply writes nothing to it', async () => {
+		const doc = JSON.stringify({ containers: [{ vmid: 101, node: 'pve', hostname: 'traefik' }, { vmid: 103, node: 'pve', memory: 4096 }] });
+		sim.beforeRequest = (method, apiPath) => {
+			if (method === 'GET' && apiPath === '/nodes/pve/lxc/103/config') throw new Error("can't lock file '/run/lock/lxc/pve-config-103.lock' - got timeout");
+		};
+		try {
+			const plan = await run({ resource: 'desiredState', operation: 'ensure', ensureMode: 'plan', desiredState: doc });
+			expect(plan.json.map((f) => [f.target, f.status])).toEqual([['pve/101', 'ok'], ['pve/103', 'error']]);
+			expect(plan.json[1]).toMatchObject({ drift: 'unknown', summary: "CT 103 cannot be read: GET /nodes/pve/lxc/103/config: can't lock file '/run/lock/lxc/pve-config-103.lock' - got timeout (HTTP 500)" });
+			expect(plan.items.map((i) => (i.pairedItem as { item: number }).item)).toEqual([0, 0]);
+			const before = sim.requests.length;
+			const apply = await run({ resource: 'desiredState', operation: 'ensure', ensureMode: 'apply', desiredState: doc });
+			expect(apply.json.map((f) => [f.target, f.status])).toEqual([['pve/101', 'ok'], ['pve/103', 'error']]);
+			expect(apply.json[1].summary).toMatch(/^CT 103: failed: cannot be read: GET \/nodes\/pve\/lxc\/103\/config: /);
+			expect(sim.requests.slice(before).filter((r) => r.method !== 'GET')).toEqual([]);
+		} finally {
+			sim.beforeRequest = undefined;
+		}
+	});
+
 	it('bad desired-state input: a NodeOperationError naming the field; with continueOnFail an error item per input', async () => {
 		const bad = 'containers:\n  - vmid: 101\n    node: pve\n    net:\n      net0: { bridge: vmbr0, tag: 5000 }\n';
 		const failed = await run({ resource: 'desiredState', operation: 'ensure', ensureMode: 'plan', desiredState: bad });
@@ -193,6 +213,23 @@ describeRef('Proxmox LXC node schema-conformance tests (n8n engine, PVE simulato
 		expect(cont.json[0]).toEqual({ error: expect.stringMatching(/net0\.tag/) });
 		expect(cont.json[1]).toMatchObject({ target: 'pve/101', status: 'ok' });
 		expect(cont.items.map((i) => (i.pairedItem as { item: number }).item)).toEqual([0, 1]);
+	});
+
+	it('a credential mistake is a NodeOperationError with the fix, or with continueOnFail an error item per input, in every operation', async () => {
+		const credential = { tokenId: 'automation@pve' };
+		const message = 'Proxmox API token ID "automation@pve" is not of the form USER@REALM!TOKENID';
+		for (const parameters of [
+			{ resource: 'desiredState', operation: 'ensure', ensureMode: 'plan', desiredState: '{"vmid": 101, "node": "pve"}' },
+			{ resource: 'container', operation: 'auditSegmentation', tierMap: '{}', auditNode: '' },
+			{ resource: 'container', operation: 'list', listNode: '' },
+		]) {
+			const failed = await run(parameters, { credential });
+			expect(failed.error).toMatchObject({ name: 'NodeOperationError', message, description: 'For example automation@pve!n8n' });
+			const cont = await run(parameters, { credential, continueOnFail: true, input: [{ n: 1 }, { n: 2 }] });
+			expect(cont.error).toBeUndefined();
+			expect(cont.json).toEqual([{ error: message }, { error: message }]);
+			expect(cont.items.map((i) => (i.pairedItem as { item: number }).item)).toEqual([0, 1]);
+		}
 	});
 
 	it('Update Config renames with a digest and Get shows the new name; a wrong digest is refused', async () => {
@@ -238,6 +275,17 @@ describeRef('Proxmox LXC node schema-conformance tests (n8n engine, PVE simulato
 		const verdicts = Object.fromEntries(json.map((f) => [f.target, [f.status, f.tier]]));
 		expect(verdicts).toMatchObject({ 'pve/101': ['ok', 'external'], 'pve/103': ['critical', 'data'], 'pve/130': ['ok', 'application'], 'pve/140': ['ok', 'application'] });
 		expect(json.find((f) => f.target === 'pve/103')!.summary).toBe('CT 103 (qdrant-1) is outside its tier data (VLAN 30): net1 untagged');
+		// a container whose config cannot be read is an error finding; the others are still judged
+		sim.beforeRequest = (method, apiPath) => {
+			if (method === 'GET' && apiPath === '/nodes/pve/lxc/130/config') throw new Error("can't lock file '/run/lock/lxc/pve-config-130.lock' - got timeout");
+		};
+		try {
+			const partial = await run({ resource: 'container', operation: 'auditSegmentation', tierMap, auditNode: '' });
+			expect(Object.fromEntries(partial.json.map((f) => [f.target, f.status]))).toEqual({ 'pve/101': 'ok', 'pve/103': 'critical', 'pve/130': 'error', 'pve/140': 'ok' });
+			expect(partial.json.find((f) => f.target === 'pve/130')!.summary).toMatch(/^CT 130 \(searxng\): its network config cannot be read: GET \/nodes\/pve\/lxc\/130\/config: can't lock file/);
+		} finally {
+			sim.beforeRequest = undefined;
+		}
 		const bad = await run({ resource: 'container', operation: 'auditSegmentation', tierMap: '{"tiers": {"data": 30}, "containers": {"x": "dmz"}}', auditNode: '' });
 		expect(bad.error?.message).toMatch(/containers.x names tier "dmz", which is not in tiers \(data\)/);
 	});

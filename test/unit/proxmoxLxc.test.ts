@@ -50,6 +50,19 @@ describe('desired-state document', () => {
 	])('rejects %s naming the field', (doc, message) => {
 		expect(() => parseDesiredState(doc)).toThrow(message);
 	});
+
+	it('refuses create-only parameters under config (they would show as drift, the password in clear text), pointing at the field that takes them', () => {
+		const attempt = () => parseDesiredState('{"vmid": 130, "node": "pve", "config": {"password": "s3cret-root-pw", "memory": 512}}');
+		expect(attempt).toThrow(expect.objectContaining({ message: 'Desired state: container.config.password is only taken when a container is created, not part of its config', hint: 'Give it as container.password instead' }));
+		expect(() => parseDesiredState('{"vmid": 130, "node": "pve", "config": {"ssh-public-keys": "ssh-ed25519 AAAA"}}')).toThrow(expect.objectContaining({ hint: 'Give it as container.sshPublicKeys instead' }));
+		expect(() => parseDesiredState('{"vmid": 130, "node": "pve", "config": {"pool": "ai"}}')).toThrow(expect.objectContaining({ hint: 'Leave it out of the desired state' }));
+		// names that are properties of every JS object are ordinary (unknown) config keys, not create-only ones
+		expect(parseDesiredState('{"vmid": 130, "node": "pve", "config": {"constructor": "x"}}')[0].config).toEqual({ constructor: 'x' });
+		// the top-level password is kept for create only, never in the compared config
+		const [c] = parseDesiredState('{"vmid": 130, "node": "pve", "password": "s3cret-root-pw", "memory": 512}');
+		expect(c.create.password).toBe('s3cret-root-pw');
+		expect(JSON.stringify(c.config)).not.toContain('s3cret-root-pw');
+	});
 });
 
 describe('segmentation audit', () => {

@@ -4,6 +4,7 @@ import { errorMessage } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
 import { toNodeError } from '../../shared/nodeErrors';
 import { auditSegmentation, parseTierMap } from '../segmentation';
+import type { PveClient } from '../transport/pveClient';
 import { findingItems, pveClient } from './common';
 
 const show = { show: { operation: ['auditSegmentation'] } };
@@ -31,9 +32,11 @@ export const description: INodeProperties[] = [
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
 	const items = this.getInputData();
 	const results: { itemIndex: number; findings?: NewFinding[]; error?: string }[] = [];
-	const client = await pveClient(this);
+	// created inside the try: a credential mistake is then an error item under continueOnFail too
+	let client: PveClient | undefined;
 	for (let i = 0; i < items.length; i++) {
 		try {
+			client ??= await pveClient(this);
 			const map = parseTierMap(this.getNodeParameter('tierMap', i) as string);
 			const node = (this.getNodeParameter('auditNode', i, '') as string).trim();
 			results.push({ itemIndex: i, findings: await auditSegmentation(client, map, { node: node || undefined }) });

@@ -5,6 +5,7 @@ import type { NewFinding } from '../../shared/findings';
 import { toNodeError } from '../../shared/nodeErrors';
 import { parseDesiredState } from '../desiredState';
 import { applyContainers, applyFinding, planContainers, planFinding } from '../ensure';
+import type { PveClient } from '../transport/pveClient';
 import { findingItems, pveClient } from './common';
 
 const show = { show: { operation: ['ensure'] } };
@@ -53,9 +54,11 @@ export const description: INodeProperties[] = [
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
 	const items = this.getInputData();
 	const results: { itemIndex: number; findings?: NewFinding[]; error?: string }[] = [];
-	const client = await pveClient(this);
+	// created inside the try: a credential mistake is then an error item under continueOnFail too
+	let client: PveClient | undefined;
 	for (let i = 0; i < items.length; i++) {
 		try {
+			client ??= await pveClient(this);
 			const desired = parseDesiredState(this.getNodeParameter('desiredState', i) as string, { defaultNode: (this.getNodeParameter('defaultNode', i, '') as string) || undefined });
 			const mode = this.getNodeParameter('ensureMode', i) as string;
 			if (mode === 'apply') {

@@ -67,6 +67,15 @@ const EARLY_TASK_400_MS = 15_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref?.());
 
+/** Request parameters whose values are secrets (create's root password). */
+const SECRET_PARAMS = ['password'];
+/** PVE's minimum password length; shorter strings would blank out ordinary words of a message. */
+const MIN_REDACTED_LENGTH = 5;
+
+function secretValues(params: PveParams): string[] {
+	return SECRET_PARAMS.map((key) => params[key]).filter((v): v is string => typeof v === 'string' && v.length > 0);
+}
+
 export class PveClient {
 	readonly baseUrl: string;
 	/** USER@REALM of the token, e.g. to tell root-only options apart before sending. */
@@ -89,9 +98,12 @@ export class PveClient {
 		this.pollMs = options.pollMs ?? 250;
 	}
 
-	/** Never lets the token secret into a message, whatever a server echoes back. */
-	private redact(text: string): string {
-		return this.secret.length >= 8 ? text.split(this.secret).join('***') : text;
+	/** Never lets the token secret, or a secret the request carried (e.g. a container's root
+	 * password), into a message, whatever a server echoes back. */
+	private redact(text: string, requestSecrets: readonly string[] = []): string {
+		let out = this.secret.length >= 8 ? text.split(this.secret).join('***') : text;
+		for (const secret of requestSecrets) if (secret.length >= MIN_REDACTED_LENGTH) out = out.split(secret).join('***');
+		return out;
 	}
 
 	async request<T = unknown>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', apiPath: string, params: PveParams = {}): Promise<T> {
@@ -103,6 +115,7 @@ export class PveClient {
 		const inQuery = method === 'GET' || method === 'DELETE';
 		const query = inQuery && [...form.keys()].length > 0 ? `?${form.toString()}` : '';
 		const body = inQuery ? undefined : form.toString();
+		const secrets = secretValues(params);
 		let response;
 		try {
 			response = await httpRequest({
@@ -114,8 +127,8 @@ export class PveClient {
 				tls: this.conn.tls,
 			});
 		} catch (error) {
-			if (error instanceof InfraOpsError) throw new InfraOpsError(this.redact(error.message), error.hint, { cause: error });
-			throw new InfraOpsError(this.redact(`Proxmox VE at ${this.baseUrl}: ${errorMessage(error)}`));
+			if (error instanceof InfraOpsError) throw new InfraOpsError(this.redact(error.message, secrets), error.hint, { cause: error });
+			throw new InfraOpsError(this.redact(`Proxmox VE at ${this.baseUrl}: ${errorMessage(error)}`, secrets));
 		}
 		let parsed: { data?: unknown; message?: string; errors?: Record<string, string> } = {};
 		try {
@@ -124,11 +137,11 @@ export class PveClient {
 			if (response.status < 300) throw new InfraOpsError(`Proxmox VE answered ${method} ${apiPath} with something that is not JSON`, 'Check that the URL points at the PVE API (https://host:8006)');
 		}
 		if (response.status >= 200 && response.status < 300) return parsed.data as T;
-		throw this.describeError(method, apiPath, response.status, response.statusMessage ?? '', parsed);
+		throw this.describeError(method, apiPath, response.status, response.statusMessage ?? '', parsed, secrets);
 	}
 
-	private describeError(method: string, apiPath: string, status: number, statusMessage: string, body: { message?: string; errors?: Record<string, string> }): PveApiError {
-		const message = this.redact((body.message ?? '').trim() || statusMessage.trim() || `HTTP ${status}`);
+	private describeError(method: string, apiPath: string, status: number, statusMessage: string, body: { message?: string; errors?: Record<string, string> }, secrets: readonly string[]): PveApiError {
+		const message = this.redact((body.message ?? '').trim() || statusMessage.trim() || `HTTP ${status}`, secrets);
 		const where = `${method} ${apiPath}`;
 		if (status === 401) {
 			return new PveApiError(`Proxmox VE refused the API token (401 ${message})`, 'Check the token ID (USER@REALM!TOKENID) and secret in the credential, and that the token has not expired or been removed', status);
@@ -140,8 +153,10 @@ export class PveClient {
 			return new PveApiError(`${where}: permission denied (${message})`, 'Give the token\'s user (and, with privilege separation, the token itself) the needed role on the path, e.g. PVEVMAdmin on /vms', status);
 		}
 		if (status === 400 && body.errors) {
-			const detail = Object.entries(body.errors).map(([k, v]) => `${k}: ${String(v).trim()}`).join('; ');
-			return new PveApiError(`${where}: Proxmox VE refused the parameters (${detail})`, 'Fix the named parameter(s); the PVE API viewer lists what each accepts', status, body.errors);
+			// PVE quotes the refused value in some of these (enum, format), so they are redacted too
+			const errors = Object.fromEntries(Object.entries(body.errors).map(([k, v]) => [k, this.redact(String(v).trim(), secrets)]));
+			const detail = Object.entries(errors).map(([k, v]) => `${k}: ${v}`).join('; ');
+			return new PveApiError(`${where}: Proxmox VE refused the parameters (${detail})`, 'Fix the named parameter(s); the PVE API viewer lists what each accepts', status, errors);
 		}
 		if (/detected modified configuration/.test(message)) {
 			return new PveApiError(`${where}: the container's configuration changed since it was read (digest mismatch), so the update was refused`, 'Someone or something else changed it meanwhile: read it again (Get) and re-apply, or run Ensure again', status);
@@ -166,8 +181,9 @@ export class PveClient {
 		}
 	}
 
-	/** Polls a task until it stops; a task whose exit status is not OK throws with the tail of its log. */
-	async waitTask(upid: string, timeoutMs = this.taskTimeoutMs): Promise<TaskResult> {
+	/** Polls a task until it stops; a task whose exit status is not OK throws with the tail of its log.
+	 * `requestSecrets`: secrets of the call that started the task, kept out of that log tail. */
+	async waitTask(upid: string, timeoutMs = this.taskTimeoutMs, requestSecrets: readonly string[] = []): Promise<TaskResult> {
 		const { node, type, id } = parseUpid(upid);
 		const started = Date.now();
 		const base = `/nodes/${encodeURIComponent(node)}/tasks/${encodeURIComponent(upid)}`;
@@ -190,8 +206,9 @@ export class PveClient {
 				// PVE ends tasks that succeeded with warnings as "WARNINGS: n": done, not failed
 				if (result.exitstatus === 'OK' || /^WARNINGS: \d+$/.test(result.exitstatus)) return result;
 				const log = await this.request<{ n: number; t: string }[]>('GET', `${base}/log`, { start: 0, limit: 500 }).catch(() => []);
-				const tail = log.slice(-10).map((l) => this.redact(l.t));
-				throw new PveTaskError(`Proxmox task ${type} ${id} on ${node} failed: ${this.redact(result.exitstatus)}\n${tail.join('\n')}`, result, tail);
+				const tail = log.slice(-10).map((l) => this.redact(l.t, requestSecrets));
+				const failed = { ...result, exitstatus: this.redact(result.exitstatus, requestSecrets) };
+				throw new PveTaskError(`Proxmox task ${type} ${id} on ${node} failed: ${failed.exitstatus}\n${tail.join('\n')}`, failed, tail);
 			}
 			if (Date.now() - started > timeoutMs) {
 				throw new InfraOpsError(`Proxmox task ${type} ${id} on ${node} still running after ${timeoutMs < 10_000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}`, `It goes on in PVE (${upid}); raise the task timeout or look at the node's Task History`);
@@ -205,6 +222,6 @@ export class PveClient {
 	async runTask(method: 'POST' | 'PUT' | 'DELETE', apiPath: string, params: PveParams = {}, options: { retryBusy?: boolean; timeoutMs?: number } = {}): Promise<TaskResult> {
 		const upid = options.retryBusy && method !== 'DELETE' ? await this.requestRetryingBusy<string>(method, apiPath, params) : await this.request<string>(method, apiPath, params);
 		if (typeof upid !== 'string' || !upid.startsWith('UPID:')) throw new InfraOpsError(`${method} ${apiPath}: Proxmox VE did not answer with a task id (got ${JSON.stringify(upid)?.slice(0, 100)})`);
-		return await this.waitTask(upid, options.timeoutMs);
+		return await this.waitTask(upid, options.timeoutMs, secretValues(params));
 	}
 }

@@ -64,7 +64,24 @@ const scenario: Scenario = {
 		check(third.status === 'success', `third run ended ${third.status}`);
 		const latest = ctx.sinks.slack.messages.slice(slack + 2);
 		check(latest.length === 1 && latest[0].text.includes('pve/110') && latest[0].text.includes('drift in memory'), 'a manual edit is alerted once, naming memory', latest.map((m) => m.text));
-		return '3 findings (hostname drift, in sync, missing) → 2 Slack + 2 email; rerun: no alert; manual memory edit → 1 alert; plan sent no write; no secret in output';
+
+		// a container whose config cannot be read is an error finding of its own, alerted as such
+		const mailsBefore = ctx.sinks.smtp.messages.length;
+		sim.beforeRequest = (method, apiPath) => {
+			if (method === 'GET' && apiPath === '/nodes/pve/lxc/110/config') throw new Error("can't lock file '/run/lock/lxc/pve-config-110.lock' - got timeout");
+		};
+		let fourth;
+		try {
+			fourth = await ctx.runWebhook();
+		} finally {
+			sim.beforeRequest = undefined;
+		}
+		check(fourth.status === 'success', `fourth run ended ${fourth.status}`, fourth.data?.resultData.error);
+		const unread = ctx.outputOf(fourth, 'Plan Desired State').map((f) => [f.target, f.status]);
+		check(JSON.stringify(unread) === JSON.stringify([['pve/105', 'warning'], ['pve/110', 'error'], ['pve/120', 'warning']]), 'the unreadable container is an error finding, the others are still planned', unread);
+		const errorMails = ctx.sinks.smtp.messages.slice(mailsBefore);
+		check(errorMails.length === 1 && /error: Proxmox pve\/110 cannot be read/.test(errorMails[0].subject) && /can't lock file/.test(errorMails[0].text), 'the error is emailed as such', errorMails.map((m) => [m.subject, m.text]));
+		return '3 findings (hostname drift, in sync, missing) → 2 Slack + 2 email; rerun: no alert; manual memory edit → 1 alert; unreadable container → error finding, emailed; plan sent no write; no secret in output';
 	},
 };
 
