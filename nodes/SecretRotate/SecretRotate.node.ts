@@ -21,7 +21,10 @@ export class SecretRotate implements INodeType {
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [
 			{ name: 'infraOpsPostgresApi', required: true, testedBy: 'infraOpsPostgresApiTest', displayOptions: forTargets('postgresRole') },
-			{ name: 'infraOpsSshApi', required: true, testedBy: 'infraOpsSshApiTest', displayOptions: forTargets('envFile') },
+			{ name: 'infraOpsSshApi', required: true, testedBy: 'infraOpsSshApiTest', displayOptions: forTargets('envFile', 'sshAuthorizedKey') },
+			{ name: 'infraOpsDockerApi', required: true, testedBy: 'infraOpsDockerApiTest', displayOptions: forTargets('containers', 'swarmSecret') },
+			{ name: 'infraOpsVaultApi', required: true, displayOptions: forTargets('vaultKv') },
+			{ name: 'infraOpsN8nApi', required: true, displayOptions: forTargets('n8nCredential') },
 		],
 		properties: [
 			{
