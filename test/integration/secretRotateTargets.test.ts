@@ -80,9 +80,11 @@ const latest = (path: string) => {
 };
 
 /** A container that exits at once on SIGTERM, with a health check that passes or fails. */
-async function container(name: string, healthy: boolean) {
+async function container(name: string, healthy: boolean, env: string[] = [], labels: Record<string, string> = {}) {
 	const created = await docker.createContainer({
 		name,
+		Env: env,
+		Labels: labels,
 		Image: services().docker.image,
 		Cmd: ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'],
 		HostConfig: { NetworkMode: 'none' },
@@ -143,6 +145,7 @@ describe('Rotate: SSH authorized key, with the new private key kept in Vault KV 
 					vaultPath: `app-${run}`,
 					vaultField: 'privateKey',
 					containerNames: name,
+					containerAction: 'restart',
 					healthTimeout: 6,
 				}),
 				nodeTypes,
@@ -181,7 +184,7 @@ describe('Rotate: dependent containers through the Docker API', () => {
 		try {
 			const startedBefore = (await box.inspect()).State.StartedAt;
 			const { outputs } = await runWorkflow({
-				workflow: workflow({ targetKinds: ['vaultKv', 'containers'], secretType: 'token', vaultPath: `tok-${run}`, vaultField: 'token', containerNames: name, healthTimeout: 30 }),
+				workflow: workflow({ targetKinds: ['vaultKv', 'containers'], secretType: 'token', vaultPath: `tok-${run}`, vaultField: 'token', containerNames: name, containerAction: 'restart', healthTimeout: 30 }),
 				nodeTypes,
 				credentials: credentials(services().ssh.privateKey),
 			});
@@ -194,6 +197,67 @@ describe('Rotate: dependent containers through the Docker API', () => {
 			expect(JSON.stringify(outputs)).not.toContain(latest(`tok-${run}`).data.token as string);
 		} finally {
 			await box.remove({ force: true });
+		}
+	});
+});
+
+describe('Rotate: dependent containers recreated with the new secret', () => {
+	const env = (old: string) => [`POSTGRES_PASSWORD=${old}`, `DATABASE_URL=postgres://app:${old}@db:5432/app`, 'OTHER=keep'];
+
+	it('recreates them with the new value in the named key and inside other variables, keeping labels; the old container goes at finish', async () => {
+		const name = `recreate-${run}`;
+		const before = await container(name, true, env('old-secret-123'), { 'com.docker.compose.service': 'db' });
+		const oldId = before.id;
+		try {
+			const { outputs } = await runWorkflow({
+				workflow: workflow({ targetKinds: ['vaultKv', 'containers'], secretType: 'password', vaultPath: `re-${run}`, vaultField: 'password', containerNames: name, containerEnvKeys: 'POSTGRES_PASSWORD', healthTimeout: 30 }),
+				nodeTypes,
+				credentials: credentials(services().ssh.privateKey),
+			});
+			const findings = outputs.Rotate[0].map((i) => i.json);
+			expect(findings.at(-1)).toMatchObject({ status: 'ok', rotated: true });
+			const secret = latest(`re-${run}`).data.password as string;
+			const info = await docker.getContainer(name).inspect();
+			expect(info.Id).not.toBe(oldId);
+			expect(info.State).toMatchObject({ Running: true, Health: { Status: 'healthy' } });
+			expect(info.Config.Env).toEqual(expect.arrayContaining(env(secret)));
+			expect(info.Config.Labels).toMatchObject({ 'com.docker.compose.service': 'db' });
+			await expect(docker.getContainer(oldId).inspect()).rejects.toMatchObject({ statusCode: 404 });
+			expect(JSON.stringify(outputs)).not.toContain(secret);
+		} finally {
+			await docker.getContainer(name).remove({ force: true }).catch(() => undefined);
+		}
+	});
+
+	it('puts the old container back when the new one does not come up healthy', async () => {
+		const name = `recreate-bad-${run}`;
+		// healthy with the old environment only: the check fails once POSTGRES_PASSWORD changes
+		const created = await docker.createContainer({
+			name,
+			Image: services().docker.image,
+			Env: env('old-secret-456'),
+			Cmd: ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'],
+			HostConfig: { NetworkMode: 'none' },
+			Healthcheck: { Test: ['CMD', 'sh', '-c', 'test "$POSTGRES_PASSWORD" = old-secret-456'], Interval: 500_000_000, Timeout: 1_000_000_000, Retries: 1, StartPeriod: 0 },
+		});
+		await created.start();
+		try {
+			for (let i = 0; i < 20 && (await created.inspect()).State.Health?.Status !== 'healthy'; i++) await new Promise((r) => setTimeout(r, 500));
+			const { outputs } = await runWorkflow({
+				workflow: workflow({ targetKinds: ['containers'], secretType: 'password', containerNames: name, containerEnvKeys: 'POSTGRES_PASSWORD', healthTimeout: 6 }),
+				nodeTypes,
+				credentials: credentials(services().ssh.privateKey),
+			});
+			const findings = outputs.Rotate[0].map((i) => i.json);
+			expect(findings.map((f) => `${f.step} ${f.status}`)).toEqual(['create ok', 'set ok', 'test critical', 'rollback ok', 'summary critical']);
+			const info = await docker.getContainer(name).inspect();
+			expect(info.Id).toBe(created.id);
+			expect(info.State).toMatchObject({ Running: true, Health: { Status: 'healthy' } });
+			expect(info.Config.Env).toEqual(expect.arrayContaining(env('old-secret-456')));
+			const leftovers = (await docker.listContainers({ all: true })).filter((c) => c.Names.some((n) => n.includes(`${name}-infra-ops-old-`)));
+			expect(leftovers).toEqual([]);
+		} finally {
+			await docker.getContainer(name).remove({ force: true }).catch(() => undefined);
 		}
 	});
 });

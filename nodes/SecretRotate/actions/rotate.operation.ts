@@ -31,7 +31,7 @@ export const description: INodeProperties[] = [
 		type: 'multiOptions',
 		options: [
 			{ name: '.Env Files (SSH)', value: 'envFile', description: 'Set KEY=VALUE in .env files, keeping comments and quoting' },
-			{ name: 'Dependent Containers (Docker)', value: 'containers', description: 'Restart containers after the change and wait until healthy' },
+			{ name: 'Dependent Containers (Docker)', value: 'containers', description: 'Recreate (or restart) containers after the change and wait until healthy' },
 			{ name: 'Docker Swarm Secret', value: 'swarmSecret', description: 'New versioned secret, services switched to it, old one removed' },
 			{ name: 'N8n Credential', value: 'n8nCredential', description: 'Update a field of an n8n credential through the n8n API (set last)' },
 			{ name: 'PostgreSQL Roles', value: 'postgresRole', description: 'ALTER ROLE with a SCRAM-SHA-256 verifier, on one or more servers' },
@@ -171,6 +171,29 @@ export const description: INodeProperties[] = [
 		displayOptions: showKind('containers'),
 	},
 	{
+		displayName: 'Container Action',
+		name: 'containerAction',
+		type: 'options',
+		options: [
+			{
+				name: 'Recreate With the New Secret',
+				value: 'recreate',
+				description: 'New container, same configuration, environment updated (as docker compose up -d would after the .env change); the old one is kept stopped until finish, for the rollback',
+			},
+			{ name: 'Restart', value: 'restart', description: 'Same container, same environment: for services that read the secret from a file' },
+		],
+		default: 'recreate',
+		displayOptions: showKind('containers'),
+	},
+	{
+		displayName: 'Environment Keys',
+		name: 'containerEnvKeys',
+		type: 'string',
+		default: 'POSTGRES_PASSWORD',
+		description: 'Variables that get the new secret (comma-separated). The old value, taken from the first of them a container has, is also replaced inside other variables (e.g. DATABASE_URL).',
+		displayOptions: { show: { operation: ['rotate'], targetKinds: ['containers'], containerAction: ['recreate'] } },
+	},
+	{
 		displayName: 'Health Timeout (Seconds)',
 		name: 'healthTimeout',
 		type: 'number',
@@ -267,7 +290,9 @@ async function buildTargets(context: IExecuteFunctions, i: number): Promise<Rota
 	}
 	if (kinds.includes('containers')) {
 		const docker = dockerConnectionFrom(await context.getCredentials('infraOpsDockerApi', i));
-		targets.push(new ContainersTarget({ docker, names: splitList(context.getNodeParameter('containerNames', i, '')), healthTimeoutMs }));
+		const action = context.getNodeParameter('containerAction', i, 'recreate') as 'restart' | 'recreate';
+		const envKeys = action === 'recreate' ? splitList(context.getNodeParameter('containerEnvKeys', i, '')) : [];
+		targets.push(new ContainersTarget({ docker, names: splitList(context.getNodeParameter('containerNames', i, '')), healthTimeoutMs, action, envKeys }));
 	}
 	if (kinds.includes('n8nCredential')) {
 		const api = n8nApiConnectionFrom(await context.getCredentials('infraOpsN8nApi', i));

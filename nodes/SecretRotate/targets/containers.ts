@@ -4,6 +4,7 @@ import type Dockerode from 'dockerode';
 
 import { createDockerClient, type DockerClient, type DockerConnection } from '../../shared/docker';
 import { errorMessage, InfraOpsError } from '../../shared/errors';
+import type { GeneratedSecret } from '../generate';
 import type { RotationTarget } from '../rotation';
 
 export interface ContainersOptions {
@@ -12,6 +13,31 @@ export interface ContainersOptions {
 	healthTimeoutMs: number;
 	/** Seconds docker waits for a clean stop before killing. */
 	stopTimeoutS?: number;
+	/**
+	 * restart keeps each container's environment; recreate makes a new container with the same
+	 * configuration (compose labels included) whose environment has the new secret: entries named
+	 * in envKeys get it, and the old value (read from the first of those keys a container has) is
+	 * replaced wherever else it appears, e.g. inside DATABASE_URL.
+	 */
+	action: 'restart' | 'recreate';
+	envKeys: string[];
+}
+
+/** The environment with the new secret: named keys set, the old value replaced inside other entries. */
+export function rotateEnv(env: string[], keys: string[], oldValue: string | undefined, newValue: string): { env: string[]; changed: number } {
+	let changed = 0;
+	const out = env.map((entry) => {
+		const eq = entry.indexOf('=');
+		const key = eq < 0 ? entry : entry.slice(0, eq);
+		const value = eq < 0 ? '' : entry.slice(eq + 1);
+		let next = value;
+		if (keys.includes(key)) next = newValue;
+		// short old values would match by accident elsewhere
+		else if (oldValue && oldValue.length >= 8 && value.includes(oldValue)) next = value.split(oldValue).join(newValue);
+		if (next !== value) changed++;
+		return next === value ? entry : `${key}=${next}`;
+	});
+	return { env: out, changed };
 }
 
 export async function waitHealthy(docker: Dockerode, name: string, timeoutMs: number, since: number): Promise<string> {
@@ -47,6 +73,9 @@ export class ContainersTarget implements RotationTarget {
 	private restartedAt = 0;
 	/** Containers that were not healthy before the rotation: after a rollback they only need to run. */
 	private unhealthyBefore = new Set<string>();
+	private inspected = new Map<string, Dockerode.ContainerInspectInfo>();
+	/** Recreate: the previous containers, renamed and stopped, kept until finish for the rollback. */
+	private retired = new Map<string, string>();
 
 	constructor(private readonly options: ContainersOptions) {
 		if (options.names.length === 0) throw new InfraOpsError('No container to restart is named', 'Fill in "Containers"');
@@ -59,6 +88,7 @@ export class ContainersTarget implements RotationTarget {
 		for (const name of this.options.names) {
 			try {
 				const info = await this.client.docker.getContainer(name).inspect();
+				this.inspected.set(name, info);
 				if (info.State.Health?.Status && info.State.Health.Status !== 'healthy') this.unhealthyBefore.add(name);
 			} catch (error) {
 				if ((error as { statusCode?: number }).statusCode === 404) missing.push(name);
@@ -70,8 +100,49 @@ export class ContainersTarget implements RotationTarget {
 		return `${this.options.names.length} container(s) found${unhealthy.length ? `; not healthy already: ${unhealthy.join(', ')}` : ''}`;
 	}
 
-	async set(): Promise<string> {
-		return await this.restart();
+	async set(secret: GeneratedSecret): Promise<string> {
+		if (this.options.action === 'restart') return await this.restart();
+		if (secret.kind === 'sshKey') throw new InfraOpsError('Containers get a password or token in their environment, not an SSH key pair');
+		const docker = this.requireClient().docker;
+		this.restartedAt = Date.now();
+		const oldValue = this.oldValue();
+		const notes: string[] = [];
+		for (const name of this.options.names) {
+			const info = this.inspected.get(name)!;
+			const { env, changed } = rotateEnv(info.Config.Env ?? [], this.options.envKeys, oldValue, secret.value);
+			const retiredName = `${name.replace(/^\//, '')}-infra-ops-old-${this.restartedAt}`;
+			await docker.getContainer(info.Id).stop({ t: this.options.stopTimeoutS ?? 10 }).catch((error: { statusCode?: number }) => {
+				if (error.statusCode !== 304) throw error;
+			});
+			await docker.getContainer(info.Id).rename({ name: retiredName });
+			this.retired.set(name, info.Id);
+			const networks = info.NetworkSettings?.Networks ?? {};
+			const created = await docker.createContainer({
+				...info.Config,
+				name,
+				Env: env,
+				HostConfig: info.HostConfig,
+				NetworkingConfig: {
+					EndpointsConfig: Object.fromEntries(
+						Object.entries(networks).map(([net, ep]) => [net, { Aliases: ep.Aliases ?? undefined, IPAMConfig: ep.IPAMConfig ?? undefined, Links: ep.Links ?? undefined }]),
+					),
+				},
+			} as Dockerode.ContainerCreateOptions);
+			await created.start();
+			notes.push(`${name} (${changed} variable(s))`);
+		}
+		return `recreated with the new secret: ${notes.join(', ')}; old containers kept stopped until finish`;
+	}
+
+	/** The secret the containers hold now: the first env key of the list that a container sets. */
+	private oldValue(): string | undefined {
+		for (const key of this.options.envKeys) {
+			for (const info of this.inspected.values()) {
+				const entry = (info.Config.Env ?? []).find((e) => e.startsWith(`${key}=`));
+				if (entry) return entry.slice(key.length + 1);
+			}
+		}
+		return undefined;
 	}
 
 	async test(): Promise<string> {
@@ -81,12 +152,26 @@ export class ContainersTarget implements RotationTarget {
 	}
 
 	async finish(): Promise<string> {
-		return 'done';
+		const docker = this.requireClient().docker;
+		for (const id of this.retired.values()) await docker.getContainer(id).remove({ force: true });
+		const count = this.retired.size;
+		this.retired.clear();
+		return count ? `${count} old container(s) removed` : 'done';
 	}
 
 	async rollback(): Promise<string> {
-		const restarted = await this.restart();
 		const docker = this.requireClient().docker;
+		if (this.options.action === 'recreate') {
+			for (const [name, id] of this.retired) {
+				await docker.getContainer(name).remove({ force: true }).catch((error: { statusCode?: number }) => {
+					if (error.statusCode !== 404) throw error;
+				});
+				await docker.getContainer(id).rename({ name });
+			}
+			this.retired.clear();
+		}
+		// restarted in both cases: env-file targets were restored before this runs
+		const restarted = await this.restart();
 		await Promise.all(
 			this.options.names.map((n) =>
 				this.unhealthyBefore.has(n) ? waitRunning(docker, n, this.options.healthTimeoutMs) : waitHealthy(docker, n, this.options.healthTimeoutMs, this.restartedAt),
