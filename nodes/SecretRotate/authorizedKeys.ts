@@ -19,6 +19,11 @@ function parseLine(line: string, index: number): AuthorizedKeyLine | undefined {
 	let current = '';
 	for (; i < trimmed.length; i++) {
 		const c = trimmed[i];
+		// inside quotes, sshd reads \" as a literal quote
+		if (quoted && c === '\\' && i + 1 < trimmed.length) {
+			current += c + trimmed[++i];
+			continue;
+		}
 		if (c === '"') quoted = !quoted;
 		if (!quoted && /\s/.test(c)) {
 			if (current) fields.push(current);

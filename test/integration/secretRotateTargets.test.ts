@@ -283,25 +283,41 @@ describe('Rotate: Docker swarm secret on a real swarm service', () => {
 		expect(outputs.Rotate[0][0].json.summary).toMatch(/is not in swarm mode \(node state "inactive"\)/);
 	});
 
-	it('creates a versioned secret, rolls the service onto it (same file), removes the old one', async () => {
+	async function swarmService(base: string, service: string) {
+		const old = (await docker.createSecret({ Name: base, Data: Buffer.from('old-secret').toString('base64') } as never)) as unknown as { id: string };
+		await docker.createService({
+			Name: service,
+			TaskTemplate: {
+				ContainerSpec: {
+					Image: services().docker.image,
+					Command: ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'],
+					Secrets: [{ SecretID: old.id, SecretName: base, File: { Name: 'db_password', UID: '0', GID: '0', Mode: 0o400 } }],
+				},
+				RestartPolicy: { Condition: 'none' },
+			},
+			Mode: { Replicated: { Replicas: 1 } },
+			UpdateConfig: { Order: 'stop-first', Parallelism: 1 },
+		} as never);
+		return old.id;
+	}
+
+	async function readSecretInTask(service: string): Promise<string> {
+		const [task] = (await docker.listTasks({ filters: { service: [service], 'desired-state': ['running'] } })) as Array<{ Status: { ContainerStatus: { ContainerID: string } } }>;
+		const exec = await docker.getContainer(task.Status.ContainerStatus.ContainerID).exec({ Cmd: ['cat', '/run/secrets/db_password'], AttachStdout: true, AttachStderr: true });
+		const stream = await exec.start({ hijack: true, stdin: false });
+		return await new Promise<string>((resolve) => {
+			const chunks: Buffer[] = [];
+			stream.on('data', (c: Buffer) => chunks.push(c));
+			stream.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+		});
+	}
+
+	it('creates a versioned secret, rolls the service onto it (same file), removes the old one; rolls back when a later target fails', async () => {
 		await docker.swarmInit({ AdvertiseAddr: '127.0.0.1', ListenAddr: `127.0.0.1:${await freePort()}` });
 		try {
 			const base = `db_password_${run}`;
-			const old = await docker.createSecret({ Name: base, Data: Buffer.from('old-secret').toString('base64') } as never) as unknown as { id: string };
 			const service = `db-${run}`;
-			await docker.createService({
-				Name: service,
-				TaskTemplate: {
-					ContainerSpec: {
-						Image: services().docker.image,
-						Command: ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'],
-						Secrets: [{ SecretID: old.id, SecretName: base, File: { Name: 'db_password', UID: '0', GID: '0', Mode: 0o400 } }],
-					},
-					RestartPolicy: { Condition: 'none' },
-				},
-				Mode: { Replicated: { Replicas: 1 } },
-				UpdateConfig: { Order: 'stop-first', Parallelism: 1 },
-			} as never);
+			await swarmService(base, service);
 			const { outputs } = await runWorkflow({
 				workflow: workflow({ targetKinds: ['swarmSecret', 'vaultKv'], secretType: 'token', swarmSecretName: base, swarmServices: service, vaultPath: `swarm-${run}`, vaultField: 'token', healthTimeout: 90 }),
 				nodeTypes,
@@ -312,18 +328,30 @@ describe('Rotate: Docker swarm secret on a real swarm service', () => {
 			expect(findings.at(-1)).toMatchObject({ status: 'ok', rotated: true });
 			const token = latest(`swarm-${run}`).data.token as string;
 			const secrets = (await docker.listSecrets()) as Array<{ ID: string; Spec: { Name: string } }>;
-			expect(secrets.map((s) => s.Spec.Name)).toEqual([expect.stringMatching(new RegExp(`^${base}_v\\d+$`))]);
+			const current = secrets.filter((x) => x.Spec.Name.startsWith(base));
+			expect(current.map((x) => x.Spec.Name)).toEqual([expect.stringMatching(new RegExp(`^${base}_v\\d+$`))]);
 			// the running task reads the new secret at the same path
-			const [task] = (await docker.listTasks({ filters: { service: [service], 'desired-state': ['running'] } })) as Array<{ Status: { ContainerStatus: { ContainerID: string } } }>;
-			const exec = await docker.getContainer(task.Status.ContainerStatus.ContainerID).exec({ Cmd: ['cat', '/run/secrets/db_password'], AttachStdout: true, AttachStderr: true });
-			const stream = await exec.start({ hijack: true, stdin: false });
-			const content = await new Promise<string>((resolve) => {
-				const chunks: Buffer[] = [];
-				stream.on('data', (c: Buffer) => chunks.push(c));
-				stream.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
-			});
-			expect(content).toContain(token);
+			expect(await readSecretInTask(service)).toContain(token);
 			expect(JSON.stringify(outputs)).not.toContain(token);
+
+			// a dependent container that is not healthy fails the test step: the service goes back to the secret it had
+			const name = `swarm-dep-${run}`;
+			const box = await container(name, false);
+			try {
+				const failed = await runWorkflow({
+					workflow: workflow({ targetKinds: ['swarmSecret', 'containers'], secretType: 'token', swarmSecretName: base, swarmServices: service, containerNames: name, containerAction: 'restart', healthTimeout: 20 }),
+					nodeTypes,
+					credentials: credentials(services().ssh.privateKey),
+				});
+				const steps = failed.outputs.Rotate[0].map((i) => i.json);
+				expect(steps.filter((f) => f.step === 'rollback').map((f) => `${f.targetKind} ${f.status}`)).toEqual(['swarm-secret ok', 'containers ok']);
+				expect(steps.at(-1)).toMatchObject({ status: 'critical', rolledBack: true });
+				const after = ((await docker.listSecrets()) as Array<{ ID: string; Spec: { Name: string } }>).filter((x) => x.Spec.Name.startsWith(base));
+				expect(after.map((x) => x.ID)).toEqual(current.map((x) => x.ID));
+				expect(await readSecretInTask(service)).toContain(token);
+			} finally {
+				await box.remove({ force: true });
+			}
 			await docker.getService(service).remove();
 		} finally {
 			await docker.swarmLeave({ force: true });

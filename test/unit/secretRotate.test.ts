@@ -4,10 +4,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { addKey, findKey, removeKey } from '../../nodes/SecretRotate/authorizedKeys';
 import { findAssignments, readEnvValue, setEnvValue } from '../../nodes/SecretRotate/envFile';
 import { classAlphabets, generatePassword, generateSecret, passwordEntropyBits, publicKeyFingerprint, type PasswordSpec } from '../../nodes/SecretRotate/generate';
 import { redact, rotate, type RotationTarget } from '../../nodes/SecretRotate/rotation';
 import { scramSha256Verifier, verifierMatches } from '../../nodes/SecretRotate/scram';
+import { rotateEnv } from '../../nodes/SecretRotate/targets/containers';
 
 describe('generate', () => {
 	const spec: PasswordSpec = { kind: 'password', length: 12, classes: ['lower', 'upper', 'digits', 'symbols'], excludeAmbiguous: true };
@@ -200,5 +202,30 @@ describe('rotation engine', () => {
 		const key = generateSecret({ kind: 'sshKey', algorithm: 'ed25519' });
 		const line = key.value.split('\n')[1];
 		expect(redact(`oops ${line}`, key)).toBe('oops [redacted]');
+	});
+});
+
+describe('authorized_keys edits', () => {
+	const key = generateSecret({ kind: 'sshKey', algorithm: 'ed25519', comment: 'old' });
+	const blob = key.publicKey!.split(' ')[1];
+	const file = `# managed\nssh-ed25519 AAAAother harness\nrestrict,command="echo \\"hi there\\"" ${key.publicKey}\n`;
+
+	it('finds a key behind options with quoted spaces, adds the new one with those options, removes the old', () => {
+		expect(findKey(file, blob)).toEqual([{ index: 2, options: 'restrict,command="echo \\"hi there\\""', type: 'ssh-ed25519', blob }]);
+		const next = generateSecret({ kind: 'sshKey', algorithm: 'ed25519', comment: 'new' });
+		const added = addKey(file, next.publicKey!, findKey(file, blob)[0].options);
+		expect(added.endsWith(`restrict,command="echo \\"hi there\\"" ${next.publicKey}\n`)).toBe(true);
+		expect(removeKey(added, blob)).toBe(`# managed\nssh-ed25519 AAAAother harness\nrestrict,command="echo \\"hi there\\"" ${next.publicKey}\n`);
+	});
+});
+
+describe('container environment with the new secret', () => {
+	it('sets the named keys and replaces the old value inside other variables only when it is long enough', () => {
+		const env = ['POSTGRES_PASSWORD=old-secret-1', 'DATABASE_URL=postgres://u:old-secret-1@db/x', 'OTHER=keep', 'FLAG'];
+		expect(rotateEnv(env, ['POSTGRES_PASSWORD'], 'old-secret-1', 'NEW')).toEqual({
+			env: ['POSTGRES_PASSWORD=NEW', 'DATABASE_URL=postgres://u:NEW@db/x', 'OTHER=keep', 'FLAG'],
+			changed: 2,
+		});
+		expect(rotateEnv(['A=short', 'B=xshortx'], ['A'], 'short', 'NEW').env).toEqual(['A=NEW', 'B=xshortx']);
 	});
 });
