@@ -1,5 +1,7 @@
 /** Secret Rotate against real services: two PostgreSQL servers (the harness's and one started here),
  * .env files on the harness's sshd, all through n8n's engine. */
+// n8n's log lines are asserted on: its logger must not be silent (before n8n-core loads)
+import '../support/debugLogging';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +30,6 @@ const printed: string[] = [];
 const originalWrite = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) };
 
 beforeAll(async () => {
-	process.env.N8N_LOG_LEVEL = 'debug';
 	root = mkdtempSync(join(tmpdir(), 'secret-rotate-pg-'));
 	// the postgres user runs the second server and must reach its folder
 	chmodSync(root, 0o755);
@@ -136,6 +137,12 @@ describe('Rotate: PostgreSQL roles on two servers and two .env files', () => {
 		envB = join(dataDir, `langfuse-${run}.env`);
 	});
 
+	afterEach(async () => {
+		// the old password back for the next test, whatever this one left
+		for (const server of servers) await sql(server, `alter role ${role} password '${oldPassword}'`);
+		for (const f of readdirSync(services().ssh.dataDir).filter((x) => x.includes(`${run}.env.infra-ops-bak-`))) rmSync(join(services().ssh.dataDir, f));
+	});
+
 	beforeEach(() => {
 		writeFileSync(envA, ENV_A.replace(/OLD/g, oldPassword), { mode: 0o640 });
 		writeFileSync(envB, ENV_B.replace(/OLD/g, oldPassword), { mode: 0o600 });
@@ -193,9 +200,6 @@ describe('Rotate: PostgreSQL roles on two servers and two .env files', () => {
 		expect(printed.join('')).toContain('secret rotation set postgres-role');
 		expect(printed.join('')).not.toContain(secret);
 
-		// put the old password back for the next test
-		for (const server of servers) await sql(server, `alter role ${role} password '${oldPassword}'`);
-		for (const f of readdirSync(services().ssh.dataDir).filter((x) => x.includes(`${run}.env.infra-ops-bak-`))) rmSync(join(services().ssh.dataDir, f));
 	});
 
 	it('rolls back both servers and both files when the test step fails on server 2: the old password still works everywhere', async () => {
