@@ -11,6 +11,7 @@ import Docker from 'dockerode';
 
 import { SecretRotate } from '../../nodes/SecretRotate/SecretRotate.node';
 import { generateSecret } from '../../nodes/SecretRotate/generate';
+import { VaultKvTarget } from '../../nodes/SecretRotate/targets/vaultKv';
 import { openSsh } from '../../nodes/shared/ssh';
 import { services } from '../harness/services';
 import { startVaultKv, type VaultKvServer } from '../harness/vaultKv';
@@ -193,6 +194,41 @@ describe('Rotate: SSH authorized key, with the new private key kept in Vault KV 
 		const unlisted = await runWorkflow({ workflow: workflow({ targetKinds: ['sshAuthorizedKey'], secretType: 'sshKey', authorizedKeysPath: authorizedKeys() }), nodeTypes, credentials: credentials(other.value) });
 		expect(unlisted.outputs.Rotate[0][0].json).toMatchObject({ step: 'create', status: 'critical' });
 		expect(readFileSync(authorizedKeys(), 'utf8')).toBe(before);
+	});
+});
+
+describe('Vault KV v2 target against a local server answering as Vault\'s documented KV v2 API', () => {
+	const api = () => ({ baseUrl: vault.url, headers: { 'x-vault-token': vault.token }, tls: { mode: 'system' as const } });
+
+	it('refuses to overwrite a version written after create (check-and-set), and says why', async () => {
+		const path = `cas-${run}`;
+		vault.versions.set(`secret/${path}`, [{ data: { password: 'v1' }, created_time: new Date().toISOString() }]);
+		const target = new VaultKvTarget({ api: api(), mount: 'secret', path, field: 'password' });
+		const secret = generateSecret({ kind: 'token', bytes: 16, encoding: 'hex' });
+		await target.create();
+		// someone else writes version 2 meanwhile
+		vault.versions.get(`secret/${path}`)!.push({ data: { password: 'v2' }, created_time: new Date().toISOString() });
+		await expect(target.set(secret)).rejects.toMatchObject({
+			message: expect.stringContaining('check-and-set parameter did not match the current version'),
+			hint: expect.stringContaining('run the rotation again'),
+		});
+		expect(vault.versions.get(`secret/${path}`)!.map((v) => v.data.password)).toEqual(['v1', 'v2']);
+		// the request carried cas=1, the version create saw
+		const write = vault.requests.filter((r) => r.method === 'POST' && r.path === `/v1/secret/data/${path}`).at(-1)!;
+		expect(JSON.parse(write.body).options).toEqual({ cas: 1 });
+	});
+
+	it('removes a secret it created when rolling back, and names a refused token', async () => {
+		const path = `new-${run}`;
+		const target = new VaultKvTarget({ api: api(), mount: 'secret', path, field: 'password' });
+		const secret = generateSecret({ kind: 'token', bytes: 16, encoding: 'hex' });
+		expect(await target.create()).toMatch(/no version yet/);
+		await target.set(secret);
+		expect(vault.versions.get(`secret/${path}`)).toHaveLength(1);
+		expect(await target.rollback()).toMatch(/removed/);
+		expect(vault.versions.has(`secret/${path}`)).toBe(false);
+		const refused = new VaultKvTarget({ api: { ...api(), headers: { 'x-vault-token': 'wrong' } }, mount: 'secret', path, field: 'password' });
+		await expect(refused.create()).rejects.toMatchObject({ message: expect.stringContaining('permission denied') });
 	});
 });
 
