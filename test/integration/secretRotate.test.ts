@@ -1,7 +1,7 @@
 /** Secret Rotate against real services: two PostgreSQL servers (the harness's and one started here),
  * .env files on the harness's sshd, all through n8n's engine. */
 // n8n's log lines are asserted on: its logger must not be silent (before n8n-core loads)
-import '../support/debugLogging';
+import { capturedOutput as output } from '../support/debugLogging';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,9 +25,6 @@ let root: string;
 let second: PostgresService;
 let servers: PostgresInfo[];
 
-/** Everything n8n's logger prints while a test runs, to prove no secret is logged. */
-const printed: string[] = [];
-const originalWrite = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) };
 
 beforeAll(async () => {
 	root = mkdtempSync(join(tmpdir(), 'secret-rotate-pg-'));
@@ -35,19 +32,9 @@ beforeAll(async () => {
 	chmodSync(root, 0o755);
 	second = await startPostgres(root);
 	servers = [services().postgres, second.info];
-	process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-		printed.push(String(chunk));
-		return originalWrite.out(chunk, ...rest);
-	}) as typeof process.stdout.write;
-	process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-		printed.push(String(chunk));
-		return originalWrite.err(chunk, ...rest);
-	}) as typeof process.stderr.write;
 });
 
 afterAll(async () => {
-	process.stdout.write = originalWrite.out;
-	process.stderr.write = originalWrite.err;
 	await second?.stop();
 	rmSync(root, { recursive: true, force: true });
 });
@@ -161,7 +148,7 @@ describe('Rotate: PostgreSQL roles on two servers and two .env files', () => {
 	});
 
 	it('sets the new password on both servers and both files: it logs in, the old one fails, and no item or log line holds it', async () => {
-		printed.length = 0;
+		output.clear();
 		const { outputs, error } = await runWorkflow({ workflow: workflow(parameters()), nodeTypes, credentials: credentials() });
 		expect(error).toBeUndefined();
 		const items = outputs.Rotate[0];
@@ -197,13 +184,13 @@ describe('Rotate: PostgreSQL roles on two servers and two .env files', () => {
 		expect(statSync(backup).mode & 0o777).toBe(0o600);
 
 		expect(JSON.stringify(outputs)).not.toContain(secret);
-		expect(printed.join('')).toContain('secret rotation set postgres-role');
-		expect(printed.join('')).not.toContain(secret);
+		expect(output.text()).toContain('secret rotation set postgres-role');
+		expect(output.text()).not.toContain(secret);
 
 	});
 
 	it('rolls back both servers and both files when the test step fails on server 2: the old password still works everywhere', async () => {
-		printed.length = 0;
+		output.clear();
 		const { outputs, error } = await runWorkflow({
 			workflow: workflow(parameters({ pgLoginDatabase: `rotdb_${run}`, envBackup: false })),
 			nodeTypes,
@@ -224,7 +211,7 @@ describe('Rotate: PostgreSQL roles on two servers and two .env files', () => {
 		expect(readFileSync(envB, 'utf8')).toBe(ENV_B.replace(/OLD/g, oldPassword));
 		for (const server of servers) expect(await canLogin(server, role, oldPassword)).toBe(true);
 		expect(await canLogin(servers[0], role, oldPassword, `rotdb_${run}`)).toBe(true);
-		expect(printed.join('')).toContain('secret rotation rollback');
+		expect(output.text()).toContain('secret rotation rollback');
 	});
 
 	it('changes nothing when a file lacks the key (create fails), and with continueOnFail still emits findings', async () => {

@@ -2,7 +2,7 @@
  * containers and a swarm secret on the harness's dockerd, and Vault KV v2 against a local server
  * answering as Vault's documented KV v2 API (Vault itself cannot run here). */
 // n8n's log lines are asserted on: its logger must not be silent (before n8n-core loads)
-import '../support/debugLogging';
+import { capturedOutput as output } from '../support/debugLogging';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -25,23 +25,12 @@ const run = randomBytes(3).toString('hex');
 let vault: VaultKvServer;
 let docker: Docker;
 
-/** Everything n8n's logger prints, to prove no secret is logged. */
-const printed: string[] = [];
-const originalWrite = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) };
 
 beforeAll(async () => {
-	for (const [stream, write] of [[process.stdout, originalWrite.out], [process.stderr, originalWrite.err]] as const) {
-		stream.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-			printed.push(String(chunk));
-			return write(chunk, ...rest);
-		}) as typeof stream.write;
-	}
 	vault = await startVaultKv();
 	docker = new Docker({ socketPath: services().docker.socketPath });
 });
 afterAll(async () => {
-	process.stdout.write = originalWrite.out;
-	process.stderr.write = originalWrite.err;
 	await vault?.close();
 });
 
@@ -143,7 +132,7 @@ describe('Rotate: SSH authorized key, with the new private key kept in Vault KV 
 		expect(after).toMatch(/\nno-agent-forwarding ssh-ed25519 \S+ n8n-infra-ops\n$/);
 		expect(findings[3].summary).toContain(findings[0].secretFingerprint as string);
 		const body = JSON.stringify(outputs);
-		const logs = printed.join('');
+		const logs = output.text();
 		expect(logs).toContain('secret rotation set ssh-authorized-key');
 		for (const line of newKey.split('\n').filter((l) => l.length > 20)) {
 			expect(body).not.toContain(line);
@@ -279,8 +268,8 @@ describe('Rotate: dependent containers recreated with the new secret', () => {
 			expect(info.Config.Labels).toMatchObject({ 'com.docker.compose.service': 'db' });
 			await expect(docker.getContainer(oldId).inspect()).rejects.toMatchObject({ statusCode: 404 });
 			expect(JSON.stringify(outputs)).not.toContain(secret);
-			expect(printed.join('')).toContain('secret rotation set containers');
-			expect(printed.join('')).not.toContain(secret);
+			expect(output.text()).toContain('secret rotation set containers');
+			expect(output.text()).not.toContain(secret);
 		} finally {
 			await docker.getContainer(name).remove({ force: true }).catch(() => undefined);
 		}
@@ -390,8 +379,8 @@ describe('Rotate: Docker swarm secret on a real swarm service', () => {
 			// the running task reads the new secret at the same path
 			expect(await readSecretInTask(service)).toContain(token);
 			expect(JSON.stringify(outputs)).not.toContain(token);
-			expect(printed.join('')).toContain('secret rotation set swarm-secret');
-			expect(printed.join('')).not.toContain(token);
+			expect(output.text()).toContain('secret rotation set swarm-secret');
+			expect(output.text()).not.toContain(token);
 
 			// a dependent container that is not healthy fails the test step: the service goes back to the secret it had
 			const name = `swarm-dep-${run}`;
