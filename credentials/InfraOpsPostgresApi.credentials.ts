@@ -1,6 +1,5 @@
 import type { ICredentialType, Icon, INodeProperties } from 'n8n-workflow';
 
-// eslint-disable-next-line @n8n/community-nodes/credential-test-required -- PostgreSQL's wire protocol can't be tested with an HTTP request; nodes test it via testedBy: 'infraOpsPostgresApiTest' (nodes/shared/credentialTests.ts)
 export class InfraOpsPostgresApi implements ICredentialType {
 	name = 'infraOpsPostgresApi';
 

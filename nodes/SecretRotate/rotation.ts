@@ -1,0 +1,176 @@
+/**
+ * The rotation engine, on the four steps of AWS Secrets Manager's rotation: create (check each target
+ * and keep what restores it), set (every target), test (every target, with the new secret), finish
+ * (retire the old one). A failure in set or test rolls every target that was set back, so the old
+ * secret keeps working everywhere; the new secret only lives in memory during the run.
+ */
+import { errorMessage, InfraOpsError } from '../shared/errors';
+import type { FindingStatus } from '../shared/findings';
+import type { GeneratedSecret } from './generate';
+
+export type RotationStep = 'create' | 'set' | 'test' | 'finish' | 'rollback';
+
+export interface RotationTarget {
+	/** e.g. `postgres-role`, `env-file`. */
+	kind: string;
+	/** Where, for findings; never holds a secret. */
+	target: string;
+	/**
+	 * `restorable` targets are set first; `late` ones (whose old value cannot be read back, such as an
+	 * n8n credential) only after every other target passed its test; `dependents` restart services
+	 * after the others changed, and once more after a rollback.
+	 */
+	phase: 'restorable' | 'dependents' | 'late';
+	/** Checks access and records what restores the current state; changes nothing. Returns a summary. */
+	create(secret: GeneratedSecret): Promise<string>;
+	set(secret: GeneratedSecret): Promise<string>;
+	test(secret: GeneratedSecret): Promise<string>;
+	/** Retires the old secret (e.g. removes the old key). A failure here is a warning: the new one works. */
+	finish(secret: GeneratedSecret): Promise<string>;
+	/** Restores what create recorded; only called on targets whose set was attempted. */
+	rollback(): Promise<string>;
+	close(): Promise<void>;
+}
+
+export interface StepFinding {
+	check: 'secret-rotation';
+	target: string;
+	targetKind: string;
+	step: RotationStep | 'summary';
+	status: FindingStatus;
+	summary: string;
+	secretFingerprint: string;
+	[detail: string]: unknown;
+}
+
+export interface RotationOutcome {
+	/** ok: rotated; critical: failed and rolled back (old secret still works); error: rollback failed too. */
+	status: FindingStatus;
+	rotated: boolean;
+	rolledBack: boolean;
+	findings: StepFinding[];
+}
+
+export interface RotationLog {
+	info(message: string): void;
+	warn(message: string): void;
+}
+
+/** Removes the secret from any text that might echo it (an error message quoting a statement, say). */
+export function redact(text: string, secret: GeneratedSecret): string {
+	let out = text;
+	for (const s of [secret.value, ...secret.value.split('\n').filter((l) => l.length >= 16)]) {
+		if (s.length >= 4) out = out.split(s).join('[redacted]');
+	}
+	return out;
+}
+
+export async function rotate(targets: RotationTarget[], secret: GeneratedSecret, log: RotationLog): Promise<RotationOutcome> {
+	const findings: StepFinding[] = [];
+	const fingerprint = secret.metadata.fingerprint;
+	const record = (t: RotationTarget, step: RotationStep, status: FindingStatus, summary: string) => {
+		const clean = redact(summary, secret);
+		findings.push({ check: 'secret-rotation', target: t.target, targetKind: t.kind, step, status, summary: `${t.target}: ${clean}`, secretFingerprint: fingerprint });
+		(status === 'ok' ? log.info : log.warn)(`secret rotation ${step} ${t.kind} ${t.target}: ${status}: ${clean}`);
+	};
+	const ordered = [
+		...targets.filter((t) => t.phase === 'restorable'),
+		...targets.filter((t) => t.phase === 'dependents'),
+		...targets.filter((t) => t.phase === 'late'),
+	];
+	const attempted: RotationTarget[] = [];
+	let failure: string | undefined;
+
+	const runStep = async (t: RotationTarget, step: 'create' | 'set' | 'test', fn: () => Promise<string>): Promise<boolean> => {
+		try {
+			record(t, step, 'ok', await fn());
+			return true;
+		} catch (error) {
+			const hint = error instanceof InfraOpsError && error.hint ? ` (${error.hint})` : '';
+			record(t, step, 'critical', `${step} failed: ${errorMessage(error)}${hint}`);
+			failure = `${t.target}: ${step} failed`;
+			return false;
+		}
+	};
+
+	const rollbackAll = async (): Promise<boolean> => {
+		let clean = true;
+		// newest first, dependents last so they restart on the restored configuration
+		const order = [...attempted].reverse();
+		for (const t of [...order.filter((x) => x.phase !== 'dependents'), ...order.filter((x) => x.phase === 'dependents')]) {
+			try {
+				record(t, 'rollback', 'ok', await t.rollback());
+			} catch (error) {
+				clean = false;
+				record(t, 'rollback', 'error', `rollback failed, restore by hand: ${errorMessage(error)}`);
+			}
+		}
+		return clean;
+	};
+
+	try {
+		for (const t of ordered) {
+			if (!(await runStep(t, 'create', () => t.create(secret)))) return summarise('critical', false, false);
+		}
+		const early = ordered.filter((t) => t.phase !== 'late');
+		const late = ordered.filter((t) => t.phase === 'late');
+		let ok = true;
+		for (const t of early) {
+			attempted.push(t);
+			if (!(ok = await runStep(t, 'set', () => t.set(secret)))) break;
+		}
+		if (ok) for (const t of early) if (!(ok = await runStep(t, 'test', () => t.test(secret)))) break;
+		if (ok) {
+			for (const t of late) {
+				attempted.push(t);
+				if (!(ok = await runStep(t, 'set', () => t.set(secret)))) break;
+			}
+		}
+		if (!ok) {
+			const clean = await rollbackAll();
+			return summarise(clean ? 'critical' : 'error', false, true);
+		}
+		let lateTestFailed = false;
+		for (const t of late) {
+			// the credential already holds the new secret, which every other target accepted: rolling
+			// those back would break it for certain, so a failed test here is reported, not rolled back
+			if (!(await runStep(t, 'test', () => t.test(secret)))) lateTestFailed = true;
+		}
+		let finishWarnings = false;
+		for (const t of ordered) {
+			try {
+				record(t, 'finish', 'ok', await t.finish(secret));
+			} catch (error) {
+				finishWarnings = true;
+				record(t, 'finish', 'warning', `the new secret is in place, but finishing failed: ${errorMessage(error)}`);
+			}
+		}
+		return summarise(lateTestFailed ? 'critical' : finishWarnings ? 'warning' : 'ok', true, false);
+	} finally {
+		await Promise.all(ordered.map((t) => t.close().catch(() => undefined)));
+	}
+
+	function summarise(status: FindingStatus, rotated: boolean, rolledBack: boolean): RotationOutcome {
+		const summary = rotated
+			? `Rotated ${secret.metadata.kind} ${fingerprint} on ${ordered.length} target(s)` +
+				(status === 'ok' ? '' : status === 'critical' ? ' but a late test failed' : ' with warnings when finishing')
+			: rolledBack
+				? status === 'error'
+					? `Rotation failed (${failure}) and a rollback failed too: the old secret may not work everywhere, restore by hand`
+					: `Rotation failed (${failure}); every target was rolled back, the old secret still works`
+				: `Rotation not started: ${failure}; nothing was changed`;
+		findings.push({
+			check: 'secret-rotation',
+			target: 'rotation',
+			targetKind: 'summary',
+			step: 'summary',
+			status,
+			summary: redact(summary, secret),
+			secretFingerprint: fingerprint,
+			rotated,
+			rolledBack,
+			targets: ordered.map((t) => t.target),
+		});
+		return { status, rotated, rolledBack, findings };
+	}
+}

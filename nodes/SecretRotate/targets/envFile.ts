@@ -1,0 +1,102 @@
+/** A `.env` file over SSH: atomic in-place edit of KEY=VALUE lines, with a 0600 backup of the old file. */
+import { InfraOpsError } from '../../shared/errors';
+import { openSsh, type SshConnection, type SshSession } from '../../shared/ssh';
+import { readEnvValue, setEnvValue } from '../envFile';
+import type { GeneratedSecret } from '../generate';
+import type { RotationTarget } from '../rotation';
+import { passwordOf } from './postgresRole';
+
+export interface EnvFileOptions {
+	ssh: SshConnection;
+	path: string;
+	keys: string[];
+	addIfMissing: boolean;
+	/** Keep a copy of the old file (mode 0600) beside it: it holds the old secret, so it is never world-readable. */
+	backup: boolean;
+	now?: Date;
+}
+
+export function backupPath(path: string, now: Date): string {
+	return `${path}.infra-ops-bak-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+}
+
+export class EnvFileTarget implements RotationTarget {
+	readonly kind = 'env-file';
+	readonly phase = 'restorable' as const;
+	readonly target: string;
+	private session?: SshSession;
+	private original?: string;
+	private backupFile?: string;
+
+	constructor(private readonly options: EnvFileOptions) {
+		if (!options.path.startsWith('/')) {
+			throw new InfraOpsError(`"${options.path}" is not an absolute path`, 'Give the full path of the .env file, e.g. /opt/supabase/docker/.env');
+		}
+		if (options.keys.length === 0) throw new InfraOpsError('No .env key to set is named', 'Fill in "Keys", e.g. POSTGRES_PASSWORD');
+		this.target = `ssh://${options.ssh.host}:${options.ssh.port}${options.path} ${options.keys.join(', ')}`;
+	}
+
+	async create(secret: GeneratedSecret): Promise<string> {
+		passwordOf(secret, 'A .env value');
+		this.session = await openSsh(this.options.ssh);
+		this.original = (await this.session.readFile(this.options.path)).toString('utf8');
+		let text = this.original;
+		const notes: string[] = [];
+		for (const key of this.options.keys) {
+			// a dry run on the old text: a missing key or an unwritable value fails here, before anything changes
+			const edit = setEnvValue(text, key, secret.value, { addIfMissing: this.options.addIfMissing, file: this.options.path });
+			text = edit.text;
+			notes.push(edit.appended ? `${key} missing, will be appended` : `${key} on line ${edit.lines.join(', ')}`);
+		}
+		return notes.join('; ');
+	}
+
+	async set(secret: GeneratedSecret): Promise<string> {
+		const session = this.requireSession();
+		const current = (await session.readFile(this.options.path)).toString('utf8');
+		if (current !== this.original) {
+			throw new InfraOpsError(`${this.options.path} changed since the rotation started`, 'Something else edits this file: run the rotation again');
+		}
+		let text = current;
+		const lines: string[] = [];
+		for (const key of this.options.keys) {
+			const edit = setEnvValue(text, key, secret.value, { addIfMissing: this.options.addIfMissing, file: this.options.path });
+			text = edit.text;
+			lines.push(`${key}${edit.appended ? ' (appended)' : ` (line ${edit.lines.join(', ')})`}`);
+		}
+		// the backup is written here, not in create, so a rotation that stops at create leaves no file behind
+		if (this.options.backup) {
+			this.backupFile = backupPath(this.options.path, this.options.now ?? new Date());
+			await session.writeFileAtomic(this.backupFile, current, { mode: 0o600 });
+		}
+		await session.writeFileAtomic(this.options.path, text);
+		return `set ${lines.join(', ')}${this.backupFile ? `; old file kept as ${this.backupFile} (0600)` : ''}`;
+	}
+
+	async test(secret: GeneratedSecret): Promise<string> {
+		const text = (await this.requireSession().readFile(this.options.path)).toString('utf8');
+		const wrong = this.options.keys.filter((key) => readEnvValue(text, key) !== secret.value);
+		if (wrong.length) throw new InfraOpsError(`${this.options.path}: ${wrong.join(', ')} do not read back as the new value`);
+		return `${this.options.keys.join(', ')} read back as the new value`;
+	}
+
+	async finish(): Promise<string> {
+		return this.backupFile ? `old file kept as ${this.backupFile} (0600); delete it once the services run fine` : 'done';
+	}
+
+	async rollback(): Promise<string> {
+		if (this.original === undefined) return 'nothing to restore';
+		await this.requireSession().writeFileAtomic(this.options.path, this.original);
+		return `${this.options.path} restored`;
+	}
+
+	async close(): Promise<void> {
+		this.session?.close();
+		this.session = undefined;
+	}
+
+	private requireSession(): SshSession {
+		if (!this.session) throw new InfraOpsError(`${this.target}: not connected (create did not run)`);
+		return this.session;
+	}
+}
