@@ -93,10 +93,17 @@ export function attachMiddlewares(text: string, options: AttachOptions, source =
 	} else selected = names;
 
 	const changes: RouterChange[] = [];
+	const edits: TextEdit[] = [];
+	let patchable = true;
+	const style = styleOf(text);
 	for (const name of selected) {
 		const router = routersMap.get(name, true);
 		if (!isMap(router)) continue;
-		let seq: unknown = router.get('middlewares', true);
+		const originalSeq = router.get('middlewares', true);
+		const edit = planEdit(text, router, originalSeq, wanted, options.position, style);
+		if (edit === undefined) patchable = false;
+		else if (edit) edits.push(edit);
+		let seq: unknown = originalSeq;
 		if (seq === undefined || seq === null || (isScalar(seq) && seq.value === null)) {
 			seq = new YAMLSeq();
 			router.set('middlewares', seq);
@@ -121,7 +128,70 @@ export function attachMiddlewares(text: string, options: AttachOptions, source =
 		changes.push({ router: name, added, alreadyPresent, middlewares: seq.items.map((item) => String(isScalar(item) ? item.value : item)) });
 	}
 	const changed = changes.some((c) => c.added.length > 0);
-	const style = styleOf(text);
-	const rendered = changed ? doc.toString({ lineWidth: 0, indent: style.indent, indentSeq: style.indentSeq }) : text;
+	if (!changed) return { text, changed, routers: changes, notFound };
+	const patched = patchable ? applyEdits(text, edits) : undefined;
+	const rendered = patched !== undefined && sameMiddlewares(patched, changes) ? patched : doc.toString({ lineWidth: 0, indent: style.indent, indentSeq: style.indentSeq });
 	return { text: rendered, changed, routers: changes, notFound };
+}
+
+interface TextEdit {
+	at: number;
+	remove: number;
+	insert: string;
+}
+
+const scalarText = (name: string) => (/^[A-Za-z0-9._@-]+$/.test(name) ? name : JSON.stringify(name));
+const lineStart = (text: string, offset: number) => text.lastIndexOf('\n', offset - 1) + 1;
+
+/**
+ * The smallest text change that adds the middlewares to one router, so everything else in the file
+ * stays byte-identical: a line per name in a block list, a rewritten flow list, or a new key.
+ * `null`: nothing to add; `undefined`: a shape this cannot patch (the whole document is rendered).
+ */
+function planEdit(text: string, router: YAMLMap, seq: unknown, wanted: string[], position: 'first' | 'last', style: { indent: number; indentSeq: boolean }): TextEdit | null | undefined {
+	const current = isSeq(seq) ? seq.items.map((item) => String(isScalar(item) ? item.value : item)) : [];
+	const toAdd = wanted.filter((m) => !current.some((c) => sameReference(c, m)));
+	if (toAdd.length === 0) return null;
+	if (isSeq(seq) && seq.range) {
+		const [start, end] = seq.range;
+		if (seq.flow) {
+			const original = text.slice(start, end);
+			const pad = /^\[\s/.test(original) ? ' ' : '';
+			const items = position === 'first' ? [...toAdd, ...current] : [...current, ...toAdd];
+			return { at: start, remove: end - start, insert: `[${pad}${items.map(scalarText).join(', ')}${pad}]` };
+		}
+		if (seq.items.length === 0) return undefined;
+		const first = lineStart(text, start);
+		const indent = text.slice(first, start);
+		if (!/^ *$/.test(indent)) return undefined;
+		const lines = toAdd.map((m) => `${indent}- ${scalarText(m)}\n`).join('');
+		if (position === 'first') return { at: first, remove: 0, insert: lines };
+		return { at: end, remove: 0, insert: text[end - 1] === '\n' ? lines : `\n${lines}` };
+	}
+	if (seq !== undefined && seq !== null) return undefined;
+	if (router.flow || !router.range) return undefined;
+	const keyStart = router.range[0];
+	const indent = text.slice(lineStart(text, keyStart), keyStart);
+	if (!/^ *$/.test(indent)) return undefined;
+	// after the router's last value, before any blank line or comment that follows it
+	let at = router.range[1];
+	while (at > keyStart && /\s/.test(text[at - 1])) at--;
+	const lineEnd = text.indexOf('\n', at);
+	at = lineEnd === -1 ? text.length : lineEnd + 1;
+	const itemIndent = style.indentSeq ? `${indent}${' '.repeat(style.indent)}` : indent;
+	const block = `${indent}middlewares:\n${toAdd.map((m) => `${itemIndent}- ${scalarText(m)}\n`).join('')}`;
+	return { at, remove: 0, insert: lineEnd === -1 ? `\n${block}` : block };
+}
+
+function applyEdits(text: string, edits: TextEdit[]): string {
+	let out = text;
+	for (const e of [...edits].sort((a, b) => b.at - a.at)) out = out.slice(0, e.at) + e.insert + out.slice(e.at + e.remove);
+	return out;
+}
+
+/** The patched text must mean exactly what the edited document means. */
+function sameMiddlewares(patched: string, changes: RouterChange[]): boolean {
+	const doc = parseDocument(patched);
+	if (doc.errors.length > 0) return false;
+	return changes.every((c) => JSON.stringify(doc.getIn(['http', 'routers', c.router, 'middlewares']) ?? []) === JSON.stringify(doc.createNode(c.middlewares).toJSON()));
 }

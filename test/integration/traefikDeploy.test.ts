@@ -56,6 +56,8 @@ const middlewares = (average: number) => `http:
             depth: 1
 `;
 
+jest.setTimeout(30_000);
+
 const replays: TraefikReplay[] = [];
 afterAll(async () => {
 	for (const r of replays) await r.close();

@@ -20,6 +20,10 @@ export function referenceAvailable(): boolean {
 }
 
 type Entry = Record<string, unknown> & { name: string };
+interface LoadedConfig {
+	http?: { routers?: Record<string, Record<string, unknown>>; services?: Record<string, Record<string, unknown>>; middlewares?: Record<string, Record<string, unknown>> };
+}
+type Counts = Record<string, { total: number; errors: number; warnings: number }>;
 
 export interface ReplayOptions {
 	/** Local path of the folder Traefik would watch (the harness's sshd writes to local disk). */
@@ -58,7 +62,7 @@ const qualify = (name: string) => (name.includes('@') ? name : `${name}@file`);
 
 function loadFolder(dir: string, failRouters: Set<string>, recorded: { middlewares: Entry[]; services: Entry[] }): FileSnapshot | undefined {
 	let mtimeMs = 0;
-	const configs: Record<string, any>[] = [];
+	const configs: LoadedConfig[] = [];
 	for (const name of fs.readdirSync(dir).sort()) {
 		if (!/\.ya?ml$/i.test(name)) continue;
 		const full = path.join(dir, name);
@@ -69,7 +73,7 @@ function loadFolder(dir: string, failRouters: Set<string>, recorded: { middlewar
 		// Go templating runs first; an unterminated action fails the file
 		if (/\{\{(?![^\n]*\}\})/.test(text)) return undefined;
 		try {
-			configs.push((parse(text) as Record<string, any>) ?? {});
+			configs.push((parse(text) as LoadedConfig | null) ?? {});
 		} catch {
 			return undefined;
 		}
@@ -78,19 +82,19 @@ function loadFolder(dir: string, failRouters: Set<string>, recorded: { middlewar
 	const middlewares: Entry[] = [];
 	const services: Entry[] = [];
 	for (const config of configs) {
-		for (const [name, m] of Object.entries((config.http?.middlewares ?? {}) as Record<string, Record<string, unknown>>)) {
+		for (const [name, m] of Object.entries(config.http?.middlewares ?? {})) {
 			const type = Object.keys(m ?? {})[0] ?? 'unknown';
 			if (middlewares.some((e) => e.name === `${name}@file`)) continue;
 			middlewares.push({ ...m, name: `${name}@file`, provider: 'file', status: 'enabled', type: type.toLowerCase(), usedBy: [] });
 		}
-		for (const [name, s] of Object.entries((config.http?.services ?? {}) as Record<string, Record<string, unknown>>)) {
+		for (const [name, s] of Object.entries(config.http?.services ?? {})) {
 			if (services.some((e) => e.name === `${name}@file`)) continue;
 			services.push({ ...s, name: `${name}@file`, provider: 'file', status: 'enabled', type: Object.keys(s ?? {})[0]?.toLowerCase() ?? 'unknown', usedBy: [] });
 		}
 	}
 	const known = (list: Entry[], extra: Entry[], ref: string) => [...list, ...extra].some((e) => e.name === qualify(ref)) || ref.endsWith('@internal');
 	for (const config of configs) {
-		for (const [name, r] of Object.entries((config.http?.routers ?? {}) as Record<string, Record<string, unknown>>)) {
+		for (const [name, r] of Object.entries(config.http?.routers ?? {})) {
 			if (routers.some((e) => e.name === `${name}@file`)) continue;
 			const errors: string[] = [];
 			const service = String(r.service ?? '');
@@ -122,7 +126,7 @@ export async function startTraefikReplay(options: ReplayOptions = {}): Promise<T
 		routers: readJson<Entry[]>('routers.json'),
 		middlewares: readJson<Entry[]>('middlewares.json'),
 		services: readJson<Entry[]>('services.json'),
-		overview: readJson<Record<string, any>>('overview-dynamic.json'),
+		overview: readJson<{ http: Counts }>('overview-dynamic.json'),
 		routerBar: readJson<Entry>('router-bar.json'),
 	};
 	const requests: string[] = [];
@@ -169,7 +173,7 @@ export async function startTraefikReplay(options: ReplayOptions = {}): Promise<T
 		};
 		if (url.pathname === '/api/version') return send(res, 200, { Version: '3.3.0-recorded-replay', Codename: 'replay' });
 		if (url.pathname === '/api/overview') {
-			const overview = JSON.parse(JSON.stringify(recorded.overview)) as Record<string, any>;
+			const overview = JSON.parse(JSON.stringify(recorded.overview)) as { http: Counts };
 			for (const [kind, list] of [['routers', snap.routers], ['middlewares', snap.middlewares], ['services', snap.services]] as const) {
 				overview.http[kind].total += list.length;
 				overview.http[kind].errors += list.filter((e) => e.status === 'disabled').length;
