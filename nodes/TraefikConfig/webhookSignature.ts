@@ -4,6 +4,14 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export type GitHost = 'github' | 'gitea' | 'gitlab';
 
+/** Which host signed a delivery, by the header it sent (each method still needs the shared secret). */
+export function detectGitHost(headers: Record<string, unknown>): GitHost | undefined {
+	if (header(headers, 'X-Hub-Signature-256')) return 'github';
+	if (header(headers, 'X-Gitea-Signature')) return 'gitea';
+	if (header(headers, 'X-Gitlab-Token')) return 'gitlab';
+	return undefined;
+}
+
 export interface SignatureVerdict {
 	valid: boolean;
 	/** Why not, without the secret or the expected signature. */

@@ -2,7 +2,7 @@ import { createTwoFilesPatch } from 'diff';
 import { posix } from 'node:path';
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import { errorMessage } from '../../shared/errors';
+import { errorMessage, InfraOpsError } from '../../shared/errors';
 import { toNodeError } from '../../shared/nodeErrors';
 import { withSsh } from '../../shared/ssh';
 import { attachMiddlewares, type RouterSelector } from '../attach';
@@ -14,13 +14,32 @@ const show = { show: { operation: [op] } };
 
 export const description: INodeProperties[] = [
 	{
+		displayName: 'File Source',
+		name: 'attachSource',
+		type: 'options',
+		options: [
+			{ name: 'Routers File on the Traefik Host', value: 'ssh', description: 'Read it from the dynamic folder over SSH' },
+			{ name: 'Input Item', value: 'input', description: 'The file name and content of the input item (e.g. from a previous Attach)' },
+		],
+		default: 'ssh',
+		displayOptions: show,
+	},
+	{
 		displayName: 'Routers File',
 		name: 'routersFile',
 		type: 'string',
 		default: 'routers.yml',
 		required: true,
-		description: 'Name of the dynamic file holding the routers, read from the dynamic folder; the result goes to the output\'s "content" for Validate and Deploy (nothing is written here)',
+		description: 'Name of the dynamic file holding the routers; the result goes to the output\'s "content" for Validate and Deploy (nothing is written here)',
 		displayOptions: show,
+	},
+	{
+		displayName: 'Content',
+		name: 'attachContent',
+		type: 'string',
+		typeOptions: { rows: 6 },
+		default: '={{ $json.content }}',
+		displayOptions: { show: { operation: [op], attachSource: ['input'] } },
 	},
 	{
 		displayName: 'Middlewares',
@@ -85,9 +104,16 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 	for (let i = 0; i < items.length; i++) {
 		try {
 			const file = checkFileName(this.getNodeParameter('routersFile', i) as string);
-			const dir = this.getNodeParameter('dynamicDir', i) as string;
-			const conn = await sshOf(this, i);
-			const text = (await withSsh(conn, async (s) => await s.readFile(posix.join(dir, file), 4 * 1024 * 1024))).toString('utf8');
+			let text: string;
+			if (this.getNodeParameter('attachSource', i) === 'input') {
+				const given = this.getNodeParameter('attachContent', i);
+				if (typeof given !== 'string') throw new InfraOpsError(`Item ${i} has no content text`, 'Map "Content" to the field holding the YAML, e.g. {{ $json.content }}');
+				text = given;
+			} else {
+				const dir = this.getNodeParameter('dynamicDir', i) as string;
+				const conn = await sshOf(this, i);
+				text = (await withSsh(conn, async (s) => await s.readFile(posix.join(dir, file), 4 * 1024 * 1024))).toString('utf8');
+			}
 			const selection = this.getNodeParameter('routerSelection', i) as RouterSelector['by'];
 			const routers: RouterSelector =
 				selection === 'name'

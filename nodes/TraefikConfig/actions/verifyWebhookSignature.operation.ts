@@ -2,7 +2,7 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodePropertie
 
 import { errorMessage, InfraOpsError } from '../../shared/errors';
 import { toNodeError } from '../../shared/nodeErrors';
-import { verifyWebhookSignature, type GitHost } from '../webhookSignature';
+import { detectGitHost, verifyWebhookSignature, type GitHost } from '../webhookSignature';
 import { toItems, type Result } from './common';
 
 const op = 'verifyWebhookSignature';
@@ -14,11 +14,12 @@ export const description: INodeProperties[] = [
 		name: 'gitHost',
 		type: 'options',
 		options: [
+			{ name: 'Detect From Headers', value: 'auto', description: 'Whichever of the three the delivery carries; each needs the secret' },
 			{ name: 'GitHub (X-Hub-Signature-256)', value: 'github' },
 			{ name: 'Gitea / Forgejo (X-Gitea-Signature)', value: 'gitea' },
 			{ name: 'GitLab (X-Gitlab-Token)', value: 'gitlab' },
 		],
-		default: 'github',
+		default: 'auto',
 		displayOptions: show,
 	},
 	{
@@ -36,9 +37,10 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 	const results: Result[] = [];
 	for (let i = 0; i < items.length; i++) {
 		try {
-			const host = this.getNodeParameter('gitHost', i) as GitHost;
 			const credential = await this.getCredentials('infraOpsGitWebhookApi', i);
 			const headers = (items[i].json.headers ?? {}) as Record<string, unknown>;
+			const chosen = this.getNodeParameter('gitHost', i) as GitHost | 'auto';
+			const host: GitHost = chosen === 'auto' ? (detectGitHost(headers) ?? 'github') : chosen;
 			const field = this.getNodeParameter('rawBodyField', i) as string;
 			let raw: Buffer;
 			if (items[i].binary?.[field]) raw = await this.helpers.getBinaryDataBuffer(i, field);
