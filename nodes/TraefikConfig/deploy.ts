@@ -181,6 +181,10 @@ export async function deployFiles(
 		for (const o of outcomes) {
 			const own = stop.filter((p) => p.file === o.file);
 			const first = own[0] ?? stop[0];
+			if (o.action === 'unchanged' && own.length === 0) {
+				o.summary = `${o.file} is unchanged (the change set was refused because of ${first.file})`;
+				continue;
+			}
 			o.status = 'critical';
 			o.action = 'rejected';
 			o.problems = [...new Set([...own, ...stop])];
