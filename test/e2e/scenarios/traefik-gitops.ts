@@ -107,6 +107,15 @@ const scenario: Scenario = {
 		const unsigned = await ctx.webhook({ path: PUSH_PATH, auth: false, rawBody: body, headers: { 'x-github-event': 'push' } });
 		check(unsigned.status === 401, `an unsigned push gets 401, got ${unsigned.status}`, unsigned.body);
 		check(fs.readdirSync(dynamicDir).length === 0, 'nothing deployed for a forged push');
+		// the two refused deliveries ran (Verify → Reject) and must be finished before the next run is awaited
+		const deadline = Date.now() + 30_000;
+		for (;;) {
+			const list = await ctx.api<{ data: Array<{ id: string; status: string }> }>('GET', `/executions?workflowId=${ctx.workflow.id}&limit=50`);
+			const done = list.data.filter((x) => ['success', 'error', 'crashed', 'canceled'].includes(x.status));
+			if (done.length >= 2 && done.length === list.data.length) break;
+			if (Date.now() > deadline) throw new Error(`the refused deliveries' executions did not finish: ${JSON.stringify(list.data)}`);
+			await new Promise((r) => setTimeout(r, 300));
+		}
 
 		const slack0 = ctx.sinks.slack.messages.length;
 		const mail0 = ctx.sinks.smtp.messages.length;
