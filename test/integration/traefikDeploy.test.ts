@@ -118,6 +118,27 @@ describe('Traefik Config deploy over real sshd', () => {
 		expect(again[0]).toMatchObject({ action: 'unchanged', status: 'ok' });
 	});
 
+	it('a refused change set writes nothing; a file of it that did not change stays "unchanged" (nothing to alert about)', async () => {
+		const { folder } = stack();
+		fs.writeFileSync(path.join(folder.dynamicDir, 'services.yml'), SERVICES_YML);
+		fs.writeFileSync(path.join(folder.dynamicDir, 'middlewares.yml'), middlewares(100));
+		const outcomes = await withSsh(conn(), (s) =>
+			deployFiles(s, folder, [
+				{ fileName: 'middlewares.yml', content: middlewares(100) },
+				{ fileName: 'services.yml', content: SERVICES_YML.replace('n8n:5678', 'n8n:5679') },
+				{ fileName: 'routers.yml', content: ROUTERS_YML.replace('general-ratelimit', 'missing') },
+			]),
+		);
+		expect(outcomes.map((o) => [o.file, o.status, o.action])).toEqual([
+			['middlewares.yml', 'ok', 'unchanged'],
+			['services.yml', 'critical', 'rejected'],
+			['routers.yml', 'critical', 'rejected'],
+		]);
+		expect(outcomes[0].summary).toBe('middlewares.yml is unchanged (the change set was refused because of routers.yml)');
+		expect(fs.readFileSync(path.join(folder.dynamicDir, 'services.yml'), 'utf8')).toBe(SERVICES_YML);
+		expect(fs.existsSync(path.join(folder.dynamicDir, 'routers.yml'))).toBe(false);
+	});
+
 	it('keeps a bounded number of versions per file', async () => {
 		const { folder } = stack();
 		for (const average of [10, 20, 30, 40, 50, 60]) {

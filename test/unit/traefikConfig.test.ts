@@ -9,7 +9,7 @@ import { checkFolder } from '../../nodes/TraefikConfig/deploy';
 import { buildMiddleware, addToDocument } from '../../nodes/TraefikConfig/middleware';
 import { checkStructure } from '../../nodes/TraefikConfig/schema';
 import { validateFiles } from '../../nodes/TraefikConfig/validate';
-import { verifyWebhookSignature } from '../../nodes/TraefikConfig/webhookSignature';
+import { detectGitHost, verifyWebhookSignature } from '../../nodes/TraefikConfig/webhookSignature';
 
 /** As operators write them: comments above and beside keys, flow lists, quoted rules, odd spacing. */
 const HAND_WRITTEN = `# Routers of the local AI stack -- edited by hand, keep the comments!
@@ -153,6 +153,12 @@ describe('Attach Middlewares (yaml Document API)', () => {
 		expect(byName.notFound).toEqual(['flowise@docker']);
 	});
 
+	it('adds a middlewares list to a router without one, in the file\'s own list style, before blank lines and comments that follow', () => {
+		const flush = `http:\n  routers:\n    a:\n      rule: Host(\`a\`)\n      entryPoints:\n      - web\n      service: s\n\n    # the last one\n    b:\n      rule: Host(\`b\`)\n      service: s\n\n# services below\n  services:\n    s:\n      loadBalancer:\n        servers:\n        - url: http://s\n`;
+		const result = attachMiddlewares(flush, { middlewares: ['general-ratelimit'], routers: { by: 'all' }, position: 'first' });
+		expect(result.text).toBe(flush.replace('      service: s\n\n    # the last one', '      service: s\n      middlewares:\n      - general-ratelimit\n\n    # the last one').replace('      service: s\n\n# services below', '      service: s\n      middlewares:\n      - general-ratelimit\n\n# services below'));
+	});
+
 	it('refuses a file that does not parse or has no routers, changing nothing', () => {
 		expect(() => attachMiddlewares('http:\n  routers: [\n', { middlewares: ['a'], routers: { by: 'all' }, position: 'first' }, 'routers.yml')).toThrow(/routers\.yml is not valid YAML/);
 		expect(() => attachMiddlewares('http:\n  middlewares: {}\n', { middlewares: ['a'], routers: { by: 'all' }, position: 'first' }, 'm.yml')).toThrow(/has no http\.routers/);
@@ -244,6 +250,13 @@ describe('Verify Webhook Signature', () => {
 		expect(verifyWebhookSignature('gitea', secret, body, { 'X-Gitea-Signature': `sha256=${hmac}` }).valid).toBe(false);
 		expect(verifyWebhookSignature('gitlab', secret, body, { 'x-gitlab-token': secret }).valid).toBe(true);
 		expect(verifyWebhookSignature('gitlab', secret, body, { 'x-gitlab-token': 'guess' }).valid).toBe(false);
+	});
+
+	it('detects the Git host from the delivery\'s headers', () => {
+		expect(detectGitHost({ 'X-Hub-Signature-256': 'sha256=1' })).toBe('github');
+		expect(detectGitHost({ 'x-gitea-signature': '1' })).toBe('gitea');
+		expect(detectGitHost({ 'X-Gitlab-Token': 't' })).toBe('gitlab');
+		expect(detectGitHost({ 'content-type': 'application/json' })).toBeUndefined();
 	});
 
 	it('never returns the secret or the expected signature', () => {
