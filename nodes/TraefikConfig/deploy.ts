@@ -144,13 +144,52 @@ export interface FileChange {
  * Deploys a set of files as one change: validated together with the rest of the folder, written
  * only if all are valid, verified together, and all put back if Traefik does not serve them.
  */
-export async function deployFiles(
-	session: SshSession,
-	folderIn: Folder,
-	changesIn: FileChange[],
-	options: { behindProxy?: boolean; verify?: VerifyOptions; dryRun?: boolean; now?: Date; label?: string } = {},
-): Promise<DeployOutcome[]> {
+export interface DeployOptions {
+	behindProxy?: boolean;
+	verify?: VerifyOptions;
+	dryRun?: boolean;
+	now?: Date;
+	label?: string;
+	/** How long to wait for another deploy to the same folder (a push during a scheduled run). */
+	lockWaitMs?: number;
+}
+
+const LOCK_STALE_SECONDS = 600;
+
+/**
+ * One deploy per folder at a time, across n8n executions: `mkdir` on the host is atomic. A lock
+ * older than 10 minutes is taken over (an execution that died mid-deploy).
+ */
+async function withFolderLock<T>(session: SshSession, folder: Folder, waitMs: number, fn: () => Promise<T>): Promise<T> {
+	const lock = shellQuote(posix.join(folder.backupDir, '.deploy.lock'));
+	const mkdir = await session.exec(`mkdir -p -- ${shellQuote(folder.backupDir)}`, { timeoutMs: 15_000 });
+	if (mkdir.code !== 0) throw new InfraOpsError(`Cannot create the backup folder ${folder.backupDir}: ${mkdir.stderr.trim()}`, 'Give the SSH user write access there, or choose another backup folder');
+	const deadline = Date.now() + waitMs;
+	for (;;) {
+		const take = await session.exec(
+			`if mkdir -- ${lock} 2>/dev/null; then echo taken; elif [ -n "$(find ${lock} -maxdepth 0 -mmin +${LOCK_STALE_SECONDS / 60} 2>/dev/null)" ]; then rmdir -- ${lock} && mkdir -- ${lock} && echo taken; else echo busy; fi`,
+			{ timeoutMs: 15_000 },
+		);
+		if (take.stdout.trim() === 'taken') break;
+		if (Date.now() >= deadline) {
+			throw new InfraOpsError(`Another deploy to ${folder.dynamicDir} is running (lock ${posix.join(folder.backupDir, '.deploy.lock')})`, 'Run again when it has finished; a lock left by a crashed run expires after 10 minutes');
+		}
+		await new Promise((resolve) => setTimeout(resolve, 1000));
+	}
+	try {
+		return await fn();
+	} finally {
+		await session.exec(`rmdir -- ${lock}`, { timeoutMs: 15_000 }).catch(() => undefined);
+	}
+}
+
+export async function deployFiles(session: SshSession, folderIn: Folder, changesIn: FileChange[], options: DeployOptions = {}): Promise<DeployOutcome[]> {
 	const folder = checkFolder(folderIn);
+	if (options.dryRun) return await deployUnlocked(session, folder, changesIn, options);
+	return await withFolderLock(session, folder, options.lockWaitMs ?? 120_000, async () => await deployUnlocked(session, folder, changesIn, options));
+}
+
+async function deployUnlocked(session: SshSession, folder: Folder, changesIn: FileChange[], options: DeployOptions): Promise<DeployOutcome[]> {
 	const label = options.label ?? 'deploy';
 	const changes = changesIn.map((c) => ({
 		fileName: checkFileName(c.fileName),

@@ -139,6 +139,22 @@ describe('Traefik Config deploy over real sshd', () => {
 		expect(fs.existsSync(path.join(folder.dynamicDir, 'routers.yml'))).toBe(false);
 	});
 
+	it('one deploy per folder at a time: concurrent runs queue, a held lock is reported', async () => {
+		const { folder } = stack();
+		const [a, b] = await Promise.all([
+			withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'middlewares.yml', content: middlewares(1) }])),
+			withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'middlewares.yml', content: middlewares(2) }])),
+		]);
+		// one wrote a new file, the other replaced it and kept it as the previous version
+		expect([a[0].action, b[0].action]).toEqual(['written', 'written']);
+		expect([a[0].backup, b[0].backup].filter(Boolean)).toHaveLength(1);
+		expect(fs.existsSync(path.join(folder.backupDir, '.deploy.lock'))).toBe(false);
+
+		fs.mkdirSync(path.join(folder.backupDir, '.deploy.lock'));
+		await expect(withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'middlewares.yml', content: middlewares(3) }], { lockWaitMs: 1_500 }))).rejects.toThrow(/Another deploy to .* is running/);
+		fs.rmdirSync(path.join(folder.backupDir, '.deploy.lock'));
+	});
+
 	it('keeps a bounded number of versions per file', async () => {
 		const { folder } = stack();
 		for (const average of [10, 20, 30, 40, 50, 60]) {
