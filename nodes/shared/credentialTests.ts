@@ -17,6 +17,13 @@ import { errorMessage, InfraOpsError } from './errors';
 
 type Check = (data: Record<string, unknown>) => Promise<string> | string;
 
+/** A webhook secret cannot be tested against the Git host from here; what can be checked is that it is hard to guess. */
+function checkGitWebhookSecret(data: Record<string, unknown>): string {
+	const secret = typeof data.secret === 'string' ? data.secret : '';
+	if (secret.length < 16) throw new InfraOpsError(`The webhook secret has ${secret.length} characters`, 'Use at least 16 random characters, e.g. `openssl rand -hex 32`, in both the Git host and this credential');
+	return 'The secret is set (length ok); the Git host\'s next delivery checks that both sides match';
+}
+
 function asCredentialTest(check: Check) {
 	return async function (
 		this: ICredentialTestFunctions,
@@ -41,4 +48,5 @@ export const credentialTests = {
 	infraOpsTraefikApiTest: asCredentialTest(checkTraefikCredential),
 	infraOpsVaultApiTest: asCredentialTest(checkVaultCredential),
 	infraOpsN8nApiTest: asCredentialTest(checkN8nApiCredential),
+	infraOpsGitWebhookApiTest: asCredentialTest(checkGitWebhookSecret),
 };

@@ -368,6 +368,36 @@ export class SshSession {
 		}
 	}
 
+	/** Entries of a folder (not recursive); `undefined` when the folder does not exist. */
+	async readDir(path: string): Promise<Array<{ name: string; size: number; mtime: number; isFile: boolean }> | undefined> {
+		const sftp = await this.sftp();
+		return await Promise.race([
+			new Promise<Array<{ name: string; size: number; mtime: number; isFile: boolean }> | undefined>((resolve, reject) =>
+				sftp.readdir(path, (error, list) => {
+					if (!error) {
+						return resolve(
+							list.map((e) => ({ name: e.filename, size: e.attrs.size, mtime: e.attrs.mtime, isFile: (e.attrs.mode & 0o170000) === 0o100000 })),
+						);
+					}
+					if ((error as { code?: number }).code === 2) return resolve(undefined);
+					reject(this.sftpError(`list ${path}`, error));
+				}),
+			),
+			this.closed,
+		]);
+	}
+
+	/** Removes a file; a file that is already gone is fine. */
+	async removeFile(path: string): Promise<void> {
+		const sftp = await this.sftp();
+		await Promise.race([
+			new Promise<void>((resolve, reject) =>
+				sftp.unlink(path, (error) => (!error || (error as { code?: number }).code === 2 ? resolve() : reject(this.sftpError(`remove ${path}`, error)))),
+			),
+			this.closed,
+		]);
+	}
+
 	close(): void {
 		this.client.end();
 	}

@@ -71,14 +71,25 @@ export interface WebhookResponse {
 	body: string;
 }
 
+export interface WebhookCallOptions {
+	body?: unknown;
+	auth?: boolean;
+	/** Which Webhook node by its path; a path may also name a Webhook without header auth (e.g. a Git host's signed push). */
+	path?: string;
+	/** Extra request headers, e.g. a Git host's signature. */
+	headers?: Record<string, string>;
+	/** Sent as is instead of JSON.stringify(body), for signatures over the exact bytes. */
+	rawBody?: string;
+}
+
 export interface RunContext extends PrepareContext {
 	workflow: { id: string; name: string; json: WorkflowJson };
 	/** The public API (/api/v1) with an owner API key; throws on a non-2xx answer. */
 	api<T = unknown>(method: string, apiPath: string, body?: unknown): Promise<T>;
 	/** Calls the workflow's header-authenticated Webhook trigger (the only one unless `path` says which). */
-	webhook(options?: { body?: unknown; auth?: boolean; path?: string }): Promise<WebhookResponse>;
+	webhook(options?: WebhookCallOptions): Promise<WebhookResponse>;
 	/** webhook() with the header, then waits for the execution it started to finish, and returns it with its data. */
-	runWebhook(options?: { body?: unknown; path?: string; timeoutMs?: number }): Promise<Execution>;
+	runWebhook(options?: Omit<WebhookCallOptions, 'auth'> & { timeoutMs?: number }): Promise<Execution>;
 	/** Output items of a node in an execution (first run, given output). */
 	outputOf(execution: Execution, nodeName: string, output?: number): Record<string, unknown>[];
 	/** Id of an imported workflow by its name. */

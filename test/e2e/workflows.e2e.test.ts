@@ -78,14 +78,14 @@ afterAll(async () => {
 function context(e: WorkflowEntry): RunContext {
 	const inst = instance!;
 	const hooks = webhookNodes(e.json).filter((n) => n.parameters.authentication === 'headerAuth');
-	const webhook: RunContext['webhook'] = async ({ body, auth = true, path: which } = {}) => {
-		const node = which ? hooks.find((n) => n.parameters.path === which) : hooks.length === 1 ? hooks[0] : undefined;
+	const webhook: RunContext['webhook'] = async ({ body, auth = true, path: which, headers, rawBody } = {}) => {
+		const node = which ? (hooks.find((n) => n.parameters.path === which) ?? webhookNodes(e.json).find((n) => n.parameters.path === which)) : hooks.length === 1 ? hooks[0] : undefined;
 		if (!node) throw new Error(`${e.label}: ${which ? `no header-auth Webhook with path ${which}` : `expected one header-auth Webhook trigger, found ${hooks.length}`}`);
 		const method = String(node.parameters.httpMethod ?? 'GET');
 		const res = await fetch(`${inst.baseUrl}/webhook/${String(node.parameters.path)}`, {
 			method,
-			headers: { ...(auth ? { [WEBHOOK_HEADER]: inst.webhookToken } : {}), ...(body === undefined || method === 'GET' ? {} : { 'content-type': 'application/json' }) },
-			body: body === undefined || method === 'GET' ? undefined : JSON.stringify(body),
+			headers: { ...(auth ? { [WEBHOOK_HEADER]: inst.webhookToken } : {}), ...((body === undefined && rawBody === undefined) || method === 'GET' ? {} : { 'content-type': 'application/json' }), ...(headers ?? {}) },
+			body: method === 'GET' ? undefined : (rawBody ?? (body === undefined ? undefined : JSON.stringify(body))),
 		});
 		return { status: res.status, body: await res.text() };
 	};
@@ -97,9 +97,9 @@ function context(e: WorkflowEntry): RunContext {
 		workflow: { id: e.id!, name: e.json.name, json: e.json },
 		api: inst.api,
 		webhook,
-		runWebhook: async ({ body, path: which, timeoutMs } = {}) => {
+		runWebhook: async ({ body, path: which, timeoutMs, headers, rawBody } = {}) => {
 			const before = await inst.lastExecutionId(e.id!);
-			const res = await webhook({ body, path: which });
+			const res = await webhook({ body, path: which, headers, rawBody });
 			if (res.status !== 200) throw new Error(`${e.label}: webhook answered HTTP ${res.status}: ${res.body}`);
 			return await inst.waitForExecution(e.id!, before, timeoutMs);
 		},

@@ -100,5 +100,13 @@ describe('credential tests (real services)', () => {
 			expect((await run('infraOpsVaultApiTest', { url: base, token: 'other', allowSelfSigned: true })).status).toBe('Error');
 			expect((await run('infraOpsN8nApiTest', { baseUrl: base, apiKey: 'n8n-key' })).message).toMatch(/Cannot reach/);
 		});
+
+		it('Git webhook secret: long enough, never echoed', async () => {
+			const secret = 'a'.repeat(32);
+			expect(await run('infraOpsGitWebhookApiTest', { secret })).toEqual({ status: 'OK', message: expect.stringMatching(/secret is set/) });
+			const short = await run('infraOpsGitWebhookApiTest', { secret: 'hunter2-short' });
+			expect(short).toEqual({ status: 'Error', message: expect.stringMatching(/has 13 characters.*openssl rand -hex 32/) });
+			expect(JSON.stringify(short)).not.toContain('hunter2');
+		});
 	});
 });

@@ -1,0 +1,76 @@
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+
+import { errorMessage, InfraOpsError } from '../../shared/errors';
+import type { NewFinding } from '../../shared/findings';
+import { toNodeError } from '../../shared/nodeErrors';
+import { withSsh } from '../../shared/ssh';
+import { deployFiles, type DeployOutcome } from '../deploy';
+import { folderOf, sshOf, toItems, verifyOf, type Result } from './common';
+
+const op = 'deploy';
+
+export const description: INodeProperties[] = [
+	{
+		displayName: 'File Name',
+		name: 'deployFileName',
+		type: 'string',
+		default: '={{ $json.file }}',
+		required: true,
+		description: 'Name of the file in the dynamic folder (all input items are deployed as one change)',
+		displayOptions: { show: { operation: [op] } },
+	},
+	{
+		displayName: 'Content',
+		name: 'deployContent',
+		type: 'string',
+		typeOptions: { rows: 6 },
+		default: '={{ $json.content }}',
+		displayOptions: { show: { operation: [op] } },
+	},
+];
+
+export function outcomeFinding(o: DeployOutcome, host: string, check: string, extra: IDataObject = {}): NewFinding {
+	return {
+		check,
+		target: `${host}:${o.path}`,
+		status: o.status,
+		summary: o.summary,
+		file: o.file,
+		action: o.action,
+		diff: o.diff,
+		backup: o.backup ?? null,
+		problems: o.problems.map((p) => ({ ...p })),
+		verification: o.verification ? { ok: o.verification.ok, waitedMs: o.verification.waitedMs, checks: o.verification.checks.map((c) => ({ ...c })) } : null,
+		restoredVerification: o.restoredVerification ? { ok: o.restoredVerification.ok, checks: o.restoredVerification.checks.map((c) => ({ ...c })) } : null,
+		// a new deploy of the same outcome is a change worth telling
+		changeKey: o.action === 'written' || o.action === 'rolledBack' ? `${o.action}:${o.backup ?? ''}` : o.action,
+		...extra,
+	};
+}
+
+export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
+	const items = this.getInputData();
+	const results: Result[] = [];
+	try {
+		const changes = items.map((_, i) => {
+			const fileName = String(this.getNodeParameter('deployFileName', i) ?? '');
+			const content = this.getNodeParameter('deployContent', i);
+			if (typeof content !== 'string') throw new InfraOpsError(`Item ${i} (${fileName}) has no content text`, 'Map "Content" to the field holding the YAML, e.g. {{ $json.content }}');
+			return { fileName, content, itemIndex: i };
+		});
+		if (changes.length === 0) return [];
+		const options = this.getNodeParameter('deployOptions', 0, {}) as IDataObject;
+		const folder = folderOf(this, 0);
+		const verify = await verifyOf(this, 0);
+		const conn = await sshOf(this, 0);
+		const outcomes = await withSsh(conn, async (s) => await deployFiles(s, folder, changes, { behindProxy: options.behindProxy === true, dryRun: options.dryRun === true, verify }));
+		for (const o of outcomes) {
+			const itemIndex = changes.find((c) => c.fileName.trim() === o.file)?.itemIndex ?? 0;
+			results.push({ itemIndex, finding: outcomeFinding(o, conn.host, 'traefik-deploy') });
+		}
+	} catch (error) {
+		if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, 0);
+		for (let i = 0; i < items.length; i++) results.push({ itemIndex: i, error: errorMessage(error) });
+	}
+	return toItems(this, results);
+}

@@ -1,0 +1,82 @@
+import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+
+import { errorMessage } from '../../shared/errors';
+import { toNodeError } from '../../shared/nodeErrors';
+import { withSsh } from '../../shared/ssh';
+import { fetchGitFiles } from '../gitSource';
+import { sshOf, toItems, type Result } from './common';
+
+const op = 'fetchGitFiles';
+const show = { show: { operation: [op] } };
+
+export const description: INodeProperties[] = [
+	{
+		displayName: 'Repository URL',
+		name: 'repoUrl',
+		type: 'string',
+		default: '',
+		required: true,
+		placeholder: 'git@github.com:me/traefik-config.git',
+		description: 'Fetched by the Traefik host itself (its deploy key or credentials), over SSH from n8n',
+		displayOptions: show,
+	},
+	{
+		displayName: 'Branch',
+		name: 'branch',
+		type: 'string',
+		default: 'main',
+		required: true,
+		description: 'Branch or ref (refs/heads/main, as in a push webhook\'s "ref")',
+		displayOptions: show,
+	},
+	{
+		displayName: 'Commit',
+		name: 'commit',
+		type: 'string',
+		default: '',
+		description: 'The pushed commit (a push webhook\'s "after"); empty for the branch head',
+		displayOptions: show,
+	},
+	{
+		displayName: 'Path in Repository',
+		name: 'pathInRepo',
+		type: 'string',
+		default: 'dynamic',
+		description: 'Folder of the repository that mirrors the dynamic folder',
+		displayOptions: show,
+	},
+	{
+		displayName: 'Staging Folder',
+		name: 'stagingDir',
+		type: 'string',
+		default: '/opt/traefik-stack/gitops-staging',
+		required: true,
+		description: 'Checkout on the Traefik host, outside the watched folder',
+		displayOptions: show,
+	},
+];
+
+export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
+	const items = this.getInputData();
+	const results: Result[] = [];
+	for (let i = 0; i < items.length; i++) {
+		try {
+			const conn = await sshOf(this, i);
+			const repoUrl = this.getNodeParameter('repoUrl', i) as string;
+			const files = await withSsh(conn, async (s) =>
+				await fetchGitFiles(s, {
+					repoUrl,
+					ref: this.getNodeParameter('branch', i) as string,
+					commit: this.getNodeParameter('commit', i) as string,
+					pathInRepo: this.getNodeParameter('pathInRepo', i) as string,
+					stagingDir: this.getNodeParameter('stagingDir', i) as string,
+				}),
+			);
+			for (const f of files) results.push({ itemIndex: i, json: { ...f, repository: repoUrl.replace(/\/\/[^/@]*@/, '//') } });
+		} catch (error) {
+			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
+			results.push({ itemIndex: i, error: errorMessage(error) });
+		}
+	}
+	return toItems(this, results);
+}

@@ -1,0 +1,330 @@
+/** Traefik Config deploys against the harness's real sshd (atomic write, kept versions outside the
+ * watched folder, a connection cut mid-transfer) and a recorded-response Traefik API (bodies from
+ * ../shared/reference/traefik/api/, plus the watched folder's routers as Traefik would load them). */
+import * as fs from 'node:fs';
+import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
+import * as path from 'node:path';
+
+import { traefikConnectionFrom } from '../../nodes/shared/connections';
+import { openSsh, withSsh, type SshConnection } from '../../nodes/shared/ssh';
+import { deployFiles, listBackups, rollbackFile, type Folder } from '../../nodes/TraefikConfig/deploy';
+import { fetchGitFiles } from '../../nodes/TraefikConfig/gitSource';
+import { TraefikApi } from '../../nodes/TraefikConfig/traefikApi';
+import { services } from '../harness/services';
+import { referenceAvailable, startTraefikReplay, type TraefikReplay } from '../support/traefikApiReplay';
+
+const describeRef = referenceAvailable() ? describe : describe.skip;
+if (!referenceAvailable()) console.warn('recorded-response Traefik API tests skipped: ../shared/reference absent');
+
+function conn(overrides: Partial<SshConnection> = {}): SshConnection {
+	const { ssh } = services();
+	return { host: ssh.host, port: ssh.port, username: ssh.username, privateKey: ssh.privateKey, hostKeyFingerprints: [ssh.hostKeyFingerprint], ...overrides };
+}
+
+let counter = 0;
+function stack(): { root: string; folder: Folder } {
+	const root = path.join(services().ssh.dataDir, `traefik-${process.pid}-${++counter}`);
+	fs.mkdirSync(path.join(root, 'dynamic'), { recursive: true });
+	return { root, folder: { dynamicDir: path.join(root, 'dynamic'), backupDir: path.join(root, 'dynamic-history'), keep: 3 } };
+}
+
+const SERVICES_YML = `# services of the stack
+http:
+  services:
+    n8n:
+      loadBalancer:
+        servers:
+          - url: http://n8n:5678
+`;
+const ROUTERS_YML = `http:
+  routers:
+    n8n:
+      rule: Host(\`n8n.example.com\`)
+      service: n8n
+      middlewares:
+        - general-ratelimit
+`;
+const middlewares = (average: number) => `http:
+  middlewares:
+    general-ratelimit:
+      rateLimit:
+        average: ${average}
+        period: 1m
+        burst: ${average}
+        sourceCriterion:
+          ipStrategy:
+            depth: 1
+`;
+
+jest.setTimeout(30_000);
+
+const replays: TraefikReplay[] = [];
+afterAll(async () => {
+	for (const r of replays) await r.close();
+});
+
+async function replay(watchDir: string, failRouters: string[] = []): Promise<TraefikApi> {
+	const r = await startTraefikReplay({ watchDir, failRouters: new Set(failRouters), loadDelayMs: 300 });
+	replays.push(r);
+	return new TraefikApi(traefikConnectionFrom({ url: r.url }));
+}
+
+describe('Traefik Config deploy over real sshd', () => {
+	it('validates first: an invalid file is never written, and names what is wrong', async () => {
+		const { folder } = stack();
+		fs.writeFileSync(path.join(folder.dynamicDir, 'services.yml'), SERVICES_YML);
+		const outcomes = await withSsh(conn(), (s) =>
+			deployFiles(s, folder, [{ fileName: 'routers.yml', content: ROUTERS_YML.replace('service: n8n', 'servce: n8n') }]),
+		);
+		expect(outcomes[0]).toMatchObject({ status: 'critical', action: 'rejected' });
+		expect(outcomes[0].summary).toMatch(/was not written/);
+		expect(outcomes[0].problems.map((p) => p.message).join(' ')).toMatch(/servce.*did you mean "service"|needs "service"/);
+		expect(fs.existsSync(path.join(folder.dynamicDir, 'routers.yml'))).toBe(false);
+		expect(fs.readdirSync(folder.dynamicDir)).toEqual(['services.yml']);
+
+		// a router naming a middleware no file defines is refused too (Traefik would disable it)
+		const missing = await withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'routers.yml', content: ROUTERS_YML }]));
+		expect(missing[0].action).toBe('rejected');
+		expect(missing[0].summary).toMatch(/middleware "general-ratelimit", which no file of the folder defines/);
+	});
+
+	it('deploys a change set (middlewares before routers), keeps the previous version outside the watched folder, and outputs a unified diff', async () => {
+		const { folder } = stack();
+		fs.writeFileSync(path.join(folder.dynamicDir, 'services.yml'), SERVICES_YML);
+		const first = await withSsh(conn(), (s) =>
+			deployFiles(s, folder, [
+				{ fileName: 'routers.yml', content: ROUTERS_YML },
+				{ fileName: 'middlewares.yml', content: middlewares(100) },
+			]),
+		);
+		expect(first.map((o) => [o.file, o.status, o.action])).toEqual([
+			['routers.yml', 'ok', 'written'],
+			['middlewares.yml', 'ok', 'written'],
+		]);
+		expect(first[0].summary).toMatch(/not verified \(no Traefik API credential\)/);
+		expect(first[1].diff).toMatch(/^\+\s+average: 100$/m);
+
+		const second = await withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'middlewares.yml', content: middlewares(60) }]));
+		expect(second[0]).toMatchObject({ status: 'ok', action: 'written' });
+		expect(second[0].diff).toMatch(/^-\s+average: 100$/m);
+		expect(second[0].diff).toMatch(/^\+\s+average: 60$/m);
+		expect(second[0].backup).toMatch(new RegExp(`^${folder.backupDir}/middlewares\\.yml\\.\\d{8}T\\d{9}Z\\.bak$`));
+		expect(fs.readFileSync(second[0].backup!, 'utf8')).toBe(middlewares(100));
+		expect(fs.readFileSync(path.join(folder.dynamicDir, 'middlewares.yml'), 'utf8')).toBe(middlewares(60));
+		// only config files in the watched folder: no temp file, no backup
+		expect(fs.readdirSync(folder.dynamicDir).sort()).toEqual(['middlewares.yml', 'routers.yml', 'services.yml']);
+
+		const again = await withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'middlewares.yml', content: middlewares(60) }]));
+		expect(again[0]).toMatchObject({ action: 'unchanged', status: 'ok' });
+	});
+
+	it('a refused change set writes nothing; a file of it that did not change stays "unchanged" (nothing to alert about)', async () => {
+		const { folder } = stack();
+		fs.writeFileSync(path.join(folder.dynamicDir, 'services.yml'), SERVICES_YML);
+		fs.writeFileSync(path.join(folder.dynamicDir, 'middlewares.yml'), middlewares(100));
+		const outcomes = await withSsh(conn(), (s) =>
+			deployFiles(s, folder, [
+				{ fileName: 'middlewares.yml', content: middlewares(100) },
+				{ fileName: 'services.yml', content: SERVICES_YML.replace('n8n:5678', 'n8n:5679') },
+				{ fileName: 'routers.yml', content: ROUTERS_YML.replace('general-ratelimit', 'missing') },
+			]),
+		);
+		expect(outcomes.map((o) => [o.file, o.status, o.action])).toEqual([
+			['middlewares.yml', 'ok', 'unchanged'],
+			['services.yml', 'critical', 'rejected'],
+			['routers.yml', 'critical', 'rejected'],
+		]);
+		expect(outcomes[0].summary).toBe('middlewares.yml is unchanged (the change set was refused because of routers.yml)');
+		expect(fs.readFileSync(path.join(folder.dynamicDir, 'services.yml'), 'utf8')).toBe(SERVICES_YML);
+		expect(fs.existsSync(path.join(folder.dynamicDir, 'routers.yml'))).toBe(false);
+	});
+
+	it('one deploy per folder at a time: concurrent runs queue, a held lock is reported', async () => {
+		const { folder } = stack();
+		const [a, b] = await Promise.all([
+			withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'middlewares.yml', content: middlewares(1) }])),
+			withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'middlewares.yml', content: middlewares(2) }])),
+		]);
+		// one wrote a new file, the other replaced it and kept it as the previous version
+		expect([a[0].action, b[0].action]).toEqual(['written', 'written']);
+		expect([a[0].backup, b[0].backup].filter(Boolean)).toHaveLength(1);
+		expect(fs.existsSync(path.join(folder.backupDir, '.deploy.lock'))).toBe(false);
+
+		fs.mkdirSync(path.join(folder.backupDir, '.deploy.lock'));
+		await expect(withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'middlewares.yml', content: middlewares(3) }], { lockWaitMs: 1_500 }))).rejects.toThrow(/Another deploy to .* is running/);
+		fs.rmdirSync(path.join(folder.backupDir, '.deploy.lock'));
+	});
+
+	it('keeps a bounded number of versions per file', async () => {
+		const { folder } = stack();
+		for (const average of [10, 20, 30, 40, 50, 60]) {
+			await withSsh(conn(), (s) => deployFiles(s, { ...folder, keep: 3 }, [{ fileName: 'middlewares.yml', content: middlewares(average) }], { now: new Date(Date.UTC(2026, 10, 27, 10, average)) }));
+		}
+		const kept = await withSsh(conn(), (s) => listBackups(s, folder.backupDir, 'middlewares.yml'));
+		expect(kept).toHaveLength(3);
+		expect(kept.map((b) => fs.readFileSync(path.join(folder.backupDir, b), 'utf8').match(/average: (\d+)/)![1])).toEqual(['50', '40', '30']);
+	});
+
+	it('refuses a backup folder inside the watched folder', async () => {
+		const { folder } = stack();
+		await expect(withSsh(conn(), (s) => deployFiles(s, { ...folder, backupDir: path.join(folder.dynamicDir, 'history') }, [{ fileName: 'm.yml', content: middlewares(1) }]))).rejects.toThrow(
+			/inside the watched folder/,
+		);
+	});
+
+	it('a connection cut mid-transfer leaves the old file intact, and nothing Traefik would read', async () => {
+		const { folder } = stack();
+		const target = path.join(folder.dynamicDir, 'big.yml');
+		fs.writeFileSync(target, middlewares(100));
+		const { ssh } = services();
+		// a TCP relay to sshd that cuts both sides once 512 KiB went upstream (the handshake is a few KiB)
+		let upstreamBytes = 0;
+		const relay: Server = createServer((client) => {
+			const upstream = new Socket();
+			upstream.connect(ssh.port, ssh.host);
+			client.on('data', (chunk: Buffer) => {
+				upstreamBytes += chunk.length;
+				if (upstreamBytes > 512 * 1024) {
+					client.destroy();
+					upstream.destroy();
+					return;
+				}
+				upstream.write(chunk);
+			});
+			upstream.on('data', (chunk: Buffer) => client.write(chunk));
+			client.on('error', () => upstream.destroy());
+			upstream.on('error', () => client.destroy());
+			client.on('close', () => upstream.destroy());
+			upstream.on('close', () => client.destroy());
+		});
+		await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+		try {
+			const session = await openSsh(conn({ port: (relay.address() as AddressInfo).port }));
+			const big = `# ${'x'.repeat(100)}\n`.repeat(40_000) + middlewares(5);
+			await expect(session.writeFileAtomic(target, big)).rejects.toThrow();
+			session.close();
+		} finally {
+			relay.close();
+		}
+		expect(upstreamBytes).toBeGreaterThan(512 * 1024);
+		expect(fs.readFileSync(target, 'utf8')).toBe(middlewares(100));
+		// whatever the cut left behind has a name Traefik's file provider skips
+		for (const name of fs.readdirSync(folder.dynamicDir)) expect(name === 'big.yml' || (/\.infra-ops-tmp$/.test(name) && !/\.(ya?ml|toml)$/.test(name))).toBe(true);
+	});
+});
+
+describeRef('Traefik Config deploy with a recorded-response Traefik API', () => {
+	it('waits until Traefik serves the new routers and middlewares, enabled and as written', async () => {
+		const { folder } = stack();
+		fs.writeFileSync(path.join(folder.dynamicDir, 'services.yml'), SERVICES_YML);
+		const api = await replay(folder.dynamicDir);
+		const outcomes = await withSsh(conn(), (s) =>
+			deployFiles(s, folder, [
+				{ fileName: 'middlewares.yml', content: middlewares(100) },
+				{ fileName: 'routers.yml', content: ROUTERS_YML },
+			], { verify: { api, timeoutMs: 10_000, intervalMs: 100 } }),
+		);
+		expect(outcomes.map((o) => [o.file, o.status, o.action])).toEqual([
+			['middlewares.yml', 'ok', 'written'],
+			['routers.yml', 'ok', 'written'],
+		]);
+		const routers = outcomes[1].verification!;
+		expect(routers.ok).toBe(true);
+		expect(routers.checks).toEqual([{ name: 'n8n@file', kind: 'router', ok: true, reason: undefined }]);
+		// the replay applies a change only after 300 ms, as Traefik's provider throttle does
+		expect(outcomes[0].verification!.waitedMs).toBeGreaterThanOrEqual(200);
+		expect(outcomes[1].summary).toMatch(/served by Traefik after/);
+	});
+
+	it('rolls back automatically and reports critical when Traefik reports the router with errors', async () => {
+		const { folder } = stack();
+		fs.writeFileSync(path.join(folder.dynamicDir, 'services.yml'), SERVICES_YML);
+		fs.writeFileSync(path.join(folder.dynamicDir, 'middlewares.yml'), middlewares(100));
+		const before = `http:\n  routers:\n    n8n:\n      rule: Host(\`n8n.example.com\`)\n      service: n8n\n`;
+		fs.writeFileSync(path.join(folder.dynamicDir, 'routers.yml'), before);
+		const api = await replay(folder.dynamicDir, ['n8n-api']);
+		const next = before + `    n8n-api:\n      rule: Host(\`n8n.example.com\`) && PathPrefix(\`/api\`)\n      service: n8n\n      middlewares: [general-ratelimit]\n`;
+		const [outcome] = await withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'routers.yml', content: next }], { verify: { api, timeoutMs: 2_000, intervalMs: 100 } }));
+		expect(outcome).toMatchObject({ status: 'critical', action: 'rolledBack' });
+		expect(outcome.summary).toMatch(/rolled back.*router n8n-api@file: errors: error while building router n8n-api@file.*the previous version is back/);
+		expect(fs.readFileSync(path.join(folder.dynamicDir, 'routers.yml'), 'utf8')).toBe(before);
+		expect(outcome.restoredVerification?.ok).toBe(true);
+	});
+
+	it('notices that the old configuration is still live (Traefik did not pick the change up) and rolls back', async () => {
+		const { folder } = stack();
+		fs.writeFileSync(path.join(folder.dynamicDir, 'middlewares.yml'), middlewares(100));
+		const r = await startTraefikReplay({ watchDir: folder.dynamicDir });
+		replays.push(r);
+		const api = new TraefikApi(traefikConnectionFrom({ url: r.url }));
+		expect((await api.entry('http/middlewares', 'general-ratelimit@file'))?.rateLimit).toMatchObject({ average: 100 });
+		r.options.frozen = true;
+		const [outcome] = await withSsh(conn(), (s) =>
+			deployFiles(s, folder, [{ fileName: 'middlewares.yml', content: middlewares(10) }], { verify: { api, timeoutMs: 1_500, intervalMs: 100 } }),
+		);
+		expect(outcome).toMatchObject({ status: 'critical', action: 'rolledBack' });
+		expect(outcome.summary).toMatch(/middleware general-ratelimit@file: still limits to 100 .*the new file is not live/);
+		expect(fs.readFileSync(path.join(folder.dynamicDir, 'middlewares.yml'), 'utf8')).toBe(middlewares(100));
+	});
+
+	it('refuses to deploy while another file of the folder is broken (Traefik would drop the whole update)', async () => {
+		const { folder } = stack();
+		fs.writeFileSync(path.join(folder.dynamicDir, 'middlewares.yml'), middlewares(100));
+		fs.writeFileSync(path.join(folder.dynamicDir, 'zz-hand-edit.yml'), 'http:\n  routers: [\n');
+		const [outcome] = await withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'middlewares.yml', content: middlewares(10) }]));
+		expect(outcome).toMatchObject({ status: 'critical', action: 'rejected' });
+		expect(outcome.summary).toMatch(/zz-hand-edit\.yml: not valid YAML/);
+		expect(fs.readFileSync(path.join(folder.dynamicDir, 'middlewares.yml'), 'utf8')).toBe(middlewares(100));
+	});
+
+	it('Rollback restores the newest kept version that differs, with the same verification', async () => {
+		const { folder } = stack();
+		const api = await replay(folder.dynamicDir);
+		for (const average of [100, 10]) {
+			await withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'middlewares.yml', content: middlewares(average) }], { verify: { api, timeoutMs: 5_000, intervalMs: 100 } }));
+		}
+		const outcome = await withSsh(conn(), (s) => rollbackFile(s, folder, 'middlewares.yml', { verify: { api, timeoutMs: 5_000, intervalMs: 100 } }));
+		expect(outcome).toMatchObject({ status: 'ok', action: 'written' });
+		expect(outcome.summary).toMatch(/middlewares\.yml restored/);
+		expect(outcome.verification?.ok).toBe(true);
+		expect(fs.readFileSync(path.join(folder.dynamicDir, 'middlewares.yml'), 'utf8')).toBe(middlewares(100));
+		const served = await api.entry('http/middlewares', 'general-ratelimit@file');
+		expect((served?.rateLimit as { average: number }).average).toBe(100);
+	});
+});
+
+describe('Fetch Git Files over real sshd with a real git repository', () => {
+	it('fetches the pushed commit into a staging checkout and returns its dynamic files', async () => {
+		const { root } = stack();
+		const { execFileSync } = await import('node:child_process');
+		const work = path.join(root, 'work');
+		const bare = path.join(root, 'traefik-config.git');
+		const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.email=ops@example.com', '-c', 'user.name=ops', ...args], { cwd, encoding: 'utf8' }).trim();
+		execFileSync('git', ['init', '-q', '--bare', '-b', 'main', bare]);
+		fs.mkdirSync(path.join(work, 'dynamic'), { recursive: true });
+		git(work, 'init', '-q', '-b', 'main');
+		fs.writeFileSync(path.join(work, 'dynamic', 'middlewares.yml'), middlewares(100));
+		fs.writeFileSync(path.join(work, 'README.md'), 'not a config');
+		git(work, 'add', '.');
+		git(work, 'commit', '-q', '-m', 'first');
+		const first = git(work, 'rev-parse', 'HEAD');
+		fs.writeFileSync(path.join(work, 'dynamic', 'middlewares.yml'), middlewares(10));
+		fs.writeFileSync(path.join(work, 'dynamic', 'routers.yml'), ROUTERS_YML);
+		git(work, 'add', '.');
+		git(work, 'commit', '-q', '-m', 'second');
+		const second = git(work, 'rev-parse', 'HEAD');
+		git(work, 'push', '-q', bare, 'main');
+
+		const staging = path.join(root, 'staging');
+		const atFirst = await withSsh(conn(), (s) => fetchGitFiles(s, { repoUrl: bare, ref: 'refs/heads/main', commit: first, pathInRepo: 'dynamic', stagingDir: staging }));
+		expect(atFirst.map((f) => [f.file, f.commit])).toEqual([['middlewares.yml', first]]);
+		expect(atFirst[0].content).toBe(middlewares(100));
+		const head = await withSsh(conn(), (s) => fetchGitFiles(s, { repoUrl: bare, ref: 'main', pathInRepo: 'dynamic/', stagingDir: staging }));
+		expect(head.map((f) => f.file).sort()).toEqual(['middlewares.yml', 'routers.yml']);
+		expect(head.every((f) => f.commit === second)).toBe(true);
+		await expect(withSsh(conn(), (s) => fetchGitFiles(s, { repoUrl: bare, ref: 'main', commit: 'deadbeef', pathInRepo: 'dynamic', stagingDir: staging }))).rejects.toThrow(
+			/Commit deadbeef is not on branch main/,
+		);
+		await expect(withSsh(conn(), (s) => fetchGitFiles(s, { repoUrl: bare, ref: 'main; rm -rf /', pathInRepo: 'dynamic', stagingDir: staging }))).rejects.toThrow(/is not a branch name/);
+	});
+});
