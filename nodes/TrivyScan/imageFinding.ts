@@ -1,5 +1,5 @@
 /** One finding per scanned image, and optionally one item per vulnerability. No n8n import. */
-import type { NewFinding } from '../shared/findings';
+import { markChanged, type Finding, type NewFinding } from '../shared/findings';
 import { assessVulnerabilities, describeAssessment, trackNewCves, type Assessment, type Policy } from './assess';
 import type { ContainerRef } from './containers';
 import type { TrivyReport } from './report';
@@ -75,6 +75,20 @@ export function outcomeFinding(context: ImageContext, outcome: ScanOutcome, poli
 		},
 		newCves: [],
 	};
+}
+
+/**
+ * Sets `changed` and keeps the state in `store` (workflow static data). An image finding is news when
+ * its CVE set gained a member or its scan newly failed; markChanged alone would also flag a status
+ * that only drops (critical to warning once the CRITICAL CVE is fixed) or a scan that works again
+ * with CVEs already reported, and an alert on those would repeat old news.
+ */
+export function markImageChanged(results: ImageResult[], store: Record<string, unknown>, now?: Date): Finding[] {
+	return markChanged(
+		results.map((r) => r.finding),
+		store,
+		now,
+	).map((finding, k) => (finding.status === 'error' ? finding : { ...finding, changed: results[k].newCves.length > 0 }));
 }
 
 /** One item per CVE and package, `changed` when the CVE is new for the image since the last run. */

@@ -5,7 +5,7 @@ import { markChanged } from '../../nodes/shared/findings';
 import { assessVulnerabilities, describeAssessment, parseSeverities, trackNewCves, validateIgnoreRules, type Policy } from '../../nodes/TrivyScan/assess';
 import { groupByImage } from '../../nodes/TrivyScan/containers';
 import { demuxDockerLogs } from '../../nodes/TrivyScan/dockerRunner';
-import { outcomeFinding, reportFinding, vulnerabilityItems } from '../../nodes/TrivyScan/imageFinding';
+import { markImageChanged, outcomeFinding, reportFinding, vulnerabilityItems } from '../../nodes/TrivyScan/imageFinding';
 import { parseTrivyReport, type Vulnerability } from '../../nodes/TrivyScan/report';
 import { shellQuote, sshTrivyCommand } from '../../nodes/TrivyScan/sshRunner';
 import { isImageReference, runTrivyScan, trivyFailureText, trivyImageArgs, type TrivyRunner } from '../../nodes/TrivyScan/trivyRun';
@@ -168,6 +168,29 @@ describe('new CVEs since the last run', () => {
 		expect(run(['CVE-1', 'CVE-2'])).toEqual({ changed: true, newCves: ['CVE-2'] });
 		expect(run(['CVE-1', 'CVE-2', 'CVE-3'])).toEqual({ changed: true, newCves: ['CVE-3'] });
 		expect(run(['CVE-1', 'CVE-2', 'CVE-3'])).toEqual({ changed: false, newCves: [] });
+	});
+
+	it('an image finding is changed by a new CVE or a newly failing scan, not by a fixed CRITICAL or a scan that works again', () => {
+		const store: Record<string, unknown> = {};
+		const scan = (ids: [string, Vulnerability['severity']][] | 'fails') => {
+			const outcome =
+				ids === 'fails'
+					? { ok: false as const, image: 'app:1', error: 'Trivy exited with 1', exitCode: 1, seconds: 1 }
+					: { ok: true as const, image: 'app:1', seconds: 1, report: { schemaVersion: 2, artifactName: 'app:1', artifactType: 'container_image', imageId: 'sha256:1', repoTags: [], repoDigests: [], os: '', osEndOfLife: false, vulnerabilities: ids.map(([id, severity]) => vuln(id, severity)) } };
+			const [finding] = markImageChanged([outcomeFinding({ reference: 'app:1' }, outcome, policy(), store)], store);
+			return [finding.status, finding.changed];
+		};
+		expect(scan([['CVE-A', 'CRITICAL'], ['CVE-B', 'HIGH']])).toEqual(['critical', true]);
+		// CVE-A fixed: critical drops to warning, nothing new
+		expect(scan([['CVE-B', 'HIGH']])).toEqual(['warning', false]);
+		expect(scan('fails')).toEqual(['error', true]);
+		expect(scan('fails')).toEqual(['error', false]);
+		// works again with the CVE already reported
+		expect(scan([['CVE-B', 'HIGH']])).toEqual(['warning', false]);
+		expect(scan([['CVE-B', 'HIGH'], ['CVE-C', 'HIGH']])).toEqual(['warning', true]);
+		expect(scan([])).toEqual(['ok', false]);
+		// an image seen first with no CVE is no news either
+		expect(markImageChanged([outcomeFinding({ reference: 'clean:1' }, { ok: true, image: 'clean:1', seconds: 1, report: { schemaVersion: 2, artifactName: '', artifactType: '', imageId: '', repoTags: [], repoDigests: [], os: '', osEndOfLife: false, vulnerabilities: [] } }, policy(), store)], store)[0].changed).toBe(false);
 	});
 
 	it('a failed scan is an error finding and keeps the last good CVE set', () => {

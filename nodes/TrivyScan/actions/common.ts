@@ -4,12 +4,11 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodePropertie
 import { dockerConnectionFrom, sshConnectionFrom } from '../../shared/connections';
 import { createDockerClient, pingDocker, type DockerClient } from '../../shared/docker';
 import { errorMessage, InfraOpsError } from '../../shared/errors';
-import { markChanged } from '../../shared/findings';
 import { toNodeError } from '../../shared/nodeErrors';
 import { openSsh } from '../../shared/ssh';
 import { parseSeverities, validateIgnoreRules, type IgnoreRule, type Policy } from '../assess';
 import { DEFAULT_TRIVY_IMAGE, DockerTrivyRunner } from '../dockerRunner';
-import { vulnerabilityItems, type ImageResult } from '../imageFinding';
+import { markImageChanged, vulnerabilityItems, type ImageResult } from '../imageFinding';
 import { LocalTrivyRunner } from '../localRunner';
 import { SshTrivyRunner } from '../sshRunner';
 import type { TrivyRunner, TrivyScanOptions } from '../trivyRun';
@@ -211,9 +210,9 @@ function trivyPathParameter(ctx: IExecuteFunctions, i: number): string {
 	return path;
 }
 
-/** Marks `changed` (status, or new CVE ids via the change key) and turns results into items paired with their input. */
+/** Marks `changed` (new CVE ids, or a newly failing scan) and turns results into items paired with their input. */
 export function toItems(ctx: IExecuteFunctions, results: ImageResult[], itemIndex: number, perVulnerability: boolean): INodeExecutionData[] {
-	const marked = markChanged(results.map((r) => r.finding), ctx.getWorkflowStaticData('node'));
+	const marked = markImageChanged(results, ctx.getWorkflowStaticData('node'));
 	const items: INodeExecutionData[] = marked.map((f) => ({ json: f as unknown as IDataObject, pairedItem: { item: itemIndex } }));
 	if (perVulnerability) {
 		for (const r of results) for (const v of vulnerabilityItems(r)) items.push({ json: v as IDataObject, pairedItem: { item: itemIndex } });
