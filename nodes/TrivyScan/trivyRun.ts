@@ -6,7 +6,7 @@
  * judgement depend on Trivy's own filters; with 0 the report is judged here, once, against the ignore
  * list and its expiry dates. A zero exit without a readable SchemaVersion 2 report is a failure too. */
 import { mapConcurrent } from '../shared/concurrency';
-import { errorMessage } from '../shared/errors';
+import { errorMessage, InfraOpsError } from '../shared/errors';
 import { parseTrivyReport, type Severity, type TrivyReport } from './report';
 
 export interface TrivyScanOptions {
@@ -46,6 +46,25 @@ const IMAGE_REFERENCE = /^[A-Za-z0-9][A-Za-z0-9._\-/:@]*$/;
 
 export function isImageReference(text: string): boolean {
 	return IMAGE_REFERENCE.test(text) && text.length <= 512;
+}
+
+/**
+ * The URL for --server. It sits on Trivy's command line (any user of the host sees it in the process
+ * list) and in Trivy's messages, so a password in it would leak: the token belongs in the credential's
+ * Token, which travels in the environment.
+ */
+export function trivyServerUrl(text: string): string {
+	const url = text.trim().replace(/\/+$/, '');
+	if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*@/.test(url)) {
+		throw new InfraOpsError(
+			"The Trivy Server credential's URL carries a user name or password",
+			"Remove them from the URL (Trivy would show them in its process list and messages); put the server's --token in the credential's Token",
+		);
+	}
+	if (!/^https?:\/\/[^\s'"]+$/.test(url)) {
+		throw new InfraOpsError(`The Trivy Server credential's URL "${url}" is not an http(s) URL`, 'For example http://trivy-server:4954');
+	}
+	return url;
 }
 
 export function trivyImageArgs(image: string, options: TrivyScanOptions): string[] {

@@ -8,7 +8,7 @@ import { demuxDockerLogs } from '../../nodes/TrivyScan/dockerRunner';
 import { markImageChanged, outcomeFinding, reportFinding, vulnerabilityItems } from '../../nodes/TrivyScan/imageFinding';
 import { parseTrivyReport, type Vulnerability } from '../../nodes/TrivyScan/report';
 import { sshTrivyCommand } from '../../nodes/TrivyScan/sshRunner';
-import { isImageReference, runTrivyScan, trivyFailureText, trivyImageArgs, type TrivyRunner } from '../../nodes/TrivyScan/trivyRun';
+import { isImageReference, runTrivyScan, trivyFailureText, trivyImageArgs, trivyServerUrl, type TrivyRunner } from '../../nodes/TrivyScan/trivyRun';
 
 const ROOT = path.resolve(__dirname, '../..');
 const REF = path.resolve(ROOT, '../shared/reference/trivy');
@@ -221,6 +221,14 @@ describe('running Trivy', () => {
 		expect(isImageReference('ghcr.io/open-webui/open-webui:main')).toBe(true);
 		expect(isImageReference('nginx@sha256:' + 'a'.repeat(64))).toBe(true);
 		for (const bad of ['-rf', '--server=http://x', 'a b', "a'b", 'a;b', '$(id)', '']) expect(isImageReference(bad)).toBe(false);
+	});
+
+	it('takes a Trivy server URL without a password in it, since the URL is on the command line', () => {
+		expect(trivyServerUrl(' https://trivy.lan:4954/ ')).toBe('https://trivy.lan:4954');
+		for (const bad of ['http://admin:s3cret@trivy:4954', 'http://s3cret@trivy:4954/', 'ftp://u:s3cret@x']) {
+			expect(() => trivyServerUrl(bad)).toThrow("The Trivy Server credential's URL carries a user name or password");
+		}
+		expect(() => trivyServerUrl('trivy:4954')).toThrow('"trivy:4954" is not an http(s) URL');
 	});
 
 	it('quotes the SSH command and reads the token from stdin, not the command line', () => {

@@ -11,7 +11,7 @@ import { DEFAULT_TRIVY_IMAGE, DockerTrivyRunner } from '../dockerRunner';
 import { markImageChanged, vulnerabilityItems, type ImageResult } from '../imageFinding';
 import { LocalTrivyRunner } from '../localRunner';
 import { SshTrivyRunner } from '../sshRunner';
-import type { TrivyRunner, TrivyScanOptions } from '../trivyRun';
+import { trivyServerUrl, type TrivyRunner, type TrivyScanOptions } from '../trivyRun';
 
 export const SCAN_OPERATIONS = ['scanImages', 'scanRunningContainers'];
 const scans = { show: { operation: SCAN_OPERATIONS } };
@@ -162,10 +162,7 @@ export async function openScanner(ctx: IExecuteFunctions, i: number, policy: Pol
 	let token: string | undefined;
 	if (ctx.getNodeParameter('useServer', i, false)) {
 		const server = await ctx.getCredentials('infraOpsTrivyServerApi', i);
-		serverUrl = String(server.url ?? '').trim().replace(/\/+$/, '');
-		if (!/^https?:\/\/[^\s'"]+$/.test(serverUrl)) {
-			throw new InfraOpsError(`The Trivy Server credential's URL "${serverUrl}" is not an http(s) URL`, 'For example http://trivy-server:4954');
-		}
+		serverUrl = trivyServerUrl(String(server.url ?? ''));
 		token = String(server.token ?? '') || undefined;
 	}
 	const scanOptions: TrivyScanOptions = {
