@@ -109,6 +109,8 @@ describe('Trivy report parser: bad input', () => {
 		expect(() => parseTrivyReport('[{"Target":"x","Vulnerabilities":[]}]')).toThrow('not a Trivy JSON report');
 		expect(() => parseTrivyReport('{"Results":[]}')).toThrow('SchemaVersion (none), not 2');
 		expect(() => parseTrivyReport('{"SchemaVersion":2,"Results":{}}')).toThrow('"Results" is not a list');
+		expect(() => parseTrivyReport('{"SchemaVersion":2,"Results":[{"Target":"app (alpine 3.9)","Vulnerabilities":{"VulnerabilityID":"CVE-1"}}]}', 'r')).toThrow('r: "Vulnerabilities" of "app (alpine 3.9)" is not a list');
+		expect(parseTrivyReport('{"SchemaVersion":2,"Results":[{"Target":"a","Vulnerabilities":null}]}').vulnerabilities).toEqual([]);
 	});
 
 	it('accepts a minimal report, skips entries without an id, and maps unknown severities to UNKNOWN', () => {
