@@ -52,7 +52,13 @@ done
 [ "$format" = json ] || fatal "the node must ask for --format json (got \"$format\")"
 [ "$exit_code" = 0 ] || fatal "the node must run with --exit-code 0 (got \"$exit_code\")"
 [ -n "$quiet" ] || fatal "the node must pass --quiet so stdout is only the report"
-case "$severity" in ""|*[!A-Z,]*) fatal "bad --severity \"$severity\"" ;; esac
+[ -n "$severity" ] || fatal "the node must pass --severity"
+for s in $(echo "$severity" | tr , ' '); do
+	case "$s" in CRITICAL|HIGH|MEDIUM|LOW|UNKNOWN) ;; *) fatal "invalid severity: $s (in --severity $severity)" ;; esac
+done
+for s in $(echo "$image_src" | tr , ' '); do
+	case "$s" in docker|containerd|podman|remote) ;; *) fatal "invalid image source: $s" ;; esac
+done
 case "$timeout" in *s) ;; *) fatal "bad --timeout \"$timeout\"" ;; esac
 if [ -f "$data/in-docker" ]; then
 	[ -S /var/run/docker.sock ] || fatal "unable to inspect the image ($image): no Docker socket at /var/run/docker.sock"
