@@ -78,6 +78,19 @@ export function outcomeFinding(context: ImageContext, outcome: ScanOutcome, poli
 }
 
 /**
+ * When no running container matches, an item still comes out: no items would read as a clean bill of
+ * health, and a mistyped label filter would then silence the scan for good. It is an error (nothing
+ * was checked), so the daily workflow alerts on it once.
+ */
+export function nothingRunningResult(dockerTarget: string, labelFilter: string): ImageResult {
+	const summary = `No running container on ${dockerTarget}${labelFilter ? ` has the label ${labelFilter}` : ''}: no image was scanned`;
+	return {
+		finding: { check: IMAGE_CHECK, target: dockerTarget, status: 'error', summary, error: summary, labelFilter, containers: [] },
+		newCves: [],
+	};
+}
+
+/**
  * Sets `changed` and keeps the state in `store` (workflow static data). An image finding is news when
  * its CVE set gained a member or its scan newly failed; markChanged alone would also flag a status
  * that only drops (critical to warning once the CRITICAL CVE is fixed) or a scan that works again

@@ -315,3 +315,26 @@ describeRef('Trivy Scan (stand-in Trivy printing recorded reports)', () => {
 		expect(notJson.error?.description).toMatch(/--format json/);
 	});
 });
+
+describe('Trivy Scan Running Containers with nothing to scan', () => {
+	it('says so as an error finding that alerts once, instead of no items; Trivy is not started', async () => {
+		const label = `${LABEL}=nobody-${process.pid}`;
+		const parameters = { operation: 'scanRunningContainers', runner: 'docker', trivyImage: 'infra-ops-test/no-such-trivy:9', options: { containerLabel: label } };
+		const first = await run(parameters, { input: [{ a: 1 }] });
+		expect(first.error).toBeUndefined();
+		expect(first.findings).toEqual([
+			expect.objectContaining({
+				check: 'trivy-image',
+				target: `unix://${services().docker.socketPath}`,
+				status: 'error',
+				changed: true,
+				summary: `No running container on unix://${services().docker.socketPath} has the label ${label}: no image was scanned`,
+				labelFilter: label,
+				containers: [],
+			}),
+		]);
+		expect(first.outputs['Trivy Scan'][0].map((i) => i.pairedItem)).toEqual([{ item: 0 }]);
+		const again = await run(parameters, { staticData: first.staticData });
+		expect(again.findings.map((f) => [f.status, f.changed])).toEqual([['error', false]]);
+	});
+});
