@@ -7,7 +7,7 @@ import { errorMessage, InfraOpsError } from '../../shared/errors';
 import { toNodeError } from '../../shared/nodeErrors';
 import { openSsh } from '../../shared/ssh';
 import { parseSeverities, validateIgnoreRules, type IgnoreRule, type Policy } from '../assess';
-import { DEFAULT_TRIVY_IMAGE, DockerTrivyRunner } from '../dockerRunner';
+import { CONTAINER_CACHE_DIR, DEFAULT_TRIVY_IMAGE, DockerTrivyRunner } from '../dockerRunner';
 import { markImageChanged, vulnerabilityItems, type ImageResult } from '../imageFinding';
 import { LocalTrivyRunner } from '../localRunner';
 import { SshTrivyRunner } from '../sshRunner';
@@ -188,7 +188,7 @@ export async function openScanner(ctx: IExecuteFunctions, i: number, policy: Pol
 		);
 		await dockerRunner.prepare();
 		runner = dockerRunner;
-		scanOptions.cacheDir = '/root/.cache/trivy';
+		scanOptions.cacheDir = CONTAINER_CACHE_DIR;
 	} else if (runnerKind === 'ssh') {
 		runner = new SshTrivyRunner(await openSsh(sshConnectionFrom(await ctx.getCredentials('infraOpsSshApi', i))), trivyPathParameter(ctx, i));
 	} else if (runnerKind === 'local') {
