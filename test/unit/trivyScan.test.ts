@@ -8,7 +8,7 @@ import { demuxDockerLogs } from '../../nodes/TrivyScan/dockerRunner';
 import { markImageChanged, outcomeFinding, reportFinding, vulnerabilityItems } from '../../nodes/TrivyScan/imageFinding';
 import { parseTrivyReport, type Vulnerability } from '../../nodes/TrivyScan/report';
 import { sshTrivyCommand } from '../../nodes/TrivyScan/sshRunner';
-import { isImageReference, runTrivyScan, trivyFailureText, trivyImageArgs, trivyServerUrl, type TrivyRunner } from '../../nodes/TrivyScan/trivyRun';
+import { isImageReference, runTrivyScan, scanAll, trivyFailureText, trivyImageArgs, trivyServerUrl, type TrivyRunner, type TrivyScanOptions } from '../../nodes/TrivyScan/trivyRun';
 
 const ROOT = path.resolve(__dirname, '../..');
 const REF = path.resolve(ROOT, '../shared/reference/trivy');
@@ -223,6 +223,57 @@ describe('running Trivy', () => {
 		expect(isImageReference('ghcr.io/open-webui/open-webui:main')).toBe(true);
 		expect(isImageReference('nginx@sha256:' + 'a'.repeat(64))).toBe(true);
 		for (const bad of ['-rf', '--server=http://x', 'a b', "a'b", 'a;b', '$(id)', '']) expect(isImageReference(bad)).toBe(false);
+	});
+
+	it('runs the first scan alone (only it updates the DB), then the rest side by side with their scan cache in memory', async () => {
+		const calls: string[][] = [];
+		const events: string[] = [];
+		let running = 0;
+		let peak = 0;
+		const runner = (failing: string[] = []): TrivyRunner => ({
+			where: 'test',
+			close: () => undefined,
+			run: async (args) => {
+				const image = args[args.length - 1];
+				calls.push(args);
+				running++;
+				peak = Math.max(peak, running);
+				events.push(`start ${image}`);
+				await new Promise((resolve) => setTimeout(resolve, 20));
+				running--;
+				events.push(`end ${image}`);
+				return failing.includes(image) ? { code: 1, stdout: '', stderr: 'FATAL no DB' } : { code: 0, stdout: '{"SchemaVersion":2}', stderr: '' };
+			},
+		});
+		const options: TrivyScanOptions = { severities: ['HIGH'], ignoreUnfixed: false, skipDbUpdate: false, timeoutSeconds: 60, cacheDir: '/c' };
+		const flags = (image: string) => {
+			const args = calls.find((a) => a[a.length - 1] === image)!;
+			return [args.includes('--skip-db-update'), args.join(' ').includes('--cache-backend memory')];
+		};
+
+		const outcomes = await scanAll(runner(), ['a:1', 'b:1', 'c:1'], options, 2);
+		expect(outcomes.map((o) => [o.image, o.ok])).toEqual([['a:1', true], ['b:1', true], ['c:1', true]]);
+		expect(events.slice(0, 2)).toEqual(['start a:1', 'end a:1']);
+		expect(peak).toBe(2);
+		expect([flags('a:1'), flags('b:1'), flags('c:1')]).toEqual([[false, true], [true, true], [true, true]]);
+
+		// one at a time: Trivy's own fs scan cache, kept between runs
+		calls.length = 0;
+		await scanAll(runner(), ['a:1', 'b:1'], options, 1);
+		expect([flags('a:1'), flags('b:1')]).toEqual([[false, false], [false, false]]);
+
+		// the first scan failed, so the DB may be missing: the others still try to get it
+		calls.length = 0;
+		expect((await scanAll(runner(['a:1']), ['a:1', 'b:1', 'c:1'], options, 2)).map((o) => o.ok)).toEqual([false, true, true]);
+		expect(flags('b:1')).toEqual([false, true]);
+
+		// client/server: the server holds DB and scan cache, all run side by side
+		calls.length = 0;
+		events.length = 0;
+		peak = 0;
+		await scanAll(runner(), ['a:1', 'b:1', 'c:1'], { ...options, serverUrl: 'http://t:4954' }, 3);
+		expect(peak).toBe(3);
+		expect(calls.every((a) => !a.includes('--cache-backend') && !a.includes('--skip-db-update'))).toBe(true);
 	});
 
 	it('takes a Trivy server URL without a password in it, since the URL is on the command line', () => {

@@ -99,7 +99,7 @@ export const policyProperties: INodeProperties[] = [
 		default: {},
 		options: [
 			{ displayName: 'Cache Volume', name: 'cacheVolume', type: 'string', default: 'trivy-cache', description: 'Named volume for Trivy\'s DB in Docker mode, kept between runs' },
-			{ displayName: 'Concurrency', name: 'concurrency', type: 'number', typeOptions: { minValue: 1 }, default: 2, description: 'How many images are scanned at once' },
+			{ displayName: 'Concurrency', name: 'concurrency', type: 'number', typeOptions: { minValue: 1 }, default: 2, description: 'How many images are scanned at once. Above 1, each scan keeps Trivy\'s scan cache in memory (Trivy lets one process at a time use the one on disk), and the first scan runs alone to update the DB.' },
 			{ displayName: 'Container Label Filter', name: 'containerLabel', type: 'string', default: '', placeholder: 'com.docker.compose.project=ai-stack', description: 'Scan Running Containers: only containers with this label (key or key=value)' },
 			{ displayName: 'Docker Socket on Host', name: 'hostSocketPath', type: 'string', default: '', placeholder: '/var/run/docker.sock', description: 'Docker mode: the socket path on the Docker host, mounted read-only into Trivy. Empty: the Docker credential\'s socket path, else /var/run/docker.sock.' },
 			{ displayName: 'Ignore Unfixed', name: 'ignoreUnfixed', type: 'boolean', default: false, description: 'Whether to leave out vulnerabilities with no fixed version yet' },
