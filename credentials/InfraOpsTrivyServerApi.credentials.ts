@@ -24,7 +24,7 @@ export class InfraOpsTrivyServerApi implements ICredentialType {
 			default: '',
 			required: true,
 			placeholder: 'http://trivy-server:4954',
-			description: 'Where `trivy server` listens, as the scanning Trivy (in Docker, over SSH or on the n8n host) reaches it',
+			description: 'Where `trivy server` listens, as the scanning Trivy (in Docker, over SSH or on the n8n host) reaches it. No user name or password in it: it is on Trivy\'s command line; use Token.',
 		},
 		{
 			displayName: 'Token',

@@ -1,5 +1,5 @@
 /** One finding per scanned image, and optionally one item per vulnerability. No n8n import. */
-import type { NewFinding } from '../shared/findings';
+import { markChanged, type Finding, type NewFinding } from '../shared/findings';
 import { assessVulnerabilities, describeAssessment, trackNewCves, type Assessment, type Policy } from './assess';
 import type { ContainerRef } from './containers';
 import type { TrivyReport } from './report';
@@ -75,6 +75,33 @@ export function outcomeFinding(context: ImageContext, outcome: ScanOutcome, poli
 		},
 		newCves: [],
 	};
+}
+
+/**
+ * When no running container matches, an item still comes out: no items would read as a clean bill of
+ * health, and a mistyped label filter would then silence the scan for good. It is an error (nothing
+ * was checked), so the daily workflow alerts on it once.
+ */
+export function nothingRunningResult(dockerTarget: string, labelFilter: string): ImageResult {
+	const summary = `No running container on ${dockerTarget}${labelFilter ? ` has the label ${labelFilter}` : ''}: no image was scanned`;
+	return {
+		finding: { check: IMAGE_CHECK, target: dockerTarget, status: 'error', summary, error: summary, labelFilter, containers: [] },
+		newCves: [],
+	};
+}
+
+/**
+ * Sets `changed` and keeps the state in `store` (workflow static data). An image finding is news when
+ * its CVE set gained a member or its scan newly failed; markChanged alone would also flag a status
+ * that only drops (critical to warning once the CRITICAL CVE is fixed) or a scan that works again
+ * with CVEs already reported, and an alert on those would repeat old news.
+ */
+export function markImageChanged(results: ImageResult[], store: Record<string, unknown>, now?: Date): Finding[] {
+	return markChanged(
+		results.map((r) => r.finding),
+		store,
+		now,
+	).map((finding, k) => (finding.status === 'error' ? finding : { ...finding, changed: results[k].newCves.length > 0 }));
 }
 
 /** One item per CVE and package, `changed` when the CVE is new for the image since the last run. */

@@ -88,7 +88,11 @@ export function parseTrivyReport(input: string | Buffer, source = 'the report'):
 		const r = asObject(result);
 		if (!r) continue;
 		const target = asString(r.Target);
-		const list = Array.isArray(r.Vulnerabilities) ? r.Vulnerabilities : [];
+		// absent means none found; anything else that is not a list would otherwise read as "no vulnerabilities"
+		if (r.Vulnerabilities !== undefined && r.Vulnerabilities !== null && !Array.isArray(r.Vulnerabilities)) {
+			throw new InfraOpsError(`${source}: "Vulnerabilities" of ${target ? `"${target}"` : 'a result'} is not a list`);
+		}
+		const list = (r.Vulnerabilities as unknown[] | null | undefined) ?? [];
 		for (const item of list) {
 			const v = asObject(item);
 			const id = v && asString(v.VulnerabilityID);

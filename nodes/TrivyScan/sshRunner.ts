@@ -1,11 +1,7 @@
 /** `trivy` on a remote host over SSH. The server token goes through stdin into the environment, so it
  * never shows in the remote process list. No n8n import. */
-import type { SshSession } from '../shared/ssh';
+import { shellQuote, type SshSession } from '../shared/ssh';
 import type { ProcessResult, TrivyRunner } from './trivyRun';
-
-export function shellQuote(word: string): string {
-	return /^[A-Za-z0-9_./:=@,+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
 
 /** The remote command line; `env` values are read from stdin one per line, in key order. */
 export function sshTrivyCommand(trivyPath: string, args: string[], envKeys: string[]): string {

@@ -6,7 +6,7 @@
  * judgement depend on Trivy's own filters; with 0 the report is judged here, once, against the ignore
  * list and its expiry dates. A zero exit without a readable SchemaVersion 2 report is a failure too. */
 import { mapConcurrent } from '../shared/concurrency';
-import { errorMessage } from '../shared/errors';
+import { errorMessage, InfraOpsError } from '../shared/errors';
 import { parseTrivyReport, type Severity, type TrivyReport } from './report';
 
 export interface TrivyScanOptions {
@@ -21,6 +21,8 @@ export interface TrivyScanOptions {
 	timeoutSeconds: number;
 	/** Where Trivy keeps its DB (the cache volume in Docker mode). */
 	cacheDir?: string;
+	/** Keep the scan cache (layer analyses) in memory instead of the BoltDB file under the cache dir. */
+	memoryScanCache?: boolean;
 }
 
 export interface ProcessResult {
@@ -48,6 +50,25 @@ export function isImageReference(text: string): boolean {
 	return IMAGE_REFERENCE.test(text) && text.length <= 512;
 }
 
+/**
+ * The URL for --server. It sits on Trivy's command line (any user of the host sees it in the process
+ * list) and in Trivy's messages, so a password in it would leak: the token belongs in the credential's
+ * Token, which travels in the environment.
+ */
+export function trivyServerUrl(text: string): string {
+	const url = text.trim().replace(/\/+$/, '');
+	if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*@/.test(url)) {
+		throw new InfraOpsError(
+			"The Trivy Server credential's URL carries a user name or password",
+			"Remove them from the URL (Trivy would show them in its process list and messages); put the server's --token in the credential's Token",
+		);
+	}
+	if (!/^https?:\/\/[^\s'"]+$/.test(url)) {
+		throw new InfraOpsError(`The Trivy Server credential's URL "${url}" is not an http(s) URL`, 'For example http://trivy-server:4954');
+	}
+	return url;
+}
+
 export function trivyImageArgs(image: string, options: TrivyScanOptions): string[] {
 	const args = ['image', '--format', 'json', '--quiet', '--exit-code', '0', '--scanners', 'vuln'];
 	args.push('--severity', options.severities.join(','));
@@ -56,6 +77,7 @@ export function trivyImageArgs(image: string, options: TrivyScanOptions): string
 	else if (options.skipDbUpdate) args.push('--skip-db-update');
 	if (options.dockerOnly) args.push('--image-src', 'docker');
 	if (options.cacheDir) args.push('--cache-dir', options.cacheDir);
+	if (options.memoryScanCache && !options.serverUrl) args.push('--cache-backend', 'memory');
 	args.push('--timeout', `${Math.max(1, Math.round(options.timeoutSeconds))}s`);
 	args.push(image);
 	return args;
@@ -106,7 +128,15 @@ function maskSecret(text: string, secret?: string): string {
 	return secret ? text.split(secret).join('***') : text;
 }
 
-/** Scans each image once, at most `concurrency` at a time; results keep the input order. */
+/**
+ * Scans each image once, at most `concurrency` at a time; results keep the input order.
+ *
+ * Trivy's scan cache is a BoltDB file in its cache dir that one process holds at a time: a second
+ * Trivy on the same cache dir waits, and recent Trivy gives up after 5 s ("cache may be in use by
+ * another process"). So concurrent scans keep their scan cache in memory, and the first scan runs
+ * alone so that only it downloads the vulnerability DB; the others then use that DB. In client/server
+ * mode the server holds both, and scans just run side by side.
+ */
 export async function scanAll(
 	runner: TrivyRunner,
 	images: string[],
@@ -114,5 +144,13 @@ export async function scanAll(
 	concurrency: number,
 	token?: string,
 ): Promise<ScanOutcome[]> {
-	return await mapConcurrent(images, Math.max(1, concurrency), async (image) => await runTrivyScan(runner, image, options, token));
+	const limit = Math.max(1, Math.floor(concurrency));
+	if (limit === 1 || images.length < 2) return await mapConcurrent(images, 1, async (image) => await runTrivyScan(runner, image, options, token));
+	const side = { ...options, memoryScanCache: true };
+	if (options.serverUrl) return await mapConcurrent(images, limit, async (image) => await runTrivyScan(runner, image, side, token));
+	const first = await runTrivyScan(runner, images[0], side, token);
+	// after a failed first scan the DB may be missing: each later scan then tries to get it itself
+	const later = first.ok ? { ...side, skipDbUpdate: true } : side;
+	const rest = await mapConcurrent(images.slice(1), limit, async (image) => await runTrivyScan(runner, image, later, token));
+	return [first, ...rest];
 }

@@ -2,7 +2,9 @@
  * A stand-in for the `trivy` program, since no vulnerability DB can be downloaded here: a shell script
  * that checks the arguments it is given the way Trivy's flag parser would (unknown flag, missing
  * value, no image), checks what Docker mode must provide (the socket mounted read-only, a writable
- * cache directory, the server token in its environment), optionally takes a fixed time per scan, and
+ * cache directory, the server token in its environment), holds the scan cache lock as Trivy does
+ * (its fs scan cache is a BoltDB file one process has at a time; a second one fails after waiting 5 s),
+ * optionally takes a fixed time per scan, and
  * prints a recorded Trivy report (from ../shared/reference/trivy, copied in at test time) for the images
  * it knows; for any other image it fails as Trivy does, exit 1 and a FATAL line on stderr.
  *
@@ -31,14 +33,14 @@ data="$(cd "$(dirname "$0")" && pwd)/standin"
 fatal() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ)	FATAL	$*" >&2; exit 1; }
 [ "$1" = image ] || fatal "unknown command \"$1\" for \"trivy\" (the stand-in knows only image)"
 shift
-format= exit_code= severity= server= image_src= cache_dir= timeout= image= quiet=
+format= exit_code= severity= server= image_src= cache_dir= cache_backend= timeout= image= quiet=
 while [ $# -gt 0 ]; do
 	case "$1" in
-		--format|--exit-code|--scanners|--severity|--server|--image-src|--cache-dir|--timeout)
+		--format|--exit-code|--scanners|--severity|--server|--image-src|--cache-dir|--cache-backend|--timeout)
 			[ $# -ge 2 ] || fatal "flag needs an argument: $1"
 			case "$1" in
 				--format) format=$2 ;; --exit-code) exit_code=$2 ;; --severity) severity=$2 ;; --server) server=$2 ;;
-				--image-src) image_src=$2 ;; --cache-dir) cache_dir=$2 ;; --timeout) timeout=$2 ;;
+				--image-src) image_src=$2 ;; --cache-dir) cache_dir=$2 ;; --cache-backend) cache_backend=$2 ;; --timeout) timeout=$2 ;;
 				--scanners) [ "$2" = vuln ] || fatal "the stand-in scans vulnerabilities only, got --scanners $2" ;;
 			esac
 			shift 2 ;;
@@ -52,8 +54,15 @@ done
 [ "$format" = json ] || fatal "the node must ask for --format json (got \"$format\")"
 [ "$exit_code" = 0 ] || fatal "the node must run with --exit-code 0 (got \"$exit_code\")"
 [ -n "$quiet" ] || fatal "the node must pass --quiet so stdout is only the report"
-case "$severity" in ""|*[!A-Z,]*) fatal "bad --severity \"$severity\"" ;; esac
+[ -n "$severity" ] || fatal "the node must pass --severity"
+for s in $(echo "$severity" | tr , ' '); do
+	case "$s" in CRITICAL|HIGH|MEDIUM|LOW|UNKNOWN) ;; *) fatal "invalid severity: $s (in --severity $severity)" ;; esac
+done
+for s in $(echo "$image_src" | tr , ' '); do
+	case "$s" in docker|containerd|podman|remote) ;; *) fatal "invalid image source: $s" ;; esac
+done
 case "$timeout" in *s) ;; *) fatal "bad --timeout \"$timeout\"" ;; esac
+case "$cache_backend" in ""|fs|memory|redis://*) ;; *) fatal "unknown cache backend: $cache_backend" ;; esac
 if [ -f "$data/in-docker" ]; then
 	[ -S /var/run/docker.sock ] || fatal "unable to inspect the image ($image): no Docker socket at /var/run/docker.sock"
 	grep -q ' /var/run/docker.sock [^ ]* ro[, ]' /proc/mounts || fatal "the Docker socket is not mounted read-only"
@@ -62,6 +71,15 @@ if [ -f "$data/in-docker" ]; then
 fi
 if [ -n "$cache_dir" ]; then
 	mkdir -p "$cache_dir" && echo "$image" >> "$cache_dir/standin-scans.log" || fatal "cache directory $cache_dir is not writable"
+	if [ -z "$server" ] && { [ -z "$cache_backend" ] || [ "$cache_backend" = fs ]; }; then
+		waited=0
+		until mkdir "$cache_dir/fanal.lock" 2>/dev/null; do
+			[ "$waited" -lt 10 ] || fatal "image scan error: unable to initialize fs cache: cache may be in use by another process: timeout"
+			sleep 0.5
+			waited=$((waited + 1))
+		done
+		trap 'rmdir "$cache_dir/fanal.lock"' EXIT
+	fi
 fi
 if [ -n "$server" ] && [ -f "$data/expected-token" ]; then
 	[ "$TRIVY_TOKEN" = "$(cat "$data/expected-token")" ] || fatal "scan error: twirp error unauthenticated: invalid token"

@@ -10,7 +10,7 @@ import { NodeConnectionTypes, type IDataObject, type INode } from 'n8n-workflow'
 
 import { DockerTrivyRunner } from '../../nodes/TrivyScan/dockerRunner';
 import { TrivyScan } from '../../nodes/TrivyScan/TrivyScan.node';
-import { runTrivyScan, trivyImageArgs } from '../../nodes/TrivyScan/trivyRun';
+import { runTrivyScan, scanAll, trivyImageArgs } from '../../nodes/TrivyScan/trivyRun';
 import { services } from '../harness/services';
 import { buildTrivyStandInImage, installTrivyStandIn, TRIVY_REFERENCE_DIR, type StandInSpec } from '../harness/trivyStandIn';
 import { runWorkflow, type RunResult, type WorkflowJson } from '../support/workflowRunner';
@@ -260,7 +260,8 @@ describeRef('Trivy Scan (stand-in Trivy printing recorded reports)', () => {
 		await buildTrivyStandInImage(services().docker.socketPath, fs.mkdtempSync(path.join(work, 'slow-')), slow, { ...spec, scanSeconds: 12 });
 		// Docker's wait is a long poll: with a 2 s client timeout it is cut several times during a 12 s scan
 		const impatient = new Docker({ socketPath: services().docker.socketPath, timeout: 2000 });
-		const runner = new DockerTrivyRunner(impatient, { trivyImage: slow, hostSocketPath: services().docker.socketPath, cacheVolume, networkMode: 'none' }, 'test');
+		// its own volume: the killed stand-in leaves its scan cache lock behind
+		const runner = new DockerTrivyRunner(impatient, { trivyImage: slow, hostSocketPath: services().docker.socketPath, cacheVolume: `${cacheVolume}-killed`, networkMode: 'none' }, 'test');
 		const options = { severities: ['HIGH' as const, 'CRITICAL' as const], ignoreUnfixed: false, skipDbUpdate: true, timeoutSeconds: 60, cacheDir: '/root/.cache/trivy' };
 		const done = await runTrivyScan(runner, ALPINE_39, options);
 		expect(done.ok ? 'ok' : done.error).toBe('ok');
@@ -273,7 +274,26 @@ describeRef('Trivy Scan (stand-in Trivy printing recorded reports)', () => {
 		// killed, not waited for: well before the 12 s scan would end
 		expect(Date.now() - started).toBeLessThan(10_000);
 		expect(await docker.listContainers({ all: true, filters: { label: ['io.infra-ops.trivy-scan'] } })).toEqual([]);
+		await docker.getVolume(`${cacheVolume}-killed`).remove().catch(() => undefined);
 	}, 60_000);
+
+	it('Docker mode, concurrent scans on one cache volume: none waits for or fails on Trivy\'s scan cache lock', async () => {
+		const locking = 'infra-ops-test/trivy-standin-8s:1';
+		const volume = `${cacheVolume}-lock`;
+		// each scan holds the stand-in's scan cache lock for 8 s, longer than the 5 s Trivy waits for it
+		await buildTrivyStandInImage(services().docker.socketPath, fs.mkdtempSync(path.join(work, 'lock-')), locking, { ...spec, scanSeconds: 8 });
+		const runner = new DockerTrivyRunner(docker, { trivyImage: locking, hostSocketPath: services().docker.socketPath, cacheVolume: volume, networkMode: 'none' }, 'test');
+		const options = { severities: ['HIGH' as const, 'CRITICAL' as const], ignoreUnfixed: false, skipDbUpdate: false, timeoutSeconds: 60, cacheDir: '/root/.cache/trivy' };
+		try {
+			const outcomes = await scanAll(runner, [ALPINE_39, 'debian:buster', APP.a], options, 3);
+			expect(outcomes.map((o) => (o.ok ? 'ok' : o.error))).toEqual(['ok', 'ok', 'ok']);
+			// the stand-in does enforce the lock: two scans on the fs scan cache at once, and the second fails as Trivy does
+			const clash = await Promise.all([ALPINE_39, 'debian:buster'].map(async (image) => await runTrivyScan(runner, image, options)));
+			expect(clash.filter((o) => !o.ok).map((o) => !o.ok && o.error)).toEqual([expect.stringMatching(/cache may be in use by another process: timeout$/)]);
+		} finally {
+			await docker.getVolume(volume).remove().catch(() => undefined);
+		}
+	}, 120_000);
 
 	it('SSH mode: trivy (the stand-in) on the remote host; a missing trivy is an error finding', async () => {
 		const trivyPath = installTrivyStandIn(path.join(services().ssh.dataDir, `trivy-${process.pid}`), spec);
@@ -313,5 +333,28 @@ describeRef('Trivy Scan (stand-in Trivy printing recorded reports)', () => {
 		const notJson = await run({ operation: 'parseReport', reportText: 'Total: 3 (HIGH: 3)' });
 		expect(notJson.error?.message).toMatch(/^Report JSON is not JSON/);
 		expect(notJson.error?.description).toMatch(/--format json/);
+	});
+});
+
+describe('Trivy Scan Running Containers with nothing to scan', () => {
+	it('says so as an error finding that alerts once, instead of no items; Trivy is not started', async () => {
+		const label = `${LABEL}=nobody-${process.pid}`;
+		const parameters = { operation: 'scanRunningContainers', runner: 'docker', trivyImage: 'infra-ops-test/no-such-trivy:9', options: { containerLabel: label } };
+		const first = await run(parameters, { input: [{ a: 1 }] });
+		expect(first.error).toBeUndefined();
+		expect(first.findings).toEqual([
+			expect.objectContaining({
+				check: 'trivy-image',
+				target: `unix://${services().docker.socketPath}`,
+				status: 'error',
+				changed: true,
+				summary: `No running container on unix://${services().docker.socketPath} has the label ${label}: no image was scanned`,
+				labelFilter: label,
+				containers: [],
+			}),
+		]);
+		expect(first.outputs['Trivy Scan'][0].map((i) => i.pairedItem)).toEqual([{ item: 0 }]);
+		const again = await run(parameters, { staticData: first.staticData });
+		expect(again.findings.map((f) => [f.status, f.changed])).toEqual([['error', false]]);
 	});
 });

@@ -5,10 +5,10 @@ import { markChanged } from '../../nodes/shared/findings';
 import { assessVulnerabilities, describeAssessment, parseSeverities, trackNewCves, validateIgnoreRules, type Policy } from '../../nodes/TrivyScan/assess';
 import { groupByImage } from '../../nodes/TrivyScan/containers';
 import { demuxDockerLogs } from '../../nodes/TrivyScan/dockerRunner';
-import { outcomeFinding, reportFinding, vulnerabilityItems } from '../../nodes/TrivyScan/imageFinding';
+import { markImageChanged, outcomeFinding, reportFinding, vulnerabilityItems } from '../../nodes/TrivyScan/imageFinding';
 import { parseTrivyReport, type Vulnerability } from '../../nodes/TrivyScan/report';
-import { shellQuote, sshTrivyCommand } from '../../nodes/TrivyScan/sshRunner';
-import { isImageReference, runTrivyScan, trivyFailureText, trivyImageArgs, type TrivyRunner } from '../../nodes/TrivyScan/trivyRun';
+import { sshTrivyCommand } from '../../nodes/TrivyScan/sshRunner';
+import { isImageReference, runTrivyScan, scanAll, trivyFailureText, trivyImageArgs, trivyServerUrl, type TrivyRunner, type TrivyScanOptions } from '../../nodes/TrivyScan/trivyRun';
 
 const ROOT = path.resolve(__dirname, '../..');
 const REF = path.resolve(ROOT, '../shared/reference/trivy');
@@ -109,6 +109,8 @@ describe('Trivy report parser: bad input', () => {
 		expect(() => parseTrivyReport('[{"Target":"x","Vulnerabilities":[]}]')).toThrow('not a Trivy JSON report');
 		expect(() => parseTrivyReport('{"Results":[]}')).toThrow('SchemaVersion (none), not 2');
 		expect(() => parseTrivyReport('{"SchemaVersion":2,"Results":{}}')).toThrow('"Results" is not a list');
+		expect(() => parseTrivyReport('{"SchemaVersion":2,"Results":[{"Target":"app (alpine 3.9)","Vulnerabilities":{"VulnerabilityID":"CVE-1"}}]}', 'r')).toThrow('r: "Vulnerabilities" of "app (alpine 3.9)" is not a list');
+		expect(parseTrivyReport('{"SchemaVersion":2,"Results":[{"Target":"a","Vulnerabilities":null}]}').vulnerabilities).toEqual([]);
 	});
 
 	it('accepts a minimal report, skips entries without an id, and maps unknown severities to UNKNOWN', () => {
@@ -170,6 +172,29 @@ describe('new CVEs since the last run', () => {
 		expect(run(['CVE-1', 'CVE-2', 'CVE-3'])).toEqual({ changed: false, newCves: [] });
 	});
 
+	it('an image finding is changed by a new CVE or a newly failing scan, not by a fixed CRITICAL or a scan that works again', () => {
+		const store: Record<string, unknown> = {};
+		const scan = (ids: [string, Vulnerability['severity']][] | 'fails') => {
+			const outcome =
+				ids === 'fails'
+					? { ok: false as const, image: 'app:1', error: 'Trivy exited with 1', exitCode: 1, seconds: 1 }
+					: { ok: true as const, image: 'app:1', seconds: 1, report: { schemaVersion: 2, artifactName: 'app:1', artifactType: 'container_image', imageId: 'sha256:1', repoTags: [], repoDigests: [], os: '', osEndOfLife: false, vulnerabilities: ids.map(([id, severity]) => vuln(id, severity)) } };
+			const [finding] = markImageChanged([outcomeFinding({ reference: 'app:1' }, outcome, policy(), store)], store);
+			return [finding.status, finding.changed];
+		};
+		expect(scan([['CVE-A', 'CRITICAL'], ['CVE-B', 'HIGH']])).toEqual(['critical', true]);
+		// CVE-A fixed: critical drops to warning, nothing new
+		expect(scan([['CVE-B', 'HIGH']])).toEqual(['warning', false]);
+		expect(scan('fails')).toEqual(['error', true]);
+		expect(scan('fails')).toEqual(['error', false]);
+		// works again with the CVE already reported
+		expect(scan([['CVE-B', 'HIGH']])).toEqual(['warning', false]);
+		expect(scan([['CVE-B', 'HIGH'], ['CVE-C', 'HIGH']])).toEqual(['warning', true]);
+		expect(scan([])).toEqual(['ok', false]);
+		// an image seen first with no CVE is no news either
+		expect(markImageChanged([outcomeFinding({ reference: 'clean:1' }, { ok: true, image: 'clean:1', seconds: 1, report: { schemaVersion: 2, artifactName: '', artifactType: '', imageId: '', repoTags: [], repoDigests: [], os: '', osEndOfLife: false, vulnerabilities: [] } }, policy(), store)], store)[0].changed).toBe(false);
+	});
+
 	it('a failed scan is an error finding and keeps the last good CVE set', () => {
 		const store: Record<string, unknown> = {};
 		const ok = { ok: true as const, image: 'app:1', seconds: 1, report: { schemaVersion: 2, artifactName: 'app:1', artifactType: 'container_image', imageId: 'sha256:1', repoTags: [], repoDigests: [], os: '', osEndOfLife: false, vulnerabilities: [vuln('CVE-1', 'HIGH')] } };
@@ -200,9 +225,67 @@ describe('running Trivy', () => {
 		for (const bad of ['-rf', '--server=http://x', 'a b', "a'b", 'a;b', '$(id)', '']) expect(isImageReference(bad)).toBe(false);
 	});
 
+	it('runs the first scan alone (only it updates the DB), then the rest side by side with their scan cache in memory', async () => {
+		const calls: string[][] = [];
+		const events: string[] = [];
+		let running = 0;
+		let peak = 0;
+		const runner = (failing: string[] = []): TrivyRunner => ({
+			where: 'test',
+			close: () => undefined,
+			run: async (args) => {
+				const image = args[args.length - 1];
+				calls.push(args);
+				running++;
+				peak = Math.max(peak, running);
+				events.push(`start ${image}`);
+				await new Promise((resolve) => setTimeout(resolve, 20));
+				running--;
+				events.push(`end ${image}`);
+				return failing.includes(image) ? { code: 1, stdout: '', stderr: 'FATAL no DB' } : { code: 0, stdout: '{"SchemaVersion":2}', stderr: '' };
+			},
+		});
+		const options: TrivyScanOptions = { severities: ['HIGH'], ignoreUnfixed: false, skipDbUpdate: false, timeoutSeconds: 60, cacheDir: '/c' };
+		const flags = (image: string) => {
+			const args = calls.find((a) => a[a.length - 1] === image)!;
+			return [args.includes('--skip-db-update'), args.join(' ').includes('--cache-backend memory')];
+		};
+
+		const outcomes = await scanAll(runner(), ['a:1', 'b:1', 'c:1'], options, 2);
+		expect(outcomes.map((o) => [o.image, o.ok])).toEqual([['a:1', true], ['b:1', true], ['c:1', true]]);
+		expect(events.slice(0, 2)).toEqual(['start a:1', 'end a:1']);
+		expect(peak).toBe(2);
+		expect([flags('a:1'), flags('b:1'), flags('c:1')]).toEqual([[false, true], [true, true], [true, true]]);
+
+		// one at a time: Trivy's own fs scan cache, kept between runs
+		calls.length = 0;
+		await scanAll(runner(), ['a:1', 'b:1'], options, 1);
+		expect([flags('a:1'), flags('b:1')]).toEqual([[false, false], [false, false]]);
+
+		// the first scan failed, so the DB may be missing: the others still try to get it
+		calls.length = 0;
+		expect((await scanAll(runner(['a:1']), ['a:1', 'b:1', 'c:1'], options, 2)).map((o) => o.ok)).toEqual([false, true, true]);
+		expect(flags('b:1')).toEqual([false, true]);
+
+		// client/server: the server holds DB and scan cache, all run side by side
+		calls.length = 0;
+		events.length = 0;
+		peak = 0;
+		await scanAll(runner(), ['a:1', 'b:1', 'c:1'], { ...options, serverUrl: 'http://t:4954' }, 3);
+		expect(peak).toBe(3);
+		expect(calls.every((a) => !a.includes('--cache-backend') && !a.includes('--skip-db-update'))).toBe(true);
+	});
+
+	it('takes a Trivy server URL without a password in it, since the URL is on the command line', () => {
+		expect(trivyServerUrl(' https://trivy.lan:4954/ ')).toBe('https://trivy.lan:4954');
+		for (const bad of ['http://admin:s3cret@trivy:4954', 'http://s3cret@trivy:4954/', 'ftp://u:s3cret@x']) {
+			expect(() => trivyServerUrl(bad)).toThrow("The Trivy Server credential's URL carries a user name or password");
+		}
+		expect(() => trivyServerUrl('trivy:4954')).toThrow('"trivy:4954" is not an http(s) URL');
+	});
+
 	it('quotes the SSH command and reads the token from stdin, not the command line', () => {
-		expect(shellQuote("it's")).toBe(`'it'\\''s'`);
-		expect(sshTrivyCommand('/opt/trivy bin', ['image', 'a:b'], ['TRIVY_TOKEN'])).toBe("IFS= read -r TRIVY_TOKEN && export TRIVY_TOKEN && exec '/opt/trivy bin' image a:b");
+		expect(sshTrivyCommand("/opt/trivy's bin", ['image', 'a:b'], ['TRIVY_TOKEN'])).toBe(`IFS= read -r TRIVY_TOKEN && export TRIVY_TOKEN && exec '/opt/trivy'\\''s bin' 'image' 'a:b'`);
 	});
 
 	it('tells a failing Trivy from one that found vulnerabilities, and masks the token', async () => {

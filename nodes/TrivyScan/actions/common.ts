@@ -4,15 +4,14 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodePropertie
 import { dockerConnectionFrom, sshConnectionFrom } from '../../shared/connections';
 import { createDockerClient, pingDocker, type DockerClient } from '../../shared/docker';
 import { errorMessage, InfraOpsError } from '../../shared/errors';
-import { markChanged } from '../../shared/findings';
 import { toNodeError } from '../../shared/nodeErrors';
 import { openSsh } from '../../shared/ssh';
 import { parseSeverities, validateIgnoreRules, type IgnoreRule, type Policy } from '../assess';
-import { DEFAULT_TRIVY_IMAGE, DockerTrivyRunner } from '../dockerRunner';
-import { vulnerabilityItems, type ImageResult } from '../imageFinding';
+import { CONTAINER_CACHE_DIR, DEFAULT_TRIVY_IMAGE, DockerTrivyRunner } from '../dockerRunner';
+import { markImageChanged, vulnerabilityItems, type ImageResult } from '../imageFinding';
 import { LocalTrivyRunner } from '../localRunner';
 import { SshTrivyRunner } from '../sshRunner';
-import type { TrivyRunner, TrivyScanOptions } from '../trivyRun';
+import { trivyServerUrl, type TrivyRunner, type TrivyScanOptions } from '../trivyRun';
 
 export const SCAN_OPERATIONS = ['scanImages', 'scanRunningContainers'];
 const scans = { show: { operation: SCAN_OPERATIONS } };
@@ -100,7 +99,7 @@ export const policyProperties: INodeProperties[] = [
 		default: {},
 		options: [
 			{ displayName: 'Cache Volume', name: 'cacheVolume', type: 'string', default: 'trivy-cache', description: 'Named volume for Trivy\'s DB in Docker mode, kept between runs' },
-			{ displayName: 'Concurrency', name: 'concurrency', type: 'number', typeOptions: { minValue: 1 }, default: 2, description: 'How many images are scanned at once' },
+			{ displayName: 'Concurrency', name: 'concurrency', type: 'number', typeOptions: { minValue: 1 }, default: 2, description: 'How many images are scanned at once. Above 1, each scan keeps Trivy\'s scan cache in memory (Trivy lets one process at a time use the one on disk), and the first scan runs alone to update the DB.' },
 			{ displayName: 'Container Label Filter', name: 'containerLabel', type: 'string', default: '', placeholder: 'com.docker.compose.project=ai-stack', description: 'Scan Running Containers: only containers with this label (key or key=value)' },
 			{ displayName: 'Docker Socket on Host', name: 'hostSocketPath', type: 'string', default: '', placeholder: '/var/run/docker.sock', description: 'Docker mode: the socket path on the Docker host, mounted read-only into Trivy. Empty: the Docker credential\'s socket path, else /var/run/docker.sock.' },
 			{ displayName: 'Ignore Unfixed', name: 'ignoreUnfixed', type: 'boolean', default: false, description: 'Whether to leave out vulnerabilities with no fixed version yet' },
@@ -163,10 +162,7 @@ export async function openScanner(ctx: IExecuteFunctions, i: number, policy: Pol
 	let token: string | undefined;
 	if (ctx.getNodeParameter('useServer', i, false)) {
 		const server = await ctx.getCredentials('infraOpsTrivyServerApi', i);
-		serverUrl = String(server.url ?? '').trim().replace(/\/+$/, '');
-		if (!/^https?:\/\/[^\s'"]+$/.test(serverUrl)) {
-			throw new InfraOpsError(`The Trivy Server credential's URL "${serverUrl}" is not an http(s) URL`, 'For example http://trivy-server:4954');
-		}
+		serverUrl = trivyServerUrl(String(server.url ?? ''));
 		token = String(server.token ?? '') || undefined;
 	}
 	const scanOptions: TrivyScanOptions = {
@@ -192,7 +188,7 @@ export async function openScanner(ctx: IExecuteFunctions, i: number, policy: Pol
 		);
 		await dockerRunner.prepare();
 		runner = dockerRunner;
-		scanOptions.cacheDir = '/root/.cache/trivy';
+		scanOptions.cacheDir = CONTAINER_CACHE_DIR;
 	} else if (runnerKind === 'ssh') {
 		runner = new SshTrivyRunner(await openSsh(sshConnectionFrom(await ctx.getCredentials('infraOpsSshApi', i))), trivyPathParameter(ctx, i));
 	} else if (runnerKind === 'local') {
@@ -211,9 +207,9 @@ function trivyPathParameter(ctx: IExecuteFunctions, i: number): string {
 	return path;
 }
 
-/** Marks `changed` (status, or new CVE ids via the change key) and turns results into items paired with their input. */
+/** Marks `changed` (new CVE ids, or a newly failing scan) and turns results into items paired with their input. */
 export function toItems(ctx: IExecuteFunctions, results: ImageResult[], itemIndex: number, perVulnerability: boolean): INodeExecutionData[] {
-	const marked = markChanged(results.map((r) => r.finding), ctx.getWorkflowStaticData('node'));
+	const marked = markImageChanged(results, ctx.getWorkflowStaticData('node'));
 	const items: INodeExecutionData[] = marked.map((f) => ({ json: f as unknown as IDataObject, pairedItem: { item: itemIndex } }));
 	if (perVulnerability) {
 		for (const r of results) for (const v of vulnerabilityItems(r)) items.push({ json: v as IDataObject, pairedItem: { item: itemIndex } });

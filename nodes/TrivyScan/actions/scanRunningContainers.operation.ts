@@ -4,7 +4,7 @@ import type { DockerClient } from '../../shared/docker';
 import { errorMessage } from '../../shared/errors';
 import { toNodeError } from '../../shared/nodeErrors';
 import { listRunningImages } from '../containers';
-import { outcomeFinding } from '../imageFinding';
+import { nothingRunningResult, outcomeFinding } from '../imageFinding';
 import { scanAll } from '../trivyRun';
 import { openDocker, openScanner, readPolicy, toItems } from './common';
 
@@ -31,6 +31,10 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			const opened = docker;
 			const label = String(options.containerLabel ?? '').trim();
 			const running = await listRunningImages(opened.client.docker, opened.client.target, label ? [label] : []);
+			if (!running.length) {
+				out.push(...toItems(this, [nothingRunningResult(opened.client.target, label)], i, false));
+				continue;
+			}
 			const scanner = await openScanner(this, i, policy, async () => opened);
 			close = () => scanner.close();
 			const outcomes = await scanAll(
