@@ -277,6 +277,10 @@ async function buildTargets(context: IExecuteFunctions, i: number): Promise<Rota
 		);
 	}
 	const healthTimeoutMs = Number(context.getNodeParameter('healthTimeout', i, 120)) * 1000;
+	// a zero or unreadable timeout would fail the test step at once and roll back a rotation that worked
+	if ((kinds.includes('containers') || kinds.includes('swarmSecret')) && !(healthTimeoutMs > 0)) {
+		throw new InfraOpsError(`Health timeout "${context.getNodeParameter('healthTimeout', i, 120)}" is not a positive number of seconds`, 'Set "Health Timeout (Seconds)", e.g. 120');
+	}
 	if (kinds.includes('swarmSecret')) {
 		const docker = dockerConnectionFrom(await context.getCredentials('infraOpsDockerApi', i));
 		targets.push(
