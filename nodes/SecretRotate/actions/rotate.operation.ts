@@ -240,6 +240,7 @@ async function buildTargets(context: IExecuteFunctions, i: number): Promise<Rota
 	const kinds = context.getNodeParameter('targetKinds', i, []) as string[];
 	if (kinds.length === 0) throw new InfraOpsError('No target is selected', 'Pick at least one entry in "Targets"');
 	const targets: RotationTarget[] = [];
+	const envFiles: EnvFileTarget[] = [];
 	if (kinds.includes('postgresRole')) {
 		const admin = postgresConnectionFrom(await context.getCredentials('infraOpsPostgresApi', i));
 		const roles = splitList(context.getNodeParameter('pgRoles', i, ''));
@@ -256,7 +257,11 @@ async function buildTargets(context: IExecuteFunctions, i: number): Promise<Rota
 		const addIfMissing = context.getNodeParameter('envAddIfMissing', i, false) as boolean;
 		const backup = context.getNodeParameter('envBackup', i, true) as boolean;
 		const now = new Date();
-		for (const path of paths) targets.push(new EnvFileTarget({ ssh, path, keys, addIfMissing, backup, now }));
+		for (const path of paths) {
+			const target = new EnvFileTarget({ ssh, path, keys, addIfMissing, backup, now });
+			envFiles.push(target);
+			targets.push(target);
+		}
 	}
 	if (kinds.includes('sshAuthorizedKey')) {
 		const ssh = sshConnectionFrom(await context.getCredentials('infraOpsSshApi', i));
@@ -296,7 +301,9 @@ async function buildTargets(context: IExecuteFunctions, i: number): Promise<Rota
 		const docker = dockerConnectionFrom(await context.getCredentials('infraOpsDockerApi', i));
 		const action = context.getNodeParameter('containerAction', i, 'recreate') as 'restart' | 'recreate';
 		const envKeys = action === 'recreate' ? splitList(context.getNodeParameter('containerEnvKeys', i, '')) : [];
-		targets.push(new ContainersTarget({ docker, names: splitList(context.getNodeParameter('containerNames', i, '')), healthTimeoutMs, action, envKeys }));
+		// env-file targets run their create before the containers', so their old value is known by then
+		const currentValue = () => envFiles.map((t) => t.currentValue()).find((v) => v);
+		targets.push(new ContainersTarget({ docker, names: splitList(context.getNodeParameter('containerNames', i, '')), healthTimeoutMs, action, envKeys, currentValue }));
 	}
 	if (kinds.includes('n8nCredential')) {
 		const api = n8nApiConnectionFrom(await context.getCredentials('infraOpsN8nApi', i));

@@ -51,6 +51,11 @@ export class EnvFileTarget implements RotationTarget {
 		return notes.join('; ');
 	}
 
+	/** The value the file held when create read it (its first key's), for targets that look for the old secret. */
+	currentValue(): string | undefined {
+		return this.original === undefined ? undefined : readEnvValue(this.original, this.options.keys[0]);
+	}
+
 	async set(secret: GeneratedSecret): Promise<string> {
 		const session = this.requireSession();
 		const current = (await session.readFile(this.options.path)).toString('utf8');
