@@ -190,7 +190,7 @@ export const description: INodeProperties[] = [
 		name: 'containerEnvKeys',
 		type: 'string',
 		default: 'POSTGRES_PASSWORD',
-		description: 'Variables that get the new secret (comma-separated). The old value, taken from the first of them a container has, is also replaced inside other variables (e.g. DATABASE_URL).',
+		description: 'Variables that get the new secret (comma-separated). The old value, taken from the first of them a container has (or else from the .env file rotated in the same run), is also replaced inside other variables (e.g. DATABASE_URL). A container where nothing would change stops the rotation before anything changes.',
 		displayOptions: { show: { operation: ['rotate'], targetKinds: ['containers'], containerAction: ['recreate'] } },
 	},
 	{
