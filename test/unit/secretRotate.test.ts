@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 import { addKey, findKey, removeKey } from '../../nodes/SecretRotate/authorizedKeys';
 import { findAssignments, readEnvValue, setEnvValue } from '../../nodes/SecretRotate/envFile';
-import { classAlphabets, generatePassword, generateSecret, passwordEntropyBits, publicKeyFingerprint, type PasswordSpec } from '../../nodes/SecretRotate/generate';
+import { classAlphabets, generatePassword, generateSecret, passwordEntropyBits, publicKeyFingerprint, secretFingerprint, type PasswordSpec } from '../../nodes/SecretRotate/generate';
 import { redact, rotate, type RotationTarget } from '../../nodes/SecretRotate/rotation';
 import { scramSha256Verifier, verifierMatches } from '../../nodes/SecretRotate/scram';
 import { rotateEnv } from '../../nodes/SecretRotate/targets/containers';
@@ -33,6 +33,18 @@ describe('generate', () => {
 		expect(() => generatePassword({ ...spec, classes: [] })).toThrow(/No character class/);
 		expect(() => generatePassword({ ...spec, length: 4 })).toThrow(/out of range/);
 		expect(() => generatePassword({ ...spec, classes: ['symbols'], symbols: 'l1' })).toThrow(/"symbols" is empty/);
+	});
+
+	it('fingerprints a strong secret by its SHA-256, and a weak password with a discarded key (no oracle for guesses)', () => {
+		const strong = generateSecret({ kind: 'password', length: 32, classes: ['lower', 'upper', 'digits'], excludeAmbiguous: true });
+		expect(strong.metadata.entropyBits).toBeGreaterThanOrEqual(96);
+		expect(strong.metadata.fingerprint).toBe('sha256:' + createHash('sha256').update(strong.value).digest('hex').slice(0, 12));
+		const weak = generateSecret({ kind: 'password', length: 8, classes: ['digits'], excludeAmbiguous: false });
+		expect(weak.metadata.entropyBits).toBe(26);
+		expect(weak.metadata.fingerprint).toMatch(/^hmac:[0-9a-f]{12}$/);
+		// an attacker holding the fingerprint cannot test the 10^8 candidates against it
+		expect(weak.metadata.fingerprint.slice(5)).not.toBe(createHash('sha256').update(weak.value).digest('hex').slice(0, 12));
+		expect(secretFingerprint(weak.value, 26)).not.toBe(secretFingerprint(weak.value, 26));
 	});
 
 	it('makes hex and base64url tokens of the byte size', () => {
