@@ -19,7 +19,7 @@ const showKind = (kind: string) => ({ show: { operation: ['rotate'], targetKinds
 export const description: INodeProperties[] = [
 	{
 		displayName:
-			'One run generates the secret in memory and applies it to every target: create (check, back up) → set all → test all → finish. If any set or test fails, every target is rolled back and the old secret keeps working. Output items never hold the secret.',
+			'One run generates the secret in memory and applies it to every target: create (check, back up) → set all → test all → finish. If any set or test fails, every target is rolled back and the old secret keeps working; only an n8n credential failing its own test after its update cannot be, and is reported critical with the old secret kept. Output items never hold the secret.',
 		name: 'rotateNotice',
 		type: 'notice',
 		default: '',
