@@ -207,6 +207,24 @@ describe('Vault KV v2 target against a local server answering as Vault\'s docume
 		expect(JSON.parse(write.body).options).toEqual({ cas: 1 });
 	});
 
+	it('writes on top of a soft-deleted latest version (cas = that version), and a rollback deletes its version again', async () => {
+		const path = `deleted-${run}`;
+		vault.versions.set(`secret/${path}`, [
+			{ data: { password: 'v1' }, created_time: new Date().toISOString() },
+			{ data: { password: 'v2' }, created_time: new Date().toISOString(), deletion_time: new Date().toISOString() },
+		]);
+		const target = new VaultKvTarget({ api: api(), mount: 'secret', path, field: 'password' });
+		const secret = generateSecret({ kind: 'token', bytes: 16, encoding: 'hex' });
+		expect(await target.create()).toMatch(/latest version 2 is deleted/);
+		expect(await target.set(secret)).toBe('version 3 written (check-and-set on version 2)');
+		expect(await target.test(secret)).toMatch(/version 3 reads back/);
+		expect(await target.rollback()).toMatch(/version 3 deleted: the secret reads as deleted again/);
+		const versions = vault.versions.get(`secret/${path}`)!;
+		expect(versions.map((v) => Boolean(v.deletion_time))).toEqual([false, true, true]);
+		// nothing of the new secret is readable any more, and version 1 was never touched
+		expect(versions[0].data).toEqual({ password: 'v1' });
+	});
+
 	it('removes a secret it created when rolling back, and names a refused token', async () => {
 		const path = `new-${run}`;
 		const target = new VaultKvTarget({ api: api(), mount: 'secret', path, field: 'password' });
