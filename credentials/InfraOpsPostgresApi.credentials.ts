@@ -18,7 +18,7 @@ export class InfraOpsPostgresApi implements ICredentialType {
 			name: 'user',
 			type: 'string',
 			default: 'postgres',
-			description: 'A role allowed to ALTER ROLE the roles you rotate (a superuser or CREATEROLE)',
+			description: 'A superuser (in the stack: postgres): Secret Rotate reads the old verifier from pg_authid, which only a superuser may, so a failed rotation can put it back',
 		},
 		{ displayName: 'Password', name: 'password', type: 'string', typeOptions: { password: true }, default: '' },
 		{

@@ -98,6 +98,14 @@ export function setEnvValue(text: string, key: string, value: string, options: {
 		const m = ASSIGNMENT.exec(lines[i]);
 		if (!m || m[2] !== key) continue;
 		const { quote, rest } = unquote(m[4]);
+		if (quote === '' && /^["']/.test(m[4])) {
+			// compose reads an unclosed quote as a value running over the next lines: rewriting this
+			// line alone would leave the rest of that value behind as garbage lines
+			throw new InfraOpsError(
+				`${options.file ?? 'The .env file'} line ${i + 1}: the value of ${key} opens a quote that does not close on that line (a multi-line value)`,
+				'Put the value on one line (quoted), then run the rotation again',
+			);
+		}
 		lines[i] = `${m[1]}${m[2]}${m[3]}${formatEnvValue(value, quote)}${rest}${m[5]}`;
 		changed.push(i + 1);
 	}

@@ -1,5 +1,5 @@
 /** New secrets: passwords, tokens and SSH key pairs, with metadata that describes them without revealing them. */
-import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomInt } from 'node:crypto';
 
 import { InfraOpsError } from '../shared/errors';
 import { loadSsh2 } from '../shared/lazy';
@@ -45,7 +45,8 @@ export interface SecretMetadata {
 	kind: SecretSpec['kind'];
 	length?: number;
 	entropyBits: number;
-	/** SHA-256 of the secret, first 12 hex digits: tells two secrets apart in logs without revealing either.
+	/** `sha256:` and the first 12 hex digits of the secret's SHA-256: tells two secrets apart in logs
+	 * without revealing either. A weak password gets `hmac:` (a key drawn for it and discarded) instead.
 	 * For key pairs, the public key's `SHA256:` fingerprint. */
 	fingerprint: string;
 	algorithm?: string;
@@ -113,13 +114,26 @@ export function shortHash(value: string): string {
 	return 'sha256:' + createHash('sha256').update(value).digest('hex').slice(0, 12);
 }
 
+/**
+ * What identifies a secret in findings, alerts and logs. A 48-bit prefix of a plain SHA-256 is an
+ * oracle for a secret with little entropy (an 8-digit password is found from it in a second); at 96
+ * bits and more, some 2^48 secrets share each prefix, so it singles out none. Below that, the hash is
+ * keyed with random bytes nobody keeps: it still tells secrets apart, and can no longer be checked
+ * against guesses.
+ */
+export function secretFingerprint(value: string, entropyBits: number): string {
+	if (entropyBits >= 96) return shortHash(value);
+	return 'hmac:' + createHmac('sha256', randomBytes(32)).update(value).digest('hex').slice(0, 12);
+}
+
 export function generateSecret(spec: SecretSpec): GeneratedSecret {
 	if (spec.kind === 'password') {
 		const value = generatePassword(spec);
+		const entropyBits = passwordEntropyBits(spec);
 		return {
 			kind: 'password',
 			value,
-			metadata: { kind: 'password', length: value.length, entropyBits: passwordEntropyBits(spec), fingerprint: shortHash(value), classes: spec.classes },
+			metadata: { kind: 'password', length: value.length, entropyBits, fingerprint: secretFingerprint(value, entropyBits), classes: spec.classes },
 		};
 	}
 	if (spec.kind === 'token') {
@@ -130,7 +144,7 @@ export function generateSecret(spec: SecretSpec): GeneratedSecret {
 		return {
 			kind: 'token',
 			value,
-			metadata: { kind: 'token', length: value.length, entropyBits: spec.bytes * 8, fingerprint: shortHash(value), encoding: spec.encoding },
+			metadata: { kind: 'token', length: value.length, entropyBits: spec.bytes * 8, fingerprint: secretFingerprint(value, spec.bytes * 8), encoding: spec.encoding },
 		};
 	}
 	const { utils } = loadSsh2();

@@ -44,7 +44,11 @@ export interface StepFinding {
 }
 
 export interface RotationOutcome {
-	/** ok: rotated; critical: failed and rolled back (old secret still works); error: rollback failed too. */
+	/**
+	 * ok: rotated; warning: rotated, but retiring the old secret failed; critical: failed and rolled
+	 * back (old secret still works), or a late target (n8n credential) failed its test after its update
+	 * (rotated, old secret not retired); error: a rollback failed too (`restoreByHand` names where).
+	 */
 	status: FindingStatus;
 	rotated: boolean;
 	rolledBack: boolean;
@@ -56,10 +60,23 @@ export interface RotationLog {
 	warn(message: string): void;
 }
 
-/** Removes the secret from any text that might echo it (an error message quoting a statement, say). */
+/**
+ * Removes the secret from any text that might echo it (an error message quoting a statement, say),
+ * also in the forms a service may echo it back in: JSON-escaped (a password with `"` or `\\`),
+ * percent-encoded (a connection URL) and base64 (a Docker secret's Data).
+ */
 export function redact(text: string, secret: GeneratedSecret): string {
+	const { value } = secret;
+	const forms = [
+		value,
+		JSON.stringify(value).slice(1, -1),
+		encodeURIComponent(value),
+		Buffer.from(value, 'utf8').toString('base64'),
+		...value.split('\n').filter((l) => l.length >= 16),
+	];
 	let out = text;
-	for (const s of [secret.value, ...secret.value.split('\n').filter((l) => l.length >= 16)]) {
+	// longest first, so a form that contains another is removed whole
+	for (const s of [...new Set(forms)].sort((a, b) => b.length - a.length)) {
 		if (s.length >= 4) out = out.split(s).join('[redacted]');
 	}
 	return out;
@@ -93,19 +110,20 @@ export async function rotate(targets: RotationTarget[], secret: GeneratedSecret,
 		}
 	};
 
+	/** Targets whose rollback failed: what the operator has to put back by hand. */
+	const unrestored: string[] = [];
 	const rollbackAll = async (): Promise<boolean> => {
-		let clean = true;
 		// newest first, dependents last so they restart on the restored configuration
 		const order = [...attempted].reverse();
 		for (const t of [...order.filter((x) => x.phase !== 'dependents'), ...order.filter((x) => x.phase === 'dependents')]) {
 			try {
 				record(t, 'rollback', 'ok', await t.rollback());
 			} catch (error) {
-				clean = false;
+				unrestored.push(t.target);
 				record(t, 'rollback', 'error', `rollback failed, restore by hand: ${errorMessage(error)}`);
 			}
 		}
-		return clean;
+		return unrestored.length === 0;
 	};
 
 	try {
@@ -130,11 +148,19 @@ export async function rotate(targets: RotationTarget[], secret: GeneratedSecret,
 			const clean = await rollbackAll();
 			return summarise(clean ? 'critical' : 'error', false, true);
 		}
-		let lateTestFailed = false;
+		const lateTestsFailed: string[] = [];
 		for (const t of late) {
 			// the credential already holds the new secret, which every other target accepted: rolling
 			// those back would break it for certain, so a failed test here is reported, not rolled back
-			if (!(await runStep(t, 'test', () => t.test(secret)))) lateTestFailed = true;
+			if (!(await runStep(t, 'test', () => t.test(secret)))) lateTestsFailed.push(t.target);
+		}
+		if (lateTestsFailed.length) {
+			// finish retires the old secret (removes the old SSH key, say): while the updated credential
+			// is in doubt, the old secret must keep working so nothing that used it is locked out
+			for (const t of ordered) {
+				record(t, 'finish', 'warning', `skipped: the old secret is not retired while ${lateTestsFailed.join(', ')} fails its test`);
+			}
+			return summarise('critical', true, false, lateTestsFailed);
 		}
 		let finishWarnings = false;
 		for (const t of ordered) {
@@ -145,18 +171,22 @@ export async function rotate(targets: RotationTarget[], secret: GeneratedSecret,
 				record(t, 'finish', 'warning', `the new secret is in place, but finishing failed: ${errorMessage(error)}`);
 			}
 		}
-		return summarise(lateTestFailed ? 'critical' : finishWarnings ? 'warning' : 'ok', true, false);
+		return summarise(finishWarnings ? 'warning' : 'ok', true, false);
 	} finally {
 		await Promise.all(ordered.map((t) => t.close().catch(() => undefined)));
 	}
 
-	function summarise(status: FindingStatus, rotated: boolean, rolledBack: boolean): RotationOutcome {
+	function summarise(status: FindingStatus, rotated: boolean, rolledBack: boolean, lateTestsFailed: string[] = []): RotationOutcome {
 		const summary = rotated
 			? `Rotated ${secret.metadata.kind} ${fingerprint} on ${ordered.length} target(s)` +
-				(status === 'ok' ? '' : status === 'critical' ? ' but a late test failed' : ' with warnings when finishing')
+				(status === 'ok'
+					? ''
+					: lateTestsFailed.length
+						? ` but ${lateTestsFailed.join(', ')} failed its test after the update: check it by hand; the old secret was not retired (finish skipped)`
+						: ' with warnings when finishing')
 			: rolledBack
 				? status === 'error'
-					? `Rotation failed (${failure}) and a rollback failed too: the old secret may not work everywhere, restore by hand`
+					? `Rotation failed (${failure}) and the rollback failed on ${unrestored.join(', ')}: restore those by hand (see their rollback findings); the other targets were rolled back`
 					: `Rotation failed (${failure}); every target was rolled back, the old secret still works`
 				: `Rotation not started: ${failure}; nothing was changed`;
 		findings.push({
@@ -170,6 +200,7 @@ export async function rotate(targets: RotationTarget[], secret: GeneratedSecret,
 			rotated,
 			rolledBack,
 			targets: ordered.map((t) => t.target),
+			restoreByHand: unrestored,
 		});
 		return { status, rotated, rolledBack, findings };
 	}

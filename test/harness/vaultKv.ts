@@ -1,7 +1,8 @@
 /**
  * A local HTTP server answering as HashiCorp Vault's KV secrets engine v2 documents its API
  * (https://developer.hashicorp.com/vault/api-docs/secret/kv/kv-v2): read, create/update with
- * check-and-set, delete metadata; token in X-Vault-Token. Vault itself cannot run here (no binary,
+ * check-and-set, delete the latest version (soft: read then answers 404 with its metadata), delete
+ * metadata; token in X-Vault-Token. Vault itself cannot run here (no binary,
  * no registry access); this follows the documented request and response bodies and status codes.
  */
 import { randomUUID } from 'node:crypto';
@@ -12,7 +13,7 @@ export interface VaultKvServer {
 	url: string;
 	token: string;
 	/** Versions per `<mount>/<path>`, oldest first, for assertions. */
-	versions: Map<string, Array<{ data: Record<string, unknown>; created_time: string }>>;
+	versions: Map<string, Array<{ data: Record<string, unknown>; created_time: string; deletion_time?: string }>>;
 	/** Every request's method, path and body as received (to assert nothing unexpected was sent). */
 	requests: Array<{ method: string; path: string; body: string }>;
 	close(): Promise<void>;
@@ -40,7 +41,7 @@ export async function startVaultKv(options: { mount?: string; token?: string } =
 			if (!m) return send(404, { errors: [] });
 			const key = `${mount}/${m[2]}`;
 			const list = versions.get(key) ?? [];
-			const metadata = (version: number) => ({ created_time: list[version - 1].created_time, custom_metadata: null, deletion_time: '', destroyed: false, version });
+			const metadata = (version: number) => ({ created_time: list[version - 1].created_time, custom_metadata: null, deletion_time: list[version - 1].deletion_time ?? '', destroyed: false, version });
 			if (m[1] === 'metadata' && req.method === 'DELETE') {
 				versions.delete(key);
 				return send(204);
@@ -50,7 +51,14 @@ export async function startVaultKv(options: { mount?: string; token?: string } =
 				if (list.length === 0) return send(404, { errors: [] });
 				const version = Number(url.searchParams.get('version') || list.length);
 				if (!list[version - 1]) return send(404, { errors: [] });
+				// a soft-deleted version: 404, with its metadata and null data in the body
+				if (list[version - 1].deletion_time) return send(404, envelope({ data: null, metadata: metadata(version) }));
 				return send(200, envelope({ data: list[version - 1].data, metadata: metadata(version) }));
+			}
+			if (req.method === 'DELETE') {
+				// "Delete Latest Version of Secret": a soft delete, the version still counts for check-and-set
+				if (list.length > 0) list[list.length - 1].deletion_time = new Date().toISOString();
+				return send(204);
 			}
 			if (req.method === 'POST' || req.method === 'PUT') {
 				let parsed: { data?: Record<string, unknown>; options?: { cas?: number } };

@@ -119,6 +119,9 @@ describe('Rotate: PostgreSQL roles on two servers and two .env files', () => {
 		}
 		// server 2 refuses the role's connections to this database: its test step fails there
 		await sql(second.info, `revoke connect on database rotdb_${run} from public`);
+		// server 2 logs every statement, as a server with log_statement = 'all' would: the log shows what reached it
+		await sql(second.info, `alter system set log_statement = 'all'`);
+		await sql(second.info, 'select pg_reload_conf()');
 		const dataDir = services().ssh.dataDir;
 		envA = join(dataDir, `supabase-${run}.env`);
 		envB = join(dataDir, `langfuse-${run}.env`);
@@ -187,12 +190,19 @@ describe('Rotate: PostgreSQL roles on two servers and two .env files', () => {
 		expect(output.text()).toContain('secret rotation set postgres-role');
 		expect(output.text()).not.toContain(secret);
 
+		// the server logged the ALTER ROLE with the verifier only: the plain password never reached it
+		const serverLog = readdirSync(root)
+			.filter((f) => /^postgres\.\d+\.log$/.test(f))
+			.map((f) => readFileSync(join(root, f), 'utf8'))
+			.join('\n');
+		expect(serverLog).toMatch(new RegExp(`ALTER ROLE "${role}" PASSWORD 'SCRAM-SHA-256\\$4096:`));
+		expect(serverLog).not.toContain(secret);
 	});
 
-	it('rolls back both servers and both files when the test step fails on server 2: the old password still works everywhere', async () => {
+	it('rolls back both servers and both files when the test step fails on server 2: the old password still works everywhere, no backup is left', async () => {
 		output.clear();
 		const { outputs, error } = await runWorkflow({
-			workflow: workflow(parameters({ pgLoginDatabase: `rotdb_${run}`, envBackup: false })),
+			workflow: workflow(parameters({ pgLoginDatabase: `rotdb_${run}` })),
 			nodeTypes,
 			credentials: credentials(),
 		});
@@ -209,12 +219,15 @@ describe('Rotate: PostgreSQL roles on two servers and two .env files', () => {
 
 		expect(readFileSync(envA, 'utf8')).toBe(ENV_A.replace(/OLD/g, oldPassword));
 		expect(readFileSync(envB, 'utf8')).toBe(ENV_B.replace(/OLD/g, oldPassword));
+		// the backups written by set were copies of the files now restored: removed with the rollback
+		expect(findings.filter((f) => f.step === 'rollback' && f.targetKind === 'env-file').every((f) => /backup \S+ removed$/.test(f.summary as string))).toBe(true);
+		expect(readdirSync(services().ssh.dataDir).filter((x) => x.includes(`${run}.env.infra-ops-bak-`))).toEqual([]);
 		for (const server of servers) expect(await canLogin(server, role, oldPassword)).toBe(true);
 		expect(await canLogin(servers[0], role, oldPassword, `rotdb_${run}`)).toBe(true);
 		expect(output.text()).toContain('secret rotation rollback');
 	});
 
-	it('changes nothing when a file lacks the key (create fails), and with continueOnFail still emits findings', async () => {
+	it('changes nothing when a file lacks the key (create fails): findings say so, the node does not fail', async () => {
 		writeFileSync(envB, '# no password here\nFOO=1\n');
 		const { outputs, error } = await runWorkflow({ workflow: workflow(parameters()), nodeTypes, credentials: credentials() });
 		expect(error).toBeUndefined();

@@ -4,7 +4,7 @@
 // n8n's log lines are asserted on: its logger must not be silent (before n8n-core loads)
 import { capturedOutput as output } from '../support/debugLogging';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -207,6 +207,24 @@ describe('Vault KV v2 target against a local server answering as Vault\'s docume
 		expect(JSON.parse(write.body).options).toEqual({ cas: 1 });
 	});
 
+	it('writes on top of a soft-deleted latest version (cas = that version), and a rollback deletes its version again', async () => {
+		const path = `deleted-${run}`;
+		vault.versions.set(`secret/${path}`, [
+			{ data: { password: 'v1' }, created_time: new Date().toISOString() },
+			{ data: { password: 'v2' }, created_time: new Date().toISOString(), deletion_time: new Date().toISOString() },
+		]);
+		const target = new VaultKvTarget({ api: api(), mount: 'secret', path, field: 'password' });
+		const secret = generateSecret({ kind: 'token', bytes: 16, encoding: 'hex' });
+		expect(await target.create()).toMatch(/latest version 2 is deleted/);
+		expect(await target.set(secret)).toBe('version 3 written (check-and-set on version 2)');
+		expect(await target.test(secret)).toMatch(/version 3 reads back/);
+		expect(await target.rollback()).toMatch(/version 3 deleted: the secret reads as deleted again/);
+		const versions = vault.versions.get(`secret/${path}`)!;
+		expect(versions.map((v) => Boolean(v.deletion_time))).toEqual([false, true, true]);
+		// nothing of the new secret is readable any more, and version 1 was never touched
+		expect(versions[0].data).toEqual({ password: 'v1' });
+	});
+
 	it('removes a secret it created when rolling back, and names a refused token', async () => {
 		const path = `new-${run}`;
 		const target = new VaultKvTarget({ api: api(), mount: 'secret', path, field: 'password' });
@@ -272,6 +290,42 @@ describe('Rotate: dependent containers recreated with the new secret', () => {
 			expect(output.text()).not.toContain(secret);
 		} finally {
 			await docker.getContainer(name).remove({ force: true }).catch(() => undefined);
+		}
+	});
+
+	it('finds the old value through the .env file when the containers only hold it inside URLs, and refuses a recreate that would change nothing', async () => {
+		const name = `recreate-url-${run}`;
+		const old = `old-url-secret-${run}`;
+		const envFile = join(services().ssh.dataDir, `containers-${run}.env`);
+		writeFileSync(envFile, `POSTGRES_PASSWORD=${old}\n`);
+		// as compose passes it to supabase-auth: no POSTGRES_PASSWORD, the value inside a URL only
+		const box = await container(name, true, [`GOTRUE_DB_DATABASE_URL=postgres://auth:${old}@db:5432/postgres`, 'OTHER=keep']);
+		try {
+			const alone = await runWorkflow({
+				workflow: workflow({ targetKinds: ['containers'], secretType: 'password', containerNames: name, containerEnvKeys: 'POSTGRES_PASSWORD', healthTimeout: 30 }),
+				nodeTypes,
+				credentials: credentials(services().ssh.privateKey),
+			});
+			const refused = alone.outputs.Rotate[0].map((i) => i.json);
+			expect(refused.map((f) => `${f.step} ${f.status}`)).toEqual(['create critical', 'summary critical']);
+			expect(refused[0].summary).toContain(`Recreating ${name} would not change the secret: none of POSTGRES_PASSWORD is set, and the current value is not known`);
+			expect((await docker.getContainer(name).inspect()).Id).toBe(box.id);
+
+			const { outputs } = await runWorkflow({
+				workflow: workflow({ targetKinds: ['envFile', 'containers'], secretType: 'password', envPaths: envFile, envKeys: 'POSTGRES_PASSWORD', envBackup: false, containerNames: name, containerEnvKeys: 'POSTGRES_PASSWORD', healthTimeout: 30 }),
+				nodeTypes,
+				credentials: credentials(services().ssh.privateKey),
+			});
+			const findings = outputs.Rotate[0].map((i) => i.json);
+			expect(findings.at(-1)).toMatchObject({ status: 'ok', rotated: true });
+			const secret = readFileSync(envFile, 'utf8').replace(/^POSTGRES_PASSWORD=|\n$/g, '');
+			expect(secret).not.toBe(old);
+			const info = await docker.getContainer(name).inspect();
+			expect(info.Config.Env).toEqual(expect.arrayContaining([`GOTRUE_DB_DATABASE_URL=postgres://auth:${secret}@db:5432/postgres`, 'OTHER=keep']));
+			expect(JSON.stringify(outputs)).not.toContain(secret);
+		} finally {
+			await docker.getContainer(name).remove({ force: true }).catch(() => undefined);
+			rmSync(envFile, { force: true });
 		}
 	});
 

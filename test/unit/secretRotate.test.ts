@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 import { addKey, findKey, removeKey } from '../../nodes/SecretRotate/authorizedKeys';
 import { findAssignments, readEnvValue, setEnvValue } from '../../nodes/SecretRotate/envFile';
-import { classAlphabets, generatePassword, generateSecret, passwordEntropyBits, publicKeyFingerprint, type PasswordSpec } from '../../nodes/SecretRotate/generate';
+import { classAlphabets, generatePassword, generateSecret, passwordEntropyBits, publicKeyFingerprint, secretFingerprint, type PasswordSpec } from '../../nodes/SecretRotate/generate';
 import { redact, rotate, type RotationTarget } from '../../nodes/SecretRotate/rotation';
 import { scramSha256Verifier, verifierMatches } from '../../nodes/SecretRotate/scram';
 import { rotateEnv } from '../../nodes/SecretRotate/targets/containers';
@@ -33,6 +33,18 @@ describe('generate', () => {
 		expect(() => generatePassword({ ...spec, classes: [] })).toThrow(/No character class/);
 		expect(() => generatePassword({ ...spec, length: 4 })).toThrow(/out of range/);
 		expect(() => generatePassword({ ...spec, classes: ['symbols'], symbols: 'l1' })).toThrow(/"symbols" is empty/);
+	});
+
+	it('fingerprints a strong secret by its SHA-256, and a weak password with a discarded key (no oracle for guesses)', () => {
+		const strong = generateSecret({ kind: 'password', length: 32, classes: ['lower', 'upper', 'digits'], excludeAmbiguous: true });
+		expect(strong.metadata.entropyBits).toBeGreaterThanOrEqual(96);
+		expect(strong.metadata.fingerprint).toBe('sha256:' + createHash('sha256').update(strong.value).digest('hex').slice(0, 12));
+		const weak = generateSecret({ kind: 'password', length: 8, classes: ['digits'], excludeAmbiguous: false });
+		expect(weak.metadata.entropyBits).toBe(26);
+		expect(weak.metadata.fingerprint).toMatch(/^hmac:[0-9a-f]{12}$/);
+		// an attacker holding the fingerprint cannot test the 10^8 candidates against it
+		expect(weak.metadata.fingerprint.slice(5)).not.toBe(createHash('sha256').update(weak.value).digest('hex').slice(0, 12));
+		expect(secretFingerprint(weak.value, 26)).not.toBe(secretFingerprint(weak.value, 26));
 	});
 
 	it('makes hex and base64url tokens of the byte size', () => {
@@ -129,6 +141,42 @@ describe('.env edits', () => {
 		expect(findAssignments('A=1\r\n', 'A')[0].value).toBe('1');
 	});
 
+	it('reads and sets values holding = and #, empty values, and export on duplicate lines', () => {
+		const file = ['URL=postgres://u:p@h/db?sslmode=require', 'HASH=a#b', 'EMPTY=', 'export DUP=1', 'DUP=2 # second', ''].join('\n');
+		// only the first = splits, and # starts a comment only after whitespace, as compose reads it
+		expect(readEnvValue(file, 'URL')).toBe('postgres://u:p@h/db?sslmode=require');
+		expect(readEnvValue(file, 'HASH')).toBe('a#b');
+		expect(readEnvValue(file, 'EMPTY')).toBe('');
+		expect(readEnvValue(file, 'DUP')).toBe('2');
+		const url = setEnvValue(file, 'URL', 'x=y', {});
+		expect(url.text.split('\n')[0]).toBe('URL=x=y');
+		expect(readEnvValue(url.text, 'URL')).toBe('x=y');
+		// a value with # must be quoted, or compose would cut it at the comment
+		const hash = setEnvValue(file, 'EMPTY', 'a #b', {});
+		expect(hash.text.split('\n')[2]).toBe('EMPTY="a #b"');
+		expect(readEnvValue(hash.text, 'EMPTY')).toBe('a #b');
+		const dup = setEnvValue(file, 'DUP', 'N3w', {});
+		expect(dup.lines).toEqual([4, 5]);
+		expect(dup.text.split('\n').slice(3, 5)).toEqual(['export DUP=N3w', 'DUP=N3w # second']);
+		expect(findAssignments(dup.text, 'DUP').map((a) => a.value)).toEqual(['N3w', 'N3w']);
+	});
+
+	it('keeps CRLF with quotes and comments, and appends with the file\'s line ending', () => {
+		const crlf = 'A="1" # one\r\nexport B=\'2\'\r\nC=3';
+		expect(setEnvValue(crlf, 'A', 'x', {}).text).toBe('A="x" # one\r\nexport B=\'2\'\r\nC=3');
+		expect(setEnvValue(crlf, 'B', 'y', {}).text).toBe('A="1" # one\r\nexport B=\'y\'\r\nC=3');
+		expect(readEnvValue(crlf, 'A')).toBe('1');
+		expect(setEnvValue(crlf, 'D', 'z', { addIfMissing: true }).text).toBe(crlf + '\r\nD=z\r\n');
+	});
+
+	it('refuses to rewrite a value whose quote does not close on its line (a multi-line value)', () => {
+		const multi = 'KEY="-----BEGIN\nline two\n-----END"\nOTHER=1\n';
+		expect(() => setEnvValue(multi, 'KEY', 'new', { file: '/x/.env' })).toThrow('/x/.env line 1: the value of KEY opens a quote that does not close');
+		expect(() => setEnvValue("K='open\n", 'K', 'new', {})).toThrow(/does not close/);
+		// other keys of such a file are still edited
+		expect(setEnvValue(multi, 'OTHER', '2', {}).text).toBe('KEY="-----BEGIN\nline two\n-----END"\nOTHER=2\n');
+	});
+
 	it('refuses a missing key unless asked to append it', () => {
 		expect(() => setEnvValue(text, 'MISSING', 'v', { file: '/x/.env' })).toThrow('/x/.env has no MISSING= line');
 		const appended = setEnvValue('A=1', 'MISSING', 'v', { addIfMissing: true });
@@ -190,18 +238,39 @@ describe('rotation engine', () => {
 		expect(calls).toEqual(['create a', 'create b']);
 	});
 
-	it('reports an error when a rollback fails too', async () => {
+	it('reports an error naming what to restore by hand when a rollback fails too, and still rolls back the others', async () => {
 		const calls: string[] = [];
-		const broken = { ...target('a', calls, 'set'), rollback: async () => Promise.reject(new Error('disk full')) };
-		const outcome = await rotate([broken], secret, { info: () => undefined, warn: () => undefined });
+		const broken = { ...target('a', calls), rollback: async () => Promise.reject(new Error('disk full')) };
+		const outcome = await rotate([broken, target('b', calls, 'set')], secret, { info: () => undefined, warn: () => undefined });
 		expect(outcome.status).toBe('error');
-		expect(outcome.findings.at(-1)!.summary).toMatch(/restore by hand/);
+		expect(calls).toContain('rollback b');
+		expect(outcome.findings.find((f) => f.step === 'rollback' && f.target === 'a')).toMatchObject({ status: 'error', summary: 'a: rollback failed, restore by hand: disk full' });
+		const summary = outcome.findings.at(-1)!;
+		expect(summary).toMatchObject({ step: 'summary', status: 'error', rolledBack: true, restoreByHand: ['a'] });
+		expect(summary.summary).toBe('Rotation failed (b: set failed) and the rollback failed on a: restore those by hand (see their rollback findings); the other targets were rolled back');
+	});
+
+	it('keeps the old secret (no finish) when a late target fails its test after its update', async () => {
+		const calls: string[] = [];
+		const outcome = await rotate([target('key', calls), target('credential', calls, 'test', 'late')], secret, { info: () => undefined, warn: () => undefined });
+		expect(outcome).toMatchObject({ status: 'critical', rotated: true, rolledBack: false });
+		// no rollback (the credential cannot be put back) and no finish (that would retire the old key)
+		expect(calls).toEqual(['create key', 'create credential', 'set key', 'test key', 'set credential', 'test credential']);
+		expect(outcome.findings.filter((f) => f.step === 'finish').map((f) => `${f.target} ${f.status}`)).toEqual(['key warning', 'credential warning']);
+		expect(outcome.findings.at(-1)!.summary).toMatch(/but credential failed its test after the update: check it by hand; the old secret was not retired/);
 	});
 
 	it('redacts the secret and the lines of a multi-line key', () => {
 		const key = generateSecret({ kind: 'sshKey', algorithm: 'ed25519' });
 		const line = key.value.split('\n')[1];
 		expect(redact(`oops ${line}`, key)).toBe('oops [redacted]');
+	});
+
+	it('redacts the forms a service may echo the secret in: JSON-escaped, percent-encoded, base64', () => {
+		const value = 'pa"ss\\w@rd/1';
+		const odd = { kind: 'password' as const, value, metadata: { kind: 'password' as const, entropyBits: 0, fingerprint: 'sha256:x' } };
+		const echoed = [JSON.stringify({ password: value }), `postgres://u:${encodeURIComponent(value)}@h/db`, `Data: ${Buffer.from(value).toString('base64')}`, value].join(' | ');
+		expect(redact(echoed, odd)).toBe('{"password":"[redacted]"} | postgres://u:[redacted]@h/db | Data: [redacted] | [redacted]');
 	});
 });
 

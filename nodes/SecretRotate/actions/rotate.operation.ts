@@ -19,7 +19,7 @@ const showKind = (kind: string) => ({ show: { operation: ['rotate'], targetKinds
 export const description: INodeProperties[] = [
 	{
 		displayName:
-			'One run generates the secret in memory and applies it to every target: create (check, back up) → set all → test all → finish. If any set or test fails, every target is rolled back and the old secret keeps working. Output items never hold the secret.',
+			'One run generates the secret in memory and applies it to every target: create (check, back up) → set all → test all → finish. If any set or test fails, every target is rolled back and the old secret keeps working; only an n8n credential failing its own test after its update cannot be, and is reported critical with the old secret kept. Output items never hold the secret.',
 		name: 'rotateNotice',
 		type: 'notice',
 		default: '',
@@ -190,7 +190,7 @@ export const description: INodeProperties[] = [
 		name: 'containerEnvKeys',
 		type: 'string',
 		default: 'POSTGRES_PASSWORD',
-		description: 'Variables that get the new secret (comma-separated). The old value, taken from the first of them a container has, is also replaced inside other variables (e.g. DATABASE_URL).',
+		description: 'Variables that get the new secret (comma-separated). The old value, taken from the first of them a container has (or else from the .env file rotated in the same run), is also replaced inside other variables (e.g. DATABASE_URL). A container where nothing would change stops the rotation before anything changes.',
 		displayOptions: { show: { operation: ['rotate'], targetKinds: ['containers'], containerAction: ['recreate'] } },
 	},
 	{
@@ -240,6 +240,7 @@ async function buildTargets(context: IExecuteFunctions, i: number): Promise<Rota
 	const kinds = context.getNodeParameter('targetKinds', i, []) as string[];
 	if (kinds.length === 0) throw new InfraOpsError('No target is selected', 'Pick at least one entry in "Targets"');
 	const targets: RotationTarget[] = [];
+	const envFiles: EnvFileTarget[] = [];
 	if (kinds.includes('postgresRole')) {
 		const admin = postgresConnectionFrom(await context.getCredentials('infraOpsPostgresApi', i));
 		const roles = splitList(context.getNodeParameter('pgRoles', i, ''));
@@ -256,7 +257,11 @@ async function buildTargets(context: IExecuteFunctions, i: number): Promise<Rota
 		const addIfMissing = context.getNodeParameter('envAddIfMissing', i, false) as boolean;
 		const backup = context.getNodeParameter('envBackup', i, true) as boolean;
 		const now = new Date();
-		for (const path of paths) targets.push(new EnvFileTarget({ ssh, path, keys, addIfMissing, backup, now }));
+		for (const path of paths) {
+			const target = new EnvFileTarget({ ssh, path, keys, addIfMissing, backup, now });
+			envFiles.push(target);
+			targets.push(target);
+		}
 	}
 	if (kinds.includes('sshAuthorizedKey')) {
 		const ssh = sshConnectionFrom(await context.getCredentials('infraOpsSshApi', i));
@@ -277,6 +282,10 @@ async function buildTargets(context: IExecuteFunctions, i: number): Promise<Rota
 		);
 	}
 	const healthTimeoutMs = Number(context.getNodeParameter('healthTimeout', i, 120)) * 1000;
+	// a zero or unreadable timeout would fail the test step at once and roll back a rotation that worked
+	if ((kinds.includes('containers') || kinds.includes('swarmSecret')) && !(healthTimeoutMs > 0)) {
+		throw new InfraOpsError(`Health timeout "${context.getNodeParameter('healthTimeout', i, 120)}" is not a positive number of seconds`, 'Set "Health Timeout (Seconds)", e.g. 120');
+	}
 	if (kinds.includes('swarmSecret')) {
 		const docker = dockerConnectionFrom(await context.getCredentials('infraOpsDockerApi', i));
 		targets.push(
@@ -292,7 +301,9 @@ async function buildTargets(context: IExecuteFunctions, i: number): Promise<Rota
 		const docker = dockerConnectionFrom(await context.getCredentials('infraOpsDockerApi', i));
 		const action = context.getNodeParameter('containerAction', i, 'recreate') as 'restart' | 'recreate';
 		const envKeys = action === 'recreate' ? splitList(context.getNodeParameter('containerEnvKeys', i, '')) : [];
-		targets.push(new ContainersTarget({ docker, names: splitList(context.getNodeParameter('containerNames', i, '')), healthTimeoutMs, action, envKeys }));
+		// env-file targets run their create before the containers', so their old value is known by then
+		const currentValue = () => envFiles.map((t) => t.currentValue()).find((v) => v);
+		targets.push(new ContainersTarget({ docker, names: splitList(context.getNodeParameter('containerNames', i, '')), healthTimeoutMs, action, envKeys, currentValue }));
 	}
 	if (kinds.includes('n8nCredential')) {
 		const api = n8nApiConnectionFrom(await context.getCredentials('infraOpsN8nApi', i));

@@ -21,6 +21,12 @@ export interface ContainersOptions {
 	 */
 	action: 'restart' | 'recreate';
 	envKeys: string[];
+	/**
+	 * The current secret as another target read it (the .env file's value), asked at create when no
+	 * container sets one of envKeys itself: compose often passes the secret on only inside other
+	 * variables (GOTRUE_DB_DATABASE_URL, PGRST_DB_URI, …), which are then found by that value.
+	 */
+	currentValue?: () => string | undefined;
 }
 
 /** The environment with the new secret: named keys set, the old value replaced inside other entries. */
@@ -96,6 +102,18 @@ export class ContainersTarget implements RotationTarget {
 			}
 		}
 		if (missing.length) throw new InfraOpsError(`No container named ${missing.join(', ')} at ${this.client.target}`, 'Use the container names of `docker ps`');
+		if (this.options.action === 'recreate') {
+			// a recreate that changes no variable puts the old secret back into a new container: the
+			// service then fails against the rotated server, possibly after its health check passed
+			const oldValue = this.oldValue();
+			const unchanged = this.options.names.filter((name) => rotateEnv(this.inspected.get(name)!.Config.Env ?? [], this.options.envKeys, oldValue, '\0').changed === 0);
+			if (unchanged.length) {
+				throw new InfraOpsError(
+					`Recreating ${unchanged.join(', ')} would not change the secret: ${oldValue ? 'no variable holds the current value' : `none of ${this.options.envKeys.join(', ') || '(no Environment Keys)'} is set, and the current value is not known`}`,
+					'List in "Environment Keys" the variable that holds the secret in each container (or rotate the .env file in the same run, so its value is found inside URLs); use Restart for containers that read it from a file',
+				);
+			}
+		}
 		const unhealthy = [...this.unhealthyBefore];
 		return `${this.options.names.length} container(s) found${unhealthy.length ? `; not healthy already: ${unhealthy.join(', ')}` : ''}`;
 	}
@@ -134,7 +152,7 @@ export class ContainersTarget implements RotationTarget {
 		return `recreated with the new secret: ${notes.join(', ')}; old containers kept stopped until finish`;
 	}
 
-	/** The secret the containers hold now: the first env key of the list that a container sets. */
+	/** The secret the containers hold now: the first env key of the list that a container sets, else what another target read. */
 	private oldValue(): string | undefined {
 		for (const key of this.options.envKeys) {
 			for (const info of this.inspected.values()) {
@@ -142,7 +160,7 @@ export class ContainersTarget implements RotationTarget {
 				if (entry) return entry.slice(key.length + 1);
 			}
 		}
-		return undefined;
+		return this.options.currentValue?.() || undefined;
 	}
 
 	async test(): Promise<string> {

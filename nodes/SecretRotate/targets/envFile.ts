@@ -1,5 +1,5 @@
 /** A `.env` file over SSH: atomic in-place edit of KEY=VALUE lines, with a 0600 backup of the old file. */
-import { InfraOpsError } from '../../shared/errors';
+import { errorMessage, InfraOpsError } from '../../shared/errors';
 import { openSsh, type SshConnection, type SshSession } from '../../shared/ssh';
 import { readEnvValue, setEnvValue } from '../envFile';
 import type { GeneratedSecret } from '../generate';
@@ -51,6 +51,11 @@ export class EnvFileTarget implements RotationTarget {
 		return notes.join('; ');
 	}
 
+	/** The value the file held when create read it (its first key's), for targets that look for the old secret. */
+	currentValue(): string | undefined {
+		return this.original === undefined ? undefined : readEnvValue(this.original, this.options.keys[0]);
+	}
+
 	async set(secret: GeneratedSecret): Promise<string> {
 		const session = this.requireSession();
 		const current = (await session.readFile(this.options.path)).toString('utf8');
@@ -86,8 +91,19 @@ export class EnvFileTarget implements RotationTarget {
 
 	async rollback(): Promise<string> {
 		if (this.original === undefined) return 'nothing to restore';
-		await this.requireSession().writeFileAtomic(this.options.path, this.original);
-		return `${this.options.path} restored`;
+		const session = this.requireSession();
+		await session.writeFileAtomic(this.options.path, this.original);
+		if (!this.backupFile) return `${this.options.path} restored`;
+		// the backup is the very file just restored: kept, it would only be another copy of the live secret
+		const backup = this.backupFile;
+		this.backupFile = undefined;
+		try {
+			await session.removeFile(backup);
+		} catch (error) {
+			// the file itself is back, which is what the rollback is for: a stray backup is not a failed rollback
+			return `${this.options.path} restored; its backup ${backup} (0600) could not be removed: ${errorMessage(error)}`;
+		}
+		return `${this.options.path} restored; backup ${backup} removed`;
 	}
 
 	async close(): Promise<void> {

@@ -87,13 +87,21 @@ export class SwarmSecretTarget implements RotationTarget {
 	async finish(): Promise<string> {
 		const docker = this.requireClient().docker;
 		const removed: string[] = [];
+		const failed: string[] = [];
+		// every old secret is tried: one still in use elsewhere must not keep the others around
 		for (const ref of new Map([...this.oldRefs.values()].map((r) => [r.SecretID, r])).values()) {
 			try {
 				await docker.getSecret(ref.SecretID).remove();
 				removed.push(ref.SecretName);
 			} catch (error) {
-				throw new InfraOpsError(`old secret ${ref.SecretName} could not be removed: ${errorMessage(error)}`, 'Another service may still use it: docker secret rm once it is free');
+				failed.push(`${ref.SecretName} (${errorMessage(error)})`);
 			}
+		}
+		if (failed.length) {
+			throw new InfraOpsError(
+				`old secret(s) not removed: ${failed.join('; ')}${removed.length ? `; removed: ${removed.join(', ')}` : ''}`,
+				'Another service may still use it: docker secret rm once it is free',
+			);
 		}
 		return `old secret removed: ${removed.join(', ')}`;
 	}

@@ -17,6 +17,8 @@ export interface VaultKvOptions {
 interface KvRead {
 	data: Record<string, unknown>;
 	version: number;
+	/** The latest version is soft-deleted: Vault answers 404 but still counts it for check-and-set. */
+	deleted: boolean;
 }
 
 export class VaultKvTarget implements RotationTarget {
@@ -37,6 +39,7 @@ export class VaultKvTarget implements RotationTarget {
 
 	async create(): Promise<string> {
 		this.old = await this.read();
+		if (this.old.deleted) return `latest version ${this.old.version} is deleted: the new one goes on top, a rollback deletes it again`;
 		return this.old.version ? `current version ${this.old.version} kept for rollback` : 'no version yet: the first will be written';
 	}
 
@@ -67,6 +70,11 @@ export class VaultKvTarget implements RotationTarget {
 			await this.request('DELETE', `/v1/${this.options.mount}/metadata/${this.options.path}`);
 			return 'the secret did not exist before: removed';
 		}
+		if (old.deleted) {
+			// soft-deletes the latest version, ours: the secret reads as deleted again, as before the run
+			await this.request('DELETE', `/v1/${this.options.mount}/data/${this.options.path}`);
+			return `version ${current.version} deleted: the secret reads as deleted again, as before`;
+		}
 		const version = await this.write(old.data, current.version);
 		return `old data written back as version ${version}`;
 	}
@@ -80,9 +88,19 @@ export class VaultKvTarget implements RotationTarget {
 
 	private async read(): Promise<KvRead> {
 		const response = await this.request('GET', `/v1/${this.options.mount}/data/${this.options.path}`, undefined, [404]);
-		if (response.status === 404) return { data: {}, version: 0 };
-		const body = response.json<{ data?: { data?: Record<string, unknown> | null; metadata?: { version?: number } } }>();
-		return { data: body.data?.data ?? {}, version: body.data?.metadata?.version ?? 0 };
+		type Body = { data?: { data?: Record<string, unknown> | null; metadata?: { version?: number } } };
+		if (response.status === 404) {
+			// a deleted latest version answers 404 with its metadata; a path never written, with none
+			let version = 0;
+			try {
+				version = response.json<Body>().data?.metadata?.version ?? 0;
+			} catch {
+				version = 0;
+			}
+			return { data: {}, version, deleted: version > 0 };
+		}
+		const body = response.json<Body>();
+		return { data: body.data?.data ?? {}, version: body.data?.metadata?.version ?? 0, deleted: false };
 	}
 
 	private async write(data: Record<string, unknown>, cas: number): Promise<number> {
