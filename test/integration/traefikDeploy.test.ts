@@ -326,5 +326,27 @@ describe('Fetch Git Files over real sshd with a real git repository', () => {
 			/Commit deadbeef is not on branch main/,
 		);
 		await expect(withSsh(conn(), (s) => fetchGitFiles(s, { repoUrl: bare, ref: 'main; rm -rf /', pathInRepo: 'dynamic', stagingDir: staging }))).rejects.toThrow(/is not a branch name/);
+
+		// a commit the staging clone already holds from another branch is still not on this one
+		git(work, 'checkout', '-q', '-b', 'experiment');
+		fs.writeFileSync(path.join(work, 'dynamic', 'middlewares.yml'), middlewares(1));
+		git(work, 'commit', '-q', '-am', 'experiment');
+		const experiment = git(work, 'rev-parse', 'HEAD');
+		git(work, 'push', '-q', bare, 'experiment');
+		await withSsh(conn(), (s) => fetchGitFiles(s, { repoUrl: bare, ref: 'experiment', pathInRepo: 'dynamic', stagingDir: staging }));
+		await expect(withSsh(conn(), (s) => fetchGitFiles(s, { repoUrl: bare, ref: 'main', commit: experiment, pathInRepo: 'dynamic', stagingDir: staging }))).rejects.toThrow(
+			new RegExp(`Commit ${experiment} is not on branch main`),
+		);
+
+		// git would take a URL starting with "-" as an option (--upload-pack=<command>)
+		await expect(withSsh(conn(), (s) => fetchGitFiles(s, { repoUrl: '--upload-pack=touch', ref: 'main', pathInRepo: 'dynamic', stagingDir: staging }))).rejects.toThrow(/repository URL/);
+		// a token in the URL is in no message
+		const token = 'glpat-never-in-a-message-0123';
+		const failed = await withSsh(conn(), (s) => fetchGitFiles(s, { repoUrl: `https://ops:${token}@127.0.0.1:1/traefik-config.git`, ref: 'main', pathInRepo: 'dynamic', stagingDir: staging })).then(
+			() => undefined,
+			(error: Error) => error,
+		);
+		expect(failed?.message).toMatch(/git fetch of main from https:\/\/127\.0\.0\.1:1\/traefik-config\.git failed/);
+		expect(`${failed?.message} ${(failed as { hint?: string } | undefined)?.hint}`).not.toContain(token);
 	});
 });
