@@ -77,14 +77,34 @@ export function checkFileName(name: string): string {
 	return trimmed;
 }
 
-/** The other dynamic files of the folder, as Traefik reads them. */
+const MAX_SUBFOLDERS = 200;
+
+/**
+ * The dynamic files of the folder as Traefik's file provider reads them: every .yml/.yaml/.toml
+ * (any case, hidden names and symlinked files included) and, recursively, those of its subfolders,
+ * named by their path relative to the folder. Traefik merges them all, so all take part in the checks.
+ */
 export async function readFolder(session: SshSession, dynamicDir: string): Promise<DynamicFile[]> {
-	const entries = await session.readDir(dynamicDir);
-	if (!entries) throw new InfraOpsError(`${dynamicDir} does not exist on the Traefik host`, 'Check the dynamic folder (providers.file.directory in Traefik\'s static configuration)');
-	const files = entries.filter((e) => e.isFile && isDynamicFileName(e.name) && !e.name.startsWith('.'));
-	return await mapConcurrent(files, 4, async (e) => ({
-		name: e.name,
-		text: (await session.readFile(posix.join(dynamicDir, e.name), MAX_FILE_BYTES)).toString('utf8'),
+	const top = await session.readDir(dynamicDir);
+	if (!top) throw new InfraOpsError(`${dynamicDir} does not exist on the Traefik host`, 'Check the dynamic folder (providers.file.directory in Traefik\'s static configuration)');
+	const names: string[] = [];
+	const pending: Array<{ rel: string; entries: NonNullable<typeof top> }> = [{ rel: '', entries: top }];
+	let folders = 0;
+	while (pending.length > 0) {
+		const { rel, entries } = pending.shift()!;
+		for (const e of entries) {
+			const name = rel ? `${rel}/${e.name}` : e.name;
+			if (e.isDirectory) {
+				if (++folders > MAX_SUBFOLDERS) {
+					throw new InfraOpsError(`${dynamicDir} has more than ${MAX_SUBFOLDERS} subfolders`, 'Traefik reads every subfolder of its dynamic folder too: keep git checkouts, backups and other trees outside it');
+				}
+				pending.push({ rel: name, entries: (await session.readDir(posix.join(dynamicDir, name))) ?? [] });
+			} else if ((e.isFile || e.isSymlink) && isDynamicFileName(e.name)) names.push(name);
+		}
+	}
+	return await mapConcurrent(names, 4, async (name) => ({
+		name,
+		text: (await session.readFile(posix.join(dynamicDir, name), MAX_FILE_BYTES)).toString('utf8'),
 	}));
 }
 

@@ -165,6 +165,29 @@ describe('Traefik Config deploy over real sshd', () => {
 		expect(kept.map((b) => fs.readFileSync(path.join(folder.backupDir, b), 'utf8').match(/average: (\d+)/)![1])).toEqual(['50', '40', '30']);
 	});
 
+	it('checks against every file Traefik reads: subfolders, hidden names, symlinked files, upper-case extensions', async () => {
+		const { root, folder } = stack();
+		fs.mkdirSync(path.join(folder.dynamicDir, 'stack', 'ai'), { recursive: true });
+		fs.writeFileSync(path.join(folder.dynamicDir, 'stack', 'ai', 'middlewares.YML'), middlewares(100));
+		fs.writeFileSync(path.join(root, 'shared-services.yml'), SERVICES_YML);
+		fs.symlinkSync(path.join(root, 'shared-services.yml'), path.join(folder.dynamicDir, 'services.yml'));
+		// the router's service and middleware are defined only in a symlinked file and a subfolder
+		const ok = await withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'routers.yml', content: ROUTERS_YML }]));
+		expect(ok[0]).toMatchObject({ status: 'ok', action: 'written' });
+
+		// a broken hidden file makes Traefik drop the whole update: refused
+		fs.writeFileSync(path.join(folder.dynamicDir, '.scratch.yml'), 'http:\n  routers: [\n');
+		const refused = await withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'routers.yml', content: ROUTERS_YML.replace('n8n.example.com', 'n8n.example.org') }]));
+		expect(refused[0]).toMatchObject({ status: 'critical', action: 'rejected' });
+		expect(refused[0].summary).toMatch(/\.scratch\.yml: not valid YAML/);
+		fs.unlinkSync(path.join(folder.dynamicDir, '.scratch.yml'));
+
+		// a middleware defined twice, once in a subfolder: Traefik keeps one and skips the other
+		const dup = await withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'more.yml', content: middlewares(5) }]));
+		expect(dup[0]).toMatchObject({ status: 'critical', action: 'rejected' });
+		expect(dup[0].summary).toMatch(/also defined in stack\/ai\/middlewares\.YML/);
+	});
+
 	it('refuses a backup folder inside the watched folder', async () => {
 		const { folder } = stack();
 		await expect(withSsh(conn(), (s) => deployFiles(s, { ...folder, backupDir: path.join(folder.dynamicDir, 'history') }, [{ fileName: 'm.yml', content: middlewares(1) }]))).rejects.toThrow(
