@@ -9,7 +9,7 @@ import { posix } from 'node:path';
 
 import { mapConcurrent } from '../shared/concurrency';
 import { errorMessage, InfraOpsError } from '../shared/errors';
-import type { SshSession } from '../shared/ssh';
+import { shellQuote, type SshSession } from '../shared/ssh';
 import { waitUntilLoaded, type LoadCheck, type TraefikApi } from './traefikApi';
 import { isDynamicFileName, loadedNames, validateFiles, type ConfigProblem, type DynamicFile } from './validate';
 
@@ -46,6 +46,41 @@ export interface VerifyOptions {
 	api: TraefikApi;
 	timeoutMs: number;
 	intervalMs?: number;
+}
+
+const PASSWORD_HASHES = [
+	/\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}/g, // bcrypt (htpasswd -B, what Build Middleware writes)
+	/\$(?:apr1|1)\$[./0-9A-Za-z]{1,8}\$[./0-9A-Za-z]{22}/g, // MD5-crypt (htpasswd -m)
+	/\$[56]\$(?:rounds=\d+\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]{43,86}/g, // SHA-crypt
+	/\{SHA\}[A-Za-z0-9+/]{27}=/g, // htpasswd -s
+];
+const KEY_BEGIN = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+const KEY_END = /-----END [A-Z0-9 ]*PRIVATE KEY-----/;
+
+/**
+ * The diff goes to Slack, email and n8n's execution log, further than the file itself: password
+ * hashes (enough to guess weak passwords offline) keep only their last characters, so a changed
+ * hash still shows as a changed line, and inline private keys are masked line by line.
+ */
+export function redactDiff(diff: string): string {
+	let inKey = false;
+	return diff
+		.split('\n')
+		.map((line) => {
+			if (inKey) {
+				if (KEY_END.test(line)) {
+					inKey = false;
+					return line;
+				}
+				return line.replace(/^([ +-]?\s*)\S.*$/, '$1(private key redacted)');
+			}
+			if (KEY_BEGIN.test(line)) {
+				inKey = !KEY_END.test(line);
+				return line.replace(/(-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----).*$/, '$1 (redacted)');
+			}
+			return PASSWORD_HASHES.reduce((text, re) => text.replace(re, (hash) => `<password hash …${hash.slice(-4)}>`), line);
+		})
+		.join('\n');
 }
 
 const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml$/;
@@ -131,10 +166,6 @@ async function keepPrevious(session: SshSession, folder: Folder, fileName: strin
 	return path;
 }
 
-export function shellQuote(value: string): string {
-	return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
 const problemKey = (p: ConfigProblem) => `${p.file}|${p.path}|${p.message}`;
 
 /** Problems that stop a deploy: any in the file itself, new ones elsewhere, and anything that makes Traefik drop the whole update. */
@@ -160,10 +191,6 @@ export interface FileChange {
 	content: string;
 }
 
-/**
- * Deploys a set of files as one change: validated together with the rest of the folder, written
- * only if all are valid, verified together, and all put back if Traefik does not serve them.
- */
 export interface DeployOptions {
 	behindProxy?: boolean;
 	verify?: VerifyOptions;
@@ -203,6 +230,10 @@ async function withFolderLock<T>(session: SshSession, folder: Folder, waitMs: nu
 	}
 }
 
+/**
+ * Deploys a set of files as one change: validated together with the rest of the folder, written
+ * only if all are valid, verified together, and all put back if Traefik does not serve them.
+ */
 export async function deployFiles(session: SshSession, folderIn: Folder, changesIn: FileChange[], options: DeployOptions = {}): Promise<DeployOutcome[]> {
 	const folder = checkFolder(folderIn);
 	if (options.dryRun) return await deployUnlocked(session, folder, changesIn, options);
@@ -231,7 +262,7 @@ async function deployUnlocked(session: SshSession, folder: Folder, changesIn: Fi
 	const outcomes: DeployOutcome[] = changes.map((c) => {
 		const old = olds.get(c.fileName);
 		const path = posix.join(folder.dynamicDir, c.fileName);
-		const diff = createTwoFilesPatch(`a/${c.fileName}`, `b/${c.fileName}`, old ?? '', c.content, old === undefined ? 'new file' : undefined, undefined, { context: 3 });
+		const diff = redactDiff(createTwoFilesPatch(`a/${c.fileName}`, `b/${c.fileName}`, old ?? '', c.content, old === undefined ? 'new file' : undefined, undefined, { context: 3 }));
 		const own = stop.filter((p) => p.file === c.fileName);
 		const warnings = after.problems.filter((p) => p.file === c.fileName && p.status === 'warning');
 		return { file: c.fileName, path, diff, problems: [...own, ...warnings], status: warnings.length ? 'warning' : 'ok', action: old === c.content ? 'unchanged' : 'written', summary: '' };
@@ -281,9 +312,12 @@ async function deployUnlocked(session: SshSession, folder: Folder, changesIn: Fi
 		throw error;
 	}
 
+	// Files are verified side by side: each may wait the whole timeout, and they do not depend on each other
 	const verifications = new Map<string, Verification | undefined>();
-	if (options.verify) {
-		for (const c of toWrite) verifications.set(c.fileName, await verifyLoaded(options.verify, c.content));
+	const verify = options.verify;
+	if (verify) {
+		const results = await mapConcurrent(toWrite, 4, async (c) => await verifyLoaded(verify, c.content));
+		toWrite.forEach((c, k) => verifications.set(c.fileName, results[k]));
 	}
 	const failed = [...verifications.entries()].filter(([, v]) => v && !v.ok);
 	if (failed.length > 0) {
@@ -291,10 +325,11 @@ async function deployUnlocked(session: SshSession, folder: Folder, changesIn: Fi
 		const restored = new Map<string, Verification | undefined>();
 		try {
 			await restore(session, folder, written, olds);
-			for (const name of written) {
+			const back = await mapConcurrent(written, 4, async (name) => {
 				const old = olds.get(name);
-				if (old !== undefined && options.verify) restored.set(name, await verifyLoaded(options.verify, old));
-			}
+				return old !== undefined && verify ? await verifyLoaded(verify, old) : undefined;
+			});
+			written.forEach((name, k) => restored.set(name, back[k]));
 		} catch (error) {
 			restoreError = errorMessage(error);
 		}
