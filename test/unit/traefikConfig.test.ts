@@ -6,7 +6,7 @@ import { createHmac } from 'node:crypto';
 import { parse } from 'yaml';
 
 import { attachMiddlewares } from '../../nodes/TraefikConfig/attach';
-import { checkFolder, redactDiff } from '../../nodes/TraefikConfig/deploy';
+import { checkFileName, checkFolder, redactDiff } from '../../nodes/TraefikConfig/deploy';
 import { buildMiddleware, addToDocument } from '../../nodes/TraefikConfig/middleware';
 import { checkStructure } from '../../nodes/TraefikConfig/schema';
 import { validateFiles } from '../../nodes/TraefikConfig/validate';
@@ -231,6 +231,14 @@ describe('Deploy folder rules', () => {
 		expect(() => checkFolder({ dynamicDir: '/opt/t/dynamic', backupDir: '/opt/t/dynamic/.history', keep: 5 })).toThrow(/inside the watched folder/);
 		expect(() => checkFolder({ dynamicDir: '/opt/t/dynamic', backupDir: '/opt/t/dynamic', keep: 5 })).toThrow(/inside the watched folder/);
 		expect(() => checkFolder({ dynamicDir: 'dynamic', backupDir: '/h', keep: 5 })).toThrow(/absolute/);
+	});
+
+	it('a file name from a push or an input item never leaves the dynamic folder', () => {
+		expect(checkFileName(' routers.yml ')).toBe('routers.yml');
+		expect(checkFileName('10-n8n.yaml')).toBe('10-n8n.yaml');
+		for (const name of ['../../etc/x.yml', '../dynamic-history/x.yml', '/etc/traefik/x.yml', 'sub/x.yml', 'sub\\x.yml', '..yml', '.hidden.yml', 'x.yml/..', 'x.yml.bak', 'x.yml\u0000', '']) {
+			expect(() => checkFileName(name)).toThrow(/is not a file name this node deploys/);
+		}
 	});
 });
 
