@@ -297,23 +297,29 @@ export class SshSession {
 		if (stats.size > maxBytes) {
 			throw new InfraOpsError(`${this.target}: ${path} is ${stats.size} bytes, more than the ${maxBytes} allowed`);
 		}
-		return await new Promise<Buffer>((resolve, reject) =>
-			sftp.readFile(path, (error, data) =>
-				error ? reject(this.sftpError(`read ${path}`, error)) : resolve(data),
+		return await Promise.race([
+			new Promise<Buffer>((resolve, reject) =>
+				sftp.readFile(path, (error, data) =>
+					error ? reject(this.sftpError(`read ${path}`, error)) : resolve(data),
+				),
 			),
-		);
+			this.closed,
+		]);
 	}
 
 	/** `undefined` when the path does not exist. */
 	async stat(path: string): Promise<Stats | undefined> {
 		const sftp = await this.sftp();
-		return await new Promise<Stats | undefined>((resolve, reject) =>
-			sftp.stat(path, (error, stats) => {
-				if (!error) return resolve(stats);
-				if ((error as { code?: number }).code === 2) return resolve(undefined);
-				reject(this.sftpError(`stat ${path}`, error));
-			}),
-		);
+		return await Promise.race([
+			new Promise<Stats | undefined>((resolve, reject) =>
+				sftp.stat(path, (error, stats) => {
+					if (!error) return resolve(stats);
+					if ((error as { code?: number }).code === 2) return resolve(undefined);
+					reject(this.sftpError(`stat ${path}`, error));
+				}),
+			),
+			this.closed,
+		]);
 	}
 
 	/**
