@@ -54,7 +54,8 @@ const scenario: Scenario = {
 		fs.writeFileSync(path.join(dynamicDir, 'routers.yml'), ROUTERS);
 		replay = await startTraefikReplay({ watchDir: dynamicDir, loadDelayMs: 500 });
 		return {
-			settings: { dynamicDir, backupDir, slackChannel: '#e2e-traefik', alertEmail: 'ops@example.com', fromEmail: 'n8n@example.com' },
+			// 5 s instead of the default 30: the rollback run waits the whole timeout twice (the change, then the restored file)
+			settings: { dynamicDir, backupDir, verifyTimeoutSeconds: 5, slackChannel: '#e2e-traefik', alertEmail: 'ops@example.com', fromEmail: 'n8n@example.com' },
 			credentials: { infraOpsTraefikApi: { url: replay.url, authentication: 'none', allowSelfSigned: false } },
 			cleanup: async () => await replay?.close(),
 		};
