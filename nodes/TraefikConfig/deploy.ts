@@ -180,6 +180,16 @@ export async function verifyLoaded(verify: VerifyOptions, text: string): Promise
 	return await waitUntilLoaded(verify.api, expected, { timeoutMs: verify.timeoutMs, intervalMs: verify.intervalMs });
 }
 
+/** A Traefik API that cannot be asked (refused, unreachable) is a failed verification, so the files already written are put back. */
+async function verifyOrFail(verify: VerifyOptions, text: string): Promise<Verification | undefined> {
+	const started = Date.now();
+	try {
+		return await verifyLoaded(verify, text);
+	} catch (error) {
+		return { ok: false, waitedMs: Date.now() - started, checks: [{ name: 'Traefik', kind: 'api', ok: false, reason: errorMessage(error) }] };
+	}
+}
+
 const failedChecks = (v: Verification) =>
 	v.checks
 		.filter((c) => !c.ok)
@@ -205,16 +215,18 @@ const LOCK_STALE_SECONDS = 600;
 
 /**
  * One deploy per folder at a time, across n8n executions: `mkdir` on the host is atomic. A lock
- * older than 10 minutes is taken over (an execution that died mid-deploy).
+ * older than 10 minutes is taken over (an execution that died mid-deploy) by renaming it away first:
+ * of two runs that both find it stale only one rename succeeds, where rmdir + mkdir let both win.
  */
 async function withFolderLock<T>(session: SshSession, folder: Folder, waitMs: number, fn: () => Promise<T>): Promise<T> {
 	const lock = shellQuote(posix.join(folder.backupDir, '.deploy.lock'));
+	const staleName = shellQuote(posix.join(folder.backupDir, `.deploy.lock.stale.${Date.now()}${Math.random().toString(36).slice(2, 8)}`));
 	const mkdir = await session.exec(`mkdir -p -- ${shellQuote(folder.backupDir)}`, { timeoutMs: 15_000 });
 	if (mkdir.code !== 0) throw new InfraOpsError(`Cannot create the backup folder ${folder.backupDir}: ${mkdir.stderr.trim()}`, 'Give the SSH user write access there, or choose another backup folder');
 	const deadline = Date.now() + waitMs;
 	for (;;) {
 		const take = await session.exec(
-			`if mkdir -- ${lock} 2>/dev/null; then echo taken; elif [ -n "$(find ${lock} -maxdepth 0 -mmin +${LOCK_STALE_SECONDS / 60} 2>/dev/null)" ]; then rmdir -- ${lock} && mkdir -- ${lock} && echo taken; else echo busy; fi`,
+			`if mkdir -- ${lock} 2>/dev/null; then echo taken; elif [ -n "$(find ${lock} -maxdepth 0 -mmin +${LOCK_STALE_SECONDS / 60} 2>/dev/null)" ]; then mv -- ${lock} ${staleName} 2>/dev/null && rmdir -- ${staleName} && mkdir -- ${lock} && echo taken || echo busy; else echo busy; fi`,
 			{ timeoutMs: 15_000 },
 		);
 		if (take.stdout.trim() === 'taken') break;
@@ -236,6 +248,11 @@ async function withFolderLock<T>(session: SshSession, folder: Folder, waitMs: nu
  */
 export async function deployFiles(session: SshSession, folderIn: Folder, changesIn: FileChange[], options: DeployOptions = {}): Promise<DeployOutcome[]> {
 	const folder = checkFolder(folderIn);
+	// checked before anything is written: verification runs only after the write
+	const timeoutMs = options.verify?.timeoutMs;
+	if (timeoutMs !== undefined && (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > 3_600_000)) {
+		throw new InfraOpsError(`The verification timeout ${String(timeoutMs)} ms is not between 1 ms and 1 hour`, 'Set "Verify Timeout (Seconds)" to a number of seconds, e.g. 30');
+	}
 	if (options.dryRun) return await deployUnlocked(session, folder, changesIn, options);
 	return await withFolderLock(session, folder, options.lockWaitMs ?? 120_000, async () => await deployUnlocked(session, folder, changesIn, options));
 }
@@ -316,7 +333,7 @@ async function deployUnlocked(session: SshSession, folder: Folder, changesIn: Fi
 	const verifications = new Map<string, Verification | undefined>();
 	const verify = options.verify;
 	if (verify) {
-		const results = await mapConcurrent(toWrite, 4, async (c) => await verifyLoaded(verify, c.content));
+		const results = await mapConcurrent(toWrite, 4, async (c) => await verifyOrFail(verify, c.content));
 		toWrite.forEach((c, k) => verifications.set(c.fileName, results[k]));
 	}
 	const failed = [...verifications.entries()].filter(([, v]) => v && !v.ok);
@@ -327,13 +344,14 @@ async function deployUnlocked(session: SshSession, folder: Folder, changesIn: Fi
 			await restore(session, folder, written, olds);
 			const back = await mapConcurrent(written, 4, async (name) => {
 				const old = olds.get(name);
-				return old !== undefined && verify ? await verifyLoaded(verify, old) : undefined;
+				return old !== undefined && verify ? await verifyOrFail(verify, old) : undefined;
 			});
 			written.forEach((name, k) => restored.set(name, back[k]));
 		} catch (error) {
 			restoreError = errorMessage(error);
 		}
 		const cause = failed.map(([name, v]) => `${name}: ${failedChecks(v!)}`).join('; ');
+		const apiFailed = failed.some(([, v]) => v!.checks.some((c) => c.kind === 'api'));
 		for (const o of outcomes) {
 			if (!written.includes(o.file)) continue;
 			const v = verifications.get(o.file);
@@ -343,7 +361,7 @@ async function deployUnlocked(session: SshSession, folder: Folder, changesIn: Fi
 			o.verification = v;
 			o.restoredVerification = back;
 			o.summary =
-				`${label} of ${o.file} rolled back: Traefik did not serve the change within ${Math.round((options.verify?.timeoutMs ?? 0) / 1000)} s (${cause})` +
+				`${label} of ${o.file} rolled back: ${apiFailed ? 'the Traefik API could not confirm the change' : `Traefik did not serve the change within ${Math.round((options.verify?.timeoutMs ?? 0) / 1000)} s`} (${cause})` +
 				(restoreError
 					? `; restoring the previous version FAILED: ${restoreError}`
 					: olds.get(o.file) === undefined

@@ -153,6 +153,18 @@ describe('Traefik Config deploy over real sshd', () => {
 		fs.mkdirSync(path.join(folder.backupDir, '.deploy.lock'));
 		await expect(withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'middlewares.yml', content: middlewares(3) }], { lockWaitMs: 1_500 }))).rejects.toThrow(/Another deploy to .* is running/);
 		fs.rmdirSync(path.join(folder.backupDir, '.deploy.lock'));
+
+		// a lock left by a run that died 20 minutes ago is taken over, by one of two runs only
+		const lockDir = path.join(folder.backupDir, '.deploy.lock');
+		fs.mkdirSync(lockDir);
+		const old = new Date(Date.now() - 20 * 60_000);
+		fs.utimesSync(lockDir, old, old);
+		const [c, d] = await Promise.all([
+			withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'middlewares.yml', content: middlewares(4) }], { lockWaitMs: 20_000 })),
+			withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'middlewares.yml', content: middlewares(5) }], { lockWaitMs: 20_000 })),
+		]);
+		expect([c[0].action, d[0].action]).toEqual(['written', 'written']);
+		expect(fs.readdirSync(folder.backupDir).filter((n) => n.startsWith('.deploy.lock'))).toEqual([]);
 	});
 
 	it('keeps a bounded number of versions per file', async () => {
@@ -287,6 +299,39 @@ describeRef('Traefik Config deploy with a recorded-response Traefik API', () => 
 		);
 		expect(outcome).toMatchObject({ status: 'critical', action: 'rolledBack' });
 		expect(outcome.summary).toMatch(/middleware general-ratelimit@file: still limits to 100 .*the new file is not live/);
+		expect(fs.readFileSync(path.join(folder.dynamicDir, 'middlewares.yml'), 'utf8')).toBe(middlewares(100));
+	});
+
+	it('a Traefik API that cannot be asked (here: refuses the credential) is a failed verification: the written files are put back', async () => {
+		const { folder } = stack();
+		fs.writeFileSync(path.join(folder.dynamicDir, 'middlewares.yml'), middlewares(100));
+		const r = await startTraefikReplay({ watchDir: folder.dynamicDir, basicAuth: { username: 'admin', password: 'traefik-api-password' } });
+		replays.push(r);
+		const api = new TraefikApi(traefikConnectionFrom({ url: r.url.replace('//', '//admin:typed-into-the-url@'), authentication: 'none' }));
+		const outcomes = await withSsh(conn(), (s) =>
+			deployFiles(s, folder, [
+				{ fileName: 'middlewares.yml', content: middlewares(10) },
+				{ fileName: 'routers.yml', content: ROUTERS_YML.replace('service: n8n', 'service: n8n@docker') },
+			], { verify: { api, timeoutMs: 2_000, intervalMs: 100 } }),
+		);
+		expect(outcomes.map((o) => [o.file, o.status, o.action])).toEqual([
+			['middlewares.yml', 'critical', 'rolledBack'],
+			['routers.yml', 'critical', 'rolledBack'],
+		]);
+		expect(outcomes[0].summary).toMatch(/rolled back: the Traefik API could not confirm the change .*refused the credential \(HTTP 401\).*the previous version is back/);
+		expect(outcomes[1].summary).toMatch(/the new file was removed/);
+		expect(JSON.stringify(outcomes)).not.toContain('typed-into-the-url');
+		expect(fs.readFileSync(path.join(folder.dynamicDir, 'middlewares.yml'), 'utf8')).toBe(middlewares(100));
+		expect(fs.existsSync(path.join(folder.dynamicDir, 'routers.yml'))).toBe(false);
+	});
+
+	it('a verification timeout that is not a number is refused before anything is written', async () => {
+		const { folder } = stack();
+		fs.writeFileSync(path.join(folder.dynamicDir, 'middlewares.yml'), middlewares(100));
+		const api = new TraefikApi(traefikConnectionFrom({ url: 'http://127.0.0.1:9' }));
+		await expect(withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'middlewares.yml', content: middlewares(10) }], { verify: { api, timeoutMs: Number('30s') * 1000 } }))).rejects.toThrow(
+			/verification timeout NaN ms is not between/,
+		);
 		expect(fs.readFileSync(path.join(folder.dynamicDir, 'middlewares.yml'), 'utf8')).toBe(middlewares(100));
 	});
 
