@@ -150,7 +150,8 @@ function backupStamp(now: Date): string {
 export async function listBackups(session: SshSession, backupDir: string, fileName: string): Promise<string[]> {
 	const entries = (await session.readDir(backupDir)) ?? [];
 	return entries
-		.filter((e) => e.isFile && e.name.startsWith(`${fileName}.`) && e.name.endsWith('.bak'))
+		// exactly <file>.<stamp>.bak: a prefix match would take routers.yml.old.yml's versions for routers.yml's
+		.filter((e) => e.isFile && e.name.startsWith(`${fileName}.`) && /^\d{8}T\d{9}Z\.bak$/.test(e.name.slice(fileName.length + 1)))
 		.map((e) => e.name)
 		.sort()
 		.reverse();

@@ -172,8 +172,13 @@ describe('Traefik Config deploy over real sshd', () => {
 		for (const average of [10, 20, 30, 40, 50, 60]) {
 			await withSsh(conn(), (s) => deployFiles(s, { ...folder, keep: 3 }, [{ fileName: 'middlewares.yml', content: middlewares(average) }], { now: new Date(Date.UTC(2026, 10, 27, 10, average)) }));
 		}
+		// another file whose name starts with this one's: its versions are its own
+		for (const average of [70, 80]) {
+			await withSsh(conn(), (s) => deployFiles(s, { ...folder, keep: 3 }, [{ fileName: 'middlewares.yml.old.yml', content: middlewares(average).replace('general-ratelimit', 'old-ratelimit') }], { now: new Date(Date.UTC(2026, 10, 27, 11, average - 60)) }));
+		}
 		const kept = await withSsh(conn(), (s) => listBackups(s, folder.backupDir, 'middlewares.yml'));
 		expect(kept).toHaveLength(3);
+		expect(await withSsh(conn(), (s) => listBackups(s, folder.backupDir, 'middlewares.yml.old.yml'))).toHaveLength(1);
 		expect(kept.map((b) => fs.readFileSync(path.join(folder.backupDir, b), 'utf8').match(/average: (\d+)/)![1])).toEqual(['50', '40', '30']);
 	});
 
