@@ -91,6 +91,13 @@ export interface LoadCheck {
 	reason?: string;
 }
 
+/**
+ * A middleware reference as Traefik's API shows it for a file-provider router: Traefik's router
+ * manager rewrites the runtime router's middlewares to qualified names (`x` → `x@file`) while it
+ * builds the handler, and the API serves that runtime state.
+ */
+const qualified = (name: string) => (name.includes('@') ? name : `${name}@file`);
+
 /** Why an entry as Traefik serves it is not the one the file defines; undefined when it is. */
 function routerMismatch(entry: ApiEntry | undefined, want: ExpectedFile['routers'][string]): string | undefined {
 	if (!entry) return 'not loaded';
@@ -98,7 +105,7 @@ function routerMismatch(entry: ApiEntry | undefined, want: ExpectedFile['routers
 	if (entry.status && entry.status !== 'enabled') return `status ${entry.status}`;
 	if (want.rule !== undefined && entry.rule !== want.rule) return `still has the rule ${JSON.stringify(entry.rule)} (the new file is not live)`;
 	const live = entry.middlewares ?? [];
-	if (JSON.stringify(live) !== JSON.stringify(want.middlewares)) return `still has middlewares [${live.join(', ')}] (the new file is not live)`;
+	if (JSON.stringify(live.map(qualified)) !== JSON.stringify(want.middlewares.map(qualified))) return `still has middlewares [${live.join(', ')}] (the new file is not live)`;
 	return undefined;
 }
 
