@@ -9,7 +9,7 @@ import { posix } from 'node:path';
 
 import { mapConcurrent } from '../shared/concurrency';
 import { errorMessage, InfraOpsError } from '../shared/errors';
-import type { SshSession } from '../shared/ssh';
+import { shellQuote, type SshSession } from '../shared/ssh';
 import { waitUntilLoaded, type LoadCheck, type TraefikApi } from './traefikApi';
 import { isDynamicFileName, loadedNames, validateFiles, type ConfigProblem, type DynamicFile } from './validate';
 
@@ -48,6 +48,41 @@ export interface VerifyOptions {
 	intervalMs?: number;
 }
 
+const PASSWORD_HASHES = [
+	/\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}/g, // bcrypt (htpasswd -B, what Build Middleware writes)
+	/\$(?:apr1|1)\$[./0-9A-Za-z]{1,8}\$[./0-9A-Za-z]{22}/g, // MD5-crypt (htpasswd -m)
+	/\$[56]\$(?:rounds=\d+\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]{43,86}/g, // SHA-crypt
+	/\{SHA\}[A-Za-z0-9+/]{27}=/g, // htpasswd -s
+];
+const KEY_BEGIN = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+const KEY_END = /-----END [A-Z0-9 ]*PRIVATE KEY-----/;
+
+/**
+ * The diff goes to Slack, email and n8n's execution log, further than the file itself: password
+ * hashes (enough to guess weak passwords offline) keep only their last characters, so a changed
+ * hash still shows as a changed line, and inline private keys are masked line by line.
+ */
+export function redactDiff(diff: string): string {
+	let inKey = false;
+	return diff
+		.split('\n')
+		.map((line) => {
+			if (inKey) {
+				if (KEY_END.test(line)) {
+					inKey = false;
+					return line;
+				}
+				return line.replace(/^([ +-]?\s*)\S.*$/, '$1(private key redacted)');
+			}
+			if (KEY_BEGIN.test(line)) {
+				inKey = !KEY_END.test(line);
+				return line.replace(/(-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----).*$/, '$1 (redacted)');
+			}
+			return PASSWORD_HASHES.reduce((text, re) => text.replace(re, (hash) => `<password hash …${hash.slice(-4)}>`), line);
+		})
+		.join('\n');
+}
+
 const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml$/;
 const MAX_FILE_BYTES = 4 * 1024 * 1024;
 
@@ -77,14 +112,34 @@ export function checkFileName(name: string): string {
 	return trimmed;
 }
 
-/** The other dynamic files of the folder, as Traefik reads them. */
+const MAX_SUBFOLDERS = 200;
+
+/**
+ * The dynamic files of the folder as Traefik's file provider reads them: every .yml/.yaml/.toml
+ * (any case, hidden names and symlinked files included) and, recursively, those of its subfolders,
+ * named by their path relative to the folder. Traefik merges them all, so all take part in the checks.
+ */
 export async function readFolder(session: SshSession, dynamicDir: string): Promise<DynamicFile[]> {
-	const entries = await session.readDir(dynamicDir);
-	if (!entries) throw new InfraOpsError(`${dynamicDir} does not exist on the Traefik host`, 'Check the dynamic folder (providers.file.directory in Traefik\'s static configuration)');
-	const files = entries.filter((e) => e.isFile && isDynamicFileName(e.name) && !e.name.startsWith('.'));
-	return await mapConcurrent(files, 4, async (e) => ({
-		name: e.name,
-		text: (await session.readFile(posix.join(dynamicDir, e.name), MAX_FILE_BYTES)).toString('utf8'),
+	const top = await session.readDir(dynamicDir);
+	if (!top) throw new InfraOpsError(`${dynamicDir} does not exist on the Traefik host`, 'Check the dynamic folder (providers.file.directory in Traefik\'s static configuration)');
+	const names: string[] = [];
+	const pending: Array<{ rel: string; entries: NonNullable<typeof top> }> = [{ rel: '', entries: top }];
+	let folders = 0;
+	while (pending.length > 0) {
+		const { rel, entries } = pending.shift()!;
+		for (const e of entries) {
+			const name = rel ? `${rel}/${e.name}` : e.name;
+			if (e.isDirectory) {
+				if (++folders > MAX_SUBFOLDERS) {
+					throw new InfraOpsError(`${dynamicDir} has more than ${MAX_SUBFOLDERS} subfolders`, 'Traefik reads every subfolder of its dynamic folder too: keep git checkouts, backups and other trees outside it');
+				}
+				pending.push({ rel: name, entries: (await session.readDir(posix.join(dynamicDir, name))) ?? [] });
+			} else if ((e.isFile || e.isSymlink) && isDynamicFileName(e.name)) names.push(name);
+		}
+	}
+	return await mapConcurrent(names, 4, async (name) => ({
+		name,
+		text: (await session.readFile(posix.join(dynamicDir, name), MAX_FILE_BYTES)).toString('utf8'),
 	}));
 }
 
@@ -95,7 +150,8 @@ function backupStamp(now: Date): string {
 export async function listBackups(session: SshSession, backupDir: string, fileName: string): Promise<string[]> {
 	const entries = (await session.readDir(backupDir)) ?? [];
 	return entries
-		.filter((e) => e.isFile && e.name.startsWith(`${fileName}.`) && e.name.endsWith('.bak'))
+		// exactly <file>.<stamp>.bak: a prefix match would take routers.yml.old.yml's versions for routers.yml's
+		.filter((e) => e.isFile && e.name.startsWith(`${fileName}.`) && /^\d{8}T\d{9}Z\.bak$/.test(e.name.slice(fileName.length + 1)))
 		.map((e) => e.name)
 		.sort()
 		.reverse();
@@ -109,10 +165,6 @@ async function keepPrevious(session: SshSession, folder: Folder, fileName: strin
 	const all = await listBackups(session, folder.backupDir, fileName);
 	for (const old of all.slice(folder.keep)) await session.removeFile(posix.join(folder.backupDir, old));
 	return path;
-}
-
-export function shellQuote(value: string): string {
-	return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
 const problemKey = (p: ConfigProblem) => `${p.file}|${p.path}|${p.message}`;
@@ -129,6 +181,16 @@ export async function verifyLoaded(verify: VerifyOptions, text: string): Promise
 	return await waitUntilLoaded(verify.api, expected, { timeoutMs: verify.timeoutMs, intervalMs: verify.intervalMs });
 }
 
+/** A Traefik API that cannot be asked (refused, unreachable) is a failed verification, so the files already written are put back. */
+async function verifyOrFail(verify: VerifyOptions, text: string): Promise<Verification | undefined> {
+	const started = Date.now();
+	try {
+		return await verifyLoaded(verify, text);
+	} catch (error) {
+		return { ok: false, waitedMs: Date.now() - started, checks: [{ name: 'Traefik', kind: 'api', ok: false, reason: errorMessage(error) }] };
+	}
+}
+
 const failedChecks = (v: Verification) =>
 	v.checks
 		.filter((c) => !c.ok)
@@ -140,10 +202,6 @@ export interface FileChange {
 	content: string;
 }
 
-/**
- * Deploys a set of files as one change: validated together with the rest of the folder, written
- * only if all are valid, verified together, and all put back if Traefik does not serve them.
- */
 export interface DeployOptions {
 	behindProxy?: boolean;
 	verify?: VerifyOptions;
@@ -158,16 +216,18 @@ const LOCK_STALE_SECONDS = 600;
 
 /**
  * One deploy per folder at a time, across n8n executions: `mkdir` on the host is atomic. A lock
- * older than 10 minutes is taken over (an execution that died mid-deploy).
+ * older than 10 minutes is taken over (an execution that died mid-deploy) by renaming it away first:
+ * of two runs that both find it stale only one rename succeeds, where rmdir + mkdir let both win.
  */
 async function withFolderLock<T>(session: SshSession, folder: Folder, waitMs: number, fn: () => Promise<T>): Promise<T> {
 	const lock = shellQuote(posix.join(folder.backupDir, '.deploy.lock'));
+	const staleName = shellQuote(posix.join(folder.backupDir, `.deploy.lock.stale.${Date.now()}${Math.random().toString(36).slice(2, 8)}`));
 	const mkdir = await session.exec(`mkdir -p -- ${shellQuote(folder.backupDir)}`, { timeoutMs: 15_000 });
 	if (mkdir.code !== 0) throw new InfraOpsError(`Cannot create the backup folder ${folder.backupDir}: ${mkdir.stderr.trim()}`, 'Give the SSH user write access there, or choose another backup folder');
 	const deadline = Date.now() + waitMs;
 	for (;;) {
 		const take = await session.exec(
-			`if mkdir -- ${lock} 2>/dev/null; then echo taken; elif [ -n "$(find ${lock} -maxdepth 0 -mmin +${LOCK_STALE_SECONDS / 60} 2>/dev/null)" ]; then rmdir -- ${lock} && mkdir -- ${lock} && echo taken; else echo busy; fi`,
+			`if mkdir -- ${lock} 2>/dev/null; then echo taken; elif [ -n "$(find ${lock} -maxdepth 0 -mmin +${LOCK_STALE_SECONDS / 60} 2>/dev/null)" ]; then mv -- ${lock} ${staleName} 2>/dev/null && rmdir -- ${staleName} && mkdir -- ${lock} && echo taken || echo busy; else echo busy; fi`,
 			{ timeoutMs: 15_000 },
 		);
 		if (take.stdout.trim() === 'taken') break;
@@ -183,8 +243,17 @@ async function withFolderLock<T>(session: SshSession, folder: Folder, waitMs: nu
 	}
 }
 
+/**
+ * Deploys a set of files as one change: validated together with the rest of the folder, written
+ * only if all are valid, verified together, and all put back if Traefik does not serve them.
+ */
 export async function deployFiles(session: SshSession, folderIn: Folder, changesIn: FileChange[], options: DeployOptions = {}): Promise<DeployOutcome[]> {
 	const folder = checkFolder(folderIn);
+	// checked before anything is written: verification runs only after the write
+	const timeoutMs = options.verify?.timeoutMs;
+	if (timeoutMs !== undefined && (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > 3_600_000)) {
+		throw new InfraOpsError(`The verification timeout ${String(timeoutMs)} ms is not between 1 ms and 1 hour`, 'Set "Verify Timeout (Seconds)" to a number of seconds, e.g. 30');
+	}
 	if (options.dryRun) return await deployUnlocked(session, folder, changesIn, options);
 	return await withFolderLock(session, folder, options.lockWaitMs ?? 120_000, async () => await deployUnlocked(session, folder, changesIn, options));
 }
@@ -211,7 +280,7 @@ async function deployUnlocked(session: SshSession, folder: Folder, changesIn: Fi
 	const outcomes: DeployOutcome[] = changes.map((c) => {
 		const old = olds.get(c.fileName);
 		const path = posix.join(folder.dynamicDir, c.fileName);
-		const diff = createTwoFilesPatch(`a/${c.fileName}`, `b/${c.fileName}`, old ?? '', c.content, old === undefined ? 'new file' : undefined, undefined, { context: 3 });
+		const diff = redactDiff(createTwoFilesPatch(`a/${c.fileName}`, `b/${c.fileName}`, old ?? '', c.content, old === undefined ? 'new file' : undefined, undefined, { context: 3 }));
 		const own = stop.filter((p) => p.file === c.fileName);
 		const warnings = after.problems.filter((p) => p.file === c.fileName && p.status === 'warning');
 		return { file: c.fileName, path, diff, problems: [...own, ...warnings], status: warnings.length ? 'warning' : 'ok', action: old === c.content ? 'unchanged' : 'written', summary: '' };
@@ -261,9 +330,12 @@ async function deployUnlocked(session: SshSession, folder: Folder, changesIn: Fi
 		throw error;
 	}
 
+	// Files are verified side by side: each may wait the whole timeout, and they do not depend on each other
 	const verifications = new Map<string, Verification | undefined>();
-	if (options.verify) {
-		for (const c of toWrite) verifications.set(c.fileName, await verifyLoaded(options.verify, c.content));
+	const verify = options.verify;
+	if (verify) {
+		const results = await mapConcurrent(toWrite, 4, async (c) => await verifyOrFail(verify, c.content));
+		toWrite.forEach((c, k) => verifications.set(c.fileName, results[k]));
 	}
 	const failed = [...verifications.entries()].filter(([, v]) => v && !v.ok);
 	if (failed.length > 0) {
@@ -271,14 +343,16 @@ async function deployUnlocked(session: SshSession, folder: Folder, changesIn: Fi
 		const restored = new Map<string, Verification | undefined>();
 		try {
 			await restore(session, folder, written, olds);
-			for (const name of written) {
+			const back = await mapConcurrent(written, 4, async (name) => {
 				const old = olds.get(name);
-				if (old !== undefined && options.verify) restored.set(name, await verifyLoaded(options.verify, old));
-			}
+				return old !== undefined && verify ? await verifyOrFail(verify, old) : undefined;
+			});
+			written.forEach((name, k) => restored.set(name, back[k]));
 		} catch (error) {
 			restoreError = errorMessage(error);
 		}
 		const cause = failed.map(([name, v]) => `${name}: ${failedChecks(v!)}`).join('; ');
+		const apiFailed = failed.some(([, v]) => v!.checks.some((c) => c.kind === 'api'));
 		for (const o of outcomes) {
 			if (!written.includes(o.file)) continue;
 			const v = verifications.get(o.file);
@@ -288,7 +362,7 @@ async function deployUnlocked(session: SshSession, folder: Folder, changesIn: Fi
 			o.verification = v;
 			o.restoredVerification = back;
 			o.summary =
-				`${label} of ${o.file} rolled back: Traefik did not serve the change within ${Math.round((options.verify?.timeoutMs ?? 0) / 1000)} s (${cause})` +
+				`${label} of ${o.file} rolled back: ${apiFailed ? 'the Traefik API could not confirm the change' : `Traefik did not serve the change within ${Math.round((options.verify?.timeoutMs ?? 0) / 1000)} s`} (${cause})` +
 				(restoreError
 					? `; restoring the previous version FAILED: ${restoreError}`
 					: olds.get(o.file) === undefined

@@ -26,14 +26,23 @@ export interface Overview {
 
 const REQUEST_TIMEOUT_MS = 10_000;
 
+/** The URL as messages show it: a user:password typed into it stays out. */
+function displayUrl(url: string): string {
+	return url.replace(/(\/\/)[^/@\s]*@/, '$1');
+}
+
 export class TraefikApi {
-	constructor(readonly conn: HttpApiConnection) {}
+	private readonly where: string;
+
+	constructor(readonly conn: HttpApiConnection) {
+		this.where = displayUrl(conn.baseUrl);
+	}
 
 	private async get<T>(path: string): Promise<{ status: number; body?: T; nextPage?: string }> {
 		const res = await httpRequest({ url: this.conn.baseUrl + path, headers: this.conn.headers, tls: this.conn.tls, timeoutMs: REQUEST_TIMEOUT_MS });
 		if (res.status === 404) return { status: 404 };
 		if (res.status === 401 || res.status === 403) {
-			throw new InfraOpsError(`Traefik API at ${this.conn.baseUrl} refused the credential (HTTP ${res.status})`, 'Check the user/password or token of the Traefik API credential');
+			throw new InfraOpsError(`Traefik API at ${this.where} refused the credential (HTTP ${res.status})`, 'Check the user/password or token of the Traefik API credential');
 		}
 		if (res.status !== 200) throw new InfraOpsError(`Traefik API GET ${path} answered HTTP ${res.status}: ${res.text().slice(0, 200)}`);
 		try {
@@ -46,7 +55,7 @@ export class TraefikApi {
 
 	async overview(): Promise<Overview> {
 		const res = await this.get<Overview>('/api/overview');
-		if (!res.body) throw new InfraOpsError(`Traefik API at ${this.conn.baseUrl} has no /api/overview`, 'Enable the API (api: {} in the static configuration) and point the credential at its entry point');
+		if (!res.body) throw new InfraOpsError(`Traefik API at ${this.where} has no /api/overview`, 'Enable the API (api: {} in the static configuration) and point the credential at its entry point');
 		return res.body;
 	}
 
@@ -76,10 +85,18 @@ export interface ExpectedFile {
 
 export interface LoadCheck {
 	name: string;
-	kind: 'router' | 'middleware';
+	/** `api`: the API itself could not be asked. */
+	kind: 'router' | 'middleware' | 'api';
 	ok: boolean;
 	reason?: string;
 }
+
+/**
+ * A middleware reference as Traefik's API shows it for a file-provider router: Traefik's router
+ * manager rewrites the runtime router's middlewares to qualified names (`x` → `x@file`) while it
+ * builds the handler, and the API serves that runtime state.
+ */
+const qualified = (name: string) => (name.includes('@') ? name : `${name}@file`);
 
 /** Why an entry as Traefik serves it is not the one the file defines; undefined when it is. */
 function routerMismatch(entry: ApiEntry | undefined, want: ExpectedFile['routers'][string]): string | undefined {
@@ -88,7 +105,7 @@ function routerMismatch(entry: ApiEntry | undefined, want: ExpectedFile['routers
 	if (entry.status && entry.status !== 'enabled') return `status ${entry.status}`;
 	if (want.rule !== undefined && entry.rule !== want.rule) return `still has the rule ${JSON.stringify(entry.rule)} (the new file is not live)`;
 	const live = entry.middlewares ?? [];
-	if (JSON.stringify(live) !== JSON.stringify(want.middlewares)) return `still has middlewares [${live.join(', ')}] (the new file is not live)`;
+	if (JSON.stringify(live.map(qualified)) !== JSON.stringify(want.middlewares.map(qualified))) return `still has middlewares [${live.join(', ')}] (the new file is not live)`;
 	return undefined;
 }
 
@@ -115,6 +132,10 @@ export async function waitUntilLoaded(
 	expected: ExpectedFile,
 	options: { timeoutMs: number; intervalMs?: number },
 ): Promise<{ ok: boolean; checks: LoadCheck[]; waitedMs: number }> {
+	// a NaN timeout (e.g. "30s" from an expression) would poll forever with the folder lock held
+	if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0) {
+		throw new InfraOpsError(`The verification timeout ${String(options.timeoutMs)} ms is not a positive number`, 'Set "Verify Timeout (Seconds)" to a number of seconds, e.g. 30');
+	}
 	const started = Date.now();
 	const interval = options.intervalMs ?? 1000;
 	for (;;) {

@@ -23,6 +23,15 @@ export interface SshConnection {
 	hostKeyFingerprints: string[];
 }
 
+export interface DirEntry {
+	name: string;
+	size: number;
+	mtime: number;
+	isFile: boolean;
+	isDirectory: boolean;
+	isSymlink: boolean;
+}
+
 export interface ExecResult {
 	code: number | null;
 	signal?: string;
@@ -288,23 +297,29 @@ export class SshSession {
 		if (stats.size > maxBytes) {
 			throw new InfraOpsError(`${this.target}: ${path} is ${stats.size} bytes, more than the ${maxBytes} allowed`);
 		}
-		return await new Promise<Buffer>((resolve, reject) =>
-			sftp.readFile(path, (error, data) =>
-				error ? reject(this.sftpError(`read ${path}`, error)) : resolve(data),
+		return await Promise.race([
+			new Promise<Buffer>((resolve, reject) =>
+				sftp.readFile(path, (error, data) =>
+					error ? reject(this.sftpError(`read ${path}`, error)) : resolve(data),
+				),
 			),
-		);
+			this.closed,
+		]);
 	}
 
 	/** `undefined` when the path does not exist. */
 	async stat(path: string): Promise<Stats | undefined> {
 		const sftp = await this.sftp();
-		return await new Promise<Stats | undefined>((resolve, reject) =>
-			sftp.stat(path, (error, stats) => {
-				if (!error) return resolve(stats);
-				if ((error as { code?: number }).code === 2) return resolve(undefined);
-				reject(this.sftpError(`stat ${path}`, error));
-			}),
-		);
+		return await Promise.race([
+			new Promise<Stats | undefined>((resolve, reject) =>
+				sftp.stat(path, (error, stats) => {
+					if (!error) return resolve(stats);
+					if ((error as { code?: number }).code === 2) return resolve(undefined);
+					reject(this.sftpError(`stat ${path}`, error));
+				}),
+			),
+			this.closed,
+		]);
 	}
 
 	/**
@@ -368,15 +383,18 @@ export class SshSession {
 		}
 	}
 
-	/** Entries of a folder (not recursive); `undefined` when the folder does not exist. */
-	async readDir(path: string): Promise<Array<{ name: string; size: number; mtime: number; isFile: boolean }> | undefined> {
+	/** Entries of a folder (not recursive; types as lstat sees them, links not followed); `undefined` when the folder does not exist. */
+	async readDir(path: string): Promise<DirEntry[] | undefined> {
 		const sftp = await this.sftp();
 		return await Promise.race([
-			new Promise<Array<{ name: string; size: number; mtime: number; isFile: boolean }> | undefined>((resolve, reject) =>
+			new Promise<DirEntry[] | undefined>((resolve, reject) =>
 				sftp.readdir(path, (error, list) => {
 					if (!error) {
 						return resolve(
-							list.map((e) => ({ name: e.filename, size: e.attrs.size, mtime: e.attrs.mtime, isFile: (e.attrs.mode & 0o170000) === 0o100000 })),
+							list.map((e) => {
+								const type = e.attrs.mode & 0o170000;
+								return { name: e.filename, size: e.attrs.size, mtime: e.attrs.mtime, isFile: type === 0o100000, isDirectory: type === 0o040000, isSymlink: type === 0o120000 };
+							}),
 						);
 					}
 					if ((error as { code?: number }).code === 2) return resolve(undefined);

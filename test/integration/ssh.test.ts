@@ -97,6 +97,20 @@ describe('SSH transport (real sshd)', () => {
 		});
 	});
 
+	it('a read or stat in flight when the connection drops fails instead of waiting forever', async () => {
+		const dir = `${services().ssh.dataDir}/cut-read-${Date.now()}`;
+		const session = await openSsh(keyConnection());
+		try {
+			await session.exec(`mkdir -p '${dir}' && head -c 67108864 /dev/zero > '${dir}/big.yml'`);
+			const read = session.readFile(`${dir}/big.yml`, 64 * 1024 * 1024);
+			setTimeout(() => session.client.end(), 20);
+			await expect(read).rejects.toThrow(/closed/);
+			await expect(session.stat(`${dir}/big.yml`)).rejects.toThrow(/closed/);
+		} finally {
+			session.close();
+		}
+	}, 15_000);
+
 	it('streams a command\'s stdout (tar of a folder) and reports its exit status', async () => {
 		const dir = `${services().ssh.dataDir}/stream-${Date.now()}`;
 		await withSsh(keyConnection(), async (session) => {

@@ -149,6 +149,22 @@ describe('Traefik Config node (n8n engine, real sshd)', () => {
 		expect(fs.readdirSync(f.dynamicDir).sort()).toEqual(['infra-ops-middlewares.yml', 'routers.yml']);
 	});
 
+	it('Build basic auth → Deploy: the file gets the bcrypt hash, the diff that goes to alerts does not', async () => {
+		const f = folder();
+		const password = 'deploy-diff-test-password';
+		const result = await run([
+			build('Auth', { middlewareType: 'basicAuth', middlewareName: 'ops-auth', users: { user: [{ name: 'ops', password }] } }),
+			{ name: 'Deploy', parameters: { resource: 'dynamicFile', operation: 'deploy', dynamicDir: f.dynamicDir, backupDir: f.backupDir, verifyWithApi: false } },
+		]);
+		expect(result.error).toBeUndefined();
+		const hash = /ops:(\$2[aby]\$10\$\S{53})/.exec(fs.readFileSync(path.join(f.dynamicDir, 'infra-ops-middlewares.yml'), 'utf8'))![1];
+		const [deployed] = result.out('Deploy');
+		expect(deployed).toMatchObject({ status: 'ok', action: 'written' });
+		expect(deployed.diff).toMatch(/^\+\s+- ops:<password hash …/m);
+		expect(JSON.stringify(deployed)).not.toContain(hash);
+		expect(JSON.stringify(result.outputs)).not.toContain(password);
+	});
+
 	it('Deploy refuses an invalid file with a critical finding (not an exception), writing nothing', async () => {
 		const f = folder();
 		const result = await run(
@@ -160,7 +176,9 @@ describe('Traefik Config node (n8n engine, real sshd)', () => {
 	});
 
 	it('Verify Webhook Signature: GitHub HMAC over the raw body; a wrong one is reported invalid without the secret', async () => {
-		const body = JSON.stringify({ ref: 'refs/heads/main', after: '0123456789abcdef0123456789abcdef01234567' });
+		// indented, as Gitea sends it: JSON.stringify of the parsed body would not be these bytes
+		const body = JSON.stringify({ ref: 'refs/heads/main', after: '0123456789abcdef0123456789abcdef01234567' }, null, 2);
+		expect(JSON.stringify(JSON.parse(body))).not.toBe(body);
 		const good = 'sha256=' + createHmac('sha256', WEBHOOK_SECRET).update(body).digest('hex');
 		const item = (signature: string): INodeExecutionData => ({
 			json: { headers: { 'x-hub-signature-256': signature }, body: JSON.parse(body) as IDataObject },

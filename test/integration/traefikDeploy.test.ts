@@ -153,6 +153,18 @@ describe('Traefik Config deploy over real sshd', () => {
 		fs.mkdirSync(path.join(folder.backupDir, '.deploy.lock'));
 		await expect(withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'middlewares.yml', content: middlewares(3) }], { lockWaitMs: 1_500 }))).rejects.toThrow(/Another deploy to .* is running/);
 		fs.rmdirSync(path.join(folder.backupDir, '.deploy.lock'));
+
+		// a lock left by a run that died 20 minutes ago is taken over, by one of two runs only
+		const lockDir = path.join(folder.backupDir, '.deploy.lock');
+		fs.mkdirSync(lockDir);
+		const old = new Date(Date.now() - 20 * 60_000);
+		fs.utimesSync(lockDir, old, old);
+		const [c, d] = await Promise.all([
+			withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'middlewares.yml', content: middlewares(4) }], { lockWaitMs: 20_000 })),
+			withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'middlewares.yml', content: middlewares(5) }], { lockWaitMs: 20_000 })),
+		]);
+		expect([c[0].action, d[0].action]).toEqual(['written', 'written']);
+		expect(fs.readdirSync(folder.backupDir).filter((n) => n.startsWith('.deploy.lock'))).toEqual([]);
 	});
 
 	it('keeps a bounded number of versions per file', async () => {
@@ -160,9 +172,37 @@ describe('Traefik Config deploy over real sshd', () => {
 		for (const average of [10, 20, 30, 40, 50, 60]) {
 			await withSsh(conn(), (s) => deployFiles(s, { ...folder, keep: 3 }, [{ fileName: 'middlewares.yml', content: middlewares(average) }], { now: new Date(Date.UTC(2026, 10, 27, 10, average)) }));
 		}
+		// another file whose name starts with this one's: its versions are its own
+		for (const average of [70, 80]) {
+			await withSsh(conn(), (s) => deployFiles(s, { ...folder, keep: 3 }, [{ fileName: 'middlewares.yml.old.yml', content: middlewares(average).replace('general-ratelimit', 'old-ratelimit') }], { now: new Date(Date.UTC(2026, 10, 27, 11, average - 60)) }));
+		}
 		const kept = await withSsh(conn(), (s) => listBackups(s, folder.backupDir, 'middlewares.yml'));
 		expect(kept).toHaveLength(3);
+		expect(await withSsh(conn(), (s) => listBackups(s, folder.backupDir, 'middlewares.yml.old.yml'))).toHaveLength(1);
 		expect(kept.map((b) => fs.readFileSync(path.join(folder.backupDir, b), 'utf8').match(/average: (\d+)/)![1])).toEqual(['50', '40', '30']);
+	});
+
+	it('checks against every file Traefik reads: subfolders, hidden names, symlinked files, upper-case extensions', async () => {
+		const { root, folder } = stack();
+		fs.mkdirSync(path.join(folder.dynamicDir, 'stack', 'ai'), { recursive: true });
+		fs.writeFileSync(path.join(folder.dynamicDir, 'stack', 'ai', 'middlewares.YML'), middlewares(100));
+		fs.writeFileSync(path.join(root, 'shared-services.yml'), SERVICES_YML);
+		fs.symlinkSync(path.join(root, 'shared-services.yml'), path.join(folder.dynamicDir, 'services.yml'));
+		// the router's service and middleware are defined only in a symlinked file and a subfolder
+		const ok = await withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'routers.yml', content: ROUTERS_YML }]));
+		expect(ok[0]).toMatchObject({ status: 'ok', action: 'written' });
+
+		// a broken hidden file makes Traefik drop the whole update: refused
+		fs.writeFileSync(path.join(folder.dynamicDir, '.scratch.yml'), 'http:\n  routers: [\n');
+		const refused = await withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'routers.yml', content: ROUTERS_YML.replace('n8n.example.com', 'n8n.example.org') }]));
+		expect(refused[0]).toMatchObject({ status: 'critical', action: 'rejected' });
+		expect(refused[0].summary).toMatch(/\.scratch\.yml: not valid YAML/);
+		fs.unlinkSync(path.join(folder.dynamicDir, '.scratch.yml'));
+
+		// a middleware defined twice, once in a subfolder: Traefik keeps one and skips the other
+		const dup = await withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'more.yml', content: middlewares(5) }]));
+		expect(dup[0]).toMatchObject({ status: 'critical', action: 'rejected' });
+		expect(dup[0].summary).toMatch(/also defined in stack\/ai\/middlewares\.YML/);
 	});
 
 	it('refuses a backup folder inside the watched folder', async () => {
@@ -267,6 +307,39 @@ describeRef('Traefik Config deploy with a recorded-response Traefik API', () => 
 		expect(fs.readFileSync(path.join(folder.dynamicDir, 'middlewares.yml'), 'utf8')).toBe(middlewares(100));
 	});
 
+	it('a Traefik API that cannot be asked (here: refuses the credential) is a failed verification: the written files are put back', async () => {
+		const { folder } = stack();
+		fs.writeFileSync(path.join(folder.dynamicDir, 'middlewares.yml'), middlewares(100));
+		const r = await startTraefikReplay({ watchDir: folder.dynamicDir, basicAuth: { username: 'admin', password: 'traefik-api-password' } });
+		replays.push(r);
+		const api = new TraefikApi(traefikConnectionFrom({ url: r.url.replace('//', '//admin:typed-into-the-url@'), authentication: 'none' }));
+		const outcomes = await withSsh(conn(), (s) =>
+			deployFiles(s, folder, [
+				{ fileName: 'middlewares.yml', content: middlewares(10) },
+				{ fileName: 'routers.yml', content: ROUTERS_YML.replace('service: n8n', 'service: n8n@docker') },
+			], { verify: { api, timeoutMs: 2_000, intervalMs: 100 } }),
+		);
+		expect(outcomes.map((o) => [o.file, o.status, o.action])).toEqual([
+			['middlewares.yml', 'critical', 'rolledBack'],
+			['routers.yml', 'critical', 'rolledBack'],
+		]);
+		expect(outcomes[0].summary).toMatch(/rolled back: the Traefik API could not confirm the change .*refused the credential \(HTTP 401\).*the previous version is back/);
+		expect(outcomes[1].summary).toMatch(/the new file was removed/);
+		expect(JSON.stringify(outcomes)).not.toContain('typed-into-the-url');
+		expect(fs.readFileSync(path.join(folder.dynamicDir, 'middlewares.yml'), 'utf8')).toBe(middlewares(100));
+		expect(fs.existsSync(path.join(folder.dynamicDir, 'routers.yml'))).toBe(false);
+	});
+
+	it('a verification timeout that is not a number is refused before anything is written', async () => {
+		const { folder } = stack();
+		fs.writeFileSync(path.join(folder.dynamicDir, 'middlewares.yml'), middlewares(100));
+		const api = new TraefikApi(traefikConnectionFrom({ url: 'http://127.0.0.1:9' }));
+		await expect(withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'middlewares.yml', content: middlewares(10) }], { verify: { api, timeoutMs: Number('30s') * 1000 } }))).rejects.toThrow(
+			/verification timeout NaN ms is not between/,
+		);
+		expect(fs.readFileSync(path.join(folder.dynamicDir, 'middlewares.yml'), 'utf8')).toBe(middlewares(100));
+	});
+
 	it('refuses to deploy while another file of the folder is broken (Traefik would drop the whole update)', async () => {
 		const { folder } = stack();
 		fs.writeFileSync(path.join(folder.dynamicDir, 'middlewares.yml'), middlewares(100));
@@ -326,5 +399,27 @@ describe('Fetch Git Files over real sshd with a real git repository', () => {
 			/Commit deadbeef is not on branch main/,
 		);
 		await expect(withSsh(conn(), (s) => fetchGitFiles(s, { repoUrl: bare, ref: 'main; rm -rf /', pathInRepo: 'dynamic', stagingDir: staging }))).rejects.toThrow(/is not a branch name/);
+
+		// a commit the staging clone already holds from another branch is still not on this one
+		git(work, 'checkout', '-q', '-b', 'experiment');
+		fs.writeFileSync(path.join(work, 'dynamic', 'middlewares.yml'), middlewares(1));
+		git(work, 'commit', '-q', '-am', 'experiment');
+		const experiment = git(work, 'rev-parse', 'HEAD');
+		git(work, 'push', '-q', bare, 'experiment');
+		await withSsh(conn(), (s) => fetchGitFiles(s, { repoUrl: bare, ref: 'experiment', pathInRepo: 'dynamic', stagingDir: staging }));
+		await expect(withSsh(conn(), (s) => fetchGitFiles(s, { repoUrl: bare, ref: 'main', commit: experiment, pathInRepo: 'dynamic', stagingDir: staging }))).rejects.toThrow(
+			new RegExp(`Commit ${experiment} is not on branch main`),
+		);
+
+		// git would take a URL starting with "-" as an option (--upload-pack=<command>)
+		await expect(withSsh(conn(), (s) => fetchGitFiles(s, { repoUrl: '--upload-pack=touch', ref: 'main', pathInRepo: 'dynamic', stagingDir: staging }))).rejects.toThrow(/repository URL/);
+		// a token in the URL is in no message
+		const token = 'glpat-never-in-a-message-0123';
+		const failed = await withSsh(conn(), (s) => fetchGitFiles(s, { repoUrl: `https://ops:${token}@127.0.0.1:1/traefik-config.git`, ref: 'main', pathInRepo: 'dynamic', stagingDir: staging })).then(
+			() => undefined,
+			(error: Error) => error,
+		);
+		expect(failed?.message).toMatch(/git fetch of main from https:\/\/127\.0\.0\.1:1\/traefik-config\.git failed/);
+		expect(`${failed?.message} ${(failed as { hint?: string } | undefined)?.hint}`).not.toContain(token);
 	});
 });

@@ -103,11 +103,15 @@ function loadFolder(dir: string, failRouters: Set<string>, recorded: { middlewar
 				if (!known(middlewares, recorded.middlewares, m)) errors.push(`middleware "${qualify(m)}" does not exist`);
 			}
 			if (failRouters.has(name)) errors.push(`error while building router ${name}@file: backend rejected the configuration`);
+			// As Traefik's router manager leaves the runtime router the API serves (pkg/server/router
+			// buildHTTPHandler): middlewares and service qualified with the provider. The recorded
+			// testdata skip that step, so their names stay as written.
 			routers.push({
 				...r,
 				name: `${name}@file`,
 				provider: 'file',
-				service: service,
+				middlewares: ((r.middlewares as string[] | undefined) ?? []).map(qualify),
+				service: qualify(service),
 				status: errors.length ? 'disabled' : 'enabled',
 				...(errors.length ? { error: errors } : {}),
 				using: (r.entryPoints as string[] | undefined) ?? ['web', 'websecure'],

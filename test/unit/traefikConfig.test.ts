@@ -1,11 +1,12 @@
 /** Traefik Config domain modules without n8n: middleware building, attaching with comments kept,
  * folder validation, webhook signatures. */
 import { compareSync } from 'bcryptjs';
+import { createTwoFilesPatch } from 'diff';
 import { createHmac } from 'node:crypto';
 import { parse } from 'yaml';
 
 import { attachMiddlewares } from '../../nodes/TraefikConfig/attach';
-import { checkFolder } from '../../nodes/TraefikConfig/deploy';
+import { checkFileName, checkFolder, redactDiff } from '../../nodes/TraefikConfig/deploy';
 import { buildMiddleware, addToDocument } from '../../nodes/TraefikConfig/middleware';
 import { checkStructure } from '../../nodes/TraefikConfig/schema';
 import { validateFiles } from '../../nodes/TraefikConfig/validate';
@@ -230,6 +231,39 @@ describe('Deploy folder rules', () => {
 		expect(() => checkFolder({ dynamicDir: '/opt/t/dynamic', backupDir: '/opt/t/dynamic/.history', keep: 5 })).toThrow(/inside the watched folder/);
 		expect(() => checkFolder({ dynamicDir: '/opt/t/dynamic', backupDir: '/opt/t/dynamic', keep: 5 })).toThrow(/inside the watched folder/);
 		expect(() => checkFolder({ dynamicDir: 'dynamic', backupDir: '/h', keep: 5 })).toThrow(/absolute/);
+	});
+
+	it('a file name from a push or an input item never leaves the dynamic folder', () => {
+		expect(checkFileName(' routers.yml ')).toBe('routers.yml');
+		expect(checkFileName('10-n8n.yaml')).toBe('10-n8n.yaml');
+		for (const name of ['../../etc/x.yml', '../dynamic-history/x.yml', '/etc/traefik/x.yml', 'sub/x.yml', 'sub\\x.yml', '..yml', '.hidden.yml', 'x.yml/..', 'x.yml.bak', 'x.yml\u0000', '']) {
+			expect(() => checkFileName(name)).toThrow(/is not a file name this node deploys/);
+		}
+	});
+});
+
+describe('Deploy diff (goes to Slack, email and the execution log)', () => {
+	it('masks password hashes and inline private keys, keeping the lines that changed visible', () => {
+		const before = buildMiddleware('auth', { type: 'basicAuth', users: [{ user: 'ops', password: 'first-password-1' }] }).yaml;
+		const after = buildMiddleware('auth', { type: 'basicAuth', users: [{ user: 'ops', password: 'second-password-2' }] }).yaml;
+		const hashOf = (yaml: string) => /ops:(\S+)/.exec(yaml)![1];
+		const diff = redactDiff(createTwoFilesPatch('a/auth.yml', 'b/auth.yml', before, after));
+		expect(diff).not.toContain(hashOf(before));
+		expect(diff).not.toContain(hashOf(after));
+		expect(diff).toMatch(new RegExp(`^-\\s+- ops:<password hash …${hashOf(before).slice(-4).replace(/[.$]/g, '\\$&')}>$`, 'm'));
+		expect(diff).toMatch(/^\+\s+- ops:<password hash …/m);
+		const apr1 = 'test:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/';
+		const sha = 'old:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=';
+		expect(redactDiff(`+  - ${apr1}\n+  - ${sha}`)).toBe('+  - test:<password hash …8wj/>\n+  - old:<password hash …j9g=>');
+
+		const key = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----';
+		const tls = (k: string) => `tls:\n  certificates:\n    - certFile: /certs/a.pem\n      keyFile: |\n${k.split('\n').map((l) => `        ${l}`).join('\n')}\n`;
+		const keyDiff = redactDiff(createTwoFilesPatch('a/tls.yml', 'b/tls.yml', '', tls(key)));
+		expect(keyDiff).not.toMatch(/MIIEvQ|BKcwgg/);
+		expect(keyDiff).toContain('+        -----BEGIN PRIVATE KEY----- (redacted)');
+		expect(keyDiff).toContain('+        (private key redacted)');
+		expect(keyDiff).toContain('+        -----END PRIVATE KEY-----');
+		expect(keyDiff).toContain('+    - certFile: /certs/a.pem');
 	});
 });
 

@@ -6,7 +6,7 @@ import { errorMessage, InfraOpsError } from '../../shared/errors';
 import { toNodeError } from '../../shared/nodeErrors';
 import { withSsh } from '../../shared/ssh';
 import { attachMiddlewares, type RouterSelector } from '../attach';
-import { checkFileName } from '../deploy';
+import { checkFileName, redactDiff } from '../deploy';
 import { sshOf, toItems, type Result } from './common';
 
 const op = 'attachMiddlewares';
@@ -134,7 +134,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 					changed: result.changed,
 					routers: result.routers.map((r) => ({ ...r })),
 					notFound: result.notFound,
-					diff: result.changed ? createTwoFilesPatch(`a/${file}`, `b/${file}`, text, result.text) : '',
+					diff: result.changed ? redactDiff(createTwoFilesPatch(`a/${file}`, `b/${file}`, text, result.text)) : '',
 				},
 			});
 		} catch (error) {

@@ -3,7 +3,7 @@ import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n
 import { errorMessage } from '../../shared/errors';
 import { toNodeError } from '../../shared/nodeErrors';
 import { withSsh } from '../../shared/ssh';
-import { fetchGitFiles } from '../gitSource';
+import { fetchGitFiles, redactRepoUrl } from '../gitSource';
 import { sshOf, toItems, type Result } from './common';
 
 const op = 'fetchGitFiles';
@@ -72,7 +72,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 					stagingDir: this.getNodeParameter('stagingDir', i) as string,
 				}),
 			);
-			for (const f of files) results.push({ itemIndex: i, json: { ...f, repository: repoUrl.replace(/\/\/[^/@]*@/, '//') } });
+			for (const f of files) results.push({ itemIndex: i, json: { ...f, repository: redactRepoUrl(repoUrl) } });
 		} catch (error) {
 			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
 			results.push({ itemIndex: i, error: errorMessage(error) });

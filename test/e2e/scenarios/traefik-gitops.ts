@@ -57,8 +57,9 @@ function commit(files: Record<string, string>, message: string): string {
 	return git('rev-parse', 'HEAD');
 }
 
+/** Indented like Gitea's deliveries: n8n's parsed-and-re-serialized body differs from these bytes, so only an HMAC over the raw body verifies. */
 function pushBody(after: string): string {
-	return JSON.stringify({ ref: 'refs/heads/main', after, repository: { full_name: 'example/traefik-config' }, head_commit: { id: after } });
+	return JSON.stringify({ ref: 'refs/heads/main', after, repository: { full_name: 'example/traefik-config' }, head_commit: { id: after } }, null, 2) + '\n';
 }
 
 function check(cond: boolean, what: string, detail: unknown = ''): void {
@@ -84,6 +85,7 @@ const scenario: Scenario = {
 				stagingDir: path.join(root, 'staging'),
 				dynamicDir,
 				backupDir: path.join(root, 'dynamic-history'),
+				verifyTimeoutSeconds: 5,
 				behindProxy: true,
 				slackChannel: '#e2e-gitops',
 				alertEmail: 'ops@example.com',

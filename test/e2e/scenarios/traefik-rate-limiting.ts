@@ -54,7 +54,8 @@ const scenario: Scenario = {
 		fs.writeFileSync(path.join(dynamicDir, 'routers.yml'), ROUTERS);
 		replay = await startTraefikReplay({ watchDir: dynamicDir, loadDelayMs: 500 });
 		return {
-			settings: { dynamicDir, backupDir, slackChannel: '#e2e-traefik', alertEmail: 'ops@example.com', fromEmail: 'n8n@example.com' },
+			// 5 s instead of the default 30: the rollback run waits the whole timeout twice (the change, then the restored file)
+			settings: { dynamicDir, backupDir, verifyTimeoutSeconds: 5, slackChannel: '#e2e-traefik', alertEmail: 'ops@example.com', fromEmail: 'n8n@example.com' },
 			credentials: { infraOpsTraefikApi: { url: replay.url, authentication: 'none', allowSelfSigned: false } },
 			cleanup: async () => await replay?.close(),
 		};
@@ -79,7 +80,7 @@ const scenario: Scenario = {
 		check(fs.readdirSync(backupDir).some((f) => f.startsWith('routers.yml.') && fs.readFileSync(path.join(backupDir, f), 'utf8') === ROUTERS), 'the hand-written version is kept outside the watched folder');
 		check(fs.readdirSync(dynamicDir).sort().join() === 'infra-ops-middlewares.yml,routers.yml', 'nothing else in the watched folder', fs.readdirSync(dynamicDir));
 		const served = (await (await fetch(`${replay!.url}/api/http/routers/n8n-api@file`)).json()) as { middlewares: string[]; status: string };
-		check(served.status === 'enabled' && served.middlewares.join() === 'api-ratelimit,general-ratelimit,secure-headers', 'the recorded-response API serves the new router', served);
+		check(served.status === 'enabled' && served.middlewares.join() === 'api-ratelimit@file,general-ratelimit@file,secure-headers@file', 'the recorded-response API serves the new router', served);
 		const slack1 = ctx.sinks.slack.messages.slice(slack0);
 		check(slack1.length === 2 && slack1.every((m) => m.channel === '#e2e-traefik' && /OK\* Traefik rate limiting: written/.test(m.text)), 'one Slack message per deployed file', slack1.map((m) => m.text));
 		check(ctx.sinks.smtp.messages.length === mail0, 'no email for a successful deploy');
