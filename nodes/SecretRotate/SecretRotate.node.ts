@@ -6,6 +6,9 @@ import { operationProperties, router } from './actions/router';
 
 const forTargets = (...kinds: string[]) => ({ show: { operation: ['rotate'], targetKinds: kinds } });
 
+// Deliberately not usableAsTool: an AI agent could ask Generate to put a secret in its output (and so
+// in the model's context), or rotate production credentials unasked. Rotations run from workflows.
+// eslint-disable-next-line @n8n/community-nodes/node-usable-as-tool
 export class SecretRotate implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Secret Rotate',
@@ -16,7 +19,6 @@ export class SecretRotate implements INodeType {
 		subtitle: '={{$parameter["operation"]}}',
 		description: 'Generate passwords, tokens and SSH keys, and rotate them across PostgreSQL, .env files, SSH keys, Docker, Vault and n8n with a test step and rollback',
 		defaults: { name: 'Secret Rotate' },
-		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [
