@@ -1,8 +1,8 @@
 /** The desired-state document (JSON or YAML) for LXC containers, checked field by field so a mistake
  * is reported with its path (e.g. `containers[1].net.net0.tag`). */
-import { parse as parseYaml } from 'yaml';
 
 import { InfraOpsError } from '../shared/errors';
+import { loadYaml } from '../shared/lazy';
 import { buildNet, parseSize, type NetInterface } from './propertyStrings';
 
 export type PowerState = 'running' | 'stopped' | 'absent';
@@ -185,7 +185,7 @@ export function parseDesiredState(input: unknown, options: { defaultNode?: strin
 	if (typeof input === 'string') {
 		if (!input.trim()) fail('document', 'is empty', 'Give the desired state as JSON or YAML: containers: [{ vmid: 101, node: pve, hostname: traefik, ... }]');
 		try {
-			doc = /^\s*[[{]/.test(input) ? JSON.parse(input) : parseYaml(input);
+			doc = /^\s*[[{]/.test(input) ? JSON.parse(input) : loadYaml().parse(input);
 		} catch (error) {
 			fail('document', `is neither valid JSON nor YAML: ${(error as Error).message.split('\n')[0]}`);
 		}

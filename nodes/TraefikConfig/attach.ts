@@ -1,6 +1,15 @@
 /** Adds middlewares to routers of a hand-written dynamic file through yaml's Document API, so the
  * operator's comments, key order and quoting survive; running it twice changes nothing. */
-import { isMap, isScalar, isSeq, parseDocument, YAMLSeq, type Document, type YAMLMap } from 'yaml';
+import type * as Yaml from 'yaml';
+import type { Document, YAMLMap } from 'yaml';
+
+import { loadYaml } from '../shared/lazy';
+
+// yaml loads on first use (n8n requires every node file when it starts); the guards keep their types
+const isMap = ((node: unknown) => loadYaml().isMap(node)) as typeof Yaml.isMap;
+const isScalar = ((node: unknown) => loadYaml().isScalar(node)) as typeof Yaml.isScalar;
+const isSeq = ((node: unknown) => loadYaml().isSeq(node)) as typeof Yaml.isSeq;
+const parseDocument = ((...args: Parameters<typeof Yaml.parseDocument>) => loadYaml().parseDocument(...args)) as typeof Yaml.parseDocument;
 
 import { InfraOpsError } from '../shared/errors';
 
@@ -105,7 +114,7 @@ export function attachMiddlewares(text: string, options: AttachOptions, source =
 		else if (edit) edits.push(edit);
 		let seq: unknown = originalSeq;
 		if (seq === undefined || seq === null || (isScalar(seq) && seq.value === null)) {
-			seq = new YAMLSeq();
+			seq = new (loadYaml().YAMLSeq)();
 			router.set('middlewares', seq);
 		}
 		if (!isSeq(seq)) {

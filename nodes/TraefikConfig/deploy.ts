@@ -4,11 +4,11 @@
  * a non-config extension + rename, so Traefik's watcher never reads half a file), then, with API
  * access, wait until Traefik serves what the file says, and put the previous version back if not.
  */
-import { createTwoFilesPatch } from 'diff';
 import { posix } from 'node:path';
 
 import { mapConcurrent } from '../shared/concurrency';
 import { errorMessage, InfraOpsError } from '../shared/errors';
+import { loadDiff } from '../shared/lazy';
 import { shellQuote, type SshSession } from '../shared/ssh';
 import { waitUntilLoaded, type LoadCheck, type TraefikApi } from './traefikApi';
 import { isDynamicFileName, loadedNames, validateFiles, type ConfigProblem, type DynamicFile } from './validate';
@@ -280,7 +280,7 @@ async function deployUnlocked(session: SshSession, folder: Folder, changesIn: Fi
 	const outcomes: DeployOutcome[] = changes.map((c) => {
 		const old = olds.get(c.fileName);
 		const path = posix.join(folder.dynamicDir, c.fileName);
-		const diff = redactDiff(createTwoFilesPatch(`a/${c.fileName}`, `b/${c.fileName}`, old ?? '', c.content, old === undefined ? 'new file' : undefined, undefined, { context: 3 }));
+		const diff = redactDiff(loadDiff().createTwoFilesPatch(`a/${c.fileName}`, `b/${c.fileName}`, old ?? '', c.content, old === undefined ? 'new file' : undefined, undefined, { context: 3 }));
 		const own = stop.filter((p) => p.file === c.fileName);
 		const warnings = after.problems.filter((p) => p.file === c.fileName && p.status === 'warning');
 		return { file: c.fileName, path, diff, problems: [...own, ...warnings], status: warnings.length ? 'warning' : 'ok', action: old === c.content ? 'unchanged' : 'written', summary: '' };

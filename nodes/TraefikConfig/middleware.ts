@@ -1,9 +1,8 @@
 /** Builds Traefik v3 middleware definitions from plain options; the output is checked against the
  * structure (schema.ts) before it is returned, so what this module emits always loads. */
-import { hashSync } from 'bcryptjs';
-import { parseDocument, stringify } from 'yaml';
 
 import { InfraOpsError } from '../shared/errors';
+import { loadBcrypt, loadYaml } from '../shared/lazy';
 import { checkStructure, type DynamicConfig, type HeadersMiddleware, type HttpMiddleware, type RateLimitMiddleware } from './schema';
 
 export interface SourceCriterionOptions {
@@ -154,7 +153,7 @@ function definitionOf(spec: MiddlewareSpec, notes: string[]): HttpMiddleware {
 				if (!user || user.includes(':')) throw new InfraOpsError(`"${user}" is not a usable user name`, 'A user name must not be empty or contain ":"');
 				if (!password || password.length < 8) throw new InfraOpsError(`The password of ${user} is shorter than 8 characters`);
 				// bcrypt is what Traefik recommends; `$` must not be doubled in a file (only in Docker labels)
-				return `${user}:${hashSync(password, 10)}`;
+				return `${user}:${loadBcrypt().hashSync(password, 10)}`;
 			});
 			return { basicAuth: { users, ...(spec.realm ? { realm: spec.realm } : {}), ...(spec.removeHeader ? { removeHeader: true } : {}) } };
 		}
@@ -186,7 +185,7 @@ export function buildMiddleware(name: string, spec: MiddlewareSpec): BuiltMiddle
 			'Fix the option named in the message',
 		);
 	}
-	return { name: checked, definition, config, yaml: stringify(config), json: JSON.stringify(config, null, 2), notes };
+	return { name: checked, definition, config, yaml: loadYaml().stringify(config), json: JSON.stringify(config, null, 2), notes };
 }
 
 /** Several middlewares in one configuration (one file). */
@@ -197,12 +196,12 @@ export function combineMiddlewares(built: BuiltMiddleware[]): { config: DynamicC
 		middlewares[b.name] = b.definition;
 	}
 	const config: DynamicConfig = { http: { middlewares } };
-	return { config, yaml: stringify(config), json: JSON.stringify(config, null, 2) };
+	return { config, yaml: loadYaml().stringify(config), json: JSON.stringify(config, null, 2) };
 }
 
 /** Adds (or replaces) the middleware in existing YAML, keeping its comments and order. */
 export function addToDocument(yamlText: string, built: BuiltMiddleware): { config: DynamicConfig; yaml: string; json: string } {
-	const doc = parseDocument(yamlText);
+	const doc = loadYaml().parseDocument(yamlText);
 	if (doc.errors.length > 0) throw new InfraOpsError(`The input YAML does not parse: ${doc.errors[0].message.split('\n')[0]}`);
 	doc.setIn(['http', 'middlewares', built.name], doc.createNode(built.definition));
 	const config = doc.toJS() as DynamicConfig;

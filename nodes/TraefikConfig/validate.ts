@@ -5,7 +5,8 @@
  * missing service or middleware is disabled, a name defined in two files is skipped, and a rate
  * limit keyed on the remote address behind a proxy puts every client into one bucket.
  */
-import { parseDocument } from 'yaml';
+
+import { loadYaml } from '../shared/lazy';
 
 import { checkStructure, type DynamicConfig } from './schema';
 import { V3_REMOVED_HEADER_OPTIONS } from './middleware';
@@ -93,7 +94,7 @@ export function parseDynamicFile(file: DynamicFile): ParsedFile {
 	if (!CONFIG_EXTENSIONS.test(file.name)) {
 		problems.push({ file: file.name, path: '', status: 'warning', message: 'Traefik ignores this file: only .yml, .yaml and .toml files of the folder are read' });
 	}
-	const doc = parseDocument(file.text, { prettyErrors: false, uniqueKeys: true });
+	const doc = loadYaml().parseDocument(file.text, { prettyErrors: false, uniqueKeys: true });
 	if (doc.errors.length > 0) {
 		for (const error of doc.errors.slice(0, 5)) {
 			const line = error.linePos?.[0]?.line ?? (error.pos ? lineAt(file.text, error.pos[0]) : undefined);
@@ -270,7 +271,7 @@ export function validateFiles(files: DynamicFile[], options: ValidateOptions = {
 
 /** The file's http routers and middlewares, as Traefik's API will name them (`<name>@file`). */
 export function loadedNames(text: string): { routers: Record<string, { rule?: string; middlewares: string[]; service?: string }>; middlewares: Record<string, Record<string, unknown>> } {
-	const config = (parseDocument(text).toJS() ?? {}) as DynamicConfig;
+	const config = (loadYaml().parseDocument(text).toJS() ?? {}) as DynamicConfig;
 	const routers: Record<string, { rule?: string; middlewares: string[]; service?: string }> = {};
 	for (const [name, r] of Object.entries(config.http?.routers ?? {})) {
 		if (r) routers[name] = { rule: r.rule, middlewares: r.middlewares ?? [], service: r.service };

@@ -86,4 +86,16 @@ describe('packed package, installed as n8n does', () => {
 		expect(result.heavyAtLoad).toBe(0);
 		expect(existsSync(join(installed, 'node_modules', 'cpu-features'))).toBe(false);
 	});
+
+	it('loads no SDK, yaml, diff or bcryptjs when n8n requires the node files at start', () => {
+		const root = join(__dirname, '..', '..');
+		const script = `
+			for (const f of ${JSON.stringify(pkg.n8n.nodes)}) require(require('path').join(${JSON.stringify(root)}, f));
+			const heavy = Object.keys(require.cache).filter((k) => /node_modules\\/(ssh2|dockerode|@aws-sdk|pg|yaml|diff|bcryptjs)\\//.test(k));
+			const lazy = require(${JSON.stringify(join(root, 'dist/nodes/shared/lazy.js'))});
+			const loaded = [lazy.loadYaml().parseDocument, lazy.loadDiff().createTwoFilesPatch, lazy.loadBcrypt().hashSync].every((f) => typeof f === 'function');
+			process.stdout.write(JSON.stringify({ heavy, loaded }));`;
+		const result = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' })) as { heavy: string[]; loaded: boolean };
+		expect(result).toEqual({ heavy: [], loaded: true });
+	});
 });

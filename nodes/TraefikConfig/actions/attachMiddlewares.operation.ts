@@ -1,8 +1,8 @@
-import { createTwoFilesPatch } from 'diff';
 import { posix } from 'node:path';
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import { errorMessage, InfraOpsError } from '../../shared/errors';
+import { loadDiff } from '../../shared/lazy';
 import { toNodeError } from '../../shared/nodeErrors';
 import { withSsh } from '../../shared/ssh';
 import { attachMiddlewares, type RouterSelector } from '../attach';
@@ -134,7 +134,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 					changed: result.changed,
 					routers: result.routers.map((r) => ({ ...r })),
 					notFound: result.notFound,
-					diff: result.changed ? redactDiff(createTwoFilesPatch(`a/${file}`, `b/${file}`, text, result.text)) : '',
+					diff: result.changed ? redactDiff(loadDiff().createTwoFilesPatch(`a/${file}`, `b/${file}`, text, result.text)) : '',
 				},
 			});
 		} catch (error) {
