@@ -4,10 +4,8 @@
  * name (the workflow's tier map), and their VLAN tags compared with the tier's VLAN. Two are outside
  * their tier (email and Slack), one has no tier (Slack), two are fine (no alert).
  */
-import * as fs from 'node:fs';
-
-import { PVE_APIDATA } from '../../harness/pveSchema';
-import { startPveSimulator, type PveSimulator } from '../../harness/pveSimulator';
+import type { PveSimulator } from '../../harness/pveSimulator';
+import { check, preparePve, PVE_SKIPPED } from '../pveScenario';
 import type { Scenario } from '../scenario';
 
 let sim: PveSimulator | undefined;
@@ -17,29 +15,25 @@ const net = (n: number, tag?: number, bridge = 'vmbr0') => `name=eth${n},bridge=
 
 const scenario: Scenario = {
 	async prepare() {
-		if (!fs.existsSync(PVE_APIDATA)) {
-			return { credentials: { infraOpsProxmoxApi: { url: 'https://127.0.0.1:9', tokenId: TOKEN_ID, tokenSecret: SECRET, tls: 'insecure' } } };
-		}
-		sim = await startPveSimulator({ nodes: ['pve', 'pve2'], tokens: { [TOKEN_ID]: SECRET } });
-		sim.addContainer({ vmid: 105, status: 'running', config: { hostname: 'traefik', tags: 'external', net0: net(0, 40) } });
-		sim.addContainer({ vmid: 110, status: 'running', config: { hostname: 'n8n', tags: 'application', net0: net(0, 30) } });
-		sim.addContainer({ vmid: 120, node: 'pve2', status: 'running', config: { hostname: 'postgres', net0: net(0, 30) } });
-		sim.addContainer({ vmid: 131, status: 'running', config: { hostname: 'ollama', net0: net(0, 20), net1: net(1, undefined, 'vmbr1') } });
-		sim.addContainer({ vmid: 140, status: 'stopped', config: { hostname: 'whoami', net0: net(0, 20) } });
-		return {
+		const setup = await preparePve({
+			tokenId: TOKEN_ID,
+			secret: SECRET,
+			nodes: ['pve', 'pve2'],
+			containers: [
+				{ vmid: 105, status: 'running', config: { hostname: 'traefik', tags: 'external', net0: net(0, 40) } },
+				{ vmid: 110, status: 'running', config: { hostname: 'n8n', tags: 'application', net0: net(0, 30) } },
+				{ vmid: 120, node: 'pve2', status: 'running', config: { hostname: 'postgres', net0: net(0, 30) } },
+				{ vmid: 131, status: 'running', config: { hostname: 'ollama', net0: net(0, 20), net1: net(1, undefined, 'vmbr1') } },
+				{ vmid: 140, status: 'stopped', config: { hostname: 'whoami', net0: net(0, 20) } },
+			],
 			settings: { auditNode: '', slackChannel: '#infra-alerts', alertEmail: 'ops@example.com', fromEmail: 'n8n@example.com' },
-			credentials: { infraOpsProxmoxApi: { url: sim.url, tokenId: TOKEN_ID, tokenSecret: SECRET, tls: 'fingerprint', fingerprint: sim.fingerprint } },
-			cleanup: async () => {
-				await sim?.close();
-			},
-		};
+		});
+		sim = setup.sim;
+		return setup.prepared;
 	},
 
 	async run(ctx) {
-		if (!sim) return 'skipped: ../shared/reference absent (no PVE schema for the simulator)';
-		const check = (cond: boolean, what: string, data?: unknown) => {
-			if (!cond) throw new Error(`${what}${data === undefined ? '' : `: ${JSON.stringify(data)}`}`);
-		};
+		if (!sim) return PVE_SKIPPED;
 		const slack = ctx.sinks.slack.messages.length;
 		const mails = ctx.sinks.smtp.messages.length;
 		const run = await ctx.runWebhook();

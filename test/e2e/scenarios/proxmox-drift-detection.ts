@@ -5,10 +5,8 @@
  * and postgres is missing: one Slack message and one email each; a second run alerts on nothing;
  * a manual edit afterwards (n8n's memory) alerts once more, naming the key.
  */
-import * as fs from 'node:fs';
-
-import { PVE_APIDATA } from '../../harness/pveSchema';
-import { startPveSimulator, type PveSimulator } from '../../harness/pveSimulator';
+import type { PveSimulator } from '../../harness/pveSimulator';
+import { check, preparePve, PVE_SKIPPED } from '../pveScenario';
 import type { Scenario } from '../scenario';
 
 let sim: PveSimulator | undefined;
@@ -17,26 +15,21 @@ const SECRET = 'e2e00000-drift-4000-8000-000000000001';
 
 const scenario: Scenario = {
 	async prepare() {
-		if (!fs.existsSync(PVE_APIDATA)) {
-			return { credentials: { infraOpsProxmoxApi: { url: 'https://127.0.0.1:9', tokenId: TOKEN_ID, tokenSecret: SECRET, tls: 'insecure' } } };
-		}
-		sim = await startPveSimulator({ tokens: { [TOKEN_ID]: SECRET } });
-		sim.addContainer({ vmid: 105, status: 'running', config: { hostname: 'Traefic', cores: 2, memory: 1024, swap: 512, rootfs: 'local-lvm:subvol-105-disk-0,size=8G', features: 'nesting=1', onboot: 1, tags: 'external', net0: 'name=eth0,bridge=vmbr0,firewall=1,gw=10.0.40.1,hwaddr=BC:24:11:00:01:05,ip=10.0.40.5/24,tag=40,type=veth' } });
-		sim.addContainer({ vmid: 110, status: 'running', config: { hostname: 'n8n', cores: 4, memory: 4096, swap: 512, rootfs: 'local-lvm:subvol-110-disk-0,size=16G', features: 'nesting=1', onboot: 1, tags: 'application', net0: 'name=eth0,bridge=vmbr0,firewall=1,gw=10.0.20.1,hwaddr=BC:24:11:00:01:10,ip=10.0.20.10/24,tag=20,type=veth' } });
-		return {
+		const setup = await preparePve({
+			tokenId: TOKEN_ID,
+			secret: SECRET,
+			containers: [
+				{ vmid: 105, status: 'running', config: { hostname: 'Traefic', cores: 2, memory: 1024, swap: 512, rootfs: 'local-lvm:subvol-105-disk-0,size=8G', features: 'nesting=1', onboot: 1, tags: 'external', net0: 'name=eth0,bridge=vmbr0,firewall=1,gw=10.0.40.1,hwaddr=BC:24:11:00:01:05,ip=10.0.40.5/24,tag=40,type=veth' } },
+				{ vmid: 110, status: 'running', config: { hostname: 'n8n', cores: 4, memory: 4096, swap: 512, rootfs: 'local-lvm:subvol-110-disk-0,size=16G', features: 'nesting=1', onboot: 1, tags: 'application', net0: 'name=eth0,bridge=vmbr0,firewall=1,gw=10.0.20.1,hwaddr=BC:24:11:00:01:10,ip=10.0.20.10/24,tag=20,type=veth' } },
+			],
 			settings: { defaultNode: 'pve', slackChannel: '#infra-alerts', alertEmail: 'ops@example.com', fromEmail: 'n8n@example.com' },
-			credentials: { infraOpsProxmoxApi: { url: sim.url, tokenId: TOKEN_ID, tokenSecret: SECRET, tls: 'fingerprint', fingerprint: sim.fingerprint } },
-			cleanup: async () => {
-				await sim?.close();
-			},
-		};
+		});
+		sim = setup.sim;
+		return setup.prepared;
 	},
 
 	async run(ctx) {
-		if (!sim) return 'skipped: ../shared/reference absent (no PVE schema for the simulator)';
-		const check = (cond: boolean, what: string, data?: unknown) => {
-			if (!cond) throw new Error(`${what}${data === undefined ? '' : `: ${JSON.stringify(data)}`}`);
-		};
+		if (!sim) return PVE_SKIPPED;
 		const mails = ctx.sinks.smtp.messages.length;
 		const slack = ctx.sinks.slack.messages.length;
 		const first = await ctx.runWebhook();

@@ -4,10 +4,8 @@
  * "Traefic" — is fixed by an Update Config carrying the digest of the config just read, and a Get
  * afterwards proves the new name is in effect. A second run finds nothing to rename.
  */
-import * as fs from 'node:fs';
-
-import { PVE_APIDATA } from '../../harness/pveSchema';
-import { startPveSimulator, type PveSimulator } from '../../harness/pveSimulator';
+import type { PveSimulator } from '../../harness/pveSimulator';
+import { check, preparePve, PVE_SKIPPED } from '../pveScenario';
 import type { Scenario } from '../scenario';
 
 let sim: PveSimulator | undefined;
@@ -16,25 +14,20 @@ const SECRET = 'e2e00000-host-4000-8000-000000000002';
 
 const scenario: Scenario = {
 	async prepare() {
-		if (!fs.existsSync(PVE_APIDATA)) {
-			return { credentials: { infraOpsProxmoxApi: { url: 'https://127.0.0.1:9', tokenId: TOKEN_ID, tokenSecret: SECRET, tls: 'insecure' } } };
-		}
-		sim = await startPveSimulator({ tokens: { [TOKEN_ID]: SECRET } });
-		sim.addContainer({ vmid: 105, status: 'running', config: { hostname: 'Traefic', cores: 2, memory: 1024, rootfs: 'local-lvm:subvol-105-disk-0,size=8G', net0: 'name=eth0,bridge=vmbr0,firewall=1,gw=10.0.40.1,hwaddr=BC:24:11:00:01:05,ip=10.0.40.5/24,tag=40,type=veth', tags: 'external' } });
-		return {
+		const setup = await preparePve({
+			tokenId: TOKEN_ID,
+			secret: SECRET,
+			containers: [
+				{ vmid: 105, status: 'running', config: { hostname: 'Traefic', cores: 2, memory: 1024, rootfs: 'local-lvm:subvol-105-disk-0,size=8G', net0: 'name=eth0,bridge=vmbr0,firewall=1,gw=10.0.40.1,hwaddr=BC:24:11:00:01:05,ip=10.0.40.5/24,tag=40,type=veth', tags: 'external' } },
+			],
 			settings: { node: 'pve', vmid: 105, newHostname: 'traefik', rebootIfPending: false, slackChannel: '#infra-alerts', alertEmail: 'ops@example.com', fromEmail: 'n8n@example.com' },
-			credentials: { infraOpsProxmoxApi: { url: sim.url, tokenId: TOKEN_ID, tokenSecret: SECRET, tls: 'fingerprint', fingerprint: sim.fingerprint } },
-			cleanup: async () => {
-				await sim?.close();
-			},
-		};
+		});
+		sim = setup.sim;
+		return setup.prepared;
 	},
 
 	async run(ctx) {
-		if (!sim) return 'skipped: ../shared/reference absent (no PVE schema for the simulator)';
-		const check = (cond: boolean, what: string, data?: unknown) => {
-			if (!cond) throw new Error(`${what}${data === undefined ? '' : `: ${JSON.stringify(data)}`}`);
-		};
+		if (!sim) return PVE_SKIPPED;
 		const slack = ctx.sinks.slack.messages.length;
 		const mails = ctx.sinks.smtp.messages.length;
 		const digestBefore = sim.digestOf(105);
