@@ -13,7 +13,7 @@ import type Dockerode from 'dockerode';
 import { shellQuote, type SshSession } from '../shared/ssh';
 import { errorMessage, InfraOpsError } from '../shared/errors';
 import { AgeDecryptStream, AgeEncryptStream, type AgeDecryptKey, type AgeKeyMaterial } from './age';
-import { Coalesce, COMPRESSOR_INPUT_BYTES, createCompressor, createDecompressor, resolveCompression, type CompressionChoice } from './compression';
+import { createCompressor, createDecompressor, resolveCompression, type CompressionChoice } from './compression';
 import {
 	createHelper,
 	pickHelperImage,
@@ -120,12 +120,12 @@ async function streamToStore(
 	const scanner = new TarScanner();
 	const counter = new HashCounter();
 	let pipelineError: Error | undefined;
-	const body = pipeline(source, scanner, new Coalesce(COMPRESSOR_INPUT_BYTES), createCompressor(compression, options.compressionLevel), encryptor(options.encryption), counter, (error) => {
+	const body = pipeline(source, scanner, createCompressor(compression, options.compressionLevel), encryptor(options.encryption), counter, (error) => {
 		if (error) pipelineError = error;
 	}) as unknown as Readable;
 	await step('upload', timings, async () => {
 		try {
-			await uploadStream(target.s3, target.bucket, key, body, { ...DEFAULT_UPLOAD, ...options.upload });
+			await uploadStream(target.s3, target.bucket, key, body, { ...DEFAULT_UPLOAD, signPayload: options.encryption.kind === 'none', ...options.upload });
 		} catch (error) {
 			// a source failure surfaces in the upload as a stream error: name the source's
 			if (pipelineError && pipelineError !== error && !(error as { uploadId?: string }).uploadId) throw stepError('read archive', pipelineError);
@@ -289,7 +289,7 @@ function readBackupStream(body: Readable, manifest: BackupManifest, decryptKey: 
 	const scanner = new TarScanner();
 	const stages: NodeJS.ReadWriteStream[] = [counter];
 	if (manifest.encryption.kind !== 'none') stages.push(new AgeDecryptStream(decryptKey!));
-	stages.push(new Coalesce(COMPRESSOR_INPUT_BYTES), createDecompressor(manifest.compression), scanner);
+	stages.push(createDecompressor(manifest.compression), scanner);
 	let resolveDone!: () => void;
 	let rejectDone!: (e: Error) => void;
 	const done = new Promise<void>((resolve, reject) => {

@@ -1,9 +1,11 @@
-/** S3 transport against a real S3 protocol server (s3rver) started by the harness. */
-import { DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+/** S3 transport against a real S3 protocol server (s3rver) started by the harness. s3rver does not check
+ * signatures: these tests prove what is sent, not that AWS would accept it. */
+import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 
+import { uploadStream } from '../../nodes/DockerVolumeBackup/store';
 import { checkBucket, createS3Client, type S3Connection } from '../../nodes/shared/s3';
 import { services } from '../harness/services';
 
@@ -61,6 +63,41 @@ describe('S3 transport (real s3rver)', () => {
 			expect(Object.keys(sent[0]).filter((h) => h.startsWith('x-amz-checksum'))).toEqual([]);
 			const after = await client.send(new ListObjectsV2Command({ Bucket: conn.bucket, Prefix: prefix }));
 			expect(after.Contents ?? []).toEqual([]);
+		} finally {
+			client.destroy();
+		}
+	});
+
+	it('signs each part\'s SHA-256, or (for age-encrypted backups) sends UNSIGNED-PAYLOAD; the object is stored whole either way', async () => {
+		const conn = minio();
+		const client = createS3Client(conn);
+		const partHashes: string[] = [];
+		// the deserialize step sees the request as signed and sent
+		client.middlewareStack.add(
+			(next, context) => async (args) => {
+				if (context.commandName === 'UploadPartCommand') partHashes.push((args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256']);
+				return await next(args);
+			},
+			{ step: 'deserialize', name: 'recordPayloadHash' },
+		);
+		try {
+			const data = randomBytes(11 * 1024 * 1024);
+			const pieces = () => Readable.from([data.subarray(0, 3e6), data.subarray(3e6, 9e6), data.subarray(9e6)]);
+			const options = { partSizeBytes: 5 * 1024 * 1024, queueSize: 2, abortRetryMs: 1000 };
+			for (const signPayload of [true, false]) {
+				partHashes.length = 0;
+				const key = `transport-${Date.now()}/signed-${signPayload}.bin`;
+				await uploadStream(client, conn.bucket, key, pieces(), { ...options, signPayload });
+				expect(partHashes).toHaveLength(3);
+				if (signPayload) {
+					const parts = [data.subarray(0, 5 * 2 ** 20), data.subarray(5 * 2 ** 20, 10 * 2 ** 20), data.subarray(10 * 2 ** 20)];
+					expect([...partHashes].sort()).toEqual(parts.map((p) => createHash('sha256').update(p).digest('hex')).sort());
+				} else {
+					expect(partHashes).toEqual(['UNSIGNED-PAYLOAD', 'UNSIGNED-PAYLOAD', 'UNSIGNED-PAYLOAD']);
+				}
+				const got = await client.send(new GetObjectCommand({ Bucket: conn.bucket, Key: key }));
+				expect(Buffer.from(await got.Body!.transformToByteArray()).equals(data)).toBe(true);
+			}
 		} finally {
 			client.destroy();
 		}

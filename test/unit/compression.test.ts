@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { Readable, Writable } from 'node:stream';
+import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
-import { Coalesce, COMPRESSOR_INPUT_BYTES, createCompressor, createDecompressor } from '../../nodes/DockerVolumeBackup/compression';
+import { BatchedInput, COMPRESSOR_INPUT_BYTES, createCompressor, createDecompressor } from '../../nodes/DockerVolumeBackup/compression';
 
 async function collect(chunks: Buffer[], ...stages: NodeJS.ReadWriteStream[]): Promise<Buffer[]> {
 	const out: Buffer[] = [];
@@ -19,21 +19,48 @@ async function collect(chunks: Buffer[], ...stages: NodeJS.ReadWriteStream[]): P
 	return out;
 }
 
-describe('Coalesce (feeds the compressor whole MiBs)', () => {
-	it('regroups small writes into full chunks, keeps every byte in order, and flushes the tail', async () => {
+/** An inner stage that records the writes it gets. Like zlib with a 512 KiB batch (over its 64 KiB high-water
+ * mark, processed off the main thread), each batch fills its write buffer and completes later. */
+function recordingInner(seen: Buffer[]): Transform {
+	return new Transform({
+		writableHighWaterMark: 1,
+		transform(chunk: Buffer, _e, cb) {
+			seen.push(chunk);
+			const copy = Buffer.from(chunk);
+			setImmediate(() => cb(null, copy));
+		},
+	});
+}
+
+describe('BatchedInput (feeds the compressor half MiBs from reused buffers)', () => {
+	it('regroups small writes into full batches, keeps every byte in order, and flushes the tail', async () => {
 		const data = randomBytes(3 * 1000 + 17);
 		const pieces: Buffer[] = [];
 		for (let o = 0; o < data.length; o += 7) pieces.push(data.subarray(o, o + 7));
-		const out = await collect(pieces, new Coalesce(1000));
-		expect(out.map((b) => b.length)).toEqual([1000, 1000, 1000, 17]);
+		const seen: Buffer[] = [];
+		const out = await collect(pieces, new BatchedInput(recordingInner(seen), 1000));
+		expect(seen.map((b) => b.length)).toEqual([1000, 1000, 1000, 17]);
 		expect(Buffer.concat(out).equals(data)).toBe(true);
 	});
 
-	it('passes chunks already larger than the size through in whole multiples', async () => {
-		const data = randomBytes(2500);
-		const out = await collect([data.subarray(0, 10), data.subarray(10)], new Coalesce(1000));
-		expect(out.map((b) => b.length)).toEqual([1000, 1000, 500]);
+	it('reuses a few batch buffers for a long stream instead of allocating one per batch', async () => {
+		const data = randomBytes(200 * 1000);
+		const pieces: Buffer[] = [];
+		for (let o = 0; o < data.length; o += 4096) pieces.push(data.subarray(o, o + 4096));
+		const seen: Buffer[] = [];
+		const out = await collect(pieces, new BatchedInput(recordingInner(seen), 1000));
+		expect(seen).toHaveLength(200);
+		expect(new Set(seen.map((b) => b.buffer)).size).toBeLessThanOrEqual(3);
 		expect(Buffer.concat(out).equals(data)).toBe(true);
+	});
+
+	it('passes an error of the inner stage on and stops', async () => {
+		const failing = new Transform({
+			transform(_c, _e, cb) {
+				cb(new Error('inner broke'));
+			},
+		});
+		await expect(collect([randomBytes(5000)], new BatchedInput(failing, 1000))).rejects.toThrow('inner broke');
 	});
 
 	it('round-trips through zstd and gzip with socket-sized input', async () => {
@@ -41,9 +68,9 @@ describe('Coalesce (feeds the compressor whole MiBs)', () => {
 		const pieces: Buffer[] = [];
 		for (let o = 0; o < data.length; o += 65_536) pieces.push(data.subarray(o, o + 65_536));
 		for (const kind of ['zstd', 'gzip'] as const) {
-			const packed = Buffer.concat(await collect(pieces, new Coalesce(COMPRESSOR_INPUT_BYTES), createCompressor(kind)));
+			const packed = Buffer.concat(await collect(pieces, createCompressor(kind)));
 			expect(packed.length).toBeLessThan(data.length / 2);
-			const back = Buffer.concat(await collect([packed], new Coalesce(COMPRESSOR_INPUT_BYTES), createDecompressor(kind)));
+			const back = Buffer.concat(await collect([packed], createDecompressor(kind)));
 			expect(back.equals(data)).toBe(true);
 		}
 	});
