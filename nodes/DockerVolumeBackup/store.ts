@@ -2,8 +2,8 @@
  * manifests, deletion of named keys. No n8n import. */
 import { createHash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import type { S3Client } from '@aws-sdk/client-s3';
-import type { BuildMiddleware, MetadataBearer } from '@smithy/types';
+import type { S3Client, UploadPartCommandInput, UploadPartCommandOutput } from '@aws-sdk/client-s3';
+import type { BuildMiddleware } from '@smithy/types';
 
 import { errorMessage, InfraOpsError } from '../shared/errors';
 import { loadS3 } from '../shared/lazy';
@@ -55,7 +55,7 @@ export interface UploadOutcome {
 }
 
 /** SigV4 signs the value of x-amz-content-sha256 when the request already has one, instead of hashing the body. */
-const unsignedPayload: BuildMiddleware<object, MetadataBearer> = (next) => async (args) => {
+const unsignedPayload: BuildMiddleware<UploadPartCommandInput, UploadPartCommandOutput> = (next) => async (args) => {
 	(args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
 	return await next(args);
 };
