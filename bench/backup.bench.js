@@ -1,7 +1,9 @@
 // Docker Volume Backup throughput and memory, same run, real dockerd + s3rver (started here):
 // (a) baseline — the review's method: a container runs `tar czf` into a host folder, then the SDK uploads the file;
 // (b) ours — dist's backupVolume: Docker archive → zstd → age (X25519) → S3 multipart, in a child process (peak RSS = its maxRSS);
-// (c) limit — the same Docker archive stream through zstd into nothing.
+// (c) limit — the same Docker archive stream through zstd into nothing;
+// (d) pipeline — ours without S3: the same stream through our scan, zstd, age and hash into nothing (a second line),
+// and the CPU seconds of our process, dockerd and s3rver per run (a third line: all share this machine's cores).
 // Env: BENCH_GIB (default 1), BENCH_RSS_GIB (default "1,4": sizes for the RSS-flatness runs; "1" skips 4 GiB), BENCH_RUNS (default 3).
 const { spawnSync, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -32,6 +34,13 @@ async function main() {
 	const s3 = await startS3rver({ dir: path.join(tmp, 's3') });
 	const Docker = require('dockerode');
 	const docker = new Docker({ socketPath: dockerSvc.info.socketPath, timeout: 600_000 });
+	// CPU seconds of a process and the children it waited for (dockerd's tar helper), from /proc
+	const ticks = Number(execFileSync('getconf', ['CLK_TCK']).toString());
+	const dockerdPid = Number(fs.readFileSync(path.join(tmp, 'docker', 'docker.pid'), 'utf8'));
+	const cpuSeconds = (pid) => {
+		const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+		return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / ticks;
+	};
 	const image = dockerSvc.info.image;
 	const s3conn = { provider: 'other', endpoint: s3.endpoint, bucket: s3.bucket, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true };
 	const hostDir = path.join(tmp, 'host-backup');
@@ -55,10 +64,11 @@ async function main() {
 	const child = (fn, args) => {
 		const script = `
 			const fn = ${fn.toString()};
-			fn(${JSON.stringify(args)}).then((r) => { process.stdout.write(JSON.stringify({ ...r, maxRssKiB: process.resourceUsage().maxRSS })); process.exit(0); }, (e) => { console.error(e); process.exit(1); });`;
+			fn(${JSON.stringify(args)}).then((r) => { const u = process.cpuUsage(); process.stdout.write(JSON.stringify({ ...r, maxRssKiB: process.resourceUsage().maxRSS, cpuS: (u.user + u.system) / 1e6 })); process.exit(0); }, (e) => { console.error(e); process.exit(1); });`;
+		const before = [cpuSeconds(dockerdPid), cpuSeconds(s3.pid)];
 		const out = spawnSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 20 });
 		if (out.status !== 0) throw new Error(`${fn.name} (${args.volume}) failed:\n${out.stderr}`);
-		return JSON.parse(out.stdout);
+		return { ...JSON.parse(out.stdout), dockerdCpuS: cpuSeconds(dockerdPid) - before[0], s3CpuS: cpuSeconds(s3.pid) - before[1] };
 	};
 	const ours = async ({ socketPath, s3conn, volume, recipient, root }) => {
 		const Docker = require('dockerode');
@@ -91,6 +101,24 @@ async function main() {
 		await c.remove();
 		return { s };
 	};
+	/** Ours without storage: the same archive stream through our whole pipeline (scan, zstd, age, hash) into nothing. */
+	const pipelineOnly = async ({ socketPath, volume, image, recipient, root }) => {
+		const Docker = require('dockerode');
+		const { Writable } = require('node:stream');
+		const { pipeline } = require('node:stream/promises');
+		const { backupStream } = require(root + '/dist/nodes/DockerVolumeBackup/engine');
+		const { parseRecipient } = require(root + '/dist/nodes/shared/ageKeys');
+		const docker = new Docker({ socketPath, timeout: 600000 });
+		const r = parseRecipient(recipient);
+		const c = await docker.createContainer({ Image: image, Entrypoint: [], Cmd: ['/never'], HostConfig: { Binds: [volume + ':/src:ro'], NetworkMode: 'none' } });
+		const t0 = process.hrtime.bigint();
+		const stream = await c.getArchive({ path: '/src/.' });
+		const { body } = backupStream(stream, 'zstd', { encryption: { kind: 'recipients', publicKeys: [r.publicKey], fingerprints: [r.fingerprint] } });
+		await pipeline(body, new Writable({ write: (_c, _e, cb) => cb() }));
+		const s = Number(process.hrtime.bigint() - t0) / 1e9;
+		await c.remove();
+		return { s };
+	};
 	const baseline = async ({ socketPath, s3conn, volume, image, hostDir, root }) => {
 		const Docker = require('dockerode');
 		const fs = require('node:fs');
@@ -118,16 +146,30 @@ async function main() {
 	try {
 		const main = `bench_${GIB}g`;
 		await makeVolume(main, GIB);
-		const o = [], b = [], l = [];
+		const o = [], b = [], l = [], p = [];
+		const cpu = { pipeline: [], ours: [], oursDockerd: [], oursS3: [], limit: [], limitDockerd: [], baseline: [], baselineDockerd: [], baselineS3: [] };
 		let bytes = 0;
 		let peak = 0;
 		for (let i = 0; i < RUNS; i++) {
-			l.push(child(limit, { ...common, volume: main }).s);
+			const lr = child(limit, { ...common, volume: main });
+			l.push(lr.s);
+			cpu.limit.push(lr.cpuS);
+			cpu.limitDockerd.push(lr.dockerdCpuS);
+			const pr = child(pipelineOnly, { ...common, volume: main });
+			p.push(pr.s);
+			cpu.pipeline.push(pr.cpuS);
 			const r = child(ours, { ...common, volume: main });
 			o.push(r.s);
+			cpu.ours.push(r.cpuS);
+			cpu.oursDockerd.push(r.dockerdCpuS);
+			cpu.oursS3.push(r.s3CpuS);
 			bytes = r.tarBytes;
 			peak = Math.max(peak, r.maxRssKiB / 1024);
-			b.push(child(baseline, { ...common, volume: main }).s);
+			const br = child(baseline, { ...common, volume: main });
+			b.push(br.s);
+			cpu.baseline.push(br.cpuS);
+			cpu.baselineDockerd.push(br.dockerdCpuS);
+			cpu.baselineS3.push(br.s3CpuS);
 		}
 		const rss = {};
 		for (const g of RSS_GIB) {
@@ -151,6 +193,11 @@ async function main() {
 			rss_4g_mib: rss[4] ?? 'skipped',
 		};
 		console.log(`BENCH backup ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+		const pipeline_s = median(p);
+		console.log(`BENCH backup-pipeline pipeline_s=${pipeline_s.toFixed(2)} limit_s=${limit_s.toFixed(2)} of_limit=${(limit_s / pipeline_s).toFixed(3)} (ours without S3: scan, zstd, age, hash into nothing)`);
+		// where the wall time goes: every process of a run shares this machine's cores (the baseline's `tar czf` runs in a container, counted in neither dockerd nor s3rver)
+		const cpuFields = Object.fromEntries(Object.entries(cpu).map(([k, xs]) => [`${k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase())}_cpu_s`, median(xs).toFixed(2)]));
+		console.log(`BENCH backup-cpu cores=${os.cpus().length} ${Object.entries(cpuFields).map(([k, v]) => `${k}=${v}`).join(' ')}`);
 	} finally {
 		await s3.stop();
 		await dockerSvc.stop();

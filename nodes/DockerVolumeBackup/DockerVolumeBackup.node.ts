@@ -2,6 +2,7 @@ import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescrip
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { credentialTests } from '../shared/credentialTests';
+import { errorFields } from '../shared/errors';
 import { toNodeError } from '../shared/nodeErrors';
 import * as backup from './actions/backup.operation';
 import { prefixProperty } from './actions/common';
@@ -83,7 +84,7 @@ export class DockerVolumeBackup implements INodeType {
 			} catch (error) {
 				const nodeError = toNodeError(this.getNode(), error, i);
 				if (this.continueOnFail()) {
-					out.push({ json: { error: nodeError.message, description: nodeError.description ?? undefined }, pairedItem: { item: i } });
+					out.push({ json: errorFields(nodeError), pairedItem: { item: i } });
 					continue;
 				}
 				throw nodeError;

@@ -108,7 +108,22 @@ function encryptor(encryption: EncryptionSetting): Transform {
 	return new AgeEncryptStream(key);
 }
 
-/** tar source → scan → compress → encrypt → hash → S3. Returns once the object is stored and checked. */
+/** tar source → scan → compress → encrypt → hash: the bytes that go to storage, and what was seen on the way. */
+export function backupStream(
+	source: Readable,
+	compression: ReturnType<typeof resolveCompression>,
+	options: Pick<BackupOptions, 'compressionLevel' | 'encryption'>,
+): { body: Readable; scanner: TarScanner; counter: HashCounter; error: () => Error | undefined } {
+	const scanner = new TarScanner();
+	const counter = new HashCounter();
+	let pipelineError: Error | undefined;
+	const body = pipeline(source, scanner, createCompressor(compression, options.compressionLevel), encryptor(options.encryption), counter, (error) => {
+		if (error) pipelineError = error;
+	}) as unknown as Readable;
+	return { body, scanner, counter, error: () => pipelineError };
+}
+
+/** The backup stream → S3. Returns once the object is stored and checked. */
 async function streamToStore(
 	source: Readable,
 	target: StorageTarget,
@@ -117,21 +132,18 @@ async function streamToStore(
 	options: BackupOptions,
 	timings: Record<string, number>,
 ): Promise<{ tar: TarStats; stored: { sha256: string; bytes: number } }> {
-	const scanner = new TarScanner();
-	const counter = new HashCounter();
-	let pipelineError: Error | undefined;
-	const body = pipeline(source, scanner, createCompressor(compression, options.compressionLevel), encryptor(options.encryption), counter, (error) => {
-		if (error) pipelineError = error;
-	}) as unknown as Readable;
+	const { body, scanner, counter, error: sourceError } = backupStream(source, compression, options);
 	await step('upload', timings, async () => {
 		try {
 			await uploadStream(target.s3, target.bucket, key, body, { ...DEFAULT_UPLOAD, signPayload: options.encryption.kind === 'none', ...options.upload });
 		} catch (error) {
 			// a source failure surfaces in the upload as a stream error: name the source's
-			if (pipelineError && pipelineError !== error && !(error as { uploadId?: string }).uploadId) throw stepError('read archive', pipelineError);
+			const failed = sourceError();
+			if (failed && failed !== error && !(error as { uploadId?: string }).uploadId) throw stepError('read archive', failed);
 			throw error;
 		}
-		if (pipelineError) throw stepError('read archive', pipelineError);
+		const failed = sourceError();
+		if (failed) throw stepError('read archive', failed);
 	});
 	if (!scanner.stats) throw stepError('read archive', new Error('the archive stream ended early'));
 	const stored = { sha256: counter.sha256, bytes: counter.bytes };

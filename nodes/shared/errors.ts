@@ -18,6 +18,13 @@ export function errorMessage(error: unknown): string {
 	return String(error);
 }
 
+/** An error item's json under continueOnFail: the message and, when known, what to do about it. */
+export function errorFields(error: unknown): { error: string; hint?: string } {
+	const hint = error instanceof InfraOpsError ? error.hint : (error as { description?: unknown } | undefined)?.description;
+	const message = errorMessage(error);
+	return typeof hint === 'string' && hint ? { error: message, hint } : { error: message };
+}
+
 const NETWORK_HINTS: Record<string, string> = {
 	ECONNREFUSED: 'nothing is listening there: check the host, the port and that the service runs',
 	ENOTFOUND: 'the host name does not resolve: check the spelling, or use an IP address',

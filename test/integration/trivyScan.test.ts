@@ -250,6 +250,8 @@ describeRef('Trivy Scan (stand-in Trivy printing recorded reports)', () => {
 			[{ item: 0 }, 'The Trivy image infra-ops-test/no-such-t'],
 			[{ item: 1 }, 'The Trivy image infra-ops-test/no-such-t'],
 		]);
+		// the error item says what to do, as the error would
+		expect(continued.outputs['Trivy Scan'][0][0].json.hint).toBe('Pull it on the Docker host (docker pull infra-ops-test/no-such-trivy:9), or set Trivy Image to an image that is there');
 
 		const badIgnore = await run({ operation: 'parseReport', reportText: '{"SchemaVersion":2}', ignoreList: { rules: [{ id: 'CVE-1', expires: 'soon' }] } });
 		expect(badIgnore.error?.message).toBe('The ignore rule for CVE-1 has an expiry "soon" that is not a date');

@@ -2,7 +2,7 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodePropertie
 
 import { mapConcurrent } from '../../shared/concurrency';
 import { sshConnectionFrom } from '../../shared/connections';
-import { errorMessage } from '../../shared/errors';
+import { errorFields, errorMessage } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
 import { toNodeError } from '../../shared/nodeErrors';
 import { withSsh } from '../../shared/ssh';
@@ -107,7 +107,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			certificates = parseAcmeJson(read.text, read.source);
 		} catch (error) {
 			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			results.push({ itemIndex: i, error: errorMessage(error) });
+			results.push({ itemIndex: i, ...errorFields(error) });
 			continue;
 		}
 		const thresholds = readThresholds(options);

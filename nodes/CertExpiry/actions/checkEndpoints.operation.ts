@@ -1,7 +1,7 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import { mapConcurrent } from '../../shared/concurrency';
-import { errorMessage } from '../../shared/errors';
+import { errorFields, errorMessage } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
 import { toNodeError } from '../../shared/nodeErrors';
 import { judgeChain, type Assessment } from '../judge';
@@ -111,7 +111,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			for (const target of targets) jobs.push({ itemIndex: i, target, options });
 		} catch (error) {
 			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			results.push({ itemIndex: i, error: errorMessage(error) });
+			results.push({ itemIndex: i, ...errorFields(error) });
 		}
 	}
 

@@ -1,6 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import { errorMessage } from '../../shared/errors';
+import { errorFields } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
 import { toNodeError } from '../../shared/nodeErrors';
 import { judgeChain, type Assessment } from '../judge';
@@ -96,7 +96,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			results.push({ itemIndex: i, finding });
 		} catch (error) {
 			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			results.push({ itemIndex: i, error: errorMessage(error) });
+			results.push({ itemIndex: i, ...errorFields(error) });
 		}
 	}
 	return toItems(this, results, assessments);

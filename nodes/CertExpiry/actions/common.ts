@@ -55,6 +55,7 @@ export interface CheckResult {
 	finding?: NewFinding;
 	/** A bad input of this item when continueOnFail is on. */
 	error?: string;
+	hint?: string;
 }
 
 export function assessmentFinding(check: string, target: string, assessment: Assessment, extra: IDataObject = {}): NewFinding {
@@ -82,6 +83,6 @@ export function toItems(context: IExecuteFunctions, results: CheckResult[], asse
 	return results.map((r) =>
 		r.finding
 			? { json: marked[k++] as unknown as IDataObject, pairedItem: { item: r.itemIndex } }
-			: { json: { error: r.error ?? 'unknown error' }, pairedItem: { item: r.itemIndex } },
+			: { json: { error: r.error ?? 'unknown error', ...(r.hint ? { hint: r.hint } : {}) }, pairedItem: { item: r.itemIndex } },
 	);
 }

@@ -3,7 +3,7 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import { proxmoxConnectionFrom } from '../../shared/connections';
-import { errorMessage } from '../../shared/errors';
+import { errorFields } from '../../shared/errors';
 import { markChanged, type NewFinding } from '../../shared/findings';
 import { toNodeError } from '../../shared/nodeErrors';
 import { checkNodeName, checkVmid } from '../lxc';
@@ -57,20 +57,20 @@ export async function perItem(
 			for (const json of Array.isArray(result) ? result : [result]) out.push({ json, pairedItem: { item: i } });
 		} catch (error) {
 			if (!ctx.continueOnFail()) throw toNodeError(ctx.getNode(), error, i);
-			out.push({ json: { error: errorMessage(error) }, pairedItem: { item: i } });
+			out.push({ json: errorFields(error), pairedItem: { item: i } });
 		}
 	}
 	return out;
 }
 
 /** Findings of all items, `changed` marked against the previous run, each paired with its input. */
-export function findingItems(ctx: IExecuteFunctions, results: { itemIndex: number; findings?: NewFinding[]; error?: string }[]): INodeExecutionData[] {
+export function findingItems(ctx: IExecuteFunctions, results: { itemIndex: number; findings?: NewFinding[]; error?: string; hint?: string }[]): INodeExecutionData[] {
 	const all = results.flatMap((r) => r.findings ?? []);
 	const marked = markChanged(all, ctx.getWorkflowStaticData('node'));
 	let k = 0;
 	return results.flatMap((r) =>
 		r.findings
 			? r.findings.map(() => ({ json: marked[k++] as unknown as IDataObject, pairedItem: { item: r.itemIndex } }))
-			: [{ json: { error: r.error ?? 'unknown error' }, pairedItem: { item: r.itemIndex } }],
+			: [{ json: { error: r.error ?? 'unknown error', ...(r.hint ? { hint: r.hint } : {}) }, pairedItem: { item: r.itemIndex } }],
 	);
 }

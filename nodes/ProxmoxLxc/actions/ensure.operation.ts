@@ -1,6 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import { errorMessage } from '../../shared/errors';
+import { errorFields } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
 import { toNodeError } from '../../shared/nodeErrors';
 import { parseDesiredState } from '../desiredState';
@@ -53,7 +53,7 @@ export const description: INodeProperties[] = [
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
 	const items = this.getInputData();
-	const results: { itemIndex: number; findings?: NewFinding[]; error?: string }[] = [];
+	const results: { itemIndex: number; findings?: NewFinding[]; error?: string; hint?: string }[] = [];
 	// created inside the try: a credential mistake is then an error item under continueOnFail too
 	let client: PveClient | undefined;
 	for (let i = 0; i < items.length; i++) {
@@ -71,7 +71,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			}
 		} catch (error) {
 			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			results.push({ itemIndex: i, error: errorMessage(error) });
+			results.push({ itemIndex: i, ...errorFields(error) });
 		}
 	}
 	return findingItems(this, results);

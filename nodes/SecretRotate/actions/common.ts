@@ -131,6 +131,7 @@ export interface ItemResult {
 	itemIndex: number;
 	findings?: NewFinding[];
 	error?: string;
+	hint?: string;
 }
 
 export function toItems(context: IExecuteFunctions, results: ItemResult[]): INodeExecutionData[] {
@@ -138,7 +139,7 @@ export function toItems(context: IExecuteFunctions, results: ItemResult[]): INod
 	const out: INodeExecutionData[] = [];
 	for (const r of results) {
 		if (!r.findings) {
-			out.push({ json: { error: r.error ?? 'unknown error' }, pairedItem: { item: r.itemIndex } });
+			out.push({ json: { error: r.error ?? 'unknown error', ...(r.hint ? { hint: r.hint } : {}) }, pairedItem: { item: r.itemIndex } });
 			continue;
 		}
 		for (const finding of markChanged(r.findings, store)) {

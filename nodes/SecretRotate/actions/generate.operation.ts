@@ -1,6 +1,6 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import { errorMessage } from '../../shared/errors';
+import { errorFields } from '../../shared/errors';
 import { toNodeError } from '../../shared/nodeErrors';
 import { generateSecret } from '../generate';
 import { readSecretSpec } from './common';
@@ -38,7 +38,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			out.push({ json, pairedItem: { item: i } });
 		} catch (error) {
 			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			out.push({ json: { error: errorMessage(error) }, pairedItem: { item: i } });
+			out.push({ json: errorFields(error), pairedItem: { item: i } });
 		}
 	}
 	return out;

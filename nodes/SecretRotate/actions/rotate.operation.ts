@@ -1,7 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import { dockerConnectionFrom, n8nApiConnectionFrom, postgresConnectionFrom, sshConnectionFrom, vaultConnectionFrom } from '../../shared/connections';
-import { errorMessage, InfraOpsError } from '../../shared/errors';
+import { errorFields, InfraOpsError } from '../../shared/errors';
 import { toNodeError } from '../../shared/nodeErrors';
 import { generateSecret } from '../generate';
 import { rotate, type RotationTarget } from '../rotation';
@@ -331,7 +331,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			results.push({ itemIndex: i, findings: outcome.findings });
 		} catch (error) {
 			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			results.push({ itemIndex: i, error: errorMessage(error) });
+			results.push({ itemIndex: i, ...errorFields(error) });
 		}
 	}
 	return toItems(this, results);

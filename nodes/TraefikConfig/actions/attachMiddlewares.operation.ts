@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import { errorMessage, InfraOpsError } from '../../shared/errors';
+import { errorFields, InfraOpsError } from '../../shared/errors';
 import { loadDiff } from '../../shared/lazy';
 import { toNodeError } from '../../shared/nodeErrors';
 import { withSsh } from '../../shared/ssh';
@@ -139,7 +139,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			});
 		} catch (error) {
 			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			results.push({ itemIndex: i, error: errorMessage(error) });
+			results.push({ itemIndex: i, ...errorFields(error) });
 		}
 	}
 	return toItems(this, results);

@@ -1,7 +1,7 @@
 import { NodeOperationError } from 'n8n-workflow';
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import { errorMessage, InfraOpsError } from '../../shared/errors';
+import { errorFields, errorMessage, InfraOpsError } from '../../shared/errors';
 import { toNodeError } from '../../shared/nodeErrors';
 import { addToDocument, buildMiddleware, type MiddlewareSpec, type SourceCriterionOptions } from '../middleware';
 import { toItems, type Result } from './common';
@@ -308,7 +308,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			});
 		} catch (error) {
 			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			results.push({ itemIndex: i, error: errorMessage(error) });
+			results.push({ itemIndex: i, ...errorFields(error) });
 		}
 	}
 	return toItems(this, results);

@@ -107,6 +107,7 @@ export interface Result {
 	finding?: NewFinding;
 	json?: IDataObject;
 	error?: string;
+	hint?: string;
 }
 
 /** Findings get `changed` against the previous run; plain results pass through; all paired with their input. */
@@ -115,7 +116,7 @@ export function toItems(context: IExecuteFunctions, results: Result[]): INodeExe
 	const marked = markChanged(findings, context.getWorkflowStaticData('node'));
 	let k = 0;
 	return results.map((r) => ({
-		json: r.finding ? (marked[k++] as unknown as IDataObject) : r.error !== undefined ? { error: r.error } : (r.json ?? {}),
+		json: r.finding ? (marked[k++] as unknown as IDataObject) : r.error !== undefined ? { error: r.error, ...(r.hint ? { hint: r.hint } : {}) } : (r.json ?? {}),
 		pairedItem: { item: r.itemIndex },
 	}));
 }

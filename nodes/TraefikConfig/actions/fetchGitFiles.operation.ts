@@ -1,6 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import { errorMessage } from '../../shared/errors';
+import { errorFields } from '../../shared/errors';
 import { toNodeError } from '../../shared/nodeErrors';
 import { withSsh } from '../../shared/ssh';
 import { fetchGitFiles, redactRepoUrl } from '../gitSource';
@@ -75,7 +75,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			for (const f of files) results.push({ itemIndex: i, json: { ...f, repository: redactRepoUrl(repoUrl) } });
 		} catch (error) {
 			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			results.push({ itemIndex: i, error: errorMessage(error) });
+			results.push({ itemIndex: i, ...errorFields(error) });
 		}
 	}
 	return toItems(this, results);

@@ -1,6 +1,6 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import { errorMessage } from '../../shared/errors';
+import { errorFields } from '../../shared/errors';
 import { toNodeError } from '../../shared/nodeErrors';
 import { withSsh } from '../../shared/ssh';
 import { rollbackFile } from '../deploy';
@@ -48,7 +48,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			results.push({ itemIndex: i, finding: outcomeFinding(outcome, conn.host, 'traefik-rollback', { restoredFrom: outcome.restoredFrom }) });
 		} catch (error) {
 			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			results.push({ itemIndex: i, error: errorMessage(error) });
+			results.push({ itemIndex: i, ...errorFields(error) });
 		}
 	}
 	return toItems(this, results);

@@ -1,6 +1,6 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import { errorMessage, InfraOpsError } from '../../shared/errors';
+import { errorFields, InfraOpsError } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
 import { toNodeError } from '../../shared/nodeErrors';
 import { withSsh } from '../../shared/ssh';
@@ -101,7 +101,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		}
 	} catch (error) {
 		if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, 0);
-		for (let i = 0; i < items.length; i++) results.push({ itemIndex: i, error: errorMessage(error) });
+		for (let i = 0; i < items.length; i++) results.push({ itemIndex: i, ...errorFields(error) });
 	}
 	return toItems(this, results);
 }

@@ -1,6 +1,6 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import { errorMessage, InfraOpsError } from '../../shared/errors';
+import { errorFields, InfraOpsError } from '../../shared/errors';
 import { toNodeError } from '../../shared/nodeErrors';
 import { detectGitHost, verifyWebhookSignature, type GitHost } from '../webhookSignature';
 import { toItems, type Result } from './common';
@@ -62,7 +62,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			});
 		} catch (error) {
 			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			results.push({ itemIndex: i, error: errorMessage(error) });
+			results.push({ itemIndex: i, ...errorFields(error) });
 		}
 	}
 	return toItems(this, results);

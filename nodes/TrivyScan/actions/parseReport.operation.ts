@@ -1,6 +1,6 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import { errorMessage, InfraOpsError } from '../../shared/errors';
+import { errorFields, InfraOpsError } from '../../shared/errors';
 import { toNodeError } from '../../shared/nodeErrors';
 import { reportFinding, type ImageResult } from '../imageFinding';
 import { parseTrivyReport } from '../report';
@@ -76,7 +76,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			out.push(...toItems(this, [result], i, options.perVulnerability === true));
 		} catch (error) {
 			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			out.push({ json: { error: errorMessage(error) }, pairedItem: { item: i } });
+			out.push({ json: errorFields(error), pairedItem: { item: i } });
 		}
 	}
 	return out;

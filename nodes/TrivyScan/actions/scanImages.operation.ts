@@ -1,6 +1,6 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import { errorMessage, InfraOpsError } from '../../shared/errors';
+import { errorFields, InfraOpsError } from '../../shared/errors';
 import { toNodeError } from '../../shared/nodeErrors';
 import type { DockerClient } from '../../shared/docker';
 import { outcomeFinding } from '../imageFinding';
@@ -44,7 +44,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			out.push(...toItems(this, results, i, options.perVulnerability === true));
 		} catch (error) {
 			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			out.push({ json: { error: errorMessage(error) }, pairedItem: { item: i } });
+			out.push({ json: errorFields(error), pairedItem: { item: i } });
 		} finally {
 			close();
 			(docker as DockerClient | undefined)?.close();

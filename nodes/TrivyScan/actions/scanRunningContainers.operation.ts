@@ -1,7 +1,7 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import type { DockerClient } from '../../shared/docker';
-import { errorMessage } from '../../shared/errors';
+import { errorFields } from '../../shared/errors';
 import { toNodeError } from '../../shared/nodeErrors';
 import { listRunningImages } from '../containers';
 import { nothingRunningResult, outcomeFinding } from '../imageFinding';
@@ -51,7 +51,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			out.push(...toItems(this, results, i, options.perVulnerability === true));
 		} catch (error) {
 			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			out.push({ json: { error: errorMessage(error) }, pairedItem: { item: i } });
+			out.push({ json: errorFields(error), pairedItem: { item: i } });
 		} finally {
 			close();
 			docker?.client.close();
