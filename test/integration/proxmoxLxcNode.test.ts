@@ -210,7 +210,7 @@ describeRef('Proxmox LXC node schema-conformance tests (n8n engine, PVE simulato
 		const yaml = await run({ resource: 'desiredState', operation: 'ensure', ensureMode: 'plan', desiredState: 'containers: [vmid: 1' });
 		expect(yaml.error?.message).toMatch(/neither valid JSON nor YAML/);
 		const cont = await run({ resource: 'desiredState', operation: 'ensure', ensureMode: 'plan', desiredState: '={{ $json.doc }}' }, { continueOnFail: true, input: [{ doc: bad }, { doc: '{"vmid": 101, "node": "pve", "hostname": "traefik"}' }] });
-		expect(cont.json[0]).toEqual({ error: expect.stringMatching(/net0\.tag/) });
+		expect(cont.json[0]).toEqual({ error: expect.stringMatching(/net0\.tag/), hint: "Fix that field of the desired-state document (see the node's documentation for the format)" });
 		expect(cont.json[1]).toMatchObject({ target: 'pve/101', status: 'ok' });
 		expect(cont.items.map((i) => (i.pairedItem as { item: number }).item)).toEqual([0, 1]);
 	});
@@ -227,7 +227,7 @@ describeRef('Proxmox LXC node schema-conformance tests (n8n engine, PVE simulato
 			expect(failed.error).toMatchObject({ name: 'NodeOperationError', message, description: 'For example automation@pve!n8n' });
 			const cont = await run(parameters, { credential, continueOnFail: true, input: [{ n: 1 }, { n: 2 }] });
 			expect(cont.error).toBeUndefined();
-			expect(cont.json).toEqual([{ error: message }, { error: message }]);
+			expect(cont.json).toEqual([{ error: message, hint: 'For example automation@pve!n8n' }, { error: message, hint: 'For example automation@pve!n8n' }]);
 			expect(cont.items.map((i) => (i.pairedItem as { item: number }).item)).toEqual([0, 1]);
 		}
 	});
@@ -305,7 +305,7 @@ describeRef('Proxmox LXC node schema-conformance tests (n8n engine, PVE simulato
 		// one item deletes the stopped clone, the other is refused (running) and becomes an error item
 		const del = await run({ resource: 'container', operation: 'delete', node: 'pve', vmid: '={{ $json.vmid }}', force: false, purge: true }, { continueOnFail: true, input: [{ vmid: 141 }, { vmid: 101 }] });
 		expect(del.json[0]).toMatchObject({ vmid: 141, deleted: true });
-		expect(del.json[1]).toEqual({ error: 'CT 101 on pve is running: not deleting it' });
+		expect(del.json[1]).toEqual({ error: 'CT 101 on pve is running: not deleting it', hint: 'Stop it first (Power → Stop), or turn on Force' });
 		expect(del.items.map((i) => (i.pairedItem as { item: number }).item)).toEqual([0, 1]);
 		expect(sim.containers.has(141)).toBe(false);
 		expect(sim.containers.has(101)).toBe(true);

@@ -246,7 +246,7 @@ describe('Rotate: PostgreSQL roles on two servers and two .env files', () => {
 		expect(failed.error?.name).toBe('NodeOperationError');
 		expect(failed.error?.message).toContain('is not an absolute path');
 		const tolerated = await runWorkflow({ workflow: workflow(bad, true), nodeTypes, credentials: credentials() });
-		expect(tolerated.outputs.Rotate[0]).toEqual([{ json: { error: expect.stringContaining('not an absolute path') }, pairedItem: { item: 0 } }]);
+		expect(tolerated.outputs.Rotate[0]).toEqual([{ json: { error: expect.stringContaining('not an absolute path'), hint: 'Give the full path of the .env file, e.g. /opt/supabase/docker/.env' }, pairedItem: { item: 0 } }]);
 	});
 });
 

@@ -123,7 +123,7 @@ describe('Traefik Config node (n8n engine, real sshd)', () => {
 		expect(bad.error?.description).toMatch(/Go duration/);
 		const tolerated = await run([{ ...build('Bad', { middlewareType: 'rateLimit', middlewareName: 'x', average: 10, period: 'soon' }), continueOnFail: true }]);
 		expect(tolerated.error).toBeUndefined();
-		expect(tolerated.outputs.Bad[0]).toEqual([{ json: { error: expect.stringMatching(/not a duration/) }, pairedItem: { item: 0 } }]);
+		expect(tolerated.outputs.Bad[0]).toEqual([{ json: { error: expect.stringMatching(/not a duration/), hint: 'Use Go duration syntax: 1s, 1m, 10m, 1h' }, pairedItem: { item: 0 } }]);
 	});
 
 	it('Attach → Validate → Deploy (no API): comments kept, file written, previous version kept, diff out', async () => {
