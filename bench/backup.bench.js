@@ -2,7 +2,8 @@
 // (a) baseline — the review's method: a container runs `tar czf` into a host folder, then the SDK uploads the file;
 // (b) ours — dist's backupVolume: Docker archive → zstd → age (X25519) → S3 multipart, in a child process (peak RSS = its maxRSS);
 // (c) limit — the same Docker archive stream through zstd into nothing;
-// (d) pipeline — ours without S3: the same stream through our scan, zstd, age and hash into nothing (a second line),
+// (d) pipeline — ours without S3: the same stream through our scan, zstd, age and hash into nothing, and store only —
+//     s3rver taking as many bytes from memory through our multipart upload (a second line),
 // and the CPU seconds of our process, dockerd and s3rver per run (a third line: all share this machine's cores).
 // Env: BENCH_GIB (default 1), BENCH_RSS_GIB (default "1,4": sizes for the RSS-flatness runs; "1" skips 4 GiB), BENCH_RUNS (default 3).
 const { spawnSync, execFileSync } = require('node:child_process');
@@ -119,6 +120,22 @@ async function main() {
 		await c.remove();
 		return { s };
 	};
+	/** The S3 server alone: as many random bytes as ours stored, from memory, through our multipart upload. */
+	const storeOnly = async ({ s3conn, bytes, root }) => {
+		const { Readable } = require('node:stream');
+		const { createS3Client } = require(root + '/dist/nodes/shared/s3');
+		const { uploadStream, DEFAULT_UPLOAD } = require(root + '/dist/nodes/DockerVolumeBackup/store');
+		const s3 = createS3Client(s3conn);
+		const block = require('node:crypto').randomBytes(256 * 1024);
+		function* blocks() {
+			for (let left = bytes; left > 0; left -= block.length) yield left >= block.length ? block : block.subarray(0, left);
+		}
+		const t0 = process.hrtime.bigint();
+		await uploadStream(s3, s3conn.bucket, 'bench/store-only.bin', Readable.from(blocks()), { ...DEFAULT_UPLOAD, signPayload: false });
+		const s = Number(process.hrtime.bigint() - t0) / 1e9;
+		s3.destroy();
+		return { s };
+	};
 	const baseline = async ({ socketPath, s3conn, volume, image, hostDir, root }) => {
 		const Docker = require('dockerode');
 		const fs = require('node:fs');
@@ -146,8 +163,8 @@ async function main() {
 	try {
 		const main = `bench_${GIB}g`;
 		await makeVolume(main, GIB);
-		const o = [], b = [], l = [], p = [];
-		const cpu = { pipeline: [], ours: [], oursDockerd: [], oursS3: [], limit: [], limitDockerd: [], baseline: [], baselineDockerd: [], baselineS3: [] };
+		const o = [], b = [], l = [], p = [], so = [];
+		const cpu = { pipeline: [], storeOnly: [], storeOnlyS3: [], ours: [], oursDockerd: [], oursS3: [], limit: [], limitDockerd: [], baseline: [], baselineDockerd: [], baselineS3: [] };
 		let bytes = 0;
 		let peak = 0;
 		for (let i = 0; i < RUNS; i++) {
@@ -161,6 +178,10 @@ async function main() {
 			const r = child(ours, { ...common, volume: main });
 			o.push(r.s);
 			cpu.ours.push(r.cpuS);
+			const sr = child(storeOnly, { ...common, bytes: r.stored });
+			so.push(sr.s);
+			cpu.storeOnly.push(sr.cpuS);
+			cpu.storeOnlyS3.push(sr.s3CpuS);
 			cpu.oursDockerd.push(r.dockerdCpuS);
 			cpu.oursS3.push(r.s3CpuS);
 			bytes = r.tarBytes;
@@ -194,7 +215,7 @@ async function main() {
 		};
 		console.log(`BENCH backup ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' ')}`);
 		const pipeline_s = median(p);
-		console.log(`BENCH backup-pipeline pipeline_s=${pipeline_s.toFixed(2)} limit_s=${limit_s.toFixed(2)} of_limit=${(limit_s / pipeline_s).toFixed(3)} (ours without S3: scan, zstd, age, hash into nothing)`);
+		console.log(`BENCH backup-pipeline pipeline_s=${pipeline_s.toFixed(2)} limit_s=${limit_s.toFixed(2)} of_limit=${(limit_s / pipeline_s).toFixed(3)} store_only_s=${median(so).toFixed(2)} (pipeline: ours without S3, into nothing; store only: s3rver taking the same bytes from memory)`);
 		// where the wall time goes: every process of a run shares this machine's cores (the baseline's `tar czf` runs in a container, counted in neither dockerd nor s3rver)
 		const cpuFields = Object.fromEntries(Object.entries(cpu).map(([k, xs]) => [`${k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase())}_cpu_s`, median(xs).toFixed(2)]));
 		console.log(`BENCH backup-cpu cores=${os.cpus().length} ${Object.entries(cpuFields).map(([k, v]) => `${k}=${v}`).join(' ')}`);
