@@ -37,6 +37,8 @@ export interface StepFinding {
 	target: string;
 	targetKind: string;
 	step: RotationStep | 'summary';
+	/** The step: each step of a target keeps its own last state for `changed`. */
+	stateKey?: string;
 	status: FindingStatus;
 	summary: string;
 	secretFingerprint: string;
@@ -87,7 +89,7 @@ export async function rotate(targets: RotationTarget[], secret: GeneratedSecret,
 	const fingerprint = secret.metadata.fingerprint;
 	const record = (t: RotationTarget, step: RotationStep, status: FindingStatus, summary: string) => {
 		const clean = redact(summary, secret);
-		findings.push({ check: 'secret-rotation', target: t.target, targetKind: t.kind, step, status, summary: `${t.target}: ${clean}`, secretFingerprint: fingerprint });
+		findings.push({ check: 'secret-rotation', target: t.target, stateKey: step, targetKind: t.kind, step, status, summary: `${t.target}: ${clean}`, secretFingerprint: fingerprint });
 		(status === 'ok' ? log.info : log.warn)(`secret rotation ${step} ${t.kind} ${t.target}: ${status}: ${clean}`);
 	};
 	const ordered = [

@@ -16,6 +16,9 @@ export type NewFinding = Omit<Finding, 'changed'> & {
 	/** What else, besides status, counts as a change (e.g. a certificate fingerprint, a CVE list).
 	 * Kept in the state store only; never copied into the item. */
 	changeKey?: string;
+	/** Tells apart findings that share check and target (e.g. Secret Rotate's steps), so each keeps its
+	 * own last state. Kept in the state store's key only; never copied into the item. */
+	stateKey?: string;
 };
 
 const SEVERITY: Record<FindingStatus, number> = { ok: 0, warning: 1, critical: 2, error: 3 };
@@ -26,7 +29,7 @@ export function worstStatus(statuses: Iterable<FindingStatus>): FindingStatus {
 	return worst;
 }
 
-/** Previous state per check+target, as kept in workflow static data. */
+/** Previous state per check+target (+ state key), as kept in workflow static data. */
 export type FindingState = Record<string, { status: FindingStatus; changeKey?: string; at: string }>;
 
 const STATE_KEY = 'infraOpsFindings';
@@ -43,8 +46,8 @@ export function markChanged(
 	now: Date = new Date(),
 ): Finding[] {
 	const state = ((store[STATE_KEY] as FindingState | undefined) ?? {}) as FindingState;
-	const out = findings.map(({ changeKey, ...finding }) => {
-		const key = `${finding.check}|${finding.target}`;
+	const out = findings.map(({ changeKey, stateKey, ...finding }) => {
+		const key = `${finding.check}|${finding.target}${stateKey ? `|${stateKey}` : ''}`;
 		const before = state[key];
 		const changed = before
 			? before.status !== (finding.status as FindingStatus) || (before.changeKey ?? '') !== (changeKey ?? '')

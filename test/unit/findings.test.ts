@@ -38,6 +38,20 @@ describe('findings', () => {
 		expect(again.map((f) => f.changed)).toEqual([false, false]);
 	});
 
+	it('keeps a state per state key when findings share check and target (Secret Rotate\'s steps), and never outputs the key', () => {
+		const store: Record<string, unknown> = {};
+		const steps = (set: NewFinding['status'], test: NewFinding['status']) => [
+			{ ...finding('db:5432', set), check: 'secret-rotation', stateKey: 'set' },
+			{ ...finding('db:5432', test), check: 'secret-rotation', stateKey: 'test' },
+		];
+		markChanged(steps('ok', 'critical'), store);
+		const again = markChanged(steps('ok', 'critical'), store);
+		// keyed by check+target alone, "set ok" would have overwritten "test critical": both would flip every run
+		expect(again.map((f) => f.changed)).toEqual([false, false]);
+		expect(again[0]).not.toHaveProperty('stateKey');
+		expect(markChanged(steps('ok', 'ok'), store).map((f) => f.changed)).toEqual([false, true]);
+	});
+
 	it('orders statuses by severity', () => {
 		expect(worstStatus([])).toBe('ok');
 		expect(worstStatus(['ok', 'warning', 'ok'])).toBe('warning');
