@@ -25,6 +25,12 @@ export function errorFields(error: unknown): { error: string; hint?: string } {
 	return typeof hint === 'string' && hint ? { error: message, hint } : { error: message };
 }
 
+/** The same json from a result that kept `errorFields` apart from its findings. */
+export function errorItemJson(result: { error?: string; hint?: string }): { error: string; hint?: string } {
+	const error = result.error ?? 'unknown error';
+	return result.hint ? { error, hint: result.hint } : { error };
+}
+
 const NETWORK_HINTS: Record<string, string> = {
 	ECONNREFUSED: 'nothing is listening there: check the host, the port and that the service runs',
 	ENOTFOUND: 'the host name does not resolve: check the spelling, or use an IP address',

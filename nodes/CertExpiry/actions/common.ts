@@ -3,6 +3,7 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodePropertie
 
 import { markChanged, type NewFinding } from '../../shared/findings';
 import { certificateChangeKey, type Assessment, type Thresholds } from '../judge';
+import { errorItemJson } from '../../shared/errors';
 
 export const thresholdOptions: INodeProperties[] = [
 	{
@@ -83,6 +84,6 @@ export function toItems(context: IExecuteFunctions, results: CheckResult[], asse
 	return results.map((r) =>
 		r.finding
 			? { json: marked[k++] as unknown as IDataObject, pairedItem: { item: r.itemIndex } }
-			: { json: { error: r.error ?? 'unknown error', ...(r.hint ? { hint: r.hint } : {}) }, pairedItem: { item: r.itemIndex } },
+			: { json: errorItemJson(r), pairedItem: { item: r.itemIndex } },
 	);
 }

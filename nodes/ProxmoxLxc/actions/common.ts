@@ -3,7 +3,7 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import { proxmoxConnectionFrom } from '../../shared/connections';
-import { errorFields } from '../../shared/errors';
+import { errorFields, errorItemJson } from '../../shared/errors';
 import { markChanged, type NewFinding } from '../../shared/findings';
 import { toNodeError } from '../../shared/nodeErrors';
 import { checkNodeName, checkVmid } from '../lxc';
@@ -71,6 +71,6 @@ export function findingItems(ctx: IExecuteFunctions, results: { itemIndex: numbe
 	return results.flatMap((r) =>
 		r.findings
 			? r.findings.map(() => ({ json: marked[k++] as unknown as IDataObject, pairedItem: { item: r.itemIndex } }))
-			: [{ json: { error: r.error ?? 'unknown error', ...(r.hint ? { hint: r.hint } : {}) }, pairedItem: { item: r.itemIndex } }],
+			: [{ json: errorItemJson(r), pairedItem: { item: r.itemIndex } }],
 	);
 }

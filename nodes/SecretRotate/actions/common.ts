@@ -3,6 +3,7 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodePropertie
 
 import { markChanged, type NewFinding } from '../../shared/findings';
 import { DEFAULT_SYMBOLS, type CharacterClass, type SecretSpec } from '../generate';
+import { errorItemJson } from '../../shared/errors';
 
 export const secretProperties: INodeProperties[] = [
 	{
@@ -139,7 +140,7 @@ export function toItems(context: IExecuteFunctions, results: ItemResult[]): INod
 	const out: INodeExecutionData[] = [];
 	for (const r of results) {
 		if (!r.findings) {
-			out.push({ json: { error: r.error ?? 'unknown error', ...(r.hint ? { hint: r.hint } : {}) }, pairedItem: { item: r.itemIndex } });
+			out.push({ json: errorItemJson(r), pairedItem: { item: r.itemIndex } });
 			continue;
 		}
 		for (const finding of markChanged(r.findings, store)) {

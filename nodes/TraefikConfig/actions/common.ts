@@ -3,7 +3,7 @@ import { NodeOperationError } from 'n8n-workflow';
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import { sshConnectionFrom, traefikConnectionFrom } from '../../shared/connections';
-import { errorMessage } from '../../shared/errors';
+import { errorItemJson, errorMessage } from '../../shared/errors';
 import { markChanged, type NewFinding } from '../../shared/findings';
 import type { SshConnection } from '../../shared/ssh';
 import type { Folder, VerifyOptions } from '../deploy';
@@ -116,7 +116,7 @@ export function toItems(context: IExecuteFunctions, results: Result[]): INodeExe
 	const marked = markChanged(findings, context.getWorkflowStaticData('node'));
 	let k = 0;
 	return results.map((r) => ({
-		json: r.finding ? (marked[k++] as unknown as IDataObject) : r.error !== undefined ? { error: r.error, ...(r.hint ? { hint: r.hint } : {}) } : (r.json ?? {}),
+		json: r.finding ? (marked[k++] as unknown as IDataObject) : r.error !== undefined ? errorItemJson(r) : (r.json ?? {}),
 		pairedItem: { item: r.itemIndex },
 	}));
 }
