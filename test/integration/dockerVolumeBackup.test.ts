@@ -238,6 +238,13 @@ describe('Docker Volume Backup node (real dockerd, s3rver, age, zstd, tar)', () 
 		const refused = await restore(copy, false);
 		expect(refused.error?.message).toMatch(/is not empty/);
 		expect(refused.error?.description).toMatch(/Replace/);
+		const tolerated = await runWorkflow({
+			workflow: workflow([{ name: 'Restore', parameters: { operation: 'restore', prefix, volume: vol, targetVolume: copy, replace: false }, continueOnFail: true }]),
+			nodeTypes,
+			credentials: credentials(),
+		});
+		// with continueOnFail the error item says the same, and what to do
+		expect(json(tolerated.outputs.Restore[0])).toEqual([{ error: expect.stringMatching(/is not empty/), hint: expect.stringMatching(/Replace/) }]);
 
 		await makeVolume(`t${run}_other`, 'echo stale > /v/stale.txt');
 		const replaced = await restore(`t${run}_other`, true);
