@@ -32,7 +32,10 @@ export class HashCounter extends Transform {
 }
 
 export interface UploadOptions {
+	/** Size of the first parts; it doubles every `partsPerSize` parts (see partSizeFor). */
 	partSizeBytes: number;
+	/** Parts per size step; default 2000. */
+	partsPerSize?: number;
 	queueSize: number;
 	/** How long to keep retrying AbortMultipartUpload after a failure (the server may be back by then). */
 	abortRetryMs: number;
@@ -48,7 +51,20 @@ export interface UploadOptions {
 /** S3's limit on the parts of one multipart upload. */
 const MAX_PARTS = 10_000;
 
-export const DEFAULT_UPLOAD: UploadOptions = { partSizeBytes: 8 * 1024 * 1024, queueSize: 2, abortRetryMs: 20_000 };
+/** S3's limit on the size of one part. */
+const MAX_PART_BYTES = 5 * 1024 ** 3;
+
+export const DEFAULT_UPLOAD: UploadOptions = { partSizeBytes: 8 * 1024 * 1024, queueSize: 2, abortRetryMs: 20_000, partsPerSize: 2000 };
+
+/**
+ * The size of part `partNumber` (1-based): the base size for the first `partsPerSize` parts, then twice
+ * that, and so on. The size of a stream is not known in advance, and with a fixed 8 MiB an upload
+ * would fail after 78 GiB (10,000 parts), the size of a volume of LLM models; doubling every 2000 parts
+ * reaches 484 GiB, while backups under 15.6 GiB keep the base size and its memory.
+ */
+export function partSizeFor(partNumber: number, base: number, partsPerSize: number): number {
+	return Math.min(MAX_PART_BYTES, base * 2 ** Math.floor((partNumber - 1) / partsPerSize));
+}
 
 export interface UploadOutcome {
 	uploadId?: string;
@@ -86,7 +102,7 @@ export async function abortUpload(s3: S3Client, bucket: string, key: string, upl
 
 /**
  * Streams `body` to `key`: one PutObject when it fits in a part, else a multipart upload. The parts
- * are filled into a fixed pool of `queueSize + 1` buffers of `partSizeBytes` each, reused from part
+ * are filled into a pool of `queueSize + 1` buffers of the current part size, reused from part
  * to part, so memory is bounded by that pool whatever the size of the backup, and the stream's bytes
  * are copied once (lib-storage's Upload concatenates every part into a fresh buffer instead, which
  * on a 1 GiB backup means hundreds of MiB of short-lived buffers and the garbage collections that
@@ -103,7 +119,9 @@ export async function uploadStream(
 	onUploadId?: (id: string) => void,
 ): Promise<UploadOutcome> {
 	const { CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, PutObjectCommand } = loadS3();
-	const partSize = options.partSizeBytes;
+	const partsPerSize = Math.max(1, options.partsPerSize ?? DEFAULT_UPLOAD.partsPerSize!);
+	/** The size of the part being filled (number `partNumber + 1`). */
+	const nextPartSize = () => partSizeFor(partNumber + 1, options.partSizeBytes, partsPerSize);
 	const queueSize = Math.max(1, options.queueSize);
 	const contentType = 'application/octet-stream';
 	let uploadId: string | undefined;
@@ -126,7 +144,7 @@ export async function uploadStream(
 
 	const sendPart = (buffer: Buffer, length: number) => {
 		if (partNumber === MAX_PARTS) {
-			throw new InfraOpsError(`The backup needs more than ${MAX_PARTS} parts of ${partSize / 2 ** 20} MiB`, 'Raise Part Size in the Backup options');
+			throw new InfraOpsError(`The backup needs more than ${MAX_PARTS} parts (the last ones of ${partSizeFor(MAX_PARTS, options.partSizeBytes, partsPerSize) / 2 ** 20} MiB)`, 'Raise Part Size in the Backup options');
 		}
 		const number = ++partNumber;
 		const task: Promise<void> = (async () => {
@@ -148,11 +166,14 @@ export async function uploadStream(
 	const nextBuffer = async (): Promise<Buffer> => {
 		for (;;) {
 			if (failure) throw failure;
+			const size = nextPartSize();
 			const buffer = free.pop();
-			if (buffer) return buffer;
+			if (buffer?.length === size) return buffer;
+			// a smaller buffer of an earlier size step is left to the garbage collector
+			if (buffer) buffers--;
 			if (buffers < queueSize + 1) {
 				buffers++;
-				return Buffer.allocUnsafeSlow(partSize);
+				return Buffer.allocUnsafeSlow(size);
 			}
 			await Promise.race(inFlight);
 		}
@@ -164,13 +185,13 @@ export async function uploadStream(
 			let offset = 0;
 			while (offset < chunk.length) {
 				if (failure) throw failure;
-				if (!current || fill === partSize) {
+				if (!current || fill === current.length) {
 					// a full part goes out only once more data shows it is not the last (a small backup is one PutObject)
 					if (current) sendPart(current, fill);
 					current = await nextBuffer();
 					fill = 0;
 				}
-				const n = chunk.copy(current, fill, offset, Math.min(chunk.length, offset + partSize - fill));
+				const n = chunk.copy(current, fill, offset, Math.min(chunk.length, offset + current.length - fill));
 				fill += n;
 				offset += n;
 			}

@@ -5,7 +5,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 
-import { uploadStream } from '../../nodes/DockerVolumeBackup/store';
+import { partSizeFor, uploadStream } from '../../nodes/DockerVolumeBackup/store';
 import { checkBucket, createS3Client, type S3Connection } from '../../nodes/shared/s3';
 import { services } from '../harness/services';
 
@@ -21,6 +21,17 @@ const minio = (overrides: Partial<S3Connection> = {}): S3Connection => {
 		...overrides,
 	};
 };
+
+describe('part sizes of a backup upload', () => {
+	it('keep the base for the first 2000 parts, then double, up to S3\'s 5 GiB; 10,000 parts of 8 MiB first reach 484 GiB', () => {
+		const MiB = 2 ** 20;
+		expect([1, 2000, 2001, 4000, 4001, 10_000].map((n) => partSizeFor(n, 8 * MiB, 2000) / MiB)).toEqual([8, 8, 16, 16, 32, 128]);
+		let total = 0;
+		for (let n = 1; n <= 10_000; n++) total += partSizeFor(n, 8 * MiB, 2000);
+		expect(total / 2 ** 30).toBeCloseTo(484.4, 1);
+		expect(partSizeFor(10_000, 1024 * MiB, 2000)).toBe(5 * 1024 * MiB);
+	});
+});
 
 describe('S3 transport (real s3rver)', () => {
 	it('HeadBucket succeeds, and a missing bucket is named as such', async () => {
@@ -98,6 +109,32 @@ describe('S3 transport (real s3rver)', () => {
 				const got = await client.send(new GetObjectCommand({ Bucket: conn.bucket, Key: key }));
 				expect(Buffer.from(await got.Body!.transformToByteArray()).equals(data)).toBe(true);
 			}
+		} finally {
+			client.destroy();
+		}
+	});
+
+	it('doubles the part size every partsPerSize parts (a stream of unknown size can pass 10,000 x the base), and the object is whole', async () => {
+		const conn = minio();
+		const client = createS3Client(conn);
+		const sizes: number[] = [];
+		client.middlewareStack.add(
+			(next, context) => async (args) => {
+				if (context.commandName === 'UploadPartCommand') sizes.push(Number((args.input as { ContentLength?: number }).ContentLength));
+				return await next(args);
+			},
+			{ step: 'initialize', name: 'recordPartSizes' },
+		);
+		try {
+			const MiB = 2 ** 20;
+			const data = randomBytes(47 * MiB);
+			const pieces: Buffer[] = [];
+			for (let o = 0; o < data.length; o += 3 * MiB + 17) pieces.push(data.subarray(o, o + 3 * MiB + 17));
+			const key = `transport-${Date.now()}/growing.bin`;
+			await uploadStream(client, conn.bucket, key, Readable.from(pieces), { partSizeBytes: 5 * MiB, partsPerSize: 2, queueSize: 2, abortRetryMs: 1000 });
+			expect([...sizes].sort((a, b) => a - b)).toEqual([5, 5, 10, 10, 17].map((m) => m * MiB));
+			const got = await client.send(new GetObjectCommand({ Bucket: conn.bucket, Key: key }));
+			expect(Buffer.from(await got.Body!.transformToByteArray()).equals(data)).toBe(true);
 		} finally {
 			client.destroy();
 		}

@@ -96,7 +96,7 @@ export const description: INodeProperties[] = [
 			},
 			{ displayName: 'Compression Level', name: 'compressionLevel', type: 'number', default: 3, description: 'Zstd 1-19 (default 3), gzip 1-9' },
 			helperImageOption,
-			{ displayName: 'Part Size (MiB)', name: 'partSizeMiB', type: 'number', default: 8, description: 'S3 multipart part size; memory use is about three parts. 10,000 parts at most per backup.' },
+			{ displayName: 'Part Size (MiB)', name: 'partSizeMiB', type: 'number', default: 8, description: 'Size of the first S3 multipart parts; it doubles every 2,000 parts (S3 allows 10,000), so 8 MiB reaches 484 GiB per backup. Memory use is about three parts of the current size.' },
 			stopTimeoutOption,
 		],
 	},
