@@ -51,7 +51,29 @@ export async function startFauxqs(opts: { bucket: string }): Promise<FauxqsHandl
 	const endpoint = `http://127.0.0.1:${port}`;
 	const script = `import('fauxqs').then((m) => m.startFauxqs({ port: ${port}, host: '127.0.0.1', s3StorageDir: ${JSON.stringify(dir)}, logger: false })).then(() => console.log('ready'))`;
 	let child: ChildProcess | undefined;
+	/**
+	 * fauxqs writes a part's data, then its metadata, with plain writes: a SIGKILL between or during them
+	 * leaves a truncated `<n>.meta.json` that fauxqs then fails to parse at start. A server that writes
+	 * atomically would simply not have that part, so drop such a part (as if its upload never finished).
+	 */
+	const dropPartsCutShort = () => {
+		const multipart = path.join(dir, '_multipart');
+		if (!fs.existsSync(multipart)) return;
+		for (const id of fs.readdirSync(multipart)) {
+			const parts = path.join(multipart, id, 'parts');
+			if (!fs.existsSync(parts)) continue;
+			for (const file of fs.readdirSync(parts).filter((f) => f.endsWith('.meta.json'))) {
+				try {
+					JSON.parse(fs.readFileSync(path.join(parts, file), 'utf8'));
+				} catch {
+					fs.rmSync(path.join(parts, file));
+					fs.rmSync(path.join(parts, file.replace(/\.meta\.json$/, '.data')), { force: true });
+				}
+			}
+		}
+	};
 	const start = async () => {
+		dropPartsCutShort();
 		const proc = spawn(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..', '..'), stdio: ['ignore', 'pipe', 'inherit'] });
 		child = proc;
 		let out = '';

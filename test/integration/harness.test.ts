@@ -1,12 +1,14 @@
 /** The harness itself: every service it starts answers, with the credentials it hands out. */
-import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import Docker from 'dockerode';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { Client as PgClient } from 'pg';
 import { Client as SshClient, type ConnectConfig } from 'ssh2';
 
+import { startFauxqs } from '../harness/fauxqs';
 import { makeCertificates, services, startS3rver, startTlsServer } from '../harness/services';
 
 function sshExec(config: ConnectConfig, command: string): Promise<{ code: number; stdout: string; hostKey: string }> {
@@ -113,6 +115,33 @@ describe('test harness', () => {
 			await extra.stop();
 		}
 		expect(fs.existsSync(extra.dir)).toBe(false);
+	});
+
+	it('restarts fauxqs after a kill cut a part\'s metadata write short: that part is gone, the upload and its other parts stay', async () => {
+		const fq = await startFauxqs({ bucket: 'cut-short' });
+		const client = s3Client(fq.endpoint);
+		try {
+			const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: 'cut-short', Key: 'k' }));
+			const etags: string[] = [];
+			for (const PartNumber of [1, 2]) {
+				const { ETag } = await client.send(new UploadPartCommand({ Bucket: 'cut-short', Key: 'k', UploadId, PartNumber, Body: Buffer.alloc(5 * 2 ** 20, PartNumber) }));
+				etags.push(ETag!);
+			}
+			await fq.kill();
+			// what a SIGKILL during fauxqs's plain writeFileSync of part 2's metadata leaves
+			const parts = path.join(fq.dir, '_multipart', UploadId!, 'parts');
+			fs.writeFileSync(path.join(parts, '2.meta.json'), '{"partNumber":2,"et');
+			await fq.restart();
+			expect(fq.pendingMultipartUploads()).toEqual([UploadId]);
+			expect(fs.readdirSync(parts).sort()).toEqual(['1.data', '1.meta.json']);
+			// the server loaded the upload with part 1: it completes into that part's bytes
+			await client.send(new CompleteMultipartUploadCommand({ Bucket: 'cut-short', Key: 'k', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: etags[0] }] } }));
+			const head = await client.send(new HeadObjectCommand({ Bucket: 'cut-short', Key: 'k' }));
+			expect(head.ContentLength).toBe(5 * 2 ** 20);
+		} finally {
+			client.destroy();
+			await fq.stop();
+		}
 	});
 
 	it('runs PostgreSQL with SCRAM passwords and TLS', async () => {
