@@ -103,7 +103,8 @@ export async function abortUpload(s3: S3Client, bucket: string, key: string, upl
 /**
  * Streams `body` to `key`: one PutObject when it fits in a part, else a multipart upload. The parts
  * are filled into a pool of `queueSize + 1` buffers of the current part size, reused from part
- * to part, so memory is bounded by that pool whatever the size of the backup, and the stream's bytes
+ * to part, so memory is bounded by that pool (three 8 MiB parts at the defaults up to 15.6 GiB, then
+ * three of each larger size, see partSizeFor) whatever the length of the stream, and the stream's bytes
  * are copied once (lib-storage's Upload concatenates every part into a fresh buffer instead, which
  * on a 1 GiB backup means hundreds of MiB of short-lived buffers and the garbage collections that
  * follow). At most `queueSize` parts are in flight; reading pauses while none is free.
