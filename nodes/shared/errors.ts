@@ -18,15 +18,19 @@ export function errorMessage(error: unknown): string {
 	return String(error);
 }
 
-/** An error item's json under continueOnFail: the message and, when known, what to do about it. */
-export function errorFields(error: unknown): { error: string; hint?: string } {
+/** What a per-item result keeps of an error under continueOnFail: the message and, when known, what to do about it. */
+// a type, not an interface: n8n's IDataObject (an index signature) accepts it as item json
+export type ErrorFields = { error?: string; hint?: string };
+
+/** An error item's json under continueOnFail. */
+export function errorFields(error: unknown): ErrorFields & { error: string } {
 	const hint = error instanceof InfraOpsError ? error.hint : (error as { description?: unknown } | undefined)?.description;
 	const message = errorMessage(error);
 	return typeof hint === 'string' && hint ? { error: message, hint } : { error: message };
 }
 
 /** The same json from a result that kept `errorFields` apart from its findings. */
-export function errorItemJson(result: { error?: string; hint?: string }): { error: string; hint?: string } {
+export function errorItemJson(result: ErrorFields): ErrorFields & { error: string } {
 	const error = result.error ?? 'unknown error';
 	return result.hint ? { error, hint: result.hint } : { error };
 }

@@ -3,7 +3,7 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodePropertie
 
 import { markChanged, type NewFinding } from '../../shared/findings';
 import { certificateChangeKey, type Assessment, type Thresholds } from '../judge';
-import { errorItemJson } from '../../shared/errors';
+import { type ErrorFields, errorItemJson } from '../../shared/errors';
 
 export const thresholdOptions: INodeProperties[] = [
 	{
@@ -51,12 +51,10 @@ export function readThresholds(options: IDataObject): Thresholds {
 		: { mode: 'lifetime' };
 }
 
-export interface CheckResult {
+/** `error`: a bad input of this item when continueOnFail is on. */
+export interface CheckResult extends ErrorFields {
 	itemIndex: number;
 	finding?: NewFinding;
-	/** A bad input of this item when continueOnFail is on. */
-	error?: string;
-	hint?: string;
 }
 
 export function assessmentFinding(check: string, target: string, assessment: Assessment, extra: IDataObject = {}): NewFinding {

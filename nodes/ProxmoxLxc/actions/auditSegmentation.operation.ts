@@ -1,11 +1,10 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import { errorFields } from '../../shared/errors';
-import type { NewFinding } from '../../shared/findings';
 import { toNodeError } from '../../shared/nodeErrors';
 import { auditSegmentation, parseTierMap } from '../segmentation';
 import type { PveClient } from '../transport/pveClient';
-import { findingItems, pveClient } from './common';
+import { findingItems, type ItemFindings, pveClient } from './common';
 
 const show = { show: { operation: ['auditSegmentation'] } };
 
@@ -31,7 +30,7 @@ export const description: INodeProperties[] = [
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
 	const items = this.getInputData();
-	const results: { itemIndex: number; findings?: NewFinding[]; error?: string; hint?: string }[] = [];
+	const results: ItemFindings[] = [];
 	// created inside the try: a credential mistake is then an error item under continueOnFail too
 	let client: PveClient | undefined;
 	for (let i = 0; i < items.length; i++) {

@@ -3,7 +3,7 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import { proxmoxConnectionFrom } from '../../shared/connections';
-import { errorFields, errorItemJson } from '../../shared/errors';
+import { type ErrorFields, errorFields, errorItemJson } from '../../shared/errors';
 import { markChanged, type NewFinding } from '../../shared/findings';
 import { toNodeError } from '../../shared/nodeErrors';
 import { checkNodeName, checkVmid } from '../lxc';
@@ -63,8 +63,14 @@ export async function perItem(
 	return out;
 }
 
+/** One input item's findings, or its error under continueOnFail. */
+export interface ItemFindings extends ErrorFields {
+	itemIndex: number;
+	findings?: NewFinding[];
+}
+
 /** Findings of all items, `changed` marked against the previous run, each paired with its input. */
-export function findingItems(ctx: IExecuteFunctions, results: { itemIndex: number; findings?: NewFinding[]; error?: string; hint?: string }[]): INodeExecutionData[] {
+export function findingItems(ctx: IExecuteFunctions, results: ItemFindings[]): INodeExecutionData[] {
 	const all = results.flatMap((r) => r.findings ?? []);
 	const marked = markChanged(all, ctx.getWorkflowStaticData('node'));
 	let k = 0;

@@ -1,12 +1,11 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import { errorFields } from '../../shared/errors';
-import type { NewFinding } from '../../shared/findings';
 import { toNodeError } from '../../shared/nodeErrors';
 import { parseDesiredState } from '../desiredState';
 import { applyContainers, applyFinding, planContainers, planFinding } from '../ensure';
 import type { PveClient } from '../transport/pveClient';
-import { findingItems, pveClient } from './common';
+import { findingItems, type ItemFindings, pveClient } from './common';
 
 const show = { show: { operation: ['ensure'] } };
 
@@ -53,7 +52,7 @@ export const description: INodeProperties[] = [
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
 	const items = this.getInputData();
-	const results: { itemIndex: number; findings?: NewFinding[]; error?: string; hint?: string }[] = [];
+	const results: ItemFindings[] = [];
 	// created inside the try: a credential mistake is then an error item under continueOnFail too
 	let client: PveClient | undefined;
 	for (let i = 0; i < items.length; i++) {

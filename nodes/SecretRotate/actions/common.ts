@@ -3,7 +3,7 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodePropertie
 
 import { markChanged, type NewFinding } from '../../shared/findings';
 import { DEFAULT_SYMBOLS, type CharacterClass, type SecretSpec } from '../generate';
-import { errorItemJson } from '../../shared/errors';
+import { type ErrorFields, errorItemJson } from '../../shared/errors';
 
 export const secretProperties: INodeProperties[] = [
 	{
@@ -128,11 +128,9 @@ export function splitList(value: unknown): string[] {
 		.filter((s) => s && !s.startsWith('#'));
 }
 
-export interface ItemResult {
+export interface ItemResult extends ErrorFields {
 	itemIndex: number;
 	findings?: NewFinding[];
-	error?: string;
-	hint?: string;
 }
 
 export function toItems(context: IExecuteFunctions, results: ItemResult[]): INodeExecutionData[] {

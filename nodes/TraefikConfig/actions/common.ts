@@ -3,7 +3,7 @@ import { NodeOperationError } from 'n8n-workflow';
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import { sshConnectionFrom, traefikConnectionFrom } from '../../shared/connections';
-import { errorItemJson, errorMessage } from '../../shared/errors';
+import { type ErrorFields, errorItemJson, errorMessage } from '../../shared/errors';
 import { markChanged, type NewFinding } from '../../shared/findings';
 import type { SshConnection } from '../../shared/ssh';
 import type { Folder, VerifyOptions } from '../deploy';
@@ -102,12 +102,10 @@ export async function verifyOf(context: IExecuteFunctions, i: number): Promise<V
 	return { api: await apiOf(context, i), timeoutMs: Math.max(1, Number(options.verifyTimeoutSeconds ?? 30)) * 1000 };
 }
 
-export interface Result {
+export interface Result extends ErrorFields {
 	itemIndex: number;
 	finding?: NewFinding;
 	json?: IDataObject;
-	error?: string;
-	hint?: string;
 }
 
 /** Findings get `changed` against the previous run; plain results pass through; all paired with their input. */
