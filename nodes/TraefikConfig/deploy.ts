@@ -10,6 +10,8 @@ import { mapConcurrent } from '../shared/concurrency';
 import { errorMessage, InfraOpsError } from '../shared/errors';
 import { loadDiff } from '../shared/lazy';
 import { shellQuote, type SshSession } from '../shared/ssh';
+import { LOCK_MARGIN_MS, withFolderLock } from './deployLock';
+import { checkGitOps, gitOpsRefusal, readGitOpsState, writeGitOpsState, type GitOpsCheck } from './gitopsState';
 import { waitUntilLoaded, type LoadCheck, type TraefikApi } from './traefikApi';
 import { isDynamicFileName, loadedNames, validateFiles, type ConfigProblem, type DynamicFile } from './validate';
 
@@ -32,7 +34,7 @@ export interface DeployOutcome {
 	file: string;
 	path: string;
 	status: 'ok' | 'warning' | 'critical';
-	action: 'written' | 'unchanged' | 'rejected' | 'rolledBack' | 'dryRun';
+	action: 'written' | 'unchanged' | 'rejected' | 'rolledBack' | 'dryRun' | 'refused';
 	summary: string;
 	diff: string;
 	problems: ConfigProblem[];
@@ -210,37 +212,10 @@ export interface DeployOptions {
 	label?: string;
 	/** How long to wait for another deploy to the same folder (a push during a scheduled run). */
 	lockWaitMs?: number;
-}
-
-const LOCK_STALE_SECONDS = 600;
-
-/**
- * One deploy per folder at a time, across n8n executions: `mkdir` on the host is atomic. A lock
- * older than 10 minutes is taken over (an execution that died mid-deploy) by renaming it away first:
- * of two runs that both find it stale only one rename succeeds, where rmdir + mkdir let both win.
- */
-async function withFolderLock<T>(session: SshSession, folder: Folder, waitMs: number, fn: () => Promise<T>): Promise<T> {
-	const lock = shellQuote(posix.join(folder.backupDir, '.deploy.lock'));
-	const staleName = shellQuote(posix.join(folder.backupDir, `.deploy.lock.stale.${Date.now()}${Math.random().toString(36).slice(2, 8)}`));
-	const mkdir = await session.exec(`mkdir -p -- ${shellQuote(folder.backupDir)}`, { timeoutMs: 15_000 });
-	if (mkdir.code !== 0) throw new InfraOpsError(`Cannot create the backup folder ${folder.backupDir}: ${mkdir.stderr.trim()}`, 'Give the SSH user write access there, or choose another backup folder');
-	const deadline = Date.now() + waitMs;
-	for (;;) {
-		const take = await session.exec(
-			`if mkdir -- ${lock} 2>/dev/null; then echo taken; elif [ -n "$(find ${lock} -maxdepth 0 -mmin +${LOCK_STALE_SECONDS / 60} 2>/dev/null)" ]; then mv -- ${lock} ${staleName} 2>/dev/null && rmdir -- ${staleName} && mkdir -- ${lock} && echo taken || echo busy; else echo busy; fi`,
-			{ timeoutMs: 15_000 },
-		);
-		if (take.stdout.trim() === 'taken') break;
-		if (Date.now() >= deadline) {
-			throw new InfraOpsError(`Another deploy to ${folder.dynamicDir} is running (lock ${posix.join(folder.backupDir, '.deploy.lock')})`, 'Run again when it has finished; a lock left by a crashed run expires after 10 minutes');
-		}
-		await new Promise((resolve) => setTimeout(resolve, 1000));
-	}
-	try {
-		return await fn();
-	} finally {
-		await session.exec(`rmdir -- ${lock}`, { timeoutMs: 15_000 }).catch(() => undefined);
-	}
+	/** Who deploys, shown to a run that finds the folder locked (e.g. "n8n execution 42"). */
+	lockOwner?: string;
+	/** Where the files come from in git: a replayed delivery or an older commit is refused. */
+	gitops?: GitOpsCheck;
 }
 
 /**
@@ -254,8 +229,40 @@ export async function deployFiles(session: SshSession, folderIn: Folder, changes
 	if (timeoutMs !== undefined && (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > 3_600_000)) {
 		throw new InfraOpsError(`The verification timeout ${String(timeoutMs)} ms is not between 1 ms and 1 hour`, 'Set "Verify Timeout (Seconds)" to a number of seconds, e.g. 30');
 	}
-	if (options.dryRun) return await deployUnlocked(session, folder, changesIn, options);
-	return await withFolderLock(session, folder, options.lockWaitMs ?? 120_000, async () => await deployUnlocked(session, folder, changesIn, options));
+	const gitops = checkGitOps(options.gitops);
+	if (options.dryRun) {
+		const refusal = gitops ? await gitOpsRefusal(session, await readGitOpsState(session, folder.backupDir), gitops) : undefined;
+		return refusal ? refusedOutcomes(folder, changesIn, refusal) : await deployUnlocked(session, folder, changesIn, options);
+	}
+	// Every file may wait the whole timeout (4 side by side), then again for its restored version
+	const rounds = Math.ceil(Math.max(1, changesIn.length) / 4);
+	const leaseMs = 2 * rounds * (timeoutMs ?? 0) + LOCK_MARGIN_MS;
+	const lock = { waitMs: options.lockWaitMs ?? 120_000, leaseMs, owner: options.lockOwner, target: folder.dynamicDir };
+	return await withFolderLock(session, folder.backupDir, lock, async () => {
+		if (!gitops) return await deployUnlocked(session, folder, changesIn, options);
+		const state = await readGitOpsState(session, folder.backupDir);
+		const refusal = await gitOpsRefusal(session, state, gitops);
+		if (gitops.deliveryId && !state.deliveries.some((d) => d.id === gitops.deliveryId)) {
+			// recorded before anything is written: a run that dies midway still makes its delivery a replay
+			state.deliveries.push({ id: gitops.deliveryId, at: new Date().toISOString() });
+			await writeGitOpsState(session, folder.backupDir, state);
+		}
+		if (refusal) return refusedOutcomes(folder, changesIn, refusal);
+		const outcomes = await deployUnlocked(session, folder, changesIn, options);
+		if (gitops.commit && outcomes.every((o) => o.status === 'ok' && (o.action === 'written' || o.action === 'unchanged'))) {
+			state.deployedCommit = gitops.commit;
+			state.deployedAt = new Date().toISOString();
+			await writeGitOpsState(session, folder.backupDir, state);
+		}
+		return outcomes;
+	});
+}
+
+function refusedOutcomes(folder: Folder, changes: FileChange[], refusal: string): DeployOutcome[] {
+	return changes.map((c) => {
+		const file = c.fileName.trim();
+		return { file, path: posix.join(folder.dynamicDir, file), status: 'warning', action: 'refused', summary: `${file} not deployed: ${refusal}`, diff: '', problems: [] };
+	});
 }
 
 async function deployUnlocked(session: SshSession, folder: Folder, changesIn: FileChange[], options: DeployOptions): Promise<DeployOutcome[]> {
@@ -397,7 +404,7 @@ export async function rollbackFile(
 	session: SshSession,
 	folderIn: Folder,
 	fileNameIn: string,
-	options: { version?: string; behindProxy?: boolean; verify?: VerifyOptions; now?: Date } = {},
+	options: { version?: string; behindProxy?: boolean; verify?: VerifyOptions; now?: Date; lockOwner?: string } = {},
 ): Promise<DeployOutcome & { restoredFrom: string }> {
 	const folder = checkFolder(folderIn);
 	const fileName = checkFileName(fileNameIn);
@@ -422,6 +429,6 @@ export async function rollbackFile(
 		}
 		if (!chosen || text === undefined) throw new InfraOpsError(`Every kept version of ${fileName} equals the current file`, 'Nothing to roll back to');
 	}
-	const [outcome] = await deployFiles(session, folder, [{ fileName, content: text! }], { behindProxy: options.behindProxy, verify: options.verify, now: options.now, label: 'rollback' });
+	const [outcome] = await deployFiles(session, folder, [{ fileName, content: text! }], { behindProxy: options.behindProxy, verify: options.verify, now: options.now, label: 'rollback', lockOwner: options.lockOwner });
 	return { ...outcome, restoredFrom: chosen };
 }

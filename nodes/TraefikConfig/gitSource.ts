@@ -1,6 +1,7 @@
 /** Gets the dynamic files of a pushed commit onto the Traefik host: `git fetch` of the pushed ref
  * into a staging checkout over SSH (the host already reaches the Git server, n8n need not), then
  * reads the files of one folder of that exact commit. The watched folder is never touched here. */
+import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 
 import { InfraOpsError } from '../shared/errors';
@@ -56,19 +57,75 @@ async function run(session: SshSession, command: string, what: string, timeoutMs
 	return result.stdout;
 }
 
-export async function fetchGitFiles(session: SshSession, srcIn: GitSource): Promise<GitFile[]> {
+/**
+ * A user:token part of an http(s) URL, split off: git gets the bare URL on its command line and
+ * the credential from an askpass helper, so the token is in no process's argv or environment.
+ */
+export function splitRepoCredentials(repoUrl: string): { url: string; username?: string; password?: string } {
+	if (!/^https?:\/\//i.test(repoUrl)) {
+		if (/^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^/@]*@/i.test(repoUrl)) {
+			throw new InfraOpsError('The repository URL carries a password, which git would show in the Traefik host\'s process list', 'Over SSH the host authenticates with its key (a deploy key): remove the password from the URL');
+		}
+		return { url: repoUrl };
+	}
+	let parsed: URL;
+	try {
+		parsed = new URL(repoUrl);
+	} catch {
+		throw new InfraOpsError(`The repository URL ${redactRepoUrl(repoUrl)} is not a valid URL`, 'E.g. https://git.example.com/me/traefik.git');
+	}
+	if (!parsed.username && !parsed.password) return { url: repoUrl };
+	const decode = (part: string) => {
+		try {
+			return decodeURIComponent(part);
+		} catch {
+			return part;
+		}
+	};
+	const username = decode(parsed.username);
+	const password = decode(parsed.password);
+	if (/[\r\n]/.test(username + password)) throw new InfraOpsError('The credential in the repository URL has a line break');
+	parsed.username = '';
+	parsed.password = '';
+	return { url: parsed.toString(), username, password };
+}
+
+const askpassScript = (dir: string) => `#!/bin/sh\ncase "$1" in [Uu]sername*) exec cat ${shellQuote(`${dir}/user`)};; *) exec cat ${shellQuote(`${dir}/pass`)};; esac\n`;
+
+export async function fetchGitFiles(session: SshSession, srcIn: GitSource, options: { fetchTimeoutMs?: number } = {}): Promise<GitFile[]> {
 	const src = checkGitSource(srcIn);
 	const dir = shellQuote(src.stagingDir);
+	const remote = splitRepoCredentials(src.repoUrl);
 	await run(session, `mkdir -p -- ${dir} && cd -- ${dir} && { [ -d .git ] || git init -q; }`, `Preparing the staging checkout ${src.stagingDir}`, 30_000);
-	// The URL goes through stdin, not the command line: a token in it stays out of the host's process
-	// list and out of the command text a timeout error quotes
-	await run(
-		session,
-		`cd -- ${dir} && IFS= read -r url && git fetch -q --no-tags -- "$url" ${shellQuote(`+refs/heads/${src.ref}:refs/remotes/gitops/${src.ref}`)}`,
-		`git fetch of ${src.ref} from ${redactRepoUrl(src.repoUrl)}`,
-		120_000,
-		`${src.repoUrl}\n`,
-	);
+	const fetchTimeoutMs = options.fetchTimeoutMs ?? 120_000;
+	// git's own timeout ends the host side too (the SSH channel's close does not stop a git waiting on its socket)
+	const fetch = `GIT_TERMINAL_PROMPT=0 $(command -v timeout >/dev/null 2>&1 && echo timeout ${Math.ceil(fetchTimeoutMs / 1000)}) git -c credential.helper= fetch -q --no-tags -- ${shellQuote(remote.url)} ${shellQuote(`+refs/heads/${src.ref}:refs/remotes/gitops/${src.ref}`)}`;
+	const what = `git fetch of ${src.ref} from ${redactRepoUrl(src.repoUrl)}`;
+	if (remote.username === undefined) {
+		await run(session, `cd -- ${dir} && ${fetch}`, what, fetchTimeoutMs + 10_000);
+	} else {
+		// The credential goes through stdin into 0600 files of a 0700 folder (shell builtins only, so
+		// no argv ever holds it), git asks the askpass helper for it, and the folder is removed on every exit
+		const secretDir = posix.join(src.stagingDir, '.git', `infra-ops-askpass-${randomBytes(8).toString('hex')}`);
+		const D = shellQuote(secretDir);
+		try {
+			await run(
+				session,
+				[
+					`cd -- ${dir} && umask 077 && mkdir -m 700 -- ${D}`,
+					`trap ${shellQuote(`rm -rf -- ${D}`)} EXIT`,
+					`IFS= read -r u && IFS= read -r p && printf '%s' "$u" > ${D}/user && printf '%s' "$p" > ${D}/pass && u= && p=`,
+					`printf '%s' ${shellQuote(askpassScript(secretDir))} > ${D}/askpass && chmod 700 ${D}/askpass`,
+					`GIT_ASKPASS=${D}/askpass ${fetch}`,
+				].join(' && '),
+				what,
+				fetchTimeoutMs + 10_000,
+				`${remote.username}\n${remote.password ?? ''}\n`,
+			);
+		} finally {
+			await session.exec(`rm -rf -- ${D}`, { timeoutMs: 15_000 }).catch(() => undefined);
+		}
+	}
 	const branchHead = `refs/remotes/gitops/${src.ref}`;
 	const target = src.commit || branchHead;
 	const notOnBranch = () =>

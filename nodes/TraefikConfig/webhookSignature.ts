@@ -12,6 +12,18 @@ export function detectGitHost(headers: Record<string, unknown>): GitHost | undef
 	return undefined;
 }
 
+/**
+ * The delivery's id, which the Git host keeps when it redelivers: Deploy refuses an id it has seen.
+ * Not covered by the signature (only the body is), so Deploy also refuses a commit older than the deployed one.
+ */
+export function deliveryIdOf(headers: Record<string, unknown>): string | undefined {
+	for (const name of ['X-GitHub-Delivery', 'X-Gitea-Delivery', 'X-Gitlab-Event-UUID', 'X-Gogs-Delivery']) {
+		const value = header(headers, name)?.trim();
+		if (value) return value;
+	}
+	return undefined;
+}
+
 export interface SignatureVerdict {
 	valid: boolean;
 	/** Why not, without the secret or the expected signature. */

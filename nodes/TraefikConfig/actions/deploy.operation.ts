@@ -27,6 +27,21 @@ export const description: INodeProperties[] = [
 		default: '={{ $json.content }}',
 		displayOptions: { show: { operation: [op] } },
 	},
+	{
+		displayName: 'Git Commit Checks',
+		name: 'gitChecks',
+		type: 'collection',
+		placeholder: 'Add check',
+		default: {},
+		description: 'For files from Fetch Git Files: a replayed webhook delivery or a commit older than the deployed one is refused (warning), recorded beside the kept versions on the Traefik host',
+		displayOptions: { show: { operation: [op] } },
+		options: [
+			{ displayName: 'Allow Older Commit', name: 'allowOlderCommit', type: 'boolean', default: false, description: 'Whether to deploy a commit older than the deployed one (a rollback by git)' },
+			{ displayName: 'Commit', name: 'commit', type: 'string', default: '', placeholder: '={{ $(\'Fetch Git Files\').first().json.commit }}', description: 'The commit the files come from; recorded as deployed once served' },
+			{ displayName: 'Delivery ID', name: 'deliveryId', type: 'string', default: '', placeholder: '={{ $(\'Verify Webhook Signature\').first().json.deliveryId }}', description: 'The webhook delivery\'s ID; a delivery received before is not deployed again' },
+			{ displayName: 'Staging Folder', name: 'stagingDir', type: 'string', default: '/opt/traefik-stack/gitops-staging', description: 'The staging checkout of Fetch Git Files, where the commit is compared with the deployed one' },
+		],
+	},
 ];
 
 export function outcomeFinding(o: DeployOutcome, host: string, check: string, extra: IDataObject = {}): NewFinding {
@@ -63,7 +78,15 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		const folder = folderOf(this, 0);
 		const verify = await verifyOf(this, 0);
 		const conn = await sshOf(this, 0);
-		const outcomes = await withSsh(conn, async (s) => await deployFiles(s, folder, changes, { behindProxy: options.behindProxy === true, dryRun: options.dryRun === true, verify }));
+		const git = this.getNodeParameter('gitChecks', 0, {}) as IDataObject;
+		const gitops = {
+			commit: typeof git.commit === 'string' ? git.commit : undefined,
+			deliveryId: typeof git.deliveryId === 'string' ? git.deliveryId : undefined,
+			stagingDir: typeof git.stagingDir === 'string' ? git.stagingDir : undefined,
+			allowOlderCommit: git.allowOlderCommit === true,
+		};
+		const lockOwner = `n8n execution ${this.getExecutionId() ?? '?'}`;
+		const outcomes = await withSsh(conn, async (s) => await deployFiles(s, folder, changes, { behindProxy: options.behindProxy === true, dryRun: options.dryRun === true, verify, gitops, lockOwner }));
 		for (const o of outcomes) {
 			const itemIndex = changes.find((c) => c.fileName.trim() === o.file)?.itemIndex ?? 0;
 			results.push({ itemIndex, finding: outcomeFinding(o, conn.host, 'traefik-deploy') });

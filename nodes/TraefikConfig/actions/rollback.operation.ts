@@ -43,6 +43,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 					version: this.getNodeParameter('version', i) as string,
 					behindProxy: options.behindProxy === true,
 					verify,
+					lockOwner: `n8n execution ${this.getExecutionId() ?? '?'}`,
 				}),
 			);
 			results.push({ itemIndex: i, finding: outcomeFinding(outcome, conn.host, 'traefik-rollback', { restoredFrom: outcome.restoredFrom }) });

@@ -2,7 +2,7 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodePropertie
 
 import { errorFields, InfraOpsError } from '../../shared/errors';
 import { toNodeError } from '../../shared/nodeErrors';
-import { detectGitHost, verifyWebhookSignature, type GitHost } from '../webhookSignature';
+import { deliveryIdOf, detectGitHost, verifyWebhookSignature, type GitHost } from '../webhookSignature';
 import { toItems, type Result } from './common';
 
 const op = 'verifyWebhookSignature';
@@ -55,6 +55,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 					signatureHeader: verdict.header,
 					reason: verdict.reason ?? null,
 					gitHost: host,
+					deliveryId: deliveryIdOf(headers) ?? null,
 					ref: typeof body.ref === 'string' ? body.ref : null,
 					commit: typeof body.after === 'string' ? body.after : typeof body.checkout_sha === 'string' ? body.checkout_sha : null,
 					body,
