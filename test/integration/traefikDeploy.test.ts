@@ -167,6 +167,28 @@ describe('Traefik Config deploy over real sshd', () => {
 		expect(fs.readdirSync(folder.backupDir).filter((n) => n.startsWith('.deploy.lock'))).toEqual([]);
 	});
 
+	it('threat: a deploy verifying for up to an hour loses its lock after 10 minutes — a lock whose lease is still valid is never taken over, however old; an expired one is', async () => {
+		const { folder } = stack();
+		const { execFileSync } = await import('node:child_process');
+		const lockDir = path.join(folder.backupDir, '.deploy.lock');
+		fs.mkdirSync(lockDir, { recursive: true });
+		const now = () => Math.floor(Date.now() / 1000);
+		// a run verifying for an hour, started 20 minutes ago
+		fs.writeFileSync(path.join(lockDir, 'owner'), `holder-token-1 ${now() + 3600} n8n execution 7\n`);
+		execFileSync('touch', ['-d', '20 minutes ago', lockDir]);
+		await expect(withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'middlewares.yml', content: middlewares(1) }], { lockWaitMs: 1_500 }))).rejects.toThrow(
+			/Another deploy to .* is running \(lock .*\.deploy\.lock by n8n execution 7 \(lease until/,
+		);
+		expect(fs.readFileSync(path.join(lockDir, 'owner'), 'utf8')).toMatch(/^holder-token-1 /);
+		expect(fs.existsSync(path.join(folder.dynamicDir, 'middlewares.yml'))).toBe(false);
+
+		// its lease ended (the run died): taken over, deployed, and the lock is gone afterwards
+		fs.writeFileSync(path.join(lockDir, 'owner'), `holder-token-1 ${now() - 5} n8n execution 7\n`);
+		const [outcome] = await withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'middlewares.yml', content: middlewares(1) }], { lockWaitMs: 1_500 }));
+		expect(outcome).toMatchObject({ status: 'ok', action: 'written' });
+		expect(fs.readdirSync(folder.backupDir).filter((n) => n.startsWith('.deploy.lock'))).toEqual([]);
+	});
+
 	it('keeps a bounded number of versions per file', async () => {
 		const { folder } = stack();
 		for (const average of [10, 20, 30, 40, 50, 60]) {
@@ -348,6 +370,49 @@ describeRef('Traefik Config deploy with a recorded-response Traefik API', () => 
 		expect(outcome).toMatchObject({ status: 'critical', action: 'rejected' });
 		expect(outcome.summary).toMatch(/zz-hand-edit\.yml: not valid YAML/);
 		expect(fs.readFileSync(path.join(folder.dynamicDir, 'middlewares.yml'), 'utf8')).toBe(middlewares(100));
+	});
+
+	it('threat: a run whose lock was taken over removes the new holder\'s lock — it releases only a lock whose owner token is its own; its lease covers both verification rounds', async () => {
+		const { folder } = stack();
+		const lockDir = path.join(folder.backupDir, '.deploy.lock');
+		fs.writeFileSync(path.join(folder.dynamicDir, 'middlewares.yml'), middlewares(100));
+		let lease = 0;
+		let step = 0;
+		const r = await startTraefikReplay({
+			watchDir: folder.dynamicDir,
+			// while the deploy waits for Traefik, another run takes the lock over: it renamed the old
+			// lock aside and has just made its own (its owner file not written yet)
+			onRequest: () => {
+				if (step++ > 0) return;
+				lease = Number(fs.readFileSync(path.join(lockDir, 'owner'), 'utf8').split(' ')[1]) - Date.now() / 1000;
+				fs.renameSync(lockDir, `${lockDir}.taken`);
+				fs.rmSync(`${lockDir}.taken`, { recursive: true });
+				fs.mkdirSync(lockDir);
+			},
+		});
+		replays.push(r);
+		const api = new TraefikApi(traefikConnectionFrom({ url: r.url }));
+		const [first] = await withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'middlewares.yml', content: middlewares(10) }], { verify: { api, timeoutMs: 900_000, intervalMs: 100 } }));
+		expect(first).toMatchObject({ status: 'ok', action: 'written' });
+		expect(fs.existsSync(lockDir)).toBe(true);
+		expect(fs.readdirSync(lockDir)).toEqual([]);
+		// verification (15 min) and the rollback's verification (15 min) plus the margin
+		expect(lease).toBeGreaterThan(2 * 900 + 600 - 30);
+
+		// the new holder wrote its owner file: still not removed
+		fs.writeFileSync(path.join(lockDir, 'owner'), `new-holder-token ${Math.floor(Date.now() / 1000) + 600} n8n execution 9\n`);
+		fs.renameSync(lockDir, `${lockDir}.held`);
+		step = 0;
+		r.options.onRequest = () => {
+			if (step++ > 0) return;
+			fs.renameSync(lockDir, `${lockDir}.taken`);
+			fs.rmSync(`${lockDir}.taken`, { recursive: true });
+			fs.renameSync(`${lockDir}.held`, lockDir);
+		};
+		const [second] = await withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'middlewares.yml', content: middlewares(20) }], { verify: { api, timeoutMs: 5_000, intervalMs: 100 } }));
+		expect(second).toMatchObject({ status: 'ok', action: 'written' });
+		expect(fs.readFileSync(path.join(lockDir, 'owner'), 'utf8')).toMatch(/^new-holder-token /);
+		expect(fs.readdirSync(folder.backupDir).filter((n) => n.startsWith('.deploy.lock')).sort()).toEqual(['.deploy.lock']);
 	});
 
 	it('Rollback restores the newest kept version that differs, with the same verification', async () => {

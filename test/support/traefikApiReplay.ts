@@ -36,6 +36,8 @@ export interface ReplayOptions {
 	loadDelayMs?: number;
 	/** Stop picking up changes (a watcher that missed the event): the last served configuration stays. */
 	frozen?: boolean;
+	/** Called before a request is answered: a deterministic point while a deploy waits for verification. */
+	onRequest?: (path: string) => void;
 }
 
 export interface TraefikReplay {
@@ -163,6 +165,7 @@ export async function startTraefikReplay(options: ReplayOptions = {}): Promise<T
 	const handle = (req: IncomingMessage, res: ServerResponse) => {
 		const url = new URL(req.url ?? '/', 'http://replay');
 		requests.push(url.pathname);
+		options.onRequest?.(url.pathname);
 		if (options.basicAuth) {
 			const expected = 'Basic ' + Buffer.from(`${options.basicAuth.username}:${options.basicAuth.password}`).toString('base64');
 			if (req.headers.authorization !== expected) return send(res, 401, '401 Unauthorized\n', { 'content-type': 'text/plain', 'www-authenticate': 'Basic realm="traefik"' });
