@@ -488,3 +488,186 @@ describe('Fetch Git Files over real sshd with a real git repository', () => {
 		expect(`${failed?.message} ${(failed as { hint?: string } | undefined)?.hint}`).not.toContain(token);
 	});
 });
+
+/** Every process's command line and environment on this machine (the harness's sshd, so the Traefik host's git, runs here). */
+function processTexts(): Array<{ pid: string; cmdline: string; environ: string }> {
+	const out: Array<{ pid: string; cmdline: string; environ: string }> = [];
+	for (const pid of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+		const read = (name: string) => {
+			try {
+				return fs.readFileSync(`/proc/${pid}/${name}`).toString('latin1').replace(/\0/g, ' ');
+			} catch {
+				return ''; // the process ended meanwhile
+			}
+		};
+		out.push({ pid, cmdline: read('cmdline'), environ: read('environ') });
+	}
+	return out;
+}
+
+describe('Fetch Git Files: a token in the repository URL', () => {
+	it('threat: a token in the Git URL is visible in ps on the Traefik host — while git fetches it is in no process\'s argv or environment, and its file is gone after a timeout or a refusal', async () => {
+		const { root } = stack();
+		const stagingDir = path.join(root, 'staging');
+		const token = 'glpat-in-no-process-list-4711';
+		const { createServer: createHttpServer } = await import('node:http');
+		let authorization = '';
+		let arrived!: () => void;
+		const authenticatedRequest = new Promise<void>((resolve) => (arrived = resolve));
+		let refuseAll = false;
+		// a Git server that asks for credentials, then takes the authenticated request and never answers
+		const server = createHttpServer((req, res) => {
+			if (!req.headers.authorization || refuseAll) {
+				res.writeHead(401, { 'www-authenticate': 'Basic realm="git"', 'content-type': 'text/plain' });
+				res.end('401 Unauthorized\n');
+				return;
+			}
+			authorization = req.headers.authorization;
+			arrived();
+		});
+		await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+		const port = (server.address() as AddressInfo).port;
+		const secretDirs = () => (fs.existsSync(path.join(stagingDir, '.git')) ? fs.readdirSync(path.join(stagingDir, '.git')).filter((n) => n.startsWith('infra-ops-askpass')) : []);
+		try {
+			const repoUrl = `http://ops:${token}@127.0.0.1:${port}/traefik-config.git`;
+			const fetching = withSsh(conn(), (s) => fetchGitFiles(s, { repoUrl, ref: 'main', pathInRepo: 'dynamic', stagingDir }, { fetchTimeoutMs: 4_000 })).then(
+				() => undefined,
+				(error: Error) => error,
+			);
+			await authenticatedRequest;
+			// git holds the credential and waits for the answer: every process of the host, now
+			const processes = processTexts();
+			expect(processes.some((p) => p.cmdline.includes(`127.0.0.1:${port}`))).toBe(true);
+			expect(processes.filter((p) => p.cmdline.includes(token) || p.environ.includes(token)).map((p) => p.pid)).toEqual([]);
+			expect(Buffer.from(authorization.replace(/^Basic /, ''), 'base64').toString('utf8')).toBe(`ops:${token}`);
+			// meanwhile the credential sits in an owner-only file of an owner-only folder
+			const [dir] = secretDirs();
+			expect(fs.statSync(path.join(stagingDir, '.git', dir)).mode & 0o777).toBe(0o700);
+			expect(fs.statSync(path.join(stagingDir, '.git', dir, 'pass')).mode & 0o777).toBe(0o600);
+
+			const timedOut = await fetching;
+			expect(timedOut?.message).toMatch(new RegExp(`git fetch of main from http://127\\.0\\.0\\.1:${port}/traefik-config\\.git failed`));
+			expect(`${timedOut?.message} ${(timedOut as { hint?: string } | undefined)?.hint}`).not.toContain(token);
+			expect(secretDirs()).toEqual([]);
+
+			// a refused credential: the fetch fails, the file is gone too
+			refuseAll = true;
+			const refused = await withSsh(conn(), (s) => fetchGitFiles(s, { repoUrl, ref: 'main', pathInRepo: 'dynamic', stagingDir }, { fetchTimeoutMs: 20_000 })).then(
+				() => undefined,
+				(error: Error) => error,
+			);
+			expect(refused?.message).toMatch(/Authentication failed/);
+			expect(refused?.message).not.toContain(token);
+			expect(secretDirs()).toEqual([]);
+		} finally {
+			server.closeAllConnections();
+			server.close();
+		}
+	}, 60_000);
+
+	it('a password in an SSH URL is refused (git would put it on the command line)', async () => {
+		const { root } = stack();
+		await expect(withSsh(conn(), (s) => fetchGitFiles(s, { repoUrl: 'ssh://git:hunter2@127.0.0.1/x.git', ref: 'main', pathInRepo: 'dynamic', stagingDir: path.join(root, 'staging') }))).rejects.toThrow(
+			/carries a password/,
+		);
+	});
+});
+
+/** A bare repository on the "Traefik host" (the harness's sshd writes to local disk) and a work tree pushing to it. */
+async function gitRepo(root: string) {
+	const { execFileSync } = await import('node:child_process');
+	const work = path.join(root, 'work');
+	const bare = path.join(root, 'traefik-config.git');
+	const git = (...args: string[]) => execFileSync('git', ['-c', 'user.email=ops@example.com', '-c', 'user.name=ops', ...args], { cwd: work, encoding: 'utf8' }).trim();
+	execFileSync('git', ['init', '-q', '--bare', '-b', 'main', bare]);
+	fs.mkdirSync(path.join(work, 'dynamic'), { recursive: true });
+	git('init', '-q', '-b', 'main');
+	const commit = (average: number) => {
+		fs.writeFileSync(path.join(work, 'dynamic', 'middlewares.yml'), middlewares(average));
+		git('add', '.');
+		git('commit', '-q', '-m', `average ${average}`);
+		git('push', '-q', bare, 'main');
+		return git('rev-parse', 'HEAD');
+	};
+	return { bare, commit };
+}
+
+describe('GitOps deploys over real sshd with a real git repository: replays and older commits', () => {
+	it('threat: a replayed webhook delivery (or an old signed push under a new delivery id) deploys old configuration — the same delivery twice is refused, an older commit is refused unless "Allow Older Commit" is on', async () => {
+		const { root, folder } = stack();
+		const { bare, commit } = await gitRepo(root);
+		const stagingDir = path.join(root, 'staging');
+		const live = () => fs.readFileSync(path.join(folder.dynamicDir, 'middlewares.yml'), 'utf8');
+		const push = async (sha: string, deliveryId: string, allowOlderCommit = false) =>
+			await withSsh(conn(), async (s) => {
+				const files = await fetchGitFiles(s, { repoUrl: bare, ref: 'main', commit: sha, pathInRepo: 'dynamic', stagingDir });
+				return await deployFiles(s, folder, files.map((f) => ({ fileName: f.file, content: f.content })), { gitops: { commit: files[0].commit, deliveryId, stagingDir, allowOlderCommit } });
+			});
+
+		const old = commit(100);
+		expect((await push(old, 'delivery-1'))[0]).toMatchObject({ status: 'ok', action: 'written' });
+		const current = commit(10);
+		expect((await push(current, 'delivery-2'))[0]).toMatchObject({ status: 'ok', action: 'written' });
+		expect(live()).toBe(middlewares(10));
+
+		// the old push re-sent as it was
+		const replayed = await push(old, 'delivery-1');
+		expect(replayed[0]).toMatchObject({ status: 'warning', action: 'refused' });
+		expect(replayed[0].summary).toMatch(/webhook delivery delivery-1 was received before .*a replayed delivery is not deployed/);
+		expect(live()).toBe(middlewares(10));
+		// the latest push re-sent: refused as well (nothing to redeploy, and the id is spent)
+		expect((await push(current, 'delivery-2'))[0]).toMatchObject({ status: 'warning', action: 'refused' });
+
+		// the old push under an id never seen (the id is not covered by the signature): older than the deployed commit
+		const forged = await push(old, 'delivery-forged');
+		expect(forged[0]).toMatchObject({ status: 'warning', action: 'refused' });
+		expect(forged[0].summary).toMatch(new RegExp(`commit ${old.slice(0, 12)} is older than the deployed commit ${current.slice(0, 12)} .*"Allow Older Commit"`));
+		expect(live()).toBe(middlewares(10));
+
+		// the operator asks for the rollback
+		const rolledBack = await push(old, 'operator-rollback', true);
+		expect(rolledBack[0]).toMatchObject({ status: 'ok', action: 'written' });
+		expect(live()).toBe(middlewares(100));
+		// a newer commit deploys again, once
+		const next = commit(20);
+		// the same delivery twice at once (two workers): decided one after the other under the deploy lock
+		const files = await withSsh(conn(), (s) => fetchGitFiles(s, { repoUrl: bare, ref: 'main', commit: next, pathInRepo: 'dynamic', stagingDir }));
+		const deployOnce = async () =>
+			await withSsh(conn(), (s) => deployFiles(s, folder, files.map((f) => ({ fileName: f.file, content: f.content })), { gitops: { commit: next, deliveryId: 'delivery-3', stagingDir }, lockWaitMs: 60_000 }));
+		const [a, b] = await Promise.all([deployOnce(), deployOnce()]);
+		expect([a[0].action, b[0].action].sort()).toEqual(['refused', 'written']);
+		expect(live()).toBe(middlewares(20));
+
+		// the state lives beside the kept versions on the host, owner-only
+		const statePath = path.join(folder.backupDir, '.gitops-state.json');
+		const state = JSON.parse(fs.readFileSync(statePath, 'utf8')) as { deployedCommit: string; deliveries: Array<{ id: string }> };
+		expect(state.deployedCommit).toBe(next);
+		expect(state.deliveries.map((d) => d.id)).toEqual(['delivery-1', 'delivery-2', 'delivery-forged', 'operator-rollback', 'delivery-3']);
+		expect(fs.statSync(statePath).mode & 0o777).toBe(0o600);
+	}, 120_000);
+
+	it('the delivery list stays bounded: the oldest ids fall off (the commit order still stops those)', async () => {
+		const { root, folder } = stack();
+		const { bare, commit } = await gitRepo(root);
+		const stagingDir = path.join(root, 'staging');
+		const sha = commit(100);
+		fs.mkdirSync(folder.backupDir, { recursive: true });
+		const planted = Array.from({ length: 1000 }, (_, k) => ({ id: `old-${k}`, at: '2026-11-01T00:00:00.000Z' }));
+		fs.writeFileSync(path.join(folder.backupDir, '.gitops-state.json'), JSON.stringify({ deliveries: planted }));
+		const [outcome] = await withSsh(conn(), async (s) => {
+			const files = await fetchGitFiles(s, { repoUrl: bare, ref: 'main', commit: sha, pathInRepo: 'dynamic', stagingDir });
+			return await deployFiles(s, folder, files.map((f) => ({ fileName: f.file, content: f.content })), { gitops: { commit: sha, deliveryId: 'new-1', stagingDir } });
+		});
+		expect(outcome).toMatchObject({ status: 'ok', action: 'written' });
+		const ids = (JSON.parse(fs.readFileSync(path.join(folder.backupDir, '.gitops-state.json'), 'utf8')) as { deliveries: Array<{ id: string }> }).deliveries.map((d) => d.id);
+		expect(ids).toHaveLength(1000);
+		expect(ids[0]).toBe('old-1');
+		expect(ids[999]).toBe('new-1');
+
+		// a damaged state is an error that says where, not a silent fresh start
+		fs.writeFileSync(path.join(folder.backupDir, '.gitops-state.json'), '{"deliveries": 7}');
+		await expect(withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'middlewares.yml', content: middlewares(5) }], { gitops: { commit: sha, deliveryId: 'new-2', stagingDir } }))).rejects.toThrow(
+			/GitOps state .*\.gitops-state\.json is damaged/,
+		);
+	});
+});
