@@ -384,7 +384,8 @@ describeRef('Traefik Config deploy with a recorded-response Traefik API', () => 
 			// lock aside and has just made its own (its owner file not written yet)
 			onRequest: () => {
 				if (step++ > 0) return;
-				lease = Number(fs.readFileSync(path.join(lockDir, 'owner'), 'utf8').split(' ')[1]) - Date.now() / 1000;
+				const owner = path.join(lockDir, 'owner');
+				lease = fs.existsSync(owner) ? Number(fs.readFileSync(owner, 'utf8').split(' ')[1]) - Date.now() / 1000 : 0;
 				fs.renameSync(lockDir, `${lockDir}.taken`);
 				fs.rmSync(`${lockDir}.taken`, { recursive: true });
 				fs.mkdirSync(lockDir);
