@@ -10,7 +10,7 @@ import { checkFileName, checkFolder, redactDiff } from '../../nodes/TraefikConfi
 import { buildMiddleware, addToDocument } from '../../nodes/TraefikConfig/middleware';
 import { checkStructure } from '../../nodes/TraefikConfig/schema';
 import { validateFiles } from '../../nodes/TraefikConfig/validate';
-import { detectGitHost, verifyWebhookSignature } from '../../nodes/TraefikConfig/webhookSignature';
+import { deliveryIdOf, detectGitHost, verifyWebhookSignature } from '../../nodes/TraefikConfig/webhookSignature';
 
 /** As operators write them: comments above and beside keys, flow lists, quoted rules, odd spacing. */
 const HAND_WRITTEN = `# Routers of the local AI stack -- edited by hand, keep the comments!
@@ -291,6 +291,13 @@ describe('Verify Webhook Signature', () => {
 		expect(detectGitHost({ 'x-gitea-signature': '1' })).toBe('gitea');
 		expect(detectGitHost({ 'X-Gitlab-Token': 't' })).toBe('gitlab');
 		expect(detectGitHost({ 'content-type': 'application/json' })).toBeUndefined();
+	});
+
+	it('reads the delivery id each Git host sends (what Deploy uses to refuse a replay)', () => {
+		expect(deliveryIdOf({ 'x-github-delivery': '72d3162e-cc78-11e3-81ab-4c9367dc0958' })).toBe('72d3162e-cc78-11e3-81ab-4c9367dc0958');
+		expect(deliveryIdOf({ 'X-Gitea-Delivery': 'f6266f16-1bf3-46a5-9ea4-602e06ead473' })).toBe('f6266f16-1bf3-46a5-9ea4-602e06ead473');
+		expect(deliveryIdOf({ 'x-gitlab-event-uuid': '13792a34-cac6-4fda-95a8-c58e00a3954e' })).toBe('13792a34-cac6-4fda-95a8-c58e00a3954e');
+		expect(deliveryIdOf({ 'content-type': 'application/json' })).toBeUndefined();
 	});
 
 	it('never returns the secret or the expected signature', () => {

@@ -3,7 +3,8 @@
  * host" (sshd), pushed to by the scenario; the Git host's webhook is signed like GitHub's
  * (X-Hub-Signature-256). A wrong signature gets 401 and changes nothing; a signed push is fetched
  * into a staging checkout over SSH, validated, deployed and verified against a recorded-response
- * Traefik API; a pushed commit with a broken reference is refused (critical, Slack + email), and
+ * Traefik API; the same delivery re-sent is refused (a replay, warning); a pushed commit with a
+ * broken reference is refused (critical, Slack + email), and
  * the live files stay as they were.
  */
 import { execFileSync } from 'node:child_process';
@@ -121,7 +122,8 @@ const scenario: Scenario = {
 
 		const slack0 = ctx.sinks.slack.messages.length;
 		const mail0 = ctx.sinks.smtp.messages.length;
-		const run1 = await ctx.runWebhook({ path: PUSH_PATH, rawBody: body, headers: { 'x-github-event': 'push', 'x-hub-signature-256': sign(body) }, timeoutMs: 120_000 });
+		const delivery1 = '5a1e7c00-0000-4000-8000-000000000001';
+		const run1 = await ctx.runWebhook({ path: PUSH_PATH, rawBody: body, headers: { 'x-github-event': 'push', 'x-github-delivery': delivery1, 'x-hub-signature-256': sign(body) }, timeoutMs: 120_000 });
 		check(run1.status === 'success', `signed push run ended ${run1.status}`, run1.data?.resultData.error?.message);
 		const fetched = ctx.outputOf(run1, 'Fetch Git Files');
 		check(fetched.length === 2 && fetched.every((f) => f.commit === first), 'the pushed commit was fetched on the host', fetched.map((f) => [f.file, f.commit]));
@@ -132,10 +134,22 @@ const scenario: Scenario = {
 		const slack1 = ctx.sinks.slack.messages.slice(slack0);
 		check(slack1.length === 2 && slack1.every((m) => m.text.includes(first.slice(0, 8)) && /OK\* Traefik GitOps/.test(m.text)), 'Slack names the commit per deployed file', slack1.map((m) => m.text));
 
+		// the same signed delivery re-sent (a replay): refused by Deploy from the state on the Traefik host
+		const replayed = await ctx.runWebhook({ path: PUSH_PATH, rawBody: body, headers: { 'x-github-event': 'push', 'x-github-delivery': delivery1, 'x-hub-signature-256': sign(body) }, timeoutMs: 120_000 });
+		check(replayed.status === 'success', `replayed push run ended ${replayed.status}`, replayed.data?.resultData.error?.message);
+		const refusedReplay = ctx.outputOf(replayed, 'Deploy');
+		check(
+			refusedReplay.length === 2 && refusedReplay.every((d) => d.status === 'warning' && d.action === 'refused' && String(d.summary).includes(`delivery ${delivery1} was received before`)),
+			'a replayed delivery is refused (warning)',
+			refusedReplay.map((d) => [d.file, d.status, d.summary]),
+		);
+		check(ctx.sinks.slack.messages.slice(slack0 + 2).some((m) => /WARNING\* Traefik GitOps/.test(m.text) && m.text.includes('replayed delivery')), 'Slack warns about the replay');
+		const slack2 = ctx.sinks.slack.messages.length;
+
 		// a commit whose router names a middleware nobody defines: refused, nothing written
 		const broken = commit({ 'routers.yml': ROUTERS.replace('[general-ratelimit]', '[general-ratelimit, missing-auth]') }, 'typo');
 		const body2 = pushBody(broken);
-		const run2 = await ctx.runWebhook({ path: PUSH_PATH, rawBody: body2, headers: { 'x-github-event': 'push', 'x-hub-signature-256': sign(body2) }, timeoutMs: 120_000 });
+		const run2 = await ctx.runWebhook({ path: PUSH_PATH, rawBody: body2, headers: { 'x-github-event': 'push', 'x-github-delivery': '5a1e7c00-0000-4000-8000-000000000002', 'x-hub-signature-256': sign(body2) }, timeoutMs: 120_000 });
 		check(run2.status === 'success', `second push run ended ${run2.status}`, run2.data?.resultData.error?.message);
 		const validation = ctx.outputOf(run2, 'Validate').find((v) => v.file === 'routers.yml');
 		check(validation?.status === 'critical' && /missing-auth/.test(String(validation.summary)), 'validation names the missing middleware', validation);
@@ -144,8 +158,8 @@ const scenario: Scenario = {
 		check(fs.readFileSync(path.join(dynamicDir, 'routers.yml'), 'utf8') === ROUTERS, 'the live routers.yml is unchanged');
 		const mails = ctx.sinks.smtp.messages.slice(mail0);
 		check(mails.length === 1 && /critical: Traefik GitOps routers\.yml rejected/.test(mails[0].subject) && mails[0].text.includes(broken), 'one email naming the commit', mails.map((m) => [m.subject, m.text.slice(0, 300)]));
-		check(ctx.sinks.slack.messages.slice(slack0 + 2).some((m) => /CRITICAL\* Traefik GitOps/.test(m.text) && m.text.includes(broken.slice(0, 8))), 'Slack alert for the refused commit');
-		return 'forged and unsigned pushes get 401 and deploy nothing; a signed push is fetched on the host (real git), validated, deployed and served (recorded-response API); a broken commit is refused: critical on Slack + email, live files unchanged';
+		check(ctx.sinks.slack.messages.slice(slack2).some((m) => /CRITICAL\* Traefik GitOps/.test(m.text) && m.text.includes(broken.slice(0, 8))), 'Slack alert for the refused commit');
+		return 'forged and unsigned pushes get 401 and deploy nothing; a signed push is fetched on the host (real git), validated, deployed and served (recorded-response API); the same delivery re-sent is refused (warning); a broken commit is refused: critical on Slack + email, live files unchanged';
 	},
 };
 export default scenario;
