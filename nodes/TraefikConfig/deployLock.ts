@@ -11,7 +11,7 @@ import { posix } from 'node:path';
 import { InfraOpsError } from '../shared/errors';
 import { shellQuote, type SshSession } from '../shared/ssh';
 
-/** A lock directory without an owner file (left by a version before leases, or by a run that died between mkdir and writing it) is taken over after this long. */
+/** A lock directory without a readable lease (left by a version before leases, or by a run that died between mkdir and writing it) is taken over after this long. */
 export const LOCK_NO_OWNER_STALE_SECONDS = 600;
 /** Added to the longest verification time: SSH round trips, reading and writing the files. */
 export const LOCK_MARGIN_MS = 10 * 60_000;
@@ -46,10 +46,10 @@ function takeScript(lock: string, token: string, leaseSeconds: number, owner: st
 		`if mkdir -- ${L} 2>/dev/null; then write_owner && echo taken; exit 0; fi`,
 		`cur=$(head -n 1 -- ${L}/owner 2>/dev/null)`,
 		`set -- $cur`,
-		`if [ -n "$cur" ]; then`,
-		`  case "$2" in ''|*[!0-9]*) echo "busy $cur"; exit 0;; esac`,
-		`  if [ "$2" -gt "$(date +%s)" ]; then echo "busy $cur"; exit 0; fi`,
-		`elif [ -z "$(find ${L} -maxdepth 0 -mmin +${LOCK_NO_OWNER_STALE_SECONDS / 60} 2>/dev/null)" ]; then echo busy; exit 0; fi`,
+		`case "$2" in`,
+		`  ''|*[!0-9]*) [ -n "$(find ${L} -maxdepth 0 -mmin +${LOCK_NO_OWNER_STALE_SECONDS / 60} 2>/dev/null)" ] || { echo busy; exit 0; };;`,
+		`  *) [ "$2" -le "$(date +%s)" ] || { echo "busy $cur"; exit 0; };;`,
+		`esac`,
 		`mv -- ${L} ${A} 2>/dev/null || { echo busy; exit 0; }`,
 		`if [ "$(head -n 1 -- ${A}/owner 2>/dev/null)" != "$cur" ]; then [ -e ${L} ] || mv -- ${A} ${L}; echo busy; exit 0; fi`,
 		`rm -rf -- ${A}`,

@@ -17,7 +17,7 @@ export const description: INodeProperties[] = [
 		default: '',
 		required: true,
 		placeholder: 'git@github.com:me/traefik-config.git',
-		description: 'Fetched by the Traefik host itself (its deploy key or credentials), over SSH from n8n',
+		description: 'Fetched by the Traefik host itself (its deploy key or credentials), over SSH from n8n; a token in an https URL reaches git through an askpass file, never a command line',
 		displayOptions: show,
 	},
 	{
