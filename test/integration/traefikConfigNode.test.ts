@@ -181,13 +181,13 @@ describe('Traefik Config node (n8n engine, real sshd)', () => {
 		expect(JSON.stringify(JSON.parse(body))).not.toBe(body);
 		const good = 'sha256=' + createHmac('sha256', WEBHOOK_SECRET).update(body).digest('hex');
 		const item = (signature: string): INodeExecutionData => ({
-			json: { headers: { 'x-hub-signature-256': signature }, body: JSON.parse(body) as IDataObject },
+			json: { headers: { 'x-hub-signature-256': signature, 'x-github-delivery': '72d3162e-cc78-11e3-81ab-4c9367dc0958' }, body: JSON.parse(body) as IDataObject },
 			binary: { data: { data: Buffer.from(body).toString('base64'), mimeType: 'application/json' } },
 		});
 		const result = await run([{ name: 'Verify', parameters: { resource: 'git', operation: 'verifyWebhookSignature', gitHost: 'github' } }], { input: [item(good), item('sha256=' + '0'.repeat(64))] });
-		expect(result.out('Verify').map((j) => [j.signatureValid, j.ref, j.commit])).toEqual([
-			[true, 'refs/heads/main', '0123456789abcdef0123456789abcdef01234567'],
-			[false, 'refs/heads/main', '0123456789abcdef0123456789abcdef01234567'],
+		expect(result.out('Verify').map((j) => [j.signatureValid, j.ref, j.commit, j.deliveryId])).toEqual([
+			[true, 'refs/heads/main', '0123456789abcdef0123456789abcdef01234567', '72d3162e-cc78-11e3-81ab-4c9367dc0958'],
+			[false, 'refs/heads/main', '0123456789abcdef0123456789abcdef01234567', '72d3162e-cc78-11e3-81ab-4c9367dc0958'],
 		]);
 		expect(JSON.stringify(result.outputs)).not.toContain(WEBHOOK_SECRET);
 		// the first item's own header carries the right signature; the second item's output must not reveal it

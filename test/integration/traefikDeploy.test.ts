@@ -531,7 +531,7 @@ describe('Fetch Git Files: a token in the repository URL', () => {
 		const secretDirs = () => (fs.existsSync(path.join(stagingDir, '.git')) ? fs.readdirSync(path.join(stagingDir, '.git')).filter((n) => n.startsWith('infra-ops-askpass')) : []);
 		try {
 			const repoUrl = `http://ops:${token}@127.0.0.1:${port}/traefik-config.git`;
-			const fetching = withSsh(conn(), (s) => fetchGitFiles(s, { repoUrl, ref: 'main', pathInRepo: 'dynamic', stagingDir }, { fetchTimeoutMs: 4_000 })).then(
+			const fetching = withSsh(conn(), (s) => fetchGitFiles(s, { repoUrl, ref: 'main', pathInRepo: 'dynamic', stagingDir }, { fetchTimeoutMs: 15_000 })).then(
 				() => undefined,
 				(error: Error) => error,
 			);
@@ -546,6 +546,7 @@ describe('Fetch Git Files: a token in the repository URL', () => {
 			expect(fs.statSync(path.join(stagingDir, '.git', dir)).mode & 0o777).toBe(0o700);
 			expect(fs.statSync(path.join(stagingDir, '.git', dir, 'pass')).mode & 0o777).toBe(0o600);
 
+			// git's own timeout ends it on the host
 			const timedOut = await fetching;
 			expect(timedOut?.message).toMatch(new RegExp(`git fetch of main from http://127\\.0\\.0\\.1:${port}/traefik-config\\.git failed`));
 			expect(`${timedOut?.message} ${(timedOut as { hint?: string } | undefined)?.hint}`).not.toContain(token);
