@@ -183,6 +183,15 @@ describe('Docker Volume Backup: one run per volume (lock container on the real d
 			expect(finding.summary).toMatch(new RegExp(`^locked by execution ${otherRun.executionId} \\(workflow wf-other, node "Backup Volumes", since .*, lease until .*\\): ${vol} not backed up; nothing was changed$`));
 			expect(JSON.stringify(finding)).not.toContain(held.holder.token);
 			expect(await objectsUnder(prefix)).toEqual([]);
+			// in the backup workflow Prune follows Backup: it leaves the volume to the run holding it
+			const base = workflow(DVB, 'Backup', { operation: 'backup', prefix, selectBy: 'names', volumeNames: vol, encryption: 'passphrase', compression: 'gzip', stopContainers: 'never', lockWaitS: 0 });
+			const prune = { id: 'p', name: 'Prune', type: DVB, typeVersion: 1, position: [440, 0], parameters: { operation: 'prune', prefix, volumes: '={{ $json.volume }}', keepLast: 1 }, credentials: { infraOpsS3Api: { id: '1', name: 's3' } } };
+			const chained = await runWorkflow({
+				workflow: { ...base, nodes: [...base.nodes, prune] as never, connections: { ...base.connections, Backup: { main: [[{ node: 'Prune', type: 'main' as never, index: 0 }]] } } },
+				nodeTypes,
+				credentials: credentials(),
+			});
+			expect(json(chained.outputs.Prune[0])).toEqual([expect.objectContaining({ check: 'volume-prune', status: 'warning', skipped: true, summary: expect.stringMatching(/^Not pruning .*: locked by execution /) })]);
 			// the refused run left the other run's lock in place, and a release with another token is refused
 			expect((await lockLabels(vol))?.['org.infra-ops.lock.token']).toBe(held.holder.token);
 			expect(await new DockerLock(docker.docker, vol).release({ ...held.holder, token: 'not-mine' })).toBe(false);

@@ -36,6 +36,11 @@ export async function withVolumeLock<T>(locking: VolumeLocking, volume: string, 
 	}
 }
 
+/** The result, or the LockedError that kept `fn` from running; any other failure stays a rejection. */
+export async function orLocked<T>(promise: Promise<T>): Promise<T | LockedError> {
+	return await promise.catch((error: unknown) => (error instanceof LockedError ? error : Promise.reject(error)));
+}
+
 export function lockedFinding(check: string, volume: string, error: LockedError, what: string): NewFinding {
 	return {
 		check,

@@ -1,7 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import { restoreHostPaths, restoreVolume } from '../engine';
-import { LockedError, lockedFinding, withVolumeLock } from './lock';
+import { LockedError, lockedFinding, orLocked, withVolumeLock } from './lock';
 import { bytesText, decryptKey, findingItems, helperImageOption, openDocker, openSshSession, stopTimeoutOption, storageTarget } from './common';
 
 const show = { show: { operation: ['restore'] } };
@@ -60,9 +60,8 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 			const targetVolume = (this.getNodeParameter('targetVolume', itemIndex, '') as string) || undefined;
 			const helperImage = (this.getNodeParameter('helperImage', itemIndex, '') as string) || undefined;
 			const into = targetVolume ?? name;
-			let result;
-			try {
-				result = await withVolumeLock({ docker: docker.docker, ctx: this, itemIndex, helperImage }, into, () =>
+			const result = await orLocked(
+				withVolumeLock({ docker: docker.docker, ctx: this, itemIndex, helperImage }, into, () =>
 					restoreVolume(docker.docker, target, {
 						volume: name,
 						key: backupKey,
@@ -72,11 +71,9 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 						decryptKey: key,
 						stopTimeoutS: this.getNodeParameter('stopTimeoutS', itemIndex, 30) as number,
 					}),
-				);
-			} catch (error) {
-				if (error instanceof LockedError) return findingItems(this, [lockedFinding('volume-restore', into, error, 'not restored')], itemIndex);
-				throw error;
-			}
+				),
+			);
+			if (result instanceof LockedError) return findingItems(this, [lockedFinding('volume-restore', into, result, 'not restored')], itemIndex);
 			return findingItems(
 				this,
 				[
