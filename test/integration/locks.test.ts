@@ -196,6 +196,12 @@ describe('Docker Volume Backup: one run per volume (lock container on the real d
 			expect((await lockLabels(vol))?.['org.infra-ops.lock.token']).toBe(held.holder.token);
 			expect(await new DockerLock(docker.docker, vol).release({ ...held.holder, token: 'not-mine' })).toBe(false);
 			expect((await lockLabels(vol))?.['org.infra-ops.lock.token']).toBe(held.holder.token);
+			// a long run renews its lease (labels are fixed, so it goes into a file in the container)
+			const lock = new DockerLock(docker.docker, vol);
+			const later = new Date(Date.now() + 3_600_000).toISOString();
+			expect(await lock.renew({ ...held.holder, expires: later })).toBe(true);
+			expect((await lock.current())?.holder?.expires).toBe(later);
+			expect(await lock.renew({ ...held.holder, token: 'not-mine', expires: later })).toBe(false);
 		} finally {
 			expect(await held.release()).toEqual([]);
 		}
@@ -284,6 +290,10 @@ describe('Secret Rotate: one run per target (lock folder on the real sshd, advis
 			expect(readdirSync(services().ssh.dataDir).filter((x) => x.startsWith(`locks-${run}.env.infra-ops-bak`))).toEqual([]);
 			// still the other run's lock
 			expect(JSON.parse(readFileSync(`${envPath}.infra-ops-lock/holder`, 'utf8')).token).toBe(held.holder.token);
+			const later = new Date(Date.now() + 3_600_000).toISOString();
+			expect(await new SshDirLock(session, `${envPath}.infra-ops-lock`).renew({ ...held.holder, expires: later })).toBe(true);
+			expect(JSON.parse(readFileSync(`${envPath}.infra-ops-lock/holder`, 'utf8')).expires).toBe(later);
+			expect(await new SshDirLock(session, `${envPath}.infra-ops-lock`).release({ ...held.holder, token: 'not-mine' })).toBe(false);
 		} finally {
 			expect(await held.release()).toEqual([]);
 			session.close();

@@ -189,7 +189,11 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		const locking = { docker: docker.docker, ctx: this, itemIndex, helperImage: backupOptions.helperImage };
 		for (const volume of volumes) {
 			try {
-				findings.push(finding(await withVolumeLock(locking, volume.name, () => backupVolume(docker.docker, target, volume, backupOptions))));
+				const lockNotes: string[] = [];
+				const result = await withVolumeLock(locking, volume.name, () => backupVolume(docker.docker, target, volume, backupOptions), lockNotes);
+				// a lock lost mid-run (its lease ran out and another run took it) makes the backup doubtful
+				result.warnings.push(...lockNotes);
+				findings.push(finding(result));
 			} catch (error) {
 				findings.push(error instanceof LockedError ? lockedFinding('volume-backup', volume.name, error, 'not backed up') : failure(volume.name, error));
 			}
