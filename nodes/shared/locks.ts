@@ -303,6 +303,7 @@ export class DockerLock implements LeaseLock {
 
 export class SshDirLock implements LeaseLock {
 	readonly key: string;
+	private absent = false;
 
 	/** `dir` is created next to the file it guards, e.g. `/opt/app/.env.infra-ops-lock`. */
 	constructor(
@@ -323,10 +324,20 @@ export class SshDirLock implements LeaseLock {
 		const json = shellQuote(JSON.stringify(holder));
 		for (let attempt = 0; attempt < 2; attempt++) {
 			const out = await this.run(
-				`if mkdir ${d} 2>/dev/null; then printf '%s' ${json} > ${d}/holder.tmp && mv ${d}/holder.tmp ${d}/holder && echo ACQUIRED; ` +
-					`else echo "HELD $(stat -c %Y ${d} 2>/dev/null || echo 0)"; cat ${d}/holder 2>/dev/null; fi; exit 0`,
+				`if [ ! -d "$(dirname -- ${d})" ]; then echo NOFOLDER; ` +
+					`elif mkdir ${d} 2>/dev/null; then printf '%s' ${json} > ${d}/holder.tmp && mv ${d}/holder.tmp ${d}/holder && echo ACQUIRED; ` +
+					`elif [ -d ${d} ]; then echo "HELD $(stat -c %Y ${d} 2>/dev/null || echo 0)"; cat ${d}/holder 2>/dev/null; ` +
+					`else echo "FAILED $(mkdir ${d} 2>&1)"; fi; exit 0`,
 			);
 			if (out.startsWith('ACQUIRED')) return { acquired: true };
+			// the file's folder is missing: nothing to guard, and the rotation's create says what is wrong
+			if (out.startsWith('NOFOLDER')) {
+				this.absent = true;
+				return { acquired: true };
+			}
+			if (out.startsWith('FAILED')) {
+				throw new InfraOpsError(`${this.session.target}: cannot create the lock folder ${this.dir}: ${out.slice(7).trim()}`, 'The SSH user needs write access to the folder of the file it rotates');
+			}
 			const [first, ...rest] = out.split('\n');
 			const dirMtime = Number(first.split(' ')[1] ?? 0) * 1000;
 			let current: LockHolder | undefined;
@@ -351,6 +362,7 @@ export class SshDirLock implements LeaseLock {
 	}
 
 	async renew(holder: LockHolder): Promise<boolean> {
+		if (this.absent) return true;
 		const d = shellQuote(this.dir);
 		const mine = shellQuote(`"token":${JSON.stringify(holder.token)}`);
 		const out = await this.run(
@@ -360,6 +372,7 @@ export class SshDirLock implements LeaseLock {
 	}
 
 	async release(holder: LockHolder): Promise<boolean> {
+		if (this.absent) return true;
 		const d = shellQuote(this.dir);
 		const mine = shellQuote(`"token":${JSON.stringify(holder.token)}`);
 		const out = await this.run(`if grep -qF ${mine} ${d}/holder 2>/dev/null; then rm -rf ${d} && echo RELEASED; fi; exit 0`);
