@@ -51,9 +51,8 @@ export class EnvFileTarget implements RotationTarget {
 
 	async create(secret: GeneratedSecret): Promise<string> {
 		passwordOf(secret, 'A .env value');
-		await this.connect();
-		if (!this.session) throw new InfraOpsError(`${this.target}: not connected`);
-		this.original = (await this.session.readFile(this.options.path)).toString('utf8');
+		const session = await this.connect();
+		this.original = (await session.readFile(this.options.path)).toString('utf8');
 		let text = this.original;
 		const notes: string[] = [];
 		for (const key of this.options.keys) {
