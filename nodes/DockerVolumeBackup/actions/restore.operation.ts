@@ -60,6 +60,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 			const targetVolume = (this.getNodeParameter('targetVolume', itemIndex, '') as string) || undefined;
 			const helperImage = (this.getNodeParameter('helperImage', itemIndex, '') as string) || undefined;
 			const into = targetVolume ?? name;
+			const lockNotes: string[] = [];
 			const result = await orLocked(
 				withVolumeLock({ docker: docker.docker, ctx: this, itemIndex, helperImage }, into, () =>
 					restoreVolume(docker.docker, target, {
@@ -71,9 +72,11 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 						decryptKey: key,
 						stopTimeoutS: this.getNodeParameter('stopTimeoutS', itemIndex, 30) as number,
 					}),
+					lockNotes,
 				),
 			);
 			if (result instanceof LockedError) return findingItems(this, [lockedFinding('volume-restore', into, result, 'not restored')], itemIndex);
+			result.warnings.push(...lockNotes);
 			return findingItems(
 				this,
 				[
