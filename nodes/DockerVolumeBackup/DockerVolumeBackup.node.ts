@@ -7,6 +7,7 @@ import { toNodeError } from '../shared/nodeErrors';
 import * as backup from './actions/backup.operation';
 import { prefixProperty } from './actions/common';
 import * as list from './actions/list.operation';
+import { lockWaitProperty } from './actions/lock';
 import * as prune from './actions/prune.operation';
 import * as restore from './actions/restore.operation';
 import * as verify from './actions/verify.operation';
@@ -64,6 +65,7 @@ export class DockerVolumeBackup implements INodeType {
 				default: 'backup',
 			},
 			prefixProperty,
+			lockWaitProperty,
 			...backup.description,
 			...restore.description,
 			...list.description,

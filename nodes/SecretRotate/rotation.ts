@@ -6,6 +6,7 @@
  */
 import { errorMessage, InfraOpsError } from '../shared/errors';
 import type { FindingStatus } from '../shared/findings';
+import { acquireLocks, LockedError, type HeldLocks, type LeaseLock, type LockOwner } from '../shared/locks';
 import type { GeneratedSecret } from './generate';
 
 export type RotationStep = 'create' | 'set' | 'test' | 'finish' | 'rollback';
@@ -27,9 +28,28 @@ export interface RotationTarget {
 	test(secret: GeneratedSecret): Promise<string>;
 	/** Retires the old secret (e.g. removes the old key). A failure here is a warning: the new one works. */
 	finish(secret: GeneratedSecret): Promise<string>;
-	/** Restores what create recorded; only called on targets whose set was attempted. */
+	/**
+	 * Undoes what this run's set wrote, and only while the target still holds what it wrote; called on
+	 * targets whose set was attempted. Throws RollbackLeftAlone when someone else changed it since.
+	 */
 	rollback(): Promise<string>;
+	/** Locks on the target itself that the run holds from before create until the end. */
+	locks?(): Promise<LeaseLock[]>;
 	close(): Promise<void>;
+}
+
+/** A rollback that found the target changed by another writer since this run's set, and left it so. */
+export class RollbackLeftAlone extends InfraOpsError {
+	constructor(message: string) {
+		super(message, 'Another writer (another rotation?) changed it after this run: check which secret it holds now');
+		this.name = 'RollbackLeftAlone';
+	}
+}
+
+export interface RotationLocking {
+	owner: LockOwner;
+	waitMs: number;
+	leaseMs?: number;
 }
 
 export interface StepFinding {
@@ -84,7 +104,7 @@ export function redact(text: string, secret: GeneratedSecret): string {
 	return out;
 }
 
-export async function rotate(targets: RotationTarget[], secret: GeneratedSecret, log: RotationLog): Promise<RotationOutcome> {
+export async function rotate(targets: RotationTarget[], secret: GeneratedSecret, log: RotationLog, locking?: RotationLocking): Promise<RotationOutcome> {
 	const findings: StepFinding[] = [];
 	const fingerprint = secret.metadata.fingerprint;
 	const record = (t: RotationTarget, step: RotationStep, status: FindingStatus, summary: string) => {
@@ -114,6 +134,8 @@ export async function rotate(targets: RotationTarget[], secret: GeneratedSecret,
 
 	/** Targets whose rollback failed: what the operator has to put back by hand. */
 	const unrestored: string[] = [];
+	/** Targets another writer changed after this run's set: not rolled back, so that change stays. */
+	const leftAlone: string[] = [];
 	const rollbackAll = async (): Promise<boolean> => {
 		// newest first, dependents last so they restart on the restored configuration
 		const order = [...attempted].reverse();
@@ -121,6 +143,11 @@ export async function rotate(targets: RotationTarget[], secret: GeneratedSecret,
 			try {
 				record(t, 'rollback', 'ok', await t.rollback());
 			} catch (error) {
+				if (error instanceof RollbackLeftAlone) {
+					leftAlone.push(t.target);
+					record(t, 'rollback', 'warning', errorMessage(error));
+					continue;
+				}
 				unrestored.push(t.target);
 				record(t, 'rollback', 'error', `rollback failed, restore by hand: ${errorMessage(error)}`);
 			}
@@ -128,7 +155,26 @@ export async function rotate(targets: RotationTarget[], secret: GeneratedSecret,
 		return unrestored.length === 0;
 	};
 
+	let held: HeldLocks | undefined;
 	try {
+		if (locking) {
+			const locks: LeaseLock[] = [];
+			for (const t of ordered) {
+				try {
+					if (t.locks) locks.push(...(await t.locks()));
+				} catch (error) {
+					record(t, 'create', 'critical', `cannot reach it to lock it: ${errorMessage(error)}`);
+					failure = `${t.target}: lock failed`;
+					return summarise('critical', false, false);
+				}
+			}
+			try {
+				held = await acquireLocks(locks, locking.owner, { waitMs: locking.waitMs, leaseMs: locking.leaseMs });
+			} catch (error) {
+				if (!(error instanceof LockedError)) throw error;
+				return locked(error);
+			}
+		}
 		for (const t of ordered) {
 			if (!(await runStep(t, 'create', () => t.create(secret)))) return summarise('critical', false, false);
 		}
@@ -175,7 +221,28 @@ export async function rotate(targets: RotationTarget[], secret: GeneratedSecret,
 		}
 		return summarise(finishWarnings ? 'warning' : 'ok', true, false);
 	} finally {
+		// before close: the SSH and PostgreSQL locks live on the targets' own connections
+		if (held) for (const note of await held.release()) log.warn(`secret rotation lock: ${note}`);
 		await Promise.all(ordered.map((t) => t.close().catch(() => undefined)));
+	}
+
+	function locked(error: LockedError): RotationOutcome {
+		findings.push({
+			check: 'secret-rotation',
+			target: 'rotation',
+			targetKind: 'summary',
+			step: 'summary',
+			status: 'warning',
+			summary: `${error.message}: rotation not started (${error.lockKey}); nothing was changed`,
+			secretFingerprint: fingerprint,
+			rotated: false,
+			rolledBack: false,
+			targets: ordered.map((t) => t.target),
+			restoreByHand: [],
+			lockedBy: error.holder ? { ...error.holder, token: undefined } : undefined,
+			lock: error.lockKey,
+		});
+		return { status: 'warning', rotated: false, rolledBack: false, findings };
 	}
 
 	function summarise(status: FindingStatus, rotated: boolean, rolledBack: boolean, lateTestsFailed: string[] = []): RotationOutcome {
@@ -189,7 +256,9 @@ export async function rotate(targets: RotationTarget[], secret: GeneratedSecret,
 			: rolledBack
 				? status === 'error'
 					? `Rotation failed (${failure}) and the rollback failed on ${unrestored.join(', ')}: restore those by hand (see their rollback findings); the other targets were rolled back`
-					: `Rotation failed (${failure}); every target was rolled back, the old secret still works`
+					: leftAlone.length
+						? `Rotation failed (${failure}); rolled back, except ${leftAlone.join(', ')}: another writer changed it after this run, so its value was left alone (see its rollback finding)`
+						: `Rotation failed (${failure}); every target was rolled back, the old secret still works`
 				: `Rotation not started: ${failure}; nothing was changed`;
 		findings.push({
 			check: 'secret-rotation',
@@ -203,6 +272,7 @@ export async function rotate(targets: RotationTarget[], secret: GeneratedSecret,
 			rolledBack,
 			targets: ordered.map((t) => t.target),
 			restoreByHand: unrestored,
+			leftAlone,
 		});
 		return { status, rotated, rolledBack, findings };
 	}

@@ -6,6 +6,7 @@ import type { SshSession } from '../../shared/ssh';
 import { selectVolumes, type ExecHook, type VolumeSelector } from '../dockerVolumes';
 import { backupHostPaths, backupVolume, type BackupOptions, type BackupResult, type StopMode } from '../engine';
 import type { CompressionChoice } from '../compression';
+import { LockedError, lockedFinding, withVolumeLock } from './lock';
 import { bytesText, encryptionSetting, findingItems, helperImageOption, openDocker, openSshSession, splitList, stopTimeoutOption, storageTarget } from './common';
 
 const show = { show: { operation: ['backup'] } };
@@ -185,11 +186,16 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	let ssh: SshSession | undefined;
 	try {
 		const volumes = await selectVolumes(docker.docker, selector);
+		const locking = { docker: docker.docker, ctx: this, itemIndex, helperImage: backupOptions.helperImage };
 		for (const volume of volumes) {
 			try {
-				findings.push(finding(await backupVolume(docker.docker, target, volume, backupOptions)));
+				const lockNotes: string[] = [];
+				const result = await withVolumeLock(locking, volume.name, () => backupVolume(docker.docker, target, volume, backupOptions), lockNotes);
+				// a lock lost mid-run (its lease ran out and another run took it) makes the backup doubtful
+				result.warnings.push(...lockNotes);
+				findings.push(finding(result));
 			} catch (error) {
-				findings.push(failure(volume.name, error));
+				findings.push(error instanceof LockedError ? lockedFinding('volume-backup', volume.name, error, 'not backed up') : failure(volume.name, error));
 			}
 		}
 		if (hostPathsEnabled) {

@@ -28,6 +28,14 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 			itemIndex,
 		);
 	}
+	// another execution holds the volume (its backup or restore runs now) and prunes after its own backup
+	if (input.check === 'volume-backup' && input.lockedBy) {
+		return findingItems(
+			this,
+			[{ check: 'volume-prune', target: String(input.volume ?? input.target ?? ''), status: 'warning', summary: `Not pruning ${String(input.volume ?? '')}: ${String(input.summary ?? 'another run holds it')}`, skipped: true, volume: String(input.volume ?? '') }],
+			itemIndex,
+		);
+	}
 	const target = await storageTarget(this, itemIndex);
 	try {
 		let volumes = splitList(String(this.getNodeParameter('volumes', itemIndex, '') ?? ''));

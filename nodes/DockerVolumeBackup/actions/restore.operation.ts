@@ -1,6 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import { restoreHostPaths, restoreVolume } from '../engine';
+import { LockedError, lockedFinding, orLocked, withVolumeLock } from './lock';
 import { bytesText, decryptKey, findingItems, helperImageOption, openDocker, openSshSession, stopTimeoutOption, storageTarget } from './common';
 
 const show = { show: { operation: ['restore'] } };
@@ -56,15 +57,26 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		}
 		const docker = await openDocker(this);
 		try {
-			const result = await restoreVolume(docker.docker, target, {
-				volume: name,
-				key: backupKey,
-				targetVolume: (this.getNodeParameter('targetVolume', itemIndex, '') as string) || undefined,
-				replace: this.getNodeParameter('replace', itemIndex, false) as boolean,
-				helperImage: (this.getNodeParameter('helperImage', itemIndex, '') as string) || undefined,
-				decryptKey: key,
-				stopTimeoutS: this.getNodeParameter('stopTimeoutS', itemIndex, 30) as number,
-			});
+			const targetVolume = (this.getNodeParameter('targetVolume', itemIndex, '') as string) || undefined;
+			const helperImage = (this.getNodeParameter('helperImage', itemIndex, '') as string) || undefined;
+			const into = targetVolume ?? name;
+			const lockNotes: string[] = [];
+			const result = await orLocked(
+				withVolumeLock({ docker: docker.docker, ctx: this, itemIndex, helperImage }, into, () =>
+					restoreVolume(docker.docker, target, {
+						volume: name,
+						key: backupKey,
+						targetVolume,
+						replace: this.getNodeParameter('replace', itemIndex, false) as boolean,
+						helperImage,
+						decryptKey: key,
+						stopTimeoutS: this.getNodeParameter('stopTimeoutS', itemIndex, 30) as number,
+					}),
+					lockNotes,
+				),
+			);
+			if (result instanceof LockedError) return findingItems(this, [lockedFinding('volume-restore', into, result, 'not restored')], itemIndex);
+			result.warnings.push(...lockNotes);
 			return findingItems(
 				this,
 				[

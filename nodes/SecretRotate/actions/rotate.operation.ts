@@ -2,6 +2,7 @@ import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n
 
 import { dockerConnectionFrom, n8nApiConnectionFrom, postgresConnectionFrom, sshConnectionFrom, vaultConnectionFrom } from '../../shared/connections';
 import { errorFields, InfraOpsError } from '../../shared/errors';
+import { lockOwnerOf, lockWaitMs } from '../../shared/nodeLocks';
 import { toNodeError } from '../../shared/nodeErrors';
 import { generateSecret } from '../generate';
 import { rotate, type RotationTarget } from '../rotation';
@@ -23,6 +24,15 @@ export const description: INodeProperties[] = [
 		name: 'rotateNotice',
 		type: 'notice',
 		default: '',
+		displayOptions: { show: { operation: ['rotate'] } },
+	},
+	{
+		displayName: 'Lock Wait (Seconds)',
+		name: 'lockWaitS',
+		type: 'number',
+		typeOptions: { minValue: 0 },
+		default: 60,
+		description: 'Each .env file, authorized_keys file, PostgreSQL role and swarm secret is locked for the run. How long to wait when another run holds one; then the run reports a warning ("locked by execution …") and changes nothing.',
 		displayOptions: { show: { operation: ['rotate'] } },
 	},
 	{
@@ -324,10 +334,15 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		try {
 			const targets = await buildTargets(this, i);
 			const secret = generateSecret(readSecretSpec(this, i));
-			const outcome = await rotate(targets, secret, {
-				info: (message) => this.logger.info(message),
-				warn: (message) => this.logger.warn(message),
-			});
+			const outcome = await rotate(
+				targets,
+				secret,
+				{
+					info: (message) => this.logger.info(message),
+					warn: (message) => this.logger.warn(message),
+				},
+				{ owner: lockOwnerOf(this), waitMs: lockWaitMs(this, i) },
+			);
 			results.push({ itemIndex: i, findings: outcome.findings });
 		} catch (error) {
 			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);

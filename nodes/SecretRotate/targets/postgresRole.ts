@@ -3,9 +3,10 @@
 import type { Client } from 'pg';
 
 import { InfraOpsError } from '../../shared/errors';
+import { PostgresRoleLock, type LeaseLock } from '../../shared/locks';
 import { connectPostgres, describePostgresTarget, explainPostgresError, type PostgresConnection } from '../../shared/postgres';
 import type { GeneratedSecret } from '../generate';
-import type { RotationTarget } from '../rotation';
+import { RollbackLeftAlone, type RotationTarget } from '../rotation';
 import { scramSha256Verifier, verifierMatches } from '../scram';
 
 export interface PostgresRoleOptions {
@@ -20,6 +21,8 @@ interface RoleState {
 	name: string;
 	oldVerifier: string | null;
 	canLogin: boolean;
+	/** The verifier this run's set wrote: a rollback only replaces that one. */
+	setVerifier?: string;
 }
 
 export function passwordOf(secret: GeneratedSecret, what: string): string {
@@ -34,6 +37,8 @@ export class PostgresRoleTarget implements RotationTarget {
 	readonly phase = 'restorable' as const;
 	readonly target: string;
 	private client?: Client;
+	/** Holds the advisory locks for the run; separate, so a failing statement on the admin session cannot drop them. */
+	private lockClient?: Client;
 	private states: RoleState[] = [];
 
 	constructor(private readonly options: PostgresRoleOptions) {
@@ -71,12 +76,24 @@ export class PostgresRoleTarget implements RotationTarget {
 		return `old verifiers kept for rollback: ${kinds.join(', ')}`;
 	}
 
+	/** One advisory lock per role, on a connection of its own held until the run ends. */
+	async locks(): Promise<LeaseLock[]> {
+		this.lockClient ??= await connectPostgres(this.options.admin);
+		const server = `${this.options.admin.host}:${this.options.admin.port}`;
+		return this.options.roles.map((role) => new PostgresRoleLock(this.lockClient!, server, role));
+	}
+
 	async set(secret: GeneratedSecret): Promise<string> {
 		const client = this.requireClient();
 		const password = passwordOf(secret, 'A PostgreSQL role');
 		for (const state of this.states) {
+			if ((await this.currentVerifier(client, state.name)) !== state.oldVerifier) {
+				throw new InfraOpsError(`the password of ${state.name} changed since the rotation started`, 'Something else rotates this role: run the rotation again');
+			}
 			// a fresh salt per role, so equal passwords do not show as equal verifiers
-			await this.alter(client, state.name, scramSha256Verifier(password));
+			const verifier = scramSha256Verifier(password);
+			state.setVerifier = verifier;
+			await this.alter(client, state.name, verifier);
 		}
 		return `ALTER ROLE with a SCRAM-SHA-256 verifier for ${this.states.map((s) => s.name).join(', ')}`;
 	}
@@ -118,13 +135,33 @@ export class PostgresRoleTarget implements RotationTarget {
 	async rollback(): Promise<string> {
 		// the admin session opened in create is still authenticated, even if its own role was rotated
 		const client = this.requireClient();
-		for (const state of this.states) await this.alter(client, state.name, state.oldVerifier);
-		return `old verifiers restored for ${this.states.map((s) => s.name).join(', ')}`;
+		const restored: string[] = [];
+		const leftAlone: string[] = [];
+		for (const state of this.states) {
+			if (state.setVerifier === undefined) continue;
+			// only the verifier this run set is replaced: a newer one is another writer's password
+			if ((await this.currentVerifier(client, state.name)) !== state.setVerifier) {
+				leftAlone.push(state.name);
+				continue;
+			}
+			await this.alter(client, state.name, state.oldVerifier);
+			restored.push(state.name);
+		}
+		const done = restored.length ? `old verifiers restored for ${restored.join(', ')}` : 'no verifier of this run to restore';
+		if (leftAlone.length) throw new RollbackLeftAlone(`${done}; ${leftAlone.join(', ')} changed by someone else after this run set it: left alone`);
+		return done;
 	}
 
 	async close(): Promise<void> {
 		await this.client?.end().catch(() => undefined);
 		this.client = undefined;
+		await this.lockClient?.end().catch(() => undefined);
+		this.lockClient = undefined;
+	}
+
+	private async currentVerifier(client: Client, role: string): Promise<string | null | undefined> {
+		const { rows } = await client.query<{ rolpassword: string | null }>('select rolpassword from pg_authid where rolname = $1', [role]);
+		return rows[0]?.rolpassword;
 	}
 
 	private async alter(client: Client, role: string, verifier: string | null): Promise<void> {

@@ -1,10 +1,11 @@
 /** An SSH authorized key: add the new public key, log in with the new private key, then remove the old key. */
 import { InfraOpsError } from '../../shared/errors';
 import { loadSsh2 } from '../../shared/lazy';
+import { SshDirLock, type LeaseLock } from '../../shared/locks';
 import { openSsh, type SshConnection, type SshSession } from '../../shared/ssh';
 import { addKey, findKey, removeKey } from '../authorizedKeys';
 import type { GeneratedSecret } from '../generate';
-import type { RotationTarget } from '../rotation';
+import { RollbackLeftAlone, type RotationTarget } from '../rotation';
 
 export interface SshAuthorizedKeyOptions {
 	/** Logs in with the key being rotated. */
@@ -36,6 +37,8 @@ export class SshAuthorizedKeyTarget implements RotationTarget {
 	private original?: string;
 	private oldBlob = '';
 	private oldOptions = '';
+	/** Blob of the key this run's set added: the only line a rollback removes. */
+	private addedBlob?: string;
 
 	constructor(private readonly options: SshAuthorizedKeyOptions) {
 		const { ssh } = options;
@@ -48,7 +51,7 @@ export class SshAuthorizedKeyTarget implements RotationTarget {
 	async create(secret: GeneratedSecret): Promise<string> {
 		keyPairOf(secret);
 		this.oldBlob = publicBlobOf(this.options.ssh.privateKey!, this.options.ssh.passphrase);
-		this.session = await openSsh(this.options.ssh);
+		this.session ??= await openSsh(this.options.ssh);
 		this.original = (await this.session.readFile(this.options.authorizedKeysPath)).toString('utf8');
 		const found = findKey(this.original, this.oldBlob);
 		if (found.length === 0) {
@@ -61,10 +64,17 @@ export class SshAuthorizedKeyTarget implements RotationTarget {
 		return `old key found on line ${found.map((k) => k.index + 1).join(', ')}${this.oldOptions ? ' (its options carry over)' : ''}`;
 	}
 
+	/** A folder beside the file (`<authorized_keys>.infra-ops-lock`; relative paths start in the home folder). */
+	async locks(): Promise<LeaseLock[]> {
+		this.session ??= await openSsh(this.options.ssh);
+		return [new SshDirLock(this.session, `${this.options.authorizedKeysPath}.infra-ops-lock`)];
+	}
+
 	async set(secret: GeneratedSecret): Promise<string> {
 		const session = this.requireSession();
 		const current = (await session.readFile(this.options.authorizedKeysPath)).toString('utf8');
 		if (current !== this.original) throw new InfraOpsError(`${this.options.authorizedKeysPath} changed since the rotation started`, 'Run the rotation again');
+		this.addedBlob = keyPairOf(secret).publicKey.trim().split(/\s+/)[1];
 		await session.writeFileAtomic(this.options.authorizedKeysPath, addKey(current, keyPairOf(secret).publicKey, this.oldOptions));
 		return `new key ${secret.metadata.fingerprint} added beside the old one`;
 	}
@@ -92,9 +102,17 @@ export class SshAuthorizedKeyTarget implements RotationTarget {
 	}
 
 	async rollback(): Promise<string> {
-		if (this.original === undefined) return 'nothing to restore';
-		await this.requireSession().writeFileAtomic(this.options.authorizedKeysPath, this.original);
-		return `${this.options.authorizedKeysPath} restored (new key removed)`;
+		const path = this.options.authorizedKeysPath;
+		if (!this.addedBlob) return `${path} was not written by this run: nothing to restore`;
+		const session = this.requireSession();
+		const current = (await session.readFile(path)).toString('utf8');
+		// only the line this run added goes: lines another writer added or removed since stay as they are
+		if (findKey(current, this.addedBlob).length === 0) {
+			if (current === this.original) return `${path} does not hold the new key: nothing to restore`;
+			throw new RollbackLeftAlone(`${path} no longer holds the key this run added (someone else changed the file): left alone`);
+		}
+		await session.writeFileAtomic(path, removeKey(current, this.addedBlob));
+		return `${path}: the new key removed, the rest of the file kept`;
 	}
 
 	async close(): Promise<void> {

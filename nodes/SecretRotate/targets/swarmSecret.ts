@@ -4,6 +4,7 @@ import type Dockerode from 'dockerode';
 
 import { createDockerClient, type DockerClient, type DockerConnection } from '../../shared/docker';
 import { errorMessage, InfraOpsError } from '../../shared/errors';
+import { DockerLock, type LeaseLock } from '../../shared/locks';
 import type { GeneratedSecret } from '../generate';
 import type { RotationTarget } from '../rotation';
 
@@ -42,7 +43,7 @@ export class SwarmSecretTarget implements RotationTarget {
 	}
 
 	async create(secret: GeneratedSecret): Promise<string> {
-		this.client = await createDockerClient(this.options.docker);
+		this.client ??= await createDockerClient(this.options.docker);
 		const docker = this.client.docker;
 		const info = (await docker.info()) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean } };
 		if (info.Swarm?.LocalNodeState !== 'active') {
@@ -61,6 +62,12 @@ export class SwarmSecretTarget implements RotationTarget {
 			this.oldRefs.set(name, ref);
 		}
 		return `services use ${[...new Set([...this.oldRefs.values()].map((r) => r.SecretName))].join(', ')}`;
+	}
+
+	/** A never-started container named infra-ops-lock-swarm-secret-<name> on the manager. */
+	async locks(): Promise<LeaseLock[]> {
+		this.client ??= await createDockerClient(this.options.docker);
+		return [new DockerLock(this.client.docker, `swarm-secret-${this.options.secretName}`)];
 	}
 
 	async set(secret: GeneratedSecret): Promise<string> {
