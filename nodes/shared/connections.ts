@@ -77,7 +77,8 @@ export function s3ConnectionFrom(data: Data): S3Connection {
 }
 
 export function postgresConnectionFrom(data: Data): PostgresConnection {
-	const ssl = str(data, 'ssl') || 'disable';
+	// n8n fills a missing field with its default when it loads a credential; this path (data from elsewhere) does the same
+	const ssl = str(data, 'ssl') || 'verify-full';
 	if (!['disable', 'require', 'verify-full'].includes(ssl)) throw new InfraOpsError(`Unknown SSL mode "${ssl}"`);
 	return {
 		host: required(data, 'host', 'Host', 'PostgreSQL'),

@@ -62,7 +62,7 @@ describe('credential data to connections', () => {
 		expect(traefikConnectionFrom({ url: 'http://t:8080', authentication: 'basic', username: 'u', password: 'p' }).headers.authorization).toBe('Basic dTpw');
 		expect(traefikConnectionFrom({ url: 'http://t:8080', authentication: 'bearer', token: 't' }).headers.authorization).toBe('Bearer t');
 		expect(n8nApiConnectionFrom({ baseUrl: 'http://n8n:5678/api/v1/', apiKey: 'k' }).baseUrl).toBe('http://n8n:5678/api/v1');
-		expect(postgresConnectionFrom({ host: 'db', user: 'postgres', password: 'x' })).toMatchObject({ port: 5432, database: 'postgres', ssl: 'disable' });
+		expect(postgresConnectionFrom({ host: 'db', user: 'postgres', password: 'x' })).toMatchObject({ port: 5432, database: 'postgres', ssl: 'verify-full' });
 		expect(() => postgresConnectionFrom({ host: 'db', user: 'u', ssl: 'prefer' })).toThrow(/Unknown SSL mode/);
 	});
 });
