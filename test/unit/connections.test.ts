@@ -52,7 +52,7 @@ describe('credential data to connections', () => {
 		const conn = proxmoxConnectionFrom({ url: 'https://pve:8006/', tokenId: 'automation@pve!n8n', tokenSecret: 'uuid', tls: 'fingerprint', fingerprint: 'ab'.repeat(32) });
 		expect(conn.baseUrl).toBe('https://pve:8006');
 		expect(conn.headers.authorization).toBe('PVEAPIToken=automation@pve!n8n=uuid');
-		expect(conn.tls).toEqual({ mode: 'fingerprint', fingerprint: 'ab'.repeat(32) });
+		expect(conn.tls).toEqual({ mode: 'fingerprint', fingerprint: Array(32).fill('AB').join(':') });
 		expect(() => proxmoxConnectionFrom({ url: 'https://pve:8006', tokenId: 'automation', tokenSecret: 'x' })).toThrow(/USER@REALM!TOKENID/);
 		expect(normaliseCertFingerprint('ab'.repeat(32))).toBe(Array(32).fill('AB').join(':'));
 		expect(() => normaliseCertFingerprint('abc')).toThrow(/not a SHA-256 certificate fingerprint/);
