@@ -80,8 +80,8 @@ export async function ensureImage(docker: Dockerode, image: string, timeoutMs = 
 }
 
 /** Folder (inside the Trivy container) of the config file that carries the server token. */
-export const SECRET_DIR = '/tmp/infra-ops-trivy';
-const SECRET_CONFIG = `${SECRET_DIR}/trivy.yaml`;
+export const CONFIG_DIR = '/tmp/infra-ops-trivy';
+const CONFIG_FILE = `${CONFIG_DIR}/trivy.yaml`;
 
 /** One ustar header block (512 bytes). */
 function tarHeader(name: string, mode: number, size: number, type: '0' | '5'): Buffer {
@@ -111,7 +111,7 @@ function tarHeader(name: string, mode: number, size: number, type: '0' | '5'): B
  */
 export function tokenConfigTar(token: string): Buffer {
 	const content = Buffer.from(`server:\n  token: ${JSON.stringify(token)}\n`);
-	const dir = SECRET_DIR.split('/').pop()!;
+	const dir = CONFIG_DIR.split('/').pop()!;
 	const padding = Buffer.alloc((512 - (content.length % 512)) % 512);
 	return Buffer.concat([tarHeader(`${dir}/`, 0o700, 0, '5'), tarHeader(`${dir}/trivy.yaml`, 0o400, content.length, '0'), content, padding, Buffer.alloc(1024)]);
 }
@@ -169,7 +169,7 @@ export class DockerTrivyRunner implements TrivyRunner {
 		// `docker inspect` (and kept with the container). It goes into a file put into the created,
 		// not yet started container, and Trivy reads it from its config file.
 		const { TRIVY_TOKEN: token, ...plainEnv } = env;
-		const trivyArgs = token ? [args[0], '--config', SECRET_CONFIG, ...args.slice(1)] : args;
+		const trivyArgs = token ? [args[0], '--config', CONFIG_FILE, ...args.slice(1)] : args;
 		try {
 			container = await this.docker.createContainer({
 				Image: this.options.trivyImage,
