@@ -35,6 +35,13 @@ export class InfraOpsPostgresApi implements ICredentialType {
 				'Secret Rotate logs in as a superuser and reads password verifiers from pg_authid: keep Verify Full. Choose Disable only for a server on a private link (localhost, an internal Docker network): the login and every verifier then cross that link in clear text.',
 		},
 		{
+			displayName: 'With SSL disabled, the superuser login and the password verifiers Secret Rotate reads cross the network in clear text: use it only on an internal Docker network or localhost',
+			name: 'sslDisabledNotice',
+			type: 'notice',
+			default: '',
+			displayOptions: { show: { ssl: ['disable'] } },
+		},
+		{
 			displayName: 'CA Certificate',
 			name: 'ca',
 			type: 'string',
