@@ -140,8 +140,7 @@ function comparePlan(desired: DesiredContainer, details: ContainerDetails): Cont
 	if (desired.state === 'absent') {
 		plan.destroy = true;
 		plan.identityMismatch = identityMismatch(desired, details.config);
-	}
-	else if (desired.state && desired.state !== details.status) plan.power = { from: details.status, to: desired.state };
+	} else if (desired.state && desired.state !== details.status) plan.power = { from: details.status, to: desired.state };
 	return plan;
 }
 
