@@ -26,11 +26,20 @@ export class InfraOpsPostgresApi implements ICredentialType {
 			name: 'ssl',
 			type: 'options',
 			options: [
-				{ name: 'Disable', value: 'disable' },
-				{ name: 'Require (Encrypted, Not Verified)', value: 'require' },
-				{ name: 'Verify Full (CA and Host Name)', value: 'verify-full' },
+				{ name: 'Verify Full (CA and Host Name)', value: 'verify-full', description: 'Encrypted, and the server proves it is the host named above' },
+				{ name: 'Require (Encrypted, Not Verified)', value: 'require', description: 'Encrypted, but anyone between n8n and the server can pose as it' },
+				{ name: 'Disable', value: 'disable', description: 'Plain text on the network' },
 			],
-			default: 'disable',
+			default: 'verify-full',
+			description:
+				'Secret Rotate logs in as a superuser and reads password verifiers from pg_authid: keep Verify Full. Choose Disable only for a server on a private link (localhost, an internal Docker network): the login and every verifier then cross that link in clear text.',
+		},
+		{
+			displayName: 'With SSL disabled, the superuser login and the password verifiers Secret Rotate reads cross the network in clear text: use it only on an internal Docker network or localhost',
+			name: 'sslDisabledNotice',
+			type: 'notice',
+			default: '',
+			displayOptions: { show: { ssl: ['disable'] } },
 		},
 		{
 			displayName: 'CA Certificate',
@@ -38,7 +47,8 @@ export class InfraOpsPostgresApi implements ICredentialType {
 			type: 'string',
 			typeOptions: { rows: 4 },
 			default: '',
-			description: 'PEM of the CA that signed the server certificate; empty uses the system roots',
+			placeholder: '-----BEGIN CERTIFICATE-----',
+			description: 'PEM of the CA that signed the server certificate (for a self-made one: its root.crt); empty uses the system roots',
 			displayOptions: { show: { ssl: ['verify-full'] } },
 		},
 	];

@@ -39,6 +39,8 @@ export interface ContainerPlan {
 	blocked: string[];
 	power?: { from: string; to: string };
 	destroy?: boolean;
+	/** Why the container on this VMID may not be the one the document wants gone; it is destroyed only when this is empty. */
+	identityMismatch?: string[];
 	/** Why the container could not be read; nothing else of the plan is known then. */
 	error?: string;
 }
@@ -66,6 +68,26 @@ export function rootOnlyChange(key: string, desired: string, actual: string, unp
 		return JSON.stringify(Object.entries(map).map(([k, v]) => [k, k === 'mount' ? v : /^(1|true)$/.test(v) ? '1' : '0']).filter(([, v]) => v !== '0').sort());
 	};
 	return flags(desired) !== flags(actual);
+}
+
+/**
+ * A VMID is freed when its container is destroyed and PVE hands it to the next one created, so
+ * "101: absent" in an old document may now name someone else's container. Before destroying, the
+ * container must carry the document's hostname (DNS names: case does not matter) and, when the
+ * document gives tags, exactly those tags.
+ */
+export function identityMismatch(desired: DesiredContainer, config: Record<string, ConfigValue>): string[] {
+	const problems: string[] = [];
+	const want = desired.config.hostname;
+	const actual = config.hostname === undefined ? '' : String(config.hostname);
+	if (want === undefined) problems.push('the document gives no hostname to confirm it is the container meant');
+	else if (actual.toLowerCase() !== want.toLowerCase()) problems.push(`its hostname is "${actual}", not "${want}"`);
+	if (desired.config.tags !== undefined) {
+		const wantTags = normaliseValue('tags', desired.config.tags);
+		const actualTags = normaliseValue('tags', config.tags === undefined ? '' : String(config.tags));
+		if (wantTags !== actualTags) problems.push(`its tags are "${actualTags || '(none)'}", not "${wantTags}"`);
+	}
+	return problems;
 }
 
 function comparePlan(desired: DesiredContainer, details: ContainerDetails): ContainerPlan {
@@ -115,8 +137,10 @@ function comparePlan(desired: DesiredContainer, details: ContainerDetails): Cont
 		plan.blocked.push(`unprivileged is ${details.config.unprivileged ? 'on' : 'off'}, desired ${desired.create.unprivileged ? 'on' : 'off'}: that needs a backup and restore`);
 	}
 	if (plan.actualNode) plan.blocked.push(`it is on node ${details.node}, desired ${desired.node}: Ensure does not migrate (use Migrate in PVE, or change the node in the desired state)`);
-	if (desired.state === 'absent') plan.destroy = true;
-	else if (desired.state && desired.state !== details.status) plan.power = { from: details.status, to: desired.state };
+	if (desired.state === 'absent') {
+		plan.destroy = true;
+		plan.identityMismatch = identityMismatch(desired, details.config);
+	} else if (desired.state && desired.state !== details.status) plan.power = { from: details.status, to: desired.state };
 	return plan;
 }
 
@@ -136,6 +160,11 @@ export async function planContainers(client: PveClient, desired: DesiredContaine
 	});
 }
 
+const notTheOne = (problems: string[], named: boolean) =>
+	!named
+		? `${problems.join('; ')} (add its hostname to the document)`
+		: `${problems.join('; ')}: the VMID may have been reused by another container (check it, then fix the document)`;
+
 const label = (p: { vmid: number; name: string }) => `CT ${p.vmid}${p.name ? ` (${p.name})` : ''}`;
 
 export function planFinding(p: ContainerPlan, desired: DesiredContainer, options: EnsureOptions = {}): NewFinding {
@@ -145,6 +174,17 @@ export function planFinding(p: ContainerPlan, desired: DesiredContainer, options
 	if (!p.exists) {
 		if (desired.state === 'absent') return { ...base, status: 'ok', summary: `${label(p)} is absent, as desired`, drift: 'none', changeKey: 'absent' };
 		return { ...base, status: 'warning', summary: `${label(p)} is missing on ${p.node}${desired.create.template ? ': Apply would create it' : ' (and has no template to create it from)'}`, drift: 'missing', changeKey: 'missing' };
+	}
+	if (p.destroy && p.identityMismatch?.length) {
+		return {
+			...base,
+			// another container's hostname on this VMID is an alarm; a document without one is only incomplete
+			status: desired.config.hostname === undefined ? 'warning' : 'error',
+			summary: `${label(p)} exists but should be absent; it is not destroyed: ${notTheOne(p.identityMismatch, desired.config.hostname !== undefined)}`,
+			drift: 'present',
+			identityMismatch: p.identityMismatch,
+			changeKey: JSON.stringify(['identity', p.identityMismatch]),
+		};
 	}
 	if (p.destroy) {
 		return { ...base, status: 'warning', summary: `${label(p)} exists but should be absent${options.allowDelete ? ': Apply would destroy it' : ' (Apply destroys it only with Allow Delete)'}`, drift: 'present', changeKey: 'present' };
@@ -210,6 +250,13 @@ async function applyOne(client: PveClient, p: ContainerPlan, d: DesiredContainer
 			return out;
 		}
 		const node = p.actualNode ?? p.node;
+		if (p.destroy && p.identityMismatch?.length) {
+			// checked before Allow Delete, so the finding says it even when Allow Delete is off
+			const named = d.config.hostname !== undefined;
+			if (named) out.error = `not destroyed: ${notTheOne(p.identityMismatch, named)}`;
+			else out.skipped.push(`not destroyed: ${notTheOne(p.identityMismatch, named)}`);
+			return out;
+		}
 		if (p.destroy) {
 			if (!options.allowDelete) out.skipped.push('not destroyed: Allow Delete is off');
 			else {

@@ -25,7 +25,7 @@ export class SecretRotate implements INodeType {
 			{ name: 'infraOpsPostgresApi', required: true, testedBy: 'infraOpsPostgresApiTest', displayOptions: forTargets('postgresRole') },
 			{ name: 'infraOpsSshApi', required: true, testedBy: 'infraOpsSshApiTest', displayOptions: forTargets('envFile', 'sshAuthorizedKey') },
 			{ name: 'infraOpsDockerApi', required: true, testedBy: 'infraOpsDockerApiTest', displayOptions: forTargets('containers', 'swarmSecret') },
-			{ name: 'infraOpsVaultApi', required: true, displayOptions: forTargets('vaultKv') },
+			{ name: 'infraOpsVaultApi', required: true, testedBy: 'infraOpsVaultApiTest', displayOptions: forTargets('vaultKv') },
 			{ name: 'infraOpsN8nApi', required: true, displayOptions: forTargets('n8nCredential') },
 		],
 		properties: [

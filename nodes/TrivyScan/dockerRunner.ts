@@ -1,6 +1,6 @@
 /** Trivy as a container through the Docker Engine API: the host's socket mounted read-only (so it sees
- * local images), a named volume as its DB cache; create, start, wait, read and demultiplex the logs,
- * remove. No n8n import. */
+ * local images), a named volume as its DB cache; create, put the server token in as a file, start, wait,
+ * read and demultiplex the logs, remove. No n8n import. */
 import type Dockerode from 'dockerode';
 
 import { errorMessage, InfraOpsError, withTimeout } from '../shared/errors';
@@ -79,6 +79,43 @@ export async function ensureImage(docker: Dockerode, image: string, timeoutMs = 
 	}
 }
 
+/** Folder (inside the Trivy container) of the config file that carries the server token. */
+export const CONFIG_DIR = '/tmp/infra-ops-trivy';
+const CONFIG_FILE = `${CONFIG_DIR}/trivy.yaml`;
+
+/** One ustar header block (512 bytes). */
+function tarHeader(name: string, mode: number, size: number, type: '0' | '5'): Buffer {
+	const block = Buffer.alloc(512);
+	const field = (offset: number, length: number, value: string) => block.write(value, offset, length, 'utf8');
+	const octal = (offset: number, length: number, value: number) => field(offset, length, value.toString(8).padStart(length - 1, '0') + '\0');
+	field(0, 100, name);
+	octal(100, 8, mode);
+	octal(108, 8, 0);
+	octal(116, 8, 0);
+	octal(124, 12, size);
+	octal(136, 12, Math.floor(Date.now() / 1000));
+	field(148, 8, '        ');
+	field(156, 1, type);
+	field(257, 6, 'ustar\0');
+	field(263, 2, '00');
+	let sum = 0;
+	for (const byte of block) sum += byte;
+	field(148, 8, sum.toString(8).padStart(6, '0') + '\0 ');
+	return block;
+}
+
+/**
+ * Trivy's config file with the server token (`server.token`, as Trivy documents its trivy.yaml), as a
+ * tar for the archive API: a 0700 folder and a 0400 file, owned by root (the aquasec/trivy image runs
+ * as root). A JSON string is a valid YAML double-quoted scalar, so any token survives as written.
+ */
+export function tokenConfigTar(token: string): Buffer {
+	const content = Buffer.from(`server:\n  token: ${JSON.stringify(token)}\n`);
+	const dir = CONFIG_DIR.split('/').pop()!;
+	const padding = Buffer.alloc((512 - (content.length % 512)) % 512);
+	return Buffer.concat([tarHeader(`${dir}/`, 0o700, 0, '5'), tarHeader(`${dir}/trivy.yaml`, 0o400, content.length, '0'), content, padding, Buffer.alloc(1024)]);
+}
+
 /**
  * The container's exit code. Docker's wait is a long poll: its answer is immediate when the container
  * exits, but a client request timeout (docker-modem's, 60 s by default) can cut it mid-response, and
@@ -128,11 +165,16 @@ export class DockerTrivyRunner implements TrivyRunner {
 
 	async run(args: string[], env: Record<string, string>, timeoutMs: number): Promise<ProcessResult> {
 		let container: Dockerode.Container | undefined;
+		// The token must not sit in the container's Env or Cmd: both are readable by anyone who may
+		// `docker inspect` (and kept with the container). It goes into a file put into the created,
+		// not yet started container, and Trivy reads it from its config file.
+		const { TRIVY_TOKEN: token, ...plainEnv } = env;
+		const trivyArgs = token ? [args[0], '--config', CONFIG_FILE, ...args.slice(1)] : args;
 		try {
 			container = await this.docker.createContainer({
 				Image: this.options.trivyImage,
-				Cmd: args,
-				Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+				Cmd: trivyArgs,
+				Env: Object.entries(plainEnv).map(([k, v]) => `${k}=${v}`),
 				Tty: false,
 				AttachStdout: false,
 				AttachStderr: false,
@@ -144,6 +186,7 @@ export class DockerTrivyRunner implements TrivyRunner {
 					AutoRemove: false,
 				},
 			});
+			if (token) await container.putArchive(tokenConfigTar(token), { path: '/tmp' });
 			await container.start();
 			let status: number;
 			try {

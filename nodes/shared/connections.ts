@@ -2,7 +2,7 @@
  * Field names match credentials/*.credentials.ts. */
 import type { DockerConnection } from './docker';
 import { InfraOpsError } from './errors';
-import type { TlsTrust } from './http';
+import { tlsTrustFromCredential, type TlsTrust } from './http';
 import type { PostgresConnection } from './postgres';
 import type { S3Connection, S3Provider } from './s3';
 import { parseFingerprints, type SshConnection } from './ssh';
@@ -77,7 +77,8 @@ export function s3ConnectionFrom(data: Data): S3Connection {
 }
 
 export function postgresConnectionFrom(data: Data): PostgresConnection {
-	const ssl = str(data, 'ssl') || 'disable';
+	// n8n fills a missing field with its default when it loads a credential; this path (data from elsewhere) does the same
+	const ssl = str(data, 'ssl') || 'verify-full';
 	if (!['disable', 'require', 'verify-full'].includes(ssl)) throw new InfraOpsError(`Unknown SSL mode "${ssl}"`);
 	return {
 		host: required(data, 'host', 'Host', 'PostgreSQL'),
@@ -103,19 +104,10 @@ export function proxmoxConnectionFrom(data: Data): HttpApiConnection {
 	if (!/^[^@!\s]+@[^@!\s]+![^@!\s]+$/.test(tokenId)) {
 		throw new InfraOpsError(`Proxmox API token ID "${tokenId}" is not of the form USER@REALM!TOKENID`, 'For example automation@pve!n8n');
 	}
-	const mode = str(data, 'tls') || 'system';
-	const tls: TlsTrust =
-		mode === 'ca'
-			? { mode, ca: required(data, 'ca', 'CA Certificate', 'Proxmox VE') }
-			: mode === 'fingerprint'
-				? { mode, fingerprint: required(data, 'fingerprint', 'Certificate Fingerprint (SHA-256)', 'Proxmox VE') }
-				: mode === 'insecure'
-					? { mode }
-					: { mode: 'system' };
 	return {
 		baseUrl: baseUrl(required(data, 'url', 'URL', 'Proxmox VE')),
 		headers: { authorization: `PVEAPIToken=${tokenId}=${required(data, 'tokenSecret', 'API Token Secret', 'Proxmox VE')}` },
-		tls,
+		tls: tlsTrustFromCredential(data, 'Proxmox VE'),
 	};
 }
 
@@ -130,7 +122,7 @@ export function traefikConnectionFrom(data: Data): HttpApiConnection {
 	return {
 		baseUrl: baseUrl(required(data, 'url', 'URL', 'Traefik API')),
 		headers,
-		tls: data.allowSelfSigned === true ? { mode: 'insecure' } : { mode: 'system' },
+		tls: tlsTrustFromCredential(data, 'Traefik API'),
 	};
 }
 
@@ -140,7 +132,7 @@ export function vaultConnectionFrom(data: Data): HttpApiConnection {
 	return {
 		baseUrl: baseUrl(required(data, 'url', 'URL', 'Vault')),
 		headers,
-		tls: data.allowSelfSigned === true ? { mode: 'insecure' } : { mode: 'system' },
+		tls: tlsTrustFromCredential(data, 'Vault'),
 	};
 }
 

@@ -48,6 +48,30 @@ export function normaliseCertFingerprint(value: string): string {
 	return hex.match(/../g)!.join(':');
 }
 
+/** The TLS choice of an HTTP API credential (Proxmox VE, Traefik, Vault): fields `tls` (system | ca |
+ * fingerprint | insecure), `ca` and `fingerprint`, one reading for all of them. */
+export function tlsTrustFromCredential(data: Record<string, unknown>, credential: string, fallback: TlsTrust['mode'] = 'system'): TlsTrust {
+	const field = (key: string, label: string): string => {
+		const value = typeof data[key] === 'string' ? (data[key] as string).trim() : '';
+		if (!value) throw new InfraOpsError(`The ${credential} credential has no ${label}`, `Open the credential and fill in "${label}", or choose another TLS mode`);
+		return value;
+	};
+	const mode = typeof data.tls === 'string' && data.tls ? data.tls : fallback;
+	switch (mode) {
+		case 'system':
+			return { mode };
+		case 'ca':
+			return { mode, ca: field('ca', 'CA Certificate') };
+		case 'fingerprint':
+			// checked here, so a typo is named before any connection is tried
+			return { mode, fingerprint: normaliseCertFingerprint(field('fingerprint', 'Certificate Fingerprint (SHA-256)')) };
+		case 'insecure':
+			return { mode };
+		default:
+			throw new InfraOpsError(`The ${credential} credential has an unknown TLS mode "${mode}"`, 'Choose System CAs, Custom CA, Pin Fingerprint or Allow Self-Signed');
+	}
+}
+
 async function openTls(url: URL, trust: TlsTrust, timeoutMs: number): Promise<TLSSocket> {
 	const port = Number(url.port || 443);
 	const host = url.hostname.replace(/^\[|\]$/g, '');

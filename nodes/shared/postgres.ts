@@ -53,6 +53,19 @@ export async function connectPostgres(conn: PostgresConnection): Promise<Client>
 	}
 }
 
+const TLS_VERIFY_CODES = new Set([
+	'ERR_TLS_CERT_ALTNAME_INVALID',
+	'SELF_SIGNED_CERT_IN_CHAIN',
+	'DEPTH_ZERO_SELF_SIGNED_CERT',
+	'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+	'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+	'CERT_SIGNATURE_FAILURE',
+	'CERT_HAS_EXPIRED',
+]);
+
+const POSTGRES_TLS_HINT =
+	'Paste the CA that signed the server certificate into the credential\'s "CA Certificate" and set Host to a name the certificate lists. "Require" or "Disable" skip this check, and then anyone on the path can capture the superuser login';
+
 export function explainPostgresError(conn: PostgresConnection, error: unknown): InfraOpsError {
 	const target = describePostgresTarget(conn);
 	const code = (error as { code?: string }).code;
@@ -63,6 +76,10 @@ export function explainPostgresError(conn: PostgresConnection, error: unknown): 
 	if (code === '3D000') return new InfraOpsError(`${target}: database "${conn.database}" does not exist`, undefined, { cause: error });
 	if (/does not support SSL/i.test(message)) {
 		return new InfraOpsError(`${target}: the server does not accept TLS`, 'Set SSL to "disable", or enable ssl on the server', { cause: error });
+	}
+	if (code && TLS_VERIFY_CODES.has(code)) {
+		const what = code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? `its certificate does not name "${conn.host}"` : 'its certificate is not signed by a trusted CA';
+		return new InfraOpsError(`${target}: TLS verification failed, ${what} (${message})`, POSTGRES_TLS_HINT, { cause: error });
 	}
 	if (/timeout/i.test(message)) {
 		return Object.assign(new InfraOpsError(`${target}: no answer within ${CONNECT_TIMEOUT_MS} ms`, undefined, { cause: error }), { code: 'ETIMEDOUT' });

@@ -39,7 +39,13 @@ function systemUser(name: string): { uid: number; gid: number } {
 	return { uid: Number(uid), gid: Number(gid) };
 }
 
-export async function startPostgres(root: string): Promise<PostgresService> {
+export interface PostgresOptions {
+	/** Names the server certificate lists; default localhost and 127.0.0.1 (a test of host name checks sets others). */
+	dnsNames?: string[];
+	ipAddresses?: string[];
+}
+
+export async function startPostgres(root: string, options: PostgresOptions = {}): Promise<PostgresService> {
 	const bin = postgresBinDir();
 	const owner = systemUser('postgres');
 	const dir = path.join(root, 'pg');
@@ -52,7 +58,7 @@ export async function startPostgres(root: string): Promise<PostgresService> {
 	fs.writeFileSync(pwFile, `${PG_PASSWORD}\n`, { mode: 0o600 });
 	fs.chownSync(pwFile, owner.uid, owner.gid);
 	const [certs] = await settleAll([
-		makeCertificates({ dir: path.join(root, 'pg-certs'), ca: { commonName: 'Infra Ops Test PostgreSQL CA' }, leaves: [{ days: 30 }] }),
+		makeCertificates({ dir: path.join(root, 'pg-certs'), ca: { commonName: 'Infra Ops Test PostgreSQL CA' }, leaves: [{ days: 30, dnsNames: options.dnsNames, ipAddresses: options.ipAddresses }] }),
 		// initdb and postgres refuse to run as root
 		run(
 			path.join(bin, 'initdb'),

@@ -2,10 +2,10 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type * as tls from 'node:tls';
+import * as tls from 'node:tls';
 
 import { requireBinary, run } from './proc';
 
@@ -280,6 +280,54 @@ export async function startTlsServer(opts: TlsServerOptions): Promise<TlsServer>
 	// clients that reject the certificate abort the handshake; that is an expected outcome here
 	server.on('tlsClientError', () => undefined);
 
+	await new Promise<void>((resolve, reject) => {
+		server.once('error', reject);
+		server.listen(0, opts.host ?? '127.0.0.1', () => resolve());
+	});
+	return {
+		port: (server.address() as AddressInfo).port,
+		close: () =>
+			new Promise<void>((resolve) => {
+				for (const socket of sockets) socket.destroy();
+				server.close(() => resolve());
+			}),
+	};
+}
+
+export interface TlsFrontOptions extends TlsServerOptions {
+	/** The plain TCP (HTTP) server behind, on loopback. */
+	backendPort: number;
+}
+
+/** A TLS server that forwards each connection, decrypted, to a plain server: puts a certificate in front of an
+ * HTTP stand-in (Vault KV, the Traefik API replay) as a TLS listener or a reverse proxy would. A client that
+ * rejects the certificate aborts the handshake, so nothing it would send reaches the backend. */
+export async function startTlsFront(opts: TlsFrontOptions): Promise<TlsServer> {
+	const sockets = new Set<Socket>();
+	const track = (socket: Socket) => {
+		sockets.add(socket);
+		socket.once('close', () => sockets.delete(socket));
+	};
+	const server = tls.createServer(
+		{
+			...opts.tlsOptions,
+			cert: opts.chainPem ? `${opts.certPem.trimEnd()}\n${opts.chainPem}` : opts.certPem,
+			key: opts.keyPem,
+			minVersion: opts.minVersion ?? opts.tlsOptions?.minVersion,
+			maxVersion: opts.maxVersion ?? opts.tlsOptions?.maxVersion,
+		},
+		(client) => {
+			const backend = netConnect(opts.backendPort, '127.0.0.1');
+			track(backend);
+			client.pipe(backend).pipe(client);
+			client.on('error', () => backend.destroy());
+			backend.on('error', () => client.destroy());
+			client.once('close', () => backend.destroy());
+			backend.once('close', () => client.destroy());
+		},
+	);
+	server.on('connection', track);
+	server.on('tlsClientError', () => undefined);
 	await new Promise<void>((resolve, reject) => {
 		server.once('error', reject);
 		server.listen(0, opts.host ?? '127.0.0.1', () => resolve());

@@ -2,7 +2,7 @@
  * A stand-in for the `trivy` program, since no vulnerability DB can be downloaded here: a shell script
  * that checks the arguments it is given the way Trivy's flag parser would (unknown flag, missing
  * value, no image), checks what Docker mode must provide (the socket mounted read-only, a writable
- * cache directory, the server token in its environment), holds the scan cache lock as Trivy does
+ * cache directory, the server token in its environment or its config file), holds the scan cache lock as Trivy does
  * (its fs scan cache is a BoltDB file one process has at a time; a second one fails after waiting 5 s),
  * optionally takes a fixed time per scan, and
  * prints a recorded Trivy report (from ../shared/reference/trivy, copied in at test time) for the images
@@ -23,8 +23,10 @@ export interface StandInSpec {
 	reports: Record<string, string>;
 	/** Each scan sleeps this long (the benchmark's simulated scan time). */
 	scanSeconds?: number;
-	/** When set, a scan with --server must carry this TRIVY_TOKEN. */
+	/** When set, a scan with --server must carry this token (TRIVY_TOKEN, or server.token in the --config file). */
 	expectedToken?: string;
+	/** Docker form only: each scan, once past the token check, waits until /tmp/standin-release exists in its container. */
+	holdUntilReleased?: boolean;
 }
 
 const SCRIPT = String.raw`#!/bin/sh
@@ -33,14 +35,15 @@ data="$(cd "$(dirname "$0")" && pwd)/standin"
 fatal() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ)	FATAL	$*" >&2; exit 1; }
 [ "$1" = image ] || fatal "unknown command \"$1\" for \"trivy\" (the stand-in knows only image)"
 shift
-format= exit_code= severity= server= image_src= cache_dir= cache_backend= timeout= image= quiet=
+format= exit_code= severity= server= image_src= cache_dir= cache_backend= timeout= image= quiet= config=
 while [ $# -gt 0 ]; do
 	case "$1" in
-		--format|--exit-code|--scanners|--severity|--server|--image-src|--cache-dir|--cache-backend|--timeout)
+		--format|--exit-code|--scanners|--severity|--server|--image-src|--cache-dir|--cache-backend|--timeout|--config|-c)
 			[ $# -ge 2 ] || fatal "flag needs an argument: $1"
 			case "$1" in
 				--format) format=$2 ;; --exit-code) exit_code=$2 ;; --severity) severity=$2 ;; --server) server=$2 ;;
 				--image-src) image_src=$2 ;; --cache-dir) cache_dir=$2 ;; --cache-backend) cache_backend=$2 ;; --timeout) timeout=$2 ;;
+				--config|-c) config=$2 ;;
 				--scanners) [ "$2" = vuln ] || fatal "the stand-in scans vulnerabilities only, got --scanners $2" ;;
 			esac
 			shift 2 ;;
@@ -81,8 +84,29 @@ if [ -n "$cache_dir" ]; then
 		trap 'rmdir "$cache_dir/fanal.lock"' EXIT
 	fi
 fi
+# trivy.yaml's server.token, as a double-quoted scalar without escapes (what the node writes for such tokens)
+config_token=
+if [ -n "$config" ]; then
+	[ -r "$config" ] || fatal "config file $config: no such file or directory"
+	config_token=$(sed -n 's/^  token: "\(.*\)"$/\1/p' "$config")
+	if [ -f "$data/in-docker" ]; then
+		[ "$(stat -c %a "$config")" = 400 ] || fatal "the token file $config has mode $(stat -c %a "$config"), not 400"
+	fi
+fi
+# Trivy's precedence: flags, then environment, then the config file
+token=$TRIVY_TOKEN
+[ -n "$token" ] || token=$config_token
 if [ -n "$server" ] && [ -f "$data/expected-token" ]; then
-	[ "$TRIVY_TOKEN" = "$(cat "$data/expected-token")" ] || fatal "scan error: twirp error unauthenticated: invalid token"
+	[ "$token" = "$(cat "$data/expected-token")" ] || fatal "scan error: twirp error unauthenticated: invalid token"
+fi
+if [ -f "$data/hold" ]; then
+	# held mid-scan, token already read, until the test creates the release file (Docker form: inside the container)
+	held=0
+	until [ -e /tmp/standin-release ]; do
+		[ "$held" -lt 600 ] || fatal "the stand-in was held for 120 s and never released"
+		sleep 0.2
+		held=$((held + 1))
+	done
 fi
 echo "$(date -u +%Y-%m-%dT%H:%M:%SZ)	INFO	stand-in scanning $image (severity $severity)" >&2
 [ -f "$data/scan-seconds" ] && sleep "$(cat "$data/scan-seconds")"
@@ -103,6 +127,7 @@ function writeStandIn(binDir: string, spec: StandInSpec, inDocker: boolean): voi
 	if (spec.scanSeconds) fs.writeFileSync(path.join(data, 'scan-seconds'), String(spec.scanSeconds));
 	if (spec.expectedToken) fs.writeFileSync(path.join(data, 'expected-token'), spec.expectedToken);
 	if (inDocker) fs.writeFileSync(path.join(data, 'in-docker'), '');
+	if (spec.holdUntilReleased) fs.writeFileSync(path.join(data, 'hold'), '');
 	fs.writeFileSync(path.join(binDir, 'trivy'), SCRIPT, { mode: 0o755 });
 }
 

@@ -67,9 +67,11 @@ describe('credential tests (real services)', () => {
 		let server: Server;
 		let base: string;
 		let fingerprint: string;
+		let caPem: string;
 		beforeAll(async () => {
 			const certs = await makeCertificates();
 			fingerprint = certs.leaf.fingerprint256;
+			caPem = certs.ca.certPem;
 			const routes: Record<string, [string, unknown]> = {
 				'/api2/json/version': ['PVEAPIToken=automation@pve!n8n=secret', { data: { version: '8.3.0', release: '8.3', repoid: 'c1689ccb1065a83b' } }],
 				'/api/version': ['Bearer traefik-token', { Version: '3.3.4', Codename: 'saintnectaire' }],
@@ -95,9 +97,13 @@ describe('credential tests (real services)', () => {
 		});
 
 		it('Traefik, Vault and n8n API', async () => {
-			expect(await run('infraOpsTraefikApiTest', { url: base, authentication: 'bearer', token: 'traefik-token', allowSelfSigned: true })).toEqual({ status: 'OK', message: `Traefik 3.3.4 at ${base}` });
-			expect(await run('infraOpsVaultApiTest', { url: base, token: 'vault-token', allowSelfSigned: true })).toEqual({ status: 'OK', message: 'Vault token token-n8n with policies default, rotate' });
-			expect((await run('infraOpsVaultApiTest', { url: base, token: 'other', allowSelfSigned: true })).status).toBe('Error');
+			expect(await run('infraOpsTraefikApiTest', { url: base, authentication: 'bearer', token: 'traefik-token', tls: 'insecure' })).toEqual({ status: 'OK', message: `Traefik 3.3.4 at ${base}` });
+			expect(await run('infraOpsVaultApiTest', { url: base, token: 'vault-token', tls: 'ca', ca: caPem })).toEqual({ status: 'OK', message: 'Vault token token-n8n with policies default, rotate' });
+			expect(await run('infraOpsVaultApiTest', { url: base, token: 'vault-token', tls: 'fingerprint', fingerprint })).toEqual({ status: 'OK', message: 'Vault token token-n8n with policies default, rotate' });
+			const pinned = await run('infraOpsVaultApiTest', { url: base, token: 'vault-token', tls: 'fingerprint', fingerprint: '00'.repeat(32) });
+			expect(pinned).toEqual({ status: 'Error', message: expect.stringContaining(`has fingerprint ${fingerprint}, not the pinned ${Array(32).fill('00').join(':')}`) });
+			expect((await run('infraOpsVaultApiTest', { url: base, token: 'vault-token' })).message).toMatch(/Cannot reach .*unable to verify the first certificate; .*\(the chain is incomplete or untrusted: add the CA certificate\)/);
+			expect((await run('infraOpsVaultApiTest', { url: base, token: 'other', tls: 'ca', ca: caPem })).status).toBe('Error');
 			expect((await run('infraOpsN8nApiTest', { baseUrl: base, apiKey: 'n8n-key' })).message).toMatch(/Cannot reach/);
 		});
 

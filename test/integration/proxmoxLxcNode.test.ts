@@ -200,6 +200,48 @@ describeRef('Proxmox LXC node schema-conformance tests (n8n engine, PVE simulato
 		}
 	});
 
+	it('threat: Ensure with Allow Delete never destroys a container that reused the VMID of one the document wants gone (hostname and tags must match)', async () => {
+		// the document was written when 150–153 were old-app, old-worker, old-cache and a nameless one; since then
+		// 151 and 152 were destroyed by hand and their VMIDs reused by other containers
+		sim.addContainer({ vmid: 150, status: 'running', config: { hostname: 'old-app', memory: 512, rootfs: 'local-lvm:subvol-150-disk-0,size=4G', tags: 'legacy' } });
+		sim.addContainer({ vmid: 151, status: 'running', config: { hostname: 'billing-db', memory: 4096, rootfs: 'local-lvm:subvol-151-disk-0,size=32G' } });
+		sim.addContainer({ vmid: 152, status: 'running', config: { hostname: 'old-cache', memory: 512, rootfs: 'local-lvm:subvol-152-disk-0,size=4G', tags: 'prod' } });
+		sim.addContainer({ vmid: 153, status: 'stopped', config: { hostname: 'scratch', memory: 256, rootfs: 'local-lvm:subvol-153-disk-0,size=2G' } });
+		const doc = {
+			containers: [
+				{ vmid: 150, node: 'pve', hostname: 'Old-App', tags: ['legacy'], state: 'absent' },
+				{ vmid: 151, node: 'pve', hostname: 'old-worker', state: 'absent' },
+				{ vmid: 152, node: 'pve', hostname: 'old-cache', tags: ['legacy'], state: 'absent' },
+				{ vmid: 153, node: 'pve', state: 'absent' },
+			],
+		};
+		const plan = await run({ resource: 'desiredState', operation: 'ensure', ensureMode: 'plan', desiredState: JSON.stringify(doc), allowDelete: true });
+		expect(plan.json.map((f) => [f.target, f.status, f.identityMismatch])).toEqual([
+			['pve/150', 'warning', undefined],
+			['pve/151', 'error', ['its hostname is "billing-db", not "old-worker"']],
+			['pve/152', 'error', ['its tags are "prod", not "legacy"']],
+			['pve/153', 'warning', ['the document gives no hostname to confirm it is the container meant']],
+		]);
+		expect(plan.json[1].summary).toBe('CT 151 (billing-db) exists but should be absent; it is not destroyed: its hostname is "billing-db", not "old-worker": the VMID may have been reused by another container (check it, then fix the document)');
+
+		const before = sim.requests.length;
+		const apply = await run({ resource: 'desiredState', operation: 'ensure', ensureMode: 'apply', desiredState: JSON.stringify(doc), allowDelete: true });
+		expect(apply.json.map((f) => [f.target, f.status])).toEqual([
+			['pve/150', 'ok'],
+			['pve/151', 'error'],
+			['pve/152', 'error'],
+			['pve/153', 'warning'],
+		]);
+		expect(apply.json[0].actions).toEqual(['destroyed']);
+		expect(apply.json[1].error).toBe('not destroyed: its hostname is "billing-db", not "old-worker": the VMID may have been reused by another container (check it, then fix the document)');
+		expect(apply.json[3].skipped).toEqual(['not destroyed: the document gives no hostname to confirm it is the container meant (add its hostname to the document)']);
+		const deletes = sim.requests.slice(before).filter((r) => r.method === 'DELETE');
+		expect(deletes.map((r) => r.path)).toEqual(['/nodes/pve/lxc/150']);
+		expect(sim.containers.has(150)).toBe(false);
+		expect([151, 152, 153].map((vmid) => sim.containers.get(vmid)?.config.hostname)).toEqual(['billing-db', 'old-cache', 'scratch']);
+		for (const vmid of [151, 152, 153]) sim.containers.delete(vmid);
+	});
+
 	it('bad desired-state input: a NodeOperationError naming the field; with continueOnFail an error item per input', async () => {
 		const bad = 'containers:\n  - vmid: 101\n    node: pve\n    net:\n      net0: { bridge: vmbr0, tag: 5000 }\n';
 		const failed = await run({ resource: 'desiredState', operation: 'ensure', ensureMode: 'plan', desiredState: bad });

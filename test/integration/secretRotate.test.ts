@@ -69,7 +69,7 @@ function credentials() {
 	const ssh = services().ssh;
 	return {
 		// one admin credential for both servers, as in the stack where one POSTGRES_PASSWORD feeds both
-		infraOpsPostgresApi: { host: pg.host, port: pg.port, database: 'postgres', user: 'rotadmin_' + run, password: 'admin-pw-' + run, ssl: 'require' },
+		infraOpsPostgresApi: { host: pg.host, port: pg.port, database: 'postgres', user: 'rotadmin_' + run, password: 'admin-pw-' + run, ssl: 'verify-full', ca: servers.map((s) => s.ssl.caPem).join('') },
 		infraOpsSshApi: { host: ssh.host, port: ssh.port, username: ssh.username, authentication: 'privateKey', privateKey: ssh.privateKey, hostKeyFingerprint: ssh.hostKeyFingerprint },
 	};
 }

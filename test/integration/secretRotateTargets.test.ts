@@ -61,7 +61,7 @@ function credentials(privateKey: string) {
 	const ssh = services().ssh;
 	return {
 		infraOpsSshApi: { host: ssh.host, port: ssh.port, username: ssh.username, authentication: 'privateKey', privateKey, hostKeyFingerprint: ssh.hostKeyFingerprint },
-		infraOpsVaultApi: { url: vault.url, token: vault.token, namespace: '', allowSelfSigned: false },
+		infraOpsVaultApi: { url: vault.url, token: vault.token, namespace: '', tls: 'system' },
 		infraOpsDockerApi: { connection: 'socket', socketPath: services().docker.socketPath },
 	};
 }

@@ -204,7 +204,7 @@ describeRef('Trivy Scan (stand-in Trivy printing recorded reports)', () => {
 		expect(wider.findings.find((f) => f.target === APP.a)).toMatchObject({ changed: false, newCves: [] });
 	}, 120_000);
 
-	it('Scan Images (Docker mode): per-vulnerability items, ignore list, server token in the environment only', async () => {
+	it('Scan Images (Docker mode): per-vulnerability items, ignore list, server token through the config file only', async () => {
 		const { findings, error } = await run(
 			dockerMode({
 				operation: 'scanImages',
@@ -278,6 +278,42 @@ describeRef('Trivy Scan (stand-in Trivy printing recorded reports)', () => {
 		expect(await docker.listContainers({ all: true, filters: { label: ['io.infra-ops.trivy-scan'] } })).toEqual([]);
 		await docker.getVolume(`${cacheVolume}-killed`).remove().catch(() => undefined);
 	}, 60_000);
+
+	it('threat: the Trivy Server token cannot be read with `docker inspect` of the scan container (not in its Env, Cmd or Args), yet Trivy gets it', async () => {
+		const held = 'infra-ops-test/trivy-standin-held:1';
+		// each scan stops after its token check until released, so the container is inspected while it runs
+		await buildTrivyStandInImage(services().docker.socketPath, fs.mkdtempSync(path.join(work, 'held-')), held, { ...spec, holdUntilReleased: true });
+		const scan = run(dockerMode({ operation: 'scanImages', images: ALPINE_39, useServer: true, trivyImage: held }));
+		let running: Docker.ContainerInfo | undefined;
+		for (let i = 0; i < 600 && !running; i++) {
+			[running] = await docker.listContainers({ filters: { label: ['io.infra-ops.trivy-scan'], ancestor: [held], status: ['running'] } });
+			if (!running) await new Promise((r) => setTimeout(r, 100));
+		}
+		expect(running).toBeDefined();
+		const container = docker.getContainer(running!.Id);
+		try {
+			const inspected = await container.inspect();
+			const raw = JSON.stringify(inspected);
+			expect(raw).not.toContain(TOKEN);
+			expect(inspected.Config.Env.filter((e) => e.startsWith('TRIVY_TOKEN'))).toEqual([]);
+			expect(inspected.Args).toEqual(expect.arrayContaining(['--server', '--config', '/tmp/infra-ops-trivy/trivy.yaml']));
+			// the file itself: root only, mode 0400 (the stand-in refuses any other mode)
+			const archive = (await container.getArchive({ path: '/tmp/infra-ops-trivy/trivy.yaml' })) as unknown as NodeJS.ReadableStream;
+			const chunks: Buffer[] = [];
+			for await (const chunk of archive) chunks.push(Buffer.from(chunk as Buffer));
+			const tar = Buffer.concat(chunks);
+			expect(parseInt(tar.subarray(100, 107).toString(), 8) & 0o7777).toBe(0o400);
+		} finally {
+			const release = await container.exec({ Cmd: ['touch', '/tmp/standin-release'] });
+			await release.start({ Detach: true });
+		}
+		const { findings, error } = await scan;
+		expect(error).toBeUndefined();
+		// the stand-in compares the token it read with the expected one and fails "invalid token" otherwise
+		expect(findings.map((f) => [f.target, f.status])).toEqual([[ALPINE_39, 'critical']]);
+		expect(JSON.stringify(findings)).not.toContain(TOKEN);
+		expect(await docker.listContainers({ all: true, filters: { label: ['io.infra-ops.trivy-scan'] } })).toEqual([]);
+	}, 120_000);
 
 	it('Docker mode, concurrent scans on one cache volume: none waits for or fails on Trivy\'s scan cache lock', async () => {
 		const locking = 'infra-ops-test/trivy-standin-8s:1';

@@ -52,7 +52,7 @@ describe('credential data to connections', () => {
 		const conn = proxmoxConnectionFrom({ url: 'https://pve:8006/', tokenId: 'automation@pve!n8n', tokenSecret: 'uuid', tls: 'fingerprint', fingerprint: 'ab'.repeat(32) });
 		expect(conn.baseUrl).toBe('https://pve:8006');
 		expect(conn.headers.authorization).toBe('PVEAPIToken=automation@pve!n8n=uuid');
-		expect(conn.tls).toEqual({ mode: 'fingerprint', fingerprint: 'ab'.repeat(32) });
+		expect(conn.tls).toEqual({ mode: 'fingerprint', fingerprint: Array(32).fill('AB').join(':') });
 		expect(() => proxmoxConnectionFrom({ url: 'https://pve:8006', tokenId: 'automation', tokenSecret: 'x' })).toThrow(/USER@REALM!TOKENID/);
 		expect(normaliseCertFingerprint('ab'.repeat(32))).toBe(Array(32).fill('AB').join(':'));
 		expect(() => normaliseCertFingerprint('abc')).toThrow(/not a SHA-256 certificate fingerprint/);
@@ -62,7 +62,7 @@ describe('credential data to connections', () => {
 		expect(traefikConnectionFrom({ url: 'http://t:8080', authentication: 'basic', username: 'u', password: 'p' }).headers.authorization).toBe('Basic dTpw');
 		expect(traefikConnectionFrom({ url: 'http://t:8080', authentication: 'bearer', token: 't' }).headers.authorization).toBe('Bearer t');
 		expect(n8nApiConnectionFrom({ baseUrl: 'http://n8n:5678/api/v1/', apiKey: 'k' }).baseUrl).toBe('http://n8n:5678/api/v1');
-		expect(postgresConnectionFrom({ host: 'db', user: 'postgres', password: 'x' })).toMatchObject({ port: 5432, database: 'postgres', ssl: 'disable' });
+		expect(postgresConnectionFrom({ host: 'db', user: 'postgres', password: 'x' })).toMatchObject({ port: 5432, database: 'postgres', ssl: 'verify-full' });
 		expect(() => postgresConnectionFrom({ host: 'db', user: 'u', ssl: 'prefer' })).toThrow(/Unknown SSL mode/);
 	});
 });

@@ -85,7 +85,7 @@ const scenario: Scenario = {
 		const credentialId = n8n.stableId(`credential:${path.relative(ROOT, file)}:infraOpsPostgresApi`);
 		return {
 			credentials: {
-				infraOpsPostgresApi: { host: servers[0].host, port: servers[0].port, database: 'postgres', user: role, password: oldPassword, ssl: 'require' },
+				infraOpsPostgresApi: { host: servers[0].host, port: servers[0].port, database: 'postgres', user: role, password: oldPassword, ssl: 'verify-full', ca: servers.map((s) => s.ssl.caPem).join('') },
 			},
 			settings: {
 				pgRoles: role,

@@ -93,7 +93,7 @@ const scenario: Scenario = {
 				fromEmail: 'n8n@example.com',
 			},
 			credentials: {
-				infraOpsTraefikApi: { url: replay.url, authentication: 'none', allowSelfSigned: false },
+				infraOpsTraefikApi: { url: replay.url, authentication: 'none', tls: 'system' },
 				infraOpsGitWebhookApi: { secret: SECRET },
 			},
 			cleanup: async () => await replay?.close(),

@@ -56,7 +56,7 @@ const scenario: Scenario = {
 		return {
 			// 5 s instead of the default 30: the rollback run waits the whole timeout twice (the change, then the restored file)
 			settings: { dynamicDir, backupDir, verifyTimeoutSeconds: 5, slackChannel: '#e2e-traefik', alertEmail: 'ops@example.com', fromEmail: 'n8n@example.com' },
-			credentials: { infraOpsTraefikApi: { url: replay.url, authentication: 'none', allowSelfSigned: false } },
+			credentials: { infraOpsTraefikApi: { url: replay.url, authentication: 'none', tls: 'system' } },
 			cleanup: async () => await replay?.close(),
 		};
 	},
