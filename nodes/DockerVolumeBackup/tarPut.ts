@@ -221,6 +221,11 @@ export function putTree(helper: Dockerode.Container, dest: string, tar: Readable
 		await helper.putArchive(filter as unknown as NodeJS.ReadableStream, { path: dest });
 		if (filter.held.length) await helper.putArchive(filter.linkTar(dest.replace(/^\/+/, '')), { path: '/' });
 	})();
-	done.catch(() => undefined);
+	// Docker refused the stream: keep reading it to the end (into nothing), so the caller's read side
+	// finishes and can still say whether the archive itself is intact
+	done.catch(() => {
+		filter.unpipe();
+		filter.resume();
+	});
 	return { done, filter };
 }
