@@ -196,7 +196,7 @@ export class OutsideLinkFilter extends Transform {
 	linkTar(base: string): Buffer {
 		const parts = this.held.map((e) => tarEntry(`${base}/${e.name}`, e));
 		// the links changed their folders' times: set them again (Docker applies folder times last)
-		for (const dir of this.dirs.values()) parts.push(tarEntry(`${base}/${dir.name}`, dir));
+		for (const dir of this.dirs.values()) parts.push(tarEntry(`${base}/${dir.name}/`, dir));
 		parts.push(Buffer.alloc(BLOCK * 2));
 		return Buffer.concat(parts);
 	}

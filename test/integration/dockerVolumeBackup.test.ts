@@ -582,6 +582,32 @@ describe('restore safety (items 3, 4, 13 of issue 14)', () => {
 			credentials: credentials(),
 		});
 		expect(json(verify.outputs.Verify[0])[0]).toMatchObject({ status: 'ok', scratchRestore: true, archiveOk: true });
+
+		// the helper image may be any image on the host: one without a shell still restores into a new
+		// volume (archive API only); Replace needs mkdir/mv and says so before touching the volume
+		const noShell = `noshell-${run}:latest`;
+		const rootfs = execFileSync('sh', ['-c', 'd=$(mktemp -d) && printf x > "$d/nothing" && tar -C "$d" -cf - . && rm -rf "$d"']);
+		await new Promise((resolve, reject) =>
+			docker.docker.importImage(rootfs as never, { repo: `noshell-${run}`, tag: 'latest' }, (error: unknown, stream?: NodeJS.ReadableStream) =>
+				error ? reject(error) : docker.docker.modem.followProgress(stream!, (e: unknown) => (e ? reject(e) : resolve(undefined))),
+			),
+		);
+		// removed again: an image left on the host would become the default helper of later tests
+		try {
+			const withImage = (targetVolume: string, replace: boolean) =>
+				workflow([{ name: 'Restore', parameters: { operation: 'restore', prefix, volume: vol, targetVolume, replace, helperImage: noShell }, continueOnFail: true }]);
+			const bare = `t${run}_links_bare`;
+			const intoBare = await runWorkflow({ workflow: withImage(bare, false), nodeTypes, credentials: credentials() });
+			expect(json(intoBare.outputs.Restore[0])[0]).toMatchObject({ status: 'ok', created: true, linksOutside: 2 });
+			expect(describeTar(await volumeTar(bare))).toEqual(original);
+			await makeVolume(`t${run}_links_kept`, 'echo keep > /v/keep.txt');
+			const kept = describeTar(await volumeTar(`t${run}_links_kept`));
+			const refused = await runWorkflow({ workflow: withImage(`t${run}_links_kept`, true), nodeTypes, credentials: credentials() });
+			expect(json(refused.outputs.Restore[0])[0]).toMatchObject({ error: expect.stringMatching(/write volume failed/), hint: expect.stringMatching(/\/bin\/sh.*The volume was not changed/) });
+			expect(describeTar(await volumeTar(`t${run}_links_kept`))).toEqual(kept);
+		} finally {
+			await docker.docker.getImage(noShell).remove({ force: true });
+		}
 	});
 
 	it('threat: Verify reports an intact archive that Restore cannot reproduce as "verified", or as a damaged archive', async () => {
