@@ -139,16 +139,34 @@ async function volumeIsEmpty(docker: Dockerode, image: string, volume: string): 
 	}
 }
 
+/** The text of Docker's multiplexed log frames (8-byte header: stream, 0, 0, 0, big-endian size). */
+function demuxLogs(raw: Buffer): string {
+	const parts: Buffer[] = [];
+	let at = 0;
+	while (at + 8 <= raw.length) {
+		const size = raw.readUInt32BE(at + 4);
+		parts.push(raw.subarray(at + 8, at + 8 + size));
+		at += 8 + size;
+	}
+	return Buffer.concat(parts).toString('utf8').trim();
+}
+
 /** Runs a shell script in a short-lived helper; returns its exit code and the tail of its output. */
 async function runScript(docker: Dockerode, image: string, binds: string[], script: string, args: string[]): Promise<{ code: number; output: string }> {
 	const helper = await createHelper(docker, image, binds, ['/bin/sh', '-c', script, 'sh', ...args]);
 	try {
-		await helper.start();
+		try {
+			await helper.start();
+		} catch (error) {
+			throw new InfraOpsError(
+				`Cannot run /bin/sh in the helper image: ${errorMessage(error)}`,
+				'Restoring into an existing volume runs mkdir and mv in a helper container: set Helper Image to one with /bin/sh (e.g. busybox or alpine). The volume was not changed.',
+				{ cause: error },
+			);
+		}
 		const { StatusCode } = (await helper.wait()) as { StatusCode: number };
 		const logs = (await helper.logs({ stdout: true, stderr: true, tail: 20 })) as unknown as Buffer;
-		// docker's multiplexed log frames carry an 8-byte header each; keep the text
-		const output = logs.toString('utf8').replace(/[\x00-\x08]/g, '').trim();
-		return { code: StatusCode, output };
+		return { code: StatusCode, output: demuxLogs(Buffer.isBuffer(logs) ? logs : Buffer.from(String(logs))) };
 	} finally {
 		await removeQuietly(helper);
 	}
@@ -274,7 +292,9 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 	let stagingHelper: Dockerode.Container | undefined;
 	let copyHelper: Dockerode.Container | undefined;
 	let incomingMade = false;
-	let swapped = false;
+	/** Swapped, or left for the operator to sort out by hand: the hidden folder is not ours to delete then. */
+	let keepIncoming = false;
+	let failure: unknown;
 	try {
 		await docker.createVolume({ Name: staging, Labels: { [STAGING_LABEL]: targetVolume } });
 		stagingHelper = await createHelper(docker, image, [`${staging}:/dst`]);
@@ -301,6 +321,7 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 		const swap = await step('swap volume content', () => runScript(docker, image, [`${targetVolume}:/dst`], SWAP_SCRIPT, [incoming, previous]));
 		if (swap.code === 20) warnings.push(`the old content could not be removed: it is in ${previous} inside ${targetVolume}`);
 		else if (swap.code !== 0) {
+			keepIncoming = swap.code === 13;
 			const state =
 				swap.code === 13
 					? `the old content is in ${previous} and the restored one in ${incoming} inside the volume: move them by hand`
@@ -309,33 +330,31 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 						: 'every entry was moved back: the volume holds its old content';
 			throw stepError('swap volume content', new InfraOpsError(`the swap script exited with ${swap.code}${swap.output ? ` (${swap.output.slice(-300)})` : ''}; ${state}`));
 		}
-		swapped = true;
+		keepIncoming = true;
 		return done(staged, false, !empty, stopped);
 	} catch (error) {
-		if (/executable file not found|no such file or directory/i.test(errorMessage(error))) {
-			const wrapped = new InfraOpsError(
-				errorMessage(error),
-				'Restoring into an existing volume runs mkdir and mv in a helper container: set Helper Image to one with /bin/sh (e.g. busybox or alpine). The volume was not changed.',
-				{ cause: error },
-			);
-			throw Object.assign(wrapped, { step: (error as { step?: string }).step });
-		}
+		failure = error;
 		throw error;
 	} finally {
 		await removeQuietly(stagingHelper);
 		await removeQuietly(copyHelper);
-		if (incomingMade && !swapped) {
+		const after: string[] = [];
+		if (incomingMade && !keepIncoming) {
 			const cleaned = await runScript(docker, image, [`${targetVolume}:/dst`], 'rm -rf -- "/dst/$1"', [incoming]).catch(() => ({ code: -1, output: '' }));
-			if (cleaned.code !== 0) warnings.push(`could not remove the folder ${incoming} inside ${targetVolume}`);
+			if (cleaned.code !== 0) after.push(`could not remove the folder ${incoming} inside ${targetVolume}`);
 		}
 		await docker
 			.getVolume(staging)
 			.remove()
 			.catch(() => undefined);
 		const failures = await startContainers(docker, stopped);
-		if (failures.length) warnings.push(`restart failed: ${failures.join('; ')}`);
+		if (failures.length) after.push(`restart failed: ${failures.join('; ')}`);
+		// on failure these would be lost with the warnings: they go into the error instead
+		if (failure instanceof Error && after.length) failure.message += `; ${after.join('; ')}`;
+		else warnings.push(...after);
 	}
 }
+
 
 async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
 	try {

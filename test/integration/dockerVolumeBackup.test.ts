@@ -551,6 +551,31 @@ describe('restore safety (items 3, 4, 13 of issue 14)', () => {
 		}
 	});
 
+	it('threat: a swap that fails halfway (a rename refused) leaves the live volume half old, half restored', async () => {
+		const prefix = `swap-${run}`;
+		const src = `t${run}_swapsrc`;
+		await makeVolume(src, 'echo new > /v/new.txt && mkdir /v/newdir && echo n > /v/newdir/f');
+		expect((await backupOf(prefix, src)).status).toBe('ok');
+		const live = `t${run}_swaplive`;
+		await makeVolume(live, 'set -e; for n in a_first b_dir m_stuck z_last; do echo $n > /v/$n; done; rm /v/b_dir; mkdir /v/b_dir; echo x > /v/b_dir/x');
+		const user = await docker.docker.createContainer({ name: `swap-${run}`, Image: services().docker.image, Cmd: SLEEPER, HostConfig: { Binds: [`${live}:/data`], NetworkMode: 'none' } });
+		await user.start();
+		// an immutable entry: its rename fails after a_first and b_dir were already moved aside
+		const stuck = join((await docker.docker.getVolume(live).inspect()).Mountpoint, 'm_stuck');
+		execFileSync('chattr', ['+i', stuck]);
+		try {
+			const before = describeTar(await volumeTar(live));
+			const result = await runWorkflow({ workflow: restoreNode(prefix, src, live), nodeTypes, credentials: credentials() });
+			const [item] = json(result.outputs.Restore[0]);
+			expect(String(item.error)).toMatch(/swap volume content failed: the swap script exited with 11 .*every entry was moved back/);
+			expect(describeTar(await volumeTar(live))).toEqual(before);
+			expect((await user.inspect()).State.Running).toBe(true);
+		} finally {
+			execFileSync('chattr', ['-i', stuck]);
+			await user.remove({ force: true });
+		}
+	});
+
 	it('threat: a backup of symlinks pointing outside the volume is reported ok but Restore cannot reproduce it (and Verify blames the archive)', async () => {
 		const prefix = `links-${run}`;
 		const vol = `t${run}_links`;
