@@ -434,7 +434,7 @@ export async function restoreHostPaths(ssh: SshSession, target: StorageTarget, o
 			// directories keep setgid: there it only makes new files inherit the group
 			const cleared = await ssh.exec(`cd ${staging} && find . ! -type d ! -type l \\( -perm -4000 -o -perm -2000 \\) -print -exec chmod ug-s {} +`);
 			if (cleared.code !== 0) throw stepError('clear setuid/setgid bits', new Error(cleared.stderr.trim() || `exit ${cleared.code}`));
-			const lines = cleared.stdout.split('\n').filter(Boolean);
+			const lines = cleared.stdout.split('\n').filter(Boolean).sort();
 			setidCleared = lines.slice(0, 50).map((l) => `${folder}/${l.replace(/^\.\//, '')}`);
 			if (lines.length) warnings.push(`setuid/setgid bits cleared on ${lines.length} file(s) (turn on Keep Setuid/Setgid Bits to keep them): ${setidCleared.slice(0, 10).join(', ')}${lines.length > 10 ? ', …' : ''}`);
 		}
