@@ -59,6 +59,8 @@ export interface StreamRestore {
 	linksOutside: number;
 	/** Entries the scanner knows this restore path cannot reproduce. */
 	unrestorable: string[];
+	/** The backed-up volume root's mode and owner. */
+	root?: { mode: number; uid: string; gid: string };
 }
 
 /**
@@ -106,6 +108,7 @@ export async function restoreStream(target: StorageTarget, key: string, manifest
 		storedBytes: reading.counter.bytes,
 		linksOutside: write.filter.held.length,
 		unrestorable: reading.scanner.unrestorable,
+		root: reading.scanner.root && { mode: reading.scanner.root.mode, uid: reading.scanner.root.uid, gid: reading.scanner.root.gid },
 	};
 }
 
@@ -176,7 +179,7 @@ async function runScript(docker: Dockerode, image: string, binds: string[], scri
  * Swaps the content of /dst for the content of /dst/$1 by renames only: the old entries go into
  * /dst/$2, the new ones up, then $2 is removed. Any failed rename moves everything back (exit 11, 12);
  * exit 13 means that did not work either and both sets are still there, under their names; exit 20:
- * swapped, but the old entries could not be deleted.
+ * swapped, but the old entries could not be deleted; 21: swapped, but the root's owner or mode not set.
  */
 const SWAP_SCRIPT = `
 in="/dst/$1"; old="/dst/$2"
@@ -192,6 +195,8 @@ each /dst | while IFS= read -r f; do mv -- "$f" "$old"/ || exit 1; done || { bac
 each "$in" | while IFS= read -r f; do mv -- "$f" /dst/ || exit 1; done || { back 2; exit 12; }
 rmdir -- "$in"
 rm -rf -- "$old" || exit 20
+# the volume root takes the backed-up root's owner and mode, as a PUT straight into it would
+if [ -n "$3" ]; then chown -- "$3" /dst && chmod -- "$4" /dst || exit 21; fi
 `;
 
 export interface RestoreOptions {
@@ -318,8 +323,9 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 		copyHelper = undefined;
 
 		await step('stop containers', () => stopContainers(docker, users.filter((u) => u.running), options.stopTimeoutS ?? 30, stopped));
-		const swap = await step('swap volume content', () => runScript(docker, image, [`${targetVolume}:/dst`], SWAP_SCRIPT, [incoming, previous]));
+		const swap = await step('swap volume content', () => runScript(docker, image, [`${targetVolume}:/dst`], SWAP_SCRIPT, [incoming, previous, ...(staged.root ? [`${staged.root.uid}:${staged.root.gid}`, staged.root.mode.toString(8)] : [])]));
 		if (swap.code === 20) warnings.push(`the old content could not be removed: it is in ${previous} inside ${targetVolume}`);
+		else if (swap.code === 21) warnings.push(`the volume root keeps its owner and mode: setting ${staged.root?.uid}:${staged.root?.gid} ${staged.root?.mode.toString(8)} failed`);
 		else if (swap.code !== 0) {
 			keepIncoming = swap.code === 13;
 			const state =

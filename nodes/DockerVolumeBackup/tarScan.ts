@@ -74,6 +74,8 @@ export class TarScanner extends Transform {
 	stats?: TarStats;
 	/** Symlinks pointing outside the volume (first 50): Docker's archive API alone cannot restore them. */
 	readonly linksOutside: string[] = [];
+	/** The archive's own folder entry (`./`): the volume root's mode and owner. */
+	root?: TarEntry;
 	/** Symlinks with an absolute target, as `path -> target` (first 50). */
 	readonly absoluteLinks: string[] = [];
 	/** Entries no restore path of this node reproduces (first 50), with the reason. */
@@ -170,7 +172,8 @@ export class TarScanner extends Transform {
 		}
 		// the root folder's own times and mode belong to the volume, not to its content
 		const root = name === '.' || name === './' || name === '';
-		if (!root) this.tree.update(`${name.replace(/\/$/, '')}\0${type}\0${mode.toString(8)}\0${uid}:${gid}\0${type === '5' ? 0 : realSize}\0${link}\0${mtime}\n`);
+		if (root) this.root ??= entry;
+		else this.tree.update(`${name.replace(/\/$/, '')}\0${type}\0${mode.toString(8)}\0${uid}:${gid}\0${type === '5' ? 0 : realSize}\0${link}\0${mtime}\n`);
 		this.noteLinks(entry);
 		this.pax = {};
 		this.longName = undefined;

@@ -503,7 +503,8 @@ describe('restore safety (items 3, 4, 13 of issue 14)', () => {
 			const before = describeTar(await volumeTar(db));
 			const startedAt = (await user.inspect()).State.StartedAt;
 			const src = `t${run}_src`;
-			await makeVolume(src, 'echo other > /v/other.txt');
+			// a root owned as a database's would be: Replace gives the live root the same owner and mode
+			await makeVolume(src, 'echo other > /v/other.txt && chown 999:999 /v && chmod 0700 /v');
 			await backupOf(prefix, src, 'passphrase', { infraOpsBackupEncryption: { recipients: '', secretKey: '', passphrase: 'right horse' } });
 			const truncatedSrc = `t${run}_trunc`;
 			await makeVolume(truncatedSrc, 'head -c 2000000 /dev/urandom > /v/big.bin');
@@ -545,6 +546,7 @@ describe('restore safety (items 3, 4, 13 of issue 14)', () => {
 			const good = await runWorkflow({ workflow: restoreNode(prefix, src, db), nodeTypes, credentials: credentials({ infraOpsBackupEncryption: { recipients: '', secretKey: '', passphrase: 'right horse' } }) });
 			expect(json(good.outputs.Restore[0])[0]).toMatchObject({ status: 'ok', replaced: true, containersStopped: [`db-${run}`] });
 			expect(describeTar(await volumeTar(db))).toEqual(describeTar(await volumeTar(src)));
+			expect(execFileSync('stat', ['-c', '%a %u:%g', (await docker.docker.getVolume(db).inspect()).Mountpoint]).toString().trim()).toBe('700 999:999');
 			expect((await user.inspect()).State.Running).toBe(true);
 		} finally {
 			await user.remove({ force: true });
