@@ -114,7 +114,8 @@ export async function restoreStream(target: StorageTarget, key: string, manifest
 
 function throwIfFailed(result: StreamRestore): void {
 	if (result.archiveProblems.length) {
-		throw stepError('read backup', new InfraOpsError(result.archiveProblems.join('; '), 'Check the key in the Backup Encryption credential, or restore an older backup'));
+		const text = result.archiveProblems.map((p) => p.replace(/^reading the backup failed: /, '')).join('; ');
+		throw stepError('read backup', new InfraOpsError(text, 'Check the key in the Backup Encryption credential, or restore an older backup'));
 	}
 	if (result.restoreProblems.length) {
 		throw stepError('write volume', new InfraOpsError(result.restoreProblems.join('; '), 'The backup itself is intact: it can be unpacked by hand with age -d | zstd -d | tar -x'));
