@@ -3,14 +3,13 @@
  * Docker archive API → tar scan (SHA-256, counts) → zstd/gzip → age → S3 multipart, and back.
  * Plain arguments in, plain data out; no n8n import.
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, pipeline, type Readable, type Transform } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type Dockerode from 'dockerode';
 
-import { shellQuote, type SshSession } from '../shared/ssh';
+import type { SshSession } from '../shared/ssh';
 import { errorMessage, InfraOpsError } from '../shared/errors';
 import { AgeDecryptStream, AgeEncryptStream, type AgeDecryptKey, type AgeKeyMaterial } from './age';
 import { createCompressor, createDecompressor, resolveCompression, type CompressionChoice } from './compression';
@@ -28,7 +27,7 @@ import {
 } from './dockerVolumes';
 import { archiveKey, isSafeName, manifestKey, MANIFEST_FORMAT, type BackupManifest } from './manifest';
 import { planRetention, type RetentionPolicy } from './retention';
-import { deleteKeys, getStream, HashCounter, headSize, listBackups, putJson, readManifest, uploadStream, DEFAULT_UPLOAD, type StoredBackup, type UploadOptions } from './store';
+import { deleteKeys, HashCounter, headSize, listBackups, putJson, readManifest, uploadStream, DEFAULT_UPLOAD, type StoredBackup, type UploadOptions } from './store';
 import { TarScanner, type TarStats } from './tarScan';
 
 export interface StorageTarget {
@@ -80,7 +79,7 @@ export function packVersion(): string {
 }
 
 /** Wraps a failure with the step it happened in, keeping the hint. */
-function stepError(step: string, error: unknown): StepError {
+export function stepError(step: string, error: unknown): StepError {
 	const hint = error instanceof InfraOpsError ? error.hint : undefined;
 	const wrapped = new InfraOpsError(`${step} failed: ${errorMessage(error)}`, hint, { cause: error }) as StepError;
 	wrapped.step = step;
@@ -131,7 +130,7 @@ async function streamToStore(
 	compression: ReturnType<typeof resolveCompression>,
 	options: BackupOptions,
 	timings: Record<string, number>,
-): Promise<{ tar: TarStats; stored: { sha256: string; bytes: number } }> {
+): Promise<{ tar: TarStats; stored: { sha256: string; bytes: number }; unrestorable: string[] }> {
 	const { body, scanner, counter, error: sourceError } = backupStream(source, compression, options);
 	await step('upload', timings, async () => {
 		try {
@@ -151,7 +150,7 @@ async function streamToStore(
 		const size = await headSize(target.s3, target.bucket, key);
 		if (size !== stored.bytes) throw new InfraOpsError(`the stored object is ${size} bytes, ${stored.bytes} were sent`);
 	});
-	return { tar: scanner.stats, stored };
+	return { tar: scanner.stats, stored, unrestorable: scanner.unrestorable };
 }
 
 export interface BackupResult {
@@ -171,7 +170,7 @@ export async function backupVolume(docker: Dockerode, target: StorageTarget, vol
 	const warnings: string[] = [];
 	const stopped: string[] = [];
 	let helper: Dockerode.Container | undefined;
-	let result: { tar: TarStats; stored: { sha256: string; bytes: number } } | undefined;
+	let result: Awaited<ReturnType<typeof streamToStore>> | undefined;
 	const t0 = Date.now();
 	try {
 		const users = await step('inspect users', timings, () => volumeUsers(docker, volume.name));
@@ -203,6 +202,7 @@ export async function backupVolume(docker: Dockerode, target: StorageTarget, vol
 	}
 	timings.total = Date.now() - t0;
 	if (!result) throw stepError('read archive', new Error('no result'));
+	if (result.unrestorable.length) warnings.push(`Restore cannot reproduce ${result.unrestorable.length === 50 ? '50 or more entries' : `${result.unrestorable.length} entr${result.unrestorable.length === 1 ? 'y' : 'ies'}`}: ${result.unrestorable.join('; ')}`);
 	const manifest: BackupManifest = {
 		format: MANIFEST_FORMAT,
 		volume: volume.name,
@@ -289,14 +289,18 @@ export async function resolveBackup(target: StorageTarget, volume: string, key?:
 	return { key: chosen, manifest: await readManifest(target.s3, target.bucket, chosen), all };
 }
 
-/** S3 object → (hash) → age decrypt → decompress → tar scan; returns the tar stream's end and the stats promise. */
-function readBackupStream(body: Readable, manifest: BackupManifest, decryptKey: AgeDecryptKey | undefined): { tar: Readable; scanner: TarScanner; counter: HashCounter; done: Promise<void> } {
+export function requireDecryptKey(manifest: BackupManifest, decryptKey: AgeDecryptKey | undefined): void {
 	if (manifest.encryption.kind !== 'none' && !decryptKey) {
 		throw new InfraOpsError(
 			'This backup is encrypted and the Backup Encryption credential has no identity or passphrase',
 			manifest.encryption.kind === 'age-scrypt' ? 'Set the passphrase in the credential' : 'Set the age identity (AGE-SECRET-KEY-1…) in the credential used for restores',
 		);
 	}
+}
+
+/** S3 object → (hash) → age decrypt → decompress → tar scan; returns the tar stream's end and the stats promise. */
+export function readBackupStream(body: Readable, manifest: BackupManifest, decryptKey: AgeDecryptKey | undefined): { tar: Readable; scanner: TarScanner; counter: HashCounter; done: Promise<void> } {
+	requireDecryptKey(manifest, decryptKey);
 	const counter = new HashCounter();
 	const scanner = new TarScanner();
 	const stages: NodeJS.ReadWriteStream[] = [counter];
@@ -313,277 +317,12 @@ function readBackupStream(body: Readable, manifest: BackupManifest, decryptKey: 
 	return { tar, scanner, counter, done };
 }
 
-function checkAgainstManifest(manifest: BackupManifest, counter: HashCounter, tar: TarStats): string[] {
+export function checkAgainstManifest(manifest: BackupManifest, counter: HashCounter, tar: TarStats): string[] {
 	const problems: string[] = [];
 	if (counter.sha256 !== manifest.stored.sha256) problems.push(`stored object SHA-256 ${counter.sha256.slice(0, 12)}… is not the manifest's ${manifest.stored.sha256.slice(0, 12)}…`);
 	if (tar.sha256 !== manifest.tar.sha256) problems.push(`tar SHA-256 ${tar.sha256.slice(0, 12)}… is not the manifest's ${manifest.tar.sha256.slice(0, 12)}…`);
 	if (tar.entries !== manifest.tar.entries) problems.push(`${tar.entries} entries, the manifest says ${manifest.tar.entries}`);
 	return problems;
-}
-
-async function volumeIsEmpty(docker: Dockerode, image: string, volume: string): Promise<boolean> {
-	const helper = await createHelper(docker, image, [`${volume}:/dst:ro`]);
-	try {
-		const stream = await readVolumeArchive(helper, '/dst');
-		const scanner = new TarScanner();
-		return await new Promise<boolean>((resolve, reject) => {
-			stream.on('error', reject);
-			scanner.on('data', () => {
-				if ((scanner as unknown as { entries: number }).entries > 1) {
-					stream.destroy();
-					resolve(false);
-				}
-			});
-			scanner.on('end', () => resolve((scanner.stats?.entries ?? 0) <= 1));
-			stream.pipe(scanner);
-		});
-	} finally {
-		await removeQuietly(helper);
-	}
-}
-
-async function emptyVolume(docker: Dockerode, image: string, volume: string): Promise<void> {
-	const helper = await createHelper(docker, image, [`${volume}:/dst`], ['sh', '-c', 'rm -rf /dst/* /dst/.[!.]* /dst/..?*']);
-	try {
-		await helper.start();
-		const { StatusCode } = (await helper.wait()) as { StatusCode: number };
-		if (StatusCode !== 0) throw new InfraOpsError(`emptying ${volume} exited with ${StatusCode}`);
-	} catch (error) {
-		throw new InfraOpsError(`Cannot empty volume ${volume}: ${errorMessage(error)}`, 'Replace runs `rm` in a helper container: set Helper Image to one with /bin/sh (e.g. busybox or alpine)', { cause: error });
-	} finally {
-		await removeQuietly(helper);
-	}
-}
-
-export interface RestoreOptions {
-	volume: string;
-	key?: string;
-	targetVolume?: string;
-	replace: boolean;
-	helperImage?: string;
-	decryptKey?: AgeDecryptKey;
-	stopTimeoutS?: number;
-}
-
-export interface RestoreResult {
-	volume: string;
-	targetVolume: string;
-	key: string;
-	created: boolean;
-	replaced: boolean;
-	containersStopped: string[];
-	entries: number;
-	fileBytes: number;
-	durationMs: number;
-	warnings: string[];
-}
-
-/** Streams a backup into a volume through the archive API (PUT) of a never-started helper. */
-export async function restoreVolume(docker: Dockerode, target: StorageTarget, options: RestoreOptions): Promise<RestoreResult> {
-	const t0 = Date.now();
-	const { key, manifest } = await resolveBackup(target, options.volume, options.key);
-	if (manifest.sourceKind !== 'volume') throw new InfraOpsError(`${key} is a host path backup`, 'Turn on Host Path Backup and give a folder on the SSH host to unpack into');
-	const targetVolume = options.targetVolume?.trim() || manifest.volume;
-	if (!isSafeName(targetVolume)) throw new InfraOpsError(`"${targetVolume}" is not a valid volume name`);
-	const warnings: string[] = [];
-	let created = false;
-	let existing: Dockerode.VolumeInspectInfo | undefined;
-	try {
-		existing = await docker.getVolume(targetVolume).inspect();
-	} catch {
-		existing = undefined;
-	}
-	const users = existing ? await volumeUsers(docker, targetVolume) : [];
-	const image = await pickHelperImage(docker, options.helperImage, users);
-	let replaced = false;
-	if (existing) {
-		const wanted = manifest.labels ?? {};
-		const have = existing.Labels ?? {};
-		if (Object.keys(wanted).some((k) => have[k] !== wanted[k])) warnings.push('existing volume keeps its own labels (Docker cannot relabel a volume)');
-	}
-	const stopped: string[] = [];
-	let helper: Dockerode.Container | undefined;
-	try {
-		await stopContainers(docker, users.filter((u) => u.running), options.stopTimeoutS ?? 30, stopped);
-		if (existing && !(await volumeIsEmpty(docker, image, targetVolume))) {
-			if (!options.replace) {
-				throw new InfraOpsError(`Volume "${targetVolume}" is not empty`, 'Turn on Replace to empty it first, or restore into a new volume name');
-			}
-			await emptyVolume(docker, image, targetVolume);
-			replaced = true;
-		}
-		if (!existing) {
-			await docker.createVolume({ Name: targetVolume, Labels: manifest.labels ?? {}, Driver: manifest.driver || 'local' });
-			created = true;
-		}
-		helper = await createHelper(docker, image, [`${targetVolume}:/dst`]);
-		const { body } = await getStream(target.s3, target.bucket, key);
-		const reading = readBackupStream(body, manifest, options.decryptKey);
-		let putError: unknown;
-		await helper.putArchive(reading.tar, { path: '/dst' }).catch((error: unknown) => (putError = error));
-		await reading.done.catch((error: Error) => {
-			throw stepError('read backup', error);
-		});
-		if (putError) throw stepError('write volume', putError);
-		const problems = checkAgainstManifest(manifest, reading.counter, reading.scanner.stats!);
-		if (problems.length) throw new InfraOpsError(`Restored data does not match the manifest: ${problems.join('; ')}`);
-		return {
-			volume: manifest.volume,
-			targetVolume,
-			key,
-			created,
-			replaced,
-			containersStopped: stopped,
-			entries: reading.scanner.stats!.entries,
-			fileBytes: reading.scanner.stats!.fileBytes,
-			durationMs: Date.now() - t0,
-			warnings,
-		};
-	} finally {
-		await removeQuietly(helper);
-		const failures = await startContainers(docker, stopped);
-		if (failures.length) warnings.push(`restart failed: ${failures.join('; ')}`);
-	}
-}
-
-export interface HostRestoreOptions {
-	/** The backup's name (its folder under the prefix), e.g. traefik-stack. */
-	name: string;
-	key?: string;
-	/** Absolute folder on the SSH host to unpack into; must not exist, or be empty. */
-	folder: string;
-	decryptKey?: AgeDecryptKey;
-}
-
-export interface HostRestoreResult {
-	name: string;
-	key: string;
-	host: string;
-	folder: string;
-	paths: string[];
-	entries: number;
-	fileBytes: number;
-	durationMs: number;
-}
-
-/**
- * Unpacks a host path backup over SSH into a new or empty folder, never over live files: the files
- * land under `folder` with their original paths (`<folder>/opt/traefik-stack/...`), for the operator
- * to compare and move. `tar -x` writes into a staging folder beside it that is renamed into place
- * only after the tar stream matched the manifest, and removed on any failure.
- */
-export async function restoreHostPaths(ssh: SshSession, target: StorageTarget, options: HostRestoreOptions): Promise<HostRestoreResult> {
-	const t0 = Date.now();
-	const folder = options.folder.trim().replace(/\/+$/, '');
-	if (!folder.startsWith('/') || folder.split('/').includes('..') || /[\n\0]/.test(folder)) {
-		throw new InfraOpsError(`"${options.folder}" is not an absolute folder path`, 'Give a new or empty folder such as /root/restore/traefik-stack');
-	}
-	const { key, manifest } = await resolveBackup(target, options.name, options.key);
-	if (manifest.sourceKind !== 'host-path') throw new InfraOpsError(`${key} is a volume backup`, 'Restore it into a volume: turn off Host Path Backup');
-	const quoted = shellQuote(folder);
-	const check = await ssh.exec(`if [ -e ${quoted} ]; then [ -d ${quoted} ] && [ -z "$(ls -A ${quoted})" ] || exit 3; fi`);
-	if (check.code === 3) throw new InfraOpsError(`${ssh.target}: ${folder} exists and is not an empty folder`, 'Restore into a new folder and move what you need from there; live files are never overwritten');
-	if (check.code !== 0) throw new InfraOpsError(`${ssh.target}: cannot check ${folder}: ${check.stderr.trim()}`);
-	const staging = shellQuote(`${folder}.partial-${randomBytes(4).toString('hex')}`);
-	const made = await ssh.exec(`mkdir -p -- ${staging}`);
-	if (made.code !== 0) throw new InfraOpsError(`${ssh.target}: cannot create a folder beside ${folder}: ${made.stderr.trim()}`, 'Check that the SSH user may write to its parent folder');
-	let placed = false;
-	try {
-		const { body } = await getStream(target.s3, target.bucket, key);
-		const reading = readBackupStream(body, manifest, options.decryptKey);
-		let writeError: unknown;
-		const readFailed = new AbortController();
-		reading.done.catch((error: Error) => readFailed.abort(error));
-		await ssh.execWithInput(`tar -x -p --numeric-owner -f - -C ${staging}`, reading.tar, { signal: readFailed.signal }).catch((error: unknown) => (writeError = error));
-		await reading.done.catch((error: Error) => {
-			throw stepError('read backup', error);
-		});
-		if (writeError) throw stepError('write host folder', writeError);
-		const problems = checkAgainstManifest(manifest, reading.counter, reading.scanner.stats!);
-		if (problems.length) throw new InfraOpsError(`Restored data does not match the manifest: ${problems.join('; ')}`);
-		const moved = await ssh.exec(`{ [ ! -e ${quoted} ] || rmdir -- ${quoted}; } && mv -T -- ${staging} ${quoted}`);
-		if (moved.code !== 0) throw stepError('move into place', new Error(moved.stderr.trim()));
-		placed = true;
-		return {
-			name: manifest.volume,
-			key,
-			host: ssh.target,
-			folder,
-			paths: manifest.paths ?? [],
-			entries: reading.scanner.stats!.entries,
-			fileBytes: reading.scanner.stats!.fileBytes,
-			durationMs: Date.now() - t0,
-		};
-	} finally {
-		if (!placed) await ssh.exec(`rm -rf -- ${staging}`).catch(() => undefined);
-	}
-}
-
-export interface VerifyResult {
-	volume: string;
-	key: string;
-	ok: boolean;
-	problems: string[];
-	scratchRestore: boolean;
-	entries: number;
-	storedBytes: number;
-	durationMs: number;
-}
-
-/** Reads a backup back, decrypts, decompresses and checks it against its manifest; optionally
- * restores it into a scratch volume, compares the file tree, and deletes the scratch volume. */
-export async function verifyBackup(
-	docker: Dockerode | undefined,
-	target: StorageTarget,
-	options: { volume: string; key?: string; decryptKey?: AgeDecryptKey; scratchRestore: boolean; helperImage?: string; recordInManifest: boolean },
-): Promise<VerifyResult> {
-	const t0 = Date.now();
-	const { key, manifest } = await resolveBackup(target, options.volume, options.key);
-	const problems: string[] = [];
-	const { body } = await getStream(target.s3, target.bucket, key);
-	const reading = readBackupStream(body, manifest, options.decryptKey);
-	let scratch: string | undefined;
-	let helper: Dockerode.Container | undefined;
-	try {
-		if (options.scratchRestore && docker) {
-			scratch = `infra-ops-verify-${randomBytes(4).toString('hex')}`;
-			const image = await pickHelperImage(docker, options.helperImage, []);
-			await docker.createVolume({ Name: scratch, Labels: { 'infra-ops.backup.scratch': 'true' } });
-			helper = await createHelper(docker, image, [`${scratch}:/dst`]);
-			// a damaged archive fails the read first; waiting for Docker's PUT then would hang until its timeout
-			const put = helper.putArchive(reading.tar, { path: '/dst' });
-			put.catch(() => undefined);
-			await reading.done;
-			await put;
-			const back = new TarScanner();
-			await new Promise<void>((resolve, reject) => {
-				readVolumeArchive(helper!, '/dst').then((s) => {
-					s.on('error', reject);
-					back.on('finish', resolve).on('error', reject);
-					back.resume();
-					s.pipe(back);
-				}, reject);
-			});
-			if (back.stats!.treeSha256 !== manifest.tar.treeSha256) problems.push('the restored file tree differs from the backed-up one (names, modes, owners, sizes or times)');
-			if (back.stats!.fileBytes !== manifest.tar.fileBytes) problems.push(`restored ${back.stats!.fileBytes} file bytes, the manifest says ${manifest.tar.fileBytes}`);
-		} else {
-			reading.tar.resume();
-			await reading.done;
-		}
-	} catch (error) {
-		problems.push(errorMessage(error));
-		reading.tar.destroy();
-	} finally {
-		await removeQuietly(helper);
-		if (scratch && docker) await docker.getVolume(scratch).remove().catch(() => undefined);
-	}
-	if (reading.scanner.stats) problems.unshift(...checkAgainstManifest(manifest, reading.counter, reading.scanner.stats));
-	const ok = problems.length === 0;
-	if (options.recordInManifest) {
-		manifest.verified = { at: new Date().toISOString(), ok, scratchRestore: Boolean(options.scratchRestore && docker), message: problems.join('; ') || undefined };
-		await putJson(target.s3, target.bucket, manifestKey(key), manifest).catch(() => undefined);
-	}
-	return { volume: manifest.volume, key, ok, problems, scratchRestore: Boolean(scratch), entries: reading.scanner.stats?.entries ?? 0, storedBytes: reading.counter.bytes, durationMs: Date.now() - t0 };
 }
 
 export interface PruneResult {

@@ -70,7 +70,16 @@ export class TarScanner extends Transform {
 	private longLink?: string;
 	private header = Buffer.alloc(0);
 	private ended = false;
+	private readonly outsideSet = new Set<string>();
 	stats?: TarStats;
+	/** Symlinks pointing outside the volume (first 50): Docker's archive API alone cannot restore them. */
+	readonly linksOutside: string[] = [];
+	/** The archive's own folder entry (`./`): the volume root's mode and owner. */
+	root?: TarEntry;
+	/** Symlinks with an absolute target, as `path -> target` (first 50). */
+	readonly absoluteLinks: string[] = [];
+	/** Entries no restore path of this node reproduces (first 50), with the reason. */
+	readonly unrestorable: string[] = [];
 
 	constructor() {
 		super({ highWaterMark: 1024 * 1024 });
@@ -154,14 +163,8 @@ export class TarScanner extends Transform {
 			this.skip = padded;
 			return;
 		}
-		const prefix = cstring(header.subarray(345, 500));
-		const name = this.pax.path ?? this.longName ?? (prefix ? `${prefix}/${cstring(header.subarray(0, 100))}` : cstring(header.subarray(0, 100)));
-		const link = this.pax.linkpath ?? this.longLink ?? cstring(header.subarray(157, 257));
-		const realSize = this.pax.size !== undefined ? Number(this.pax.size) : size;
-		const mode = octal(header.subarray(100, 108)) & 0o7777;
-		const uid = this.pax.uid ?? String(octal(header.subarray(108, 116)));
-		const gid = this.pax.gid ?? String(octal(header.subarray(116, 124)));
-		const mtime = Math.floor(Number(this.pax.mtime ?? octal(header.subarray(136, 148))));
+		const entry = parseEntry(header, this.pax, this.longName, this.longLink);
+		const { name, link, realSize, mode, uid, gid, mtime } = entry;
 		this.entries++;
 		if (type === '0' || type === '\0' || type === '7') {
 			this.files++;
@@ -169,11 +172,81 @@ export class TarScanner extends Transform {
 		}
 		// the root folder's own times and mode belong to the volume, not to its content
 		const root = name === '.' || name === './' || name === '';
-		if (!root) this.tree.update(`${name.replace(/\/$/, '')}\0${type}\0${mode.toString(8)}\0${uid}:${gid}\0${type === '5' ? 0 : realSize}\0${link}\0${mtime}\n`);
+		if (root) this.root ??= entry;
+		else this.tree.update(`${name.replace(/\/$/, '')}\0${type}\0${mode.toString(8)}\0${uid}:${gid}\0${type === '5' ? 0 : realSize}\0${link}\0${mtime}\n`);
+		this.noteLinks(entry);
 		this.pax = {};
 		this.longName = undefined;
 		this.longLink = undefined;
-		const dataBytes = type === '5' || type === '2' || type === '1' ? 0 : realSize;
-		this.skip = Math.ceil(dataBytes / BLOCK) * BLOCK;
+		this.skip = Math.ceil(entryDataBytes(entry) / BLOCK) * BLOCK;
 	}
+
+	/** Symlinks leaving the volume are restored in a second pass (Docker's archive API refuses them);
+	 * a hard link to one of them cannot be, so the backup names it as a warning. */
+	private noteLinks(entry: TarEntry): void {
+		const path = entryPath(entry.name);
+		if (entry.type === '2' && entry.link.startsWith('/') && this.absoluteLinks.length < LIST_CAP) this.absoluteLinks.push(`${path} -> ${entry.link}`);
+		if (entry.type === '2' && linkLeavesRoot(path, entry.link)) {
+			if (this.linksOutside.length < LIST_CAP) this.linksOutside.push(path);
+			if (this.outsideSet.size < SET_CAP) this.outsideSet.add(path);
+		} else if (entry.type === '1' && this.outsideSet.has(entryPath(entry.link))) {
+			if (this.unrestorable.length < LIST_CAP) this.unrestorable.push(`${path} (hard link to the symlink ${entryPath(entry.link)}, which points outside the volume)`);
+		}
+	}
+}
+
+const LIST_CAP = 50;
+const SET_CAP = 100_000;
+
+export interface TarEntry {
+	/** As in the archive, e.g. `./sub/a.txt` or `sub/`. */
+	name: string;
+	type: string;
+	link: string;
+	realSize: number;
+	mode: number;
+	uid: string;
+	gid: string;
+	mtime: number;
+}
+
+export function parseEntry(header: Buffer, pax: Record<string, string>, longName?: string, longLink?: string): TarEntry {
+	const size = octal(header.subarray(124, 136));
+	const prefix = cstring(header.subarray(345, 500));
+	return {
+		name: pax.path ?? longName ?? (prefix ? `${prefix}/${cstring(header.subarray(0, 100))}` : cstring(header.subarray(0, 100))),
+		type: String.fromCharCode(header[156] || 0x30),
+		link: pax.linkpath ?? longLink ?? cstring(header.subarray(157, 257)),
+		realSize: pax.size !== undefined ? Number(pax.size) : size,
+		mode: octal(header.subarray(100, 108)) & 0o7777,
+		uid: pax.uid ?? String(octal(header.subarray(108, 116))),
+		gid: pax.gid ?? String(octal(header.subarray(116, 124))),
+		mtime: Math.floor(Number(pax.mtime ?? octal(header.subarray(136, 148)))),
+	};
+}
+
+export function entryDataBytes(entry: TarEntry): number {
+	return entry.type === '5' || entry.type === '2' || entry.type === '1' ? 0 : entry.realSize;
+}
+
+/** `./sub/a/` → `sub/a`: the path below the archive's root. */
+export function entryPath(name: string): string {
+	return name.replace(/^(\.\/)+/, '').replace(/^\/+/, '').replace(/\/+$/, '');
+}
+
+/**
+ * Docker's archive API (PUT) refuses a symlink whose target, joined to the link's folder, leaves the
+ * folder it extracts into (`invalid symlink "/dst/x" -> "../../etc/shadow"`); an absolute target is
+ * joined too and stays inside. Same rule, for a link at `path` below the root.
+ */
+export function linkLeavesRoot(path: string, target: string): boolean {
+	const parts = path.split('/').slice(0, -1);
+	for (const part of target.split('/')) {
+		if (part === '' || part === '.') continue;
+		if (part === '..') {
+			if (!parts.length) return true;
+			parts.pop();
+		} else parts.push(part);
+	}
+	return false;
 }

@@ -469,6 +469,250 @@ describe('Docker Volume Backup node (real dockerd, s3rver, age, zstd, tar)', () 
 	});
 });
 
+describe('restore safety (items 3, 4, 13 of issue 14)', () => {
+	const restoreNode = (prefix: string, volume: string, targetVolume: string, replace = true) =>
+		workflow([{ name: 'Restore', parameters: { operation: 'restore', prefix, volume, targetVolume, replace }, continueOnFail: true }]);
+	const backupOf = async (prefix: string, volume: string, encryption = 'recipients', extra: Record<string, Record<string, unknown>> = {}) => {
+		const { outputs } = await runWorkflow({
+			workflow: workflow([{ name: 'Backup', parameters: { operation: 'backup', prefix, selectBy: 'names', volumeNames: volume, encryption, compression: 'zstd', stopContainers: 'never' } }]),
+			nodeTypes,
+			credentials: credentials(extra),
+		});
+		return json(outputs.Backup[0])[0];
+	};
+	// links that leave the volume: absolute, ../.., and from a sub folder (whose times the second PUT must keep)
+	const OUTSIDE_LINKS = [
+		'set -e',
+		'mkdir -p /v/sub/deep',
+		'printf payload > /v/sub/deep/file',
+		'ln -s /etc/shadow /v/abs_link',
+		'ln -s ../../../../etc/shadow /v/escape_link',
+		'ln -s ../../../outside /v/sub/deep/up_link',
+		'ln -s deep/file /v/sub/inside_link',
+		'touch -h -d "2021-02-03 04:05:06" /v/escape_link /v/sub/deep/up_link',
+		'touch -d "2020-01-01 00:00:00" /v/sub/deep /v/sub',
+	].join(' && ');
+
+	it('threat: a failed Replace restore (wrong passphrase, credential without identity, truncated object, an entry refused midway) empties the live volume under a running container', async () => {
+		const prefix = `safe-${run}`;
+		const db = `t${run}_db`;
+		await makeVolume(db, TREE);
+		const user = await docker.docker.createContainer({ name: `db-${run}`, Image: services().docker.image, Cmd: SLEEPER, HostConfig: { Binds: [`${db}:/data`], NetworkMode: 'none' } });
+		await user.start();
+		try {
+			const before = describeTar(await volumeTar(db));
+			const startedAt = (await user.inspect()).State.StartedAt;
+			const src = `t${run}_src`;
+			// a root owned as a database's would be: Replace gives the live root the same owner and mode
+			await makeVolume(src, 'echo other > /v/other.txt && chown 999:999 /v && chmod 0700 /v');
+			await backupOf(prefix, src, 'passphrase', { infraOpsBackupEncryption: { recipients: '', secretKey: '', passphrase: 'right horse' } });
+			const truncatedSrc = `t${run}_trunc`;
+			await makeVolume(truncatedSrc, 'head -c 2000000 /dev/urandom > /v/big.bin');
+			const trunc = await backupOf(prefix, truncatedSrc);
+			const whole = await getObject(trunc.key as string);
+			await s3.send(new PutObjectCommand({ Bucket: services().s3.bucket, Key: trunc.key as string, Body: whole.subarray(0, Math.floor(whole.length / 2)) }));
+			// a hard link to a symlink that leaves the volume: the archive is intact, Docker's PUT refuses it midway
+			const midway = `t${run}_midway`;
+			await makeVolume(midway, 'set -e; for i in 1 2 3; do echo $i > /v/a$i; done; ln -s ../../../../etc/shadow /v/escape_link; ln /v/escape_link /v/escape_link2; head -c 16000000 /dev/urandom > /v/z_after');
+			const midwayBackup = await backupOf(prefix, midway);
+			expect(midwayBackup).toMatchObject({ status: 'warning', summary: expect.stringMatching(/Restore cannot reproduce 1 entry: escape_link2 \(hard link to the symlink escape_link/) });
+
+			const cases: [string, string, Record<string, Record<string, unknown>>, RegExp][] = [
+				['wrong passphrase', src, { infraOpsBackupEncryption: { recipients: '', secretKey: '', passphrase: 'wrong horse' } }, /read backup failed/],
+				['credential without identity', midway, { infraOpsBackupEncryption: { recipients: recipient, secretKey: '', passphrase: '' } }, /no identity or passphrase/],
+				['truncated object', truncatedSrc, {}, /read backup failed/],
+				['entry refused midway', midway, {}, /write volume failed: .*escape_link/],
+			];
+			for (const [name, volume, extra, error] of cases) {
+				const result = await runWorkflow({ workflow: restoreNode(prefix, volume, db), nodeTypes, credentials: credentials(extra) });
+				const [item] = json(result.outputs.Restore[0]);
+				expect(`${name}: ${String(item.error)}`).toMatch(new RegExp(`${name}: .*${error.source}`));
+				expect(describeTar(await volumeTar(db))).toEqual(before);
+				const state = (await user.inspect()).State;
+				expect({ name, running: state.Running, startedAt: state.StartedAt }).toEqual({ name, running: true, startedAt });
+			}
+			const leftovers = (await docker.docker.listVolumes()).Volumes.filter((v) => v.Name.startsWith('infra-ops-staging-'));
+			expect(leftovers).toEqual([]);
+
+			// into a new volume: a failure removes the half-written volume, so a retry is not refused as "not empty"
+			const fresh = `t${run}_fresh`;
+			for (let attempt = 0; attempt < 2; attempt++) {
+				const result = await runWorkflow({ workflow: restoreNode(prefix, truncatedSrc, fresh, false), nodeTypes, credentials: credentials() });
+				expect(String(json(result.outputs.Restore[0])[0].error)).toMatch(/read backup failed/);
+				await expect(docker.docker.getVolume(fresh).inspect()).rejects.toMatchObject({ statusCode: 404 });
+			}
+
+			// and a good backup still replaces the content, with the user stopped only for the swap
+			const good = await runWorkflow({ workflow: restoreNode(prefix, src, db), nodeTypes, credentials: credentials({ infraOpsBackupEncryption: { recipients: '', secretKey: '', passphrase: 'right horse' } }) });
+			expect(json(good.outputs.Restore[0])[0]).toMatchObject({ status: 'ok', replaced: true, containersStopped: [`db-${run}`] });
+			expect(describeTar(await volumeTar(db))).toEqual(describeTar(await volumeTar(src)));
+			expect(execFileSync('stat', ['-c', '%a %u:%g', (await docker.docker.getVolume(db).inspect()).Mountpoint]).toString().trim()).toBe('700 999:999');
+			expect((await user.inspect()).State.Running).toBe(true);
+		} finally {
+			await user.remove({ force: true });
+		}
+	});
+
+	it('threat: a swap that fails halfway (a rename refused) leaves the live volume half old, half restored', async () => {
+		const prefix = `swap-${run}`;
+		const src = `t${run}_swapsrc`;
+		await makeVolume(src, 'echo new > /v/new.txt && mkdir /v/newdir && echo n > /v/newdir/f');
+		expect((await backupOf(prefix, src)).status).toBe('ok');
+		const live = `t${run}_swaplive`;
+		await makeVolume(live, 'set -e; for n in a_first b_dir m_stuck z_last; do echo $n > /v/$n; done; rm /v/b_dir; mkdir /v/b_dir; echo x > /v/b_dir/x');
+		const user = await docker.docker.createContainer({ name: `swap-${run}`, Image: services().docker.image, Cmd: SLEEPER, HostConfig: { Binds: [`${live}:/data`], NetworkMode: 'none' } });
+		await user.start();
+		// an immutable entry: its rename fails after a_first and b_dir were already moved aside
+		const stuck = join((await docker.docker.getVolume(live).inspect()).Mountpoint, 'm_stuck');
+		execFileSync('chattr', ['+i', stuck]);
+		try {
+			const before = describeTar(await volumeTar(live));
+			const result = await runWorkflow({ workflow: restoreNode(prefix, src, live), nodeTypes, credentials: credentials() });
+			const [item] = json(result.outputs.Restore[0]);
+			expect(String(item.error)).toMatch(/swap volume content failed: the swap script exited with 11 .*every entry was moved back/);
+			expect(describeTar(await volumeTar(live))).toEqual(before);
+			expect((await user.inspect()).State.Running).toBe(true);
+		} finally {
+			execFileSync('chattr', ['-i', stuck]);
+			await user.remove({ force: true });
+		}
+	});
+
+	it('threat: a backup of symlinks pointing outside the volume is reported ok but Restore cannot reproduce it (and Verify blames the archive)', async () => {
+		const prefix = `links-${run}`;
+		const vol = `t${run}_links`;
+		await makeVolume(vol, OUTSIDE_LINKS);
+		const backup = await backupOf(prefix, vol);
+		expect(backup.status).toBe('ok');
+		// into a new volume (no shell needed) and over a live one (staged, then swapped)
+		const copy = `t${run}_links_copy`;
+		const intoNew = await runWorkflow({ workflow: restoreNode(prefix, vol, copy, false), nodeTypes, credentials: credentials() });
+		expect(json(intoNew.outputs.Restore[0])[0]).toMatchObject({ status: 'ok', created: true, linksOutside: 2 });
+		const original = describeTar(await volumeTar(vol));
+		expect(original.listing.join('\n')).toMatch(/escape_link -> \.\.\/\.\.\/\.\.\/\.\.\/etc\/shadow/);
+		expect(describeTar(await volumeTar(copy))).toEqual(original);
+		const live = `t${run}_links_live`;
+		await makeVolume(live, 'echo old > /v/old.txt');
+		const user = await docker.docker.createContainer({ name: `links-${run}`, Image: services().docker.image, Cmd: SLEEPER, HostConfig: { Binds: [`${live}:/data`], NetworkMode: 'none' } });
+		await user.start();
+		try {
+			const over = await runWorkflow({ workflow: restoreNode(prefix, vol, live), nodeTypes, credentials: credentials() });
+			expect(json(over.outputs.Restore[0])[0]).toMatchObject({ status: 'ok', replaced: true, linksOutside: 2 });
+			expect(describeTar(await volumeTar(live))).toEqual(original);
+			expect((await user.inspect()).State.Running).toBe(true);
+		} finally {
+			await user.remove({ force: true });
+		}
+		const verify = await runWorkflow({
+			workflow: workflow([{ name: 'Verify', parameters: { operation: 'verify', prefix, volumes: vol, scratchRestore: true, recordInManifest: false } }]),
+			nodeTypes,
+			credentials: credentials(),
+		});
+		expect(json(verify.outputs.Verify[0])[0]).toMatchObject({ status: 'ok', scratchRestore: true, archiveOk: true });
+
+		// the helper image may be any image on the host: one without a shell still restores into a new
+		// volume (archive API only); Replace needs mkdir/mv and says so before touching the volume
+		const noShell = `noshell-${run}:latest`;
+		const rootfs = execFileSync('sh', ['-c', 'd=$(mktemp -d) && printf x > "$d/nothing" && tar -C "$d" -cf - . && rm -rf "$d"']);
+		await new Promise((resolve, reject) =>
+			docker.docker.importImage(rootfs as never, { repo: `noshell-${run}`, tag: 'latest' }, (error: unknown, stream?: NodeJS.ReadableStream) =>
+				error ? reject(error) : docker.docker.modem.followProgress(stream!, (e: unknown) => (e ? reject(e) : resolve(undefined))),
+			),
+		);
+		// removed again: an image left on the host would become the default helper of later tests
+		try {
+			const withImage = (targetVolume: string, replace: boolean) =>
+				workflow([{ name: 'Restore', parameters: { operation: 'restore', prefix, volume: vol, targetVolume, replace, helperImage: noShell }, continueOnFail: true }]);
+			const bare = `t${run}_links_bare`;
+			const intoBare = await runWorkflow({ workflow: withImage(bare, false), nodeTypes, credentials: credentials() });
+			expect(json(intoBare.outputs.Restore[0])[0]).toMatchObject({ status: 'ok', created: true, linksOutside: 2 });
+			expect(describeTar(await volumeTar(bare))).toEqual(original);
+			await makeVolume(`t${run}_links_kept`, 'echo keep > /v/keep.txt');
+			const kept = describeTar(await volumeTar(`t${run}_links_kept`));
+			const refused = await runWorkflow({ workflow: withImage(`t${run}_links_kept`, true), nodeTypes, credentials: credentials() });
+			expect(json(refused.outputs.Restore[0])[0]).toMatchObject({ error: expect.stringMatching(/write volume failed/), hint: expect.stringMatching(/\/bin\/sh.*The volume was not changed/) });
+			expect(describeTar(await volumeTar(`t${run}_links_kept`))).toEqual(kept);
+		} finally {
+			await docker.docker.getImage(noShell).remove({ force: true });
+		}
+	});
+
+	it('threat: Verify reports an intact archive that Restore cannot reproduce as "verified", or as a damaged archive', async () => {
+		const prefix = `unrest-${run}`;
+		const vol = `t${run}_unrest`;
+		await makeVolume(vol, 'set -e; echo a > /v/a; ln -s ../../../../etc/shadow /v/escape_link; ln /v/escape_link /v/escape_link2');
+		const backup = await backupOf(prefix, vol);
+		expect(backup).toMatchObject({ status: 'warning', summary: expect.stringMatching(/Restore cannot reproduce 1 entry: escape_link2/) });
+		for (const scratchRestore of [false, true]) {
+			const verify = await runWorkflow({
+				workflow: workflow([{ name: 'Verify', parameters: { operation: 'verify', prefix, volumes: vol, scratchRestore, recordInManifest: false } }]),
+				nodeTypes,
+				credentials: credentials(),
+			});
+			const [finding] = json(verify.outputs.Verify[0]);
+			expect(finding).toMatchObject({ status: 'critical', archiveOk: true, scratchRestore });
+			expect(finding.summary).toMatch(/archive intact, but RESTORE FAILED/);
+			expect(finding.summary).not.toMatch(/FAILED verification/);
+			expect(finding.restoreProblems).toEqual([expect.stringMatching(scratchRestore ? /writing into the volume failed: .*escape_link/ : /Restore cannot reproduce: escape_link2/)]);
+		}
+		// a damaged archive is still told apart
+		const data = await getObject(backup.key as string);
+		data[data.length - 100] ^= 0xff;
+		await s3.send(new PutObjectCommand({ Bucket: services().s3.bucket, Key: backup.key as string, Body: data }));
+		const damaged = await runWorkflow({
+			workflow: workflow([{ name: 'Verify', parameters: { operation: 'verify', prefix, volumes: vol, scratchRestore: true, recordInManifest: false } }]),
+			nodeTypes,
+			credentials: credentials(),
+		});
+		expect(json(damaged.outputs.Verify[0])[0]).toMatchObject({ status: 'critical', archiveOk: false, summary: expect.stringMatching(/FAILED verification/) });
+	});
+
+	it('threat: a host folder restore plants setuid/setgid binaries and absolute symlinks on the host without a word', async () => {
+		const { ssh } = services();
+		const sshCredential = { host: ssh.host, port: ssh.port, username: ssh.username, authentication: 'privateKey', privateKey: ssh.privateKey, hostKeyFingerprint: ssh.hostKeyFingerprint };
+		const base = mkdtempSync(join(tmpdir(), 'iops-setid-'));
+		const stack = join(base, 'stack');
+		execFileSync('sh', ['-c', `set -e; mkdir -p '${stack}/bin' '${stack}/shared'; printf x > '${stack}/bin/suid'; chmod 4755 '${stack}/bin/suid'; printf x > '${stack}/bin/sgid'; chmod 2750 '${stack}/bin/sgid'; chmod 2775 '${stack}/shared'; ln -s /etc/passwd '${stack}/passwd_link'; ln -s bin/suid '${stack}/rel_link'`]);
+		const name = `setid-${run}`;
+		const prefix = `setid-${run}`;
+		try {
+			const backup = await runWorkflow({
+				workflow: workflow([{ name: 'Backup', parameters: { operation: 'backup', prefix, selectBy: 'prefix', volumePrefix: `nothing-${run}_`, encryption: 'recipients', compression: 'zstd', stopContainers: 'never', hostPathsEnabled: true, hostPathsName: name, hostPaths: stack } }]),
+				nodeTypes,
+				credentials: credentials({ infraOpsSshApi: sshCredential }),
+			});
+			expect(json(backup.outputs.Backup[0]).find((f) => f.target === name)?.status).toBe('ok');
+			const restore = (folder: string, keepSetid: boolean) =>
+				runWorkflow({
+					workflow: workflow([{ name: 'Restore', parameters: { operation: 'restore', prefix, volume: name, hostPathsEnabled: true, hostFolder: folder, keepSetid }, continueOnFail: true }]),
+					nodeTypes,
+					credentials: credentials({ infraOpsSshApi: sshCredential }),
+				});
+			const mode = (p: string) => execFileSync('stat', ['-c', '%a', p]).toString().trim();
+			const into = join(base, 'restored');
+			const [finding] = json((await restore(into, false)).outputs.Restore[0]);
+			const rel = join(into, stack.replace(/^\//, ''));
+			expect({ suid: mode(join(rel, 'bin/suid')), sgid: mode(join(rel, 'bin/sgid')), shared: mode(join(rel, 'shared')) }).toEqual({ suid: '755', sgid: '750', shared: '2775' });
+			expect(finding).toMatchObject({
+				status: 'warning',
+				setidCleared: [join(rel, 'bin/sgid'), join(rel, 'bin/suid')].sort(),
+				absoluteLinks: [`${join(rel, 'passwd_link')} -> /etc/passwd`],
+			});
+			expect(finding.summary).toMatch(/setuid\/setgid bits cleared on 2 file\(s\)/);
+			expect(finding.summary).toMatch(/symlink\(s\) with an absolute target .*passwd_link -> \/etc\/passwd/);
+			expect(finding.summary).not.toMatch(/rel_link/);
+
+			const kept = join(base, 'kept');
+			const [keptFinding] = json((await restore(kept, true)).outputs.Restore[0]);
+			const relKept = join(kept, stack.replace(/^\//, ''));
+			expect({ suid: mode(join(relKept, 'bin/suid')), sgid: mode(join(relKept, 'bin/sgid')) }).toEqual({ suid: '4755', sgid: '2750' });
+			expect(keptFinding).toMatchObject({ status: 'warning', setidCleared: [] });
+		} finally {
+			rmSync(base, { recursive: true, force: true });
+		}
+	});
+});
+
 describe('fault injection: the S3 server dies mid-upload (fauxqs, which implements AbortMultipartUpload)', () => {
 	let fq: FauxqsHandle;
 	afterAll(async () => fq?.stop());

@@ -1,6 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import { restoreHostPaths, restoreVolume } from '../engine';
+import { restoreHostPaths, restoreVolume } from '../restore';
 import { LockedError, lockedFinding, orLocked, withVolumeLock } from './lock';
 import { bytesText, decryptKey, findingItems, helperImageOption, openDocker, openSshSession, stopTimeoutOption, storageTarget } from './common';
 
@@ -22,8 +22,16 @@ export const description: INodeProperties[] = [
 		description: 'A new or empty folder on the SSH host. Files land under it with their original paths (e.g. <folder>/opt/traefik-stack/...); live files are never overwritten.',
 		displayOptions: intoHostFolder,
 	},
+	{
+		displayName: 'Keep Setuid/Setgid Bits',
+		name: 'keepSetid',
+		type: 'boolean',
+		default: false,
+		description: 'Whether restored files keep their setuid/setgid bits. Off: the bits are cleared (and the files listed) before the folder appears, as tar --no-same-permissions would.',
+		displayOptions: intoHostFolder,
+	},
 	{ displayName: 'Target Volume', name: 'targetVolume', type: 'string', default: '', description: 'Empty restores into the same volume; a new name is created with the backed-up labels', displayOptions: intoVolume },
-	{ displayName: 'Replace', name: 'replace', type: 'boolean', default: false, description: 'Whether to empty a non-empty target volume first (otherwise the restore refuses)', displayOptions: intoVolume },
+	{ displayName: 'Replace', name: 'replace', type: 'boolean', default: false, description: 'Whether to replace the content of a non-empty target volume (otherwise the restore refuses). The backup is checked in a staging volume first; the live content is swapped only after that.', displayOptions: intoVolume },
 	{ ...helperImageOption, displayOptions: intoVolume },
 	{ ...stopTimeoutOption, displayOptions: intoVolume },
 ];
@@ -37,15 +45,21 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		if (this.getNodeParameter('hostPathsEnabled', itemIndex, false) as boolean) {
 			const ssh = await openSshSession(this);
 			try {
-				const result = await restoreHostPaths(ssh, target, { name, key: backupKey, folder: this.getNodeParameter('hostFolder', itemIndex) as string, decryptKey: key });
+				const result = await restoreHostPaths(ssh, target, {
+					name,
+					key: backupKey,
+					folder: this.getNodeParameter('hostFolder', itemIndex) as string,
+					decryptKey: key,
+					keepSetid: this.getNodeParameter('keepSetid', itemIndex, false) as boolean,
+				});
 				return findingItems(
 					this,
 					[
 						{
 							check: 'volume-restore',
 							target: `${result.host}:${result.folder}`,
-							status: 'ok',
-							summary: `Restored ${result.key} into ${result.folder} on ${result.host}: ${result.entries} entries, ${bytesText(result.fileBytes)} (original paths: ${result.paths.join(', ')})`,
+							status: result.warnings.length ? 'warning' : 'ok',
+							summary: `Restored ${result.key} into ${result.folder} on ${result.host}: ${result.entries} entries, ${bytesText(result.fileBytes)} (original paths: ${result.paths.join(', ')})${result.warnings.length ? `; ${result.warnings.join('; ')}` : ''}`,
 							...result,
 						},
 					],

@@ -3,7 +3,7 @@ import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n
 import type { DockerClient } from '../../shared/docker';
 import { errorMessage } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
-import { verifyBackup } from '../engine';
+import { verifyBackup } from '../verify';
 import { listVolumeFolders } from '../store';
 import { bytesText, decryptKey, findingItems, helperImageOption, openDocker, splitList, storageTarget } from './common';
 
@@ -44,7 +44,9 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 					status: r.ok ? 'ok' : 'critical',
 					summary: r.ok
 						? `Backup ${r.key} verified: ${r.entries} entries, ${bytesText(r.storedBytes)} read back${r.scratchRestore ? ', scratch restore matches' : ''}`
-						: `Backup ${r.key} FAILED verification: ${r.problems.join('; ')}`,
+						: r.archiveOk
+							? `Backup ${r.key}: archive intact, but RESTORE FAILED${r.scratchRestore ? ' (scratch restore)' : ''}: ${r.restoreProblems.join('; ')}`
+							: `Backup ${r.key} FAILED verification: ${r.problems.join('; ')}`,
 					...r,
 				});
 			} catch (error) {
