@@ -1,7 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import { restoreHostPaths, restoreVolume } from '../engine';
-import { bytesText, decryptKey, findingItems, helperImageOption, openDocker, openSshSession, stopTimeoutOption, storageTarget } from './common';
+import { allowUnencryptedOption, bytesText, decryptKey, findingItems, helperImageOption, openDocker, openSshSession, stopTimeoutOption, storageTarget } from './common';
 
 const show = { show: { operation: ['restore'] } };
 const intoVolume = { show: { operation: ['restore'], hostPathsEnabled: [false] } };
@@ -23,6 +23,7 @@ export const description: INodeProperties[] = [
 	},
 	{ displayName: 'Target Volume', name: 'targetVolume', type: 'string', default: '', description: 'Empty restores into the same volume; a new name is created with the backed-up labels', displayOptions: intoVolume },
 	{ displayName: 'Replace', name: 'replace', type: 'boolean', default: false, description: 'Whether to empty a non-empty target volume first (otherwise the restore refuses)', displayOptions: intoVolume },
+	{ ...allowUnencryptedOption, displayOptions: show },
 	{ ...helperImageOption, displayOptions: intoVolume },
 	{ ...stopTimeoutOption, displayOptions: intoVolume },
 ];
@@ -33,10 +34,11 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		const key = await decryptKey(this);
 		const name = this.getNodeParameter('volume', itemIndex) as string;
 		const backupKey = (this.getNodeParameter('backupKey', itemIndex, '') as string) || undefined;
+		const allowUnencrypted = this.getNodeParameter('allowUnencrypted', itemIndex, false) as boolean;
 		if (this.getNodeParameter('hostPathsEnabled', itemIndex, false) as boolean) {
 			const ssh = await openSshSession(this);
 			try {
-				const result = await restoreHostPaths(ssh, target, { name, key: backupKey, folder: this.getNodeParameter('hostFolder', itemIndex) as string, decryptKey: key });
+				const result = await restoreHostPaths(ssh, target, { name, key: backupKey, folder: this.getNodeParameter('hostFolder', itemIndex) as string, decryptKey: key, allowUnencrypted });
 				return findingItems(
 					this,
 					[
@@ -63,6 +65,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 				replace: this.getNodeParameter('replace', itemIndex, false) as boolean,
 				helperImage: (this.getNodeParameter('helperImage', itemIndex, '') as string) || undefined,
 				decryptKey: key,
+				allowUnencrypted,
 				stopTimeoutS: this.getNodeParameter('stopTimeoutS', itemIndex, 30) as number,
 			});
 			return findingItems(
