@@ -1,12 +1,16 @@
 /**
  * Whether `text` holds any 8-character piece of a secret key (case-insensitive: a library may lower-
  * or upper-case what it quotes). Pieces that lie wholly in the key's fixed, public prefix
- * (`AGE-SECRET-KEY-1`, `-----BEGIN OPENSSH PRIVATE KEY-----`) are not secret and are skipped.
+ * (`AGE-SECRET-KEY-1`) are not secret and are skipped, as are comment lines and PEM armour lines.
  */
-const PUBLIC_PREFIXES = ['AGE-SECRET-KEY-1', '-----BEGIN OPENSSH PRIVATE KEY-----', '-----END OPENSSH PRIVATE KEY-----'];
+const PUBLIC_PREFIXES = ['AGE-SECRET-KEY-1'];
 
 export function keyFragments(key: string, size = 8): string[] {
-	const secret = key.trim();
+	// the key's own lines: not the comments of an age key file (`# created: …`) nor the PEM armour
+	const secret = key
+		.split(/\r?\n/)
+		.filter((line) => line.trim() && !line.startsWith('#') && !line.startsWith('-----'))
+		.join('\n');
 	const out = new Set<string>();
 	for (let i = 0; i + size <= secret.length; i++) {
 		const piece = secret.slice(i, i + size);
