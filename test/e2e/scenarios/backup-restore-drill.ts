@@ -79,9 +79,9 @@ const scenario: Scenario = {
 			});
 			const original = ctx.credential('infraOpsBackupEncryption');
 			const identity = String(original.secretKey);
-			const node = ctx.workflow.json.nodes.find((n) => n.name === 'Verify Latest Backups');
-			const credentialId = node?.credentials?.infraOpsBackupEncryption?.id;
-			if (!credentialId) throw new Error('the drill node has no Backup Encryption credential id');
+			const listed = await ctx.api<{ data: { id: string; type: string }[] }>('GET', '/credentials?limit=250');
+			const credentialId = listed.data.find((c) => c.type === 'infraOpsBackupEncryption')?.id;
+			if (!credentialId) throw new Error('n8n holds no Backup Encryption credential');
 			const mails2 = ctx.sinks.smtp.messages.length;
 			const slack2 = ctx.sinks.slack.messages.length;
 			await ctx.api('PATCH', `/credentials/${credentialId}`, { data: { ...original, secretKey: typoInIdentity(identity) } });
