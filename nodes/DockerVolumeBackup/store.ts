@@ -92,7 +92,8 @@ async function createOnly<T>(s3: S3Client, bucket: string, key: string, send: (i
 	} catch (error) {
 		if (error instanceof InfraOpsError) throw error;
 		const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-		if (status !== 404 && (error as { name?: string }).name !== 'NotFound') throw error;
+		// AWS answers 403 for a missing key when the caller may not list the bucket: the conditional write still guards it
+		if (status !== 404 && status !== 403 && (error as { name?: string }).name !== 'NotFound') throw error;
 	}
 	try {
 		return await send('*');
