@@ -22,8 +22,8 @@ import {
 	type KeyObject,
 } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { bech32 } from '@scure/base';
 
+import { parseIdentitySecret } from '../shared/ageKeys';
 import { InfraOpsError } from '../shared/errors';
 
 const INTRO = 'age-encryption.org/v1';
@@ -254,7 +254,7 @@ async function parseHeader(data: Buffer, key: AgeDecryptKey): Promise<{ fileKey:
 
 	let fileKey: Buffer | undefined;
 	if (key.kind === 'identity') {
-		const secret = parseIdentity(key.identity);
+		const secret = parseIdentitySecret(key.identity);
 		const privateKey = x25519Private(secret);
 		const ourPublic = rawPublic(createPublicKey(privateKey));
 		for (const stanza of stanzas) {
@@ -295,16 +295,6 @@ async function parseHeader(data: Buffer, key: AgeDecryptKey): Promise<{ fileKey:
 	const expected = createHmac('sha256', hkdf(fileKey, Buffer.alloc(0), 'header')).update(withoutMac).digest();
 	if (expected.length !== mac.length || !timingSafeEqual(expected, mac)) throw new InfraOpsError('The age header MAC does not match: the backup was altered');
 	return { fileKey, headerLength: Buffer.byteLength(text, 'utf8') + 1 };
-}
-
-function parseIdentity(text: string): Buffer {
-	const line = text
-		.split(/\r?\n/)
-		.map((l) => l.trim())
-		.find((l) => l && !l.startsWith('#'));
-	if (!line?.startsWith('AGE-SECRET-KEY-1')) throw new InfraOpsError('The age identity is not an AGE-SECRET-KEY-1… line');
-	const { words } = bech32.decode(line as `${string}1${string}`, 1023);
-	return Buffer.from(bech32.fromWords(words));
 }
 
 /** Decrypts an age file stream; fails on any altered or truncated byte. */

@@ -25,7 +25,7 @@ import {
 	type ExecHook,
 	type VolumeInfo,
 } from './dockerVolumes';
-import { archiveKey, isSafeName, manifestKey, MANIFEST_FORMAT, type BackupManifest } from './manifest';
+import { archiveKey, isSafeName, manifestKey, MANIFEST_FORMAT, parseArchiveKey, uniqueSuffix, volumeFolder, type BackupManifest, type ParsedKey } from './manifest';
 import { planRetention, type RetentionPolicy } from './retention';
 import { deleteKeys, HashCounter, headSize, listBackups, putJson, readManifest, uploadStream, DEFAULT_UPLOAD, type StoredBackup, type UploadOptions } from './store';
 import { TarScanner, type TarStats } from './tarScan';
@@ -165,7 +165,7 @@ export async function backupVolume(docker: Dockerode, target: StorageTarget, vol
 	const started = options.now ?? new Date();
 	const compression = resolveCompression(options.compression);
 	const encrypted = options.encryption.kind !== 'none';
-	const key = archiveKey(target.prefix, volume.name, started, compression, encrypted);
+	const key = archiveKey(target.prefix, volume.name, started, compression, encrypted, uniqueSuffix());
 	const timings: Record<string, number> = {};
 	const warnings: string[] = [];
 	const stopped: string[] = [];
@@ -227,7 +227,7 @@ export async function backupVolume(docker: Dockerode, target: StorageTarget, vol
 	};
 	await step('write manifest', timings, async () => {
 		try {
-			await putJson(target.s3, target.bucket, manifestKey(key), manifest);
+			await putJson(target.s3, target.bucket, manifestKey(key), manifest, { createOnly: true });
 		} catch (error) {
 			await deleteKeys(target.s3, target.bucket, [key]).catch(() => undefined);
 			throw error;
@@ -251,7 +251,7 @@ export async function backupHostPaths(ssh: SshSession, target: StorageTarget, so
 	}
 	const started = options.now ?? new Date();
 	const compression = resolveCompression(options.compression);
-	const key = archiveKey(target.prefix, source.name, started, compression, options.encryption.kind !== 'none');
+	const key = archiveKey(target.prefix, source.name, started, compression, options.encryption.kind !== 'none', uniqueSuffix());
 	const timings: Record<string, number> = {};
 	const t0 = Date.now();
 	const rel = paths.map((p) => `'${p.replace(/^\/+/, '')}'`).join(' ');
@@ -277,16 +277,104 @@ export async function backupHostPaths(ssh: SshSession, target: StorageTarget, so
 		durationsMs: timings,
 		packVersion: packVersion(),
 	};
-	await putJson(target.s3, target.bucket, manifestKey(key), manifest);
+	await putJson(target.s3, target.bucket, manifestKey(key), manifest, { createOnly: true });
 	return { volume: source.name, key, manifest, warnings: [] };
 }
 
-/** Picks the backup: an explicit key, or the newest complete one of the volume. */
-export async function resolveBackup(target: StorageTarget, volume: string, key?: string): Promise<{ key: string; manifest: BackupManifest; all: StoredBackup[] }> {
+/** How far a backup's stamp may be ahead of this host's clock before it counts as planted. */
+export const CLOCK_SKEW_MS = 5 * 60_000;
+
+/** Backups dated after `now` + CLOCK_SKEW_MS: no run of this node wrote them (a run stamps its start). */
+export function splitFutureDated<T extends { at: Date }>(all: T[], now: Date): { current: T[]; future: T[] } {
+	const limit = now.getTime() + CLOCK_SKEW_MS;
+	return { current: all.filter((b) => b.at.getTime() <= limit), future: all.filter((b) => b.at.getTime() > limit) };
+}
+
+export function futureDatedNote(future: { key: string }[]): string {
+	return `future-dated backup: ${future.length} object(s) dated after now ignored for "latest" and retention (${future.map((b) => b.key).join(', ')}); no run of this node writes such keys, so someone with write access to the bucket (or a host with a wrong clock) put them there`;
+}
+
+/** The future-dated backups of a volume, for a warning finding. */
+export async function futureDatedBackups(target: StorageTarget, volume: string, now = new Date()): Promise<StoredBackup[]> {
+	return splitFutureDated(await listBackups(target.s3, target.bucket, target.prefix, volume), now).future;
+}
+
+/** What Restore and Verify require of a backup beyond its folder; anyone with write access to the bucket can write a manifest. */
+export interface TrustOptions {
+	/** A configured identity or passphrase: the backup must be encrypted for that kind of key. */
+	decryptKey?: AgeDecryptKey;
+	/** Accept a backup stored without encryption although a key is configured. */
+	allowUnencrypted?: boolean;
+	now?: Date;
+}
+
+/**
+ * The manifest and key must name the volume the operator asked for, and their encryption must be what
+ * the configured key expects: a planted manifest could otherwise redirect a restore into another
+ * volume, or have an unencrypted archive (which anyone can write) restored although the operator only
+ * trusts data encrypted to their key.
+ */
+export function checkManifestTrust(manifest: BackupManifest, volume: string, key: string, parsed: ParsedKey, trust: TrustOptions): void {
+	const refuse = (message: string, hint?: string) => new InfraOpsError(`Refusing backup ${key}: ${message}`, hint);
+	if (manifest.volume !== volume) {
+		throw refuse(
+			`its manifest names volume "${manifest.volume}", but the volume asked for (and the key's folder) is "${volume}"`,
+			'The manifest was changed or copied from another backup; restore only what the manifest of the chosen volume describes',
+		);
+	}
+	if (manifest.key !== undefined && manifest.key !== key) throw refuse(`its manifest belongs to another key (${manifest.key})`, 'The manifest was copied or changed in the bucket');
+	const kind = manifest.encryption?.kind;
+	if (kind !== 'none' && kind !== 'age-x25519' && kind !== 'age-scrypt') throw refuse(`its manifest names an unknown encryption "${String(kind)}"`);
+	if ((kind !== 'none') !== parsed.encrypted || manifest.compression !== parsed.compression) {
+		throw refuse('its manifest and its key disagree on encryption or compression', 'The manifest was changed in the bucket');
+	}
+	const wanted = trust.decryptKey;
+	if (!wanted) return;
+	if (kind === 'none') {
+		if (trust.allowUnencrypted) return;
+		throw refuse(
+			`it is not encrypted, but the Backup Encryption credential has ${wanted.kind === 'identity' ? 'an identity' : 'a passphrase'}: anyone with write access to the bucket can write an unencrypted backup`,
+			'If this volume is backed up without encryption on purpose, turn on "Allow Unencrypted Backups"',
+		);
+	}
+	if (wanted.kind === 'identity' && kind !== 'age-x25519') {
+		throw refuse('it is encrypted with a passphrase, and the credential holds an identity', 'Use a Backup Encryption credential with the passphrase of this backup (and no identity)');
+	}
+	if (wanted.kind === 'passphrase' && kind !== 'age-scrypt') {
+		throw refuse('it is encrypted to age recipients, and the credential holds only a passphrase', 'Set the age identity (AGE-SECRET-KEY-1…) in the Backup Encryption credential');
+	}
+}
+
+/**
+ * Picks the backup: an explicit key (which must lie in the volume's folder), or the newest complete
+ * one not dated in the future; then checks its manifest against what was asked (checkManifestTrust).
+ * `notes` carry the future-dated backups that were passed over.
+ */
+export async function resolveBackup(
+	target: StorageTarget,
+	volume: string,
+	key?: string,
+	trust: TrustOptions = {},
+): Promise<{ key: string; manifest: BackupManifest; all: StoredBackup[]; notes: string[] }> {
 	const all = await listBackups(target.s3, target.bucket, target.prefix, volume);
-	const chosen = key?.trim() ? key.trim() : all.find((b) => b.complete)?.key;
-	if (!chosen) throw new InfraOpsError(`No complete backup of "${volume}" under ${target.prefix || '(bucket root)'}`, 'Check the volume name and the prefix, or run a backup first');
-	return { key: chosen, manifest: await readManifest(target.s3, target.bucket, chosen), all };
+	const { current, future } = splitFutureDated(all, trust.now ?? new Date());
+	const chosen = key?.trim() ? key.trim() : current.find((b) => b.complete)?.key;
+	if (!chosen) {
+		throw new InfraOpsError(
+			`No complete backup of "${volume}" under ${target.prefix || '(bucket root)'}${future.length ? ` (${future.length} future-dated object(s) ignored)` : ''}`,
+			'Check the volume name and the prefix, or run a backup first',
+		);
+	}
+	const parsed = parseArchiveKey(target.prefix, volume, chosen);
+	if (!parsed) {
+		throw new InfraOpsError(
+			`Backup key ${chosen} is not a backup of "${volume}": its keys are ${volumeFolder(target.prefix, volume)}${volume}-<time>.tar…`,
+			'Give a key that List shows for this volume, or set Volume to the volume the key belongs to',
+		);
+	}
+	const manifest = await readManifest(target.s3, target.bucket, chosen);
+	checkManifestTrust(manifest, volume, chosen, parsed, trust);
+	return { key: chosen, manifest, all, notes: !key?.trim() && future.length ? [futureDatedNote(future)] : [] };
 }
 
 export function requireDecryptKey(manifest: BackupManifest, decryptKey: AgeDecryptKey | undefined): void {
@@ -332,12 +420,21 @@ export interface PruneResult {
 	deleted: { key: string; reasons: string[] }[];
 	failed: string[];
 	incomplete: string[];
+	/** Backups dated after now: neither counted in any tier nor deleted (see pruneVolume). */
+	futureDated: string[];
 }
 
-/** Applies the retention policy to complete backups; deletes only archive + manifest pairs it named. */
+/**
+ * Applies the retention policy to complete backups; deletes only archive + manifest pairs it named.
+ * Future-dated backups (planted, or from a host with a wrong clock) take no place in "last N" or any
+ * tier: counted, a handful of them would push every real backup out of every tier, and Prune would
+ * delete the real ones for objects it never wrote. They are not deleted either (they are not known to
+ * be ours); the caller reports them as a warning.
+ */
 export async function pruneVolume(target: StorageTarget, volume: string, policy: Partial<RetentionPolicy>, dryRun: boolean, now = new Date()): Promise<PruneResult> {
 	const all = await listBackups(target.s3, target.bucket, target.prefix, volume);
-	const complete = all.filter((b) => b.complete);
+	const { current, future } = splitFutureDated(all, now);
+	const complete = current.filter((b) => b.complete);
 	const plan = planRetention(complete, policy, now);
 	const kept = plan.filter((d) => d.keep).map((d) => ({ key: d.item.key, reasons: d.reasons }));
 	const deleted = plan.filter((d) => !d.keep).map((d) => ({ key: d.item.key, reasons: d.reasons }));
@@ -350,5 +447,5 @@ export async function pruneVolume(target: StorageTarget, volume: string, policy:
 			deleted.flatMap((d) => [d.key, manifestKey(d.key)]),
 		);
 	}
-	return { volume, dryRun, kept, deleted, failed, incomplete: all.filter((b) => !b.complete).map((b) => b.key) };
+	return { volume, dryRun, kept, deleted, failed, incomplete: current.filter((b) => !b.complete).map((b) => b.key), futureDated: future.map((b) => b.key) };
 }

@@ -1,4 +1,6 @@
 /** Object keys and the manifest stored beside each archive. No n8n import. */
+import { randomBytes } from 'node:crypto';
+
 import type { Compression } from './compression';
 
 export const MANIFEST_SUFFIX = '.manifest.json';
@@ -34,10 +36,16 @@ export function formatStamp(date: Date): string {
 	return date.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
 }
 
+/** `20261127T020000.123Z`: the stamp of new keys, with milliseconds. */
+export function formatStampMs(date: Date): string {
+	return date.toISOString().replace(/[-:]/g, '');
+}
+
+/** Reads both stamps: `20261127T020000Z` (keys written before 0.x) and `20261127T020000.123Z`. */
 export function parseStamp(stamp: string): Date | undefined {
-	const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(stamp);
+	const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(?:\.(\d{3}))?Z$/.exec(stamp);
 	if (!m) return undefined;
-	return new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]));
+	return new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6], m[7] ? +m[7] : 0));
 }
 
 export function normalizePrefix(prefix: string): string {
@@ -53,8 +61,19 @@ export function archiveExtension(compression: Compression, encrypted: boolean): 
 	return `.tar${compression === 'zstd' ? '.zst' : compression === 'gzip' ? '.gz' : ''}${encrypted ? '.age' : ''}`;
 }
 
-export function archiveKey(prefix: string, volume: string, at: Date, compression: Compression, encrypted: boolean): string {
-	return `${volumeFolder(prefix, volume)}${volume}-${formatStamp(at)}${archiveExtension(compression, encrypted)}`;
+/**
+ * `<prefix>/<volume>/<volume>-20261127T020000.123Z-1a2b3c4d.tar.zst.age`. Two runs of one volume in the
+ * same second (a schedule and a "Run now" webhook) wrote the same key before, the second replacing the
+ * first while both reported ok: `unique` (random hex, see uniqueSuffix) keeps every run's key its own.
+ * Without it the key has the old one-second form, which listing and retention still read.
+ */
+export function archiveKey(prefix: string, volume: string, at: Date, compression: Compression, encrypted: boolean, unique?: string): string {
+	const stamp = unique ? `${formatStampMs(at)}-${unique}` : formatStamp(at);
+	return `${volumeFolder(prefix, volume)}${volume}-${stamp}${archiveExtension(compression, encrypted)}`;
+}
+
+export function uniqueSuffix(): string {
+	return randomBytes(4).toString('hex');
 }
 
 export interface ParsedKey {
@@ -71,9 +90,9 @@ export function parseArchiveKey(prefix: string, volume: string, key: string): Pa
 	if (!key.startsWith(folder)) return undefined;
 	const name = key.slice(folder.length);
 	if (!name.startsWith(`${volume}-`)) return undefined;
-	const m = /^(\d{8}T\d{6}Z)\.tar(\.zst|\.gz)?(\.age)?$/.exec(name.slice(volume.length + 1));
+	const m = /^(\d{8}T\d{6}Z|\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{8})\.tar(\.zst|\.gz)?(\.age)?$/.exec(name.slice(volume.length + 1));
 	if (!m) return undefined;
-	const at = parseStamp(m[1]);
+	const at = parseStamp(m[1].replace(/-[0-9a-f]{8}$/, ''));
 	if (!at) return undefined;
 	return { key, volume, at, compression: m[2] === '.zst' ? 'zstd' : m[2] === '.gz' ? 'gzip' : 'none', encrypted: Boolean(m[3]) };
 }

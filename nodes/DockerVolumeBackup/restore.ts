@@ -20,7 +20,7 @@ import {
 	stopContainers,
 	volumeUsers,
 } from './dockerVolumes';
-import { checkAgainstManifest, readBackupStream, requireDecryptKey, resolveBackup, stepError, type StorageTarget } from './engine';
+import { checkAgainstManifest, readBackupStream, requireDecryptKey, resolveBackup, stepError, type StorageTarget, type TrustOptions } from './engine';
 import { isSafeName, type BackupManifest } from './manifest';
 import { getStream } from './store';
 import { putTree } from './tarPut';
@@ -200,7 +200,7 @@ rm -rf -- "$old" || exit 20
 if [ -n "$3" ]; then chown -- "$3" /dst && chmod -- "$4" /dst || exit 21; fi
 `;
 
-export interface RestoreOptions {
+export interface RestoreOptions extends TrustOptions {
 	volume: string;
 	key?: string;
 	targetVolume?: string;
@@ -232,12 +232,12 @@ export interface RestoreResult {
  */
 export async function restoreVolume(docker: Dockerode, target: StorageTarget, options: RestoreOptions): Promise<RestoreResult> {
 	const t0 = Date.now();
-	const { key, manifest } = await resolveBackup(target, options.volume, options.key);
+	const { key, manifest, notes } = await resolveBackup(target, options.volume, options.key, options);
 	if (manifest.sourceKind !== 'volume') throw new InfraOpsError(`${key} is a host path backup`, 'Turn on Host Path Backup and give a folder on the SSH host to unpack into');
-	const targetVolume = options.targetVolume?.trim() || manifest.volume;
+	const targetVolume = options.targetVolume?.trim() || options.volume;
 	if (!isSafeName(targetVolume)) throw new InfraOpsError(`"${targetVolume}" is not a valid volume name`);
 	requireDecryptKey(manifest, options.decryptKey);
-	const warnings: string[] = [];
+	const warnings: string[] = [...notes];
 	let existing: Dockerode.VolumeInspectInfo | undefined;
 	try {
 		existing = await docker.getVolume(targetVolume).inspect();
@@ -371,7 +371,7 @@ async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
 	}
 }
 
-export interface HostRestoreOptions {
+export interface HostRestoreOptions extends TrustOptions {
 	/** The backup's name (its folder under the prefix), e.g. traefik-stack. */
 	name: string;
 	key?: string;
@@ -411,7 +411,7 @@ export async function restoreHostPaths(ssh: SshSession, target: StorageTarget, o
 	if (!folder.startsWith('/') || folder.split('/').includes('..') || /[\n\0]/.test(folder)) {
 		throw new InfraOpsError(`"${options.folder}" is not an absolute folder path`, 'Give a new or empty folder such as /root/restore/traefik-stack');
 	}
-	const { key, manifest } = await resolveBackup(target, options.name, options.key);
+	const { key, manifest } = await resolveBackup(target, options.name, options.key, options);
 	if (manifest.sourceKind !== 'host-path') throw new InfraOpsError(`${key} is a volume backup`, 'Restore it into a volume: turn off Host Path Backup');
 	const quoted = shellQuote(folder);
 	const check = await ssh.exec(`if [ -e ${quoted} ]; then [ -d ${quoted} ] && [ -z "$(ls -A ${quoted})" ] || exit 3; fi`);

@@ -76,6 +76,36 @@ const unsignedPayload: BuildMiddleware<UploadPartCommandInput, UploadPartCommand
 	return await next(args);
 };
 
+/**
+ * Sends a request that creates `key` and must never replace an object already there: a HEAD first
+ * (s3rver and fauxqs ignore conditional writes), then the request with `If-None-Match: *`, which AWS,
+ * R2 and MinIO enforce atomically (412 when the key exists). A server that answers the header with
+ * NotImplemented gets the request again without it; the HEAD still guarded it.
+ */
+async function createOnly<T>(s3: S3Client, bucket: string, key: string, send: (ifNoneMatch: '*' | undefined) => Promise<T>): Promise<T> {
+	const exists = () =>
+		new InfraOpsError(`${key} already exists in the bucket: refusing to replace it`, 'Another run (or someone with write access to the bucket) wrote this key; nothing was overwritten');
+	const { HeadObjectCommand } = loadS3();
+	try {
+		await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: AbortSignal.timeout(30_000) });
+		throw exists();
+	} catch (error) {
+		if (error instanceof InfraOpsError) throw error;
+		const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+		// AWS answers 403 for a missing key when the caller may not list the bucket: the conditional write still guards it
+		if (status !== 404 && status !== 403 && (error as { name?: string }).name !== 'NotFound') throw error;
+	}
+	try {
+		return await send('*');
+	} catch (error) {
+		const name = (error as { name?: string }).name;
+		const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+		if (status === 412 || name === 'PreconditionFailed') throw exists();
+		if (status === 501 || name === 'NotImplemented') return await send(undefined);
+		throw error;
+	}
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Aborts a multipart upload, retrying until `deadlineMs`; NoSuchUpload counts as done. */
@@ -198,7 +228,8 @@ export async function uploadStream(
 			}
 		}
 		if (partNumber === 0) {
-			await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: current ? current.subarray(0, fill) : Buffer.alloc(0), ContentLength: fill, ContentType: contentType }));
+			const data = current ? current.subarray(0, fill) : Buffer.alloc(0);
+			await createOnly(s3, bucket, key, (IfNoneMatch) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data, ContentLength: fill, ContentType: contentType, IfNoneMatch })));
 			return {};
 		}
 		if (current && fill > 0) sendPart(current, fill);
@@ -206,7 +237,9 @@ export async function uploadStream(
 		while (inFlight.size) await Promise.race(inFlight);
 		if (failure) throw failure;
 		parts.sort((a, b) => a.PartNumber - b.PartNumber);
-		await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+		await createOnly(s3, bucket, key, (IfNoneMatch) =>
+			s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts }, IfNoneMatch })),
+		);
 		return { uploadId };
 	} catch (error) {
 		body.destroy();
@@ -233,9 +266,13 @@ export async function headSize(s3: S3Client, bucket: string, key: string): Promi
 	return head.ContentLength;
 }
 
-export async function putJson(s3: S3Client, bucket: string, key: string, value: unknown): Promise<void> {
+/** `createOnly`: the key must not exist yet (a new backup's manifest); else the object is replaced (Verify's record). */
+export async function putJson(s3: S3Client, bucket: string, key: string, value: unknown, options: { createOnly?: boolean } = {}): Promise<void> {
 	const { PutObjectCommand } = loadS3();
-	await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(value, null, 2) + '\n', ContentType: 'application/json' }));
+	const Body = JSON.stringify(value, null, 2) + '\n';
+	const put = (IfNoneMatch: '*' | undefined) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body, ContentType: 'application/json', IfNoneMatch }));
+	if (options.createOnly) await createOnly(s3, bucket, key, put);
+	else await put(undefined);
 }
 
 export async function getJson<T>(s3: S3Client, bucket: string, key: string): Promise<T> {
@@ -300,7 +337,7 @@ export async function listBackups(s3: S3Client, bucket: string, prefix: string, 
 		if (!parsed) continue;
 		out.push({ ...parsed, size: o.size, complete: keys.has(o.key + MANIFEST_SUFFIX) });
 	}
-	return out.sort((a, b) => b.at.getTime() - a.at.getTime());
+	return out.sort((a, b) => b.at.getTime() - a.at.getTime() || (a.key < b.key ? 1 : a.key > b.key ? -1 : 0));
 }
 
 export async function readManifest(s3: S3Client, bucket: string, archiveKey: string): Promise<BackupManifest> {

@@ -9,7 +9,7 @@ import type Dockerode from 'dockerode';
 import { errorMessage } from '../shared/errors';
 import type { AgeDecryptKey } from './age';
 import { createHelper, pickHelperImage, removeQuietly } from './dockerVolumes';
-import { checkAgainstManifest, readBackupStream, resolveBackup, type StorageTarget } from './engine';
+import { checkAgainstManifest, readBackupStream, resolveBackup, type StorageTarget, type TrustOptions } from './engine';
 import { manifestKey } from './manifest';
 import { restoreStream } from './restore';
 import { getStream, putJson } from './store';
@@ -35,10 +35,10 @@ export interface VerifyResult {
 export async function verifyBackup(
 	docker: Dockerode | undefined,
 	target: StorageTarget,
-	options: { volume: string; key?: string; decryptKey?: AgeDecryptKey; scratchRestore: boolean; helperImage?: string; recordInManifest: boolean },
+	options: TrustOptions & { volume: string; key?: string; decryptKey?: AgeDecryptKey; scratchRestore: boolean; helperImage?: string; recordInManifest: boolean },
 ): Promise<VerifyResult> {
 	const t0 = Date.now();
-	const { key, manifest } = await resolveBackup(target, options.volume, options.key);
+	const { key, manifest } = await resolveBackup(target, options.volume, options.key, options);
 	const archiveProblems: string[] = [];
 	const restoreProblems: string[] = [];
 	let entries = 0;

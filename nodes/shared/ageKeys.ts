@@ -13,19 +13,49 @@ export interface AgeRecipient {
 
 const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 
+/**
+ * What is wrong with a key, in words that never quote it: the bech32 library's messages repeat the
+ * whole input (`Invalid checksum in AGE-SECRET-KEY-1…`), and these messages reach execution data,
+ * manifests and alerts.
+ */
+function keyProblem(error: unknown): string {
+	const text = error instanceof Error ? error.message : '';
+	if (/checksum/i.test(text)) return 'its checksum does not match: a character is mistyped, missing or extra';
+	if (/lowercase or uppercase/i.test(text)) return 'it mixes upper and lower case';
+	if (/length|at least|too long|too short/i.test(text)) return 'it has the wrong length';
+	if (/letter|invalid|unknown|character/i.test(text)) return 'it holds a character that cannot be in such a key';
+	return 'it is not a valid bech32 key';
+}
+
+/** Our own reasons; they never contain the input either. */
+class KeyShapeError extends Error {}
+
 function decode(text: string, prefix: string): Buffer {
-	const { prefix: hrp, words } = bech32.decode(text as `${string}1${string}`, 1023);
-	if (hrp.toLowerCase() !== prefix.toLowerCase()) throw new Error(`prefix "${hrp}" is not "${prefix}"`);
-	const bytes = Buffer.from(bech32.fromWords(words));
-	if (bytes.length !== 32) throw new Error(`holds ${bytes.length} bytes, not 32`);
+	let hrp: string;
+	let words: number[];
+	try {
+		({ prefix: hrp, words } = bech32.decode(text as `${string}1${string}`, 1023));
+	} catch (error) {
+		throw new KeyShapeError(keyProblem(error));
+	}
+	if (hrp.toLowerCase() !== prefix.toLowerCase()) throw new KeyShapeError(`it does not start with ${prefix}1`);
+	let bytes: Buffer;
+	try {
+		bytes = Buffer.from(bech32.fromWords(words));
+	} catch (error) {
+		throw new KeyShapeError(keyProblem(error));
+	}
+	if (bytes.length !== 32) throw new KeyShapeError(`it holds ${bytes.length} bytes, not 32`);
 	return bytes;
 }
+
+const reasonOf = (error: unknown) => (error instanceof KeyShapeError ? error.message : 'it is not a valid key');
 
 export function recipientFingerprint(publicKey: Buffer): string {
 	return 'sha256:' + createHash('sha256').update(publicKey).digest('hex').slice(0, 16);
 }
 
-export function parseRecipient(text: string): AgeRecipient {
+export function parseRecipient(text: string, where?: string): AgeRecipient {
 	const recipient = text.trim();
 	if (/^ssh-(ed25519|rsa) /.test(recipient)) {
 		throw new InfraOpsError(
@@ -34,12 +64,13 @@ export function parseRecipient(text: string): AgeRecipient {
 		);
 	}
 	try {
-		if (!recipient.startsWith('age1') || recipient.startsWith('age1pq')) throw new Error('not an age1 X25519 recipient');
+		if (!recipient.startsWith('age1') || recipient.startsWith('age1pq')) throw new KeyShapeError('it is not an age1… X25519 public key');
 		const publicKey = decode(recipient, 'age');
 		return { recipient, publicKey, fingerprint: recipientFingerprint(publicKey) };
 	} catch (error) {
+		// the field and the problem only: a secret key pasted by mistake into Recipients must not be echoed
 		throw new InfraOpsError(
-			`"${recipient.slice(0, 12)}…" is not a valid age recipient (${(error as Error).message})`,
+			`${where ? `${where} of ` : ''}Recipients is not a valid age recipient: ${reasonOf(error)}`,
 			'A recipient is the public key age-keygen prints, starting with age1 (62 characters)',
 		);
 	}
@@ -50,32 +81,38 @@ export function parseRecipients(text: string): AgeRecipient[] {
 	return text
 		.split(/\r?\n/)
 		.map((line) => line.trim())
-		.filter((line) => line && !line.startsWith('#'))
-		.map(parseRecipient);
+		.map((line, index) => ({ line, where: `line ${index + 1}` }))
+		.filter(({ line }) => line && !line.startsWith('#'))
+		.map(({ line, where }) => parseRecipient(line, where));
 }
 
-/** The recipient an identity decrypts for; the secret itself never leaves this function. */
-export function identityToRecipient(identityText: string): AgeRecipient {
+/** The X25519 secret of an identity (`AGE-SECRET-KEY-1…`, comment lines allowed); errors name the field
+ * and the problem, never any part of the key. */
+export function parseIdentitySecret(identityText: string): Buffer {
 	const lines = identityText
 		.split(/\r?\n/)
 		.map((line) => line.trim())
 		.filter((line) => line && !line.startsWith('#'));
 	if (lines.length !== 1) {
 		throw new InfraOpsError(
-			`Expected exactly one age identity, found ${lines.length}`,
+			`Expected exactly one age identity in Identity (Private Key), found ${lines.length}`,
 			'Paste the AGE-SECRET-KEY-1… line of the key file (comment lines are fine)',
 		);
 	}
-	let secret: Buffer;
 	try {
-		if (!lines[0].startsWith('AGE-SECRET-KEY-1')) throw new Error('it does not start with AGE-SECRET-KEY-1');
-		secret = decode(lines[0], 'AGE-SECRET-KEY-');
+		if (!lines[0].startsWith('AGE-SECRET-KEY-1')) throw new KeyShapeError('it does not start with AGE-SECRET-KEY-1');
+		return decode(lines[0], 'AGE-SECRET-KEY-');
 	} catch (error) {
 		throw new InfraOpsError(
-			`The age identity is not valid (${(error as Error).message})`,
-			'Paste the AGE-SECRET-KEY-1… line that age-keygen wrote',
+			`The age identity in Identity (Private Key) is not valid: ${reasonOf(error)}`,
+			'Paste the AGE-SECRET-KEY-1… line that age-keygen wrote, unchanged',
 		);
 	}
+}
+
+/** The recipient an identity decrypts for; the secret itself never leaves this function. */
+export function identityToRecipient(identityText: string): AgeRecipient {
+	const secret = parseIdentitySecret(identityText);
 	const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, secret]), format: 'der', type: 'pkcs8' });
 	const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
 	const publicKey = Buffer.from(spki.subarray(spki.length - 32));

@@ -13,9 +13,20 @@ export class InfraOpsError extends Error {
 	}
 }
 
+/**
+ * A last guard for messages that reach execution data, manifests and alerts: an age identity or a PEM
+ * private key quoted by some library is cut out. Key parsers already word their own errors without
+ * the input; this catches what a dependency may add later.
+ */
+export function redactKeyMaterial(text: string): string {
+	return text
+		.replace(/AGE-SECRET-KEY-1[^\s"'`)]*/gi, 'AGE-SECRET-KEY-1…(redacted)')
+		.replace(/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g, '(private key redacted)');
+}
+
 export function errorMessage(error: unknown): string {
-	if (error instanceof Error) return error.message || error.name;
-	return String(error);
+	if (error instanceof Error) return redactKeyMaterial(error.message || error.name);
+	return redactKeyMaterial(String(error));
 }
 
 /** What a per-item result keeps of an error under continueOnFail: the message and, when known, what to do about it. */

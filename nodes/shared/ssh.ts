@@ -78,6 +78,18 @@ export class HostKeyMismatchError extends InfraOpsError {
 	}
 }
 
+/**
+ * Why ssh2 could not read a private key, in fixed words: some of its messages quote bytes decoded from
+ * the key (`Unsupported OpenSSH key magic: …`), and the message reaches execution data and alerts.
+ */
+export function sshKeyProblem(error: unknown): string {
+	const text = error instanceof Error ? error.message : '';
+	if (/no passphrase given/i.test(text)) return 'it is encrypted and no passphrase is set';
+	if (/integrity check failed|bad passphrase|decrypt/i.test(text)) return 'the passphrase does not decrypt it (or the key is damaged)';
+	if (/unsupported|not supported/i.test(text)) return 'its key type, cipher or format is not supported';
+	return 'it is not a complete OpenSSH, PEM or PuTTY private key';
+}
+
 /** ssh2 connect options with the host key pinned; shared by the SSH sessions and Docker over SSH. */
 export function sshConnectConfig(
 	conn: SshConnection,
@@ -152,7 +164,7 @@ export async function connectSsh(
 			// ssh2 throws synchronously on an unreadable private key
 			reject(
 				new InfraOpsError(
-					`${target}: the private key cannot be used: ${(error as Error).message}`,
+					`${target}: the Private Key field cannot be used: ${sshKeyProblem(error)}`,
 					'Paste the whole key including the BEGIN/END lines (OpenSSH or PEM format); set the passphrase if it has one',
 				),
 			);

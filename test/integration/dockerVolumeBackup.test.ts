@@ -8,20 +8,23 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { INodeExecutionData } from 'n8n-workflow';
+import type { ICredentialTestFunctions, INodeExecutionData } from 'n8n-workflow';
 
 import { DockerVolumeBackup } from '../../nodes/DockerVolumeBackup/DockerVolumeBackup.node';
-import { pruneVolume } from '../../nodes/DockerVolumeBackup/engine';
-import { archiveKey, manifestKey } from '../../nodes/DockerVolumeBackup/manifest';
-import { listAll } from '../../nodes/DockerVolumeBackup/store';
+import { backupVolume, pruneVolume, type BackupOptions, type StorageTarget } from '../../nodes/DockerVolumeBackup/engine';
+import { verifyBackup } from '../../nodes/DockerVolumeBackup/verify';
+import { archiveKey, manifestKey, uniqueSuffix, type BackupManifest } from '../../nodes/DockerVolumeBackup/manifest';
+import { listAll, listBackups, putJson, uploadStream, DEFAULT_UPLOAD } from '../../nodes/DockerVolumeBackup/store';
 import { createDockerClient, type DockerClient } from '../../nodes/shared/docker';
 import { identityToRecipient } from '../../nodes/shared/ageKeys';
+import { credentialTests } from '../../nodes/shared/credentialTests';
 import { createS3Client } from '../../nodes/shared/s3';
 import { services } from '../harness/services';
 import { runWorkflow, type WorkflowJson } from '../support/workflowRunner';
 import { startFauxqs, type FauxqsHandle } from '../harness/fauxqs';
+import { firstKeyFragment, typoInIdentity } from '../support/keyFragments';
 
 jest.setTimeout(180_000);
 
@@ -165,7 +168,7 @@ describe('Docker Volume Backup node (real dockerd, s3rver, age, zstd, tar)', () 
 		const [finding] = json(outputs.Backup[0]);
 		expect(finding).toMatchObject({ check: 'volume-backup', target: vol, status: 'ok', compression: 'zstd', encryption: 'age-x25519', files: 4 });
 		expect(outputs.Backup[0][0].pairedItem).toEqual({ item: 0 });
-		expect(finding.key).toMatch(new RegExp(`^${prefix}/${vol}/${vol}-\\d{8}T\\d{6}Z\\.tar\\.zst\\.age$`));
+		expect(finding.key).toMatch(new RegExp(`^${prefix}/${vol}/${vol}-\\d{8}T\\d{6}\\.\\d{3}Z-[0-9a-f]{8}\\.tar\\.zst\\.age$`));
 		expect(JSON.stringify(outputs)).not.toContain('AGE-SECRET-KEY');
 
 		const sealed = await getObject(finding.key as string);
@@ -710,6 +713,244 @@ describe('restore safety (items 3, 4, 13 of issue 14)', () => {
 		} finally {
 			rmSync(base, { recursive: true, force: true });
 		}
+	});
+});
+
+describe('the bucket and the operator are not trusted blindly (issue 14: key leaks, planted objects, overlapping runs)', () => {
+	const v = `t${run}_trust`;
+	const bucket = () => services().s3.bucket;
+	const target = (prefix: string): StorageTarget => ({ s3, bucket: bucket(), prefix });
+	const recipientsEncryption = (): BackupOptions['encryption'] => {
+		const r = identityToRecipient(identity);
+		return { kind: 'recipients', publicKeys: [r.publicKey], fingerprints: [r.fingerprint] };
+	};
+	const engineBackup = (prefix: string, now?: Date, encryption = recipientsEncryption()) =>
+		backupVolume(docker.docker, target(prefix), { name: v, driver: 'local', labels: {} }, {
+			compression: 'zstd',
+			encryption,
+			stopMode: 'never',
+			helperImage: services().docker.image,
+			hooksBefore: [],
+			hooksAfter: [],
+			now,
+		});
+	const readManifestJson = async (key: string) => JSON.parse((await getObject(manifestKey(key))).toString()) as BackupManifest;
+	/** What someone with write access to the bucket alone can do: copy an archive to a key of their choosing, with a manifest of their choosing. */
+	const plant = async (fromKey: string, toKey: string, edit: (m: BackupManifest) => void, body?: Buffer) => {
+		const manifest = await readManifestJson(fromKey);
+		manifest.key = toKey;
+		edit(manifest);
+		await s3.send(new PutObjectCommand({ Bucket: bucket(), Key: toKey, Body: body ?? (await getObject(fromKey)) }));
+		await s3.send(new PutObjectCommand({ Bucket: bucket(), Key: manifestKey(toKey), Body: JSON.stringify(manifest) }));
+	};
+	const volumeExists = (name: string) =>
+		docker.docker
+			.getVolume(name)
+			.inspect()
+			.then(
+				() => true,
+				() => false,
+			);
+
+	beforeAll(async () => {
+		await makeVolume(v, 'set -e; mkdir -p /v/db; printf rows > /v/db/data; printf conf > /v/app.conf');
+	});
+
+	it('threat: a one-character typo in the age identity reaches no output item, manifest, error or credential test', async () => {
+		const prefix = `leak-${run}`;
+		const { key } = await engineBackup(prefix);
+		const typo = typoInIdentity(identity);
+		const typoCredentials = credentials({ infraOpsBackupEncryption: { recipients: recipient, secretKey: typo, passphrase: '' } });
+
+		const verify = await runWorkflow({
+			workflow: workflow([{ name: 'Verify', parameters: { operation: 'verify', prefix, volumes: v, scratchRestore: true, recordInManifest: true } }]),
+			nodeTypes,
+			credentials: typoCredentials,
+		});
+		const [finding] = json(verify.outputs.Verify[0]);
+		expect(finding).toMatchObject({ check: 'backup-verify', status: 'critical' });
+		expect(finding.summary).toMatch(/Identity \(Private Key\) is not valid: its checksum does not match/);
+		expect(firstKeyFragment(JSON.stringify(verify.outputs), identity)).toBeUndefined();
+		const manifest = await readManifestJson(key);
+		expect(manifest.verified).toMatchObject({ ok: false, message: expect.stringMatching(/Identity \(Private Key\)/) });
+		expect(firstKeyFragment(JSON.stringify(manifest), identity)).toBeUndefined();
+
+		const restore = await runWorkflow({
+			workflow: workflow([{ name: 'Restore', parameters: { operation: 'restore', prefix, volume: v, targetVolume: `t${run}_leakcopy` } }]),
+			nodeTypes,
+			credentials: typoCredentials,
+		});
+		expect(restore.error?.message).toMatch(/Identity \(Private Key\)/);
+		expect(firstKeyFragment(`${restore.error?.message} ${restore.error?.description} ${JSON.stringify(restore.outputs)}`, identity)).toBeUndefined();
+		const tolerated = await runWorkflow({
+			workflow: workflow([{ name: 'Restore', parameters: { operation: 'restore', prefix, volume: v, targetVolume: `t${run}_leakcopy2` }, continueOnFail: true }]),
+			nodeTypes,
+			credentials: typoCredentials,
+		});
+		expect(json(tolerated.outputs.Restore[0])).toEqual([{ error: expect.stringMatching(/Identity \(Private Key\)/), hint: expect.any(String) }]);
+		expect(firstKeyFragment(JSON.stringify(tolerated.outputs), identity)).toBeUndefined();
+
+		const test = await credentialTests.infraOpsBackupEncryptionTest.call({} as ICredentialTestFunctions, { id: '3', name: 'age', type: 'infraOpsBackupEncryption', data: { recipients: recipient, secretKey: typo, passphrase: '' } });
+		expect(test).toEqual({ status: 'Error', message: expect.stringMatching(/Identity \(Private Key\)/) });
+		expect(firstKeyFragment(test.message, identity)).toBeUndefined();
+	});
+
+	it('threat: a planted manifest redirects "restore volume A" into another volume, or a key of another volume is restored as A', async () => {
+		const prefix = `redir-${run}`;
+		const now = new Date();
+		const real = await engineBackup(prefix, new Date(now.getTime() - 60_000));
+		const victim = `t${run}_victim`;
+		// newer than the real one, so it is "latest"; its manifest says the volume is the victim
+		const planted = archiveKey(prefix, v, now, 'zstd', true, uniqueSuffix());
+		await plant(real.key, planted, (m) => (m.volume = victim));
+		const restore = await runWorkflow({
+			workflow: workflow([{ name: 'Restore', parameters: { operation: 'restore', prefix, volume: v, replace: true } }]),
+			nodeTypes,
+			credentials: credentials(),
+		});
+		expect(restore.error?.message).toMatch(new RegExp(`Refusing backup ${planted}: its manifest names volume "${victim}", but the volume asked for .* is "${v}"`));
+		expect(await volumeExists(victim)).toBe(false);
+
+		// a key from another volume's folder, given explicitly, is refused before its manifest is read
+		const other = `t${run}_other2`;
+		await plant(real.key, archiveKey(prefix, other, now, 'zstd', true, uniqueSuffix()), (m) => (m.volume = other));
+		const foreignKey = (await listBackups(s3, bucket(), prefix, other))[0].key;
+		const explicit = await runWorkflow({
+			workflow: workflow([{ name: 'Restore', parameters: { operation: 'restore', prefix, volume: v, backupKey: foreignKey, targetVolume: `t${run}_explicit` } }]),
+			nodeTypes,
+			credentials: credentials(),
+		});
+		expect(explicit.error?.message).toMatch(new RegExp(`${foreignKey} is not a backup of "${v}"`));
+		expect(await volumeExists(`t${run}_explicit`)).toBe(false);
+	});
+
+	it('threat: an unencrypted backup (which anyone with bucket write access can make) is restored although an identity is configured', async () => {
+		const prefix = `plain-${run}`;
+		await engineBackup(prefix, undefined, { kind: 'none' });
+		const into = `t${run}_plaincopy`;
+		const restore = (allowUnencrypted: boolean) =>
+			runWorkflow({
+				workflow: workflow([
+					{ name: 'Restore', parameters: { operation: 'restore', prefix, volume: v, targetVolume: into, allowUnencrypted } },
+					{ name: 'Verify', parameters: { operation: 'verify', prefix, volumes: v, allowUnencrypted } },
+				]),
+				nodeTypes,
+				credentials: credentials(),
+			});
+		const refused = await restore(false);
+		expect(refused.error?.message).toMatch(/it is not encrypted, but the Backup Encryption credential has an identity/);
+		expect(refused.error?.description).toMatch(/Allow Unencrypted Backups/);
+		expect(await volumeExists(into)).toBe(false);
+		const verify = await runWorkflow({
+			workflow: workflow([{ name: 'Verify', parameters: { operation: 'verify', prefix, volumes: v } }]),
+			nodeTypes,
+			credentials: credentials(),
+		});
+		expect(json(verify.outputs.Verify[0])).toEqual([expect.objectContaining({ status: 'error', summary: expect.stringMatching(/not encrypted/) })]);
+
+		const allowed = await restore(true);
+		expect(allowed.error).toBeUndefined();
+		expect(json(allowed.outputs.Restore[0])[0]).toMatchObject({ status: 'ok', targetVolume: into, created: true });
+		expect(json(allowed.outputs.Verify[0])[0]).toMatchObject({ status: 'ok' });
+		await docker.docker.getVolume(into).remove();
+	});
+
+	it('threat: a far-future-dated planted backup becomes "latest" for Verify, Restore and List', async () => {
+		const prefix = `future-${run}`;
+		const real = await engineBackup(prefix);
+		// a complete-looking backup dated 2099 whose archive is not what the manifest says
+		const planted = archiveKey(prefix, v, new Date('2099-01-01T00:00:00Z'), 'zstd', true, uniqueSuffix());
+		await plant(real.key, planted, () => undefined, randomBytes(4096));
+		const verifyRun = await runWorkflow({
+			workflow: workflow([{ name: 'Verify', parameters: { operation: 'verify', prefix, volumes: v, recordInManifest: false } }]),
+			nodeTypes,
+			credentials: credentials(),
+		});
+		const { outputs, error } = await runWorkflow({
+			workflow: workflow([
+				{ name: 'Restore', parameters: { operation: 'restore', prefix, volume: v, targetVolume: `t${run}_futurecopy` } },
+				{ name: 'List', parameters: { operation: 'list', prefix, volumes: v } },
+			]),
+			nodeTypes,
+			credentials: credentials(),
+		});
+		expect(verifyRun.error).toBeUndefined();
+		expect(error).toBeUndefined();
+		const verified = json(verifyRun.outputs.Verify[0]);
+		expect(verified).toEqual([
+			expect.objectContaining({ status: 'warning', summary: expect.stringMatching(/^future-dated backup: 1 object/), futureDated: [planted] }),
+			expect.objectContaining({ status: 'ok', key: real.key }),
+		]);
+		const [restored] = json(outputs.Restore[0]);
+		expect(restored).toMatchObject({ status: 'warning', key: real.key, warnings: [expect.stringMatching(/^future-dated backup/)] });
+		expect(describeTar(await volumeTar(`t${run}_futurecopy`))).toEqual(describeTar(await volumeTar(v)));
+		expect(json(outputs.List[0])).toEqual([
+			expect.objectContaining({ key: planted, futureDated: true, status: 'warning', summary: expect.stringMatching(/^future-dated backup/) }),
+			expect.objectContaining({ key: real.key, futureDated: false }),
+		]);
+		await docker.docker.getVolume(`t${run}_futurecopy`).remove();
+	});
+
+	it('threat: planted future-dated backups fill the retention tiers and Prune deletes every real backup', async () => {
+		const prefix = `futprune-${run}`;
+		const volume = 'synthetic';
+		const now = new Date();
+		const put = async (key: string) => {
+			await s3.send(new PutObjectCommand({ Bucket: bucket(), Key: key, Body: 'x' }));
+			await s3.send(new PutObjectCommand({ Bucket: bucket(), Key: manifestKey(key), Body: '{}' }));
+		};
+		const real: string[] = [];
+		for (let d = 0; d < 10; d++) {
+			real.push(archiveKey(prefix, volume, new Date(now.getTime() - d * 86_400_000 - 60_000), 'zstd', true, uniqueSuffix()));
+			await put(real[d]);
+		}
+		const planted: string[] = [];
+		for (let d = 0; d < 8; d++) {
+			planted.push(archiveKey(prefix, volume, new Date(Date.UTC(2099, 0, 1 + d)), 'zstd', true));
+			await put(planted[d]);
+		}
+		const { outputs, error } = await runWorkflow({
+			workflow: workflow([{ name: 'Prune', parameters: { operation: 'prune', prefix, volumes: volume, keepLast: 3, keepDaily: 3, keepWeekly: 0, keepMonthly: 0 } }]),
+			nodeTypes,
+			credentials: credentials(),
+		});
+		expect(error).toBeUndefined();
+		const [finding] = json(outputs.Prune[0]);
+		expect(finding).toMatchObject({ status: 'warning', futureDated: [...planted].reverse() });
+		expect(finding.summary).toMatch(/Deleted 7 backup\(s\) of synthetic, kept 3; future-dated backup: 8 object/);
+		expect((finding.kept as { key: string }[]).map((k) => k.key)).toEqual(real.slice(0, 3));
+		const left = (await listAll(s3, bucket(), `${prefix}/`)).map((o) => o.key).sort();
+		expect(left).toEqual([...real.slice(0, 3), ...planted].flatMap((k) => [k, manifestKey(k)]).sort());
+	});
+
+	it('threat: two backups of one volume started in the same second overwrite each other', async () => {
+		const prefix = `same-${run}`;
+		const now = new Date('2026-12-04T02:00:00.000Z');
+		const [a, b] = await Promise.all([engineBackup(prefix, now), engineBackup(prefix, now)]);
+		expect(a.key).not.toBe(b.key);
+		const stored = await listBackups(s3, bucket(), prefix, v);
+		expect(stored.map((x) => x.key).sort()).toEqual([a.key, b.key].sort());
+		expect(stored.every((x) => x.complete && x.at.getTime() === now.getTime())).toBe(true);
+		for (const r of [a, b]) {
+			expect((await readManifestJson(r.key)).key).toBe(r.key);
+			const check = await verifyBackup(undefined, target(prefix), { volume: v, key: r.key, decryptKey: { kind: 'identity', identity }, scratchRestore: false, recordInManifest: false });
+			expect(check).toMatchObject({ ok: true, problems: [] });
+		}
+	});
+
+	it('threat: an upload or a manifest write replaces an object already at its key (PutObject and multipart)', async () => {
+		const prefix = `noclobber-${run}`;
+		const original = Buffer.from('the object that was here first');
+		const small = `${prefix}/small.bin`;
+		const big = `${prefix}/big.bin`;
+		const json1 = `${prefix}/m.json`;
+		for (const key of [small, big, json1]) await s3.send(new PutObjectCommand({ Bucket: bucket(), Key: key, Body: original }));
+		await expect(uploadStream(s3, bucket(), small, Readable.from([randomBytes(1000)]), DEFAULT_UPLOAD)).rejects.toThrow(/already exists in the bucket: refusing to replace it/);
+		// 12 MiB in 5 MiB parts: three parts, then CompleteMultipartUpload is refused (s3rver cannot abort uploads: no retries)
+		const multipart = uploadStream(s3, bucket(), big, Readable.from([randomBytes(12 * 2 ** 20)]), { ...DEFAULT_UPLOAD, partSizeBytes: 5 * 2 ** 20, abortRetryMs: 0 });
+		await expect(multipart).rejects.toThrow(/^noclobber-.*big\.bin already exists in the bucket: refusing to replace it \(multipart upload/);
+		await expect(putJson(s3, bucket(), json1, { planted: false }, { createOnly: true })).rejects.toThrow(/already exists/);
+		for (const key of [small, big, json1]) expect(await getObject(key)).toEqual(original);
 	});
 });
 

@@ -1,5 +1,5 @@
 import { planRetention } from '../../nodes/DockerVolumeBackup/retention';
-import { archiveKey, parseArchiveKey } from '../../nodes/DockerVolumeBackup/manifest';
+import { archiveKey, parseArchiveKey, uniqueSuffix } from '../../nodes/DockerVolumeBackup/manifest';
 
 const now = new Date('2026-06-30T02:00:00Z');
 const daysAgo = (d: number) => ({ key: `k${d}`, at: new Date(now.getTime() - d * 86_400_000) });
@@ -30,5 +30,16 @@ describe('retention planning (synthetic clock)', () => {
 		expect(parseArchiveKey('backups', 'localai_n8n', key)).toMatchObject({ compression: 'zstd', encrypted: true, at: now });
 		expect(parseArchiveKey('backups', 'localai_n8n', 'backups/localai_n8n/notes.txt')).toBeUndefined();
 		expect(parseArchiveKey('backups', 'localai', key)).toBeUndefined();
+	});
+
+	it('threat: two runs in the same second share a key; new unique keys and the old one-second keys both parse', () => {
+		const at = new Date('2026-06-30T02:00:00.123Z');
+		const a = archiveKey('backups', 'localai_n8n', at, 'zstd', true, 'a1b2c3d4');
+		expect(a).toBe('backups/localai_n8n/localai_n8n-20260630T020000.123Z-a1b2c3d4.tar.zst.age');
+		expect(archiveKey('backups', 'localai_n8n', at, 'zstd', true, uniqueSuffix())).not.toBe(archiveKey('backups', 'localai_n8n', at, 'zstd', true, uniqueSuffix()));
+		expect(parseArchiveKey('backups', 'localai_n8n', a)).toMatchObject({ key: a, at, compression: 'zstd', encrypted: true });
+		expect(parseArchiveKey('backups', 'localai_n8n', 'backups/localai_n8n/localai_n8n-20260630T020000Z.tar.gz')).toMatchObject({ at: now, compression: 'gzip', encrypted: false });
+		// a suffix that is not 8 hex characters is not a key this node writes
+		expect(parseArchiveKey('backups', 'localai_n8n', 'backups/localai_n8n/localai_n8n-20260630T020000.123Z-evil.tar.zst.age')).toBeUndefined();
 	});
 });

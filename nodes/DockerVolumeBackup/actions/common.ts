@@ -39,6 +39,15 @@ export const helperImageOption: INodeProperties = {
 	description: 'Image of the never-started helper container that mounts the volume. Empty: reuse an image already on the host (nothing is pulled). Replace on restore needs one with /bin/sh.',
 };
 
+export const allowUnencryptedOption: INodeProperties = {
+	displayName: 'Allow Unencrypted Backups',
+	name: 'allowUnencrypted',
+	type: 'boolean',
+	default: false,
+	description:
+		'Whether to accept a backup stored without encryption although the Backup Encryption credential has an identity or passphrase. Off: such a backup is refused, as anyone with write access to the bucket can write one.',
+};
+
 export async function openDocker(ctx: IExecuteFunctions): Promise<DockerClient> {
 	const client = await createDockerClient(dockerConnectionFrom(await ctx.getCredentials('infraOpsDockerApi')));
 	await pingDocker(client).catch((error: unknown) => {

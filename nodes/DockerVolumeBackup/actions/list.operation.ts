@@ -1,6 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import { listBackups, listVolumeFolders, readManifest } from '../store';
+import { CLOCK_SKEW_MS } from '../engine';
 import { splitList, storageTarget } from './common';
 
 const show = { show: { operation: ['list'] } };
@@ -17,12 +18,15 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		if (!volumes.length) volumes = await listVolumeFolders(target.s3, target.bucket, target.prefix);
 		const limit = this.getNodeParameter('limit', itemIndex, 50) as number;
 		const now = Date.now();
+		const futureAfter = now + CLOCK_SKEW_MS;
 		const out: INodeExecutionData[] = [];
 		for (const volume of volumes) {
 			for (const b of (await listBackups(target.s3, target.bucket, target.prefix, volume)).slice(0, limit)) {
 				const manifest = b.complete ? await readManifest(target.s3, target.bucket, b.key).catch(() => undefined) : undefined;
+				const futureDated = b.at.getTime() > futureAfter;
 				out.push({
 					json: {
+						...(futureDated ? { status: 'warning', summary: `future-dated backup ${b.key}: ignored for "latest" and retention; no run of this node writes such a key` } : {}),
 						volume,
 						key: b.key,
 						createdAt: b.at.toISOString(),
@@ -34,6 +38,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 						files: manifest?.tar.files,
 						verified: manifest?.verified?.ok ?? false,
 						verifiedAt: manifest?.verified?.at,
+						futureDated,
 					},
 					pairedItem: { item: itemIndex },
 				});

@@ -2,7 +2,7 @@ import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n
 
 import { errorMessage } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
-import { pruneVolume } from '../engine';
+import { futureDatedNote, pruneVolume } from '../engine';
 import { listVolumeFolders } from '../store';
 import { findingItems, splitList, storageTarget } from './common';
 
@@ -55,8 +55,8 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 				findings.push({
 					check: 'volume-prune',
 					target: volume,
-					status: r.failed.length ? 'error' : 'ok',
-					summary: `${dryRun ? 'Would delete' : 'Deleted'} ${r.deleted.length} backup(s) of ${volume}, kept ${r.kept.length}${r.failed.length ? `; ${r.failed.length} object(s) could not be deleted` : ''}`,
+					status: r.failed.length ? 'error' : r.futureDated.length ? 'warning' : 'ok',
+					summary: `${dryRun ? 'Would delete' : 'Deleted'} ${r.deleted.length} backup(s) of ${volume}, kept ${r.kept.length}${r.failed.length ? `; ${r.failed.length} object(s) could not be deleted` : ''}${r.futureDated.length ? `; ${futureDatedNote(r.futureDated.map((key) => ({ key })))}` : ''}`,
 					...r,
 				});
 			} catch (error) {

@@ -2,7 +2,7 @@ import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n
 
 import { restoreHostPaths, restoreVolume } from '../restore';
 import { LockedError, lockedFinding, orLocked, withVolumeLock } from './lock';
-import { bytesText, decryptKey, findingItems, helperImageOption, openDocker, openSshSession, stopTimeoutOption, storageTarget } from './common';
+import { allowUnencryptedOption, bytesText, decryptKey, findingItems, helperImageOption, openDocker, openSshSession, stopTimeoutOption, storageTarget } from './common';
 
 const show = { show: { operation: ['restore'] } };
 const intoVolume = { show: { operation: ['restore'], hostPathsEnabled: [false] } };
@@ -32,6 +32,7 @@ export const description: INodeProperties[] = [
 	},
 	{ displayName: 'Target Volume', name: 'targetVolume', type: 'string', default: '', description: 'Empty restores into the same volume; a new name is created with the backed-up labels', displayOptions: intoVolume },
 	{ displayName: 'Replace', name: 'replace', type: 'boolean', default: false, description: 'Whether to replace the content of a non-empty target volume (otherwise the restore refuses). The backup is checked in a staging volume first; the live content is swapped only after that.', displayOptions: intoVolume },
+	{ ...allowUnencryptedOption, displayOptions: show },
 	{ ...helperImageOption, displayOptions: intoVolume },
 	{ ...stopTimeoutOption, displayOptions: intoVolume },
 ];
@@ -42,6 +43,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		const key = await decryptKey(this);
 		const name = this.getNodeParameter('volume', itemIndex) as string;
 		const backupKey = (this.getNodeParameter('backupKey', itemIndex, '') as string) || undefined;
+		const allowUnencrypted = this.getNodeParameter('allowUnencrypted', itemIndex, false) as boolean;
 		if (this.getNodeParameter('hostPathsEnabled', itemIndex, false) as boolean) {
 			const ssh = await openSshSession(this);
 			try {
@@ -50,6 +52,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 					key: backupKey,
 					folder: this.getNodeParameter('hostFolder', itemIndex) as string,
 					decryptKey: key,
+					allowUnencrypted,
 					keepSetid: this.getNodeParameter('keepSetid', itemIndex, false) as boolean,
 				});
 				return findingItems(
@@ -84,6 +87,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 						replace: this.getNodeParameter('replace', itemIndex, false) as boolean,
 						helperImage,
 						decryptKey: key,
+						allowUnencrypted,
 						stopTimeoutS: this.getNodeParameter('stopTimeoutS', itemIndex, 30) as number,
 					}),
 					lockNotes,

@@ -3,9 +3,11 @@ import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n
 import type { DockerClient } from '../../shared/docker';
 import { errorMessage } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
+import { futureDatedBackups, futureDatedNote } from '../engine';
+import { normalizePrefix } from '../manifest';
 import { verifyBackup } from '../verify';
 import { listVolumeFolders } from '../store';
-import { bytesText, decryptKey, findingItems, helperImageOption, openDocker, splitList, storageTarget } from './common';
+import { allowUnencryptedOption, bytesText, decryptKey, findingItems, helperImageOption, openDocker, splitList, storageTarget } from './common';
 
 const show = { show: { operation: ['verify'] } };
 
@@ -14,6 +16,7 @@ export const description: INodeProperties[] = [
 	{ displayName: 'Backup Key', name: 'backupKey', type: 'string', default: '', description: 'A specific backup (one volume only); empty takes the latest complete one', displayOptions: show },
 	{ displayName: 'Scratch Restore', name: 'scratchRestore', type: 'boolean', default: false, description: 'Whether to also restore into a temporary volume, compare the file tree, and delete it (needs the Docker credential)', displayOptions: show },
 	{ displayName: 'Record in Manifest', name: 'recordInManifest', type: 'boolean', default: true, description: 'Whether to write the result into the backup\'s manifest, so List shows it as verified', displayOptions: show },
+	{ ...allowUnencryptedOption, displayOptions: show },
 	{ ...helperImageOption, displayOptions: { show: { operation: ['verify'], scratchRestore: [true] } } },
 ];
 
@@ -24,16 +27,26 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	try {
 		const key = await decryptKey(this);
 		if (scratchRestore) docker = await openDocker(this);
+		const backupKey = (this.getNodeParameter('backupKey', itemIndex, '') as string).trim() || undefined;
 		let volumes = splitList(this.getNodeParameter('volumes', itemIndex, '') as string);
+		// a key alone names its volume by its folder (resolveBackup checks the rest)
+		if (!volumes.length && backupKey) volumes = [volumeOfKey(target.prefix, backupKey)];
 		if (!volumes.length) volumes = await listVolumeFolders(target.s3, target.bucket, target.prefix);
-		const backupKey = (this.getNodeParameter('backupKey', itemIndex, '') as string) || undefined;
+		const allowUnencrypted = this.getNodeParameter('allowUnencrypted', itemIndex, false) as boolean;
 		const findings: NewFinding[] = [];
 		for (const volume of volumes) {
 			try {
+				if (!backupKey) {
+					const future = await futureDatedBackups(target, volume);
+					if (future.length) {
+						findings.push({ check: 'backup-verify', target: volume, stateKey: 'future-dated', status: 'warning', summary: futureDatedNote(future), volume, futureDated: future.map((b) => b.key) });
+					}
+				}
 				const r = await verifyBackup(docker?.docker, target, {
 					volume,
 					key: backupKey,
 					decryptKey: key,
+					allowUnencrypted,
 					scratchRestore,
 					helperImage: (this.getNodeParameter('helperImage', itemIndex, '') as string) || undefined,
 					recordInManifest: this.getNodeParameter('recordInManifest', itemIndex, true) as boolean,
@@ -58,4 +71,10 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		docker?.close();
 		target.close();
 	}
+}
+
+function volumeOfKey(prefix: string, key: string): string {
+	const base = normalizePrefix(prefix);
+	const rest = base && key.startsWith(`${base}/`) ? key.slice(base.length + 1) : key;
+	return rest.split('/')[0] ?? '';
 }

@@ -2,7 +2,7 @@
 import { InfraOpsError } from '../../shared/errors';
 import { loadSsh2 } from '../../shared/lazy';
 import { SshDirLock, type LeaseLock } from '../../shared/locks';
-import { openSsh, type SshConnection, type SshSession } from '../../shared/ssh';
+import { openSsh, sshKeyProblem, type SshConnection, type SshSession } from '../../shared/ssh';
 import { addKey, findKey, removeKey } from '../authorizedKeys';
 import type { GeneratedSecret } from '../generate';
 import { RollbackLeftAlone, type RotationTarget } from '../rotation';
@@ -23,9 +23,14 @@ function keyPairOf(secret: GeneratedSecret): { privateKey: string; publicKey: st
 
 /** The public key blob (base64) of the credential's private key: the key to retire. */
 export function publicBlobOf(privateKey: string, passphrase?: string): string {
-	const parsed = loadSsh2().utils.parseKey(privateKey, passphrase);
+	let parsed: ReturnType<ReturnType<typeof loadSsh2>['utils']['parseKey']>;
+	try {
+		parsed = loadSsh2().utils.parseKey(privateKey, passphrase);
+	} catch (error) {
+		parsed = error as Error;
+	}
 	const key = Array.isArray(parsed) ? parsed[0] : parsed;
-	if (key instanceof Error) throw new InfraOpsError(`The SSH credential's private key cannot be read: ${key.message}`);
+	if (key instanceof Error) throw new InfraOpsError(`The SSH credential's Private Key cannot be read: ${sshKeyProblem(key)}`, 'Paste the whole key including the BEGIN/END lines; set the passphrase if it has one');
 	return key.getPublicSSH().toString('base64');
 }
 

@@ -2,14 +2,17 @@
  * workflows/backup-restore-drill.json: a real backup of a real volume (made here with the node's own
  * engine) is verified by the weekly drill with a scratch restore: no alert. Then the archive in the
  * bucket is damaged: the drill must report it critical, on Slack and by email, naming the volume.
+ * Last, the credential's age identity gets a one-character typo (issue 14): the drill fails, and no
+ * alert, execution output or manifest holds any 8 characters of the key.
  */
 import { randomBytes } from 'node:crypto';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 
 import { backupVolume } from '../../../nodes/DockerVolumeBackup/engine';
 import { parseRecipients } from '../../../nodes/shared/ageKeys';
 import { createDockerClient } from '../../../nodes/shared/docker';
 import { createS3Client } from '../../../nodes/shared/s3';
+import { firstKeyFragment, typoInIdentity } from '../../support/keyFragments';
 import type { Scenario } from '../scenario';
 
 const run = randomBytes(3).toString('hex');
@@ -64,7 +67,41 @@ const scenario: Scenario = {
 			const msgs = ctx.sinks.slack.messages.slice(slack);
 			if (mail.length !== 1 || !mail[0].subject.includes(volume)) throw new Error(`expected one email naming ${volume}: ${JSON.stringify(mail.map((m) => m.subject))}`);
 			if (msgs.length !== 1 || !msgs[0].text.includes(volume) || !msgs[0].text.includes(String(failed[0].summary).slice(0, 20))) throw new Error(`expected one Slack message naming ${volume} and the problem: ${JSON.stringify(msgs.map((m) => m.text))}`);
-			return `good backup of ${volume} verified with a scratch restore, no alert; damaged archive -> ${String(failed[0].status)} "${String(failed[0].summary).slice(0, 80)}", Slack and email name the volume (damaged run took ${badSeconds}s)`;
+
+			// a fresh good backup is "latest"; the drill's credential now holds the identity with a typo
+			const fresh = await backupVolume(docker.docker, { s3: client, bucket: s3.bucket, prefix }, { name: volume, driver: 'local', labels: {} }, {
+				compression: 'auto',
+				encryption: { kind: 'recipients', publicKeys: recipients.map((r) => r.publicKey), fingerprints: recipients.map((r) => r.fingerprint) },
+				stopMode: 'never',
+				helperImage: dockerInfo.image,
+				hooksBefore: [],
+				hooksAfter: [],
+			});
+			const original = ctx.credential('infraOpsBackupEncryption');
+			const identity = String(original.secretKey);
+			const listed = await ctx.api<{ data: { id: string; type: string }[] }>('GET', '/credentials?limit=250');
+			const credentialId = listed.data.find((c) => c.type === 'infraOpsBackupEncryption')?.id;
+			if (!credentialId) throw new Error('n8n holds no Backup Encryption credential');
+			const mails2 = ctx.sinks.smtp.messages.length;
+			const slack2 = ctx.sinks.slack.messages.length;
+			await ctx.api('PATCH', `/credentials/${credentialId}`, { data: { ...original, secretKey: typoInIdentity(identity) } });
+			let typoRun;
+			try {
+				typoRun = await ctx.runWebhook();
+			} finally {
+				await ctx.api('PATCH', `/credentials/${credentialId}`, { data: original });
+			}
+			const typoOut = ctx.outputOf(typoRun, 'Verify Latest Backups');
+			if (typoOut.length !== 1 || typoOut[0].status !== 'critical' || typoOut[0].key !== fresh.key) throw new Error(`drill with a mistyped identity: ${JSON.stringify(typoOut)}`);
+			const alerts = [...ctx.sinks.smtp.messages.slice(mails2).map((m) => `${m.subject}\n${m.text}`), ...ctx.sinks.slack.messages.slice(slack2).map((m) => m.text)];
+			if (alerts.length !== 2) throw new Error(`expected one email and one Slack message for the mistyped identity, got ${alerts.length}`);
+			const manifest = await (await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: `${fresh.key}.manifest.json` }))).Body!.transformToString();
+			for (const [what, text] of [['alerts', alerts.join('\n')], ['execution output', JSON.stringify(typoOut)], ['manifest', manifest]] as const) {
+				if (firstKeyFragment(text, identity)) throw new Error(`the ${what} of the drill with a mistyped identity hold part of the key`);
+			}
+			if (!alerts[0].includes('Identity (Private Key)')) throw new Error(`the alert does not name the field: ${alerts[0].slice(0, 200)}`);
+
+			return `good backup of ${volume} verified with a scratch restore, no alert; damaged archive -> ${String(failed[0].status)} "${String(failed[0].summary).slice(0, 80)}", Slack and email name the volume (damaged run took ${badSeconds}s); mistyped identity -> critical, no 8 characters of the key in the alerts, output or manifest`;
 		} finally {
 			docker.close();
 			client.destroy();
