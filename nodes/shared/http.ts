@@ -6,7 +6,8 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { describeConnectError, InfraOpsError } from './errors';
 
 export type TlsTrust =
-	| { mode: 'system' }
+	/** `savedAsSelfSigned`: the credential still carries the switch that versions before the TLS modes had. */
+	| { mode: 'system'; savedAsSelfSigned?: boolean }
 	| { mode: 'ca'; ca: string }
 	/** SHA-256 of the server certificate, hex with or without colons (as `pvenode cert info` prints). */
 	| { mode: 'fingerprint'; fingerprint: string }
@@ -59,7 +60,8 @@ export function tlsTrustFromCredential(data: Record<string, unknown>, credential
 	const mode = typeof data.tls === 'string' && data.tls ? data.tls : fallback;
 	switch (mode) {
 		case 'system':
-			return { mode };
+			// never honoured silently: a credential saved with the old switch gets a hint when verification fails
+			return data.allowSelfSigned === true ? { mode, savedAsSelfSigned: true } : { mode };
 		case 'ca':
 			return { mode, ca: field('ca', 'CA Certificate') };
 		case 'fingerprint':
@@ -107,7 +109,18 @@ async function openTls(url: URL, trust: TlsTrust, timeoutMs: number): Promise<TL
 		});
 		socket.once('error', (error) => {
 			clearTimeout(timer);
-			reject(describeConnectError(url.host, error));
+			const described = describeConnectError(url.host, error);
+			if (trust.mode === 'system' && trust.savedAsSelfSigned && /CERT|SELF_SIGNED|UNABLE_TO/.test(String((error as { code?: string }).code))) {
+				reject(
+					new InfraOpsError(
+						described.message,
+						'This credential was saved with "Allow Self-Signed", which the TLS setting replaced. Open the credential and choose Custom CA (paste your CA certificate), Pin Fingerprint, or Allow Self-Signed',
+						{ cause: error },
+					),
+				);
+				return;
+			}
+			reject(described);
 		});
 	});
 }

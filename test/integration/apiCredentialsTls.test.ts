@@ -115,3 +115,25 @@ describe('Traefik API credential: custom CA and fingerprint pin (Traefik API cli
 		expect(() => vaultConnectionFrom({ url: vaultUrl, token: 't', tls: 'ca', ca: '' })).toThrow(/Vault credential has no CA Certificate/);
 	});
 });
+
+describe('a Vault or Traefik credential saved before the TLS modes existed', () => {
+	it('threat: the old "Allow Self-Signed" switch is neither honoured silently nor left unexplained: the certificate is verified, and the failure names the switch and the modes that replace it', async () => {
+		const before = vault.requests.length;
+		const kv = new VaultKvTarget({
+			api: vaultConnectionFrom({ url: vaultUrl, token: vault.token, namespace: '', tls: 'system', allowSelfSigned: true }),
+			mount: 'secret',
+			path: 'tls-upgraded',
+			field: 'password',
+		});
+		const failed = await kv.create().catch((e: unknown) => e);
+		expect(failed).toBeInstanceOf(InfraOpsError);
+		expect((failed as Error).message).toMatch(/^Cannot reach 127\.0\.0\.1:\d+: /);
+		expect((failed as InfraOpsError).hint).toMatch(/saved with "Allow Self-Signed".*Custom CA.*Pin Fingerprint/);
+		expect(vault.requests.length).toBe(before);
+		const traefikFailed = await new TraefikApi(traefikConnectionFrom({ url: traefikUrl, authentication: 'basic', ...TRAEFIK_AUTH, tls: 'system', allowSelfSigned: true }))
+			.overview()
+			.catch((e: unknown) => e);
+		expect((traefikFailed as InfraOpsError).hint).toMatch(/saved with "Allow Self-Signed"/);
+	});
+});
+
