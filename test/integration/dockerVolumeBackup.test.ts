@@ -727,11 +727,11 @@ describe('the bucket and the operator are not trusted blindly (issue 14: key lea
 	};
 	/** The key the node derives from credentials() (its identity): engine backups are signed like the node's. */
 	const signing = (): SigningKey => signingKeyFrom({ identity }).key!;
-	const engineBackup = (prefix: string, now?: Date, encryption = recipientsEncryption(), signingKey: SigningKey | undefined = signing()) =>
+	const engineBackup = (prefix: string, now?: Date, encryption = recipientsEncryption(), signingKey: SigningKey | null = signing()) =>
 		backupVolume(docker.docker, target(prefix), { name: v, driver: 'local', labels: {} }, {
 			compression: 'zstd',
 			encryption,
-			signingKey,
+			signingKey: signingKey ?? undefined,
 			stopMode: 'never',
 			helperImage: services().docker.image,
 			hooksBefore: [],
@@ -934,12 +934,12 @@ describe('the bucket and the operator are not trusted blindly (issue 14: key lea
 		const now = Date.now();
 		const at = (hours: number) => new Date(now - hours * 3_600_000);
 		// written before signing existed: unsigned, but not planted
-		const old = await engineBackup(prefix, at(240), recipientsEncryption(), undefined);
+		const old = await engineBackup(prefix, at(240), recipientsEncryption(), null);
 		const real: Awaited<ReturnType<typeof engineBackup>>[] = [];
 		for (const hours of [72, 48, 24]) real.push(await engineBackup(prefix, at(hours)));
 		// what write access to the bucket alone gives: a fresh archive encrypted to the public recipient,
 		// a real archive copied under a newer key with its manifest edited, and a made-up signature
-		const fresh = await engineBackup(prefix, at(0.5), recipientsEncryption(), undefined);
+		const fresh = await engineBackup(prefix, at(0.5), recipientsEncryption(), null);
 		const copied = archiveKey(prefix, v, at(1), 'zstd', true, uniqueSuffix());
 		await plant(real[2].key, copied, (m) => (m.createdAt = at(1).toISOString()));
 		const forged = archiveKey(prefix, v, at(2), 'zstd', true, uniqueSuffix());
@@ -977,7 +977,7 @@ describe('the bucket and the operator are not trusted blindly (issue 14: key lea
 	it('threat: a planted recent backup (encrypted to the public recipient) becomes "latest" for Verify and Restore', async () => {
 		const prefix = `pastlatest-${run}`;
 		const real = await engineBackup(prefix, new Date(Date.now() - 3_600_000));
-		const planted = await engineBackup(prefix, new Date(Date.now() - 60_000), recipientsEncryption(), undefined);
+		const planted = await engineBackup(prefix, new Date(Date.now() - 60_000), recipientsEncryption(), null);
 		const into = `t${run}_latestcopy`;
 		const { outputs, error } = await runWorkflow({
 			workflow: workflow([
