@@ -396,6 +396,13 @@ export async function resolveBackup(
 	} else if (!explicit) {
 		chosen = current.find((b) => b.complete)?.key;
 	}
+	if (!chosen && passedOver.length && passedOver.every((p) => p.reason?.startsWith('signed with key id'))) {
+		// every backup verifies under some other key: the credential is not the one Backup signed with
+		throw new InfraOpsError(
+			`No complete backup of "${volume}" is signed with this credential's key (id ${trust.signingKey!.keyId}): ${unsignedNote(passedOver)}`,
+			"A wrong identity, passphrase or Manifest Signing Secret gives another key: use the credential's values that Backup used",
+		);
+	}
 	if (!chosen) {
 		throw new InfraOpsError(
 			`No complete ${trust.signingKey && !trust.allowUnsigned ? 'signed ' : ''}backup of "${volume}" under ${target.prefix || '(bucket root)'}${future.length ? ` (${future.length} future-dated object(s) ignored)` : ''}${passedOver.length ? ` (${unsignedNote(passedOver)})` : ''}`,

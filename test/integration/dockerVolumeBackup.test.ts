@@ -430,7 +430,8 @@ describe('Docker Volume Backup node (real dockerd, s3rver, age, zstd, tar)', () 
 			// a wrong identity fails the decryption: no folder, no staging folder left beside it
 			const other = execFileSync('age-keygen', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-'))!;
 			const wrong = await runWorkflow({
-				workflow: restoreNode(join(base, 'wrong')),
+				// unsigned allowed: a wrong identity also derives a wrong signing key, and the refusal would come before decryption
+				workflow: workflow([{ name: 'Restore', parameters: { operation: 'restore', prefix, volume: name, hostPathsEnabled: true, hostFolder: join(base, 'wrong'), allowUnsigned: true }, continueOnFail: true }]),
 				nodeTypes,
 				credentials: credentials({ infraOpsSshApi: sshCredential, infraOpsBackupEncryption: { recipients: recipient, secretKey: other, passphrase: '' } }),
 			});
@@ -509,7 +510,8 @@ describe('restore safety (items 3, 4, 13 of issue 14)', () => {
 			const src = `t${run}_src`;
 			// a root owned as a database's would be: Replace gives the live root the same owner and mode
 			await makeVolume(src, 'echo other > /v/other.txt && chown 999:999 /v && chmod 0700 /v');
-			await backupOf(prefix, src, 'passphrase', { infraOpsBackupEncryption: { recipients: '', secretKey: '', passphrase: 'right horse' } });
+			// one Manifest Signing Secret for both: a wrong passphrase must fail the decryption, not the signature check
+			await backupOf(prefix, src, 'passphrase', { infraOpsBackupEncryption: { recipients: '', secretKey: '', passphrase: 'right horse', manifestSigningSecret: `secret-${run}` } });
 			const truncatedSrc = `t${run}_trunc`;
 			await makeVolume(truncatedSrc, 'head -c 2000000 /dev/urandom > /v/big.bin');
 			const trunc = await backupOf(prefix, truncatedSrc);
@@ -522,7 +524,7 @@ describe('restore safety (items 3, 4, 13 of issue 14)', () => {
 			expect(midwayBackup).toMatchObject({ status: 'warning', summary: expect.stringMatching(/Restore cannot reproduce 1 entry: escape_link2 \(hard link to the symlink escape_link/) });
 
 			const cases: [string, string, Record<string, Record<string, unknown>>, RegExp][] = [
-				['wrong passphrase', src, { infraOpsBackupEncryption: { recipients: '', secretKey: '', passphrase: 'wrong horse' } }, /read backup failed/],
+				['wrong passphrase', src, { infraOpsBackupEncryption: { recipients: '', secretKey: '', passphrase: 'wrong horse', manifestSigningSecret: `secret-${run}` } }, /read backup failed/],
 				['credential without identity', midway, { infraOpsBackupEncryption: { recipients: recipient, secretKey: '', passphrase: '' } }, /no identity or passphrase/],
 				['truncated object', truncatedSrc, {}, /read backup failed/],
 				['entry refused midway', midway, {}, /write volume failed: .*escape_link/],
@@ -547,7 +549,7 @@ describe('restore safety (items 3, 4, 13 of issue 14)', () => {
 			}
 
 			// and a good backup still replaces the content, with the user stopped only for the swap
-			const good = await runWorkflow({ workflow: restoreNode(prefix, src, db), nodeTypes, credentials: credentials({ infraOpsBackupEncryption: { recipients: '', secretKey: '', passphrase: 'right horse' } }) });
+			const good = await runWorkflow({ workflow: restoreNode(prefix, src, db), nodeTypes, credentials: credentials({ infraOpsBackupEncryption: { recipients: '', secretKey: '', passphrase: 'right horse', manifestSigningSecret: `secret-${run}` } }) });
 			expect(json(good.outputs.Restore[0])[0]).toMatchObject({ status: 'ok', replaced: true, containersStopped: [`db-${run}`] });
 			expect(describeTar(await volumeTar(db))).toEqual(describeTar(await volumeTar(src)));
 			expect(execFileSync('stat', ['-c', '%a %u:%g', (await docker.docker.getVolume(db).inspect()).Mountpoint]).toString().trim()).toBe('700 999:999');
