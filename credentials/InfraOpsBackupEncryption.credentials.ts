@@ -36,5 +36,15 @@ export class InfraOpsBackupEncryption implements ICredentialType {
 			default: '',
 			description: 'Encrypt with a passphrase (age -p) instead of, or when no, recipients are set',
 		},
+		{
+			displayName: 'Manifest Signing Secret',
+			name: 'manifestSigningSecret',
+			type: 'string',
+			typeOptions: { password: true },
+			default: '',
+			placeholder: 'openssl rand -hex 32',
+			description:
+				'Signs each backup manifest (HMAC) so Prune, List, Verify and Restore can tell backups this n8n wrote from objects planted in the bucket. Empty: a key derived from the identity, else the passphrase. A credential with only recipients cannot sign: put the same long random secret in the credential Backup uses and in the one Prune, Verify and Restore use. It never leaves n8n.',
+		},
 	];
 }

@@ -40,7 +40,8 @@ export class DockerVolumeBackup implements INodeType {
 				name: 'infraOpsBackupEncryption',
 				required: false,
 				testedBy: 'infraOpsBackupEncryptionTest',
-				displayOptions: { show: { operation: ['backup', 'restore', 'verify'] } },
+				// Prune and List use it for the manifest signing key only
+				displayOptions: { show: { operation: ['backup', 'restore', 'verify', 'prune', 'list'] } },
 			},
 			{
 				name: 'infraOpsSshApi',

@@ -27,6 +27,7 @@ import {
 } from './dockerVolumes';
 import { archiveKey, isSafeName, manifestKey, MANIFEST_FORMAT, parseArchiveKey, uniqueSuffix, volumeFolder, type BackupManifest, type ParsedKey } from './manifest';
 import { planRetention, type RetentionPolicy } from './retention';
+import { checkSignature, signManifest, type SigningKey } from './signing';
 import { deleteKeys, HashCounter, headSize, listBackups, putJson, readManifest, uploadStream, DEFAULT_UPLOAD, type StoredBackup, type UploadOptions } from './store';
 import { TarScanner, type TarStats } from './tarScan';
 
@@ -55,6 +56,8 @@ export interface BackupOptions {
 	hooksAfter: ExecHook[];
 	upload?: Partial<UploadOptions>;
 	now?: Date;
+	/** Signs the manifest (see signing.ts); without it the manifest is unsigned. */
+	signingKey?: SigningKey;
 }
 
 export interface StepError extends InfraOpsError {
@@ -227,6 +230,7 @@ export async function backupVolume(docker: Dockerode, target: StorageTarget, vol
 	};
 	await step('write manifest', timings, async () => {
 		try {
+			if (options.signingKey) manifest.signature = signManifest(manifest, options.signingKey);
 			await putJson(target.s3, target.bucket, manifestKey(key), manifest, { createOnly: true });
 		} catch (error) {
 			await deleteKeys(target.s3, target.bucket, [key]).catch(() => undefined);
@@ -277,6 +281,7 @@ export async function backupHostPaths(ssh: SshSession, target: StorageTarget, so
 		durationsMs: timings,
 		packVersion: packVersion(),
 	};
+	if (options.signingKey) manifest.signature = signManifest(manifest, options.signingKey);
 	await putJson(target.s3, target.bucket, manifestKey(key), manifest, { createOnly: true });
 	return { volume: source.name, key, manifest, warnings: [] };
 }
@@ -305,8 +310,22 @@ export interface TrustOptions {
 	decryptKey?: AgeDecryptKey;
 	/** Accept a backup stored without encryption although a key is configured. */
 	allowUnencrypted?: boolean;
+	/** With a key, "latest" is the newest backup whose manifest signature verifies, and an explicit key must verify. */
+	signingKey?: SigningKey;
+	/** Accept unsigned or forged manifests as before signing existed (backups written without a signing key). */
+	allowUnsigned?: boolean;
 	now?: Date;
 }
+
+export function unsignedNote(keys: { key: string; reason?: string }[]): string {
+	return `unsigned or forged backup, not counted, not deleted: ${keys.map((k) => `${k.key}${k.reason ? ` (${k.reason})` : ''}`).join(', ')}`;
+}
+
+export const UNSIGNED_HINT =
+	'Backups written before signing existed (or by a Backup whose credential had no signing secret or identity) look the same as planted ones. Check them, then delete them by hand (archive and .manifest.json), or turn on "Allow Unsigned Backups"; give the credential Backup uses the same Manifest Signing Secret';
+
+export const NO_SIGNING_KEY_NOTE =
+	'manifests are not signature-checked (the Backup Encryption credential has no signing secret, identity or passphrase here), so backups planted in the bucket cannot be told apart from real ones';
 
 /**
  * The manifest and key must name the volume the operator asked for, and their encryption must be what
@@ -358,11 +377,36 @@ export async function resolveBackup(
 ): Promise<{ key: string; manifest: BackupManifest; all: StoredBackup[]; notes: string[] }> {
 	const all = await listBackups(target.s3, target.bucket, target.prefix, volume);
 	const { current, future } = splitFutureDated(all, trust.now ?? new Date());
-	const chosen = key?.trim() ? key.trim() : current.find((b) => b.complete)?.key;
+	const explicit = key?.trim();
+	const passedOver: { key: string; reason?: string }[] = [];
+	let chosen = explicit || undefined;
+	let chosenManifest: BackupManifest | undefined;
+	if (!explicit && trust.signingKey && !trust.allowUnsigned) {
+		// a planted pair dated "now" would otherwise be the one restored
+		for (const b of current.filter((c) => c.complete)) {
+			const manifest = await readManifest(target.s3, target.bucket, b.key).catch(() => undefined);
+			const check = checkSignature(manifest, b.key, trust.signingKey);
+			if (check.state === true) {
+				chosen = b.key;
+				chosenManifest = manifest;
+				break;
+			}
+			passedOver.push({ key: b.key, reason: check.reason });
+		}
+	} else if (!explicit) {
+		chosen = current.find((b) => b.complete)?.key;
+	}
+	if (!chosen && passedOver.length && passedOver.every((p) => p.reason?.startsWith('signed with key id'))) {
+		// every backup verifies under some other key: the credential is not the one Backup signed with
+		throw new InfraOpsError(
+			`No complete backup of "${volume}" is signed with this credential's key (id ${trust.signingKey!.keyId}): ${unsignedNote(passedOver)}`,
+			"A wrong identity, passphrase or Manifest Signing Secret gives another key: use the credential's values that Backup used",
+		);
+	}
 	if (!chosen) {
 		throw new InfraOpsError(
-			`No complete backup of "${volume}" under ${target.prefix || '(bucket root)'}${future.length ? ` (${future.length} future-dated object(s) ignored)` : ''}`,
-			'Check the volume name and the prefix, or run a backup first',
+			`No complete ${trust.signingKey && !trust.allowUnsigned ? 'signed ' : ''}backup of "${volume}" under ${target.prefix || '(bucket root)'}${future.length ? ` (${future.length} future-dated object(s) ignored)` : ''}${passedOver.length ? ` (${unsignedNote(passedOver)})` : ''}`,
+			passedOver.length ? UNSIGNED_HINT : 'Check the volume name and the prefix, or run a backup first',
 		);
 	}
 	const parsed = parseArchiveKey(target.prefix, volume, chosen);
@@ -372,9 +416,23 @@ export async function resolveBackup(
 			'Give a key that List shows for this volume, or set Volume to the volume the key belongs to',
 		);
 	}
-	const manifest = await readManifest(target.s3, target.bucket, chosen);
+	const manifest = chosenManifest ?? (await readManifest(target.s3, target.bucket, chosen));
+	const notes = !explicit && future.length ? [futureDatedNote(future)] : [];
+	if (passedOver.length) notes.push(`newer ${unsignedNote(passedOver)}`);
+	if (trust.signingKey && !chosenManifest) {
+		const check = checkSignature(manifest, chosen, trust.signingKey);
+		if (check.state !== true) {
+			if (!trust.allowUnsigned) {
+				throw new InfraOpsError(
+					`Refusing backup ${chosen}: its manifest is ${check.state === false ? 'not signed' : `signed, but the signature does not verify: ${check.reason}`}; anyone with write access to the bucket can write a backup`,
+					UNSIGNED_HINT,
+				);
+			}
+			notes.push(`backup ${chosen} is ${check.state === false ? 'unsigned' : `not validly signed (${check.reason})`}, accepted because "Allow Unsigned Backups" is on`);
+		}
+	}
 	checkManifestTrust(manifest, volume, chosen, parsed, trust);
-	return { key: chosen, manifest, all, notes: !key?.trim() && future.length ? [futureDatedNote(future)] : [] };
+	return { key: chosen, manifest, all, notes };
 }
 
 export function requireDecryptKey(manifest: BackupManifest, decryptKey: AgeDecryptKey | undefined): void {
@@ -422,6 +480,10 @@ export interface PruneResult {
 	incomplete: string[];
 	/** Backups dated after now: neither counted in any tier nor deleted (see pruneVolume). */
 	futureDated: string[];
+	/** With a signing key: complete backups whose manifest signature does not verify, neither counted nor deleted. */
+	unsigned: { key: string; reason?: string }[];
+	/** Whether manifests were signature-checked (a signing key was given). */
+	signatureChecked: boolean;
 }
 
 /**
@@ -431,10 +493,30 @@ export interface PruneResult {
  * delete the real ones for objects it never wrote. They are not deleted either (they are not known to
  * be ours); the caller reports them as a warning.
  */
-export async function pruneVolume(target: StorageTarget, volume: string, policy: Partial<RetentionPolicy>, dryRun: boolean, now = new Date()): Promise<PruneResult> {
+export async function pruneVolume(
+	target: StorageTarget,
+	volume: string,
+	policy: Partial<RetentionPolicy>,
+	dryRun: boolean,
+	now = new Date(),
+	signingKey?: SigningKey,
+): Promise<PruneResult> {
 	const all = await listBackups(target.s3, target.bucket, target.prefix, volume);
 	const { current, future } = splitFutureDated(all, now);
-	const complete = current.filter((b) => b.complete);
+	const unsigned: { key: string; reason?: string }[] = [];
+	let complete = current.filter((b) => b.complete);
+	if (signingKey) {
+		// past-dated planted pairs would take keep-last and tier places just as future-dated ones do:
+		// only backups whose signed manifest names this volume and key count, and only they are deleted
+		const signed: typeof complete = [];
+		for (const b of complete) {
+			const manifest = await readManifest(target.s3, target.bucket, b.key).catch(() => undefined);
+			const check = checkSignature(manifest, b.key, signingKey);
+			if (check.state === true && manifest?.volume === volume) signed.push(b);
+			else unsigned.push({ key: b.key, reason: check.state === true ? `its signed manifest names volume "${manifest?.volume}"` : check.reason });
+		}
+		complete = signed;
+	}
 	const plan = planRetention(complete, policy, now);
 	const kept = plan.filter((d) => d.keep).map((d) => ({ key: d.item.key, reasons: d.reasons }));
 	const deleted = plan.filter((d) => !d.keep).map((d) => ({ key: d.item.key, reasons: d.reasons }));
@@ -447,5 +529,5 @@ export async function pruneVolume(target: StorageTarget, volume: string, policy:
 			deleted.flatMap((d) => [d.key, manifestKey(d.key)]),
 		);
 	}
-	return { volume, dryRun, kept, deleted, failed, incomplete: current.filter((b) => !b.complete).map((b) => b.key), futureDated: future.map((b) => b.key) };
+	return { volume, dryRun, kept, deleted, failed, incomplete: current.filter((b) => !b.complete).map((b) => b.key), futureDated: future.map((b) => b.key), unsigned, signatureChecked: Boolean(signingKey) };
 }

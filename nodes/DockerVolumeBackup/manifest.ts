@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 
 import type { Compression } from './compression';
+import type { ManifestSignature } from './signing';
 
 export const MANIFEST_SUFFIX = '.manifest.json';
 export const MANIFEST_FORMAT = 'infra-ops-volume-backup/1';
@@ -29,6 +30,8 @@ export interface BackupManifest {
 	durationsMs: Record<string, number>;
 	packVersion: string;
 	verified?: { at: string; ok: boolean; scratchRestore: boolean; message?: string };
+	/** HMAC of every other field but `verified` (see signing.ts); absent when Backup had no signing key. */
+	signature?: ManifestSignature;
 }
 
 /** `20261127T020000Z`: sortable, no colons (they need escaping in some S3 tools). */

@@ -28,6 +28,8 @@ export interface VerifyResult {
 	entries: number;
 	storedBytes: number;
 	durationMs: number;
+	/** Unsigned or forged backups passed over for "latest", or an unsigned one accepted (see resolveBackup). */
+	notes: string[];
 }
 
 /** Reads a backup back, decrypts, decompresses and checks it against its manifest; optionally
@@ -38,7 +40,7 @@ export async function verifyBackup(
 	options: TrustOptions & { volume: string; key?: string; decryptKey?: AgeDecryptKey; scratchRestore: boolean; helperImage?: string; recordInManifest: boolean },
 ): Promise<VerifyResult> {
 	const t0 = Date.now();
-	const { key, manifest } = await resolveBackup(target, options.volume, options.key, options);
+	const { key, manifest, notes } = await resolveBackup(target, options.volume, options.key, options);
 	const archiveProblems: string[] = [];
 	const restoreProblems: string[] = [];
 	let entries = 0;
@@ -79,7 +81,8 @@ export async function verifyBackup(
 	if (options.recordInManifest) {
 		const message = archiveProblems.length ? archiveProblems.join('; ') : restoreProblems.length ? `archive intact, restore failed: ${restoreProblems.join('; ')}` : undefined;
 		manifest.verified = { at: new Date().toISOString(), ok, scratchRestore: Boolean(scratch), message };
+		// `verified` is outside the signed bytes (signing.ts): this rewrite keeps the signature valid
 		await putJson(target.s3, target.bucket, manifestKey(key), manifest).catch(() => undefined);
 	}
-	return { volume: manifest.volume, key, ok, problems, archiveOk: archiveProblems.length === 0, restoreProblems, scratchRestore: Boolean(scratch), entries, storedBytes, durationMs: Date.now() - t0 };
+	return { volume: manifest.volume, key, ok, problems, archiveOk: archiveProblems.length === 0, restoreProblems, scratchRestore: Boolean(scratch), entries, storedBytes, durationMs: Date.now() - t0, notes: notes.filter((n) => !n.startsWith('future-dated')) };
 }

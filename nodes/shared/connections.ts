@@ -148,6 +148,7 @@ export interface BackupEncryptionKeys {
 	recipients: string;
 	identity?: string;
 	passphrase?: string;
+	signingSecret?: string;
 }
 
 export function backupEncryptionFrom(data: Data): BackupEncryptionKeys {
@@ -155,5 +156,6 @@ export function backupEncryptionFrom(data: Data): BackupEncryptionKeys {
 		recipients: str(data, 'recipients'),
 		identity: str(data, 'secretKey') || undefined,
 		passphrase: str(data, 'passphrase') || undefined,
+		signingSecret: str(data, 'manifestSigningSecret') || undefined,
 	};
 }

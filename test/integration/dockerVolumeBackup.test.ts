@@ -24,7 +24,8 @@ import { createS3Client } from '../../nodes/shared/s3';
 import { services } from '../harness/services';
 import { runWorkflow, type WorkflowJson } from '../support/workflowRunner';
 import { startFauxqs, type FauxqsHandle } from '../harness/fauxqs';
-import { firstKeyFragment, typoInIdentity } from '../support/keyFragments';
+import { containsKeyFragment, firstKeyFragment, typoInIdentity } from '../support/keyFragments';
+import { checkSignature, signingKeyFrom, type SigningKey } from '../../nodes/DockerVolumeBackup/signing';
 
 jest.setTimeout(180_000);
 
@@ -429,7 +430,8 @@ describe('Docker Volume Backup node (real dockerd, s3rver, age, zstd, tar)', () 
 			// a wrong identity fails the decryption: no folder, no staging folder left beside it
 			const other = execFileSync('age-keygen', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-'))!;
 			const wrong = await runWorkflow({
-				workflow: restoreNode(join(base, 'wrong')),
+				// unsigned allowed: a wrong identity also derives a wrong signing key, and the refusal would come before decryption
+				workflow: workflow([{ name: 'Restore', parameters: { operation: 'restore', prefix, volume: name, hostPathsEnabled: true, hostFolder: join(base, 'wrong'), allowUnsigned: true }, continueOnFail: true }]),
 				nodeTypes,
 				credentials: credentials({ infraOpsSshApi: sshCredential, infraOpsBackupEncryption: { recipients: recipient, secretKey: other, passphrase: '' } }),
 			});
@@ -508,7 +510,8 @@ describe('restore safety (items 3, 4, 13 of issue 14)', () => {
 			const src = `t${run}_src`;
 			// a root owned as a database's would be: Replace gives the live root the same owner and mode
 			await makeVolume(src, 'echo other > /v/other.txt && chown 999:999 /v && chmod 0700 /v');
-			await backupOf(prefix, src, 'passphrase', { infraOpsBackupEncryption: { recipients: '', secretKey: '', passphrase: 'right horse' } });
+			// one Manifest Signing Secret for both: a wrong passphrase must fail the decryption, not the signature check
+			await backupOf(prefix, src, 'passphrase', { infraOpsBackupEncryption: { recipients: '', secretKey: '', passphrase: 'right horse', manifestSigningSecret: `secret-${run}` } });
 			const truncatedSrc = `t${run}_trunc`;
 			await makeVolume(truncatedSrc, 'head -c 2000000 /dev/urandom > /v/big.bin');
 			const trunc = await backupOf(prefix, truncatedSrc);
@@ -521,7 +524,7 @@ describe('restore safety (items 3, 4, 13 of issue 14)', () => {
 			expect(midwayBackup).toMatchObject({ status: 'warning', summary: expect.stringMatching(/Restore cannot reproduce 1 entry: escape_link2 \(hard link to the symlink escape_link/) });
 
 			const cases: [string, string, Record<string, Record<string, unknown>>, RegExp][] = [
-				['wrong passphrase', src, { infraOpsBackupEncryption: { recipients: '', secretKey: '', passphrase: 'wrong horse' } }, /read backup failed/],
+				['wrong passphrase', src, { infraOpsBackupEncryption: { recipients: '', secretKey: '', passphrase: 'wrong horse', manifestSigningSecret: `secret-${run}` } }, /read backup failed/],
 				['credential without identity', midway, { infraOpsBackupEncryption: { recipients: recipient, secretKey: '', passphrase: '' } }, /no identity or passphrase/],
 				['truncated object', truncatedSrc, {}, /read backup failed/],
 				['entry refused midway', midway, {}, /write volume failed: .*escape_link/],
@@ -546,7 +549,7 @@ describe('restore safety (items 3, 4, 13 of issue 14)', () => {
 			}
 
 			// and a good backup still replaces the content, with the user stopped only for the swap
-			const good = await runWorkflow({ workflow: restoreNode(prefix, src, db), nodeTypes, credentials: credentials({ infraOpsBackupEncryption: { recipients: '', secretKey: '', passphrase: 'right horse' } }) });
+			const good = await runWorkflow({ workflow: restoreNode(prefix, src, db), nodeTypes, credentials: credentials({ infraOpsBackupEncryption: { recipients: '', secretKey: '', passphrase: 'right horse', manifestSigningSecret: `secret-${run}` } }) });
 			expect(json(good.outputs.Restore[0])[0]).toMatchObject({ status: 'ok', replaced: true, containersStopped: [`db-${run}`] });
 			expect(describeTar(await volumeTar(db))).toEqual(describeTar(await volumeTar(src)));
 			expect(execFileSync('stat', ['-c', '%a %u:%g', (await docker.docker.getVolume(db).inspect()).Mountpoint]).toString().trim()).toBe('700 999:999');
@@ -724,10 +727,13 @@ describe('the bucket and the operator are not trusted blindly (issue 14: key lea
 		const r = identityToRecipient(identity);
 		return { kind: 'recipients', publicKeys: [r.publicKey], fingerprints: [r.fingerprint] };
 	};
-	const engineBackup = (prefix: string, now?: Date, encryption = recipientsEncryption()) =>
+	/** The key the node derives from credentials() (its identity): engine backups are signed like the node's. */
+	const signing = (): SigningKey => signingKeyFrom({ identity }).key!;
+	const engineBackup = (prefix: string, now?: Date, encryption = recipientsEncryption(), signingKey: SigningKey | null = signing()) =>
 		backupVolume(docker.docker, target(prefix), { name: v, driver: 'local', labels: {} }, {
 			compression: 'zstd',
 			encryption,
+			signingKey: signingKey ?? undefined,
 			stopMode: 'never',
 			helperImage: services().docker.image,
 			hooksBefore: [],
@@ -804,7 +810,8 @@ describe('the bucket and the operator are not trusted blindly (issue 14: key lea
 		const planted = archiveKey(prefix, v, now, 'zstd', true, uniqueSuffix());
 		await plant(real.key, planted, (m) => (m.volume = victim));
 		const restore = await runWorkflow({
-			workflow: workflow([{ name: 'Restore', parameters: { operation: 'restore', prefix, volume: v, replace: true } }]),
+			// signing alone passes the planted pair over; with unsigned backups allowed the volume check must still refuse it
+			workflow: workflow([{ name: 'Restore', parameters: { operation: 'restore', prefix, volume: v, replace: true, allowUnsigned: true } }]),
 			nodeTypes,
 			credentials: credentials(),
 		});
@@ -912,15 +919,174 @@ describe('the bucket and the operator are not trusted blindly (issue 14: key lea
 		const { outputs, error } = await runWorkflow({
 			workflow: workflow([{ name: 'Prune', parameters: { operation: 'prune', prefix, volumes: volume, keepLast: 3, keepDaily: 3, keepWeekly: 0, keepMonthly: 0 } }]),
 			nodeTypes,
-			credentials: credentials(),
+			// no signing key (the synthetic manifests are unsigned): the date check alone must hold
+			credentials: credentials({ infraOpsBackupEncryption: { recipients: recipient, secretKey: '', passphrase: '' } }),
 		});
 		expect(error).toBeUndefined();
 		const [finding] = json(outputs.Prune[0]);
-		expect(finding).toMatchObject({ status: 'warning', futureDated: [...planted].reverse() });
+		expect(finding).toMatchObject({ status: 'warning', futureDated: [...planted].reverse(), signatureChecked: false, notes: [expect.stringMatching(/not signature-checked .* planted in the bucket cannot be told apart/)] });
 		expect(finding.summary).toMatch(/Deleted 7 backup\(s\) of synthetic, kept 3; future-dated backup: 8 object/);
 		expect((finding.kept as { key: string }[]).map((k) => k.key)).toEqual(real.slice(0, 3));
 		const left = (await listAll(s3, bucket(), `${prefix}/`)).map((o) => o.key).sort();
 		expect(left).toEqual([...real.slice(0, 3), ...planted].flatMap((k) => [k, manifestKey(k)]).sort());
+	});
+
+	it('threat: planted past-dated complete backups take the keep-last places, so Prune deletes real backups for objects it did not write', async () => {
+		const prefix = `pastprune-${run}`;
+		const now = Date.now();
+		const at = (hours: number) => new Date(now - hours * 3_600_000);
+		// written before signing existed: unsigned, but not planted
+		const old = await engineBackup(prefix, at(240), recipientsEncryption(), null);
+		const real: Awaited<ReturnType<typeof engineBackup>>[] = [];
+		for (const hours of [72, 48, 24]) real.push(await engineBackup(prefix, at(hours)));
+		// what write access to the bucket alone gives: a fresh archive encrypted to the public recipient,
+		// a real archive copied under a newer key with its manifest edited, and a made-up signature
+		const fresh = await engineBackup(prefix, at(0.5), recipientsEncryption(), null);
+		const copied = archiveKey(prefix, v, at(1), 'zstd', true, uniqueSuffix());
+		await plant(real[2].key, copied, (m) => (m.createdAt = at(1).toISOString()));
+		const forged = archiveKey(prefix, v, at(2), 'zstd', true, uniqueSuffix());
+		await plant(real[2].key, forged, (m) => (m.signature = { ...m.signature!, value: randomBytes(32).toString('hex') }));
+		const objects = async () => (await listAll(s3, bucket(), `${prefix}/`)).map((o) => o.key).sort();
+		const before = await objects();
+		const prune = (keepLast: number) =>
+			runWorkflow({
+				workflow: workflow([{ name: 'Prune', parameters: { operation: 'prune', prefix, volumes: v, keepLast, keepDaily: 0, keepWeekly: 0, keepMonthly: 0 } }]),
+				nodeTypes,
+				credentials: credentials(),
+			});
+
+		const first = await prune(3);
+		expect(first.error).toBeUndefined();
+		const [finding] = json(first.outputs.Prune[0]);
+		expect(finding).toMatchObject({ status: 'warning', signatureChecked: true, deleted: [], hint: expect.stringMatching(/by hand .*"Allow Unsigned Backups"/) });
+		expect((finding.kept as { key: string }[]).map((k) => k.key)).toEqual(real.map((r) => r.key).reverse());
+		expect(finding.unsigned).toEqual([
+			{ key: fresh.key, reason: 'no signature' },
+			{ key: copied, reason: expect.stringMatching(/does not match the manifest/) },
+			{ key: forged, reason: expect.stringMatching(/does not match the manifest/) },
+			{ key: old.key, reason: 'no signature' },
+		]);
+		expect(finding.summary).toMatch(/^Deleted 0 backup\(s\) of .*, kept 3; 4 unsigned or forged backup, not counted, not deleted: /);
+		expect(await objects()).toEqual(before);
+
+		// retention still applies to the signed ones: keeping 2 deletes the oldest real backup, nothing planted
+		const second = await prune(2);
+		const [pruned] = json(second.outputs.Prune[0]);
+		expect((pruned.deleted as { key: string }[]).map((d) => d.key)).toEqual([real[0].key]);
+		expect(await objects()).toEqual(before.filter((k) => k !== real[0].key && k !== manifestKey(real[0].key)));
+	});
+
+	it('threat: a planted recent backup (encrypted to the public recipient) becomes "latest" for Verify and Restore', async () => {
+		const prefix = `pastlatest-${run}`;
+		const real = await engineBackup(prefix, new Date(Date.now() - 3_600_000));
+		const planted = await engineBackup(prefix, new Date(Date.now() - 60_000), recipientsEncryption(), null);
+		const into = `t${run}_latestcopy`;
+		const { outputs, error } = await runWorkflow({
+			workflow: workflow([
+				{ name: 'Verify', parameters: { operation: 'verify', prefix, volumes: v, recordInManifest: false } },
+				{ name: 'Restore', parameters: { operation: 'restore', prefix, volume: v, targetVolume: into } },
+				{ name: 'List', parameters: { operation: 'list', prefix, volumes: v } },
+			]),
+			nodeTypes,
+			credentials: credentials(),
+		});
+		expect(error).toBeUndefined();
+		expect(json(outputs.Verify[0])).toEqual([
+			expect.objectContaining({ status: 'ok', key: real.key, notes: [`newer unsigned or forged backup, not counted, not deleted: ${planted.key} (no signature)`] }),
+		]);
+		expect(json(outputs.Restore[0])[0]).toMatchObject({ status: 'warning', key: real.key, targetVolume: into });
+		expect(json(outputs.List[0])).toEqual([expect.objectContaining({ key: planted.key, signed: false }), expect.objectContaining({ key: real.key, signed: true })]);
+		await docker.docker.getVolume(into).remove();
+
+		// given by key, the planted one is refused, unless unsigned backups are allowed
+		const explicit = (allowUnsigned: boolean) =>
+			runWorkflow({
+				workflow: workflow([{ name: 'Verify', parameters: { operation: 'verify', prefix, volumes: v, backupKey: planted.key, recordInManifest: false, allowUnsigned } }]),
+				nodeTypes,
+				credentials: credentials(),
+			});
+		expect(json((await explicit(false)).outputs.Verify[0])).toEqual([
+			expect.objectContaining({ status: 'error', summary: expect.stringContaining(`Refusing backup ${planted.key}: its manifest is not signed`) }),
+		]);
+		expect(json((await explicit(true)).outputs.Verify[0])).toEqual([
+			expect.objectContaining({ status: 'ok', key: planted.key, notes: [expect.stringMatching(/unsigned, accepted because "Allow Unsigned Backups" is on/)] }),
+		]);
+	});
+
+	it('threat: a manifest edited in the bucket (stored SHA-256 changed), or a signed one replayed beside a newer key, passes as written by this n8n', async () => {
+		const prefix = `edited-${run}`;
+		const a = await engineBackup(prefix, new Date(Date.now() - 7_200_000));
+		const b = await engineBackup(prefix, new Date(Date.now() - 3_600_000));
+		const m = await readManifestJson(b.key);
+		expect(checkSignature(m, b.key, signing())).toEqual({ state: true });
+		expect(checkSignature({ ...m, volume: `t${run}_victim` }, b.key, signing()).state).toBe('invalid');
+		// a stored SHA-256 of the attacker's choosing would let a swapped archive pass Verify
+		const edited = { ...m, stored: { ...m.stored, sha256: createHash('sha256').update('swapped').digest('hex') } };
+		await s3.send(new PutObjectCommand({ Bucket: bucket(), Key: manifestKey(b.key), Body: JSON.stringify(edited) }));
+		// an untouched signed pair copied to a newer key: the signed manifest names its own key
+		const replay = archiveKey(prefix, v, new Date(Date.now() - 60_000), 'zstd', true, uniqueSuffix());
+		await s3.send(new PutObjectCommand({ Bucket: bucket(), Key: replay, Body: await getObject(a.key) }));
+		await s3.send(new PutObjectCommand({ Bucket: bucket(), Key: manifestKey(replay), Body: await getObject(manifestKey(a.key)) }));
+		const { outputs, error } = await runWorkflow({
+			workflow: workflow([
+				{ name: 'Verify', parameters: { operation: 'verify', prefix, volumes: v, backupKey: b.key, recordInManifest: false } },
+				{ name: 'Latest', parameters: { operation: 'verify', prefix, volumes: v, recordInManifest: false } },
+				{ name: 'List', parameters: { operation: 'list', prefix, volumes: v } },
+			]),
+			nodeTypes,
+			credentials: credentials(),
+		});
+		expect(error).toBeUndefined();
+		expect(json(outputs.Verify[0])).toEqual([
+			expect.objectContaining({ status: 'error', summary: expect.stringMatching(/Refusing backup .*: its manifest is signed, but the signature does not verify: the signature does not match the manifest/) }),
+		]);
+		expect(json(outputs.Latest[0])).toEqual([expect.objectContaining({ status: 'ok', key: a.key })]);
+		expect(json(outputs.List[0])).toEqual([
+			expect.objectContaining({ key: replay, signed: 'invalid', signatureProblem: `the signed manifest belongs to ${a.key}` }),
+			expect.objectContaining({ key: b.key, signed: 'invalid' }),
+			expect.objectContaining({ key: a.key, signed: true }),
+		]);
+	});
+
+	it('threat: Verify recording its result in the manifest breaks the signature, and a real backup then counts as planted', async () => {
+		const prefix = `verified-${run}`;
+		const b = await engineBackup(prefix);
+		const verify = (backupKey: string) =>
+			runWorkflow({ workflow: workflow([{ name: 'Verify', parameters: { operation: 'verify', prefix, volumes: v, backupKey, recordInManifest: true } }]), nodeTypes, credentials: credentials() });
+		expect(json((await verify('')).outputs.Verify[0])).toEqual([expect.objectContaining({ status: 'ok', key: b.key })]);
+		const m = await readManifestJson(b.key);
+		expect(m.verified).toMatchObject({ ok: true });
+		expect(checkSignature(m, b.key, signing())).toEqual({ state: true });
+		expect(json((await verify(b.key)).outputs.Verify[0])).toEqual([expect.objectContaining({ status: 'ok', key: b.key })]);
+	});
+
+	it('threat: the Manifest Signing Secret, or the key derived from it, reaches an output item or a manifest', async () => {
+		const prefix = `sigleak-${run}`;
+		const secret = randomBytes(32).toString('hex');
+		const derived = signingKeyFrom({ signingSecret: secret }).key!;
+		const { outputs, error } = await runWorkflow({
+			workflow: workflow([
+				{ name: 'Backup', parameters: { operation: 'backup', prefix, selectBy: 'names', volumeNames: v, encryption: 'recipients', compression: 'zstd', stopContainers: 'never' } },
+				{ name: 'Prune', parameters: { operation: 'prune', prefix, volumes: '={{ $json.volume }}', keepLast: 1 } },
+				{ name: 'Verify', parameters: { operation: 'verify', prefix, volumes: v, recordInManifest: true } },
+				{ name: 'List', parameters: { operation: 'list', prefix, volumes: v } },
+			]),
+			nodeTypes,
+			credentials: credentials({ infraOpsBackupEncryption: { recipients: recipient, secretKey: identity, passphrase: '', manifestSigningSecret: secret } }),
+		});
+		expect(error).toBeUndefined();
+		const [backup] = json(outputs.Backup[0]);
+		expect(backup).toMatchObject({ status: 'ok' });
+		expect(json(outputs.Prune[0])[0]).toMatchObject({ status: 'ok', signatureChecked: true, unsigned: [] });
+		expect(json(outputs.Verify[0])[0]).toMatchObject({ status: 'ok', key: backup.key });
+		expect(json(outputs.List[0])).toEqual([expect.objectContaining({ key: backup.key, signed: true })]);
+		const manifestText = (await getObject(manifestKey(String(backup.key)))).toString();
+		expect(JSON.parse(manifestText).signature).toEqual({ alg: 'hmac-sha256', keyId: derived.keyId, value: expect.stringMatching(/^[0-9a-f]{64}$/) });
+		for (const text of [JSON.stringify(outputs), manifestText]) {
+			for (const key of [secret, derived.key.toString('hex'), derived.key.toString('base64')]) expect(containsKeyFragment(text, key)).toBe(false);
+		}
+		// with a secret set, the identity plays no part in signing
+		expect(checkSignature(JSON.parse(manifestText) as BackupManifest, String(backup.key), signing()).state).toBe('invalid');
 	});
 
 	it('threat: two backups of one volume started in the same second overwrite each other', async () => {

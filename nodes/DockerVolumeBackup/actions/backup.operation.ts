@@ -7,7 +7,8 @@ import { selectVolumes, type ExecHook, type VolumeSelector } from '../dockerVolu
 import { backupHostPaths, backupVolume, type BackupOptions, type BackupResult, type StopMode } from '../engine';
 import type { CompressionChoice } from '../compression';
 import { LockedError, lockedFinding, withVolumeLock } from './lock';
-import { bytesText, encryptionSetting, findingItems, helperImageOption, openDocker, openSshSession, splitList, stopTimeoutOption, storageTarget } from './common';
+import { bytesText, encryptionSetting, findingItems, helperImageOption, openDocker, openSshSession, signingKey, splitList, stopTimeoutOption, storageTarget } from './common';
+import { InfraOpsError } from '../../shared/errors';
 
 const show = { show: { operation: ['backup'] } };
 
@@ -165,7 +166,11 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		label: selectBy === 'label' ? (this.getNodeParameter('volumeLabel', itemIndex, '') as string) : undefined,
 	};
 	const options = this.getNodeParameter('options', itemIndex, {}) as IDataObject;
+	const signing = await signingKey(this);
+	// a broken identity must not quietly turn signing off: Prune would then count planted backups
+	if (signing.problem) throw new InfraOpsError(`Cannot sign manifests: ${signing.problem}`, 'Fix the identity in the Backup Encryption credential, or set a Manifest Signing Secret');
 	const backupOptions: BackupOptions = {
+		signingKey: signing.key,
 		compression: this.getNodeParameter('compression', itemIndex) as CompressionChoice,
 		compressionLevel: options.compressionLevel !== undefined ? Number(options.compressionLevel) : undefined,
 		encryption: await encryptionSetting(this, this.getNodeParameter('encryption', itemIndex) as string),

@@ -12,6 +12,7 @@ import { openSsh, type SshSession } from '../../shared/ssh';
 import type { AgeDecryptKey } from '../age';
 import type { EncryptionSetting, StorageTarget } from '../engine';
 import { normalizePrefix } from '../manifest';
+import { signingKeyFrom, type SigningKey } from '../signing';
 
 export const prefixProperty: INodeProperties = {
 	displayName: 'Key Prefix',
@@ -47,6 +48,29 @@ export const allowUnencryptedOption: INodeProperties = {
 	description:
 		'Whether to accept a backup stored without encryption although the Backup Encryption credential has an identity or passphrase. Off: such a backup is refused, as anyone with write access to the bucket can write one.',
 };
+
+export const allowUnsignedOption: INodeProperties = {
+	displayName: 'Allow Unsigned Backups',
+	name: 'allowUnsigned',
+	type: 'boolean',
+	default: false,
+	description:
+		'Whether to accept a backup whose manifest is not signed with the signing key of the Backup Encryption credential (e.g. written before signing existed). Off: "latest" is the newest signed backup and an unsigned or forged one given by key is refused, as anyone with write access to the bucket can write one.',
+};
+
+/**
+ * The manifest signing key of the Backup Encryption credential, when one is attached and holds a signing
+ * secret, an identity or a passphrase. `problem`: an identity that is not valid (no key derives from it).
+ */
+export async function signingKey(ctx: IExecuteFunctions): Promise<{ key?: SigningKey; problem?: string }> {
+	let data;
+	try {
+		data = await ctx.getCredentials('infraOpsBackupEncryption');
+	} catch {
+		return {};
+	}
+	return signingKeyFrom(backupEncryptionFrom(data));
+}
 
 export async function openDocker(ctx: IExecuteFunctions): Promise<DockerClient> {
 	const client = await createDockerClient(dockerConnectionFrom(await ctx.getCredentials('infraOpsDockerApi')));

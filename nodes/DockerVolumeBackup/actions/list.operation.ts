@@ -2,7 +2,8 @@ import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n
 
 import { listBackups, listVolumeFolders, readManifest } from '../store';
 import { CLOCK_SKEW_MS } from '../engine';
-import { splitList, storageTarget } from './common';
+import { signingKey, splitList, storageTarget } from './common';
+import { checkSignature } from '../signing';
 
 const show = { show: { operation: ['list'] } };
 
@@ -17,6 +18,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		let volumes = splitList(this.getNodeParameter('volumes', itemIndex, '') as string);
 		if (!volumes.length) volumes = await listVolumeFolders(target.s3, target.bucket, target.prefix);
 		const limit = this.getNodeParameter('limit', itemIndex, 50) as number;
+		const signing = (await signingKey(this)).key;
 		const now = Date.now();
 		const futureAfter = now + CLOCK_SKEW_MS;
 		const out: INodeExecutionData[] = [];
@@ -24,6 +26,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 			for (const b of (await listBackups(target.s3, target.bucket, target.prefix, volume)).slice(0, limit)) {
 				const manifest = b.complete ? await readManifest(target.s3, target.bucket, b.key).catch(() => undefined) : undefined;
 				const futureDated = b.at.getTime() > futureAfter;
+				const signature = signing ? checkSignature(manifest, b.key, signing) : undefined;
 				out.push({
 					json: {
 						...(futureDated ? { status: 'warning', summary: `future-dated backup ${b.key}: ignored for "latest" and retention; no run of this node writes such a key` } : {}),
@@ -39,6 +42,8 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 						verified: manifest?.verified?.ok ?? false,
 						verifiedAt: manifest?.verified?.at,
 						futureDated,
+						// only with a signing key: without one, signed and planted manifests look alike
+						...(signature ? { signed: signature.state, ...(signature.reason && signature.state !== false ? { signatureProblem: signature.reason } : {}) } : {}),
 					},
 					pairedItem: { item: itemIndex },
 				});

@@ -1,10 +1,10 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import { errorMessage } from '../../shared/errors';
+import { errorMessage, InfraOpsError } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
-import { futureDatedNote, pruneVolume } from '../engine';
+import { futureDatedNote, NO_SIGNING_KEY_NOTE, pruneVolume, UNSIGNED_HINT, unsignedNote } from '../engine';
 import { listVolumeFolders } from '../store';
-import { findingItems, splitList, storageTarget } from './common';
+import { findingItems, signingKey, splitList, storageTarget } from './common';
 
 const show = { show: { operation: ['prune'] } };
 
@@ -48,15 +48,20 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 			maxAgeDays: this.getNodeParameter('maxAgeDays', itemIndex, 0) as number,
 		};
 		const dryRun = this.getNodeParameter('dryRun', itemIndex, false) as boolean;
+		const signing = await signingKey(this);
 		const findings: NewFinding[] = [];
 		for (const volume of volumes) {
 			try {
-				const r = await pruneVolume(target, volume, policy, dryRun);
+				// an identity that does not parse must not quietly turn the signature check off
+				if (signing.problem) throw new InfraOpsError(`Not pruning: ${signing.problem}`, 'Fix the identity in the Backup Encryption credential, or set a Manifest Signing Secret');
+				const r = await pruneVolume(target, volume, policy, dryRun, new Date(), signing.key);
 				findings.push({
 					check: 'volume-prune',
 					target: volume,
-					status: r.failed.length ? 'error' : r.futureDated.length ? 'warning' : 'ok',
-					summary: `${dryRun ? 'Would delete' : 'Deleted'} ${r.deleted.length} backup(s) of ${volume}, kept ${r.kept.length}${r.failed.length ? `; ${r.failed.length} object(s) could not be deleted` : ''}${r.futureDated.length ? `; ${futureDatedNote(r.futureDated.map((key) => ({ key })))}` : ''}`,
+					status: r.failed.length ? 'error' : r.futureDated.length || r.unsigned.length ? 'warning' : 'ok',
+					summary: `${dryRun ? 'Would delete' : 'Deleted'} ${r.deleted.length} backup(s) of ${volume}, kept ${r.kept.length}${r.failed.length ? `; ${r.failed.length} object(s) could not be deleted` : ''}${r.futureDated.length ? `; ${futureDatedNote(r.futureDated.map((key) => ({ key })))}` : ''}${r.unsigned.length ? `; ${r.unsigned.length} ${unsignedNote(r.unsigned)}` : ''}`,
+					...(r.unsigned.length ? { hint: UNSIGNED_HINT } : {}),
+					...(r.signatureChecked ? {} : { notes: [NO_SIGNING_KEY_NOTE] }),
 					...r,
 				});
 			} catch (error) {

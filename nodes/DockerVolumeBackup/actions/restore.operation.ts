@@ -2,7 +2,7 @@ import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n
 
 import { restoreHostPaths, restoreVolume } from '../restore';
 import { LockedError, lockedFinding, orLocked, withVolumeLock } from './lock';
-import { allowUnencryptedOption, bytesText, decryptKey, findingItems, helperImageOption, openDocker, openSshSession, stopTimeoutOption, storageTarget } from './common';
+import { allowUnencryptedOption, allowUnsignedOption, bytesText, decryptKey, findingItems, helperImageOption, openDocker, openSshSession, signingKey, stopTimeoutOption, storageTarget } from './common';
 
 const show = { show: { operation: ['restore'] } };
 const intoVolume = { show: { operation: ['restore'], hostPathsEnabled: [false] } };
@@ -33,6 +33,7 @@ export const description: INodeProperties[] = [
 	{ displayName: 'Target Volume', name: 'targetVolume', type: 'string', default: '', description: 'Empty restores into the same volume; a new name is created with the backed-up labels', displayOptions: intoVolume },
 	{ displayName: 'Replace', name: 'replace', type: 'boolean', default: false, description: 'Whether to replace the content of a non-empty target volume (otherwise the restore refuses). The backup is checked in a staging volume first; the live content is swapped only after that.', displayOptions: intoVolume },
 	{ ...allowUnencryptedOption, displayOptions: show },
+	{ ...allowUnsignedOption, displayOptions: show },
 	{ ...helperImageOption, displayOptions: intoVolume },
 	{ ...stopTimeoutOption, displayOptions: intoVolume },
 ];
@@ -44,6 +45,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		const name = this.getNodeParameter('volume', itemIndex) as string;
 		const backupKey = (this.getNodeParameter('backupKey', itemIndex, '') as string) || undefined;
 		const allowUnencrypted = this.getNodeParameter('allowUnencrypted', itemIndex, false) as boolean;
+		const trust = { allowUnencrypted, allowUnsigned: this.getNodeParameter('allowUnsigned', itemIndex, false) as boolean, signingKey: (await signingKey(this)).key };
 		if (this.getNodeParameter('hostPathsEnabled', itemIndex, false) as boolean) {
 			const ssh = await openSshSession(this);
 			try {
@@ -52,7 +54,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 					key: backupKey,
 					folder: this.getNodeParameter('hostFolder', itemIndex) as string,
 					decryptKey: key,
-					allowUnencrypted,
+					...trust,
 					keepSetid: this.getNodeParameter('keepSetid', itemIndex, false) as boolean,
 				});
 				return findingItems(
@@ -87,7 +89,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 						replace: this.getNodeParameter('replace', itemIndex, false) as boolean,
 						helperImage,
 						decryptKey: key,
-						allowUnencrypted,
+						...trust,
 						stopTimeoutS: this.getNodeParameter('stopTimeoutS', itemIndex, 30) as number,
 					}),
 					lockNotes,

@@ -3,11 +3,11 @@ import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n
 import type { DockerClient } from '../../shared/docker';
 import { errorMessage } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
-import { futureDatedBackups, futureDatedNote } from '../engine';
+import { futureDatedBackups, futureDatedNote, NO_SIGNING_KEY_NOTE } from '../engine';
 import { normalizePrefix } from '../manifest';
 import { verifyBackup } from '../verify';
 import { listVolumeFolders } from '../store';
-import { allowUnencryptedOption, bytesText, decryptKey, findingItems, helperImageOption, openDocker, splitList, storageTarget } from './common';
+import { allowUnencryptedOption, allowUnsignedOption, bytesText, decryptKey, findingItems, helperImageOption, openDocker, signingKey, splitList, storageTarget } from './common';
 
 const show = { show: { operation: ['verify'] } };
 
@@ -17,6 +17,7 @@ export const description: INodeProperties[] = [
 	{ displayName: 'Scratch Restore', name: 'scratchRestore', type: 'boolean', default: false, description: 'Whether to also restore into a temporary volume, compare the file tree, and delete it (needs the Docker credential)', displayOptions: show },
 	{ displayName: 'Record in Manifest', name: 'recordInManifest', type: 'boolean', default: true, description: 'Whether to write the result into the backup\'s manifest, so List shows it as verified', displayOptions: show },
 	{ ...allowUnencryptedOption, displayOptions: show },
+	{ ...allowUnsignedOption, displayOptions: show },
 	{ ...helperImageOption, displayOptions: { show: { operation: ['verify'], scratchRestore: [true] } } },
 ];
 
@@ -33,6 +34,10 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		if (!volumes.length && backupKey) volumes = [volumeOfKey(target.prefix, backupKey)];
 		if (!volumes.length) volumes = await listVolumeFolders(target.s3, target.bucket, target.prefix);
 		const allowUnencrypted = this.getNodeParameter('allowUnencrypted', itemIndex, false) as boolean;
+		const allowUnsigned = this.getNodeParameter('allowUnsigned', itemIndex, false) as boolean;
+		// an identity that does not parse gives no signing key; decryption then fails with the identity's own error
+		const signing = await signingKey(this);
+		const signingNotes = signing.key ? [] : [signing.problem ?? NO_SIGNING_KEY_NOTE];
 		const findings: NewFinding[] = [];
 		for (const volume of volumes) {
 			try {
@@ -47,6 +52,8 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 					key: backupKey,
 					decryptKey: key,
 					allowUnencrypted,
+					signingKey: signing.key,
+					allowUnsigned,
 					scratchRestore,
 					helperImage: (this.getNodeParameter('helperImage', itemIndex, '') as string) || undefined,
 					recordInManifest: this.getNodeParameter('recordInManifest', itemIndex, true) as boolean,
@@ -60,6 +67,7 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 						: r.archiveOk
 							? `Backup ${r.key}: archive intact, but RESTORE FAILED${r.scratchRestore ? ' (scratch restore)' : ''}: ${r.restoreProblems.join('; ')}`
 							: `Backup ${r.key} FAILED verification: ${r.problems.join('; ')}`,
+					...(signingNotes.length || r.notes.length ? { notes: [...signingNotes, ...r.notes] } : {}),
 					...r,
 				});
 			} catch (error) {

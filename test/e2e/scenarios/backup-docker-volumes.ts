@@ -100,7 +100,12 @@ const scenario: Scenario = {
 		expect(volumeFiles).toEqual(expect.arrayContaining(['./pg/dump.sql', './marker']));
 		const hostFiles = await listBackup(ctx, String(findings[1].key), String(findings[1].compression));
 		expect(hostFiles.join('\n')).toContain('dynamic/middlewares.yml');
-		expect(ctx.outputOf(ok, 'Prune Old Backups').every((f) => f.status === 'ok')).toBe(true);
+		// Prune holds the Backup Encryption credential: it counts only backups whose manifest signature verifies
+		const pruned = ctx.outputOf(ok, 'Prune Old Backups');
+		expect(pruned).toEqual([
+			expect.objectContaining({ status: 'ok', signatureChecked: true, unsigned: [], kept: [expect.objectContaining({ key: findings[0].key })] }),
+			expect.objectContaining({ status: 'ok', signatureChecked: true, unsigned: [], kept: [expect.objectContaining({ key: findings[1].key })] }),
+		]);
 		expect(slack.messages.length).toBe(slackSeen);
 		expect(smtp.messages.length).toBe(mailSeen);
 
@@ -123,7 +128,7 @@ const scenario: Scenario = {
 		expect(slack.unknownCalls).toEqual([]);
 
 		return (
-			`volume ${volume} and host folder (over SSH) backed up to S3, both objects decrypt with the age identity and list their files, prune ok, no alert; ` +
+			`volume ${volume} and host folder (over SSH) backed up to S3, both objects decrypt with the age identity and list their files, prune ok (signed manifests checked), no alert; ` +
 			`host folder removed -> error finding, Slack (#e2e-backups) and email name "${hostPathsName}" and the failure`
 		);
 	},

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 
 import { backupVolume } from '../../../nodes/DockerVolumeBackup/engine';
+import { signingKeyFrom } from '../../../nodes/DockerVolumeBackup/signing';
 import { parseRecipients } from '../../../nodes/shared/ageKeys';
 import { createDockerClient } from '../../../nodes/shared/docker';
 import { createS3Client } from '../../../nodes/shared/s3';
@@ -39,6 +40,9 @@ const scenario: Scenario = {
 			await writer.wait();
 			await writer.remove();
 			const recipients = parseRecipients(String(ctx.credential('infraOpsBackupEncryption').recipients));
+			// signed as the Backup operation signs with this credential: Verify takes the newest signed backup as "latest"
+			const signingKey = signingKeyFrom({ identity: String(ctx.credential('infraOpsBackupEncryption').secretKey) }).key;
+			if (!signingKey) throw new Error('the e2e Backup Encryption credential gives no signing key');
 			const backup = await backupVolume(docker.docker, { s3: client, bucket: s3.bucket, prefix }, { name: volume, driver: 'local', labels: {} }, {
 				compression: 'auto',
 				encryption: { kind: 'recipients', publicKeys: recipients.map((r) => r.publicKey), fingerprints: recipients.map((r) => r.fingerprint) },
@@ -46,6 +50,7 @@ const scenario: Scenario = {
 				helperImage: dockerInfo.image,
 				hooksBefore: [],
 				hooksAfter: [],
+				signingKey,
 			});
 
 			const mails = ctx.sinks.smtp.messages.length;
@@ -76,6 +81,7 @@ const scenario: Scenario = {
 				helperImage: dockerInfo.image,
 				hooksBefore: [],
 				hooksAfter: [],
+				signingKey,
 			});
 			const original = ctx.credential('infraOpsBackupEncryption');
 			const identity = String(original.secretKey);
