@@ -5,6 +5,8 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
+import { tlsCredentialFields } from '../nodes/shared/tlsCredentialFields';
+
 export class InfraOpsProxmoxApi implements ICredentialType {
 	name = 'infraOpsProxmoxApi';
 
@@ -40,36 +42,13 @@ export class InfraOpsProxmoxApi implements ICredentialType {
 			default: '',
 			required: true,
 		},
-		{
-			displayName: 'TLS',
-			name: 'tls',
-			type: 'options',
-			options: [
-				{ name: 'System CAs', value: 'system', description: 'The certificate is issued by a public CA (e.g. ACME on the node)' },
-				{ name: 'Custom CA', value: 'ca', description: 'Trust the cluster CA (/etc/pve/pve-root-ca.pem)' },
-				{ name: 'Pin Fingerprint', value: 'fingerprint', description: 'Accept only the certificate with this SHA-256 fingerprint' },
-				{ name: 'Allow Self-Signed', value: 'insecure', description: 'Accept any certificate (not recommended)' },
-			],
+		...tlsCredentialFields({
 			default: 'ca',
-		},
-		{
-			displayName: 'CA Certificate',
-			name: 'ca',
-			type: 'string',
-			typeOptions: { rows: 4 },
-			default: '',
-			placeholder: '-----BEGIN CERTIFICATE-----',
-			displayOptions: { show: { tls: ['ca'] } },
-		},
-		{
-			displayName: 'Certificate Fingerprint (SHA-256)',
-			name: 'fingerprint',
-			type: 'string',
-			default: '',
-			placeholder: 'AB:CD:...',
-			description: 'As `pvenode cert info` prints it',
-			displayOptions: { show: { tls: ['fingerprint'] } },
-		},
+			systemCas: 'The certificate is issued by a public CA (e.g. ACME on the node)',
+			customCa: 'Trust the cluster CA (/etc/pve/pve-root-ca.pem)',
+			insecure: 'Accept any certificate (not recommended)',
+			fingerprintDescription: 'As `pvenode cert info` prints it',
+		}),
 	];
 
 	// No request test here: n8n would run it with its own client, which cannot check a custom CA or a

@@ -5,6 +5,8 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
+import { tlsCredentialFields } from '../nodes/shared/tlsCredentialFields';
+
 export class InfraOpsTraefikApi implements ICredentialType {
 	name = 'infraOpsTraefikApi';
 
@@ -58,38 +60,15 @@ export class InfraOpsTraefikApi implements ICredentialType {
 			default: '',
 			displayOptions: { show: { authentication: ['bearer'] } },
 		},
-		{
-			displayName: 'TLS',
-			name: 'tls',
-			type: 'options',
-			options: [
-				{ name: 'System CAs', value: 'system', description: 'The certificate is issued by a public CA (e.g. ACME)' },
-				{ name: 'Custom CA', value: 'ca', description: 'Trust the private CA that signed the server certificate' },
-				{ name: 'Pin Fingerprint', value: 'fingerprint', description: 'Accept only the certificate with this SHA-256 fingerprint' },
-				{ name: 'Allow Self-Signed', value: 'insecure', description: 'Accept any certificate (not recommended: anyone on the path can pose as the server and read the token)' },
-			],
+		...tlsCredentialFields({
 			default: 'system',
+			systemCas: 'The certificate is issued by a public CA (e.g. ACME)',
+			customCa: 'Trust the private CA that signed the server certificate',
+			insecure: 'Accept any certificate (not recommended: anyone on the path can pose as the server and read the token)',
 			description: 'How the server certificate is checked before the token is sent; with http:// URLs nothing is checked',
-		},
-		{
-			displayName: 'CA Certificate',
-			name: 'ca',
-			type: 'string',
-			typeOptions: { rows: 4 },
-			default: '',
-			placeholder: '-----BEGIN CERTIFICATE-----',
-			description: 'PEM of the CA that signed the certificate of the router in front of the API',
-			displayOptions: { show: { tls: ['ca'] } },
-		},
-		{
-			displayName: 'Certificate Fingerprint (SHA-256)',
-			name: 'fingerprint',
-			type: 'string',
-			default: '',
-			placeholder: 'AB:CD:...',
-			description: 'As `openssl s_client -connect host:port </dev/null | openssl x509 -noout -fingerprint -sha256` prints it',
-			displayOptions: { show: { tls: ['fingerprint'] } },
-		},
+			caDescription: 'PEM of the CA that signed the certificate of the router in front of the API',
+			fingerprintDescription: 'As `openssl s_client -connect host:port </dev/null | openssl x509 -noout -fingerprint -sha256` prints it',
+		}),
 	];
 
 	// No request test here: n8n would run it with its own client, which cannot check a custom CA or a

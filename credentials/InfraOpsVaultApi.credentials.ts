@@ -5,6 +5,8 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
+import { tlsCredentialFields } from '../nodes/shared/tlsCredentialFields';
+
 export class InfraOpsVaultApi implements ICredentialType {
 	name = 'infraOpsVaultApi';
 
@@ -39,38 +41,15 @@ export class InfraOpsVaultApi implements ICredentialType {
 			default: '',
 			description: 'Vault Enterprise / HCP namespace; leave empty otherwise',
 		},
-		{
-			displayName: 'TLS',
-			name: 'tls',
-			type: 'options',
-			options: [
-				{ name: 'System CAs', value: 'system', description: 'The certificate is issued by a public CA' },
-				{ name: 'Custom CA', value: 'ca', description: 'Trust the private CA that signed the server certificate' },
-				{ name: 'Pin Fingerprint', value: 'fingerprint', description: 'Accept only the certificate with this SHA-256 fingerprint' },
-				{ name: 'Allow Self-Signed', value: 'insecure', description: 'Accept any certificate (not recommended: anyone on the path can pose as the server and read the token)' },
-			],
+		...tlsCredentialFields({
 			default: 'system',
+			systemCas: 'The certificate is issued by a public CA',
+			customCa: 'Trust the private CA that signed the server certificate',
+			insecure: 'Accept any certificate (not recommended: anyone on the path can pose as the server and read the token)',
 			description: 'How the server certificate is checked before the token is sent; with http:// URLs nothing is checked',
-		},
-		{
-			displayName: 'CA Certificate',
-			name: 'ca',
-			type: 'string',
-			typeOptions: { rows: 4 },
-			default: '',
-			placeholder: '-----BEGIN CERTIFICATE-----',
-			description: 'PEM of the CA that signed Vault\'s listener certificate (the tls_cert_file\'s issuer)',
-			displayOptions: { show: { tls: ['ca'] } },
-		},
-		{
-			displayName: 'Certificate Fingerprint (SHA-256)',
-			name: 'fingerprint',
-			type: 'string',
-			default: '',
-			placeholder: 'AB:CD:...',
-			description: 'As `openssl x509 -noout -fingerprint -sha256 -in <tls_cert_file>` prints it',
-			displayOptions: { show: { tls: ['fingerprint'] } },
-		},
+			caDescription: "PEM of the CA that signed Vault's listener certificate (the tls_cert_file's issuer)",
+			fingerprintDescription: 'As `openssl x509 -noout -fingerprint -sha256 -in <tls_cert_file>` prints it',
+		}),
 	];
 
 	// No request test here: n8n would run it with its own client, which cannot check a custom CA or a
