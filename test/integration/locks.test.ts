@@ -10,7 +10,6 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { INodeExecutionData } from 'n8n-workflow';
-import { Client } from 'pg';
 
 import { DockerVolumeBackup } from '../../nodes/DockerVolumeBackup/DockerVolumeBackup.node';
 import { SecretRotate } from '../../nodes/SecretRotate/SecretRotate.node';
@@ -27,6 +26,7 @@ import { connectPostgres, type PostgresConnection } from '../../nodes/shared/pos
 import { createS3Client } from '../../nodes/shared/s3';
 import { openSsh, type SshConnection } from '../../nodes/shared/ssh';
 import { services } from '../harness/services';
+import { canLogin } from '../support/pgLogin';
 import { runWorkflow, type WorkflowJson } from '../support/workflowRunner';
 
 jest.setTimeout(180_000);
@@ -95,19 +95,6 @@ async function sql(text: string, params: unknown[] = []) {
 	}
 }
 
-async function canLogin(user: string, password: string): Promise<boolean> {
-	const pg = services().postgres;
-	const client = new Client({ host: pg.host, port: pg.port, user, password, database: 'postgres', ssl: { rejectUnauthorized: false }, connectionTimeoutMillis: 5_000 });
-	try {
-		await client.connect();
-		return true;
-	} catch (error) {
-		if ((error as { code?: string }).code === '28P01') return false;
-		throw error;
-	} finally {
-		await client.end().catch(() => undefined);
-	}
-}
 
 /** Writes a file into a volume with a short-lived container. */
 async function writeVolume(volume: string, script: string): Promise<void> {
@@ -319,14 +306,14 @@ describe('Secret Rotate: one run per target (lock folder on the real sshd, advis
 			expect(findings).toHaveLength(1);
 			expect(findings[0]).toMatchObject({ status: 'warning', rotated: false, lockedBy: { executionId: otherRun.executionId, workflowId: 'wf-other' } });
 			expect(findings[0].summary).toMatch(new RegExp(`^locked by execution ${otherRun.executionId} .*rotation not started .*role ${role}.*nothing was changed$`));
-			expect(await canLogin(role, oldPassword)).toBe(true);
+			expect(await canLogin(services().postgres, role, oldPassword)).toBe(true);
 		} finally {
 			await held.release();
 			await lockClient.end();
 		}
 		const after = await rotateRun(['postgresRole']);
 		expect(json(after.outputs.Rotate[0]).at(-1)).toMatchObject({ status: 'ok', rotated: true });
-		expect(await canLogin(role, oldPassword)).toBe(false);
+		expect(await canLogin(services().postgres, role, oldPassword)).toBe(false);
 	});
 });
 
@@ -406,14 +393,14 @@ describe('Secret Rotate rollback: only what this run wrote, only while it is sti
 		const before = anotherWriter('run A', { set: async () => void (await sql(`alter role ${role} password 'a-${run}'`)) });
 		const refused = await rotate([before, pg()], secret(), log);
 		expect(refused.findings.find((f) => f.targetKind === 'postgres-role' && f.step === 'set')).toMatchObject({ status: 'critical', summary: expect.stringMatching(/changed since the rotation started/) });
-		expect(await canLogin(role, `a-${run}`)).toBe(true);
+		expect(await canLogin(services().postgres, role, `a-${run}`)).toBe(true);
 
 		// another writer after B's set: B's rollback leaves that password too
 		await sql(`alter role ${role} password '${oldPassword}'`);
 		const after = anotherWriter('another writer', { set: async () => void (await sql(`alter role ${role} password 'c-${run}'`)), fail: true });
 		const outcome = await rotate([pg(), after], secret(), log);
 		expect(outcome.findings.find((f) => f.targetKind === 'postgres-role' && f.step === 'rollback')).toMatchObject({ status: 'warning', summary: expect.stringMatching(new RegExp(`${role} changed by someone else after this run set it: left alone`)) });
-		expect(await canLogin(role, `c-${run}`)).toBe(true);
+		expect(await canLogin(services().postgres, role, `c-${run}`)).toBe(true);
 		const [{ rolpassword }] = await sql('select rolpassword from pg_authid where rolname = $1', [role]);
 		expect(verifierMatches(rolpassword as string, `c-${run}`)).toBe(true);
 	});

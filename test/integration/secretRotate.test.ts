@@ -13,6 +13,7 @@ import { readEnvValue } from '../../nodes/SecretRotate/envFile';
 import { verifierMatches } from '../../nodes/SecretRotate/scram';
 import { startPostgres, type PostgresService } from '../harness/postgres';
 import { services, type PostgresInfo } from '../harness/services';
+import { canLogin } from '../support/pgLogin';
 import { runWorkflow, type WorkflowJson } from '../support/workflowRunner';
 
 jest.setTimeout(180_000);
@@ -49,20 +50,6 @@ async function sql(server: PostgresInfo, text: string, params: unknown[] = []) {
 	}
 }
 
-/** Resolves to true when `user`/`password` can log in to `database`. */
-async function canLogin(server: PostgresInfo, user: string, password: string, database = 'postgres'): Promise<boolean> {
-	const client = new Client({ host: server.host, port: server.port, user, password, database, ssl: { rejectUnauthorized: false }, connectionTimeoutMillis: 5_000 });
-	try {
-		await client.connect();
-		await client.query('select 1');
-		return true;
-	} catch (error) {
-		if (['28P01', '3D000', '42501'].includes((error as { code?: string }).code ?? '')) return false;
-		throw error;
-	} finally {
-		await client.end().catch(() => undefined);
-	}
-}
 
 function credentials() {
 	const pg = services().postgres;

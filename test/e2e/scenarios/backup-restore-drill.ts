@@ -43,15 +43,18 @@ const scenario: Scenario = {
 			// signed as the Backup operation signs with this credential: Verify takes the newest signed backup as "latest"
 			const signingKey = signingKeyFrom({ identity: String(ctx.credential('infraOpsBackupEncryption').secretKey) }).key;
 			if (!signingKey) throw new Error('the e2e Backup Encryption credential gives no signing key');
-			const backup = await backupVolume(docker.docker, { s3: client, bucket: s3.bucket, prefix }, { name: volume, driver: 'local', labels: {} }, {
-				compression: 'auto',
-				encryption: { kind: 'recipients', publicKeys: recipients.map((r) => r.publicKey), fingerprints: recipients.map((r) => r.fingerprint) },
-				stopMode: 'never',
-				helperImage: dockerInfo.image,
-				hooksBefore: [],
-				hooksAfter: [],
-				signingKey,
-			});
+			// written as the workflow's Backup writes it (recipients only), signed with the drill credential's key
+			const backupNow = async () =>
+				await backupVolume(docker.docker, { s3: client, bucket: s3.bucket, prefix }, { name: volume, driver: 'local', labels: {} }, {
+					compression: 'auto',
+					encryption: { kind: 'recipients', publicKeys: recipients.map((r) => r.publicKey), fingerprints: recipients.map((r) => r.fingerprint) },
+					stopMode: 'never',
+					helperImage: dockerInfo.image,
+					hooksBefore: [],
+					hooksAfter: [],
+					signingKey,
+				});
+			const backup = await backupNow();
 
 			const mails = ctx.sinks.smtp.messages.length;
 			const slack = ctx.sinks.slack.messages.length;
@@ -74,15 +77,7 @@ const scenario: Scenario = {
 			if (msgs.length !== 1 || !msgs[0].text.includes(volume) || !msgs[0].text.includes(String(failed[0].summary).slice(0, 20))) throw new Error(`expected one Slack message naming ${volume} and the problem: ${JSON.stringify(msgs.map((m) => m.text))}`);
 
 			// a fresh good backup is "latest"; the drill's credential now holds the identity with a typo
-			const fresh = await backupVolume(docker.docker, { s3: client, bucket: s3.bucket, prefix }, { name: volume, driver: 'local', labels: {} }, {
-				compression: 'auto',
-				encryption: { kind: 'recipients', publicKeys: recipients.map((r) => r.publicKey), fingerprints: recipients.map((r) => r.fingerprint) },
-				stopMode: 'never',
-				helperImage: dockerInfo.image,
-				hooksBefore: [],
-				hooksAfter: [],
-				signingKey,
-			});
+			const fresh = await backupNow();
 			const original = ctx.credential('infraOpsBackupEncryption');
 			const identity = String(original.secretKey);
 			const listed = await ctx.api<{ data: { id: string; type: string }[] }>('GET', '/credentials?limit=250');

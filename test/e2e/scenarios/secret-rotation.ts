@@ -17,6 +17,7 @@ import { readEnvValue } from '../../../nodes/SecretRotate/envFile';
 import * as n8n from '../../../scripts/n8n/n8n';
 import { startPostgres, type PostgresService } from '../../harness/postgres';
 import type { PostgresInfo } from '../../harness/services';
+import { canLogin } from '../../support/pgLogin';
 import type { Scenario } from '../scenario';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -40,18 +41,6 @@ async function sql(server: PostgresInfo, text: string) {
 	}
 }
 
-async function canLogin(server: PostgresInfo, password: string): Promise<boolean> {
-	const client = new Client({ host: server.host, port: server.port, user: role, password, database: 'postgres', ssl: { rejectUnauthorized: false }, connectionTimeoutMillis: 5_000 });
-	try {
-		await client.connect();
-		return true;
-	} catch (error) {
-		if ((error as { code?: string }).code === '28P01') return false;
-		throw error;
-	} finally {
-		await client.end().catch(() => undefined);
-	}
-}
 
 /** A container whose health check passes only while POSTGRES_PASSWORD is `healthyWith` (any value when omitted). */
 async function startApp(password: string, healthyWith?: string) {
@@ -129,8 +118,8 @@ const scenario: Scenario = {
 		check(readEnvValue(readFileSync(envFiles[1], 'utf8'), 'POSTGRES_PASSWORD') === secret, 'both .env files hold it');
 		check(readFileSync(envFiles[1], 'utf8') === `# Langfuse\nexport POSTGRES_PASSWORD="${secret}"\n`, 'export and quotes kept');
 		for (const server of servers) {
-			check(await canLogin(server, secret), `the new password logs in on ${server.port}`);
-			check(!(await canLogin(server, oldPassword)), `the old password fails on ${server.port}`);
+			check(await canLogin(server, role, secret), `the new password logs in on ${server.port}`);
+			check(!(await canLogin(server, role, oldPassword)), `the old password fails on ${server.port}`);
 		}
 		const app = await docker.getContainer(containerName).inspect();
 		check(app.Config.Env.includes(`POSTGRES_PASSWORD=${secret}`) && app.Config.Env.includes(`DATABASE_URL=postgres://${role}:${secret}@db:5432/postgres`), 'the container was recreated with the new password');
@@ -154,7 +143,7 @@ const scenario: Scenario = {
 		check(failed.at(-1)!.status === 'critical' && failed.at(-1)!.rolledBack === true, `run 2 failed and rolled back: ${describe2()}`);
 		check(failed.some((f) => f.step === 'test' && f.targetKind === 'containers' && f.status === 'critical'), `the container test failed: ${describe2()}`);
 		check(!failed.some((f) => f.targetKind === 'n8n-credential' && f.step === 'set'), 'the n8n credential was not touched');
-		for (const server of servers) check(await canLogin(server, secret), `the run-1 password still works on ${server.port}`);
+		for (const server of servers) check(await canLogin(server, role, secret), `the run-1 password still works on ${server.port}`);
 		check(envFiles.every((f, i) => readFileSync(f, 'utf8') === envBefore[i]), 'the .env files are restored');
 		const restored = await docker.getContainer(containerName).inspect();
 		check(restored.State.Health?.Status === 'healthy' && restored.Config.Env.includes(`POSTGRES_PASSWORD=${secret}`), 'the old container is back and healthy');
