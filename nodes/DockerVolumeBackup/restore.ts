@@ -394,6 +394,8 @@ export interface HostRestoreResult {
 	setidCleared: string[];
 	/** Symlinks with an absolute target: they point into the host's tree, not into the restored folder (first 50). */
 	absoluteLinks: string[];
+	/** Block and character device nodes of the archive, removed before the folder appeared (first 50). */
+	devicesRemoved: string[];
 	warnings: string[];
 	durationMs: number;
 }
@@ -401,9 +403,10 @@ export interface HostRestoreResult {
 /**
  * Unpacks a host path backup over SSH into a new or empty folder, never over live files: the files
  * land under `folder` with their original paths (`<folder>/opt/traefik-stack/...`), for the operator
- * to compare and move. `tar -x` writes into a 0700 staging folder beside it that is renamed into place
- * only after the tar stream matched the manifest (and setuid/setgid bits were cleared unless kept),
- * and removed on any failure.
+ * to compare and move. `tar -x` writes into a folder inside a 0700 staging folder beside it (an
+ * archive's own `./` entry sets the mode of the folder it unpacks into, so that one cannot be the
+ * guard); it is renamed into place only after the tar stream matched the manifest, setuid/setgid bits
+ * were cleared unless kept and device nodes removed, and removed on any failure.
  */
 export async function restoreHostPaths(ssh: SshSession, target: StorageTarget, options: HostRestoreOptions): Promise<HostRestoreResult> {
 	const t0 = Date.now();
@@ -417,9 +420,11 @@ export async function restoreHostPaths(ssh: SshSession, target: StorageTarget, o
 	const check = await ssh.exec(`if [ -e ${quoted} ]; then [ -d ${quoted} ] && [ -z "$(ls -A ${quoted})" ] || exit 3; fi`);
 	if (check.code === 3) throw new InfraOpsError(`${ssh.target}: ${folder} exists and is not an empty folder`, 'Restore into a new folder and move what you need from there; live files are never overwritten');
 	if (check.code !== 0) throw new InfraOpsError(`${ssh.target}: cannot check ${folder}: ${check.stderr.trim()}`);
-	const staging = shellQuote(`${folder}.partial-${randomBytes(4).toString('hex')}`);
-	// 0700: no other user of the host reaches a setuid file before its bit is cleared
-	const made = await ssh.exec(`mkdir -m 0700 -- ${staging}`);
+	const stagingPath = `${folder}.partial-${randomBytes(4).toString('hex')}`;
+	const staging = shellQuote(stagingPath);
+	const tree = shellQuote(`${stagingPath}/tree`);
+	// 0700: no other user of the host reaches a setuid file or a device node before it is made safe
+	const made = await ssh.exec(`mkdir -m 0700 -- ${staging} && mkdir -m 0700 -- ${tree}`);
 	if (made.code !== 0) throw new InfraOpsError(`${ssh.target}: cannot create a folder beside ${folder}: ${made.stderr.trim()}`, 'Check that the SSH user may write to its parent folder');
 	let placed = false;
 	try {
@@ -428,7 +433,7 @@ export async function restoreHostPaths(ssh: SshSession, target: StorageTarget, o
 		let writeError: unknown;
 		const readFailed = new AbortController();
 		reading.done.catch((error: Error) => readFailed.abort(error));
-		await ssh.execWithInput(`tar -x -p --numeric-owner -f - -C ${staging}`, reading.tar, { signal: readFailed.signal }).catch((error: unknown) => (writeError = error));
+		await ssh.execWithInput(`tar -x -p --numeric-owner -f - -C ${tree}`, reading.tar, { signal: readFailed.signal }).catch((error: unknown) => (writeError = error));
 		await reading.done.catch((error: Error) => {
 			throw stepError('read backup', error);
 		});
@@ -439,15 +444,22 @@ export async function restoreHostPaths(ssh: SshSession, target: StorageTarget, o
 		let setidCleared: string[] = [];
 		if (!options.keepSetid) {
 			// directories keep setgid: there it only makes new files inherit the group
-			const cleared = await ssh.exec(`cd ${staging} && find . ! -type d ! -type l \\( -perm -4000 -o -perm -2000 \\) -print -exec chmod ug-s {} +`);
+			const cleared = await ssh.exec(`cd ${tree} && find . ! -type d ! -type l \\( -perm -4000 -o -perm -2000 \\) -print -exec chmod ug-s {} +`);
 			if (cleared.code !== 0) throw stepError('clear setuid/setgid bits', new Error(cleared.stderr.trim() || `exit ${cleared.code}`));
 			const lines = cleared.stdout.split('\n').filter(Boolean).sort();
 			setidCleared = lines.slice(0, 50).map((l) => `${folder}/${l.replace(/^\.\//, '')}`);
 			if (lines.length) warnings.push(`setuid/setgid bits cleared on ${lines.length} file(s) (turn on Keep Setuid/Setgid Bits to keep them): ${setidCleared.slice(0, 10).join(', ')}${lines.length > 10 ? ', …' : ''}`);
 		}
+		// a planted archive can carry a world-writable node of the host's disk or memory; a folder of
+		// configuration files never needs one
+		const devices = await ssh.exec(`cd ${tree} && find . \\( -type b -o -type c \\) -print -exec rm -f -- {} +`);
+		if (devices.code !== 0) throw stepError('remove device nodes', new Error(devices.stderr.trim() || `exit ${devices.code}`));
+		const deviceLines = devices.stdout.split('\n').filter(Boolean).sort();
+		const devicesRemoved = deviceLines.slice(0, 50).map((l) => `${folder}/${l.replace(/^\.\//, '')}`);
+		if (deviceLines.length) warnings.push(`${deviceLines.length} device node(s) in the backup were not restored (a backup of host paths has no use for them; one planted in the bucket could expose a disk): ${devicesRemoved.slice(0, 10).join(', ')}${deviceLines.length > 10 ? ', …' : ''}`);
 		const absoluteLinks = reading.scanner.absoluteLinks.map((l) => `${folder}/${l}`);
 		if (absoluteLinks.length) warnings.push(`${absoluteLinks.length}${absoluteLinks.length === 50 ? '+' : ''} symlink(s) with an absolute target point into the host's tree, not into ${folder}: ${absoluteLinks.slice(0, 10).join(', ')}${absoluteLinks.length > 10 ? ', …' : ''}`);
-		const moved = await ssh.exec(`{ [ ! -e ${quoted} ] || rmdir -- ${quoted}; } && mv -T -- ${staging} ${quoted}`);
+		const moved = await ssh.exec(`{ [ ! -e ${quoted} ] || rmdir -- ${quoted}; } && mv -T -- ${tree} ${quoted}`);
 		if (moved.code !== 0) throw stepError('move into place', new Error(moved.stderr.trim()));
 		placed = true;
 		return {
@@ -460,10 +472,12 @@ export async function restoreHostPaths(ssh: SshSession, target: StorageTarget, o
 			fileBytes: reading.scanner.stats!.fileBytes,
 			setidCleared,
 			absoluteLinks,
+			devicesRemoved,
 			warnings,
 			durationMs: Date.now() - t0,
 		};
 	} finally {
-		if (!placed) await ssh.exec(`rm -rf -- ${staging}`).catch(() => undefined);
+		// once placed, only the empty staging folder is left
+		await ssh.exec(placed ? `rmdir -- ${staging}` : `rm -rf -- ${staging}`).catch(() => undefined);
 	}
 }

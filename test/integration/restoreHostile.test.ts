@@ -183,4 +183,43 @@ describe('restore against inputs it did not make', () => {
 			await docker.docker.getImage(`${appImage}:latest`).remove({ force: true });
 		}
 	});
+
+	it('threat: a planted host path backup puts world-writable device nodes onto the host without a word', async () => {
+		const name = `dev-${run}`;
+		const prefix = `dev-${run}`;
+		const base = mkdtempSync(join(tmpdir(), 'iops-dev-'));
+		try {
+			const stack = join(base, 'stack');
+			execFileSync('sh', ['-c', `mkdir -p '${stack}' && echo conf > '${stack}/app.conf'`]);
+			const backup = await runWorkflow({
+				workflow: workflow('Backup', { operation: 'backup', prefix, selectBy: 'prefix', volumePrefix: `nothing-${run}_`, encryption: 'recipients', compression: 'zstd', stopContainers: 'never', hostPathsEnabled: true, hostPathsName: name, hostPaths: stack }),
+				nodeTypes,
+				credentials: credentials(),
+			});
+			const real = json(backup.outputs.Backup[0]).find((f) => f.target === name)!;
+			expect(real.status).toBe('ok');
+			const hostile = pythonTar(
+				[
+					"add('./', tarfile.DIRTYPE, 0o755)",
+					"add('opt/', tarfile.DIRTYPE, 0o755)",
+					"add('opt/disk', tarfile.BLKTYPE, 0o666, devmajor=7, devminor=0)",
+					"add('opt/mem', tarfile.CHRTYPE, 0o666, devmajor=1, devminor=1)",
+					"add('opt/app.conf', tarfile.REGTYPE, 0o644, b'conf\\n')",
+				].join('\n'),
+			);
+			await plant(real.key as string, prefix, name, hostile);
+			const into = join(base, 'restored');
+			const restore = await runWorkflow({ workflow: workflow('Restore', { operation: 'restore', prefix, volume: name, hostPathsEnabled: true, hostFolder: into }), nodeTypes, credentials: credentials() });
+			const [finding] = json(restore.outputs.Restore[0]);
+			const devices = execFileSync('sh', ['-c', `find '${base}' \\( -type b -o -type c \\) -printf '%M %p\\n'`]).toString().trim();
+			expect(devices).toBe('');
+			expect(finding).toMatchObject({ status: 'warning', devicesRemoved: [join(into, 'opt/disk'), join(into, 'opt/mem')] });
+			expect(finding.summary).toMatch(/2 device node\(s\) in the backup were not restored/);
+			// everything else of the archive is there, and no staging folder is left beside it
+			expect(readFileSync(join(into, 'opt/app.conf'), 'utf8')).toBe('conf\n');
+			expect(execFileSync('ls', ['-A', base]).toString().trim().split('\n').sort()).toEqual(['restored', 'stack']);
+		} finally {
+			rmSync(base, { recursive: true, force: true });
+		}
+	});
 });
