@@ -297,6 +297,7 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 	const stopped: string[] = [];
 	let stagingHelper: Dockerode.Container | undefined;
 	let copyHelper: Dockerode.Container | undefined;
+	let sourceHelper: Dockerode.Container | undefined;
 	let incomingMade = false;
 	/** Swapped, or left for the operator to sort out by hand: the hidden folder is not ours to delete then. */
 	let keepIncoming = false;
@@ -310,11 +311,15 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 		stagingHelper = undefined;
 
 		// staging → a hidden folder of the target, while its users still run; checked again there
-		copyHelper = await createHelper(docker, image, [`${staging}:/src:ro`, `${targetVolume}:/dst`]);
+		// reading and writing through two helpers: Docker holds a container's lock for as long as an
+		// archive GET streams, so a PUT into the same container waits for a GET that waits for it
+		// (any volume larger than the buffers in between hung until the API time-out)
+		sourceHelper = await createHelper(docker, image, [`${staging}:/src:ro`]);
+		copyHelper = await createHelper(docker, image, [`${targetVolume}:/dst`]);
 		const mkdir = await step('write volume', () => runScript(docker, image, [`${targetVolume}:/dst`], 'mkdir -m 0700 -- "/dst/$1"', [incoming]));
 		if (mkdir.code !== 0) throw stepError('write volume', new InfraOpsError(`cannot create a folder in ${targetVolume}: ${mkdir.output || `exit ${mkdir.code}`}`));
 		incomingMade = true;
-		const source = await readVolumeArchive(copyHelper, '/src');
+		const source = await readVolumeArchive(sourceHelper, '/src');
 		const copy = putTree(copyHelper, `/dst/${incoming}`, source);
 		await step('write volume', () => copy.done);
 		const copied = await step('write volume', () => readTree(copyHelper!, `/dst/${incoming}`));
@@ -322,6 +327,8 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 		if (problems.length) throw stepError('write volume', new InfraOpsError(`the copy into ${targetVolume} does not match the backup: ${problems.join('; ')}`));
 		await removeQuietly(copyHelper);
 		copyHelper = undefined;
+		await removeQuietly(sourceHelper);
+		sourceHelper = undefined;
 
 		await step('stop containers', () => stopContainers(docker, users.filter((u) => u.running), options.stopTimeoutS ?? 30, stopped));
 		const swap = await step('swap volume content', () => runScript(docker, image, [`${targetVolume}:/dst`], SWAP_SCRIPT, [incoming, previous, ...(staged.root ? [`${staged.root.uid}:${staged.root.gid}`, staged.root.mode.toString(8)] : [])]));
@@ -345,6 +352,7 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 	} finally {
 		await removeQuietly(stagingHelper);
 		await removeQuietly(copyHelper);
+		await removeQuietly(sourceHelper);
 		const after: string[] = [];
 		if (incomingMade && !keepIncoming) {
 			const cleaned = await runScript(docker, image, [`${targetVolume}:/dst`], 'rm -rf -- "/dst/$1"', [incoming]).catch(() => ({ code: -1, output: '' }));

@@ -96,7 +96,7 @@ async function volumeListing(name: string): Promise<string> {
 		for await (const c of stream) chunks.push(c as Buffer);
 		const tar = Buffer.concat(chunks);
 		const listing = execFileSync('tar', ['-tvf', '-', '--numeric-owner', '--full-time'], { input: tar }).toString();
-		const content = createHash('sha256').update(execFileSync('tar', ['-xOf', '-'], { input: tar })).digest('hex');
+		const content = createHash('sha256').update(execFileSync('tar', ['-xOf', '-'], { input: tar, maxBuffer: 1 << 28 })).digest('hex');
 		return `${listing.split('\n').filter((l) => !/ \.\/$/.test(l)).join('\n')}\n${content}`;
 	} finally {
 		await reader.remove();
@@ -181,6 +181,30 @@ describe('restore against inputs it did not make', () => {
 		} finally {
 			await user.remove({ force: true });
 			await docker.docker.getImage(`${appImage}:latest`).remove({ force: true });
+		}
+	});
+
+	it('threat: Replace of a volume larger than a few MiB hangs in its copy step until the Docker API time-out, and never restores', async () => {
+		const prefix = `big-${run}`;
+		const src = `t${run}_bigsrc`;
+		await makeVolume(src, 'set -e; head -c 24000000 /dev/urandom > /v/big.bin; echo small > /v/small.txt');
+		const backup = await runWorkflow({
+			workflow: workflow('Backup', { operation: 'backup', prefix, selectBy: 'names', volumeNames: src, encryption: 'recipients', compression: 'zstd', stopContainers: 'never' }),
+			nodeTypes,
+			credentials: credentials(),
+		});
+		expect(json(backup.outputs.Backup[0])[0].status).toBe('ok');
+		const live = `t${run}_biglive`;
+		await makeVolume(live, 'echo old > /v/old.txt');
+		const user = await docker.docker.createContainer({ name: `big-${run}`, Image: services().docker.image, Cmd: SLEEPER, HostConfig: { Binds: [`${live}:/data`], NetworkMode: 'none' } });
+		await user.start();
+		try {
+			const result = await runWorkflow({ workflow: workflow('Restore', { operation: 'restore', prefix, volume: src, targetVolume: live, replace: true }), nodeTypes, credentials: credentials() });
+			expect(json(result.outputs.Restore[0])[0]).toMatchObject({ status: 'ok', replaced: true });
+			expect(await volumeListing(live)).toEqual(await volumeListing(src));
+			expect((await user.inspect()).State.Running).toBe(true);
+		} finally {
+			await user.remove({ force: true });
 		}
 	});
 
