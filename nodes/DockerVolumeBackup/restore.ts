@@ -184,16 +184,18 @@ async function runScript(docker: Dockerode, image: string, binds: string[], scri
  */
 const SWAP_SCRIPT = `
 in="/dst/$1"; old="/dst/$2"
-each() { for f in "$1"/* "$1"/.[!.]* "$1"/..?*; do if [ -e "$f" ] || [ -L "$f" ]; then case "$f" in "$in"|"$old") ;; *) printf '%s\\n' "$f";; esac; fi; done; }
+# moves the entries of folder $1 (but $in and $old) into $2; straight from the glob, as a listing read
+# back line by line would split a name holding a newline
+move() { for f in "$1"/* "$1"/.[!.]* "$1"/..?*; do if [ -e "$f" ] || [ -L "$f" ]; then case "$f" in "$in"|"$old") ;; *) mv -- "$f" "$2"/ || return 1;; esac; fi; done; }
 back() {
-  if [ "$1" = 2 ]; then each /dst | while IFS= read -r f; do mv -- "$f" "$in"/ || exit 1; done || exit 13; fi
-  each "$old" | while IFS= read -r f; do mv -- "$f" /dst/ || exit 1; done || exit 13
+  if [ "$1" = 2 ]; then move /dst "$in" || exit 13; fi
+  move "$old" /dst || exit 13
   rmdir -- "$old"
 }
 [ -d "$in" ] || exit 10
 mkdir -- "$old" || exit 10
-each /dst | while IFS= read -r f; do mv -- "$f" "$old"/ || exit 1; done || { back 1; exit 11; }
-each "$in" | while IFS= read -r f; do mv -- "$f" /dst/ || exit 1; done || { back 2; exit 12; }
+move /dst "$old" || { back 1; exit 11; }
+move "$in" /dst || { back 2; exit 12; }
 rmdir -- "$in"
 rm -rf -- "$old" || exit 20
 # the volume root takes the backed-up root's owner and mode, as a PUT straight into it would

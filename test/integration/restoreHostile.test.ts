@@ -208,6 +208,23 @@ describe('restore against inputs it did not make', () => {
 		}
 	});
 
+	it('threat: Replace refuses to restore (or to replace) a volume with a file name holding a newline at its root', async () => {
+		const prefix = `nl-${run}`;
+		const src = `t${run}_nlsrc`;
+		await makeVolume(src, "set -e; printf new > '/v/new\nline'; printf dash > '/v/-rf'; echo n > /v/plain");
+		const backup = await runWorkflow({
+			workflow: workflow('Backup', { operation: 'backup', prefix, selectBy: 'names', volumeNames: src, encryption: 'recipients', compression: 'zstd', stopContainers: 'never' }),
+			nodeTypes,
+			credentials: credentials(),
+		});
+		expect(json(backup.outputs.Backup[0])[0].status).toBe('ok');
+		const live = `t${run}_nllive`;
+		await makeVolume(live, "set -e; printf old > '/v/old\nline'; echo o > /v/old.txt");
+		const result = await runWorkflow({ workflow: workflow('Restore', { operation: 'restore', prefix, volume: src, targetVolume: live, replace: true }), nodeTypes, credentials: credentials() });
+		expect(json(result.outputs.Restore[0])[0]).toMatchObject({ status: 'ok', replaced: true });
+		expect(await volumeListing(live)).toEqual(await volumeListing(src));
+	});
+
 	it('threat: a planted host path backup puts world-writable device nodes onto the host without a word', async () => {
 		const name = `dev-${run}`;
 		const prefix = `dev-${run}`;
