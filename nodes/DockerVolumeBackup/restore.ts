@@ -23,7 +23,7 @@ import {
 import { checkAgainstManifest, readBackupStream, requireDecryptKey, resolveBackup, stepError, type StorageTarget, type TrustOptions } from './engine';
 import { isSafeName, type BackupManifest } from './manifest';
 import { getStream } from './store';
-import { putTree } from './tarPut';
+import { putTree, rootFolderTar } from './tarPut';
 import { TarScanner, type TarStats } from './tarScan';
 
 export const STAGING_LABEL = 'infra-ops.backup.staging';
@@ -59,8 +59,8 @@ export interface StreamRestore {
 	linksOutside: number;
 	/** Entries the scanner knows this restore path cannot reproduce. */
 	unrestorable: string[];
-	/** The backed-up volume root's mode and owner. */
-	root?: { mode: number; uid: string; gid: string };
+	/** The backed-up volume root's mode, owner and time. */
+	root?: { mode: number; uid: string; gid: string; mtime: number };
 }
 
 /**
@@ -108,7 +108,7 @@ export async function restoreStream(target: StorageTarget, key: string, manifest
 		storedBytes: reading.counter.bytes,
 		linksOutside: write.filter.held.length,
 		unrestorable: reading.scanner.unrestorable,
-		root: reading.scanner.root && { mode: reading.scanner.root.mode, uid: reading.scanner.root.uid, gid: reading.scanner.root.gid },
+		root: reading.scanner.root && { mode: reading.scanner.root.mode, uid: reading.scanner.root.uid, gid: reading.scanner.root.gid, mtime: reading.scanner.root.mtime },
 	};
 }
 
@@ -269,6 +269,8 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 			helper = await createHelper(docker, image, [`${targetVolume}:/dst`]);
 			const r = await restoreStream(target, key, manifest, options.decryptKey, helper, '/dst');
 			throwIfFailed(r);
+			// the volume root as backed up (a database's is 0700, owned by its user), as Replace sets it
+			if (r.root) await step('write volume', () => helper!.putArchive(rootFolderTar('dst', r.root!), { path: '/' }));
 			return done(r, true, false, []);
 		} catch (error) {
 			await removeQuietly(helper);

@@ -225,6 +225,23 @@ describe('restore against inputs it did not make', () => {
 		expect(await volumeListing(live)).toEqual(await volumeListing(src));
 	});
 
+	it('threat: a restore into a new volume gives a database volume a root owned by root with mode 755 (not the 700 999:999 it had)', async () => {
+		const prefix = `root-${run}`;
+		const src = `t${run}_rootsrc`;
+		await makeVolume(src, 'set -e; echo 16 > /v/PG_VERSION; chown -R 999:999 /v; chmod 0700 /v');
+		const backup = await runWorkflow({
+			workflow: workflow('Backup', { operation: 'backup', prefix, selectBy: 'names', volumeNames: src, encryption: 'recipients', compression: 'zstd', stopContainers: 'never' }),
+			nodeTypes,
+			credentials: credentials(),
+		});
+		expect(json(backup.outputs.Backup[0])[0].status).toBe('ok');
+		const fresh = `t${run}_rootnew`;
+		const result = await runWorkflow({ workflow: workflow('Restore', { operation: 'restore', prefix, volume: src, targetVolume: fresh, replace: false }), nodeTypes, credentials: credentials() });
+		expect(json(result.outputs.Restore[0])[0]).toMatchObject({ status: 'ok', created: true });
+		const root = (name: string) => docker.docker.getVolume(name).inspect().then((v) => execFileSync('stat', ['-c', '%a %u:%g', v.Mountpoint]).toString().trim());
+		expect(await root(fresh)).toBe('700 999:999');
+	});
+
 	it('threat: a planted host path backup puts world-writable device nodes onto the host without a word', async () => {
 		const name = `dev-${run}`;
 		const prefix = `dev-${run}`;
