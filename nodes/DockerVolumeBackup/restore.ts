@@ -295,6 +295,20 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 	const empty = await volumeIsEmpty(docker, image, targetVolume);
 	if (!empty && !options.replace) throw new InfraOpsError(`Volume "${targetVolume}" is not empty`, 'Turn on Replace to replace its content, or restore into a new volume name');
 
+	// the caller holds this volume's lock, so a staging volume of it is a crashed run's (n8n killed
+	// mid-restore): a full copy of some backup that nothing else would ever remove
+	const stale = await docker.listVolumes({ filters: { label: [`${STAGING_LABEL}=${targetVolume}`] } }).catch(() => undefined);
+	for (const v of stale?.Volumes ?? []) {
+		const removed = await docker
+			.getVolume(v.Name)
+			.remove()
+			.then(
+				() => true,
+				() => false,
+			);
+		warnings.push(removed ? `removed ${v.Name}, the staging volume of an interrupted restore` : `${v.Name}, the staging volume of an interrupted restore, could not be removed`);
+	}
+
 	const staging = `infra-ops-staging-${randomBytes(4).toString('hex')}`;
 	const incoming = `.infra-ops-incoming-${randomBytes(4).toString('hex')}`;
 	const previous = `.infra-ops-previous-${randomBytes(4).toString('hex')}`;

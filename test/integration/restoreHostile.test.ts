@@ -242,6 +242,36 @@ describe('restore against inputs it did not make', () => {
 		expect(await root(fresh)).toBe('700 999:999');
 	});
 
+	it('threat: every restore interrupted by a crash (n8n killed mid-restore) leaves a full-size staging volume behind for good', async () => {
+		const prefix = `stale-${run}`;
+		const src = `t${run}_stalesrc`;
+		await makeVolume(src, 'echo new > /v/new.txt');
+		const backup = await runWorkflow({
+			workflow: workflow('Backup', { operation: 'backup', prefix, selectBy: 'names', volumeNames: src, encryption: 'recipients', compression: 'zstd', stopContainers: 'never' }),
+			nodeTypes,
+			credentials: credentials(),
+		});
+		expect(json(backup.outputs.Backup[0])[0].status).toBe('ok');
+		const live = `t${run}_stalelive`;
+		await makeVolume(live, 'echo old > /v/old.txt');
+		// what a run killed between staging and swap leaves: a staging volume labelled for its target, and one of another target
+		const left = `infra-ops-staging-left${run}`;
+		await docker.docker.createVolume({ Name: left, Labels: { 'infra-ops.backup.staging': live } });
+		const other = `infra-ops-staging-other${run}`;
+		await docker.docker.createVolume({ Name: other, Labels: { 'infra-ops.backup.staging': `${live}-other` } });
+		try {
+			const result = await runWorkflow({ workflow: workflow('Restore', { operation: 'restore', prefix, volume: src, targetVolume: live, replace: true }), nodeTypes, credentials: credentials() });
+			const [item] = json(result.outputs.Restore[0]);
+			expect(item).toMatchObject({ status: 'warning', replaced: true, summary: expect.stringContaining(`removed ${left}, the staging volume of an interrupted restore`) });
+			const names = (await docker.docker.listVolumes()).Volumes.map((v) => v.Name);
+			expect(names).not.toContain(left);
+			expect(names).toContain(other);
+		} finally {
+			await docker.docker.getVolume(other).remove().catch(() => undefined);
+			await docker.docker.getVolume(left).remove().catch(() => undefined);
+		}
+	});
+
 	it('threat: a planted host path backup puts world-writable device nodes onto the host without a word', async () => {
 		const name = `dev-${run}`;
 		const prefix = `dev-${run}`;
