@@ -110,6 +110,9 @@ export async function createHelper(
 		Image: image,
 		Entrypoint: [],
 		Cmd: cmd,
+		// root, whatever the image's USER: a helper started from the users' own image (mkdir and mv
+		// of the Replace swap) must reach every entry of the volume, as Docker's archive API does
+		User: '0:0',
 		Labels: { [HELPER_LABEL]: 'true' },
 		NetworkDisabled: true,
 		HostConfig: { Binds: binds, NetworkMode: 'none', AutoRemove: false },

@@ -23,7 +23,7 @@ import {
 import { checkAgainstManifest, readBackupStream, requireDecryptKey, resolveBackup, stepError, type StorageTarget, type TrustOptions } from './engine';
 import { isSafeName, type BackupManifest } from './manifest';
 import { getStream } from './store';
-import { putTree } from './tarPut';
+import { putTree, rootFolderTar } from './tarPut';
 import { TarScanner, type TarStats } from './tarScan';
 
 export const STAGING_LABEL = 'infra-ops.backup.staging';
@@ -59,8 +59,8 @@ export interface StreamRestore {
 	linksOutside: number;
 	/** Entries the scanner knows this restore path cannot reproduce. */
 	unrestorable: string[];
-	/** The backed-up volume root's mode and owner. */
-	root?: { mode: number; uid: string; gid: string };
+	/** The backed-up volume root's mode, owner and time. */
+	root?: { mode: number; uid: string; gid: string; mtime: number };
 }
 
 /**
@@ -108,7 +108,7 @@ export async function restoreStream(target: StorageTarget, key: string, manifest
 		storedBytes: reading.counter.bytes,
 		linksOutside: write.filter.held.length,
 		unrestorable: reading.scanner.unrestorable,
-		root: reading.scanner.root && { mode: reading.scanner.root.mode, uid: reading.scanner.root.uid, gid: reading.scanner.root.gid },
+		root: reading.scanner.root && { mode: reading.scanner.root.mode, uid: reading.scanner.root.uid, gid: reading.scanner.root.gid, mtime: reading.scanner.root.mtime },
 	};
 }
 
@@ -184,16 +184,18 @@ async function runScript(docker: Dockerode, image: string, binds: string[], scri
  */
 const SWAP_SCRIPT = `
 in="/dst/$1"; old="/dst/$2"
-each() { for f in "$1"/* "$1"/.[!.]* "$1"/..?*; do if [ -e "$f" ] || [ -L "$f" ]; then case "$f" in "$in"|"$old") ;; *) printf '%s\\n' "$f";; esac; fi; done; }
+# moves the entries of folder $1 (but $in and $old) into $2; straight from the glob, as a listing read
+# back line by line would split a name holding a newline
+move() { for f in "$1"/* "$1"/.[!.]* "$1"/..?*; do if [ -e "$f" ] || [ -L "$f" ]; then case "$f" in "$in"|"$old") ;; *) mv -- "$f" "$2"/ || return 1;; esac; fi; done; }
 back() {
-  if [ "$1" = 2 ]; then each /dst | while IFS= read -r f; do mv -- "$f" "$in"/ || exit 1; done || exit 13; fi
-  each "$old" | while IFS= read -r f; do mv -- "$f" /dst/ || exit 1; done || exit 13
+  if [ "$1" = 2 ]; then move /dst "$in" || exit 13; fi
+  move "$old" /dst || exit 13
   rmdir -- "$old"
 }
 [ -d "$in" ] || exit 10
 mkdir -- "$old" || exit 10
-each /dst | while IFS= read -r f; do mv -- "$f" "$old"/ || exit 1; done || { back 1; exit 11; }
-each "$in" | while IFS= read -r f; do mv -- "$f" /dst/ || exit 1; done || { back 2; exit 12; }
+move /dst "$old" || { back 1; exit 11; }
+move "$in" /dst || { back 2; exit 12; }
 rmdir -- "$in"
 rm -rf -- "$old" || exit 20
 # the volume root takes the backed-up root's owner and mode, as a PUT straight into it would
@@ -267,6 +269,8 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 			helper = await createHelper(docker, image, [`${targetVolume}:/dst`]);
 			const r = await restoreStream(target, key, manifest, options.decryptKey, helper, '/dst');
 			throwIfFailed(r);
+			// the volume root as backed up (a database's is 0700, owned by its user), as Replace sets it
+			if (r.root) await step('write volume', () => helper!.putArchive(rootFolderTar('dst', r.root!), { path: '/' }));
 			return done(r, true, false, []);
 		} catch (error) {
 			await removeQuietly(helper);
@@ -291,12 +295,27 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 	const empty = await volumeIsEmpty(docker, image, targetVolume);
 	if (!empty && !options.replace) throw new InfraOpsError(`Volume "${targetVolume}" is not empty`, 'Turn on Replace to replace its content, or restore into a new volume name');
 
+	// the caller holds this volume's lock, so a staging volume of it is a crashed run's (n8n killed
+	// mid-restore): a full copy of some backup that nothing else would ever remove
+	const stale = await docker.listVolumes({ filters: { label: [`${STAGING_LABEL}=${targetVolume}`] } }).catch(() => undefined);
+	for (const v of stale?.Volumes ?? []) {
+		const removed = await docker
+			.getVolume(v.Name)
+			.remove()
+			.then(
+				() => true,
+				() => false,
+			);
+		warnings.push(removed ? `removed ${v.Name}, the staging volume of an interrupted restore` : `${v.Name}, the staging volume of an interrupted restore, could not be removed`);
+	}
+
 	const staging = `infra-ops-staging-${randomBytes(4).toString('hex')}`;
 	const incoming = `.infra-ops-incoming-${randomBytes(4).toString('hex')}`;
 	const previous = `.infra-ops-previous-${randomBytes(4).toString('hex')}`;
 	const stopped: string[] = [];
 	let stagingHelper: Dockerode.Container | undefined;
 	let copyHelper: Dockerode.Container | undefined;
+	let sourceHelper: Dockerode.Container | undefined;
 	let incomingMade = false;
 	/** Swapped, or left for the operator to sort out by hand: the hidden folder is not ours to delete then. */
 	let keepIncoming = false;
@@ -310,11 +329,15 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 		stagingHelper = undefined;
 
 		// staging → a hidden folder of the target, while its users still run; checked again there
-		copyHelper = await createHelper(docker, image, [`${staging}:/src:ro`, `${targetVolume}:/dst`]);
+		// reading and writing through two helpers: Docker holds a container's lock for as long as an
+		// archive GET streams, so a PUT into the same container waits for a GET that waits for it
+		// (any volume larger than the buffers in between hung until the API time-out)
+		sourceHelper = await createHelper(docker, image, [`${staging}:/src:ro`]);
+		copyHelper = await createHelper(docker, image, [`${targetVolume}:/dst`]);
 		const mkdir = await step('write volume', () => runScript(docker, image, [`${targetVolume}:/dst`], 'mkdir -m 0700 -- "/dst/$1"', [incoming]));
 		if (mkdir.code !== 0) throw stepError('write volume', new InfraOpsError(`cannot create a folder in ${targetVolume}: ${mkdir.output || `exit ${mkdir.code}`}`));
 		incomingMade = true;
-		const source = await readVolumeArchive(copyHelper, '/src');
+		const source = await readVolumeArchive(sourceHelper, '/src');
 		const copy = putTree(copyHelper, `/dst/${incoming}`, source);
 		await step('write volume', () => copy.done);
 		const copied = await step('write volume', () => readTree(copyHelper!, `/dst/${incoming}`));
@@ -322,6 +345,8 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 		if (problems.length) throw stepError('write volume', new InfraOpsError(`the copy into ${targetVolume} does not match the backup: ${problems.join('; ')}`));
 		await removeQuietly(copyHelper);
 		copyHelper = undefined;
+		await removeQuietly(sourceHelper);
+		sourceHelper = undefined;
 
 		await step('stop containers', () => stopContainers(docker, users.filter((u) => u.running), options.stopTimeoutS ?? 30, stopped));
 		const swap = await step('swap volume content', () => runScript(docker, image, [`${targetVolume}:/dst`], SWAP_SCRIPT, [incoming, previous, ...(staged.root ? [`${staged.root.uid}:${staged.root.gid}`, staged.root.mode.toString(8)] : [])]));
@@ -345,6 +370,7 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 	} finally {
 		await removeQuietly(stagingHelper);
 		await removeQuietly(copyHelper);
+		await removeQuietly(sourceHelper);
 		const after: string[] = [];
 		if (incomingMade && !keepIncoming) {
 			const cleaned = await runScript(docker, image, [`${targetVolume}:/dst`], 'rm -rf -- "/dst/$1"', [incoming]).catch(() => ({ code: -1, output: '' }));
@@ -394,6 +420,8 @@ export interface HostRestoreResult {
 	setidCleared: string[];
 	/** Symlinks with an absolute target: they point into the host's tree, not into the restored folder (first 50). */
 	absoluteLinks: string[];
+	/** Block and character device nodes of the archive, removed before the folder appeared (first 50). */
+	devicesRemoved: string[];
 	warnings: string[];
 	durationMs: number;
 }
@@ -401,9 +429,10 @@ export interface HostRestoreResult {
 /**
  * Unpacks a host path backup over SSH into a new or empty folder, never over live files: the files
  * land under `folder` with their original paths (`<folder>/opt/traefik-stack/...`), for the operator
- * to compare and move. `tar -x` writes into a 0700 staging folder beside it that is renamed into place
- * only after the tar stream matched the manifest (and setuid/setgid bits were cleared unless kept),
- * and removed on any failure.
+ * to compare and move. `tar -x` writes into a folder inside a 0700 staging folder beside it (an
+ * archive's own `./` entry sets the mode of the folder it unpacks into, so that one cannot be the
+ * guard); it is renamed into place only after the tar stream matched the manifest, setuid/setgid bits
+ * were cleared unless kept and device nodes removed, and removed on any failure.
  */
 export async function restoreHostPaths(ssh: SshSession, target: StorageTarget, options: HostRestoreOptions): Promise<HostRestoreResult> {
 	const t0 = Date.now();
@@ -417,9 +446,11 @@ export async function restoreHostPaths(ssh: SshSession, target: StorageTarget, o
 	const check = await ssh.exec(`if [ -e ${quoted} ]; then [ -d ${quoted} ] && [ -z "$(ls -A ${quoted})" ] || exit 3; fi`);
 	if (check.code === 3) throw new InfraOpsError(`${ssh.target}: ${folder} exists and is not an empty folder`, 'Restore into a new folder and move what you need from there; live files are never overwritten');
 	if (check.code !== 0) throw new InfraOpsError(`${ssh.target}: cannot check ${folder}: ${check.stderr.trim()}`);
-	const staging = shellQuote(`${folder}.partial-${randomBytes(4).toString('hex')}`);
-	// 0700: no other user of the host reaches a setuid file before its bit is cleared
-	const made = await ssh.exec(`mkdir -m 0700 -- ${staging}`);
+	const stagingPath = `${folder}.partial-${randomBytes(4).toString('hex')}`;
+	const staging = shellQuote(stagingPath);
+	const tree = shellQuote(`${stagingPath}/tree`);
+	// 0700: no other user of the host reaches a setuid file or a device node before it is made safe
+	const made = await ssh.exec(`mkdir -m 0700 -- ${staging} && mkdir -m 0700 -- ${tree}`);
 	if (made.code !== 0) throw new InfraOpsError(`${ssh.target}: cannot create a folder beside ${folder}: ${made.stderr.trim()}`, 'Check that the SSH user may write to its parent folder');
 	let placed = false;
 	try {
@@ -428,7 +459,7 @@ export async function restoreHostPaths(ssh: SshSession, target: StorageTarget, o
 		let writeError: unknown;
 		const readFailed = new AbortController();
 		reading.done.catch((error: Error) => readFailed.abort(error));
-		await ssh.execWithInput(`tar -x -p --numeric-owner -f - -C ${staging}`, reading.tar, { signal: readFailed.signal }).catch((error: unknown) => (writeError = error));
+		await ssh.execWithInput(`tar -x -p --numeric-owner -f - -C ${tree}`, reading.tar, { signal: readFailed.signal }).catch((error: unknown) => (writeError = error));
 		await reading.done.catch((error: Error) => {
 			throw stepError('read backup', error);
 		});
@@ -439,15 +470,22 @@ export async function restoreHostPaths(ssh: SshSession, target: StorageTarget, o
 		let setidCleared: string[] = [];
 		if (!options.keepSetid) {
 			// directories keep setgid: there it only makes new files inherit the group
-			const cleared = await ssh.exec(`cd ${staging} && find . ! -type d ! -type l \\( -perm -4000 -o -perm -2000 \\) -print -exec chmod ug-s {} +`);
+			const cleared = await ssh.exec(`cd ${tree} && find . ! -type d ! -type l \\( -perm -4000 -o -perm -2000 \\) -print -exec chmod ug-s {} +`);
 			if (cleared.code !== 0) throw stepError('clear setuid/setgid bits', new Error(cleared.stderr.trim() || `exit ${cleared.code}`));
 			const lines = cleared.stdout.split('\n').filter(Boolean).sort();
 			setidCleared = lines.slice(0, 50).map((l) => `${folder}/${l.replace(/^\.\//, '')}`);
 			if (lines.length) warnings.push(`setuid/setgid bits cleared on ${lines.length} file(s) (turn on Keep Setuid/Setgid Bits to keep them): ${setidCleared.slice(0, 10).join(', ')}${lines.length > 10 ? ', …' : ''}`);
 		}
+		// a planted archive can carry a world-writable node of the host's disk or memory; a folder of
+		// configuration files never needs one
+		const devices = await ssh.exec(`cd ${tree} && find . \\( -type b -o -type c \\) -print -exec rm -f -- {} +`);
+		if (devices.code !== 0) throw stepError('remove device nodes', new Error(devices.stderr.trim() || `exit ${devices.code}`));
+		const deviceLines = devices.stdout.split('\n').filter(Boolean).sort();
+		const devicesRemoved = deviceLines.slice(0, 50).map((l) => `${folder}/${l.replace(/^\.\//, '')}`);
+		if (deviceLines.length) warnings.push(`${deviceLines.length} device node(s) in the backup were not restored (a backup of host paths has no use for them; one planted in the bucket could expose a disk): ${devicesRemoved.slice(0, 10).join(', ')}${deviceLines.length > 10 ? ', …' : ''}`);
 		const absoluteLinks = reading.scanner.absoluteLinks.map((l) => `${folder}/${l}`);
 		if (absoluteLinks.length) warnings.push(`${absoluteLinks.length}${absoluteLinks.length === 50 ? '+' : ''} symlink(s) with an absolute target point into the host's tree, not into ${folder}: ${absoluteLinks.slice(0, 10).join(', ')}${absoluteLinks.length > 10 ? ', …' : ''}`);
-		const moved = await ssh.exec(`{ [ ! -e ${quoted} ] || rmdir -- ${quoted}; } && mv -T -- ${staging} ${quoted}`);
+		const moved = await ssh.exec(`{ [ ! -e ${quoted} ] || rmdir -- ${quoted}; } && mv -T -- ${tree} ${quoted}`);
 		if (moved.code !== 0) throw stepError('move into place', new Error(moved.stderr.trim()));
 		placed = true;
 		return {
@@ -460,10 +498,12 @@ export async function restoreHostPaths(ssh: SshSession, target: StorageTarget, o
 			fileBytes: reading.scanner.stats!.fileBytes,
 			setidCleared,
 			absoluteLinks,
+			devicesRemoved,
 			warnings,
 			durationMs: Date.now() - t0,
 		};
 	} finally {
-		if (!placed) await ssh.exec(`rm -rf -- ${staging}`).catch(() => undefined);
+		// once placed, only the empty staging folder is left
+		await ssh.exec(placed ? `rmdir -- ${staging}` : `rm -rf -- ${staging}`).catch(() => undefined);
 	}
 }

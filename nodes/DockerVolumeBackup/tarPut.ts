@@ -202,6 +202,15 @@ export class OutsideLinkFilter extends Transform {
 	}
 }
 
+/**
+ * The archive root's mode, owner and time as one folder entry `base/`, for a PUT at "/": Docker does
+ * not apply an archive's own `./` entry to the folder it extracts into, but does apply a folder entry
+ * to an existing folder (here the volume's mount point).
+ */
+export function rootFolderTar(base: string, root: { mode: number; uid: string; gid: string; mtime: number }): Buffer {
+	return Buffer.concat([tarEntry(`${base}/`, { name: '', type: '5', link: '', realSize: 0, ...root }), Buffer.alloc(BLOCK * 2)]);
+}
+
 export interface TreeWrite {
 	/** Settles when Docker has taken the whole stream (first PUT) and the held links (second PUT). */
 	done: Promise<void>;
