@@ -214,7 +214,28 @@ export class DockerLock implements LeaseLock {
 		this.key = `docker ${this.name}`;
 	}
 
+	/**
+	 * The Docker daemon's clock minus ours. Leases on a lock container are written and judged in the
+	 * daemon's time: n8n workers whose clocks disagree by more than a lease would otherwise take over a
+	 * live lock (a waiter ahead) or wait on a dead one (a waiter behind). Without `docker info` (a socket
+	 * proxy without INFO) this worker's clock is used.
+	 */
+	private async daemonOffsetMs(): Promise<number> {
+		const before = Date.now();
+		try {
+			const info = (await this.docker.info()) as { SystemTime?: string };
+			const daemon = Date.parse(info.SystemTime ?? '');
+			const offset = Number.isFinite(daemon) ? daemon - Math.round((before + Date.now()) / 2) : 0;
+			// under a few seconds it is the request's own latency, not skew worth a lease's attention
+			return Math.abs(offset) < 5_000 ? 0 : offset;
+		} catch {
+			return 0;
+		}
+	}
+
 	async tryAcquire(holder: LockHolder, now: Date): Promise<TryResult> {
+		const offset = await this.daemonOffsetMs();
+		const onDaemon = (iso: string) => new Date(Date.parse(iso) + offset).toISOString();
 		for (let attempt = 0; attempt < 2; attempt++) {
 			try {
 				await this.docker.createContainer({
@@ -229,8 +250,8 @@ export class DockerLock implements LeaseLock {
 						[`${LABEL}.execution`]: holder.executionId ?? '',
 						[`${LABEL}.workflow`]: holder.workflowId ?? '',
 						[`${LABEL}.node`]: holder.node ?? '',
-						[`${LABEL}.since`]: holder.since,
-						[`${LABEL}.expires`]: holder.expires,
+						[`${LABEL}.since`]: onDaemon(holder.since),
+						[`${LABEL}.expires`]: onDaemon(holder.expires),
 					},
 					HostConfig: { NetworkMode: 'none' },
 				});
@@ -240,7 +261,7 @@ export class DockerLock implements LeaseLock {
 			}
 			const current = await this.current();
 			if (!current) continue; // released in between: try again
-			if (!isExpired(current.holder, now)) return { acquired: false, holder: current.holder };
+			if (!isExpired(current.holder, new Date(now.getTime() + offset))) return { acquired: false, holder: current.holder };
 			// by id, not by name: of several runs taking over at once, only one removes this stale
 			// container, and none can remove the fresh one the winner creates under the same name
 			await this.docker
@@ -257,7 +278,8 @@ export class DockerLock implements LeaseLock {
 	async renew(holder: LockHolder): Promise<boolean> {
 		const current = await this.current();
 		if (!current || current.holder?.token !== holder.token) return false;
-		const body = Buffer.from(JSON.stringify({ token: holder.token, expires: holder.expires }));
+		const offset = await this.daemonOffsetMs();
+		const body = Buffer.from(JSON.stringify({ token: holder.token, expires: new Date(Date.parse(holder.expires) + offset).toISOString() }));
 		await this.docker.getContainer(current.id).putArchive(tarOf(LEASE_FILE, body), { path: '/' });
 		return true;
 	}

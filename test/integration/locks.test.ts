@@ -204,6 +204,25 @@ describe('Docker Volume Backup: one run per volume (lock container on the real d
 		expect(await lockLabels(vol)).toBeUndefined();
 	});
 
+	it('threat: an n8n worker whose clock runs 11 minutes ahead takes over a lock whose lease is still running (leases are judged in the Docker daemon\'s time)', async () => {
+		const held = await acquireLocks([new DockerLock(docker.docker, vol)], otherRun, { waitMs: 0 });
+		const realNow = Date.now.bind(Date);
+		const ahead = 11 * 60_000;
+		const skewed = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + ahead);
+		try {
+			// the worker ahead sees the 10-minute lease as ended a minute ago
+			const since = new Date(Date.now()).toISOString();
+			const waiter: LockHolder = { token: `ahead-${run}`, executionId: `ahead-${run}`, since, expires: new Date(Date.now() + 10 * 60_000).toISOString() };
+			const result = await new DockerLock(docker.docker, vol).tryAcquire(waiter, new Date(Date.now()));
+			expect(result).toMatchObject({ acquired: false, holder: { executionId: otherRun.executionId } });
+			expect((await lockLabels(vol))?.['org.infra-ops.lock.token']).toBe(held.holder.token);
+		} finally {
+			skewed.mockRestore();
+			expect(await held.release()).toEqual([]);
+		}
+		expect(await lockLabels(vol)).toBeUndefined();
+	});
+
 	it('threat: a restore with Replace during a backup would empty the volume the backup reads: refused while the backup holds the lock, the volume and its running user untouched', async () => {
 		expect((await objectsUnder(prefix)).length).toBeGreaterThan(0);
 		await writeVolume(vol, 'echo v2-after-backup > /v/data.txt && echo new > /v/extra.txt');
