@@ -295,9 +295,15 @@ describe('restore against inputs it did not make', () => {
 					"add('opt/app.conf', tarfile.REGTYPE, 0o644, b'conf\\n')",
 				].join('\n'),
 			);
-			await plant(real.key as string, prefix, name, hostile);
+			const planted = await plant(real.key as string, prefix, name, hostile);
 			const into = join(base, 'restored');
-			const restore = await runWorkflow({ workflow: workflow('Restore', { operation: 'restore', prefix, volume: name, hostPathsEnabled: true, hostFolder: into }), nodeTypes, credentials: credentials() });
+			// a signed manifest keeps a planted backup from being "latest"; here the operator chose it and allowed
+			// unsigned backups (e.g. ones from before signing), and the unpacking itself must still plant no device
+			const restore = await runWorkflow({
+				workflow: workflow('Restore', { operation: 'restore', prefix, volume: name, backupKey: planted, allowUnsigned: true, hostPathsEnabled: true, hostFolder: into }),
+				nodeTypes,
+				credentials: credentials(),
+			});
 			const [finding] = json(restore.outputs.Restore[0]);
 			const devices = execFileSync('sh', ['-c', `find '${base}' \\( -type b -o -type c \\) -printf '%M %p\\n'`]).toString().trim();
 			expect(devices).toBe('');
