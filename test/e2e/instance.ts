@@ -99,6 +99,9 @@ export function patchWorkflow(
 ): WorkflowJson {
 	const copy = JSON.parse(JSON.stringify(json)) as WorkflowJson;
 	for (const node of copy.nodes) {
+		// scenarios run each workflow through its webhook; a schedule firing mid-suite (GitOps runs every
+		// 15 minutes) would add alerts to another scenario's sinks at a moment the clock decides
+		if (node.type === 'n8n-nodes-base.scheduleTrigger') node.disabled = true;
 		for (const type of Object.keys(node.credentials ?? {})) {
 			const credential = credentialFor(type);
 			if (!credential) {
