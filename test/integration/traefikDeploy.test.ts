@@ -221,10 +221,11 @@ describe('Traefik Config deploy over real sshd', () => {
 		expect(refused[0].summary).toMatch(/\.scratch\.yml: not valid YAML/);
 		fs.unlinkSync(path.join(folder.dynamicDir, '.scratch.yml'));
 
-		// a middleware defined twice, once in a subfolder: Traefik keeps one and skips the other
+		// a middleware defined twice, once in a subfolder: Traefik reads "more.yml" before the folder
+		// "stack", so the new file would silently take the live definition's place
 		const dup = await withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'more.yml', content: middlewares(5) }]));
 		expect(dup[0]).toMatchObject({ status: 'critical', action: 'rejected' });
-		expect(dup[0].summary).toMatch(/also defined in stack\/ai\/middlewares\.YML/);
+		expect(dup[0].summary).toMatch(/stack\/ai\/middlewares\.YML: http\.middlewares\.general-ratelimit is also defined in more\.yml, which Traefik reads first/);
 	});
 
 	it('refuses a backup folder inside the watched folder', async () => {
