@@ -325,8 +325,14 @@ const tls = closed<Tls>({
 });
 
 export const dynamicConfigShape = closed<DynamicConfig>({
-	http: open<NonNullable<DynamicConfig['http']>>({ routers: mapOf(httpRouter), services: mapOf(httpService), middlewares: mapOf(httpMiddleware) }),
-	tcp: open<NonNullable<DynamicConfig['tcp']>>({ routers: mapOf(tcpRouter), services: mapOf(tcpService) }),
+	// Open in the schema, closed in Traefik (dynamic.HTTPConfiguration / TCPConfiguration): the keys the
+	// schema does not describe are passed unchecked, any other key fails with "field not found".
+	http: closed<NonNullable<DynamicConfig['http']>>(
+		{ routers: mapOf(httpRouter), services: mapOf(httpService), middlewares: mapOf(httpMiddleware) },
+		[],
+		['serversTransports', 'models'],
+	),
+	tcp: closed<NonNullable<DynamicConfig['tcp']>>({ routers: mapOf(tcpRouter), services: mapOf(tcpService) }, [], ['middlewares', 'serversTransports', 'models']),
 	udp: closed<NonNullable<DynamicConfig['udp']>>({ routers: mapOf(udpRouter), services: mapOf(udpService) }),
 	tls,
 });
@@ -336,7 +342,11 @@ export const MIDDLEWARE_TYPES = Object.keys((httpMiddleware as { of: Record<stri
 export interface SchemaProblem {
 	/** JSON-pointer-like path, e.g. `http.middlewares.api-ratelimit.rateLimit.burst`. */
 	path: string;
+	/** The same path as keys, to find the line in the YAML document (names may contain dots). */
+	keys: Array<string | number>;
 	message: string;
+	/** Traefik loads the file anyway (a spelling nudge, a key it ignores); absent for errors that make the file fail. */
+	severity?: 'warning';
 }
 
 const typeName = (value: unknown): string =>
@@ -345,77 +355,145 @@ const typeName = (value: unknown): string =>
 const join = (path: string, key: string | number) => (path ? `${path}.${key}` : String(key));
 
 function closest(name: string, candidates: string[]): string | undefined {
-	const lower = name.toLowerCase();
-	return candidates.find((c) => c.toLowerCase() === lower) ?? candidates.find((c) => c.toLowerCase().startsWith(lower.slice(0, 4)));
+	return candidates.find((c) => c.toLowerCase().startsWith(name.toLowerCase().slice(0, 4)));
 }
 
-function check(shape: Shape, value: unknown, path: string, out: SchemaProblem[]): void {
+/**
+ * The option a key names, matched the way Traefik does: paerser (parser/nodes_metadata.go,
+ * findTypedField) compares a key with the Go field name using strings.EqualFold, so `FrameDeny` and
+ * `STSSeconds` load exactly like `frameDeny` and `stsSeconds`.
+ */
+function optionFor(names: string[], key: string): string | undefined {
+	if (names.includes(key)) return key;
+	const lower = key.toLowerCase();
+	return names.find((n) => n.toLowerCase() === lower);
+}
+
+const TOP_LEVEL = ['http', 'tcp', 'udp', 'tls'];
+const SECTIONS: Record<string, string> = { routers: 'http, tcp or udp', services: 'http, tcp or udp', middlewares: 'http or tcp', serverstransports: 'http or tcp' };
+
+/** Where a key that is unknown here does belong, when it is one of the well-known blocks. */
+function placementHint(key: string, path: string): string | undefined {
+	const lower = key.toLowerCase();
+	const top = TOP_LEVEL.find((t) => t === lower);
+	if (top && path) return `\`${top}\` belongs at the top level, not under \`${path}\``;
+	if (SECTIONS[lower]) return `\`${key}\` belongs under ${SECTIONS[lower]}${path ? `, not under \`${path}\`` : ''}`;
+	return undefined;
+}
+
+// Every scalar reaches paerser as a string (file/raw_node.go getSimpleValue) and is converted with
+// Go's strconv when filled into the field (parser/element_fill.go), so quoted values load too.
+const GO_BOOL = /^(1|t|T|TRUE|true|True|0|f|F|FALSE|false|False)$/;
+const GO_INT = /^[+-]?\d+$/;
+const scalarText = (value: unknown): string | undefined =>
+	typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : undefined;
+
+function check(shape: Shape, value: unknown, path: string, keys: Array<string | number>, out: SchemaProblem[]): void {
+	const fail = (message: string) => out.push({ path, keys, message });
 	switch (shape.kind) {
 		case 'string':
-			if (typeof value !== 'string') out.push({ path, message: `must be a string, not ${typeName(value)}` });
+			if (scalarText(value) === undefined) fail(`must be a string, not ${typeName(value)}`);
 			return;
-		case 'boolean':
-			if (typeof value !== 'boolean') out.push({ path, message: `must be true or false, not ${typeName(value)}` });
+		case 'boolean': {
+			const text = scalarText(value);
+			if (text === undefined || !GO_BOOL.test(text)) fail(`must be true or false, not ${typeName(value)}`);
 			return;
+		}
 		case 'stringOrNumber':
-			if (typeof value !== 'string' && typeof value !== 'number') out.push({ path, message: `must be a number or a string, not ${typeName(value)}` });
+			if (scalarText(value) === undefined) fail(`must be a number or a string, not ${typeName(value)}`);
 			return;
-		case 'number':
-			if (typeof value !== 'number' || (shape.integer && !Number.isInteger(value))) {
-				out.push({ path, message: `must be ${shape.integer ? 'a whole number' : 'a number'}, not ${typeName(value)}` });
+		case 'number': {
+			const text = scalarText(value);
+			const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+			const ok = shape.integer ? text !== undefined && (typeof value === 'number' ? Number.isInteger(value) : GO_INT.test(text)) : Number.isFinite(n);
+			if (!ok) {
+				fail(`must be ${shape.integer ? 'a whole number' : 'a number'}, not ${typeName(value)}`);
 				return;
 			}
-			if (shape.minimum !== undefined && value < shape.minimum) out.push({ path, message: `must be at least ${shape.minimum}` });
-			if (shape.maximum !== undefined && value > shape.maximum) out.push({ path, message: `must be at most ${shape.maximum}` });
+			if (shape.minimum !== undefined && n < shape.minimum) fail(`must be at least ${shape.minimum}`);
+			if (shape.maximum !== undefined && n > shape.maximum) fail(`must be at most ${shape.maximum}`);
 			return;
-		case 'array':
-			if (!Array.isArray(value)) {
-				out.push({ path, message: `must be a list, not ${typeName(value)}` });
+		}
+		case 'array': {
+			// A scalar for a list of scalars is split on commas (parser/element_fill.go setSlice: a value
+			// without the file decoder's "║" list marker is split with strings.Split(value, ","), then trimmed)
+			const scalarItems = shape.items.kind !== 'object' && shape.items.kind !== 'oneKey' && shape.items.kind !== 'array';
+			const text = scalarText(value);
+			const list = Array.isArray(value) ? value : scalarItems && text !== undefined ? text.split(',').map((v) => v.trim()) : undefined;
+			if (!list) {
+				fail(`must be a list, not ${typeName(value)}`);
 				return;
 			}
-			if (shape.minItems && value.length < shape.minItems) out.push({ path, message: `must have at least ${shape.minItems} entr${shape.minItems === 1 ? 'y' : 'ies'}` });
-			value.forEach((v, i) => check(shape.items, v, join(path, i), out));
+			if (shape.minItems && list.length < shape.minItems) fail(`must have at least ${shape.minItems} entr${shape.minItems === 1 ? 'y' : 'ies'}`);
+			if (Array.isArray(value)) value.forEach((v, i) => check(shape.items, v, join(path, i), [...keys, i], out));
+			else list.forEach((v) => check(shape.items, v, path, keys, out));
 			return;
+		}
 		case 'object': {
 			if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-				out.push({ path, message: `must be a map, not ${typeName(value)}` });
+				fail(`must be a map, not ${typeName(value)}`);
 				return;
 			}
 			const record = value as Record<string, unknown>;
-			for (const key of shape.required ?? []) if (!(key in record)) out.push({ path, message: `needs "${key}"` });
+			const names = Object.keys(shape.props);
+			for (const key of shape.required ?? []) if (!Object.keys(record).some((k) => optionFor([key], k))) fail(`needs "${key}"`);
 			for (const [key, v] of Object.entries(record)) {
-				const known = shape.props[key];
+				const at = join(path, key);
+				const where = [...keys, key];
+				const known = optionFor(names, key);
 				if (known) {
-					check(known, v, join(path, key), out);
+					if (known !== key) {
+						out.push({
+							path: at,
+							keys: where,
+							severity: 'warning',
+							message: `is spelled "${key}": Traefik matches option names case-insensitively and loads it, the documented spelling is "${known}"`,
+						});
+					}
+					check(shape.props[known], v, at, where, out);
 					continue;
 				}
 				if (shape.keyPattern && shape.patternShape && shape.keyPattern.test(key)) {
-					check(shape.patternShape, v, join(path, key), out);
+					check(shape.patternShape, v, at, where, out);
 					continue;
 				}
-				if (shape.extraAllowed?.includes(key)) continue;
+				if (shape.extraAllowed && optionFor(shape.extraAllowed, key)) continue;
 				if (shape.additional === false) {
-					const hint = closest(key, Object.keys(shape.props));
-					out.push({ path: join(path, key), message: `is not a known option here${hint ? ` (did you mean "${hint}"?)` : ''}` });
-				} else if (shape.additional) check(shape.additional, v, join(path, key), out);
+					const hint = placementHint(key, path) ?? (closest(key, names) ? `did you mean "${closest(key, names)}"?` : undefined);
+					if (!path) {
+						// paerser keeps only the root's known keys (file/file.go getRootFieldNames, file/raw_node.go sortKeys): the rest is dropped silently
+						out.push({ path: at, keys: where, severity: 'warning', message: `is ignored by Traefik (only http, tcp, udp and tls are read)${hint ? `: ${hint}` : ''}` });
+					} else {
+						out.push({ path: at, keys: where, message: `is not a known option here: Traefik refuses the file ("field not found")${hint ? `; ${hint}` : ''}` });
+					}
+				} else if (shape.additional) check(shape.additional, v, at, where, out);
 			}
 			return;
 		}
 		case 'oneKey': {
 			if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-				out.push({ path, message: `must be a map with one ${shape.what}, not ${typeName(value)}` });
+				fail(`must be a map with one ${shape.what}, not ${typeName(value)}`);
 				return;
 			}
-			const keys = Object.keys(value);
-			const known = keys.filter((k) => k in shape.of);
-			const unknown = keys.filter((k) => !(k in shape.of));
-			for (const key of unknown) {
-				const hint = closest(key, Object.keys(shape.of));
-				out.push({ path: join(path, key), message: `is not a known ${shape.what}${hint ? ` (did you mean "${hint}"?)` : ''}` });
+			const types = Object.keys(shape.of);
+			const entries = Object.entries(value as Record<string, unknown>);
+			const known: Array<[string, string, unknown]> = [];
+			for (const [key, v] of entries) {
+				const type = optionFor(types, key);
+				if (type) known.push([key, type, v]);
+				else {
+					const hint = closest(key, types);
+					out.push({ path: join(path, key), keys: [...keys, key], message: `is not a known ${shape.what}: Traefik refuses the file ("field not found")${hint ? ` (did you mean "${hint}"?)` : ''}` });
+				}
 			}
-			if (keys.length === 0) out.push({ path, message: `must define exactly one ${shape.what} (${Object.keys(shape.of).slice(0, 6).join(', ')}, …)` });
-			else if (known.length > 1) out.push({ path, message: `defines ${known.length} ${shape.what}s (${known.join(', ')}): one per entry` });
-			for (const key of known) check(shape.of[key], (value as Record<string, unknown>)[key], join(path, key), out);
+			if (entries.length === 0) fail(`must define exactly one ${shape.what} (${types.slice(0, 6).join(', ')}, …)`);
+			else if (known.length > 1) fail(`defines ${known.length} ${shape.what}s (${known.map(([k]) => k).join(', ')}): one per entry`);
+			for (const [key, type, v] of known) {
+				if (type !== key) {
+					out.push({ path: join(path, key), keys: [...keys, key], severity: 'warning', message: `is spelled "${key}": Traefik matches names case-insensitively and loads it, the documented spelling is "${type}"` });
+				}
+				check(shape.of[type], v, join(path, key), [...keys, key], out);
+			}
 			return;
 		}
 	}
@@ -426,6 +504,6 @@ export function checkStructure(config: unknown): SchemaProblem[] {
 	const out: SchemaProblem[] = [];
 	// An empty file is valid for Traefik (and `null` is what YAML gives for it)
 	if (config === null || config === undefined) return out;
-	check(dynamicConfigShape, config, '', out);
+	check(dynamicConfigShape, config, '', [], out);
 	return out;
 }

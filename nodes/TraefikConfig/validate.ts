@@ -8,7 +8,7 @@
 
 import { loadYaml } from '../shared/lazy';
 
-import { checkStructure, type DynamicConfig } from './schema';
+import { checkStructure, MIDDLEWARE_TYPES, type DynamicConfig } from './schema';
 import { V3_REMOVED_HEADER_OPTIONS } from './middleware';
 
 export type ProblemStatus = 'ok' | 'warning' | 'critical';
@@ -54,11 +54,32 @@ function lineAt(text: string, offset: number): number {
 	return text.slice(0, offset).split('\n').length;
 }
 
+/** Whether the text before `{{` on its line already opened a YAML comment (a `#` at line start or after a blank, outside quotes). */
+function inComment(lineText: string): boolean {
+	let quote: string | undefined;
+	for (let i = 0; i < lineText.length; i++) {
+		const c = lineText[i];
+		if (quote) {
+			if (c === quote) quote = undefined;
+		} else if (c === '"' || c === "'") quote = c;
+		else if (c === '#' && (i === 0 || /\s/.test(lineText[i - 1]))) return true;
+	}
+	return false;
+}
+
+/**
+ * Traefik renders every file as a Go template before reading it, comments included. An action in a
+ * comment renders into the comment, so it changes nothing unless it fails to parse (an unknown
+ * function): those get one warning per file; an action in YAML content can change the value and is
+ * named line by line; a `{{` with no `}}` breaks the file wherever it stands.
+ */
 function templateProblems(file: DynamicFile): ConfigProblem[] {
 	const problems: ConfigProblem[] = [];
+	const commentLines: number[] = [];
 	const re = /\{\{/g;
 	let match: RegExpExecArray | null;
 	while ((match = re.exec(file.text))) {
+		const lineStart = file.text.lastIndexOf('\n', match.index - 1) + 1;
 		const lineEnd = file.text.indexOf('\n', match.index);
 		const rest = file.text.slice(match.index + 2, lineEnd === -1 ? undefined : lineEnd);
 		const line = lineAt(file.text, match.index);
@@ -71,18 +92,50 @@ function templateProblems(file: DynamicFile): ConfigProblem[] {
 				fatal: true,
 				message: `line ${line}: "{{" with no "}}": Traefik runs every dynamic file through Go templating (comments too), so this file fails and the whole update is dropped; write {{ "{{" }} for a literal`,
 			});
+		} else if (inComment(file.text.slice(lineStart, match.index))) {
+			if (!commentLines.includes(line)) commentLines.push(line);
 		} else {
 			problems.push({
 				file: file.name,
 				path: '',
 				line,
 				status: 'warning',
-				message: `line ${line}: a Go template action ({{ … }}): Traefik renders it before reading the YAML (comments too); if it is meant literally, write {{ "{{" }}`,
+				message: `line ${line}: a Go template action ({{ … }}): Traefik renders it before reading the YAML; if it is meant literally, write {{ "{{" }}`,
 			});
 		}
 		re.lastIndex = match.index + 2;
 	}
+	if (commentLines.length > 0) {
+		problems.push({
+			file: file.name,
+			path: '',
+			line: commentLines[0],
+			status: 'warning',
+			message: `Go template actions in comments (line${commentLines.length === 1 ? '' : 's'} ${commentLines.join(', ')}): Traefik renders comments too; harmless while they are valid template syntax, but one naming an unknown function makes the whole file fail`,
+		});
+	}
 	return problems;
+}
+
+/** The 1-based line of the key at the end of `keys` (or of the value, for a list entry). */
+function lineOfKeys(doc: ReturnType<ReturnType<typeof loadYaml>['parseDocument']>, text: string, keys: Array<string | number>): number | undefined {
+	const yaml = loadYaml();
+	let node: unknown = doc.contents;
+	let line: number | undefined;
+	for (const key of keys) {
+		if (yaml.isMap(node)) {
+			const pair = node.items.find((p) => (yaml.isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(key));
+			if (!pair) break;
+			const range = yaml.isNode(pair.key) ? pair.key.range : undefined;
+			if (range) line = lineAt(text, range[0]);
+			node = pair.value;
+		} else if (yaml.isSeq(node) && typeof key === 'number') {
+			const item = node.items[key];
+			if (yaml.isNode(item) && item.range) line = lineAt(text, item.range[0]);
+			node = item;
+		} else break;
+	}
+	return line;
 }
 
 export function parseDynamicFile(file: DynamicFile): ParsedFile {
@@ -111,7 +164,10 @@ export function parseDynamicFile(file: DynamicFile): ParsedFile {
 	}
 	const config = doc.toJS({ maxAliasCount: 100 }) as unknown;
 	for (const p of checkStructure(config)) {
-		problems.push({ file: file.name, path: p.path, status: 'critical', fatal: true, message: `${p.path || 'the file'} ${p.message}` });
+		const line = lineOfKeys(doc, file.text, p.keys);
+		const message = `${line ? `line ${line}: ` : ''}${p.path || 'the file'} ${p.message}`;
+		if (p.severity === 'warning') problems.push({ file: file.name, path: p.path, line, status: 'warning', message });
+		else problems.push({ file: file.name, path: p.path, line, status: 'critical', fatal: true, message });
 	}
 	if (config !== null && config !== undefined && (typeof config !== 'object' || Array.isArray(config))) return { name: file.name, problems };
 	return { name: file.name, config: (config ?? {}) as DynamicConfig, problems };
@@ -127,17 +183,46 @@ interface Definition {
 	value: Record<string, unknown>;
 }
 
+/** A field read the way Traefik matches it: case-insensitively (see optionFor in schema.ts). */
+function field(value: unknown, name: string): unknown {
+	if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+	const record = value as Record<string, unknown>;
+	if (name in record) return record[name];
+	const key = Object.keys(record).find((k) => k.toLowerCase() === name.toLowerCase());
+	return key === undefined ? undefined : record[key];
+}
+
+/** A list option as Traefik reads it: a string is split on commas (see the array case in schema.ts). */
+function listField(value: unknown, name: string): unknown[] {
+	const v = field(value, name);
+	if (Array.isArray(v)) return v;
+	return typeof v === 'string' ? v.split(',').map((s) => s.trim()) : [];
+}
+
+/**
+ * Traefik's file provider reads a folder with os.ReadDir (sorted by name, a subfolder's files where
+ * the subfolder sorts) and keeps the first definition of a name; this is that order.
+ */
+function traefikOrder(a: string, b: string): number {
+	const as = a.split('/');
+	const bs = b.split('/');
+	for (let i = 0; i < Math.min(as.length, bs.length); i++) {
+		if (as[i] !== bs[i]) return Buffer.compare(Buffer.from(as[i]), Buffer.from(bs[i]));
+	}
+	return as.length - bs.length;
+}
+
 function definitions(parsed: ParsedFile[]): Definition[] {
 	const out: Definition[] = [];
-	for (const p of parsed) {
+	for (const p of [...parsed].sort((a, b) => traefikOrder(a.name, b.name))) {
 		if (!p.config) continue;
 		for (const protocol of ['http', 'tcp', 'udp'] as const) {
-			const block = (p.config as Record<string, Record<string, Record<string, unknown>> | undefined>)[protocol];
+			const block = field(p.config, protocol);
 			if (!block || typeof block !== 'object') continue;
 			for (const section of ['routers', 'services', 'middlewares'] as const) {
-				const entries = block[section];
-				if (!entries || typeof entries !== 'object') continue;
-				for (const [name, value] of Object.entries(entries)) {
+				const entries = field(block, section);
+				if (!entries || typeof entries !== 'object' || Array.isArray(entries)) continue;
+				for (const [name, value] of Object.entries(entries as Record<string, unknown>)) {
 					out.push({ file: p.name, protocol, section, name, value: (value ?? {}) as Record<string, unknown> });
 				}
 			}
@@ -170,7 +255,7 @@ function crossFileProblems(parsed: ParsedFile[], options: ValidateOptions): Conf
 					file: d.file,
 					path: key,
 					status: 'critical',
-					message: `${key} is also defined in ${list[0].file}: Traefik keeps one and skips the other (logged only)`,
+					message: `${key} is also defined in ${list[0].file}, which Traefik reads first (files in name order): it keeps that one and skips this one (logged only)`,
 				});
 			}
 		}
@@ -186,15 +271,14 @@ function crossFileProblems(parsed: ParsedFile[], options: ValidateOptions): Conf
 	for (const d of defs) {
 		const where = `${d.protocol}.${d.section}.${d.name}`;
 		if (d.section === 'routers') {
-			const service = d.value.service;
+			const service = field(d.value, 'service');
 			if (typeof service === 'string') {
 				const ref = reference(service);
 				if (ref.local !== undefined && !has(d.protocol, 'services', ref.local)) {
 					problems.push({ file: d.file, path: `${where}.service`, status: 'critical', message: `router ${d.name} uses service "${service}", which no file of the folder defines: Traefik disables the router` });
 				}
 			}
-			const middlewares = Array.isArray(d.value.middlewares) ? (d.value.middlewares as unknown[]) : [];
-			for (const m of middlewares) {
+			for (const m of listField(d.value, 'middlewares')) {
 				if (typeof m !== 'string') continue;
 				const ref = reference(m);
 				if (ref.local !== undefined && !has(d.protocol, 'middlewares', ref.local)) {
@@ -203,16 +287,16 @@ function crossFileProblems(parsed: ParsedFile[], options: ValidateOptions): Conf
 			}
 		}
 		if (d.section === 'middlewares' && d.protocol === 'http') {
-			const chain = (d.value.chain as { middlewares?: unknown[] } | undefined)?.middlewares ?? [];
-			for (const m of chain) {
+			for (const m of listField(field(d.value, 'chain'), 'middlewares')) {
 				if (typeof m !== 'string') continue;
 				const ref = reference(m);
 				if (ref.local !== undefined && !has('http', 'middlewares', ref.local)) {
 					problems.push({ file: d.file, path: `${where}.chain.middlewares`, status: 'critical', message: `chain ${d.name} names "${m}", which no file of the folder defines` });
 				}
 			}
-			const rateLimit = d.value.rateLimit as { sourceCriterion?: unknown; average?: unknown } | undefined;
-			if (rateLimit && !rateLimit.sourceCriterion && proxyHint) {
+			const rateLimit = field(d.value, 'rateLimit');
+			const average = field(rateLimit, 'average');
+			if (rateLimit && !field(rateLimit, 'sourceCriterion') && proxyHint) {
 				problems.push({
 					file: d.file,
 					path: `${where}.rateLimit`,
@@ -220,16 +304,16 @@ function crossFileProblems(parsed: ParsedFile[], options: ValidateOptions): Conf
 					message: `rate limit ${d.name} has no sourceCriterion while Traefik sits behind a proxy: it keys on the proxy's address, so all clients share one bucket; set ipStrategy.depth (or requestHeaderName: CF-Connecting-IP behind Cloudflare)`,
 				});
 			}
-			if (rateLimit && (rateLimit.average === 0 || rateLimit.average === '0')) {
+			if (rateLimit && (average === 0 || average === '0')) {
 				problems.push({ file: d.file, path: `${where}.rateLimit.average`, status: 'warning', message: `rate limit ${d.name} has average 0, which means no limit at all` });
 			}
-			const headers = d.value.headers as Record<string, unknown> | undefined;
+			const headers = field(d.value, 'headers');
 			for (const option of V3_REMOVED_HEADER_OPTIONS) {
-				if (headers && option in headers) {
+				if (headers && field(headers, option) !== undefined) {
 					problems.push({ file: d.file, path: `${where}.headers.${option}`, status: 'critical', fatal: true, message: `headers.${option} does not exist in Traefik v3: the file fails to load ("field not found"); use a redirectScheme middleware or permissionsPolicy instead` });
 				}
 			}
-			if ('ipWhiteList' in d.value) {
+			if (field(d.value, 'ipWhiteList') !== undefined) {
 				problems.push({ file: d.file, path: `${where}.ipWhiteList`, status: 'warning', message: 'ipWhiteList is deprecated in Traefik v3: rename it to ipAllowList' });
 			}
 		}
@@ -269,14 +353,30 @@ export function validateFiles(files: DynamicFile[], options: ValidateOptions = {
 	};
 }
 
-/** The file's http routers and middlewares, as Traefik's API will name them (`<name>@file`). */
+/** The file's http routers and middlewares, as Traefik's API will name them (`<name>@file`), with options read as Traefik reads them (any case, lists given as comma-separated strings). */
 export function loadedNames(text: string): { routers: Record<string, { rule?: string; middlewares: string[]; service?: string }>; middlewares: Record<string, Record<string, unknown>> } {
-	const config = (loadYaml().parseDocument(text).toJS() ?? {}) as DynamicConfig;
+	const config = (loadYaml().parseDocument(text).toJS() ?? {}) as unknown;
+	const http = field(config, 'http');
 	const routers: Record<string, { rule?: string; middlewares: string[]; service?: string }> = {};
-	for (const [name, r] of Object.entries(config.http?.routers ?? {})) {
-		if (r) routers[name] = { rule: r.rule, middlewares: r.middlewares ?? [], service: r.service };
+	for (const [name, r] of Object.entries((field(http, 'routers') ?? {}) as Record<string, unknown>)) {
+		if (!r) continue;
+		const rule = field(r, 'rule');
+		const service = field(r, 'service');
+		routers[name] = {
+			rule: rule === undefined ? undefined : String(rule as string),
+			middlewares: listField(r, 'middlewares').map((m) => String(m as string)),
+			service: service === undefined ? undefined : String(service as string),
+		};
 	}
 	const middlewares: Record<string, Record<string, unknown>> = {};
-	for (const [name, m] of Object.entries(config.http?.middlewares ?? {})) if (m) middlewares[name] = m as Record<string, unknown>;
+	for (const [name, m] of Object.entries((field(http, 'middlewares') ?? {}) as Record<string, unknown>)) {
+		if (!m || typeof m !== 'object') continue;
+		const canonical: Record<string, unknown> = {};
+		for (const [key, value] of Object.entries(m as Record<string, unknown>)) {
+			const type = MIDDLEWARE_TYPES.find((t) => t.toLowerCase() === key.toLowerCase()) ?? key;
+			canonical[type] = type === 'rateLimit' && value && typeof value === 'object' ? { ...value, average: field(value, 'average'), burst: field(value, 'burst') } : value;
+		}
+		middlewares[name] = canonical;
+	}
 	return { routers, middlewares };
 }

@@ -221,10 +221,11 @@ describe('Traefik Config deploy over real sshd', () => {
 		expect(refused[0].summary).toMatch(/\.scratch\.yml: not valid YAML/);
 		fs.unlinkSync(path.join(folder.dynamicDir, '.scratch.yml'));
 
-		// a middleware defined twice, once in a subfolder: Traefik keeps one and skips the other
+		// a middleware defined twice, once in a subfolder: Traefik reads "more.yml" before the folder
+		// "stack", so the new file would silently take the live definition's place
 		const dup = await withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'more.yml', content: middlewares(5) }]));
 		expect(dup[0]).toMatchObject({ status: 'critical', action: 'rejected' });
-		expect(dup[0].summary).toMatch(/also defined in stack\/ai\/middlewares\.YML/);
+		expect(dup[0].summary).toMatch(/stack\/ai\/middlewares\.YML: http\.middlewares\.general-ratelimit is also defined in more\.yml, which Traefik reads first/);
 	});
 
 	it('refuses a backup folder inside the watched folder', async () => {
@@ -360,6 +361,37 @@ describeRef('Traefik Config deploy with a recorded-response Traefik API', () => 
 			/verification timeout NaN ms is not between/,
 		);
 		expect(fs.readFileSync(path.join(folder.dynamicDir, 'middlewares.yml'), 'utf8')).toBe(middlewares(100));
+	});
+
+	it('a production dynamic file spelling FrameDeny/STSSeconds (Traefik matches names case-insensitively) no longer blocks deploys into its folder, and deploys itself with a spelling warning', async () => {
+		const { folder } = stack();
+		const headers = (sts: number) => `http:
+  middlewares:
+    secure-headers:
+      Headers:
+        FrameDeny: true
+        BrowserXssFilter: true
+        ContentTypeNosniff: true
+        STSSeconds: ${sts}
+`;
+		fs.writeFileSync(path.join(folder.dynamicDir, 'services.yml'), SERVICES_YML);
+		fs.writeFileSync(path.join(folder.dynamicDir, 'headers.yml'), headers(31536000));
+		const api = await replay(folder.dynamicDir);
+		const unrelated = await withSsh(conn(), (s) =>
+			deployFiles(s, folder, [
+				{ fileName: 'middlewares.yml', content: middlewares(100) },
+				{ fileName: 'routers.yml', content: ROUTERS_YML.replace('- general-ratelimit', '- general-ratelimit\n        - secure-headers') },
+			], { verify: { api, timeoutMs: 10_000, intervalMs: 100 } }),
+		);
+		expect(unrelated.map((o) => [o.file, o.status, o.action, o.verification?.ok])).toEqual([
+			['middlewares.yml', 'ok', 'written', true],
+			['routers.yml', 'ok', 'written', true],
+		]);
+		const own = await withSsh(conn(), (s) => deployFiles(s, folder, [{ fileName: 'headers.yml', content: headers(63072000) }], { verify: { api, timeoutMs: 10_000, intervalMs: 100 } }));
+		expect(own[0]).toMatchObject({ status: 'warning', action: 'written' });
+		expect(own[0].verification?.ok).toBe(true);
+		expect(own[0].problems.map((p) => p.message)).toContainEqual(expect.stringMatching(/STSSeconds is spelled "STSSeconds".*documented spelling is "stsSeconds"/));
+		expect(fs.readFileSync(path.join(folder.dynamicDir, 'headers.yml'), 'utf8')).toBe(headers(63072000));
 	});
 
 	it('refuses to deploy while another file of the folder is broken (Traefik would drop the whole update)', async () => {

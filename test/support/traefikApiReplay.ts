@@ -13,6 +13,8 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 
+import { MIDDLEWARE_TYPES } from '../../nodes/TraefikConfig/schema';
+
 export const REFERENCE_API_DIR = path.resolve(__dirname, '../../../shared/reference/traefik/api');
 
 export function referenceAvailable(): boolean {
@@ -85,9 +87,11 @@ function loadFolder(dir: string, failRouters: Set<string>, recorded: { middlewar
 	const services: Entry[] = [];
 	for (const config of configs) {
 		for (const [name, m] of Object.entries(config.http?.middlewares ?? {})) {
-			const type = Object.keys(m ?? {})[0] ?? 'unknown';
+			const key = Object.keys(m ?? {})[0] ?? 'unknown';
 			if (middlewares.some((e) => e.name === `${name}@file`)) continue;
-			middlewares.push({ ...m, name: `${name}@file`, provider: 'file', status: 'enabled', type: type.toLowerCase(), usedBy: [] });
+			// Traefik matches the file's key case-insensitively and its API serves the option's JSON name
+			const type = MIDDLEWARE_TYPES.find((t) => t.toLowerCase() === key.toLowerCase()) ?? key;
+			middlewares.push({ [type]: m?.[key], name: `${name}@file`, provider: 'file', status: 'enabled', type: type.toLowerCase(), usedBy: [] });
 		}
 		for (const [name, s] of Object.entries(config.http?.services ?? {})) {
 			if (services.some((e) => e.name === `${name}@file`)) continue;

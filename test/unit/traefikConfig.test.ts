@@ -197,7 +197,9 @@ describe('Validate (folder as Traefik reads it)', () => {
 			{ name: 'v2.yml', text: 'http:\n  middlewares:\n    h:\n      headers:\n        sslRedirect: true\n    w:\n      ipWhiteList:\n        sourceRange: [10.0.0.0/8]\n' },
 		]);
 		const by = (file: string) => report.problems.filter((p) => p.file === file);
-		expect(by('copy.yml')).toEqual([expect.objectContaining({ status: 'critical', message: expect.stringMatching(/also defined in middlewares\.yml/) })]);
+		// copy.yml sorts before middlewares.yml, so Traefik keeps copy.yml's definitions
+		expect(by('copy.yml')).toEqual([]);
+		expect(by('middlewares.yml')).toEqual([expect.objectContaining({ status: 'critical', message: expect.stringMatching(/also defined in copy\.yml, which Traefik reads first/) })]);
 		expect(by('templ.yml')).toEqual([expect.objectContaining({ status: 'critical', fatal: true, line: 1, message: expect.stringMatching(/Go templating \(comments too\)/) })]);
 		expect(by('ok-template.yml')).toEqual([expect.objectContaining({ status: 'warning', message: expect.stringMatching(/Go template action/) })]);
 		expect(by('broken.yml')[0]).toMatchObject({ status: 'critical', fatal: true, message: expect.stringMatching(/not valid YAML.*drops the whole update/) });
@@ -304,5 +306,91 @@ describe('Verify Webhook Signature', () => {
 		const verdict = verifyWebhookSignature('github', secret, body, { 'x-hub-signature-256': 'sha256=00' });
 		expect(JSON.stringify(verdict)).not.toContain(secret);
 		expect(JSON.stringify(verdict)).not.toContain(hmac);
+	});
+});
+
+describe('Validate agrees with how Traefik reads files (issue 15)', () => {
+	const PROD = `http:
+  middlewares:
+    secure-headers:
+      headers:
+        FrameDeny: true
+        BrowserXssFilter: true
+        ContentTypeNosniff: true
+        STSSeconds: 31536000
+`;
+
+	it('a production dynamic file spelling FrameDeny/STSSeconds (Traefik matches names case-insensitively) is valid, with a spelling warning per key', () => {
+		const report = validateFiles([{ name: 'headers.yml', text: PROD }]);
+		expect(report.statusByFile['headers.yml']).toBe('warning');
+		expect(report.problems.map((p) => [p.status, p.fatal, p.line, p.path])).toEqual([
+			['warning', undefined, 5, 'http.middlewares.secure-headers.headers.FrameDeny'],
+			['warning', undefined, 6, 'http.middlewares.secure-headers.headers.BrowserXssFilter'],
+			['warning', undefined, 7, 'http.middlewares.secure-headers.headers.ContentTypeNosniff'],
+			['warning', undefined, 8, 'http.middlewares.secure-headers.headers.STSSeconds'],
+		]);
+		expect(report.problems[3].message).toMatch(/documented spelling is "stsSeconds"/);
+	});
+
+	it('a tls block pasted under http and a routerz typo are refused ("field not found") with line, key and where it belongs', () => {
+		const text = 'http:\n  routerz:\n    r:\n      rule: Host(`a`)\n      service: s\n  tls:\n    options:\n      modern:\n        minVersion: VersionTLS13\n';
+		const problems = validateFiles([{ name: 'misplaced.yml', text }]).problems;
+		expect(problems.map((p) => [p.status, p.fatal, p.line, p.path])).toEqual([
+			['critical', true, 2, 'http.routerz'],
+			['critical', true, 6, 'http.tls'],
+		]);
+		expect(problems[0].message).toMatch(/^line 2: http\.routerz .*"field not found".*did you mean "routers"/);
+		expect(problems[1].message).toMatch(/`tls` belongs at the top level, not under `http`/);
+	});
+
+	it('a CORS middleware with accessControlAllowMethods: "GET,OPTIONS,PUT" and a router naming middlewares as "a,b" load as Traefik splits them on commas', () => {
+		const text = `http:
+  routers:
+    api:
+      rule: Host(\`api.example.com\`)
+      service: api
+      middlewares: "cors, gone"
+  services:
+    api:
+      loadBalancer:
+        servers:
+          - url: http://api:80
+  middlewares:
+    cors:
+      headers:
+        accessControlAllowMethods: "GET,OPTIONS,PUT"
+        accessControlAllowOriginList: https://a.example.com,https://b.example.com
+`;
+		const problems = validateFiles([{ name: 'cors.yml', text }]).problems;
+		// the split list is cross-checked like a YAML list: "gone" is missing, "cors" is not
+		expect(problems.map((p) => p.message)).toEqual([expect.stringMatching(/uses middleware "gone", which no file of the folder defines/)]);
+	});
+
+	it('Go template actions in comments (a "managed by {{ .Tool }}" header) give one warning per file; in YAML content each is named', () => {
+		const text = '# managed by {{ .Tool }} -- {{ .Version }}\n# do not edit {{ .Owner }}\nhttp:\n  middlewares:\n    p:\n      addPrefix:\n        prefix: "/{{ .Prefix }}" # {{ .Note }}\n';
+		const problems = validateFiles([{ name: 't.yml', text }]).problems;
+		expect(problems.map((p) => [p.status, p.line])).toEqual([
+			['warning', 7],
+			['warning', 1],
+		]);
+		expect(problems[0].message).toMatch(/^line 7: a Go template action/);
+		expect(problems[1].message).toMatch(/in comments \(lines 1, 2, 7\)/);
+	});
+
+	it('a router defined in 50-api.yml and in sub/10-old.yml and 10-api.yml: Traefik keeps the copy of the file it reads first by name, whatever order the listing gave', () => {
+		const router = 'http:\n  routers:\n    api:\n      rule: Host(`api.example.com`)\n      service: api@docker\n';
+		const listing = [
+			{ name: '50-api.yml', text: router },
+			{ name: 'sub/10-old.yml', text: router },
+			{ name: '10-api.yml', text: router },
+		];
+		const duplicates = (files: typeof listing) => validateFiles(files).problems.map((p) => [p.file, p.message.replace(/, which.*/, '')]);
+		// os.ReadDir order: "10-api.yml" < "50-api.yml" < "sub" (the subfolder's files where "sub" sorts)
+		const expected = [
+			['50-api.yml', 'http.routers.api is also defined in 10-api.yml'],
+			['sub/10-old.yml', 'http.routers.api is also defined in 10-api.yml'],
+		];
+		expect(duplicates(listing)).toEqual(expected);
+		expect(duplicates([...listing].reverse())).toEqual(expected);
 	});
 });
