@@ -61,19 +61,48 @@ export async function listContainers(client: PveClient, options: { node?: string
 	if (options.node) {
 		const node = checkNodeName(options.node);
 		const rows = await client.request<Record<string, unknown>[]>('GET', `/nodes/${node}/lxc`);
-		return rows.map((r) => summary({ ...r, node })).sort((a, b) => a.vmid - b.vmid);
+		return rows.map((r) => summary({ ...r, node }, `/nodes/${node}/lxc`)).sort((a, b) => a.vmid - b.vmid);
 	}
 	const rows = await client.request<Record<string, unknown>[]>('GET', '/cluster/resources', { type: 'vm' });
 	return rows
 		.filter((r) => r.type === 'lxc')
-		.map(summary)
+		.map((r) => summary(r, '/cluster/resources'))
 		.sort((a, b) => a.vmid - b.vmid);
 }
 
-function summary(r: Record<string, unknown>): ContainerSummary {
+/**
+ * The VMID of a listed row. The schema makes `vmid` optional in /cluster/resources (the row's `id`,
+ * `lxc/101`, always carries it), and PVE's Perl JSON encoder can emit a number it read as text as a
+ * string ("101"); anything that is still not a VMID is refused here, before a request is built from it.
+ */
+function rowVmid(r: Record<string, unknown>, source: string): number {
+	const fromId = typeof r.id === 'string' ? /^(?:lxc|qemu)\/(\d+)$/.exec(r.id)?.[1] : undefined;
+	const raw = r.vmid ?? fromId;
+	const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+	const what = `${r.id !== undefined ? `id ${JSON.stringify(r.id)}, ` : ''}vmid ${r.vmid === undefined ? '(none)' : JSON.stringify(r.vmid)}`;
+	if (!Number.isInteger(n) || n < 100 || n > 999_999_999) {
+		throw new InfraOpsError(
+			`PVE's ${source} lists a container without a usable VMID (${what}${r.name ? `, name ${JSON.stringify(r.name)}` : ''})`,
+			'A VMID is a whole number from 100 to 999999999; nothing was requested for this row. Check the container in the PVE tree (pct list on its node) and the PVE version',
+		);
+	}
+	if (fromId !== undefined && r.vmid !== undefined && Number(fromId) !== n) {
+		throw new InfraOpsError(`PVE's ${source} gives a container two VMIDs (${what})`, 'Check the container in the PVE tree (pct list on its node)');
+	}
+	return n;
+}
+
+function summary(r: Record<string, unknown>, source: string): ContainerSummary {
+	const vmid = rowVmid(r, source);
+	if (typeof r.node !== 'string' || !r.node) {
+		throw new InfraOpsError(
+			`PVE's ${source} lists CT ${vmid}${r.name ? ` (${String(r.name)})` : ''} without its node`,
+			'Nothing was requested for it. Its node may be offline or out of quorum (pvecm status); or list one node\'s containers with Only Node',
+		);
+	}
 	return {
-		vmid: Number(r.vmid),
-		node: String(r.node),
+		vmid,
+		node: checkNodeName(r.node, `The node of CT ${vmid}`),
 		name: String(r.name ?? ''),
 		status: String(r.status ?? 'unknown'),
 		tags: splitTags(r.tags as string | undefined),
@@ -81,7 +110,8 @@ function summary(r: Record<string, unknown>): ContainerSummary {
 		maxdisk: r.maxdisk as number | undefined,
 		cpus: (r.maxcpu ?? r.cpus) as number | undefined,
 		uptime: r.uptime as number | undefined,
-		template: r.template === 1 || r.template === true,
+		// the schema says boolean; PVE writes 0/1
+		template: r.template === true || Number(r.template) === 1,
 	};
 }
 
