@@ -56,18 +56,43 @@ export function checkNodeName(node: unknown, field = 'Node'): string {
 	return s;
 }
 
-/** Containers of the cluster (or of one node): cluster resources filtered to LXC. */
+/** A listed row that names no container this node can address (no usable VMID, or no node). */
+export interface RefusedRow {
+	/** The row's `id` (e.g. `lxc/101`), else its vmid or name as given. */
+	row: string;
+	error: InfraOpsError;
+}
+
+/** Containers of the cluster (or of one node): cluster resources filtered to LXC. A row that cannot be addressed is an error. */
 export async function listContainers(client: PveClient, options: { node?: string } = {}): Promise<ContainerSummary[]> {
+	const { containers, refused } = await listContainerRows(client, options);
+	if (refused.length) throw refused[0].error;
+	return containers;
+}
+
+/** Like listContainers, but gives the rows it refuses beside the others (an audit reports them and goes on). */
+export async function listContainerRows(client: PveClient, options: { node?: string } = {}): Promise<{ containers: ContainerSummary[]; refused: RefusedRow[] }> {
+	let rows: Record<string, unknown>[];
+	let source: string;
 	if (options.node) {
 		const node = checkNodeName(options.node);
-		const rows = await client.request<Record<string, unknown>[]>('GET', `/nodes/${node}/lxc`);
-		return rows.map((r) => summary({ ...r, node }, `/nodes/${node}/lxc`)).sort((a, b) => a.vmid - b.vmid);
+		source = `/nodes/${node}/lxc`;
+		rows = (await client.request<Record<string, unknown>[]>('GET', source)).map((r) => ({ ...r, node }));
+	} else {
+		source = '/cluster/resources';
+		rows = (await client.request<Record<string, unknown>[]>('GET', source, { type: 'vm' })).filter((r) => r.type === 'lxc');
 	}
-	const rows = await client.request<Record<string, unknown>[]>('GET', '/cluster/resources', { type: 'vm' });
-	return rows
-		.filter((r) => r.type === 'lxc')
-		.map((r) => summary(r, '/cluster/resources'))
-		.sort((a, b) => a.vmid - b.vmid);
+	const containers: ContainerSummary[] = [];
+	const refused: RefusedRow[] = [];
+	for (const r of rows) {
+		try {
+			containers.push(summary(r, source));
+		} catch (error) {
+			if (!(error instanceof InfraOpsError)) throw error;
+			refused.push({ row: String(r.id ?? r.vmid ?? r.name ?? '?'), error });
+		}
+	}
+	return { containers: containers.sort((a, b) => a.vmid - b.vmid), refused };
 }
 
 /**

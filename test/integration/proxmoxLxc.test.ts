@@ -326,24 +326,34 @@ describeRef('Proxmox LXC: /cluster/resources row variants (each row checked agai
 		expect(typeof listed[0].vmid).toBe('number');
 	});
 
-	it('a row whose vmid is neither given nor in its id ("lxc/abc", vmid "x", vmid 0) is refused with a clear error, and no /lxc/NaN/ request is made', async () => {
+	it('a row whose vmid is neither given nor in its id ("lxc/abc", vmid "x", vmid 0) is refused with a clear error (List), an error finding for that row (Audit), and no /lxc/NaN/ request is made', async () => {
 		for (const broken of [{ id: 'lxc/abc' }, { vmid: 'x' }, { vmid: 0, id: 'lxc/0' }, { vmid: 101.5 }]) {
 			rewriteRows((row) => {
 				const { vmid: _vmid, ...rest } = row;
 				return row.id === 'lxc/102' ? { ...rest, ...broken } : row;
 			});
 			await expect(listContainers(clientFor())).rejects.toThrow(/^PVE's \/cluster\/resources lists a container without a usable VMID \(id "lxc\/.*", vmid .*name "postgres"\)$/);
-			await expect(auditSegmentation(clientFor(), tierMap)).rejects.toMatchObject({ hint: expect.stringMatching(/nothing was requested for this row/) });
+			// Audit reports that row as an error finding and still judges the others
+			const findings = await auditSegmentation(clientFor(), tierMap);
+			expect(findings.map((f) => [f.target, f.status])).toEqual([
+				['pve/101', 'ok'],
+				[broken.id ?? 'lxc/102', 'error'],
+			]);
+			expect(findings[1]).toMatchObject({ summary: expect.stringMatching(/without a usable VMID/), hint: expect.stringMatching(/nothing was requested for this row/) });
 		}
-		expect(sim.requests.filter((r) => r.path !== '/cluster/resources')).toEqual([]);
+		expect(sim.requests.filter((r) => r.path !== '/cluster/resources').map((r) => r.path)).toEqual(Array(4).fill('/nodes/pve/lxc/101/config'));
 	});
 
-	it('schema: node is optional in /cluster/resources rows — a container row without node is refused naming the CT, instead of requesting /nodes/undefined/…', async () => {
+	it('schema: node is optional in /cluster/resources rows — a container row without node is refused naming the CT (List; an error finding in Audit), instead of requesting /nodes/undefined/…', async () => {
 		const served = rewriteRows(({ node: _node, ...row }) => (row.id === 'lxc/102' ? row : { ...row, node: _node }));
 		await expect(listContainers(clientFor())).rejects.toThrow("PVE's /cluster/resources lists CT 102 (postgres) without its node");
-		await expect(auditSegmentation(clientFor(), tierMap)).rejects.toThrow(/without its node/);
+		const findings = await auditSegmentation(clientFor(), tierMap);
+		expect(findings.map((f) => [f.target, f.status, f.summary])).toEqual([
+			['pve/101', 'ok', 'CT 101 (traefik) is on VLAN 40 (external)'],
+			['lxc/102', 'error', "PVE's /cluster/resources lists CT 102 (postgres) without its node"],
+		]);
 		expect(served.filter((r) => r.id === 'lxc/102').every((r) => !('node' in r) && checkValue([r], resourcesReturns(), 'row', 'return').length === 0)).toBe(true);
-		expect(sim.requests.filter((r) => r.path !== '/cluster/resources')).toEqual([]);
+		expect(sim.requests.filter((r) => r.path !== '/cluster/resources').map((r) => r.path)).toEqual(['/nodes/pve/lxc/101/config']);
 	});
 
 	it('schema: template is a boolean that PVE writes as 1 — a template container (template: 1, and template: true) is listed as a template, and Audit does not read its config', async () => {
