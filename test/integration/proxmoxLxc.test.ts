@@ -302,7 +302,10 @@ describeRef('Proxmox LXC: /cluster/resources row variants (each row checked agai
 	});
 
 	it('schema: vmid is optional in /cluster/resources rows (id "lxc/101" carries it) — a row without vmid is listed with the VMID from id, and Audit reads /nodes/pve/lxc/101/config', async () => {
-		const served = rewriteRows(({ vmid: _vmid, ...row }) => row);
+		const served = rewriteRows((row) => {
+			delete row.vmid;
+			return row;
+		});
 		const listed = await listContainers(clientFor());
 		expect(served.filter((r) => r.type === 'lxc').map((r) => checkValue([r], resourcesReturns(), 'row', 'return'))).toEqual([[], []]);
 		expect(served.some((r) => r.type === 'lxc' && 'vmid' in r)).toBe(false);
@@ -329,8 +332,9 @@ describeRef('Proxmox LXC: /cluster/resources row variants (each row checked agai
 	it('a row whose vmid is neither given nor in its id ("lxc/abc", vmid "x", vmid 0) is refused with a clear error (List), an error finding for that row (Audit), and no /lxc/NaN/ request is made', async () => {
 		for (const broken of [{ id: 'lxc/abc' }, { vmid: 'x' }, { vmid: 0, id: 'lxc/0' }, { vmid: 101.5 }]) {
 			rewriteRows((row) => {
-				const { vmid: _vmid, ...rest } = row;
-				return row.id === 'lxc/102' ? { ...rest, ...broken } : row;
+				if (row.id !== 'lxc/102') return row;
+				delete row.vmid;
+				return { ...row, ...broken };
 			});
 			await expect(listContainers(clientFor())).rejects.toThrow(/^PVE's \/cluster\/resources lists a container without a usable VMID \(id "lxc\/.*", vmid .*name "postgres"\)$/);
 			// Audit reports that row as an error finding and still judges the others
