@@ -56,24 +56,78 @@ export function checkNodeName(node: unknown, field = 'Node'): string {
 	return s;
 }
 
-/** Containers of the cluster (or of one node): cluster resources filtered to LXC. */
-export async function listContainers(client: PveClient, options: { node?: string } = {}): Promise<ContainerSummary[]> {
-	if (options.node) {
-		const node = checkNodeName(options.node);
-		const rows = await client.request<Record<string, unknown>[]>('GET', `/nodes/${node}/lxc`);
-		return rows.map((r) => summary({ ...r, node })).sort((a, b) => a.vmid - b.vmid);
-	}
-	const rows = await client.request<Record<string, unknown>[]>('GET', '/cluster/resources', { type: 'vm' });
-	return rows
-		.filter((r) => r.type === 'lxc')
-		.map(summary)
-		.sort((a, b) => a.vmid - b.vmid);
+/** A listed row that names no container this node can address (no usable VMID, or no node). */
+export interface RefusedRow {
+	/** The row's `id` (e.g. `lxc/101`), else its vmid or name as given. */
+	row: string;
+	error: InfraOpsError;
 }
 
-function summary(r: Record<string, unknown>): ContainerSummary {
+/** Containers of the cluster (or of one node): cluster resources filtered to LXC. A row that cannot be addressed is an error. */
+export async function listContainers(client: PveClient, options: { node?: string } = {}): Promise<ContainerSummary[]> {
+	const { containers, refused } = await listContainerRows(client, options);
+	if (refused.length) throw refused[0].error;
+	return containers;
+}
+
+/** Like listContainers, but gives the rows it refuses beside the others (an audit reports them and goes on). */
+export async function listContainerRows(client: PveClient, options: { node?: string } = {}): Promise<{ containers: ContainerSummary[]; refused: RefusedRow[] }> {
+	let rows: Record<string, unknown>[];
+	let source: string;
+	if (options.node) {
+		const node = checkNodeName(options.node);
+		source = `/nodes/${node}/lxc`;
+		rows = (await client.request<Record<string, unknown>[]>('GET', source)).map((r) => ({ ...r, node }));
+	} else {
+		source = '/cluster/resources';
+		rows = (await client.request<Record<string, unknown>[]>('GET', source, { type: 'vm' })).filter((r) => r.type === 'lxc');
+	}
+	const containers: ContainerSummary[] = [];
+	const refused: RefusedRow[] = [];
+	for (const r of rows) {
+		try {
+			containers.push(summary(r, source));
+		} catch (error) {
+			if (!(error instanceof InfraOpsError)) throw error;
+			refused.push({ row: String(r.id ?? r.vmid ?? r.name ?? '?'), error });
+		}
+	}
+	return { containers: containers.sort((a, b) => a.vmid - b.vmid), refused };
+}
+
+/**
+ * The VMID of a listed row. The schema makes `vmid` optional in /cluster/resources (the row's `id`,
+ * `lxc/101`, always carries it), and PVE's Perl JSON encoder can emit a number it read as text as a
+ * string ("101"); anything that is still not a VMID is refused here, before a request is built from it.
+ */
+function rowVmid(r: Record<string, unknown>, source: string): number {
+	const fromId = typeof r.id === 'string' ? /^(?:lxc|qemu)\/(\d+)$/.exec(r.id)?.[1] : undefined;
+	const raw = r.vmid ?? fromId;
+	const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+	const what = `${r.id !== undefined ? `id ${JSON.stringify(r.id)}, ` : ''}vmid ${r.vmid === undefined ? '(none)' : JSON.stringify(r.vmid)}`;
+	if (!Number.isInteger(n) || n < 100 || n > 999_999_999) {
+		throw new InfraOpsError(
+			`PVE's ${source} lists a container without a usable VMID (${what}${r.name ? `, name ${JSON.stringify(r.name)}` : ''})`,
+			'A VMID is a whole number from 100 to 999999999; nothing was requested for this row. Check the container in the PVE tree (pct list on its node) and the PVE version',
+		);
+	}
+	if (fromId !== undefined && r.vmid !== undefined && Number(fromId) !== n) {
+		throw new InfraOpsError(`PVE's ${source} gives a container two VMIDs (${what})`, 'Check the container in the PVE tree (pct list on its node)');
+	}
+	return n;
+}
+
+function summary(r: Record<string, unknown>, source: string): ContainerSummary {
+	const vmid = rowVmid(r, source);
+	if (typeof r.node !== 'string' || !r.node) {
+		throw new InfraOpsError(
+			`PVE's ${source} lists CT ${vmid}${r.name ? ` (${String(r.name)})` : ''} without its node`,
+			'Nothing was requested for it. Its node may be offline or out of quorum (pvecm status); or list one node\'s containers with Only Node',
+		);
+	}
 	return {
-		vmid: Number(r.vmid),
-		node: String(r.node),
+		vmid,
+		node: checkNodeName(r.node, `The node of CT ${vmid}`),
 		name: String(r.name ?? ''),
 		status: String(r.status ?? 'unknown'),
 		tags: splitTags(r.tags as string | undefined),
@@ -81,7 +135,8 @@ function summary(r: Record<string, unknown>): ContainerSummary {
 		maxdisk: r.maxdisk as number | undefined,
 		cpus: (r.maxcpu ?? r.cpus) as number | undefined,
 		uptime: r.uptime as number | undefined,
-		template: r.template === 1 || r.template === true,
+		// the schema says boolean; PVE writes 0/1
+		template: r.template === true || Number(r.template) === 1,
 	};
 }
 

@@ -1,9 +1,9 @@
 /** Network segmentation audit: each container's VLAN tags against a tier map (review recommendation 7:
  * management 10, application 20, data 30, external 40). */
 import { mapConcurrent } from '../shared/concurrency';
-import { errorMessage, InfraOpsError } from '../shared/errors';
+import { errorFields, errorMessage, InfraOpsError } from '../shared/errors';
 import type { NewFinding } from '../shared/findings';
-import { listContainers, type ContainerSummary, type LxcConfig } from './lxc';
+import { listContainerRows, type ContainerSummary, type LxcConfig } from './lxc';
 import { parsePropertyString } from './propertyStrings';
 import type { PveClient } from './transport/pveClient';
 
@@ -90,8 +90,11 @@ export function judgeSegmentation(n: ContainerNetworks, map: TierMap): NewFindin
 }
 
 export async function auditSegmentation(client: PveClient, map: TierMap, options: { node?: string; concurrency?: number } = {}): Promise<NewFinding[]> {
-	const containers = (await listContainers(client, { node: options.node })).filter((c) => !c.template);
-	return await mapConcurrent(containers, options.concurrency ?? 4, async (container): Promise<NewFinding> => {
+	const listed = await listContainerRows(client, { node: options.node });
+	// a row PVE lists without a usable VMID or node is that row's error finding; nothing is requested for it
+	const refused: NewFinding[] = listed.refused.map(({ row, error }) => ({ check: 'proxmox-segmentation', target: row, status: 'error', summary: error.message, ...errorFields(error), changeKey: 'error' }));
+	const containers = listed.containers.filter((c) => !c.template);
+	const judged = await mapConcurrent(containers, options.concurrency ?? 4, async (container): Promise<NewFinding> => {
 		let config: LxcConfig;
 		try {
 			config = await client.request<LxcConfig>('GET', `/nodes/${container.node}/lxc/${container.vmid}/config`);
@@ -102,4 +105,5 @@ export async function auditSegmentation(client: PveClient, map: TierMap, options
 		}
 		return judgeSegmentation({ container, interfaces: interfacesOf(config) }, map);
 	});
+	return [...judged, ...refused];
 }

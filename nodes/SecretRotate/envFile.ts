@@ -1,5 +1,8 @@
 /** In-place edits of `KEY=VALUE` lines in .env files that keep everything else byte for byte:
- * comments, order, blank lines, `export`, the quoting style of each value, line endings. */
+ * comments, order, blank lines, `export`, the quoting style of each value, line endings, a BOM, and
+ * bytes that are not UTF-8. The `…Bytes` functions take the file as it is on disk; the text functions
+ * work on any string, and are used on the file's bytes read one byte per character (latin1), so only
+ * ASCII is syntax (as for compose's parser) and nothing is ever decoded and re-encoded. */
 import { InfraOpsError } from '../shared/errors';
 
 export interface EnvAssignment {
@@ -10,8 +13,11 @@ export interface EnvAssignment {
 	quote: '' | '"' | "'";
 }
 
-// KEY=VALUE, optional `export `, optional spaces around `=`; the value runs to the end of the line
-const ASSIGNMENT = /^(\s*(?:export\s+)?)([A-Za-z_][A-Za-z0-9_.-]*)(\s*=\s*)(.*?)(\r?)$/;
+// KEY=VALUE, optional `export `, optional spaces around `=`; the value runs to the end of the line.
+// A UTF-8 BOM before the first key (as a decoded character or as its three bytes) is kept as part of
+// the line's prefix. Whitespace is ASCII only: \s would also take 0xA0, a byte inside many UTF-8 letters.
+const ASSIGNMENT = /^((?:\uFEFF|\xEF\xBB\xBF)?[ \t]*(?:export[ \t]+)?)([A-Za-z_][A-Za-z0-9_.-]*)([ \t]*=[ \t]*)(.*?)(\r?)$/;
+const trimEnd = (text: string) => text.replace(/[ \t]+$/, '');
 
 function splitLines(text: string): string[] {
 	return text.split('\n');
@@ -38,9 +44,9 @@ function unquote(raw: string): { value: string; quote: EnvAssignment['quote']; r
 		return { value: raw, quote: '', rest: '' };
 	}
 	// an unquoted value ends at ` #` (an inline comment), as compose's parser reads it
-	const comment = /\s+#/.exec(raw);
-	const value = comment ? raw.slice(0, comment.index) : raw;
-	return { value: value.trimEnd(), quote: '', rest: raw.slice(value.trimEnd().length) };
+	const comment = /[ \t]+#/.exec(raw);
+	const value = trimEnd(comment ? raw.slice(0, comment.index) : raw);
+	return { value, quote: '', rest: raw.slice(value.length) };
 }
 
 export function findAssignments(text: string, key: string): EnvAssignment[] {
@@ -62,7 +68,7 @@ export function readEnvValue(text: string, key: string): string | undefined {
 
 /** Characters that need quotes in a .env value (compose interpolates `$`; `#` starts a comment). */
 function needsQuotes(value: string): boolean {
-	return /[\s#"'\\$`]/.test(value);
+	return /[ \t\r\n\f\v#"'\\$`]/.test(value);
 }
 
 export function formatEnvValue(value: string, quote: EnvAssignment['quote']): string {
@@ -119,4 +125,20 @@ export function setEnvValue(text: string, key: string, value: string, options: {
 	const eol = text.includes('\r\n') ? '\r\n' : '\n';
 	const prefix = text.length === 0 || text.endsWith('\n') ? text : text + eol;
 	return { text: `${prefix}${key}=${formatEnvValue(value, '')}${eol}`, lines: [splitLines(prefix).length], appended: true };
+}
+
+/** The file's bytes as a string of one character per byte: no decoding, so nothing can be lost. */
+const asByteString = (data: Buffer) => data.toString('latin1');
+const valueToBytes = (value: string) => Buffer.from(value, 'utf8').toString('latin1');
+
+/** readEnvValue on the file's bytes; the value is read as UTF-8. */
+export function readEnvValueBytes(data: Buffer, key: string): string | undefined {
+	const value = readEnvValue(asByteString(data), key);
+	return value === undefined ? undefined : Buffer.from(value, 'latin1').toString('utf8');
+}
+
+/** setEnvValue on the file's bytes: only the bytes of the values change (the new value is written as UTF-8). */
+export function setEnvValueBytes(data: Buffer, key: string, value: string, options: { addIfMissing?: boolean; file?: string } = {}): EnvEditResult & { data: Buffer } {
+	const edit = setEnvValue(asByteString(data), key, valueToBytes(value), options);
+	return { ...edit, data: Buffer.from(edit.text, 'latin1') };
 }

@@ -2,7 +2,7 @@
 import { markChanged, type Finding, type NewFinding } from '../shared/findings';
 import { assessVulnerabilities, describeAssessment, trackNewCves, type Assessment, type Policy } from './assess';
 import type { ContainerRef } from './containers';
-import type { TrivyReport } from './report';
+import type { TrivyReport, Vulnerability } from './report';
 import type { ScanOutcome } from './trivyRun';
 
 export const IMAGE_CHECK = 'trivy-image';
@@ -104,7 +104,16 @@ export function markImageChanged(results: ImageResult[], store: Record<string, u
 	).map((finding, k) => (finding.status === 'error' ? finding : { ...finding, changed: results[k].newCves.length > 0 }));
 }
 
-/** One item per CVE and package, `changed` when the CVE is new for the image since the last run. */
+function foundIn(locations: Vulnerability['locations']): string {
+	const places = [...new Set(locations.map((l) => l.pkgPath || l.target))].filter(Boolean);
+	if (!places.length) return '';
+	return ` (in ${places.slice(0, 3).join(', ')}${places.length > 3 ? ` and ${places.length - 3} more` : ''})`;
+}
+
+/**
+ * One item per CVE and package version, `changed` when the CVE is new for the image since the last run.
+ * `targets` lists every lockfile or layer it was found in (the image finding counts the CVE once).
+ */
 export function vulnerabilityItems(result: ImageResult): Record<string, unknown>[] {
 	if (!result.assessment) return [];
 	const isNew = new Set(result.newCves);
@@ -113,7 +122,7 @@ export function vulnerabilityItems(result: ImageResult): Record<string, unknown>
 		check: VULNERABILITY_CHECK,
 		target: `${image} ${v.id} ${v.pkgName}`,
 		status: v.severity === 'CRITICAL' ? 'critical' : 'warning',
-		summary: `${image}: ${v.id} (${v.severity}) in ${v.pkgName} ${v.installedVersion}${v.fixedVersion ? `, fixed in ${v.fixedVersion}` : ', no fix yet'}${v.title ? `: ${v.title}` : ''}`,
+		summary: `${image}: ${v.id} (${v.severity}) in ${v.pkgName} ${v.installedVersion}${v.fixedVersion ? `, fixed in ${v.fixedVersion}` : ', no fix yet'}${foundIn(v.locations)}${v.title ? `: ${v.title}` : ''}`,
 		changed: isNew.has(v.id),
 		image,
 		imageId: result.finding.imageId,
@@ -123,6 +132,8 @@ export function vulnerabilityItems(result: ImageResult): Record<string, unknown>
 		installedVersion: v.installedVersion,
 		fixedVersion: v.fixedVersion,
 		vulnerabilityStatus: v.status,
+		targets: [...new Set(v.locations.map((l) => l.target))],
+		locations: v.locations.map((l) => (l.pkgPath ? { target: l.target, pkgPath: l.pkgPath } : { target: l.target })),
 		title: v.title,
 		primaryUrl: v.primaryUrl,
 		containers: result.finding.containers,

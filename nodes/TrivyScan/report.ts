@@ -17,8 +17,16 @@ export interface Vulnerability {
 	status: string;
 	title: string;
 	primaryUrl: string;
-	/** The result (target) it was found in, e.g. `… (alpine 3.9.4)` or `usr/local/bin/app`. */
+	/** The first result (target) it was found in, e.g. `… (alpine 3.9.4)` or `app/package-lock.json`. */
 	target: string;
+	/** Every place it was found: a lockfile or layer path per result, with Trivy's `PkgPath` (e.g. a jar inside an image) when it gives one. */
+	locations: VulnerabilityLocation[];
+}
+
+export interface VulnerabilityLocation {
+	target: string;
+	/** Empty when Trivy gives none (OS packages, most lockfiles). */
+	pkgPath: string;
 }
 
 export interface TrivyReport {
@@ -50,7 +58,8 @@ export function normalizeSeverity(value: unknown): Severity {
 
 /**
  * Parses a report given as text or bytes. `source` names where it came from, for messages.
- * The same vulnerability in the same package is listed once, even when Trivy lists it per result.
+ * The same vulnerability in the same package and version is listed once, even when Trivy lists it per
+ * result (two lockfiles, two jars): that entry keeps every target and `PkgPath` it was found in.
  */
 export function parseTrivyReport(input: string | Buffer, source = 'the report'): TrivyReport {
 	const text = (typeof input === 'string' ? input : input.toString('utf8')).replace(/^\uFEFF/, '').trim();
@@ -82,7 +91,7 @@ export function parseTrivyReport(input: string | Buffer, source = 'the report'):
 	const os = asObject(metadata.OS);
 	const osText = os && asString(os.Family) && asString(os.Family) !== 'none' ? `${asString(os.Family)} ${asString(os.Name)}`.trim() : '';
 
-	const seen = new Set<string>();
+	const seen = new Map<string, Vulnerability>();
 	const vulnerabilities: Vulnerability[] = [];
 	for (const result of (root.Results as unknown[] | undefined) ?? []) {
 		const r = asObject(result);
@@ -99,10 +108,14 @@ export function parseTrivyReport(input: string | Buffer, source = 'the report'):
 			if (!v || !id) continue;
 			const pkgName = asString(v.PkgName);
 			const installedVersion = asString(v.InstalledVersion);
-			const key = `${id}|${pkgName}|${installedVersion}|${asString(v.PkgPath)}`;
-			if (seen.has(key)) continue;
-			seen.add(key);
-			vulnerabilities.push({
+			const location = { target, pkgPath: asString(v.PkgPath) };
+			const key = `${id}|${pkgName}|${installedVersion}`;
+			const known = seen.get(key);
+			if (known) {
+				if (!known.locations.some((l) => l.target === location.target && l.pkgPath === location.pkgPath)) known.locations.push(location);
+				continue;
+			}
+			const entry: Vulnerability = {
 				id,
 				pkgName,
 				installedVersion,
@@ -112,7 +125,10 @@ export function parseTrivyReport(input: string | Buffer, source = 'the report'):
 				title: asString(v.Title),
 				primaryUrl: asString(v.PrimaryURL),
 				target,
-			});
+				locations: [location],
+			};
+			seen.set(key, entry);
+			vulnerabilities.push(entry);
 		}
 	}
 	return {

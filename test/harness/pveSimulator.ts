@@ -79,6 +79,9 @@ export interface PveSimulator {
 	digestOf(vmid: number): string;
 	/** Called before a request is served (after authentication and schema checks), e.g. to change state in between. */
 	beforeRequest?: (method: string, apiPath: string) => void;
+	/** Changes an answer after its schema check, to serve response variants of real PVE (a test checks
+	 * the rows it makes against the schema itself and says which conform). */
+	rewriteAnswer?: (method: string, template: string, data: unknown) => unknown;
 	close(): Promise<void>;
 }
 
@@ -504,7 +507,7 @@ export async function startPveSimulator(options: PveSimulatorOptions = {}): Prom
 					schemaViolations.push(...violations);
 					throw new ApiError(500, `simulator answer violates the schema: ${violations.join('; ')}`);
 				}
-				send(200, 'OK', { data });
+				send(200, 'OK', { data: sim.rewriteAnswer ? sim.rewriteAnswer(method, template, data) : data });
 			} catch (error) {
 				if (error instanceof ApiError) send(error.status, error.message, { data: null, message: `${error.message}\n`, ...(error.errors ? { errors: error.errors } : {}) });
 				else send(500, (error as Error).message, { data: null, message: `${(error as Error).message}\n` });

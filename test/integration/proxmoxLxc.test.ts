@@ -20,6 +20,7 @@ import {
 	rollbackSnapshot,
 	updateConfig,
 } from '../../nodes/ProxmoxLxc/lxc';
+import { auditSegmentation, parseTierMap } from '../../nodes/ProxmoxLxc/segmentation';
 import { PveApiError, PveClient, PveTaskError } from '../../nodes/ProxmoxLxc/transport/pveClient';
 import { checkValue, PVE_APIDATA, PveSchema } from '../harness/pveSchema';
 import { startPveSimulator, type PveSimulator } from '../harness/pveSimulator';
@@ -264,5 +265,114 @@ describeRef('Proxmox LXC schema-conformance tests (PVE API simulator validating 
 		const error = await createSnapshot(impatient, 'pve', 101, 'timeout_probe').catch((e: unknown) => e);
 		expect((error as Error).message).toMatch(/^Proxmox task vzsnapshot 101 on pve still running after 20 ms$/);
 		expect((error as { hint?: string }).hint).toMatch(/UPID:pve:/);
+	});
+});
+
+describeRef('Proxmox LXC: /cluster/resources row variants (each row checked against apidata.js here)', () => {
+	const schema = haveReference ? PveSchema.load() : undefined;
+	const resourcesReturns = () => schema!.resolve('/cluster/resources', 'GET').method!.returns!;
+	const tierMap = parseTierMap({ tiers: { data: 30, external: 40 }, containers: {} });
+	/** Serves the simulator's /cluster/resources rows changed by `change`; returns the rows it served. */
+	const rewriteRows = (change: (row: Record<string, unknown>) => Record<string, unknown>) => {
+		const served: Record<string, unknown>[] = [];
+		sim.rewriteAnswer = (method, template, data) => {
+			if (method !== 'GET' || template !== '/cluster/resources') return data;
+			const rows = (data as Record<string, unknown>[]).map((r) => (r.type === 'lxc' ? change({ ...r }) : r));
+			served.push(...rows);
+			return rows;
+		};
+		return served;
+	};
+	const configReads = () => sim.requests.filter((r) => /\/lxc\/[^/]+\/config$/.test(r.path)).map((r) => r.path);
+
+	beforeAll(async () => {
+		sim = await startPveSimulator({ nodes: ['pve', 'pve2'], tokens: { [TOKEN_ID]: SECRET }, taskMs: 60 });
+		sim.addContainer({ vmid: 101, status: 'running', config: { hostname: 'traefik', net0: 'name=eth0,bridge=vmbr0,ip=dhcp,tag=40,type=veth', tags: 'external' } });
+		sim.addContainer({ vmid: 102, node: 'pve2', status: 'stopped', config: { hostname: 'postgres', net0: 'name=eth0,bridge=vmbr0,ip=dhcp,tag=30,type=veth', tags: 'data' } });
+	});
+	afterAll(async () => {
+		await sim?.close();
+	});
+	beforeEach(() => {
+		sim.requests.splice(0);
+	});
+	afterEach(() => {
+		sim.rewriteAnswer = undefined;
+		expect(sim.schemaViolations.splice(0)).toEqual([]);
+	});
+
+	it('schema: vmid is optional in /cluster/resources rows (id "lxc/101" carries it) — a row without vmid is listed with the VMID from id, and Audit reads /nodes/pve/lxc/101/config', async () => {
+		const served = rewriteRows((row) => {
+			delete row.vmid;
+			return row;
+		});
+		const listed = await listContainers(clientFor());
+		expect(served.filter((r) => r.type === 'lxc').map((r) => checkValue([r], resourcesReturns(), 'row', 'return'))).toEqual([[], []]);
+		expect(served.some((r) => r.type === 'lxc' && 'vmid' in r)).toBe(false);
+		expect(listed.map((c) => [c.vmid, c.node, c.name])).toEqual([
+			[101, 'pve', 'traefik'],
+			[102, 'pve2', 'postgres'],
+		]);
+		const findings = await auditSegmentation(clientFor(), tierMap);
+		expect(findings.map((f) => [f.target, f.status])).toEqual([
+			['pve/101', 'ok'],
+			['pve2/102', 'ok'],
+		]);
+		expect(configReads()).toEqual(['/nodes/pve/lxc/101/config', '/nodes/pve2/lxc/102/config']);
+	});
+
+	it('off-schema variant (apidata.js types vmid as integer; PVE\'s Perl JSON encoder emits a value it holds as text as a string): vmid "101" is read as 101', async () => {
+		const served = rewriteRows((row) => ({ ...row, vmid: String(row.vmid) }));
+		const listed = await listContainers(clientFor());
+		expect(checkValue([served.find((r) => r.id === 'lxc/101')], resourcesReturns(), 'row', 'return')).toEqual(['row[0].vmid: must be a JSON number, got "101"']);
+		expect(listed.map((c) => c.vmid)).toEqual([101, 102]);
+		expect(typeof listed[0].vmid).toBe('number');
+	});
+
+	it('a row whose vmid is neither given nor in its id ("lxc/abc", vmid "x", vmid 0) is refused with a clear error (List), an error finding for that row (Audit), and no /lxc/NaN/ request is made', async () => {
+		for (const broken of [{ id: 'lxc/abc' }, { vmid: 'x' }, { vmid: 0, id: 'lxc/0' }, { vmid: 101.5 }]) {
+			rewriteRows((row) => {
+				if (row.id !== 'lxc/102') return row;
+				delete row.vmid;
+				return { ...row, ...broken };
+			});
+			await expect(listContainers(clientFor())).rejects.toThrow(/^PVE's \/cluster\/resources lists a container without a usable VMID \(id "lxc\/.*", vmid .*name "postgres"\)$/);
+			// Audit reports that row as an error finding and still judges the others
+			const findings = await auditSegmentation(clientFor(), tierMap);
+			expect(findings.map((f) => [f.target, f.status])).toEqual([
+				['pve/101', 'ok'],
+				[broken.id ?? 'lxc/102', 'error'],
+			]);
+			expect(findings[1]).toMatchObject({ summary: expect.stringMatching(/without a usable VMID/), hint: expect.stringMatching(/nothing was requested for this row/) });
+		}
+		expect(sim.requests.filter((r) => r.path !== '/cluster/resources').map((r) => r.path)).toEqual(Array(4).fill('/nodes/pve/lxc/101/config'));
+	});
+
+	it('schema: node is optional in /cluster/resources rows — a container row without node is refused naming the CT (List; an error finding in Audit), instead of requesting /nodes/undefined/…', async () => {
+		const served = rewriteRows(({ node: _node, ...row }) => (row.id === 'lxc/102' ? row : { ...row, node: _node }));
+		await expect(listContainers(clientFor())).rejects.toThrow("PVE's /cluster/resources lists CT 102 (postgres) without its node");
+		const findings = await auditSegmentation(clientFor(), tierMap);
+		expect(findings.map((f) => [f.target, f.status, f.summary])).toEqual([
+			['pve/101', 'ok', 'CT 101 (traefik) is on VLAN 40 (external)'],
+			['lxc/102', 'error', "PVE's /cluster/resources lists CT 102 (postgres) without its node"],
+		]);
+		expect(served.filter((r) => r.id === 'lxc/102').every((r) => !('node' in r) && checkValue([r], resourcesReturns(), 'row', 'return').length === 0)).toBe(true);
+		expect(sim.requests.filter((r) => r.path !== '/cluster/resources').map((r) => r.path)).toEqual(['/nodes/pve/lxc/101/config']);
+	});
+
+	it('schema: template is a boolean that PVE writes as 1 — a template container (template: 1, and template: true) is listed as a template, and Audit does not read its config', async () => {
+		for (const template of [1, true]) {
+			sim.requests.splice(0);
+			const served = rewriteRows((row) => (row.id === 'lxc/102' ? { ...row, template, status: 'stopped' } : row));
+			const listed = await listContainers(clientFor());
+			expect(checkValue(served.filter((r) => r.type === 'lxc'), resourcesReturns(), 'rows', 'return')).toEqual([]);
+			expect(listed.map((c) => [c.vmid, c.template])).toEqual([
+				[101, false],
+				[102, true],
+			]);
+			const findings = await auditSegmentation(clientFor(), tierMap);
+			expect(findings.map((f) => f.target)).toEqual(['pve/101']);
+			expect(configReads()).toEqual(['/nodes/pve/lxc/101/config']);
+		}
 	});
 });

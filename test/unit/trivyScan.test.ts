@@ -36,6 +36,7 @@ const vuln = (id: string, severity: Vulnerability['severity'], fixedVersion = ''
 	title: '',
 	primaryUrl: '',
 	target: 'img (debian 12)',
+	locations: [{ target: 'img (debian 12)', pkgPath: '' }],
 });
 
 describeRef('Trivy recorded-report tests (../shared/reference/trivy, Trivy integration goldens)', () => {
@@ -98,6 +99,65 @@ describeRef('Trivy recorded-report tests (../shared/reference/trivy, Trivy integ
 			['CVE-2019-14697', 'musl', true],
 			['CVE-2019-14697', 'musl-utils', true],
 		]);
+	});
+});
+
+// A `trivy image --format json` report (SchemaVersion 2) of an app image with two npm lockfiles that
+// pin the same lodash, and log4j-core vendored as two jars (Trivy's "Java" result gives each a PkgPath).
+const multiTargetReport = {
+	SchemaVersion: 2,
+	ArtifactName: 'registry.example/shop:4.2',
+	ArtifactType: 'container_image',
+	Metadata: { OS: { Family: 'debian', Name: '12.5' }, ImageID: 'sha256:5d1f', RepoTags: ['registry.example/shop:4.2'], RepoDigests: [] },
+	Results: [
+		{ Target: 'registry.example/shop:4.2 (debian 12.5)', Class: 'os-pkgs', Type: 'debian' },
+		...['srv/api/package-lock.json', 'srv/web/package-lock.json'].map((Target) => ({
+			Target,
+			Class: 'lang-pkgs',
+			Type: 'npm',
+			Vulnerabilities: [
+				{ VulnerabilityID: 'CVE-2021-23337', PkgName: 'lodash', InstalledVersion: '4.17.20', FixedVersion: '4.17.21', Status: 'fixed', Severity: 'HIGH', Title: 'lodash: command injection via template' },
+			],
+		})),
+		{
+			Target: 'Java',
+			Class: 'lang-pkgs',
+			Type: 'jar',
+			Vulnerabilities: ['opt/shop/lib/log4j-core-2.14.1.jar', 'opt/shop/plugins/report/log4j-core-2.14.1.jar'].map((PkgPath) => ({
+				VulnerabilityID: 'CVE-2021-44228',
+				PkgName: 'org.apache.logging.log4j:log4j-core',
+				PkgPath,
+				InstalledVersion: '2.14.1',
+				FixedVersion: '2.15.0',
+				Status: 'fixed',
+				Severity: 'CRITICAL',
+				Title: 'log4j-core: Remote code execution in Log4j 2.x',
+			})),
+		},
+	],
+};
+
+describe('Trivy: the same CVE in several targets (no recorded golden has one; fixture in SchemaVersion 2 shape)', () => {
+	it('an app image with lodash in two npm lockfiles and log4j-core as two jars: each CVE counted once, its item lists every target and PkgPath', () => {
+		const report = parseTrivyReport(JSON.stringify(multiTargetReport), 'shop');
+		const result = reportFinding({ reference: 'registry.example/shop:4.2' }, report, policy(), {});
+		expect(result.finding).toMatchObject({ status: 'critical', total: 2, counts: { CRITICAL: 1, HIGH: 1 }, fixable: 2 });
+		const items = vulnerabilityItems(result);
+		expect(items.map((i) => [i.vulnerabilityId, i.targets, i.locations])).toEqual([
+			['CVE-2021-23337', ['srv/api/package-lock.json', 'srv/web/package-lock.json'], [{ target: 'srv/api/package-lock.json' }, { target: 'srv/web/package-lock.json' }]],
+			[
+				'CVE-2021-44228',
+				['Java'],
+				[
+					{ target: 'Java', pkgPath: 'opt/shop/lib/log4j-core-2.14.1.jar' },
+					{ target: 'Java', pkgPath: 'opt/shop/plugins/report/log4j-core-2.14.1.jar' },
+				],
+			],
+		]);
+		expect(items[0].summary).toBe(
+			'registry.example/shop:4.2: CVE-2021-23337 (HIGH) in lodash 4.17.20, fixed in 4.17.21 (in srv/api/package-lock.json, srv/web/package-lock.json): lodash: command injection via template',
+		);
+		expect(items[1].summary).toContain('(in opt/shop/lib/log4j-core-2.14.1.jar, opt/shop/plugins/report/log4j-core-2.14.1.jar)');
 	});
 });
 

@@ -2,7 +2,7 @@
 import { errorMessage, InfraOpsError } from '../../shared/errors';
 import { SshDirLock, type LeaseLock } from '../../shared/locks';
 import { openSsh, type SshConnection, type SshSession } from '../../shared/ssh';
-import { readEnvValue, setEnvValue } from '../envFile';
+import { readEnvValue, readEnvValueBytes, setEnvValue, setEnvValueBytes } from '../envFile';
 import type { GeneratedSecret } from '../generate';
 import { RollbackLeftAlone, type RotationTarget } from '../rotation';
 import { passwordOf } from './postgresRole';
@@ -26,10 +26,11 @@ export class EnvFileTarget implements RotationTarget {
 	readonly phase = 'restorable' as const;
 	readonly target: string;
 	private session?: SshSession;
-	private original?: string;
+	/** The file's bytes as create read them: never decoded, so a byte that is not UTF-8 survives set and rollback. */
+	private original?: Buffer;
 	private backupFile?: string;
 	/** What this run's set wrote, and the value it set: a rollback only undoes that. */
-	private written?: { text: string; value: string; appended: boolean };
+	private written?: { data: Buffer; value: string; appended: boolean };
 
 	constructor(private readonly options: EnvFileOptions) {
 		if (!options.path.startsWith('/')) {
@@ -52,13 +53,13 @@ export class EnvFileTarget implements RotationTarget {
 	async create(secret: GeneratedSecret): Promise<string> {
 		passwordOf(secret, 'A .env value');
 		const session = await this.connect();
-		this.original = (await session.readFile(this.options.path)).toString('utf8');
-		let text = this.original;
+		this.original = await session.readFile(this.options.path);
+		let data = this.original;
 		const notes: string[] = [];
 		for (const key of this.options.keys) {
-			// a dry run on the old text: a missing key or an unwritable value fails here, before anything changes
-			const edit = setEnvValue(text, key, secret.value, { addIfMissing: this.options.addIfMissing, file: this.options.path });
-			text = edit.text;
+			// a dry run on the old bytes: a missing key or an unwritable value fails here, before anything changes
+			const edit = setEnvValueBytes(data, key, secret.value, { addIfMissing: this.options.addIfMissing, file: this.options.path });
+			data = edit.data;
 			notes.push(edit.appended ? `${key} missing, will be appended` : `${key} on line ${edit.lines.join(', ')}`);
 		}
 		return notes.join('; ');
@@ -66,21 +67,21 @@ export class EnvFileTarget implements RotationTarget {
 
 	/** The value the file held when create read it (its first key's), for targets that look for the old secret. */
 	currentValue(): string | undefined {
-		return this.original === undefined ? undefined : readEnvValue(this.original, this.options.keys[0]);
+		return this.original === undefined ? undefined : readEnvValueBytes(this.original, this.options.keys[0]);
 	}
 
 	async set(secret: GeneratedSecret): Promise<string> {
 		const session = this.requireSession();
-		const current = (await session.readFile(this.options.path)).toString('utf8');
-		if (current !== this.original) {
+		const current = await session.readFile(this.options.path);
+		if (!this.original || !current.equals(this.original)) {
 			throw new InfraOpsError(`${this.options.path} changed since the rotation started`, 'Something else edits this file: run the rotation again');
 		}
-		let text = current;
+		let data = current;
 		const lines: string[] = [];
 		let appended = false;
 		for (const key of this.options.keys) {
-			const edit = setEnvValue(text, key, secret.value, { addIfMissing: this.options.addIfMissing, file: this.options.path });
-			text = edit.text;
+			const edit = setEnvValueBytes(data, key, secret.value, { addIfMissing: this.options.addIfMissing, file: this.options.path });
+			data = edit.data;
 			appended ||= edit.appended;
 			lines.push(`${key}${edit.appended ? ' (appended)' : ` (line ${edit.lines.join(', ')})`}`);
 		}
@@ -90,14 +91,14 @@ export class EnvFileTarget implements RotationTarget {
 			await session.writeFileAtomic(this.backupFile, current, { mode: 0o600 });
 		}
 		// recorded before the write: a write whose reply was lost may still have landed
-		this.written = { text, value: secret.value, appended };
-		await session.writeFileAtomic(this.options.path, text);
+		this.written = { data, value: secret.value, appended };
+		await session.writeFileAtomic(this.options.path, data);
 		return `set ${lines.join(', ')}${this.backupFile ? `; old file kept as ${this.backupFile} (0600)` : ''}`;
 	}
 
 	async test(secret: GeneratedSecret): Promise<string> {
-		const text = (await this.requireSession().readFile(this.options.path)).toString('utf8');
-		const wrong = this.options.keys.filter((key) => readEnvValue(text, key) !== secret.value);
+		const data = await this.requireSession().readFile(this.options.path);
+		const wrong = this.options.keys.filter((key) => readEnvValueBytes(data, key) !== secret.value);
 		if (wrong.length) throw new InfraOpsError(`${this.options.path}: ${wrong.join(', ')} do not read back as the new value`);
 		return `${this.options.keys.join(', ')} read back as the new value`;
 	}
@@ -127,21 +128,24 @@ export class EnvFileTarget implements RotationTarget {
 	 * Puts the old text back only where the file still holds what this run wrote: byte for byte, or
 	 * at least this run's value in every key (then only those keys get their old value back, and
 	 * whatever else was edited since stays). Anything else is another writer's, and is left alone.
+	 * All of it on bytes: the old file comes back as the bytes create read.
 	 */
-	private async restoreOwnWrite(session: SshSession, original: string): Promise<string> {
+	private async restoreOwnWrite(session: SshSession, original: Buffer): Promise<string> {
 		const path = this.options.path;
 		if (!this.written) return `${path} was not written by this run: nothing to restore`;
-		const current = (await session.readFile(path)).toString('utf8');
-		if (current === this.written.text) {
+		const current = await session.readFile(path);
+		if (current.equals(this.written.data)) {
 			await session.writeFileAtomic(path, original);
 			return `${path} restored`;
 		}
-		if (current === original) return `${path} already holds its old text`;
+		if (current.equals(original)) return `${path} already holds its old text`;
 		const { keys } = this.options;
-		if (!this.written.appended && keys.every((key) => readEnvValue(current, key) === this.written!.value)) {
-			let text = current;
-			for (const key of keys) text = setEnvValue(text, key, readEnvValue(original, key) ?? '', { file: path }).text;
-			await session.writeFileAtomic(path, text);
+		if (!this.written.appended && keys.every((key) => readEnvValueBytes(current, key) === this.written!.value)) {
+			// one character per byte: the old values go back as their exact bytes, whatever their encoding
+			let text = current.toString('latin1');
+			const old = original.toString('latin1');
+			for (const key of keys) text = setEnvValue(text, key, readEnvValue(old, key) ?? '', { file: path }).text;
+			await session.writeFileAtomic(path, Buffer.from(text, 'latin1'));
 			return `${path}: old value of ${keys.join(', ')} restored; other lines changed since this run wrote the file kept`;
 		}
 		// nothing is removed either: the backup is the pre-run file, which the operator may want now
