@@ -198,13 +198,13 @@ describe('Cert Expiry: Check Endpoints (real TLS servers)', () => {
 		expect(resolved.findings[0]).toMatchObject({ status: 'ok', changed: true });
 	});
 
-	it('an IP target (https://127.0.0.1:port) whose certificate has only the IP SAN is ok with no trust error; a DNS-only certificate does not cover the IP', async () => {
-		const ipOnly = await serve({ dnsNames: [], ipAddresses: ['127.0.0.1'] });
+	it('an IP target whose certificate names only the IP (CN and IP SAN 127.0.0.1, as self-made appliance certificates do) is ok with no trust error; a DNS-only certificate does not cover the IP', async () => {
+		const ipOnly = await serve({ commonName: '127.0.0.1', dnsNames: [], ipAddresses: ['127.0.0.1'] });
 		const dnsOnly = await serve({ dnsNames: ['localhost'], ipAddresses: [] });
 		const { findings } = await run({ operation: 'checkEndpoints', targets: `127.0.0.1:${ipOnly.port}\n127.0.0.1:${dnsOnly.port}`, options: { customCa: `${ipOnly.ca}\n${dnsOnly.ca}` } });
-		expect(findings[0]).toMatchObject({ status: 'ok', issuerTrusted: true });
 		// the probe used to check an IP target against "localhost" and carried that failure along
 		expect(findings[0].trustError).toBeUndefined();
+		expect(findings[0]).toMatchObject({ status: 'ok', issuerTrusted: true });
 		expect(findings[1]).toMatchObject({ status: 'critical' });
 		expect(problemCodes(findings[1])).toEqual(['hostname-mismatch']);
 		expect(findings[1].summary).toMatch(/does not cover 127\.0\.0\.1/);
