@@ -74,6 +74,7 @@ export const description: INodeProperties[] = [
 				name: 'timeoutSeconds',
 				type: 'number',
 				default: 10,
+				description: 'Per domain, for the comparison. Fractions work (0.5 = 500 ms); must be above 0.',
 			},
 			...thresholdOptions,
 		],
