@@ -25,8 +25,10 @@ export interface Problem {
 
 export interface ChainInput {
 	chain: X509Certificate[];
-	/** Checked against the leaf's SANs; omit to skip (e.g. a PEM file with no host). */
+	/** Checked against the leaf's SANs (an IP address against IP SANs only); omit to skip (e.g. a PEM file with no host). */
 	hostname?: string;
+	/** More names the certificate must cover (an ACME order's SANs); each uncovered one is its own problem. */
+	alsoNames?: string[];
 	protocol?: string | null;
 	/** Result of the handshake's chain verification; omit when no handshake was made. */
 	trust?: { authorized: boolean; error?: string };
@@ -63,6 +65,9 @@ export interface CertificateDetails {
 	chainLength: number;
 	/** OpenSSL's verification result code, when the chain did not verify. */
 	trustError?: string;
+	/** Whether the chain leads to a CA of the configured trust store (system roots + Custom CA):
+	 * from the handshake for a live endpoint, by walking the chain's signatures for a stored one. */
+	issuerTrusted: boolean;
 }
 
 const day = (date: Date) => date.toISOString().slice(0, 10);
@@ -158,6 +163,57 @@ const TRUST_MESSAGES: Record<string, [string, string]> = {
 	INVALID_PURPOSE: ['invalid-purpose', 'Certificate is not meant for TLS servers (key usage or extended key usage)'],
 };
 
+// dates and host name are judged on their own, with better messages: these say nothing about the issuer
+const NOT_TRUST_ERRORS = ['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID'];
+
+const issuerName = (cert: X509Certificate) => /(?:^|\n)CN=([^\n]+)/.exec(cert.issuer)?.[1] ?? cert.issuer.replace(/\n/g, ', ');
+
+/** IP addresses match IP SANs only (as browsers do); a requested wildcard name (an ACME order for
+ * `*.example.com`) matches the same wildcard SAN, which checkHost can't express. */
+function covers(leaf: X509Certificate, name: string): boolean {
+	if (isIP(name)) return leaf.checkIP(name) !== undefined;
+	if (leaf.checkHost(name) !== undefined) return true;
+	const wanted = `DNS:${name.toLowerCase()}`;
+	return (leaf.subjectAltName ?? '').split(/,\s*/).some((san) => san.toLowerCase() === wanted);
+}
+
+let systemRootCertificates: X509Certificate[] | undefined;
+
+function trustAnchors(customCa?: string): X509Certificate[] {
+	systemRootCertificates ??= rootCertificates.flatMap((pem) => {
+		try {
+			return [new X509Certificate(pem)];
+		} catch {
+			return [];
+		}
+	});
+	if (!customCa) return systemRootCertificates;
+	try {
+		return [...systemRootCertificates, ...parsePemCertificates(customCa, 'the custom CA')];
+	} catch {
+		return systemRootCertificates;
+	}
+}
+
+const signedBy = (cert: X509Certificate, issuer: X509Certificate) => cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+
+/** Offline path building for a stored chain: leaf → the chain's own intermediates → a trust anchor,
+ * each step checked by signature. Dates are judged elsewhere. */
+function chainLeadsToTrust(chain: X509Certificate[], customCa?: string): boolean {
+	const anchors = trustAnchors(customCa);
+	const isAnchor = (cert: X509Certificate) => anchors.some((a) => a.fingerprint256 === cert.fingerprint256);
+	let current = chain[0];
+	const used = new Set<string>([current.fingerprint256]);
+	for (let depth = 0; depth < 10; depth++) {
+		if (isAnchor(current) || anchors.some((a) => signedBy(current, a))) return true;
+		const next = chain.find((c) => !used.has(c.fingerprint256) && signedBy(current, c));
+		if (!next) return false;
+		used.add(next.fingerprint256);
+		current = next;
+	}
+	return false;
+}
+
 export function judgeChain(input: ChainInput): Assessment {
 	const [leaf] = input.chain;
 	if (!leaf) throw new Error('judgeChain needs at least one certificate');
@@ -180,18 +236,29 @@ export function judgeChain(input: ChainInput): Assessment {
 		}
 	}
 
-	if (input.hostname) {
-		const matches = isIP(input.hostname) ? leaf.checkIP(input.hostname) !== undefined : leaf.checkHost(input.hostname) !== undefined;
-		if (!matches) problems.push({ code: 'hostname-mismatch', status: 'critical', message: `Certificate does not cover ${input.hostname}` });
+	const names = [...new Set([input.hostname, ...(input.alsoNames ?? [])].filter((n): n is string => !!n))];
+	for (const name of names) {
+		if (!covers(leaf, name)) problems.push({ code: 'hostname-mismatch', status: 'critical', message: `Certificate does not cover ${name}` });
 	}
 
 	const selfSigned = leaf.checkIssued(leaf) && leaf.verify(leaf.publicKey);
+	const issuerTrusted = input.trust
+		? input.trust.authorized || NOT_TRUST_ERRORS.includes(input.trust.error ?? '')
+		: chainLeadsToTrust(input.chain, input.customCa);
 	if (selfSigned && !(input.trust?.authorized ?? false) && !isTrustedRoot(leaf, input.customCa)) {
 		problems.push({ code: 'self-signed', status: 'critical', message: 'Certificate is self-signed' });
+	} else if (!input.trust && !issuerTrusted) {
+		// a stored certificate: warning, not critical, because the file alone can't show what clients
+		// are given (a live check of the endpoint judges the served chain, and that is critical)
+		problems.push({
+			code: 'untrusted-issuer',
+			status: 'warning',
+			message: `Issuer ${issuerName(leaf)} is not trusted by the configured trust store (system roots + Custom CA Certificate): clients reject this certificate unless they trust that CA`,
+		});
 	} else if (input.trust && !input.trust.authorized && input.trust.error) {
 		const known = TRUST_MESSAGES[input.trust.error];
 		// dates and host name are judged on their own above, with better messages
-		if (!['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID'].includes(input.trust.error)) {
+		if (!NOT_TRUST_ERRORS.includes(input.trust.error)) {
 			problems.push({
 				code: known?.[0] ?? 'untrusted',
 				status: 'critical',
@@ -234,7 +301,7 @@ export function judgeChain(input: ChainInput): Assessment {
 	}
 
 	const status = worstStatus(problems.map((p) => p.status));
-	const issuerCn = /(?:^|\n)CN=([^\n]+)/.exec(leaf.issuer)?.[1] ?? leaf.issuer.replace(/\n/g, ', ');
+	const issuerCn = issuerName(leaf);
 	const ordered = [...problems].sort((a, b) => (a.status === b.status ? 0 : worstStatus([a.status, b.status]) === a.status ? -1 : 1));
 	const summary =
 		ordered.length === 0
@@ -264,6 +331,7 @@ export function judgeChain(input: ChainInput): Assessment {
 					: undefined,
 			chainLength: input.chain.length,
 			trustError: input.trust?.authorized === false ? input.trust.error : undefined,
+			issuerTrusted,
 		},
 	};
 }

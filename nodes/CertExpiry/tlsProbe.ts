@@ -89,6 +89,9 @@ export async function probeTls(options: ProbeOptions): Promise<ProbeResult> {
 		secure = await new Promise<TLSSocket>((resolve, reject) => {
 			const socket = tlsConnect({
 				socket: raw,
+				// the name the identity check uses: without it Node checks "localhost", so an IP target
+				// got ERR_TLS_CERT_ALTNAME_INVALID even with the right IP SAN (an IP matches IP SANs only)
+				host: options.servername || host,
 				servername,
 				rejectUnauthorized: false,
 				secureContext: secureContextFor(options.ca),

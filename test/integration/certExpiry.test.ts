@@ -198,6 +198,40 @@ describe('Cert Expiry: Check Endpoints (real TLS servers)', () => {
 		expect(resolved.findings[0]).toMatchObject({ status: 'ok', changed: true });
 	});
 
+	it('an IP target whose certificate names only the IP (CN and IP SAN 127.0.0.1, as self-made appliance certificates do) is ok with no trust error; a DNS-only certificate does not cover the IP', async () => {
+		const ipOnly = await serve({ commonName: '127.0.0.1', dnsNames: [], ipAddresses: ['127.0.0.1'] });
+		const dnsOnly = await serve({ dnsNames: ['localhost'], ipAddresses: [] });
+		const { findings } = await run({ operation: 'checkEndpoints', targets: `127.0.0.1:${ipOnly.port}\n127.0.0.1:${dnsOnly.port}`, options: { customCa: `${ipOnly.ca}\n${dnsOnly.ca}` } });
+		// the probe used to check an IP target against "localhost" and carried that failure along
+		expect(findings[0].trustError).toBeUndefined();
+		expect(findings[0]).toMatchObject({ status: 'ok', issuerTrusted: true });
+		expect(findings[1]).toMatchObject({ status: 'critical' });
+		expect(problemCodes(findings[1])).toEqual(['hostname-mismatch']);
+		expect(findings[1].summary).toMatch(/does not cover 127\.0\.0\.1/);
+	});
+
+	it('honours a sub-second timeout on a silent LAN port (0.3 s = 300 ms) and refuses 0 with a clear error', async () => {
+		const silent: Server = createTcpServer(() => undefined);
+		await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+		servers.push({ close: () => void silent.close() });
+		const port = (silent.address() as AddressInfo).port;
+		const { findings } = await run({ operation: 'checkEndpoints', targets: `127.0.0.1:${port}`, options: { timeoutSeconds: 0.3 } });
+		expect(findings[0]).toMatchObject({ status: 'error' });
+		expect(findings[0].summary).toMatch(/within 300 ms/);
+		const zero = await run({ operation: 'checkEndpoints', targets: `127.0.0.1:${port}`, options: { timeoutSeconds: 0 } });
+		expect(zero.error?.message).toMatch(/Timeout \(Seconds\) must be a number above 0, not "0"/);
+	});
+
+	it('a live endpoint from a private CA that is not in the trust store says issuerTrusted: false; with the CA configured, true', async () => {
+		const privateCa = await serve({}, { ca: { commonName: 'Homelab Private CA' }, intermediate: true });
+		const target = `localhost:${privateCa.port}`;
+		const { findings: without } = await run({ operation: 'checkEndpoints', targets: target });
+		expect(without[0]).toMatchObject({ status: 'critical', issuerTrusted: false, trustError: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY' });
+		expect(problemCodes(without[0])).toEqual(['untrusted-issuer']);
+		const { findings: withCa } = await run({ operation: 'checkEndpoints', targets: target, options: { customCa: privateCa.ca } });
+		expect(withCa[0]).toMatchObject({ status: 'ok', issuerTrusted: true });
+	});
+
 	it('gives a clear error for malformed targets, or an error item with continueOnFail', async () => {
 		const failed = await run({ operation: 'checkEndpoints', targets: 'host:99999' });
 		expect(failed.error?.message).toMatch(/"host:99999" is not a valid target: port 99999 is out of range/);
@@ -252,11 +286,97 @@ describe('Cert Expiry: Check Traefik acme.json (real sshd) and Check PEM', () =>
 		expect(findings[0].summary).toMatch(/A renewed certificate .* is stored but the endpoint still serves the old one/);
 	});
 
+	const binaryItem = (body: unknown) =>
+		({ json: {}, binary: { data: { data: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)).toString('base64'), mimeType: 'application/json', fileName: 'acme.json' } } }) as unknown as IDataObject;
+	const checkFiles = async (bodies: unknown[], acmeOptions: IDataObject = {}) =>
+		await run({ operation: 'checkAcmeJson', source: 'binary', binaryPropertyName: 'data', acmeOptions }, { input: bodies.map(binaryItem) });
+	const b64 = (text: string) => Buffer.from(text).toString('base64');
+	const KEY = b64('-----BEGIN PRIVATE KEY-----\nTOP-SECRET-KEY-MATERIAL\n-----END PRIVATE KEY-----\n');
+
+	it('reads Traefik 1.x acme.json (Account + Certificates with Domain.Main/SANs, Certificate, Key) and traefik-certs-dumper\'s top-level Certificates list; {} and Certificates: null are a warning, never silence', async () => {
+		const certs = await makeCertificates({ leaves: [{ dnsNames: ['v1.example', 'www.v1.example'], days: 80, notBeforeDays: -10 }, { dnsNames: ['test.example.com'], days: 80, notBeforeDays: -10 }] });
+		// Traefik 1.7's StoredData, marshalled with Go's default field names
+		const traefik1 = {
+			Account: { Email: 'ops@example.com', Registration: { body: { status: 'valid' }, uri: 'https://acme-v02.api.letsencrypt.org/acme/acct/1' }, PrivateKey: 'QUNDT1VOVC1LRVktU0VDUkVU', KeyType: '4096' },
+			Certificates: [{ Domain: { Main: 'v1.example', SANs: ['www.v1.example'] }, Certificate: b64(certs.leaves[0].fullchainPem), Key: KEY }],
+			HTTPChallenges: {},
+			TLSChallenges: {},
+		};
+		// dumper/file/fixtures/acme-v1.json of ldez/traefik-certs-dumper
+		const dumperV1 = { Certificates: [{ domain: { main: 'test.example.com' }, certificate: b64(certs.leaves[1].fullchainPem), key: KEY, Store: 'default' }] };
+		const resolverWithoutCertificates = { letsencrypt: { Account: { Email: 'ops@example.com', PrivateKey: 'QUNDT1VOVC1LRVktU0VDUkVU' }, Certificates: null } };
+		const { findings, error } = await checkFiles([traefik1, dumperV1, {}, resolverWithoutCertificates], { customCa: certs.ca.certPem });
+		expect(error).toBeUndefined();
+		expect(findings.map((f) => [f.target, f.status, f.layout])).toEqual([
+			['acme/v1.example', 'ok', 'v1'],
+			['acme/test.example.com', 'ok', 'v1'],
+			['binary field "data"', 'warning', 'v2'],
+			['binary field "data"', 'warning', 'v2'],
+		]);
+		expect(findings[0].requestedSans).toEqual(['www.v1.example']);
+		expect(findings[2].summary).toBe('no certificates in binary field "data": unknown layout or empty');
+		expect(JSON.stringify(findings)).not.toMatch(/TOP-SECRET|PRIVATE KEY|QUNDT1VOVC1LRVktU0VDUkVU/);
+	});
+
+	it('checks every name of the ACME order: a wildcard main with its apex SAN is covered, a requested SAN the certificate lacks is reported by name', async () => {
+		const certs = await makeCertificates({ leaves: [{ commonName: '*.wild.example', dnsNames: ['*.wild.example', 'wild.example'], ipAddresses: [] }] });
+		const pem = b64(certs.leaf.fullchainPem);
+		const { findings } = await checkFiles(
+			[{ letsencrypt: { Certificates: [
+				{ domain: { main: '*.wild.example', sans: ['wild.example'] }, certificate: pem, key: KEY, Store: 'default' },
+				{ domain: { main: '*.wild.example', sans: ['wild.example', 'api.other.example', 'other.example'] }, certificate: pem, key: KEY, Store: 'default' },
+			] } }],
+			{ customCa: certs.ca.certPem },
+		);
+		expect(findings[0]).toMatchObject({ target: 'letsencrypt/*.wild.example', status: 'ok' });
+		expect(findings[1]).toMatchObject({ status: 'critical' });
+		expect((findings[1].problems as { message: string }[]).map((p) => p.message)).toEqual(['Certificate does not cover api.other.example', 'Certificate does not cover other.example']);
+	});
+
+	it('one malformed entry (no certificate, damaged base64, resolver list not a list) is its own error finding; the good entries are still judged', async () => {
+		const certs = await makeCertificates({ leaves: [{ dnsNames: ['good.example'], days: 80, notBeforeDays: -10 }] });
+		const { findings, error } = await checkFiles(
+			[{
+				letsencrypt: { Certificates: [
+					{ domain: { main: 'pending.example', sans: [] }, certificate: '', key: KEY, Store: 'default' },
+					{ domain: { main: 'damaged.example' }, certificate: b64('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'), key: KEY },
+					{ domain: { main: 'good.example', sans: [] }, certificate: b64(certs.leaf.fullchainPem), key: KEY, Store: 'default' },
+				] },
+				staging: { Certificates: 'oops' },
+			}],
+			{ customCa: certs.ca.certPem },
+		);
+		expect(error).toBeUndefined();
+		expect(findings.map((f) => [f.target, f.status])).toEqual([
+			['letsencrypt/pending.example', 'error'],
+			['letsencrypt/damaged.example', 'error'],
+			['staging/#?', 'error'],
+			['letsencrypt/good.example', 'ok'],
+		]);
+		expect(findings[0].summary).toMatch(/certificate 1 of resolver "letsencrypt" \(pending.example\) has no certificate/);
+		expect(findings[1].summary).toMatch(/Certificate 1 of .*damaged.example.* cannot be parsed/);
+		expect(findings[2].summary).toMatch(/resolver "staging" has Certificates that is not a list/);
+		expect(JSON.stringify(findings)).not.toMatch(/TOP-SECRET/);
+	});
+
+	it('a stored certificate from a private CA not in the trust store is a warning with issuerTrusted: false; through its intermediate to the configured CA it is trusted', async () => {
+		const certs = await makeCertificates({ ca: { commonName: 'Homelab Private CA' }, intermediate: true, leaves: [{ dnsNames: ['nas.lan'], days: 80, notBeforeDays: -10 }] });
+		const file = { internal: { Certificates: [{ domain: { main: 'nas.lan' }, certificate: b64(certs.leaf.fullchainPem), key: KEY, Store: 'default' }] } };
+		const { findings: untrusted } = await checkFiles([file]);
+		expect(untrusted[0]).toMatchObject({ status: 'warning', issuerTrusted: false });
+		expect(problemCodes(untrusted[0])).toEqual(['untrusted-issuer']);
+		expect(untrusted[0].summary).toMatch(/Issuer Infra Ops Test Intermediate CA is not trusted by the configured trust store/);
+		const { findings: trusted } = await checkFiles([file], { customCa: certs.ca.certPem });
+		expect(trusted[0]).toMatchObject({ status: 'ok', issuerTrusted: true });
+		// a leaf stored without its intermediate can't be traced to the CA: not trusted
+		const bare = { internal: { Certificates: [{ domain: { main: 'nas.lan' }, certificate: b64(certs.leaf.certPem), key: KEY }] } };
+		const { findings: withoutChain } = await checkFiles([bare], { customCa: certs.ca.certPem });
+		expect(withoutChain[0]).toMatchObject({ status: 'warning', issuerTrusted: false });
+	});
+
 	it('says clearly what is wrong with a malformed acme.json or PEM', async () => {
 		const badJson = await run({ operation: 'checkAcmeJson', source: 'binary', binaryPropertyName: 'data' }, { input: [{ json: {}, binary: { data: { data: Buffer.from('{ not json').toString('base64'), mimeType: 'application/json' } } } as unknown as IDataObject] });
 		expect(badJson.error?.message).toMatch(/is not valid JSON/);
-		const v1 = await run({ operation: 'checkAcmeJson', source: 'binary', binaryPropertyName: 'data' }, { input: [{ json: {}, binary: { data: { data: Buffer.from('{"Account":{},"Certificates":[]}').toString('base64'), mimeType: 'application/json' } } } as unknown as IDataObject] });
-		expect(v1.error?.message).toMatch(/Traefik v1's format/);
 		const noCert = await run({ operation: 'checkPem', pemSource: 'text', pem: 'hello' });
 		expect(noCert.error?.message).toBe('PEM text holds no certificate');
 		const damaged = await run({ operation: 'checkPem', pemSource: 'text', pem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----' });
@@ -268,7 +388,10 @@ describe('Cert Expiry: Check Traefik acme.json (real sshd) and Check PEM', () =>
 	it('checks PEM text with a host name, and names the finding after the subject', async () => {
 		const certs = await makeCertificates({ intermediate: true, leaves: [{ commonName: 'files.example', dnsNames: ['files.example'], days: 30, notBeforeDays: -60 }] });
 		const { findings } = await run({ operation: 'checkPem', pemSource: 'text', pem: certs.leaf.fullchainPem, pemOptions: { hostname: 'other.example' } });
-		expect(findings[0]).toMatchObject({ check: 'cert-pem', target: 'files.example', status: 'critical', chainLength: 2 });
-		expect(problemCodes(findings[0])).toEqual(['hostname-mismatch']);
+		expect(findings[0]).toMatchObject({ check: 'cert-pem', target: 'files.example', status: 'critical', chainLength: 2, issuerTrusted: false });
+		// the test CA is in no trust store: said as a warning beside the host name mismatch
+		expect(problemCodes(findings[0])).toEqual(['hostname-mismatch', 'untrusted-issuer']);
+		const { findings: trusted } = await run({ operation: 'checkPem', pemSource: 'text', pem: certs.leaf.fullchainPem, pemOptions: { hostname: 'files.example', customCa: certs.ca.certPem } });
+		expect(trusted[0]).toMatchObject({ status: 'ok', issuerTrusted: true });
 	});
 });

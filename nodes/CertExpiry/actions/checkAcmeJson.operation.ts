@@ -6,10 +6,10 @@ import { errorFields, errorMessage } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
 import { toNodeError } from '../../shared/nodeErrors';
 import { withSsh } from '../../shared/ssh';
-import { parseAcmeJson, type AcmeCertificate } from '../acmeJson';
+import { parseAcmeJson, type AcmeContents } from '../acmeJson';
 import { judgeChain, type Assessment } from '../judge';
 import { probeTls } from '../tlsProbe';
-import { assessmentFinding, readThresholds, thresholdOptions, toItems, type CheckResult } from './common';
+import { assessmentFinding, readThresholds, readTimeoutMs, thresholdOptions, toItems, type CheckResult } from './common';
 
 const show = { show: { operation: ['checkAcmeJson'] } };
 
@@ -74,6 +74,7 @@ export const description: INodeProperties[] = [
 				name: 'timeoutSeconds',
 				type: 'number',
 				default: 10,
+				description: 'Per domain, for the comparison. Fractions work (0.5 = 500 ms); must be above 0.',
 			},
 			...thresholdOptions,
 		],
@@ -97,24 +98,47 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 	const results: CheckResult[] = [];
 	const assessments = new Map<NewFinding, Assessment>();
 	for (let i = 0; i < items.length; i++) {
-		let certificates: AcmeCertificate[];
+		let contents: AcmeContents;
 		let options: IDataObject;
 		let source: string;
+		let timeoutMs: number;
 		try {
 			options = this.getNodeParameter('acmeOptions', i, {}) as IDataObject;
+			timeoutMs = readTimeoutMs(options);
 			const read = await readAcmeJson(this, i);
 			source = read.source;
-			certificates = parseAcmeJson(read.text, read.source);
+			contents = parseAcmeJson(read.text, read.source);
 		} catch (error) {
 			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
 			results.push({ itemIndex: i, ...errorFields(error) });
 			continue;
 		}
+		// one bad entry must not hide the others: it becomes its own error finding
+		for (const failure of contents.failures) {
+			const target = `${failure.resolver}/${failure.domain ?? `#${failure.index ?? '?'}`}`;
+			results.push({
+				itemIndex: i,
+				finding: { check: 'cert-acme', target, status: 'error', summary: `${target}: ${failure.message}`, resolver: failure.resolver, domain: failure.domain, entry: failure.index, source },
+			});
+		}
+		if (contents.certificates.length === 0 && contents.failures.length === 0) {
+			results.push({
+				itemIndex: i,
+				finding: {
+					check: 'cert-acme',
+					target: source,
+					status: 'warning',
+					summary: `no certificates in ${source}: unknown layout or empty`,
+					source,
+					layout: contents.layout,
+				},
+			});
+		}
 		const thresholds = readThresholds(options);
 		const now = new Date();
-		const checked = await mapConcurrent(certificates, 10, async (cert): Promise<CheckResult> => {
+		const checked = await mapConcurrent(contents.certificates, 10, async (cert): Promise<CheckResult> => {
 			const target = `${cert.resolver}/${cert.domain}`;
-			const extra: IDataObject = { resolver: cert.resolver, domain: cert.domain, source };
+			const extra: IDataObject = { resolver: cert.resolver, domain: cert.domain, requestedSans: cert.sans, source, layout: contents.layout };
 			let served: { fingerprint256: string; notAfter: Date } | undefined;
 			if (options.compareServed) {
 				try {
@@ -123,7 +147,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 						port: Number(options.port || 443),
 						connectTo: String(options.connectTo || '') || undefined,
 						startTls: 'none',
-						timeoutMs: Math.max(1, Number(options.timeoutSeconds ?? 10)) * 1000,
+						timeoutMs,
 					});
 					const leaf = probe.chain[0];
 					if (leaf) {
@@ -135,7 +159,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 					extra.servedError = errorMessage(error);
 				}
 			}
-			const assessment = judgeChain({ chain: cert.chain, hostname: cert.domain, thresholds, now, customCa: String(options.customCa || '') || undefined, served });
+			const assessment = judgeChain({ chain: cert.chain, hostname: cert.domain, alsoNames: cert.sans, thresholds, now, customCa: String(options.customCa || '') || undefined, served });
 			const finding = assessmentFinding('cert-acme', target, assessment, extra);
 			assessments.set(finding, assessment);
 			return { itemIndex: i, finding };

@@ -8,7 +8,7 @@ import { judgeChain, type Assessment } from '../judge';
 import { startTlsForPort, type StartTlsProtocol } from '../startTls';
 import { parseTargetList, type Target } from '../targets';
 import { probeTls } from '../tlsProbe';
-import { assessmentFinding, readThresholds, thresholdOptions, toItems, type CheckResult } from './common';
+import { assessmentFinding, readThresholds, readTimeoutMs, thresholdOptions, toItems, type CheckResult } from './common';
 
 const show = { show: { operation: ['checkEndpoints'] } };
 
@@ -84,7 +84,7 @@ export const description: INodeProperties[] = [
 				name: 'timeoutSeconds',
 				type: 'number',
 				default: 10,
-				description: 'Per endpoint: connect, STARTTLS and handshake together',
+				description: 'Per endpoint: connect, STARTTLS and handshake together. Fractions work (0.5 = 500 ms); must be above 0.',
 			},
 			...thresholdOptions,
 		],
@@ -95,6 +95,7 @@ interface Job {
 	itemIndex: number;
 	target: Target;
 	options: IDataObject;
+	timeoutMs: number;
 }
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
@@ -108,7 +109,8 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			const targets = parseTargetList(text);
 			if (targets.length === 0) throw new Error('No target is set: give at least one host[:port]');
 			const options = this.getNodeParameter('options', i, {}) as IDataObject;
-			for (const target of targets) jobs.push({ itemIndex: i, target, options });
+			const timeoutMs = readTimeoutMs(options);
+			for (const target of targets) jobs.push({ itemIndex: i, target, options, timeoutMs });
 		} catch (error) {
 			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
 			results.push({ itemIndex: i, ...errorFields(error) });
@@ -130,7 +132,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 				connectTo: String(options.connectTo || '') || undefined,
 				family: Number(options.family || 0) as 0 | 4 | 6,
 				startTls: protocol,
-				timeoutMs: Math.max(1, Number(options.timeoutSeconds ?? 10)) * 1000,
+				timeoutMs: job.timeoutMs,
 				ca: String(options.customCa || '') || undefined,
 			});
 			if (probe.chain.length === 0) throw new Error('The server completed the handshake without a certificate');

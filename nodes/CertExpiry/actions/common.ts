@@ -3,7 +3,7 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodePropertie
 
 import { markChanged, type NewFinding } from '../../shared/findings';
 import { certificateChangeKey, type Assessment, type Thresholds } from '../judge';
-import { type ErrorFields, errorItemJson } from '../../shared/errors';
+import { type ErrorFields, errorItemJson, InfraOpsError } from '../../shared/errors';
 
 export const thresholdOptions: INodeProperties[] = [
 	{
@@ -49,6 +49,17 @@ export function readThresholds(options: IDataObject): Thresholds {
 	return options.thresholds === 'fixed'
 		? { mode: 'fixed', warningDays: Number(options.warningDays ?? 21), criticalDays: Number(options.criticalDays ?? 7) }
 		: { mode: 'lifetime' };
+}
+
+/** Sub-second timeouts are honoured as given (a LAN endpoint answers in milliseconds); zero, negative
+ * or non-numeric ones are refused, since they would time out every endpoint. */
+export function readTimeoutMs(options: IDataObject): number {
+	const raw = options.timeoutSeconds ?? 10;
+	const seconds = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+	if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
+		throw new InfraOpsError(`Timeout (Seconds) must be a number above 0, not "${String(raw)}"`, 'Give the seconds to wait per endpoint, e.g. 10, or 0.5 for half a second');
+	}
+	return Math.max(1, Math.round(seconds * 1000));
 }
 
 /** `error`: a bad input of this item when continueOnFail is on. */
