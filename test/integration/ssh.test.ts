@@ -125,16 +125,20 @@ describe('SSH transport (real sshd)', () => {
 		});
 	});
 
-	it('leaves the old file intact when the connection drops mid-write', async () => {
+	it('leaves the old file intact when the connection drops mid-write (cut by the network on the first reply after the write starts)', async () => {
 		const dir = `${services().ssh.dataDir}/cut-${Date.now()}`;
-		const session = await openSsh(keyConnection());
+		const proxy = await cuttingProxy();
+		const session = await openSsh(keyConnection({ host: '127.0.0.1', port: proxy.port }));
 		try {
 			await session.exec(`mkdir -p '${dir}' && printf 'intact\\n' > '${dir}/dynamic.yml'`);
+			await session.stat(dir);
 			const write = session.writeFileAtomic(`${dir}/dynamic.yml`, Buffer.alloc(8 * 1024 * 1024, 'y'));
-			setTimeout(() => session.client.end(), 50);
-			await expect(write).rejects.toThrow();
+			proxy.arm();
+			await expect(write).rejects.toThrow(/closed/);
+			expect(proxy.cuts()).toBe(1);
 		} finally {
 			session.close();
+			await proxy.close();
 		}
 		await withSsh(keyConnection(), async (check) => {
 			expect((await check.readFile(`${dir}/dynamic.yml`)).toString()).toBe('intact\n');
