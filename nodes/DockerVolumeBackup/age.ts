@@ -38,10 +38,33 @@ const MAX_SCRYPT_WORK_FACTOR = 22;
 const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 const SPKI_X25519_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 
+/**
+ * Where reading an age file failed, as the age spec (and its CCTV test vectors) distinguish it: a header
+ * that does not parse, no stanza our key opens, a header MAC that does not match, a payload that does
+ * not decrypt to the end. Callers can tell "not our key" from "altered or not an age file".
+ */
+export type AgeFailure = 'header' | 'no match' | 'hmac' | 'payload';
+
+export class AgeFormatError extends InfraOpsError {
+	constructor(
+		readonly failure: AgeFailure,
+		message: string,
+		hint?: string,
+	) {
+		super(message, hint);
+	}
+}
+
+const ALTERED_HINT = 'The file is not an age file, or it was altered or truncated in storage';
+const headerError = (why: string) => new AgeFormatError('header', `Malformed age header: ${why}`, ALTERED_HINT);
+
 const b64 = (data: Buffer) => data.toString('base64').replace(/=+$/, '');
-function unb64(text: string): Buffer {
-	if (!/^[A-Za-z0-9+/]*$/.test(text)) throw new Error('invalid base64');
-	return Buffer.from(text, 'base64');
+/** The spec's base64 is unpadded and canonical: one encoding per byte string, so the header MAC covers the only spelling. */
+function unb64(text: string, what: string): Buffer {
+	if (!/^[A-Za-z0-9+/]*$/.test(text)) throw headerError(`${what} is not unpadded base64`);
+	const bytes = Buffer.from(text, 'base64');
+	if (b64(bytes) !== text) throw headerError(`${what} is not canonical base64`);
+	return bytes;
 }
 
 function hkdf(ikm: Buffer, salt: Buffer, info: string, length = 32): Buffer {
@@ -221,46 +244,92 @@ export class AgeEncryptStream extends Transform {
 	}
 }
 
+/**
+ * Splits and checks the header strictly (https://age-encryption.org/v1): printable ASCII and LF only,
+ * `-> ` stanza lines with non-empty arguments, body lines of exactly 64 columns but the last, canonical
+ * base64 everywhere, and a `--- ` MAC line of one 32-byte MAC.
+ */
+function splitHeader(text: string): { stanzas: Stanza[]; mac: Buffer; withoutMac: string } {
+	if (!/^[\x20-\x7e\n]*$/.test(text)) throw headerError('it holds a byte that is not printable ASCII (a CR, a control or non-ASCII byte)');
+	const lines = text.split('\n');
+	if (lines[0] !== INTRO) {
+		throw new AgeFormatError('header', 'Not an age v1 file (the first line is not "age-encryption.org/v1")', ALTERED_HINT);
+	}
+	const stanzas: Stanza[] = [];
+	let i = 1;
+	while (i < lines.length && !lines[i].startsWith('---')) {
+		const line = lines[i++];
+		if (!line.startsWith('-> ')) throw headerError(`line ${i} is neither a "-> " stanza line nor the "---" MAC line`);
+		const [type, ...args] = line.slice(3).split(' ');
+		if (![type, ...args].every((arg) => /^[\x21-\x7e]+$/.test(arg))) throw headerError(`line ${i} has an empty stanza argument`);
+		const bodyLines: string[] = [];
+		for (;;) {
+			const bodyLine = lines[i++];
+			if (bodyLine === undefined || bodyLine.startsWith('-')) throw headerError(`the ${type} stanza has no final body line shorter than 64 columns`);
+			if (bodyLine.length > 64) throw headerError(`line ${i} is longer than 64 columns`);
+			bodyLines.push(bodyLine);
+			if (bodyLine.length < 64) break;
+		}
+		stanzas.push({ type, args, body: unb64(bodyLines.join(''), `the body of the ${type} stanza`) });
+	}
+	const macLine = lines[i];
+	if (i !== lines.length - 1 || !/^--- [A-Za-z0-9+/]{43}$/.test(macLine)) throw headerError('the MAC line is not "--- " and a 32-byte base64 MAC');
+	const mac = unb64(macLine.slice(4), 'the header MAC');
+	if (stanzas.some((s) => s.type === 'scrypt') && stanzas.length !== 1) throw headerError('an scrypt stanza must be the only stanza');
+	return { stanzas, mac, withoutMac: text.slice(0, text.length - macLine.length) + '---' };
+}
+
+/** X25519 stanza shape, checked before any key is tried: one 32-byte share, a 32-byte body (16-byte file key + tag). */
+function x25519Share(stanza: Stanza): Buffer {
+	if (stanza.args.length !== 1) throw headerError('an X25519 stanza must have exactly one argument');
+	const share = unb64(stanza.args[0], 'the X25519 share');
+	if (share.length !== 32) throw headerError(`the X25519 share is ${share.length} bytes, not 32`);
+	if (stanza.body.length !== 32) throw headerError('the X25519 stanza body is not a 16-byte file key and its tag');
+	return share;
+}
+
+function scryptParams(stanza: Stanza): { salt: Buffer; workFactor: number } {
+	if (stanza.args.length !== 2) throw headerError('an scrypt stanza must have exactly two arguments');
+	const salt = unb64(stanza.args[0], 'the scrypt salt');
+	if (salt.length !== 16) throw headerError(`the scrypt salt is ${salt.length} bytes, not 16`);
+	// decimal, no sign, no leading zero: one spelling per value
+	if (!/^[1-9][0-9]?$/.test(stanza.args[1]) || Number(stanza.args[1]) > MAX_SCRYPT_WORK_FACTOR) {
+		throw headerError(`the scrypt work factor "${stanza.args[1]}" is not a decimal from 1 to ${MAX_SCRYPT_WORK_FACTOR}`);
+	}
+	if (stanza.body.length !== 32) throw headerError('the scrypt stanza body is not a 16-byte file key and its tag');
+	return { salt, workFactor: Number(stanza.args[1]) };
+}
+
 /** Reads an age header; returns the file key and where the payload starts, or undefined if more bytes are needed. */
 async function parseHeader(data: Buffer, key: AgeDecryptKey): Promise<{ fileKey: Buffer; headerLength: number } | undefined> {
 	const macLineStart = data.indexOf('\n---');
 	if (macLineStart < 0) {
-		if (data.length > 64 * 1024) throw new InfraOpsError('Not an age file: no header end within 64 KiB');
+		if (data.length > 64 * 1024) throw new AgeFormatError('header', 'Not an age file: no header end within 64 KiB', ALTERED_HINT);
 		return undefined;
 	}
 	const macLineEnd = data.indexOf('\n', macLineStart + 1);
-	if (macLineEnd < 0) return undefined;
-	const text = data.subarray(0, macLineEnd).toString('utf8');
-	const lines = text.split('\n');
-	if (lines[0] !== INTRO) throw new InfraOpsError('Not an age v1 file (the first line is not "age-encryption.org/v1")');
-	const stanzas: Stanza[] = [];
-	let i = 1;
-	while (i < lines.length && lines[i].startsWith('-> ')) {
-		const [type, ...args] = lines[i].slice(3).split(' ');
-		i++;
-		const bodyLines: string[] = [];
-		for (;;) {
-			const line = lines[i++];
-			if (line === undefined) throw new InfraOpsError('Malformed age header');
-			bodyLines.push(line);
-			if (line.length < 64) break;
-		}
-		stanzas.push({ type, args, body: unb64(bodyLines.join('')) });
+	if (macLineEnd < 0) {
+		if (data.length > 64 * 1024) throw new AgeFormatError('header', 'Not an age file: no header end within 64 KiB', ALTERED_HINT);
+		return undefined;
 	}
-	const macLine = lines[i];
-	if (!macLine?.startsWith('--- ')) throw new InfraOpsError('Malformed age header (no MAC line)');
-	const mac = unb64(macLine.slice(4));
-	const withoutMac = text.slice(0, text.length - macLine.length) + '---';
+	const text = data.subarray(0, macLineEnd).toString('latin1');
+	const { stanzas, mac, withoutMac } = splitHeader(text);
 
 	let fileKey: Buffer | undefined;
 	if (key.kind === 'identity') {
 		const secret = parseIdentitySecret(key.identity);
 		const privateKey = x25519Private(secret);
 		const ourPublic = rawPublic(createPublicKey(privateKey));
-		for (const stanza of stanzas) {
-			if (stanza.type !== 'X25519' || stanza.args.length !== 1) continue;
-			const share = unb64(stanza.args[0]);
-			const shared = diffieHellman({ privateKey, publicKey: x25519Public(share) });
+		const x25519 = stanzas.filter((s) => s.type === 'X25519').map((stanza) => ({ stanza, share: x25519Share(stanza) }));
+		for (const { stanza, share } of x25519) {
+			let shared: Buffer;
+			try {
+				shared = diffieHellman({ privateKey, publicKey: x25519Public(share) });
+			} catch {
+				// OpenSSL refuses to derive an all-zero secret
+				shared = Buffer.alloc(32);
+			}
+			if (shared.every((b) => b === 0)) throw headerError('an X25519 share is a low-order point');
 			const wrapKey = hkdf(shared, Buffer.concat([share, ourPublic]), X25519_INFO);
 			try {
 				fileKey = aeadOpen(wrapKey, ZERO_NONCE, stanza.body);
@@ -271,30 +340,28 @@ async function parseHeader(data: Buffer, key: AgeDecryptKey): Promise<{ fileKey:
 		}
 		if (!fileKey) {
 			const scryptOnly = stanzas.some((s) => s.type === 'scrypt');
-			throw new InfraOpsError(
+			throw new AgeFormatError(
+				'no match',
 				scryptOnly ? 'This backup is encrypted with a passphrase, not to a recipient' : 'The age identity is not a recipient of this backup',
 				scryptOnly ? 'Set the passphrase in the Backup Encryption credential' : 'Use the private key whose public key was in the recipients when the backup was made',
 			);
 		}
 	} else {
 		const stanza = stanzas.find((s) => s.type === 'scrypt');
-		if (!stanza || stanzas.length !== 1) {
-			throw new InfraOpsError('This backup is not encrypted with a passphrase', 'Set the age identity (private key) in the Backup Encryption credential');
+		if (!stanza) {
+			throw new AgeFormatError('no match', 'This backup is not encrypted with a passphrase', 'Set the age identity (private key) in the Backup Encryption credential');
 		}
-		const workFactor = Number(stanza.args[1]);
-		if (!Number.isInteger(workFactor) || workFactor < 1 || workFactor > MAX_SCRYPT_WORK_FACTOR) {
-			throw new InfraOpsError(`The scrypt work factor ${stanza.args[1]} is out of range`);
-		}
-		const wrapKey = await scryptKey(key.passphrase, unb64(stanza.args[0]), workFactor);
+		const { salt, workFactor } = scryptParams(stanza);
+		const wrapKey = await scryptKey(key.passphrase, salt, workFactor);
 		try {
 			fileKey = aeadOpen(wrapKey, ZERO_NONCE, stanza.body);
 		} catch {
-			throw new InfraOpsError('Wrong passphrase for this backup', 'Check the passphrase in the Backup Encryption credential');
+			throw new AgeFormatError('no match', 'Wrong passphrase for this backup', 'Check the passphrase in the Backup Encryption credential');
 		}
 	}
 	const expected = createHmac('sha256', hkdf(fileKey, Buffer.alloc(0), 'header')).update(withoutMac).digest();
-	if (expected.length !== mac.length || !timingSafeEqual(expected, mac)) throw new InfraOpsError('The age header MAC does not match: the backup was altered');
-	return { fileKey, headerLength: Buffer.byteLength(text, 'utf8') + 1 };
+	if (!timingSafeEqual(expected, mac)) throw new AgeFormatError('hmac', 'The age header MAC does not match: the backup was altered', ALTERED_HINT);
+	return { fileKey, headerLength: text.length + 1 };
 }
 
 /** Decrypts an age file stream; fails on any altered or truncated byte. */
@@ -306,7 +373,6 @@ export class AgeDecryptStream extends Transform {
 	private payloadKey?: Buffer;
 	private pending: Buffer = Buffer.alloc(0);
 	private counter = 0n;
-	private sawLast = false;
 
 	constructor(private readonly key: AgeDecryptKey) {
 		super({ highWaterMark: 4 * CHUNK });
@@ -335,23 +401,44 @@ export class AgeDecryptStream extends Transform {
 			this.nonceNeeded = false;
 		}
 		const sealedChunk = CHUNK + TAG;
-		const out: Buffer[] = [];
-		// a full sealed chunk followed by more data is not the last one
+		// a full sealed chunk followed by more data is not the last one; each authenticated chunk is
+		// released at once, so a later bad chunk never withholds the good ones before it (and never more)
 		while (this.pending.length > sealedChunk) {
-			if (this.sawLast) throw new InfraOpsError('Data after the last age chunk: the backup was altered');
-			out.push(aeadOpenChunk(this.payloadKey!, this.counter++, this.pending.subarray(0, sealedChunk), false));
+			const sealed = this.pending.subarray(0, sealedChunk);
+			const plain = tryOpenChunk(this.payloadKey!, this.counter, sealed, false);
+			if (!plain) {
+				// a full chunk flagged last, with bytes after it: release it as the reference reader does, then refuse the rest
+				const asLast = tryOpenChunk(this.payloadKey!, this.counter, sealed, true);
+				if (asLast) {
+					this.push(asLast);
+					throw new AgeFormatError('payload', 'Data after the last age chunk: the backup was altered', ALTERED_HINT);
+				}
+				throw new AgeFormatError('payload', 'The age file is altered (a chunk fails authentication)', ALTERED_HINT);
+			}
+			this.counter++;
+			this.push(plain);
 			this.pending = this.pending.subarray(sealedChunk);
 		}
-		if (out.length) this.push(out.length === 1 ? out[0] : Buffer.concat(out));
 		if (this.pending.length > 0 && this.pending.byteOffset > 0) this.pending = Buffer.from(this.pending);
 	}
 
 	override _flush(callback: TransformCallback): void {
 		try {
-			if (!this.fileKey || this.nonceNeeded) throw new InfraOpsError('The age file is truncated (incomplete header)');
-			if (this.pending.length < TAG) throw new InfraOpsError('The age file is truncated');
-			this.push(aeadOpenChunk(this.payloadKey!, this.counter++, this.pending, true));
-			this.sawLast = true;
+			if (!this.fileKey || this.nonceNeeded) throw new AgeFormatError('header', 'The age file is truncated (incomplete header)', ALTERED_HINT);
+			if (this.pending.length < TAG) throw new AgeFormatError('payload', 'The age file is truncated', ALTERED_HINT);
+			// only an empty payload may end in an empty chunk; after a full chunk it is a truncation made to look final
+			if (this.pending.length === TAG && this.counter > 0n) throw new AgeFormatError('payload', 'The age file ends in an empty chunk after a full one: it was altered', ALTERED_HINT);
+			if (this.pending.length === CHUNK + TAG) {
+				// a full chunk at the end is normally the last one; one that opens as non-last means the real last chunk was cut off
+				const notLast = tryOpenChunk(this.payloadKey!, this.counter, this.pending, false);
+				if (notLast) {
+					this.push(notLast);
+					throw new AgeFormatError('payload', 'The age file is truncated (no final chunk)', ALTERED_HINT);
+				}
+			}
+			const last = tryOpenChunk(this.payloadKey!, this.counter++, this.pending, true);
+			if (!last) throw new AgeFormatError('payload', 'The age file is truncated or altered (last chunk fails authentication)', ALTERED_HINT);
+			this.push(last);
 			callback();
 		} catch (error) {
 			callback(error as Error);
@@ -359,12 +446,10 @@ export class AgeDecryptStream extends Transform {
 	}
 }
 
-function aeadOpenChunk(key: Buffer, counter: bigint, sealed: Buffer, last: boolean): Buffer {
+function tryOpenChunk(key: Buffer, counter: bigint, sealed: Buffer, last: boolean): Buffer | undefined {
 	try {
 		return aeadOpen(key, streamNonce(counter, last), sealed);
 	} catch {
-		throw new InfraOpsError(
-			last ? 'The age file is truncated or altered (last chunk fails authentication)' : 'The age file is altered (a chunk fails authentication)',
-		);
+		return undefined;
 	}
 }

@@ -29,7 +29,7 @@ import { archiveKey, isSafeName, manifestKey, MANIFEST_FORMAT, parseArchiveKey, 
 import { planRetention, type RetentionPolicy } from './retention';
 import { checkSignature, signManifest, type SigningKey } from './signing';
 import { deleteKeys, HashCounter, headSize, listBackups, putJson, readManifest, uploadStream, DEFAULT_UPLOAD, type StoredBackup, type UploadOptions } from './store';
-import { TarScanner, type TarStats } from './tarScan';
+import { TarScanner, type SparseSeen, type TarStats } from './tarScan';
 
 export interface StorageTarget {
 	s3: S3Client;
@@ -133,7 +133,7 @@ async function streamToStore(
 	compression: ReturnType<typeof resolveCompression>,
 	options: BackupOptions,
 	timings: Record<string, number>,
-): Promise<{ tar: TarStats; stored: { sha256: string; bytes: number }; unrestorable: string[] }> {
+): Promise<{ tar: TarStats; stored: { sha256: string; bytes: number }; unrestorable: string[]; sparse: SparseSeen }> {
 	const { body, scanner, counter, error: sourceError } = backupStream(source, compression, options);
 	await step('upload', timings, async () => {
 		try {
@@ -153,7 +153,7 @@ async function streamToStore(
 		const size = await headSize(target.s3, target.bucket, key);
 		if (size !== stored.bytes) throw new InfraOpsError(`the stored object is ${size} bytes, ${stored.bytes} were sent`);
 	});
-	return { tar: scanner.stats, stored, unrestorable: scanner.unrestorable };
+	return { tar: scanner.stats, stored, unrestorable: scanner.unrestorable, sparse: scanner.sparse };
 }
 
 export interface BackupResult {
@@ -161,6 +161,8 @@ export interface BackupResult {
 	key: string;
 	manifest: BackupManifest;
 	warnings: string[];
+	/** Sparse or zero-filled files the tar scan saw: the archive stream has no holes (see SparseSeen). */
+	sparse?: SparseSeen;
 }
 
 /** Backs up one volume. Stopped containers are restarted in `finally`, whatever failed. */
@@ -237,7 +239,7 @@ export async function backupVolume(docker: Dockerode, target: StorageTarget, vol
 			throw error;
 		}
 	});
-	return { volume: volume.name, key, manifest, warnings };
+	return { volume: volume.name, key, manifest, warnings, sparse: result.sparse };
 }
 
 export interface HostPathSource {
@@ -283,7 +285,7 @@ export async function backupHostPaths(ssh: SshSession, target: StorageTarget, so
 	};
 	if (options.signingKey) manifest.signature = signManifest(manifest, options.signingKey);
 	await putJson(target.s3, target.bucket, manifestKey(key), manifest, { createOnly: true });
-	return { volume: source.name, key, manifest, warnings: [] };
+	return { volume: source.name, key, manifest, warnings: [], sparse: result.sparse };
 }
 
 /** How far a backup's stamp may be ahead of this host's clock before it counts as planted. */

@@ -20,6 +20,30 @@ export interface TarStats {
 	treeSha256: string;
 }
 
+/**
+ * What the scan can tell about sparse files. Docker's archive stream (Go's archive/tar) and plain
+ * `tar -c` write no sparse headers: holes arrive as zeros, cost their full size to read, and restore
+ * fully allocated. So besides GNU sparse entries (counted with their apparent and stored size, when an
+ * archive has them), the scan counts 4 KiB-aligned all-zero blocks per file: a file with at least
+ * 1 MiB of them is reported as zero-filled, i.e. what a sparse file looks like in such a stream
+ * (a hole and written zeros are indistinguishable here; the allocated size is not in the archive).
+ */
+export interface SparseSeen {
+	/** Entries with GNU sparse headers (type S or PAX GNU.sparse.*). */
+	sparseEntries: number;
+	/** Their apparent size (realsize) and the data actually stored for them. */
+	sparseApparentBytes: number;
+	sparseStoredBytes: number;
+	/** Regular files holding at least 1 MiB of 4 KiB-aligned zero blocks. */
+	zeroFilledFiles: number;
+	/** Their apparent size, and the zero blocks in them (what a sparse restore could leave unallocated). */
+	zeroFilledApparentBytes: number;
+	zeroFilledZeroBytes: number;
+}
+
+const ZERO_BLOCK = Buffer.alloc(4096);
+const ZERO_FILE_THRESHOLD = 1024 * 1024;
+
 const BLOCK = 512;
 
 function octal(field: Buffer): number {
@@ -80,6 +104,13 @@ export class TarScanner extends Transform {
 	readonly absoluteLinks: string[] = [];
 	/** Entries no restore path of this node reproduces (first 50), with the reason. */
 	readonly unrestorable: string[] = [];
+	readonly sparse: SparseSeen = { sparseEntries: 0, sparseApparentBytes: 0, sparseStoredBytes: 0, zeroFilledFiles: 0, zeroFilledApparentBytes: 0, zeroFilledZeroBytes: 0 };
+	/** The current regular file's data still to come (padding excluded), where it is, and its zero blocks so far. */
+	private dataLeft = 0;
+	private dataOffset = 0;
+	private dataSize = 0;
+	private zeroBytes = 0;
+	private blockZero = true;
 
 	constructor() {
 		super({ highWaterMark: 1024 * 1024 });
@@ -128,6 +159,7 @@ export class TarScanner extends Transform {
 			}
 			if (this.skip > 0) {
 				const take = Math.min(this.skip, chunk.length - offset);
+				if (this.dataLeft > 0) this.countZeroBlocks(chunk, offset, Math.min(take, this.dataLeft));
 				this.skip -= take;
 				offset += take;
 				continue;
@@ -175,10 +207,46 @@ export class TarScanner extends Transform {
 		if (root) this.root ??= entry;
 		else this.tree.update(`${name.replace(/\/$/, '')}\0${type}\0${mode.toString(8)}\0${uid}:${gid}\0${type === '5' ? 0 : realSize}\0${link}\0${mtime}\n`);
 		this.noteLinks(entry);
-		this.pax = {};
 		this.longName = undefined;
 		this.longLink = undefined;
 		this.skip = Math.ceil(entryDataBytes(entry) / BLOCK) * BLOCK;
+		const gnuSparse = type === 'S' || Object.keys(this.pax).some((k) => k.startsWith('GNU.sparse.'));
+		if (gnuSparse) {
+			this.sparse.sparseEntries++;
+			const apparent = Number(this.pax['GNU.sparse.realsize'] ?? this.pax['GNU.sparse.size'] ?? (type === 'S' ? octal(header.subarray(483, 495)) : realSize));
+			this.sparse.sparseApparentBytes += Number.isFinite(apparent) ? apparent : 0;
+			this.sparse.sparseStoredBytes += entryDataBytes(entry);
+		} else if ((type === '0' || type === '\0' || type === '7') && realSize >= ZERO_FILE_THRESHOLD) {
+			this.dataLeft = realSize;
+			this.dataSize = realSize;
+			this.dataOffset = 0;
+			this.zeroBytes = 0;
+			this.blockZero = true;
+		}
+		this.pax = {};
+	}
+
+	/** Counts the file's 4 KiB-aligned blocks that are all zero; a block split across stream chunks is followed across them. */
+	private countZeroBlocks(chunk: Buffer, start: number, length: number): void {
+		let at = start;
+		const end = start + length;
+		while (at < end) {
+			const inBlock = this.dataOffset % 4096;
+			const n = Math.min(4096 - inBlock, end - at);
+			if (this.blockZero) this.blockZero = chunk[at] === 0 && chunk.subarray(at, at + n).equals(n === 4096 ? ZERO_BLOCK : ZERO_BLOCK.subarray(0, n));
+			at += n;
+			this.dataOffset += n;
+			if (this.dataOffset % 4096 === 0) {
+				if (this.blockZero) this.zeroBytes += 4096;
+				this.blockZero = true;
+			}
+		}
+		this.dataLeft -= length;
+		if (this.dataLeft === 0 && this.zeroBytes >= ZERO_FILE_THRESHOLD) {
+			this.sparse.zeroFilledFiles++;
+			this.sparse.zeroFilledApparentBytes += this.dataSize;
+			this.sparse.zeroFilledZeroBytes += this.zeroBytes;
+		}
 	}
 
 	/** Symlinks leaving the volume are restored in a second pass (Docker's archive API refuses them);

@@ -177,13 +177,17 @@ export class SshSession {
 
 	/** Rejects once the connection is gone: ssh2 leaves pending SFTP callbacks unanswered then. */
 	private readonly closed: Promise<never>;
+	private isClosed = false;
 
 	constructor(
 		readonly client: Client,
 		readonly target: string,
 	) {
 		this.closed = new Promise<never>((_, reject) =>
-			client.once('close', () => reject(new InfraOpsError(`${target}: the SSH connection closed`))),
+			client.once('close', () => {
+				this.isClosed = true;
+				reject(new InfraOpsError(`${target}: the SSH connection closed`));
+			}),
 		);
 		this.closed.catch(() => undefined);
 	}
@@ -441,13 +445,18 @@ export class SshSession {
 	}
 
 	private async sftp(): Promise<SFTPWrapper> {
-		this.sftpPromise ??= new Promise<SFTPWrapper>((resolve, reject) =>
-			this.client.sftp((error, sftp) =>
-				error
-					? reject(new InfraOpsError(`${this.target}: SFTP is not available: ${error.message}`, 'Enable the sftp subsystem in sshd_config'))
-					: resolve(sftp),
+		// a connection that drops while the subsystem starts makes ssh2 fail the request too ("Unable to
+		// start subsystem", "No response from server"): that is a closed connection, not a missing sftp server
+		this.sftpPromise ??= Promise.race([
+			new Promise<SFTPWrapper>((resolve, reject) =>
+				this.client.sftp((error, sftp) => {
+					if (!error) return resolve(sftp);
+					if (this.isClosed) return reject(new InfraOpsError(`${this.target}: the SSH connection closed before SFTP started`, undefined, { cause: error }));
+					reject(new InfraOpsError(`${this.target}: SFTP is not available: ${error.message}`, 'Enable the sftp subsystem in sshd_config'));
+				}),
 			),
-		);
+			this.closed,
+		]);
 		return await this.sftpPromise;
 	}
 

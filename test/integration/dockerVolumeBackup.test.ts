@@ -584,6 +584,18 @@ describe('restore safety (items 3, 4, 13 of issue 14)', () => {
 		}
 	});
 
+	it('a volume holding a 200 MiB sparse file with 64 KiB of data (a preallocated VM disk) is backed up ok, and the finding says its holes were read as zeros: apparent size and zero bytes', async () => {
+		const prefix = `sparse-${run}`;
+		const vol = `t${run}_sparse`;
+		await makeVolume(vol, 'set -e; truncate -s 200M /v/disk.img; head -c 65536 /dev/urandom | dd of=/v/disk.img conv=notrunc 2>/dev/null; echo small > /v/small.txt');
+		const backup = await backupOf(prefix, vol);
+		expect(backup).toMatchObject({
+			status: 'ok',
+			sparse: { sparseEntries: 0, zeroFilledFiles: 1, zeroFilledApparentBytes: 200 * 1024 * 1024, zeroFilledZeroBytes: 200 * 1024 * 1024 - 65536 },
+		});
+		expect(backup.summary).toMatch(/1 file\(s\) of .* holding .* of zero blocks \(sparse files' holes arrive as zeros: read in full, restored fully allocated\)/);
+	});
+
 	it('threat: a backup of symlinks pointing outside the volume is reported ok but Restore cannot reproduce it (and Verify blames the archive)', async () => {
 		const prefix = `links-${run}`;
 		const vol = `t${run}_links`;

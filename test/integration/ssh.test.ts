@@ -1,7 +1,51 @@
 /** SSH transport against a real OpenSSH server started by the harness. */
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+
 import { sshConnectionFrom } from '../../nodes/shared/connections';
 import { HostKeyMismatchError, openSsh, withSsh, type SshConnection } from '../../nodes/shared/ssh';
 import { services } from '../harness/services';
+
+/**
+ * A real TCP hop to the harness's sshd that drops the connection at a chosen point, as a network
+ * failure would: once armed, the next bytes from the server are not forwarded and both sockets are
+ * destroyed. Cutting on the first reply after arming (instead of after a timer) puts the cut at the
+ * same protocol step however loaded the machine is.
+ */
+async function cuttingProxy(): Promise<{ port: number; arm: () => void; cuts: () => number; close: () => Promise<void> }> {
+	const { ssh } = services();
+	const sockets = new Set<Socket>();
+	let armed = false;
+	let cuts = 0;
+	const server = createServer((client) => {
+		const upstream = connect(ssh.port, ssh.host);
+		for (const socket of [client, upstream]) {
+			sockets.add(socket);
+			socket.on('error', () => undefined);
+			socket.on('close', () => sockets.delete(socket));
+		}
+		client.pipe(upstream);
+		upstream.on('data', (chunk: Buffer) => {
+			if (!armed) return void client.write(chunk);
+			armed = false;
+			cuts++;
+			client.destroy();
+			upstream.destroy();
+		});
+		upstream.on('end', () => client.end());
+		client.on('close', () => upstream.destroy());
+		upstream.on('close', () => client.destroy());
+	});
+	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+	return {
+		port: (server.address() as AddressInfo).port,
+		arm: () => (armed = true),
+		cuts: () => cuts,
+		close: async () => {
+			for (const socket of sockets) socket.destroy();
+			await new Promise<void>((resolve) => server.close(() => resolve()));
+		},
+	};
+}
 
 function keyConnection(overrides: Partial<SshConnection> = {}): SshConnection {
 	const { ssh } = services();
@@ -81,33 +125,60 @@ describe('SSH transport (real sshd)', () => {
 		});
 	});
 
-	it('leaves the old file intact when the connection drops mid-write', async () => {
+	it('leaves the old file intact when the connection drops mid-write (cut by the network on the first reply after the write starts)', async () => {
 		const dir = `${services().ssh.dataDir}/cut-${Date.now()}`;
-		const session = await openSsh(keyConnection());
+		const proxy = await cuttingProxy();
+		const session = await openSsh(keyConnection({ host: '127.0.0.1', port: proxy.port }));
 		try {
 			await session.exec(`mkdir -p '${dir}' && printf 'intact\\n' > '${dir}/dynamic.yml'`);
+			await session.stat(dir);
 			const write = session.writeFileAtomic(`${dir}/dynamic.yml`, Buffer.alloc(8 * 1024 * 1024, 'y'));
-			setTimeout(() => session.client.end(), 50);
-			await expect(write).rejects.toThrow();
+			proxy.arm();
+			await expect(write).rejects.toThrow(/closed/);
+			expect(proxy.cuts()).toBe(1);
 		} finally {
 			session.close();
+			await proxy.close();
 		}
 		await withSsh(keyConnection(), async (check) => {
 			expect((await check.readFile(`${dir}/dynamic.yml`)).toString()).toBe('intact\n');
 		});
 	});
 
-	it('a read or stat in flight when the connection drops fails instead of waiting forever', async () => {
+	it('a read or stat in flight when the connection drops (cut by the network after the read\'s first reply) fails saying the connection closed, instead of waiting forever', async () => {
 		const dir = `${services().ssh.dataDir}/cut-read-${Date.now()}`;
-		const session = await openSsh(keyConnection());
+		const proxy = await cuttingProxy();
+		const session = await openSsh(keyConnection({ host: '127.0.0.1', port: proxy.port }));
 		try {
 			await session.exec(`mkdir -p '${dir}' && head -c 67108864 /dev/zero > '${dir}/big.yml'`);
+			await session.stat(dir); // SFTP is up: the cut below lands inside the read, not in the subsystem start
 			const read = session.readFile(`${dir}/big.yml`, 64 * 1024 * 1024);
-			setTimeout(() => session.client.end(), 20);
-			await expect(read).rejects.toThrow(/closed/);
+			proxy.arm();
+			await expect(read).rejects.toThrow(/the SSH connection closed/);
+			expect(proxy.cuts()).toBe(1);
 			await expect(session.stat(`${dir}/big.yml`)).rejects.toThrow(/closed/);
 		} finally {
 			session.close();
+			await proxy.close();
+		}
+	}, 15_000);
+
+	it('a connection that drops while the SFTP subsystem starts says the connection closed, not "SFTP is not available … sshd_config"', async () => {
+		const proxy = await cuttingProxy();
+		const session = await openSsh(keyConnection({ host: '127.0.0.1', port: proxy.port }));
+		try {
+			proxy.arm(); // the server's reply to the sftp channel open is the first byte after this: the cut lands there
+			const error = await session.stat('/').then(
+				() => undefined,
+				(e: unknown) => e as Error & { hint?: string },
+			);
+			expect(proxy.cuts()).toBe(1);
+			expect(error?.message).toMatch(/the SSH connection closed/);
+			expect(error?.message).not.toMatch(/SFTP is not available/);
+			expect(error?.hint ?? '').not.toMatch(/sshd_config/);
+		} finally {
+			session.close();
+			await proxy.close();
 		}
 	}, 15_000);
 

@@ -126,7 +126,7 @@ function finding(result: BackupResult): NewFinding {
 		check: 'volume-backup',
 		target: result.volume,
 		status,
-		summary: `Backed up ${result.volume}: ${m.tar.files} files, ${bytesText(m.tar.fileBytes)} → ${bytesText(m.stored.bytes)} stored in ${(m.durationsMs.total / 1000).toFixed(1)} s${result.warnings.length ? ` (${result.warnings.join('; ')})` : ''}`,
+		summary: `Backed up ${result.volume}: ${m.tar.files} files, ${bytesText(m.tar.fileBytes)} → ${bytesText(m.stored.bytes)} stored in ${(m.durationsMs.total / 1000).toFixed(1)} s${sparseNote(result.sparse)}${result.warnings.length ? ` (${result.warnings.join('; ')})` : ''}`,
 		volume: result.volume,
 		sourceKind: m.sourceKind,
 		key: result.key,
@@ -138,7 +138,19 @@ function finding(result: BackupResult): NewFinding {
 		encryption: m.encryption.kind,
 		containersStopped: m.containersStopped,
 		warnings: result.warnings,
+		...(result.sparse && (result.sparse.sparseEntries || result.sparse.zeroFilledFiles) ? { sparse: { ...result.sparse } } : {}),
 	};
+}
+
+/** Not a warning: nothing is lost, but holes cost their full size to read and come back allocated. */
+function sparseNote(sparse: BackupResult['sparse']): string {
+	if (!sparse) return '';
+	const notes: string[] = [];
+	if (sparse.sparseEntries) notes.push(`${sparse.sparseEntries} sparse file(s), ${bytesText(sparse.sparseApparentBytes)} apparent, ${bytesText(sparse.sparseStoredBytes)} stored`);
+	if (sparse.zeroFilledFiles) {
+		notes.push(`${sparse.zeroFilledFiles} file(s) of ${bytesText(sparse.zeroFilledApparentBytes)} holding ${bytesText(sparse.zeroFilledZeroBytes)} of zero blocks (sparse files' holes arrive as zeros: read in full, restored fully allocated)`);
+	}
+	return notes.length ? `; ${notes.join('; ')}` : '';
 }
 
 function failure(volume: string, error: unknown): NewFinding {
