@@ -72,6 +72,8 @@ type Shape =
 			patternShape?: Shape;
 			/** Accepted beyond the schema (its known gaps), never reported. */
 			extraAllowed?: string[];
+			/** Traefik's `file:"allowEmpty"` options: `true` turns the block on with its defaults (`tls: true`). */
+			allowTrue?: boolean;
 	  }
 	/** Exactly one of the keys (the schema's oneOf of single-property objects). */
 	| { kind: 'oneKey'; what: string; of: Record<string, Shape> };
@@ -105,8 +107,10 @@ const sourceCriterion = closed<SourceCriterion>({ ipStrategy, requestHeaderName:
 const domains: Shape = { kind: 'array', items: { kind: 'object', props: { main: str, sans: strings } } };
 const sticky: Shape = {
 	kind: 'object',
-	props: { cookie: { kind: 'object', props: { name: str, secure: bool, httpOnly: bool, sameSite: str } } },
+	props: { cookie: { kind: 'object', props: { name: str, secure: bool, httpOnly: bool, sameSite: str }, allowTrue: true } },
 };
+// services' health checks are allowEmpty in Traefik (`healthCheck: true` or `{}` turns them on)
+const serviceHealthCheck: Shape = { kind: 'object', props: {}, allowTrue: true };
 
 const httpRouter = closed<HttpRouter>(
 	{
@@ -116,9 +120,11 @@ const httpRouter = closed<HttpRouter>(
 		priority: { kind: 'number', integer: true, minimum: 0 },
 		middlewares: strings,
 		service: str,
-		tls: { kind: 'object', props: { options: str, certResolver: str, domains } },
+		tls: { kind: 'object', props: { options: str, certResolver: str, domains }, allowTrue: true },
 	},
 	['rule', 'service'],
+	// v3.1+ router options the SchemaStore types do not have yet (Traefik's dynamic.Router has them)
+	['observability'],
 );
 
 const httpLoadBalancer = closed<HttpLoadBalancerService>(
@@ -134,6 +140,8 @@ const httpLoadBalancer = closed<HttpLoadBalancerService>(
 		serversTransport: str,
 	},
 	['servers'],
+	// v3 load-balancer options the SchemaStore types do not have yet (dynamic.ServersLoadBalancer has them)
+	['strategy', 'passiveHealthCheck'],
 );
 
 const httpService = oneKey<HttpService>('service type', {
@@ -141,15 +149,15 @@ const httpService = oneKey<HttpService>('service type', {
 	weighted: closed<HttpWeightedService>({
 		services: { kind: 'array', items: { kind: 'object', props: { name: str, weight: num } } },
 		sticky,
-		healthCheck: openObject,
+		healthCheck: serviceHealthCheck,
 	}),
 	mirroring: closed<HttpMirroringService>({
 		service: str,
 		maxBodySize: int,
 		mirrors: { kind: 'array', items: { kind: 'object', props: { name: str, percent: { kind: 'number', minimum: 0, maximum: 100 } } } },
-		healthCheck: openObject,
+		healthCheck: serviceHealthCheck,
 	}),
-	failover: closed<HttpFailoverService>({ service: str, fallback: str, healthCheck: openObject }),
+	failover: closed<HttpFailoverService>({ service: str, fallback: str, healthCheck: serviceHealthCheck }),
 });
 
 const subjectInfo: Shape = {
@@ -430,6 +438,7 @@ function check(shape: Shape, value: unknown, path: string, keys: Array<string | 
 			return;
 		}
 		case 'object': {
+			if (shape.allowTrue && (value === true || scalarText(value) === 'true')) return;
 			if (value === null || typeof value !== 'object' || Array.isArray(value)) {
 				fail(`must be a map, not ${typeName(value)}`);
 				return;

@@ -140,6 +140,13 @@ type Verdict = 'loads' | 'refused';
 const mw = (body: string) => `http:\n  middlewares:\n    m:\n${body.replace(/^/gm, '      ')}\n`;
 const router = (body: string) => `http:\n  routers:\n    r:\n      rule: Host(\`a.example.com\`)\n      service: s\n${body.replace(/^/gm, '      ')}\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: http://a:80\n`;
 const TABLE: Array<[string, string, Verdict, RegExp?]> = [
+	// dynamic.Router and dynamic.ServersLoadBalancer carry these (v3.1+); allowEmpty blocks take `true` (file:"allowEmpty")
+	['router observability (v3.1+)', router('observability:\n  accessLogs: false'), 'loads'],
+	['router tls: true (allowEmpty: TLS with defaults)', router('tls: true'), 'loads'],
+	['load balancer strategy p2c and passiveHealthCheck (v3)', 'http:\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: http://a:80\n        strategy: p2c\n        passiveHealthCheck:\n          maxFailedAttempts: 3\n', 'loads'],
+	['sticky cookie: true (allowEmpty)', 'http:\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: http://a:80\n        sticky:\n          cookie: true\n', 'loads'],
+	['mirroring healthCheck: true (allowEmpty)', 'http:\n  services:\n    m:\n      mirroring:\n        service: s\n        healthCheck: true\n', 'loads'],
+	['router tls: 5 (not a map, not the allowEmpty true)', router('tls: 5'), 'refused'],
 	['case variants FrameDeny/BrowserXssFilter/ContentTypeNosniff/STSSeconds', mw('headers:\n  FrameDeny: true\n  BrowserXssFilter: true\n  ContentTypeNosniff: true\n  STSSeconds: 31536000'), 'loads', /documented spelling is "frameDeny"/],
 	['case variant of the middleware type (RateLimit)', mw('RateLimit:\n  Average: 10'), 'loads', /documented spelling is "rateLimit"/],
 	['case variant IPAllowList/SourceRange', mw('IPAllowList:\n  SourceRange: [10.0.0.0/8]'), 'loads'],
