@@ -132,6 +132,16 @@ async function plant(fromKey: string, prefix: string, name: string, tar: Buffer)
 	return key;
 }
 
+/** Backs up one volume as the Backup operation does (age recipients, zstd) and expects it ok. */
+async function backupOk(prefix: string, volume: string): Promise<void> {
+	const backup = await runWorkflow({
+		workflow: workflow('Backup', { operation: 'backup', prefix, selectBy: 'names', volumeNames: volume, encryption: 'recipients', compression: 'zstd', stopContainers: 'never' }),
+		nodeTypes,
+		credentials: credentials(),
+	});
+	expect(json(backup.outputs.Backup[0])[0].status).toBe('ok');
+}
+
 /** A tar built by Python's tarfile, which writes whatever it is told (device nodes, modes, owners). */
 function pythonTar(script: string): Buffer {
 	return execFileSync('python3', ['-c', `import io, sys, tarfile\nbuf = io.BytesIO()\nt = tarfile.open(fileobj=buf, mode='w', format=tarfile.PAX_FORMAT)\ndef add(name, type, mode, data=b'', **kw):\n    i = tarfile.TarInfo(name); i.type = type; i.mode = mode; i.size = len(data)\n    for k, v in kw.items(): setattr(i, k, v)\n    t.addfile(i, io.BytesIO(data) if data else None)\n${script}\nt.close()\nsys.stdout.buffer.write(buf.getvalue())\n`]);
@@ -157,12 +167,7 @@ describe('restore against inputs it did not make', () => {
 		const prefix = `user-${run}`;
 		const src = `t${run}_usersrc`;
 		await makeVolume(src, 'set -e; echo new > /v/new.txt; mkdir /v/d; echo n > /v/d/f');
-		const backup = await runWorkflow({
-			workflow: workflow('Backup', { operation: 'backup', prefix, selectBy: 'names', volumeNames: src, encryption: 'recipients', compression: 'zstd', stopContainers: 'never' }),
-			nodeTypes,
-			credentials: credentials(),
-		});
-		expect(json(backup.outputs.Backup[0])[0].status).toBe('ok');
+		await backupOk(prefix, src);
 		// an application image that runs as an unprivileged user, as most do (node, grafana, ...)
 		const base = await docker.docker.createContainer({ Image: services().docker.image, Cmd: ['true'] });
 		const appImage = `app-user-${run}`;
@@ -188,12 +193,7 @@ describe('restore against inputs it did not make', () => {
 		const prefix = `big-${run}`;
 		const src = `t${run}_bigsrc`;
 		await makeVolume(src, 'set -e; head -c 24000000 /dev/urandom > /v/big.bin; echo small > /v/small.txt');
-		const backup = await runWorkflow({
-			workflow: workflow('Backup', { operation: 'backup', prefix, selectBy: 'names', volumeNames: src, encryption: 'recipients', compression: 'zstd', stopContainers: 'never' }),
-			nodeTypes,
-			credentials: credentials(),
-		});
-		expect(json(backup.outputs.Backup[0])[0].status).toBe('ok');
+		await backupOk(prefix, src);
 		const live = `t${run}_biglive`;
 		await makeVolume(live, 'echo old > /v/old.txt');
 		const user = await docker.docker.createContainer({ name: `big-${run}`, Image: services().docker.image, Cmd: SLEEPER, HostConfig: { Binds: [`${live}:/data`], NetworkMode: 'none' } });
@@ -212,12 +212,7 @@ describe('restore against inputs it did not make', () => {
 		const prefix = `nl-${run}`;
 		const src = `t${run}_nlsrc`;
 		await makeVolume(src, "set -e; printf new > '/v/new\nline'; printf dash > '/v/-rf'; echo n > /v/plain");
-		const backup = await runWorkflow({
-			workflow: workflow('Backup', { operation: 'backup', prefix, selectBy: 'names', volumeNames: src, encryption: 'recipients', compression: 'zstd', stopContainers: 'never' }),
-			nodeTypes,
-			credentials: credentials(),
-		});
-		expect(json(backup.outputs.Backup[0])[0].status).toBe('ok');
+		await backupOk(prefix, src);
 		const live = `t${run}_nllive`;
 		await makeVolume(live, "set -e; printf old > '/v/old\nline'; echo o > /v/old.txt");
 		const result = await runWorkflow({ workflow: workflow('Restore', { operation: 'restore', prefix, volume: src, targetVolume: live, replace: true }), nodeTypes, credentials: credentials() });
@@ -229,12 +224,7 @@ describe('restore against inputs it did not make', () => {
 		const prefix = `root-${run}`;
 		const src = `t${run}_rootsrc`;
 		await makeVolume(src, 'set -e; echo 16 > /v/PG_VERSION; chown -R 999:999 /v; chmod 0700 /v');
-		const backup = await runWorkflow({
-			workflow: workflow('Backup', { operation: 'backup', prefix, selectBy: 'names', volumeNames: src, encryption: 'recipients', compression: 'zstd', stopContainers: 'never' }),
-			nodeTypes,
-			credentials: credentials(),
-		});
-		expect(json(backup.outputs.Backup[0])[0].status).toBe('ok');
+		await backupOk(prefix, src);
 		const fresh = `t${run}_rootnew`;
 		const result = await runWorkflow({ workflow: workflow('Restore', { operation: 'restore', prefix, volume: src, targetVolume: fresh, replace: false }), nodeTypes, credentials: credentials() });
 		expect(json(result.outputs.Restore[0])[0]).toMatchObject({ status: 'ok', created: true });
@@ -246,12 +236,7 @@ describe('restore against inputs it did not make', () => {
 		const prefix = `stale-${run}`;
 		const src = `t${run}_stalesrc`;
 		await makeVolume(src, 'echo new > /v/new.txt');
-		const backup = await runWorkflow({
-			workflow: workflow('Backup', { operation: 'backup', prefix, selectBy: 'names', volumeNames: src, encryption: 'recipients', compression: 'zstd', stopContainers: 'never' }),
-			nodeTypes,
-			credentials: credentials(),
-		});
-		expect(json(backup.outputs.Backup[0])[0].status).toBe('ok');
+		await backupOk(prefix, src);
 		const live = `t${run}_stalelive`;
 		await makeVolume(live, 'echo old > /v/old.txt');
 		// what a run killed between staging and swap leaves: a staging volume labelled for its target, and one of another target
