@@ -3,7 +3,17 @@ import jsoncParser from 'jsonc-eslint-parser';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-	{ ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test-output/**', '.n8n-dev/**', 'gulpfile.js', 'jest.config.js'] },
+	{
+		ignores: [
+			'dist/**',
+			'node_modules/**',
+			'coverage/**',
+			'test-output/**',
+			'.n8n-dev/**',
+			'gulpfile.js',
+			'jest.config.js',
+		],
+	},
 	{
 		files: ['**/*.ts'],
 		extends: [tseslint.configs.recommended],

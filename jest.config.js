@@ -4,33 +4,33 @@ const tsJest = ['ts-jest', { tsconfig: 'tsconfig.test.json' }];
 
 /** @type {import('jest').Config} */
 module.exports = {
-  projects: [
-    {
-      displayName: 'unit',
-      testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
-      transform: { '^.+\\.ts$': tsJest },
-      testEnvironment: 'node',
-    },
-    {
-      displayName: 'integration',
-      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
-      transform: { '^.+\\.ts$': tsJest },
-      testEnvironment: 'node',
-      globalSetup: '<rootDir>/test/harness/globalSetup.ts',
-      globalTeardown: '<rootDir>/test/harness/globalTeardown.ts',
-    },
-    // `npm run test:e2e` only (it sets INFRA_OPS_E2E): a real n8n with the packed package, and Chromium
-    ...(process.env.INFRA_OPS_E2E
-      ? [
-          {
-            displayName: 'e2e',
-            testMatch: ['<rootDir>/test/e2e/**/*.e2e.test.ts'],
-            transform: { '^.+\\.ts$': tsJest },
-            testEnvironment: 'node',
-            globalSetup: '<rootDir>/test/harness/globalSetup.ts',
-            globalTeardown: '<rootDir>/test/harness/globalTeardown.ts',
-          },
-        ]
-      : []),
-  ],
+	projects: [
+		{
+			displayName: 'unit',
+			testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
+			transform: { '^.+\\.ts$': tsJest },
+			testEnvironment: 'node',
+		},
+		{
+			displayName: 'integration',
+			testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+			transform: { '^.+\\.ts$': tsJest },
+			testEnvironment: 'node',
+			globalSetup: '<rootDir>/test/harness/globalSetup.ts',
+			globalTeardown: '<rootDir>/test/harness/globalTeardown.ts',
+		},
+		// `npm run test:e2e` only (it sets INFRA_OPS_E2E): a real n8n with the packed package, and Chromium
+		...(process.env.INFRA_OPS_E2E
+			? [
+					{
+						displayName: 'e2e',
+						testMatch: ['<rootDir>/test/e2e/**/*.e2e.test.ts'],
+						transform: { '^.+\\.ts$': tsJest },
+						testEnvironment: 'node',
+						globalSetup: '<rootDir>/test/harness/globalSetup.ts',
+						globalTeardown: '<rootDir>/test/harness/globalTeardown.ts',
+					},
+				]
+			: []),
+	],
 };

@@ -16,7 +16,13 @@ const root = path.resolve(__dirname, '..');
 // the harness is TypeScript: transpile it on require (typescript is a dev dependency)
 const ts = require('typescript');
 require.extensions['.ts'] = (module, filename) => {
-	const out = ts.transpileModule(fs.readFileSync(filename, 'utf8'), { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } });
+	const out = ts.transpileModule(fs.readFileSync(filename, 'utf8'), {
+		compilerOptions: {
+			module: ts.ModuleKind.CommonJS,
+			target: ts.ScriptTarget.ES2022,
+			esModuleInterop: true,
+		},
+	});
 	module._compile(out.outputText, filename);
 };
 
@@ -26,10 +32,13 @@ const RUNS = Number(process.env.BENCH_RUNS || 3);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main() {
-	if (process.getuid?.() !== 0) throw new Error('the backup benchmark starts dockerd: run it as root');
+	if (process.getuid?.() !== 0)
+		throw new Error('the backup benchmark starts dockerd: run it as root');
 	const { startDocker } = require(path.join(root, 'test/harness/docker.ts'));
 	const { startS3rver } = require(path.join(root, 'test/harness/s3.ts'));
-	const tmp = fs.mkdtempSync(path.join(os.tmpdir().length <= 40 ? os.tmpdir() : '/tmp', 'iops-bench-'));
+	const tmp = fs.mkdtempSync(
+		path.join(os.tmpdir().length <= 40 ? os.tmpdir() : '/tmp', 'iops-bench-'),
+	);
 	fs.writeFileSync(path.join(tmp, 'harness-state.json'), JSON.stringify({ ownerPid: process.pid }));
 	const dockerSvc = await startDocker(tmp);
 	const s3 = await startS3rver({ dir: path.join(tmp, 's3') });
@@ -40,14 +49,27 @@ async function main() {
 	const dockerdPid = Number(fs.readFileSync(path.join(tmp, 'docker', 'docker.pid'), 'utf8'));
 	const cpuSeconds = (pid) => {
 		const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-		return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / ticks;
+		return (
+			(Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / ticks
+		);
 	};
 	const image = dockerSvc.info.image;
-	const s3conn = { provider: 'other', endpoint: s3.endpoint, bucket: s3.bucket, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true };
+	const s3conn = {
+		provider: 'other',
+		endpoint: s3.endpoint,
+		bucket: s3.bucket,
+		accessKeyId: 'S3RVER',
+		secretAccessKey: 'S3RVER',
+		forcePathStyle: true,
+	};
 	const hostDir = path.join(tmp, 'host-backup');
 	fs.mkdirSync(hostDir);
 	const runContainer = async (cmd, binds) => {
-		const c = await docker.createContainer({ Image: image, Cmd: ['sh', '-c', cmd], HostConfig: { Binds: binds, NetworkMode: 'none' } });
+		const c = await docker.createContainer({
+			Image: image,
+			Cmd: ['sh', '-c', cmd],
+			HostConfig: { Binds: binds, NetworkMode: 'none' },
+		});
 		await c.start();
 		const { StatusCode } = await c.wait();
 		await c.remove();
@@ -67,9 +89,17 @@ async function main() {
 			const fn = ${fn.toString()};
 			fn(${JSON.stringify(args)}).then((r) => { const u = process.cpuUsage(); process.stdout.write(JSON.stringify({ ...r, maxRssKiB: process.resourceUsage().maxRSS, cpuS: (u.user + u.system) / 1e6 })); process.exit(0); }, (e) => { console.error(e); process.exit(1); });`;
 		const before = [cpuSeconds(dockerdPid), cpuSeconds(s3.pid)];
-		const out = spawnSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 20 });
+		const out = spawnSync(process.execPath, ['-e', script], {
+			cwd: root,
+			encoding: 'utf8',
+			maxBuffer: 1 << 20,
+		});
 		if (out.status !== 0) throw new Error(`${fn.name} (${args.volume}) failed:\n${out.stderr}`);
-		return { ...JSON.parse(out.stdout), dockerdCpuS: cpuSeconds(dockerdPid) - before[0], s3CpuS: cpuSeconds(s3.pid) - before[1] };
+		return {
+			...JSON.parse(out.stdout),
+			dockerdCpuS: cpuSeconds(dockerdPid) - before[0],
+			s3CpuS: cpuSeconds(s3.pid) - before[1],
+		};
 	};
 	const ours = async ({ socketPath, s3conn, volume, recipient, root }) => {
 		const Docker = require('dockerode');
@@ -80,9 +110,22 @@ async function main() {
 		const s3 = createS3Client(s3conn);
 		const r = parseRecipient(recipient);
 		const t0 = process.hrtime.bigint();
-		const res = await backupVolume(docker, { s3, bucket: s3conn.bucket, prefix: 'bench' }, { name: volume, driver: 'local', labels: {} }, {
-			compression: 'zstd', encryption: { kind: 'recipients', publicKeys: [r.publicKey], fingerprints: [r.fingerprint] }, stopMode: 'never', hooksBefore: [], hooksAfter: [],
-		});
+		const res = await backupVolume(
+			docker,
+			{ s3, bucket: s3conn.bucket, prefix: 'bench' },
+			{ name: volume, driver: 'local', labels: {} },
+			{
+				compression: 'zstd',
+				encryption: {
+					kind: 'recipients',
+					publicKeys: [r.publicKey],
+					fingerprints: [r.fingerprint],
+				},
+				stopMode: 'never',
+				hooksBefore: [],
+				hooksAfter: [],
+			},
+		);
 		const s = Number(process.hrtime.bigint() - t0) / 1e9;
 		s3.destroy();
 		return { s, tarBytes: res.manifest.tar.bytes, stored: res.manifest.stored.bytes };
@@ -92,12 +135,21 @@ async function main() {
 		const { Writable } = require('node:stream');
 		const { pipeline } = require('node:stream/promises');
 		const docker = new Docker({ socketPath, timeout: 600000 });
-		const c = await docker.createContainer({ Image: image, Entrypoint: [], Cmd: ['/never'], HostConfig: { Binds: [volume + ':/src:ro'], NetworkMode: 'none' } });
+		const c = await docker.createContainer({
+			Image: image,
+			Entrypoint: [],
+			Cmd: ['/never'],
+			HostConfig: { Binds: [volume + ':/src:ro'], NetworkMode: 'none' },
+		});
 		const t0 = process.hrtime.bigint();
 		const stream = await c.getArchive({ path: '/src/.' });
 		// our compressor itself (batched 512 KiB writes, level 3), so the limit is the best this stream allows
 		const { createCompressor } = require(root + '/dist/nodes/DockerVolumeBackup/compression');
-		await pipeline(stream, createCompressor('zstd', 3), new Writable({ write: (_c, _e, cb) => cb() }));
+		await pipeline(
+			stream,
+			createCompressor('zstd', 3),
+			new Writable({ write: (_c, _e, cb) => cb() }),
+		);
 		const s = Number(process.hrtime.bigint() - t0) / 1e9;
 		await c.remove();
 		return { s };
@@ -111,10 +163,17 @@ async function main() {
 		const { parseRecipient } = require(root + '/dist/nodes/shared/ageKeys');
 		const docker = new Docker({ socketPath, timeout: 600000 });
 		const r = parseRecipient(recipient);
-		const c = await docker.createContainer({ Image: image, Entrypoint: [], Cmd: ['/never'], HostConfig: { Binds: [volume + ':/src:ro'], NetworkMode: 'none' } });
+		const c = await docker.createContainer({
+			Image: image,
+			Entrypoint: [],
+			Cmd: ['/never'],
+			HostConfig: { Binds: [volume + ':/src:ro'], NetworkMode: 'none' },
+		});
 		const t0 = process.hrtime.bigint();
 		const stream = await c.getArchive({ path: '/src/.' });
-		const { body } = backupStream(stream, 'zstd', { encryption: { kind: 'recipients', publicKeys: [r.publicKey], fingerprints: [r.fingerprint] } });
+		const { body } = backupStream(stream, 'zstd', {
+			encryption: { kind: 'recipients', publicKeys: [r.publicKey], fingerprints: [r.fingerprint] },
+		});
 		await pipeline(body, new Writable({ write: (_c, _e, cb) => cb() }));
 		const s = Number(process.hrtime.bigint() - t0) / 1e9;
 		await c.remove();
@@ -128,10 +187,14 @@ async function main() {
 		const s3 = createS3Client(s3conn);
 		const block = require('node:crypto').randomBytes(256 * 1024);
 		function* blocks() {
-			for (let left = bytes; left > 0; left -= block.length) yield left >= block.length ? block : block.subarray(0, left);
+			for (let left = bytes; left > 0; left -= block.length)
+				yield left >= block.length ? block : block.subarray(0, left);
 		}
 		const t0 = process.hrtime.bigint();
-		await uploadStream(s3, s3conn.bucket, 'bench/store-only.bin', Readable.from(blocks()), { ...DEFAULT_UPLOAD, signPayload: false });
+		await uploadStream(s3, s3conn.bucket, 'bench/store-only.bin', Readable.from(blocks()), {
+			...DEFAULT_UPLOAD,
+			signPayload: false,
+		});
 		const s = Number(process.hrtime.bigint() - t0) / 1e9;
 		s3.destroy();
 		return { s };
@@ -143,13 +206,24 @@ async function main() {
 		const { Upload } = require('@aws-sdk/lib-storage');
 		const docker = new Docker({ socketPath, timeout: 600000 });
 		const t0 = process.hrtime.bigint();
-		const c = await docker.createContainer({ Image: image, Cmd: ['sh', '-c', 'tar czf /backup/vol.tar.gz -C /src .'], HostConfig: { Binds: [volume + ':/src:ro', hostDir + ':/backup'], NetworkMode: 'none' } });
+		const c = await docker.createContainer({
+			Image: image,
+			Cmd: ['sh', '-c', 'tar czf /backup/vol.tar.gz -C /src .'],
+			HostConfig: { Binds: [volume + ':/src:ro', hostDir + ':/backup'], NetworkMode: 'none' },
+		});
 		await c.start();
 		const { StatusCode } = await c.wait();
 		await c.remove();
 		if (StatusCode !== 0) throw new Error('tar czf exited ' + StatusCode);
 		const s3 = createS3Client(s3conn);
-		await new Upload({ client: s3, params: { Bucket: s3conn.bucket, Key: 'baseline/vol.tar.gz', Body: fs.createReadStream(hostDir + '/vol.tar.gz') } }).done();
+		await new Upload({
+			client: s3,
+			params: {
+				Bucket: s3conn.bucket,
+				Key: 'baseline/vol.tar.gz',
+				Body: fs.createReadStream(hostDir + '/vol.tar.gz'),
+			},
+		}).done();
 		const s = Number(process.hrtime.bigint() - t0) / 1e9;
 		fs.rmSync(hostDir + '/vol.tar.gz');
 		s3.destroy();
@@ -158,13 +232,31 @@ async function main() {
 
 	const keyDir = fs.mkdtempSync(path.join(tmp, 'age-'));
 	execFileSync('age-keygen', ['-o', path.join(keyDir, 'k')], { stdio: 'ignore' });
-	const recipient = execFileSync('age-keygen', ['-y', path.join(keyDir, 'k')]).toString().trim();
+	const recipient = execFileSync('age-keygen', ['-y', path.join(keyDir, 'k')])
+		.toString()
+		.trim();
 	const common = { socketPath: dockerSvc.info.socketPath, s3conn, image, hostDir, recipient, root };
 	try {
 		const main = `bench_${GIB}g`;
 		await makeVolume(main, GIB);
-		const o = [], b = [], l = [], p = [], so = [];
-		const cpu = { pipeline: [], storeOnly: [], storeOnlyS3: [], ours: [], oursDockerd: [], oursS3: [], limit: [], limitDockerd: [], baseline: [], baselineDockerd: [], baselineS3: [] };
+		const o = [],
+			b = [],
+			l = [],
+			p = [],
+			so = [];
+		const cpu = {
+			pipeline: [],
+			storeOnly: [],
+			storeOnlyS3: [],
+			ours: [],
+			oursDockerd: [],
+			oursS3: [],
+			limit: [],
+			limitDockerd: [],
+			baseline: [],
+			baselineDockerd: [],
+			baselineS3: [],
+		};
 		let bytes = 0;
 		let peak = 0;
 		for (let i = 0; i < RUNS; i++) {
@@ -213,12 +305,27 @@ async function main() {
 			rss_1g_mib: rss[1] ?? 'skipped',
 			rss_4g_mib: rss[4] ?? 'skipped',
 		};
-		console.log(`BENCH backup ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+		console.log(
+			`BENCH backup ${Object.entries(fields)
+				.map(([k, v]) => `${k}=${v}`)
+				.join(' ')}`,
+		);
 		const pipeline_s = median(p);
-		console.log(`BENCH backup-pipeline pipeline_s=${pipeline_s.toFixed(2)} limit_s=${limit_s.toFixed(2)} of_limit=${(limit_s / pipeline_s).toFixed(3)} store_only_s=${median(so).toFixed(2)} (pipeline: ours without S3, into nothing; store only: s3rver taking the same bytes from memory)`);
+		console.log(
+			`BENCH backup-pipeline pipeline_s=${pipeline_s.toFixed(2)} limit_s=${limit_s.toFixed(2)} of_limit=${(limit_s / pipeline_s).toFixed(3)} store_only_s=${median(so).toFixed(2)} (pipeline: ours without S3, into nothing; store only: s3rver taking the same bytes from memory)`,
+		);
 		// where the wall time goes: every process of a run shares this machine's cores (the baseline's `tar czf` runs in a container, counted in neither dockerd nor s3rver)
-		const cpuFields = Object.fromEntries(Object.entries(cpu).map(([k, xs]) => [`${k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase())}_cpu_s`, median(xs).toFixed(2)]));
-		console.log(`BENCH backup-cpu cores=${os.cpus().length} ${Object.entries(cpuFields).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+		const cpuFields = Object.fromEntries(
+			Object.entries(cpu).map(([k, xs]) => [
+				`${k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase())}_cpu_s`,
+				median(xs).toFixed(2),
+			]),
+		);
+		console.log(
+			`BENCH backup-cpu cores=${os.cpus().length} ${Object.entries(cpuFields)
+				.map(([k, v]) => `${k}=${v}`)
+				.join(' ')}`,
+		);
 	} finally {
 		await s3.stop();
 		await dockerSvc.stop();

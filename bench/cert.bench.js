@@ -18,7 +18,10 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY || 50);
 function serve() {
 	const tls = require('node:tls');
 	const net = require('node:net');
-	const [cert, key] = [readFileSync(process.argv[3], 'utf8'), readFileSync(process.argv[4], 'utf8')];
+	const [cert, key] = [
+		readFileSync(process.argv[3], 'utf8'),
+		readFileSync(process.argv[4], 'utf8'),
+	];
 	(async () => {
 		const ports = [];
 		for (let i = 0; i < ENDPOINTS; i++) {
@@ -47,8 +50,22 @@ async function ours(ports, ca) {
 	const started = process.hrtime.bigint();
 	const findings = await mapConcurrent(ports, CONCURRENCY, async (port) => {
 		try {
-			const probe = await probeTls({ host: 'localhost', port, startTls: 'none', timeoutMs: TIMEOUT_MS, ca });
-			return judgeChain({ chain: probe.chain, hostname: 'localhost', protocol: probe.protocol, trust: { authorized: probe.authorized, error: probe.authorizationError }, customCa: ca, thresholds: { mode: 'lifetime' }, now: new Date() }).status;
+			const probe = await probeTls({
+				host: 'localhost',
+				port,
+				startTls: 'none',
+				timeoutMs: TIMEOUT_MS,
+				ca,
+			});
+			return judgeChain({
+				chain: probe.chain,
+				hostname: 'localhost',
+				protocol: probe.protocol,
+				trust: { authorized: probe.authorized, error: probe.authorizationError },
+				customCa: ca,
+				thresholds: { mode: 'lifetime' },
+				now: new Date(),
+			}).status;
 		} catch {
 			return 'error';
 		}
@@ -69,8 +86,32 @@ function baseline(ports, dir) {
 
 async function main() {
 	const dir = mkdtempSync(join(tmpdir(), 'bench-cert-'));
-	execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-days', '60', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
-	const child = fork(__filename, ['serve', join(dir, 'cert.pem'), join(dir, 'key.pem')], { stdio: 'inherit' });
+	execFileSync(
+		'openssl',
+		[
+			'req',
+			'-x509',
+			'-newkey',
+			'ec',
+			'-pkeyopt',
+			'ec_paramgen_curve:P-256',
+			'-nodes',
+			'-subj',
+			'/CN=localhost',
+			'-addext',
+			'subjectAltName=DNS:localhost',
+			'-days',
+			'60',
+			'-keyout',
+			join(dir, 'key.pem'),
+			'-out',
+			join(dir, 'cert.pem'),
+		],
+		{ stdio: 'ignore' },
+	);
+	const child = fork(__filename, ['serve', join(dir, 'cert.pem'), join(dir, 'key.pem')], {
+		stdio: 'inherit',
+	});
 	child.once('exit', (code) => code && process.exit(1));
 	try {
 		const ca = readFileSync(join(dir, 'cert.pem'), 'utf8');

@@ -17,7 +17,9 @@ if (unknown.length) {
 }
 let failed = 0;
 for (const name of wanted.length ? wanted : all) {
-	const result = spawnSync(process.execPath, [join(__dirname, `${name}.bench.js`)], { stdio: 'inherit' });
+	const result = spawnSync(process.execPath, [join(__dirname, `${name}.bench.js`)], {
+		stdio: 'inherit',
+	});
 	if (result.status !== 0) failed++;
 }
 process.exit(failed ? 1 : 0);

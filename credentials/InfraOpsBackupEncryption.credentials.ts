@@ -7,7 +7,8 @@ export class InfraOpsBackupEncryption implements ICredentialType {
 
 	icon: Icon = { light: 'file:icons/age.svg', dark: 'file:icons/age.dark.svg' };
 
-	documentationUrl = 'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#backup-encryption-keys';
+	documentationUrl =
+		'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#backup-encryption-keys';
 
 	properties: INodeProperties[] = [
 		{
@@ -17,7 +18,8 @@ export class InfraOpsBackupEncryption implements ICredentialType {
 			typeOptions: { rows: 3 },
 			default: '',
 			placeholder: 'age1...',
-			description: 'Age public keys, one per line, from `age-keygen`. They are enough to write backups; keep the private key off the n8n host.',
+			description:
+				'Age public keys, one per line, from `age-keygen`. They are enough to write backups; keep the private key off the n8n host.',
 		},
 		{
 			displayName: 'Identity (Private Key)',
@@ -26,7 +28,8 @@ export class InfraOpsBackupEncryption implements ICredentialType {
 			typeOptions: { rows: 2, password: true },
 			default: '',
 			placeholder: 'AGE-SECRET-KEY-1...',
-			description: 'Only needed to restore or verify backups. Leave empty on an n8n that only backs up.',
+			description:
+				'Only needed to restore or verify backups. Leave empty on an n8n that only backs up.',
 		},
 		{
 			displayName: 'Passphrase',

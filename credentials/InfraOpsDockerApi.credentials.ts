@@ -7,7 +7,8 @@ export class InfraOpsDockerApi implements ICredentialType {
 
 	icon: Icon = { light: 'file:icons/docker.svg', dark: 'file:icons/docker.dark.svg' };
 
-	documentationUrl = 'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#docker-engine';
+	documentationUrl =
+		'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#docker-engine';
 
 	properties: INodeProperties[] = [
 		{
@@ -15,9 +16,22 @@ export class InfraOpsDockerApi implements ICredentialType {
 			name: 'connection',
 			type: 'options',
 			options: [
-				{ name: 'Unix Socket', value: 'socket', description: 'The socket mounted into the n8n container, ideally a docker-socket-proxy' },
-				{ name: 'TCP', value: 'tcp', description: 'A TCP endpoint, with TLS client certificates (port 2376) or a socket proxy on a private network' },
-				{ name: 'SSH', value: 'ssh', description: 'Docker over SSH: runs `docker system dial-stdio` on the host' },
+				{
+					name: 'Unix Socket',
+					value: 'socket',
+					description: 'The socket mounted into the n8n container, ideally a docker-socket-proxy',
+				},
+				{
+					name: 'TCP',
+					value: 'tcp',
+					description:
+						'A TCP endpoint, with TLS client certificates (port 2376) or a socket proxy on a private network',
+				},
+				{
+					name: 'SSH',
+					value: 'ssh',
+					description: 'Docker over SSH: runs `docker system dial-stdio` on the host',
+				},
 			],
 			default: 'socket',
 		},
@@ -48,7 +62,8 @@ export class InfraOpsDockerApi implements ICredentialType {
 			name: 'tls',
 			type: 'boolean',
 			default: true,
-			description: 'Whether to connect with TLS client certificates; turn off only for a socket proxy on a private network',
+			description:
+				'Whether to connect with TLS client certificates; turn off only for a socket proxy on a private network',
 			displayOptions: { show: { connection: ['tcp'] } },
 		},
 		{
@@ -114,7 +129,8 @@ export class InfraOpsDockerApi implements ICredentialType {
 			default: '',
 			required: true,
 			placeholder: 'SHA256:...',
-			description: 'Expected SHA-256 fingerprint of the host key; any other key is refused. Get it on the host with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`.',
+			description:
+				'Expected SHA-256 fingerprint of the host key; any other key is refused. Get it on the host with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`.',
 			displayOptions: { show: { connection: ['ssh'] } },
 		},
 	];

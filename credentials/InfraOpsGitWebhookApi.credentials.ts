@@ -9,7 +9,8 @@ export class InfraOpsGitWebhookApi implements ICredentialType {
 
 	icon: Icon = { light: 'file:icons/git.svg', dark: 'file:icons/git.dark.svg' };
 
-	documentationUrl = 'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/workflows/README.md#traefik-gitopsjson';
+	documentationUrl =
+		'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/workflows/README.md#traefik-gitopsjson';
 
 	properties: INodeProperties[] = [
 		{
@@ -19,7 +20,8 @@ export class InfraOpsGitWebhookApi implements ICredentialType {
 			typeOptions: { password: true },
 			default: '',
 			required: true,
-			description: 'The secret set in the repository\'s webhook settings (GitHub, Gitea: signs the body with HMAC-SHA256; GitLab: sent as X-Gitlab-Token)',
+			description:
+				"The secret set in the repository's webhook settings (GitHub, Gitea: signs the body with HMAC-SHA256; GitLab: sent as X-Gitlab-Token)",
 		},
 	];
 }

@@ -1,9 +1,4 @@
-import type {
-	IAuthenticateGeneric,
-	ICredentialType,
-	Icon,
-	INodeProperties,
-} from 'n8n-workflow';
+import type { IAuthenticateGeneric, ICredentialType, Icon, INodeProperties } from 'n8n-workflow';
 
 import { tlsCredentialFields } from '../nodes/shared/tlsCredentialFields';
 
@@ -14,7 +9,8 @@ export class InfraOpsProxmoxApi implements ICredentialType {
 
 	icon: Icon = { light: 'file:icons/proxmox.svg', dark: 'file:icons/proxmox.dark.svg' };
 
-	documentationUrl = 'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#proxmox-ve-api-token';
+	documentationUrl =
+		'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#proxmox-ve-api-token';
 
 	properties: INodeProperties[] = [
 		{

@@ -7,7 +7,8 @@ export class InfraOpsS3Api implements ICredentialType {
 
 	icon: Icon = { light: 'file:icons/s3.svg', dark: 'file:icons/s3.dark.svg' };
 
-	documentationUrl = 'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#s3-compatible-storage';
+	documentationUrl =
+		'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#s3-compatible-storage';
 
 	properties: INodeProperties[] = [
 		{
@@ -45,7 +46,8 @@ export class InfraOpsS3Api implements ICredentialType {
 			type: 'string',
 			default: '',
 			placeholder: 'http://minio:9000',
-			description: 'Required for MinIO and other providers; leave empty to use the preset of the others',
+			description:
+				'Required for MinIO and other providers; leave empty to use the preset of the others',
 		},
 		{
 			displayName: 'Bucket',
@@ -74,7 +76,8 @@ export class InfraOpsS3Api implements ICredentialType {
 			name: 'forcePathStyle',
 			type: 'boolean',
 			default: true,
-			description: 'Whether to address the bucket as endpoint/bucket instead of bucket.endpoint (MinIO always does)',
+			description:
+				'Whether to address the bucket as endpoint/bucket instead of bucket.endpoint (MinIO always does)',
 			displayOptions: { show: { provider: ['other'] } },
 		},
 	];

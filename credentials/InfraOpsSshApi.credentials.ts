@@ -7,7 +7,8 @@ export class InfraOpsSshApi implements ICredentialType {
 
 	icon: Icon = { light: 'file:icons/ssh.svg', dark: 'file:icons/ssh.dark.svg' };
 
-	documentationUrl = 'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#ssh-hosts';
+	documentationUrl =
+		'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#ssh-hosts';
 
 	properties: INodeProperties[] = [
 		{ displayName: 'Host', name: 'host', type: 'string', default: '', required: true },
@@ -56,7 +57,8 @@ export class InfraOpsSshApi implements ICredentialType {
 			default: '',
 			required: true,
 			placeholder: 'SHA256:...',
-			description: 'Expected SHA-256 fingerprint of the host key (several may be separated by commas); any other key is refused, never prompted. Get it on the host with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`.',
+			description:
+				'Expected SHA-256 fingerprint of the host key (several may be separated by commas); any other key is refused, never prompted. Get it on the host with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`.',
 		},
 	];
 }

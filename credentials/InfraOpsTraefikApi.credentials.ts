@@ -1,9 +1,4 @@
-import type {
-	IAuthenticateGeneric,
-	ICredentialType,
-	Icon,
-	INodeProperties,
-} from 'n8n-workflow';
+import type { IAuthenticateGeneric, ICredentialType, Icon, INodeProperties } from 'n8n-workflow';
 
 import { tlsCredentialFields } from '../nodes/shared/tlsCredentialFields';
 
@@ -14,7 +9,8 @@ export class InfraOpsTraefikApi implements ICredentialType {
 
 	icon: Icon = { light: 'file:icons/traefik.svg', dark: 'file:icons/traefik.dark.svg' };
 
-	documentationUrl = 'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#traefik-api';
+	documentationUrl =
+		'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#traefik-api';
 
 	properties: INodeProperties[] = [
 		{
@@ -24,7 +20,8 @@ export class InfraOpsTraefikApi implements ICredentialType {
 			default: '',
 			required: true,
 			placeholder: 'http://traefik:8080',
-			description: 'Where Traefik serves its API (the "traefik" entry point, or a router to api@internal)',
+			description:
+				'Where Traefik serves its API (the "traefik" entry point, or a router to api@internal)',
 		},
 		{
 			displayName: 'Authentication',
@@ -64,10 +61,13 @@ export class InfraOpsTraefikApi implements ICredentialType {
 			default: 'system',
 			systemCas: 'The certificate is issued by a public CA (e.g. ACME)',
 			customCa: 'Trust the private CA that signed the server certificate',
-			insecure: 'Accept any certificate (not recommended: anyone on the path can pose as the server and read the token)',
-			description: 'How the server certificate is checked before the token is sent; with http:// URLs nothing is checked',
+			insecure:
+				'Accept any certificate (not recommended: anyone on the path can pose as the server and read the token)',
+			description:
+				'How the server certificate is checked before the token is sent; with http:// URLs nothing is checked',
 			caDescription: 'PEM of the CA that signed the certificate of the router in front of the API',
-			fingerprintDescription: 'As `openssl s_client -connect host:port </dev/null | openssl x509 -noout -fingerprint -sha256` prints it',
+			fingerprintDescription:
+				'As `openssl s_client -connect host:port </dev/null | openssl x509 -noout -fingerprint -sha256` prints it',
 		}),
 	];
 

@@ -14,7 +14,8 @@ export class InfraOpsTrivyServerApi implements ICredentialType {
 
 	icon: Icon = { light: 'file:icons/trivy.svg', dark: 'file:icons/trivy.dark.svg' };
 
-	documentationUrl = 'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/README.md#trivy-scan';
+	documentationUrl =
+		'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/README.md#trivy-scan';
 
 	properties: INodeProperties[] = [
 		{
@@ -24,7 +25,8 @@ export class InfraOpsTrivyServerApi implements ICredentialType {
 			default: '',
 			required: true,
 			placeholder: 'http://trivy-server:4954',
-			description: 'Where `trivy server` listens, as the scanning Trivy (in Docker, over SSH or on the n8n host) reaches it. No user name or password in it: it is on Trivy\'s command line; use Token.',
+			description:
+				"Where `trivy server` listens, as the scanning Trivy (in Docker, over SSH or on the n8n host) reaches it. No user name or password in it: it is on Trivy's command line; use Token.",
 		},
 		{
 			displayName: 'Token',
@@ -32,7 +34,8 @@ export class InfraOpsTrivyServerApi implements ICredentialType {
 			type: 'string',
 			typeOptions: { password: true },
 			default: '',
-			description: 'The server\'s --token; given to Trivy in its environment (TRIVY_TOKEN), never on its command line',
+			description:
+				"The server's --token; given to Trivy in its environment (TRIVY_TOKEN), never on its command line",
 		},
 	];
 

@@ -1,9 +1,4 @@
-import type {
-	IAuthenticateGeneric,
-	ICredentialType,
-	Icon,
-	INodeProperties,
-} from 'n8n-workflow';
+import type { IAuthenticateGeneric, ICredentialType, Icon, INodeProperties } from 'n8n-workflow';
 
 import { tlsCredentialFields } from '../nodes/shared/tlsCredentialFields';
 
@@ -14,7 +9,8 @@ export class InfraOpsVaultApi implements ICredentialType {
 
 	icon: Icon = { light: 'file:icons/vault.svg', dark: 'file:icons/vault.dark.svg' };
 
-	documentationUrl = 'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#hashicorp-vault';
+	documentationUrl =
+		'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#hashicorp-vault';
 
 	properties: INodeProperties[] = [
 		{
@@ -45,10 +41,14 @@ export class InfraOpsVaultApi implements ICredentialType {
 			default: 'system',
 			systemCas: 'The certificate is issued by a public CA',
 			customCa: 'Trust the private CA that signed the server certificate',
-			insecure: 'Accept any certificate (not recommended: anyone on the path can pose as the server and read the token)',
-			description: 'How the server certificate is checked before the token is sent; with http:// URLs nothing is checked',
-			caDescription: "PEM of the CA that signed Vault's listener certificate (the tls_cert_file's issuer)",
-			fingerprintDescription: 'As `openssl x509 -noout -fingerprint -sha256 -in <tls_cert_file>` prints it',
+			insecure:
+				'Accept any certificate (not recommended: anyone on the path can pose as the server and read the token)',
+			description:
+				'How the server certificate is checked before the token is sent; with http:// URLs nothing is checked',
+			caDescription:
+				"PEM of the CA that signed Vault's listener certificate (the tls_cert_file's issuer)",
+			fingerprintDescription:
+				'As `openssl x509 -noout -fingerprint -sha256 -in <tls_cert_file>` prints it',
 		}),
 	];
 

@@ -1,5 +1,10 @@
 import { NodeConnectionTypes } from 'n8n-workflow';
-import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
+import type {
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeType,
+	INodeTypeDescription,
+} from 'n8n-workflow';
 
 import { credentialTests } from '../shared/credentialTests';
 import { operationProperties, router } from './actions/router';
@@ -12,7 +17,8 @@ export class CertExpiry implements INodeType {
 		group: ['transform'],
 		version: 1,
 		subtitle: '={{$parameter["operation"]}}',
-		description: 'Check TLS certificates of endpoints, Traefik\'s acme.json or PEM files: expiry scaled to the lifetime, host name, trust, weak keys and protocols',
+		description:
+			"Check TLS certificates of endpoints, Traefik's acme.json or PEM files: expiry scaled to the lifetime, host name, trust, weak keys and protocols",
 		defaults: { name: 'Cert Expiry' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
@@ -35,13 +41,14 @@ export class CertExpiry implements INodeType {
 					{
 						name: 'Check Endpoints',
 						value: 'checkEndpoints',
-						description: 'Connect to TLS endpoints (STARTTLS too) and judge the served certificates',
+						description:
+							'Connect to TLS endpoints (STARTTLS too) and judge the served certificates',
 						action: 'Check endpoints',
 					},
 					{
 						name: 'Check Traefik acme.json',
 						value: 'checkAcmeJson',
-						description: 'Judge every certificate Traefik\'s ACME resolvers store',
+						description: "Judge every certificate Traefik's ACME resolvers store",
 						action: 'Check traefik acme json',
 					},
 					{

@@ -46,15 +46,30 @@ function field(object: unknown, name: string): unknown {
 	return key === undefined ? undefined : record[key];
 }
 
-function readEntry(entry: unknown, resolver: string, index: number, source: string): AcmeCertificate {
+function readEntry(
+	entry: unknown,
+	resolver: string,
+	index: number,
+	source: string,
+): AcmeCertificate {
 	const domain = field(entry, 'domain');
 	const main = field(domain, 'main');
 	const certificate = field(entry, 'certificate');
-	if (typeof main !== 'string' || !main) throw new InfraOpsError(`certificate ${index} of resolver "${resolver}" has no domain.main`);
-	if (typeof certificate !== 'string' || !certificate) throw new InfraOpsError(`certificate ${index} of resolver "${resolver}" (${main}) has no certificate`);
+	if (typeof main !== 'string' || !main)
+		throw new InfraOpsError(`certificate ${index} of resolver "${resolver}" has no domain.main`);
+	if (typeof certificate !== 'string' || !certificate)
+		throw new InfraOpsError(
+			`certificate ${index} of resolver "${resolver}" (${main}) has no certificate`,
+		);
 	const rawSans = field(domain, 'sans');
-	if (rawSans !== undefined && rawSans !== null && (!Array.isArray(rawSans) || rawSans.some((s) => typeof s !== 'string'))) {
-		throw new InfraOpsError(`certificate ${index} of resolver "${resolver}" (${main}) has domain.sans that is not a list of names`);
+	if (
+		rawSans !== undefined &&
+		rawSans !== null &&
+		(!Array.isArray(rawSans) || rawSans.some((s) => typeof s !== 'string'))
+	) {
+		throw new InfraOpsError(
+			`certificate ${index} of resolver "${resolver}" (${main}) has domain.sans that is not a list of names`,
+		);
 	}
 	const store = field(entry, 'store');
 	const pem = Buffer.from(certificate, 'base64').toString('utf8');
@@ -70,7 +85,10 @@ function readEntry(entry: unknown, resolver: string, index: number, source: stri
 function readList(list: unknown, resolver: string, source: string, out: AcmeContents): void {
 	if (list === null || list === undefined) return;
 	if (!Array.isArray(list)) {
-		out.failures.push({ resolver, message: `resolver "${resolver}" has Certificates that is not a list` });
+		out.failures.push({
+			resolver,
+			message: `resolver "${resolver}" has Certificates that is not a list`,
+		});
 		return;
 	}
 	list.forEach((entry, i) => {
@@ -78,7 +96,12 @@ function readList(list: unknown, resolver: string, source: string, out: AcmeCont
 			out.certificates.push(readEntry(entry, resolver, i + 1, source));
 		} catch (error) {
 			const main = field(field(entry, 'domain'), 'main');
-			out.failures.push({ resolver, index: i + 1, domain: typeof main === 'string' && main ? main : undefined, message: (error as Error).message });
+			out.failures.push({
+				resolver,
+				index: i + 1,
+				domain: typeof main === 'string' && main ? main : undefined,
+				message: (error as Error).message,
+			});
 		}
 	});
 }
@@ -86,9 +109,14 @@ function readList(list: unknown, resolver: string, source: string, out: AcmeCont
 export function parseAcmeJson(text: string, source = 'acme.json'): AcmeContents {
 	let document: unknown;
 	try {
-		document = JSON.parse(text, (name, value: unknown) => (SECRET_FIELDS.has(name.toLowerCase()) ? undefined : value));
+		document = JSON.parse(text, (name, value: unknown) =>
+			SECRET_FIELDS.has(name.toLowerCase()) ? undefined : value,
+		);
 	} catch (error) {
-		throw new InfraOpsError(`${source} is not valid JSON: ${(error as Error).message}`, 'Is this Traefik\'s acme.json (the file of certificatesResolvers.<name>.acme.storage)?');
+		throw new InfraOpsError(
+			`${source} is not valid JSON: ${(error as Error).message}`,
+			"Is this Traefik's acme.json (the file of certificatesResolvers.<name>.acme.storage)?",
+		);
 	}
 	if (!document || typeof document !== 'object' || Array.isArray(document)) {
 		throw new InfraOpsError(`${source} is not an acme.json object`);

@@ -87,17 +87,40 @@ export function describeKey(cert: X509Certificate): string {
 	}
 }
 
-const EC_BITS: Record<string, number> = { prime256v1: 256, 'P-256': 256, secp384r1: 384, 'P-384': 384, secp521r1: 521, 'P-521': 521, secp224r1: 224, secp192k1: 192, prime192v1: 192, secp256k1: 256 };
+const EC_BITS: Record<string, number> = {
+	prime256v1: 256,
+	'P-256': 256,
+	secp384r1: 384,
+	'P-384': 384,
+	secp521r1: 521,
+	'P-521': 521,
+	secp224r1: 224,
+	secp192k1: 192,
+	prime192v1: 192,
+	secp256k1: 256,
+};
 
 function keyProblem(cert: X509Certificate, which: string): Problem | undefined {
 	const key = cert.publicKey;
 	const details = key.asymmetricKeyDetails ?? {};
-	if ((key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss') && (details.modulusLength ?? 0) < 2048) {
-		return { code: 'weak-key', status: 'critical', message: `${which} has a weak RSA key (${details.modulusLength} bits, needs 2048+)` };
+	if (
+		(key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss') &&
+		(details.modulusLength ?? 0) < 2048
+	) {
+		return {
+			code: 'weak-key',
+			status: 'critical',
+			message: `${which} has a weak RSA key (${details.modulusLength} bits, needs 2048+)`,
+		};
 	}
 	if (key.asymmetricKeyType === 'ec') {
 		const bits = EC_BITS[details.namedCurve ?? ''];
-		if (bits !== undefined && bits < 256) return { code: 'weak-key', status: 'critical', message: `${which} has a weak EC key (${details.namedCurve}, needs 256+ bits)` };
+		if (bits !== undefined && bits < 256)
+			return {
+				code: 'weak-key',
+				status: 'critical',
+				message: `${which} has a weak EC key (${details.namedCurve}, needs 256+ bits)`,
+			};
 	}
 	return undefined;
 }
@@ -106,13 +129,21 @@ function signatureProblem(cert: X509Certificate, which: string): Problem | undef
 	// X509Certificate.signatureAlgorithm arrived in Node 23; older Node can't tell, so no finding
 	const algorithm = (cert as X509Certificate & { signatureAlgorithm?: string }).signatureAlgorithm;
 	if (algorithm && /md5|md2|sha1(?!\d)|sha-1\b|sha1With|WithSHA1/i.test(algorithm)) {
-		return { code: 'weak-signature', status: 'critical', message: `${which} is signed with ${algorithm} (browsers reject SHA-1 and MD5)` };
+		return {
+			code: 'weak-signature',
+			status: 'critical',
+			message: `${which} is signed with ${algorithm} (browsers reject SHA-1 and MD5)`,
+		};
 	}
 	return undefined;
 }
 
 /** Status for `left` time with a certificate lifetime of `lifetime`, both in ms. */
-export function expiryStatus(leftMs: number, lifetimeMs: number, thresholds: Thresholds): FindingStatus {
+export function expiryStatus(
+	leftMs: number,
+	lifetimeMs: number,
+	thresholds: Thresholds,
+): FindingStatus {
 	if (leftMs <= 0) return 'critical';
 	if (thresholds.mode === 'fixed') {
 		const critical = (thresholds.criticalDays ?? 7) * DAY_MS;
@@ -144,7 +175,9 @@ function isTrustedRoot(cert: X509Certificate, customCa?: string): boolean {
 	if (systemRoots.has(cert.fingerprint256)) return true;
 	if (!customCa) return false;
 	try {
-		return parsePemCertificates(customCa, 'the custom CA').some((ca) => ca.fingerprint256 === cert.fingerprint256);
+		return parsePemCertificates(customCa, 'the custom CA').some(
+			(ca) => ca.fingerprint256 === cert.fingerprint256,
+		);
 	} catch {
 		// an unusable custom CA trusts nothing; the handshake's own verification reports the consequence
 		return false;
@@ -154,19 +187,29 @@ function isTrustedRoot(cert: X509Certificate, customCa?: string): boolean {
 const TRUST_MESSAGES: Record<string, [string, string]> = {
 	DEPTH_ZERO_SELF_SIGNED_CERT: ['self-signed', 'Certificate is self-signed'],
 	SELF_SIGNED_CERT_IN_CHAIN: ['untrusted-root', 'Chain ends in a root CA that is not trusted'],
-	UNABLE_TO_GET_ISSUER_CERT_LOCALLY: ['untrusted-issuer', 'Issuer is not trusted (unknown CA, or the server omits an intermediate)'],
+	UNABLE_TO_GET_ISSUER_CERT_LOCALLY: [
+		'untrusted-issuer',
+		'Issuer is not trusted (unknown CA, or the server omits an intermediate)',
+	],
 	UNABLE_TO_GET_ISSUER_CERT: ['untrusted-issuer', 'Issuer certificate is unknown'],
-	UNABLE_TO_VERIFY_LEAF_SIGNATURE: ['chain-incomplete', 'Chain does not verify: the server does not send the intermediate certificate, or its issuer is unknown'],
+	UNABLE_TO_VERIFY_LEAF_SIGNATURE: [
+		'chain-incomplete',
+		'Chain does not verify: the server does not send the intermediate certificate, or its issuer is unknown',
+	],
 	CERT_SIGNATURE_FAILURE: ['bad-signature', 'Certificate signature does not verify'],
 	CERT_REVOKED: ['revoked', 'Certificate is revoked'],
 	INVALID_CA: ['invalid-ca', 'A certificate in the chain is not a valid CA'],
-	INVALID_PURPOSE: ['invalid-purpose', 'Certificate is not meant for TLS servers (key usage or extended key usage)'],
+	INVALID_PURPOSE: [
+		'invalid-purpose',
+		'Certificate is not meant for TLS servers (key usage or extended key usage)',
+	],
 };
 
 // dates and host name are judged on their own, with better messages: these say nothing about the issuer
 const NOT_TRUST_ERRORS = ['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID'];
 
-const issuerName = (cert: X509Certificate) => /(?:^|\n)CN=([^\n]+)/.exec(cert.issuer)?.[1] ?? cert.issuer.replace(/\n/g, ', ');
+const issuerName = (cert: X509Certificate) =>
+	/(?:^|\n)CN=([^\n]+)/.exec(cert.issuer)?.[1] ?? cert.issuer.replace(/\n/g, ', ');
 
 /** IP addresses match IP SANs only (as browsers do); a requested wildcard name (an ACME order for
  * `*.example.com`) matches the same wildcard SAN, which checkHost can't express. */
@@ -195,13 +238,15 @@ function trustAnchors(customCa?: string): X509Certificate[] {
 	}
 }
 
-const signedBy = (cert: X509Certificate, issuer: X509Certificate) => cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+const signedBy = (cert: X509Certificate, issuer: X509Certificate) =>
+	cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
 
 /** Offline path building for a stored chain: leaf → the chain's own intermediates → a trust anchor,
  * each step checked by signature. Dates are judged elsewhere. */
 function chainLeadsToTrust(chain: X509Certificate[], customCa?: string): boolean {
 	const anchors = trustAnchors(customCa);
-	const isAnchor = (cert: X509Certificate) => anchors.some((a) => a.fingerprint256 === cert.fingerprint256);
+	const isAnchor = (cert: X509Certificate) =>
+		anchors.some((a) => a.fingerprint256 === cert.fingerprint256);
 	let current = chain[0];
 	const used = new Set<string>([current.fingerprint256]);
 	for (let depth = 0; depth < 10; depth++) {
@@ -225,20 +270,39 @@ export function judgeChain(input: ChainInput): Assessment {
 	const problems: Problem[] = [];
 
 	if (now < notBefore) {
-		problems.push({ code: 'not-yet-valid', status: 'critical', message: `Certificate is not valid before ${day(leaf.validFromDate)}` });
+		problems.push({
+			code: 'not-yet-valid',
+			status: 'critical',
+			message: `Certificate is not valid before ${day(leaf.validFromDate)}`,
+		});
 	}
 	if (left <= 0) {
-		problems.push({ code: 'expired', status: 'critical', message: `Certificate expired ${Math.ceil(-left / DAY_MS)} day(s) ago (${day(leaf.validToDate)})` });
+		problems.push({
+			code: 'expired',
+			status: 'critical',
+			message: `Certificate expired ${Math.ceil(-left / DAY_MS)} day(s) ago (${day(leaf.validToDate)})`,
+		});
 	} else {
 		const status = expiryStatus(left, lifetime, input.thresholds);
 		if (status !== 'ok') {
-			problems.push({ code: 'expiring', status: status as Problem['status'], message: `Certificate expires in ${round1(left / DAY_MS)} days (${day(leaf.validToDate)})` });
+			problems.push({
+				code: 'expiring',
+				status: status as Problem['status'],
+				message: `Certificate expires in ${round1(left / DAY_MS)} days (${day(leaf.validToDate)})`,
+			});
 		}
 	}
 
-	const names = [...new Set([input.hostname, ...(input.alsoNames ?? [])].filter((n): n is string => !!n))];
+	const names = [
+		...new Set([input.hostname, ...(input.alsoNames ?? [])].filter((n): n is string => !!n)),
+	];
 	for (const name of names) {
-		if (!covers(leaf, name)) problems.push({ code: 'hostname-mismatch', status: 'critical', message: `Certificate does not cover ${name}` });
+		if (!covers(leaf, name))
+			problems.push({
+				code: 'hostname-mismatch',
+				status: 'critical',
+				message: `Certificate does not cover ${name}`,
+			});
 	}
 
 	const selfSigned = leaf.checkIssued(leaf) && leaf.verify(leaf.publicKey);
@@ -246,7 +310,11 @@ export function judgeChain(input: ChainInput): Assessment {
 		? input.trust.authorized || NOT_TRUST_ERRORS.includes(input.trust.error ?? '')
 		: chainLeadsToTrust(input.chain, input.customCa);
 	if (selfSigned && !(input.trust?.authorized ?? false) && !isTrustedRoot(leaf, input.customCa)) {
-		problems.push({ code: 'self-signed', status: 'critical', message: 'Certificate is self-signed' });
+		problems.push({
+			code: 'self-signed',
+			status: 'critical',
+			message: 'Certificate is self-signed',
+		});
 	} else if (!input.trust && !issuerTrusted) {
 		// a stored certificate: warning, not critical, because the file alone can't show what clients
 		// are given (a live check of the endpoint judges the served chain, and that is critical)
@@ -269,12 +337,22 @@ export function judgeChain(input: ChainInput): Assessment {
 
 	const weak = [keyProblem(leaf, 'Certificate'), signatureProblem(leaf, 'Certificate')];
 	input.chain.slice(1).forEach((cert) => {
-		if (!isTrustedRoot(cert, input.customCa)) weak.push(signatureProblem(cert, `Intermediate ${cert.subject.split('\n').find((l) => l.startsWith('CN=')) ?? ''}`.trim()));
+		if (!isTrustedRoot(cert, input.customCa))
+			weak.push(
+				signatureProblem(
+					cert,
+					`Intermediate ${cert.subject.split('\n').find((l) => l.startsWith('CN=')) ?? ''}`.trim(),
+				),
+			);
 	});
 	problems.push(...weak.filter((p): p is Problem => p !== undefined));
 
 	if (input.protocol && /^(SSLv\d|TLSv1(\.1)?)$/.test(input.protocol)) {
-		problems.push({ code: 'old-protocol', status: 'warning', message: `Server negotiated ${input.protocol} (needs TLS 1.2 or later)` });
+		problems.push({
+			code: 'old-protocol',
+			status: 'warning',
+			message: `Server negotiated ${input.protocol} (needs TLS 1.2 or later)`,
+		});
 	}
 
 	// an intermediate that expires before the leaf breaks the site just the same
@@ -282,17 +360,28 @@ export function judgeChain(input: ChainInput): Assessment {
 	const earliest = served.reduce((a, b) => (b.validToDate < a.validToDate ? b : a));
 	if (earliest !== leaf && earliest.validToDate.getTime() < notAfter) {
 		const leftI = earliest.validToDate.getTime() - now;
-		const status = expiryStatus(leftI, earliest.validToDate.getTime() - earliest.validFromDate.getTime(), input.thresholds);
+		const status = expiryStatus(
+			leftI,
+			earliest.validToDate.getTime() - earliest.validFromDate.getTime(),
+			input.thresholds,
+		);
 		if (status !== 'ok') {
 			problems.push({
 				code: 'chain-expiring',
 				status: status as Problem['status'],
-				message: leftI <= 0 ? `Intermediate certificate expired on ${day(earliest.validToDate)}` : `Intermediate certificate expires in ${round1(leftI / DAY_MS)} days (${day(earliest.validToDate)})`,
+				message:
+					leftI <= 0
+						? `Intermediate certificate expired on ${day(earliest.validToDate)}`
+						: `Intermediate certificate expires in ${round1(leftI / DAY_MS)} days (${day(earliest.validToDate)})`,
 			});
 		}
 	}
 
-	if (input.served && input.served.fingerprint256 !== leaf.fingerprint256 && input.served.notAfter < leaf.validToDate) {
+	if (
+		input.served &&
+		input.served.fingerprint256 !== leaf.fingerprint256 &&
+		input.served.notAfter < leaf.validToDate
+	) {
 		problems.push({
 			code: 'renewal-not-served',
 			status: 'warning',
@@ -302,11 +391,19 @@ export function judgeChain(input: ChainInput): Assessment {
 
 	const status = worstStatus(problems.map((p) => p.status));
 	const issuerCn = issuerName(leaf);
-	const ordered = [...problems].sort((a, b) => (a.status === b.status ? 0 : worstStatus([a.status, b.status]) === a.status ? -1 : 1));
+	const ordered = [...problems].sort((a, b) =>
+		a.status === b.status ? 0 : worstStatus([a.status, b.status]) === a.status ? -1 : 1,
+	);
 	const summary =
 		ordered.length === 0
 			? `Certificate valid for ${round1(left / DAY_MS)} more days (until ${day(leaf.validToDate)}), issued by ${issuerCn}`
-			: ordered[0].message + (ordered.length > 1 ? `; also: ${ordered.slice(1).map((p) => p.message).join('; ')}` : '');
+			: ordered[0].message +
+				(ordered.length > 1
+					? `; also: ${ordered
+							.slice(1)
+							.map((p) => p.message)
+							.join('; ')}`
+					: '');
 
 	return {
 		status,
@@ -323,11 +420,16 @@ export function judgeChain(input: ChainInput): Assessment {
 			daysLeft: round1(left / DAY_MS),
 			lifetimeDays: round1(lifetime / DAY_MS),
 			key: describeKey(leaf),
-			signatureAlgorithm: (leaf as X509Certificate & { signatureAlgorithm?: string }).signatureAlgorithm,
+			signatureAlgorithm: (leaf as X509Certificate & { signatureAlgorithm?: string })
+				.signatureAlgorithm,
 			protocol: input.protocol ?? undefined,
 			chainEarliestExpiry:
 				earliest !== leaf
-					? { subject: earliest.subject.replace(/\n/g, ', '), notAfter: earliest.validToDate.toISOString(), daysLeft: round1((earliest.validToDate.getTime() - now) / DAY_MS) }
+					? {
+							subject: earliest.subject.replace(/\n/g, ', '),
+							notAfter: earliest.validToDate.toISOString(),
+							daysLeft: round1((earliest.validToDate.getTime() - now) / DAY_MS),
+						}
 					: undefined,
 			chainLength: input.chain.length,
 			trustError: input.trust?.authorized === false ? input.trust.error : undefined,
@@ -350,5 +452,8 @@ export function certificateChangeKey(
 	const notAfter = assessment.details.notAfter;
 	if (!latest[target] || latest[target] < notAfter) latest[target] = notAfter;
 	store.infraOpsCertLatestExpiry = latest;
-	return `${assessment.problems.map((p) => p.code).sort().join(',')}|${latest[target]}`;
+	return `${assessment.problems
+		.map((p) => p.code)
+		.sort()
+		.join(',')}|${latest[target]}`;
 }

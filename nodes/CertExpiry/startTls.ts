@@ -5,14 +5,25 @@ import { InfraOpsError } from '../shared/errors';
 
 export type StartTlsProtocol = 'none' | 'smtp' | 'imap' | 'pop3' | 'ftp' | 'postgres';
 
-const BY_PORT: Record<number, StartTlsProtocol> = { 25: 'smtp', 587: 'smtp', 143: 'imap', 110: 'pop3', 21: 'ftp', 5432: 'postgres' };
+const BY_PORT: Record<number, StartTlsProtocol> = {
+	25: 'smtp',
+	587: 'smtp',
+	143: 'imap',
+	110: 'pop3',
+	21: 'ftp',
+	5432: 'postgres',
+};
 
 export function startTlsForPort(port: number): StartTlsProtocol {
 	return BY_PORT[port] ?? 'none';
 }
 
 /** Reads CRLF-terminated lines from a socket until `done` accepts one. */
-function readReply(socket: Socket, done: (line: string) => boolean, what: string): Promise<string[]> {
+function readReply(
+	socket: Socket,
+	done: (line: string) => boolean,
+	what: string,
+): Promise<string[]> {
 	return new Promise((resolve, reject) => {
 		let buffer = '';
 		const lines: string[] = [];
@@ -40,7 +51,11 @@ function readReply(socket: Socket, done: (line: string) => boolean, what: string
 		};
 		const onClose = () => {
 			cleanup();
-			reject(new InfraOpsError(`${what}: the server closed the connection (last said: ${lines.at(-1) ?? 'nothing'})`));
+			reject(
+				new InfraOpsError(
+					`${what}: the server closed the connection (last said: ${lines.at(-1) ?? 'nothing'})`,
+				),
+			);
 		};
 		const onError = (error: Error) => {
 			cleanup();
@@ -54,7 +69,11 @@ function readReply(socket: Socket, done: (line: string) => boolean, what: string
 
 function expectLine(lines: string[], pattern: RegExp, what: string): void {
 	const last = lines.at(-1) ?? '';
-	if (!pattern.test(last)) throw new InfraOpsError(`${what}: unexpected answer "${last.slice(0, 200)}"`, 'Check the port speaks this protocol, or set STARTTLS to the right one (or None for direct TLS)');
+	if (!pattern.test(last))
+		throw new InfraOpsError(
+			`${what}: unexpected answer "${last.slice(0, 200)}"`,
+			'Check the port speaks this protocol, or set STARTTLS to the right one (or None for direct TLS)',
+		);
 }
 
 /** Smtp/FTP replies end with a line "NNN text" (a dash after the code means more lines follow). */
@@ -71,7 +90,10 @@ export async function negotiateStartTls(socket: Socket, protocol: StartTlsProtoc
 			const ehlo = await readReply(socket, finalReply, what);
 			expectLine(ehlo, /^250/, what);
 			if (!ehlo.some((l) => /^250[- ]STARTTLS\b/i.test(l))) {
-				throw new InfraOpsError(`${what}: the server does not offer STARTTLS`, 'The server has no TLS on this port; check a submission port (587) or implicit TLS (465, STARTTLS None)');
+				throw new InfraOpsError(
+					`${what}: the server does not offer STARTTLS`,
+					'The server has no TLS on this port; check a submission port (587) or implicit TLS (465, STARTTLS None)',
+				);
 			}
 			socket.write('STARTTLS\r\n');
 			expectLine(await readReply(socket, finalReply, what), /^220/, what);
@@ -111,8 +133,13 @@ export async function negotiateStartTls(socket: Socket, protocol: StartTlsProtoc
 				socket.once('error', reject);
 				socket.write(request);
 			});
-			if (answer === 'N') throw new InfraOpsError(`${what}: the server does not accept TLS (ssl = off)`);
-			if (answer !== 'S') throw new InfraOpsError(`${what}: unexpected answer to SSLRequest`, 'Is this a PostgreSQL port?');
+			if (answer === 'N')
+				throw new InfraOpsError(`${what}: the server does not accept TLS (ssl = off)`);
+			if (answer !== 'S')
+				throw new InfraOpsError(
+					`${what}: unexpected answer to SSLRequest`,
+					'Is this a PostgreSQL port?',
+				);
 			return;
 		}
 		default:

@@ -32,7 +32,10 @@ export function formatTarget(host: string, port: number): string {
 export function parseTarget(text: string, defaultPort = 443): Target {
 	const raw = text.trim();
 	const fail = (why: string): never => {
-		throw new InfraOpsError(`"${text}" is not a valid target: ${why}`, 'Write targets as host, host:port, [IPv6]:port or https://host[:port]');
+		throw new InfraOpsError(
+			`"${text}" is not a valid target: ${why}`,
+			'Write targets as host, host:port, [IPv6]:port or https://host[:port]',
+		);
 	};
 	if (!raw) fail('it is empty');
 	let rest = raw;
@@ -54,7 +57,8 @@ export function parseTarget(text: string, defaultPort = 443): Target {
 		host = rest;
 	} else {
 		const parts = rest.split(':');
-		if (parts.length > 2) fail('an IPv6 address with a port must be written in brackets, e.g. [::1]:443');
+		if (parts.length > 2)
+			fail('an IPv6 address with a port must be written in brackets, e.g. [::1]:443');
 		host = parts[0];
 		if (parts.length === 2) {
 			if (!/^\d+$/.test(parts[1])) fail(`port "${parts[1]}" is not a number`);

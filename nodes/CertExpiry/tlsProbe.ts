@@ -2,7 +2,14 @@
  * returns what the server presented, so an invalid certificate still reports its dates. */
 import { X509Certificate } from 'node:crypto';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, createSecureContext, rootCertificates, type DetailedPeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
+import {
+	connect as tlsConnect,
+	createSecureContext,
+	rootCertificates,
+	type DetailedPeerCertificate,
+	type SecureContext,
+	type TLSSocket,
+} from 'node:tls';
 
 import { describeConnectError, InfraOpsError } from '../shared/errors';
 import { negotiateStartTls, type StartTlsProtocol } from './startTls';
@@ -66,12 +73,22 @@ function secureContextFor(ca: string | undefined): SecureContext {
 export async function probeTls(options: ProbeOptions): Promise<ProbeResult> {
 	const { host, port, timeoutMs } = options;
 	const where = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
-	const raw: Socket = netConnect({ host: options.connectTo || host, port, family: options.family || undefined });
+	const raw: Socket = netConnect({
+		host: options.connectTo || host,
+		port,
+		family: options.family || undefined,
+	});
 	let secure: TLSSocket | undefined;
 	let timer: NodeJS.Timeout | undefined;
 	const timeout = new Promise<never>((_, reject) => {
 		timer = setTimeout(
-			() => reject(Object.assign(new InfraOpsError(`No TLS handshake with ${where} within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })),
+			() =>
+				reject(
+					Object.assign(
+						new InfraOpsError(`No TLS handshake with ${where} within ${timeoutMs} ms`),
+						{ code: 'ETIMEDOUT' },
+					),
+				),
 			timeoutMs,
 		);
 	});

@@ -1,4 +1,9 @@
-import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
+import type {
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeType,
+	INodeTypeDescription,
+} from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { credentialTests } from '../shared/credentialTests';
@@ -23,7 +28,8 @@ export class DockerVolumeBackup implements INodeType {
 		group: ['transform'],
 		version: 1,
 		subtitle: '={{ $parameter["operation"] }}',
-		description: 'Streaming, age-encrypted, verified backups of Docker volumes to S3-compatible storage, with restore and retention',
+		description:
+			'Streaming, age-encrypted, verified backups of Docker volumes to S3-compatible storage, with restore and retention',
 		defaults: { name: 'Docker Volume Backup' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
@@ -57,11 +63,37 @@ export class DockerVolumeBackup implements INodeType {
 				type: 'options',
 				noDataExpression: true,
 				options: [
-					{ name: 'Backup', value: 'backup', action: 'Back up volumes', description: 'Stream volumes to S3, compressed and encrypted, with a manifest' },
-					{ name: 'List Backups', value: 'list', action: 'List backups', description: 'Backups per volume: time, size, age, verified' },
-					{ name: 'Prune', value: 'prune', action: 'Prune old backups', description: 'Apply keep-last and daily/weekly/monthly retention' },
-					{ name: 'Restore', value: 'restore', action: 'Restore a volume', description: 'Stream a backup back into a volume' },
-					{ name: 'Verify', value: 'verify', action: 'Verify backups', description: 'Read back, decrypt and hash-check; optionally restore into a scratch volume' },
+					{
+						name: 'Backup',
+						value: 'backup',
+						action: 'Back up volumes',
+						description: 'Stream volumes to S3, compressed and encrypted, with a manifest',
+					},
+					{
+						name: 'List Backups',
+						value: 'list',
+						action: 'List backups',
+						description: 'Backups per volume: time, size, age, verified',
+					},
+					{
+						name: 'Prune',
+						value: 'prune',
+						action: 'Prune old backups',
+						description: 'Apply keep-last and daily/weekly/monthly retention',
+					},
+					{
+						name: 'Restore',
+						value: 'restore',
+						action: 'Restore a volume',
+						description: 'Stream a backup back into a volume',
+					},
+					{
+						name: 'Verify',
+						value: 'verify',
+						action: 'Verify backups',
+						description:
+							'Read back, decrypt and hash-check; optionally restore into a scratch volume',
+					},
 				],
 				default: 'backup',
 			},

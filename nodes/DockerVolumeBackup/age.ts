@@ -56,7 +56,8 @@ export class AgeFormatError extends InfraOpsError {
 }
 
 const ALTERED_HINT = 'The file is not an age file, or it was altered or truncated in storage';
-const headerError = (why: string) => new AgeFormatError('header', `Malformed age header: ${why}`, ALTERED_HINT);
+const headerError = (why: string) =>
+	new AgeFormatError('header', `Malformed age header: ${why}`, ALTERED_HINT);
 
 const b64 = (data: Buffer) => data.toString('base64').replace(/=+$/, '');
 /** The spec's base64 is unpadded and canonical: one encoding per byte string, so the header MAC covers the only spelling. */
@@ -81,16 +82,27 @@ function aeadOpen(key: Buffer, nonce: Buffer, sealed: Buffer): Buffer {
 	if (sealed.length < TAG) throw new Error('ciphertext too short');
 	const decipher = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG });
 	decipher.setAuthTag(sealed.subarray(sealed.length - TAG));
-	return Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - TAG)), decipher.final()]);
+	return Buffer.concat([
+		decipher.update(sealed.subarray(0, sealed.length - TAG)),
+		decipher.final(),
+	]);
 }
 
 const ZERO_NONCE = Buffer.alloc(12);
 
 function x25519Public(raw: Buffer): KeyObject {
-	return createPublicKey({ key: Buffer.concat([SPKI_X25519_PREFIX, raw]), format: 'der', type: 'spki' });
+	return createPublicKey({
+		key: Buffer.concat([SPKI_X25519_PREFIX, raw]),
+		format: 'der',
+		type: 'spki',
+	});
 }
 function x25519Private(raw: Buffer): KeyObject {
-	return createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, raw]), format: 'der', type: 'pkcs8' });
+	return createPrivateKey({
+		key: Buffer.concat([PKCS8_X25519_PREFIX, raw]),
+		format: 'der',
+		type: 'pkcs8',
+	});
 }
 function rawPublic(key: KeyObject): Buffer {
 	const der = key.export({ format: 'der', type: 'spki' });
@@ -101,7 +113,9 @@ export type AgeKeyMaterial =
 	| { kind: 'recipients'; publicKeys: Buffer[] }
 	| { kind: 'passphrase'; passphrase: string; workFactor?: number };
 
-export type AgeDecryptKey = { kind: 'identity'; identity: string } | { kind: 'passphrase'; passphrase: string };
+export type AgeDecryptKey =
+	| { kind: 'identity'; identity: string }
+	| { kind: 'passphrase'; passphrase: string };
 
 interface Stanza {
 	type: string;
@@ -135,24 +149,42 @@ async function scryptKey(passphrase: string, salt: Buffer, workFactor: number): 
 export async function buildHeader(key: AgeKeyMaterial, fileKey: Buffer): Promise<Buffer> {
 	const stanzas: Stanza[] = [];
 	if (key.kind === 'recipients') {
-		if (key.publicKeys.length === 0) throw new InfraOpsError('No age recipient to encrypt to', 'Add at least one age1… public key to the Backup Encryption credential');
+		if (key.publicKeys.length === 0)
+			throw new InfraOpsError(
+				'No age recipient to encrypt to',
+				'Add at least one age1… public key to the Backup Encryption credential',
+			);
 		for (const publicKey of key.publicKeys) {
 			const { privateKey: ephemeral, publicKey: ephemeralPublic } = generateKeyPairSync('x25519');
 			const share = rawPublic(ephemeralPublic);
 			const shared = diffieHellman({ privateKey: ephemeral, publicKey: x25519Public(publicKey) });
-			if (shared.every((b) => b === 0)) throw new InfraOpsError('An age recipient is a low-order point', 'Use a public key made by age-keygen');
+			if (shared.every((b) => b === 0))
+				throw new InfraOpsError(
+					'An age recipient is a low-order point',
+					'Use a public key made by age-keygen',
+				);
 			const wrapKey = hkdf(shared, Buffer.concat([share, publicKey]), X25519_INFO);
-			stanzas.push({ type: 'X25519', args: [b64(share)], body: aeadSeal(wrapKey, ZERO_NONCE, fileKey) });
+			stanzas.push({
+				type: 'X25519',
+				args: [b64(share)],
+				body: aeadSeal(wrapKey, ZERO_NONCE, fileKey),
+			});
 		}
 	} else {
 		if (!key.passphrase) throw new InfraOpsError('The passphrase is empty');
 		const workFactor = key.workFactor ?? DEFAULT_SCRYPT_WORK_FACTOR;
 		const salt = randomBytes(16);
 		const wrapKey = await scryptKey(key.passphrase, salt, workFactor);
-		stanzas.push({ type: 'scrypt', args: [b64(salt), String(workFactor)], body: aeadSeal(wrapKey, ZERO_NONCE, fileKey) });
+		stanzas.push({
+			type: 'scrypt',
+			args: [b64(salt), String(workFactor)],
+			body: aeadSeal(wrapKey, ZERO_NONCE, fileKey),
+		});
 	}
 	const withoutMac = `${INTRO}\n${stanzas.map(stanzaText).join('')}---`;
-	const mac = createHmac('sha256', hkdf(fileKey, Buffer.alloc(0), 'header')).update(withoutMac).digest();
+	const mac = createHmac('sha256', hkdf(fileKey, Buffer.alloc(0), 'header'))
+		.update(withoutMac)
+		.digest();
 	return Buffer.from(`${withoutMac} ${b64(mac)}\n`, 'utf8');
 }
 
@@ -192,7 +224,12 @@ export class AgeEncryptStream extends Transform {
 
 	/** Seals the first `length` pending bytes as one STREAM chunk and pushes ciphertext and tag. */
 	private sealPending(length: number, last: boolean): void {
-		const cipher = createCipheriv('chacha20-poly1305', this.payloadKey!, streamNonce(this.counter++, last), { authTagLength: TAG });
+		const cipher = createCipheriv(
+			'chacha20-poly1305',
+			this.payloadKey!,
+			streamNonce(this.counter++, last),
+			{ authTagLength: TAG },
+		);
 		let left = length;
 		while (left > 0) {
 			const head = this.pending[0];
@@ -229,9 +266,11 @@ export class AgeEncryptStream extends Transform {
 			return callback();
 		}
 		this.starting ??= this.start();
-		this.starting.then(() => {
-			this.sealFull();
-		}).then(() => callback(), callback);
+		this.starting
+			.then(() => {
+				this.sealFull();
+			})
+			.then(() => callback(), callback);
 	}
 
 	override _flush(callback: TransformCallback): void {
@@ -250,22 +289,32 @@ export class AgeEncryptStream extends Transform {
  * base64 everywhere, and a `--- ` MAC line of one 32-byte MAC.
  */
 function splitHeader(text: string): { stanzas: Stanza[]; mac: Buffer; withoutMac: string } {
-	if (!/^[\x20-\x7e\n]*$/.test(text)) throw headerError('it holds a byte that is not printable ASCII (a CR, a control or non-ASCII byte)');
+	if (!/^[\x20-\x7e\n]*$/.test(text))
+		throw headerError(
+			'it holds a byte that is not printable ASCII (a CR, a control or non-ASCII byte)',
+		);
 	const lines = text.split('\n');
 	if (lines[0] !== INTRO) {
-		throw new AgeFormatError('header', 'Not an age v1 file (the first line is not "age-encryption.org/v1")', ALTERED_HINT);
+		throw new AgeFormatError(
+			'header',
+			'Not an age v1 file (the first line is not "age-encryption.org/v1")',
+			ALTERED_HINT,
+		);
 	}
 	const stanzas: Stanza[] = [];
 	let i = 1;
 	while (i < lines.length && !lines[i].startsWith('---')) {
 		const line = lines[i++];
-		if (!line.startsWith('-> ')) throw headerError(`line ${i} is neither a "-> " stanza line nor the "---" MAC line`);
+		if (!line.startsWith('-> '))
+			throw headerError(`line ${i} is neither a "-> " stanza line nor the "---" MAC line`);
 		const [type, ...args] = line.slice(3).split(' ');
-		if (![type, ...args].every((arg) => /^[\x21-\x7e]+$/.test(arg))) throw headerError(`line ${i} has an empty stanza argument`);
+		if (![type, ...args].every((arg) => /^[\x21-\x7e]+$/.test(arg)))
+			throw headerError(`line ${i} has an empty stanza argument`);
 		const bodyLines: string[] = [];
 		for (;;) {
 			const bodyLine = lines[i++];
-			if (bodyLine === undefined || bodyLine.startsWith('-')) throw headerError(`the ${type} stanza has no final body line shorter than 64 columns`);
+			if (bodyLine === undefined || bodyLine.startsWith('-'))
+				throw headerError(`the ${type} stanza has no final body line shorter than 64 columns`);
 			if (bodyLine.length > 64) throw headerError(`line ${i} is longer than 64 columns`);
 			bodyLines.push(bodyLine);
 			if (bodyLine.length < 64) break;
@@ -273,43 +322,64 @@ function splitHeader(text: string): { stanzas: Stanza[]; mac: Buffer; withoutMac
 		stanzas.push({ type, args, body: unb64(bodyLines.join(''), `the body of the ${type} stanza`) });
 	}
 	const macLine = lines[i];
-	if (i !== lines.length - 1 || !/^--- [A-Za-z0-9+/]{43}$/.test(macLine)) throw headerError('the MAC line is not "--- " and a 32-byte base64 MAC');
+	if (i !== lines.length - 1 || !/^--- [A-Za-z0-9+/]{43}$/.test(macLine))
+		throw headerError('the MAC line is not "--- " and a 32-byte base64 MAC');
 	const mac = unb64(macLine.slice(4), 'the header MAC');
-	if (stanzas.some((s) => s.type === 'scrypt') && stanzas.length !== 1) throw headerError('an scrypt stanza must be the only stanza');
+	if (stanzas.some((s) => s.type === 'scrypt') && stanzas.length !== 1)
+		throw headerError('an scrypt stanza must be the only stanza');
 	return { stanzas, mac, withoutMac: text.slice(0, text.length - macLine.length) + '---' };
 }
 
 /** X25519 stanza shape, checked before any key is tried: one 32-byte share, a 32-byte body (16-byte file key + tag). */
 function x25519Share(stanza: Stanza): Buffer {
-	if (stanza.args.length !== 1) throw headerError('an X25519 stanza must have exactly one argument');
+	if (stanza.args.length !== 1)
+		throw headerError('an X25519 stanza must have exactly one argument');
 	const share = unb64(stanza.args[0], 'the X25519 share');
 	if (share.length !== 32) throw headerError(`the X25519 share is ${share.length} bytes, not 32`);
-	if (stanza.body.length !== 32) throw headerError('the X25519 stanza body is not a 16-byte file key and its tag');
+	if (stanza.body.length !== 32)
+		throw headerError('the X25519 stanza body is not a 16-byte file key and its tag');
 	return share;
 }
 
 function scryptParams(stanza: Stanza): { salt: Buffer; workFactor: number } {
-	if (stanza.args.length !== 2) throw headerError('an scrypt stanza must have exactly two arguments');
+	if (stanza.args.length !== 2)
+		throw headerError('an scrypt stanza must have exactly two arguments');
 	const salt = unb64(stanza.args[0], 'the scrypt salt');
 	if (salt.length !== 16) throw headerError(`the scrypt salt is ${salt.length} bytes, not 16`);
 	// decimal, no sign, no leading zero: one spelling per value
 	if (!/^[1-9][0-9]?$/.test(stanza.args[1]) || Number(stanza.args[1]) > MAX_SCRYPT_WORK_FACTOR) {
-		throw headerError(`the scrypt work factor "${stanza.args[1]}" is not a decimal from 1 to ${MAX_SCRYPT_WORK_FACTOR}`);
+		throw headerError(
+			`the scrypt work factor "${stanza.args[1]}" is not a decimal from 1 to ${MAX_SCRYPT_WORK_FACTOR}`,
+		);
 	}
-	if (stanza.body.length !== 32) throw headerError('the scrypt stanza body is not a 16-byte file key and its tag');
+	if (stanza.body.length !== 32)
+		throw headerError('the scrypt stanza body is not a 16-byte file key and its tag');
 	return { salt, workFactor: Number(stanza.args[1]) };
 }
 
 /** Reads an age header; returns the file key and where the payload starts, or undefined if more bytes are needed. */
-async function parseHeader(data: Buffer, key: AgeDecryptKey): Promise<{ fileKey: Buffer; headerLength: number } | undefined> {
+async function parseHeader(
+	data: Buffer,
+	key: AgeDecryptKey,
+): Promise<{ fileKey: Buffer; headerLength: number } | undefined> {
 	const macLineStart = data.indexOf('\n---');
 	if (macLineStart < 0) {
-		if (data.length > 64 * 1024) throw new AgeFormatError('header', 'Not an age file: no header end within 64 KiB', ALTERED_HINT);
+		if (data.length > 64 * 1024)
+			throw new AgeFormatError(
+				'header',
+				'Not an age file: no header end within 64 KiB',
+				ALTERED_HINT,
+			);
 		return undefined;
 	}
 	const macLineEnd = data.indexOf('\n', macLineStart + 1);
 	if (macLineEnd < 0) {
-		if (data.length > 64 * 1024) throw new AgeFormatError('header', 'Not an age file: no header end within 64 KiB', ALTERED_HINT);
+		if (data.length > 64 * 1024)
+			throw new AgeFormatError(
+				'header',
+				'Not an age file: no header end within 64 KiB',
+				ALTERED_HINT,
+			);
 		return undefined;
 	}
 	const text = data.subarray(0, macLineEnd).toString('latin1');
@@ -320,7 +390,9 @@ async function parseHeader(data: Buffer, key: AgeDecryptKey): Promise<{ fileKey:
 		const secret = parseIdentitySecret(key.identity);
 		const privateKey = x25519Private(secret);
 		const ourPublic = rawPublic(createPublicKey(privateKey));
-		const x25519 = stanzas.filter((s) => s.type === 'X25519').map((stanza) => ({ stanza, share: x25519Share(stanza) }));
+		const x25519 = stanzas
+			.filter((s) => s.type === 'X25519')
+			.map((stanza) => ({ stanza, share: x25519Share(stanza) }));
 		for (const { stanza, share } of x25519) {
 			let shared: Buffer;
 			try {
@@ -342,25 +414,44 @@ async function parseHeader(data: Buffer, key: AgeDecryptKey): Promise<{ fileKey:
 			const scryptOnly = stanzas.some((s) => s.type === 'scrypt');
 			throw new AgeFormatError(
 				'no match',
-				scryptOnly ? 'This backup is encrypted with a passphrase, not to a recipient' : 'The age identity is not a recipient of this backup',
-				scryptOnly ? 'Set the passphrase in the Backup Encryption credential' : 'Use the private key whose public key was in the recipients when the backup was made',
+				scryptOnly
+					? 'This backup is encrypted with a passphrase, not to a recipient'
+					: 'The age identity is not a recipient of this backup',
+				scryptOnly
+					? 'Set the passphrase in the Backup Encryption credential'
+					: 'Use the private key whose public key was in the recipients when the backup was made',
 			);
 		}
 	} else {
 		const stanza = stanzas.find((s) => s.type === 'scrypt');
 		if (!stanza) {
-			throw new AgeFormatError('no match', 'This backup is not encrypted with a passphrase', 'Set the age identity (private key) in the Backup Encryption credential');
+			throw new AgeFormatError(
+				'no match',
+				'This backup is not encrypted with a passphrase',
+				'Set the age identity (private key) in the Backup Encryption credential',
+			);
 		}
 		const { salt, workFactor } = scryptParams(stanza);
 		const wrapKey = await scryptKey(key.passphrase, salt, workFactor);
 		try {
 			fileKey = aeadOpen(wrapKey, ZERO_NONCE, stanza.body);
 		} catch {
-			throw new AgeFormatError('no match', 'Wrong passphrase for this backup', 'Check the passphrase in the Backup Encryption credential');
+			throw new AgeFormatError(
+				'no match',
+				'Wrong passphrase for this backup',
+				'Check the passphrase in the Backup Encryption credential',
+			);
 		}
 	}
-	const expected = createHmac('sha256', hkdf(fileKey, Buffer.alloc(0), 'header')).update(withoutMac).digest();
-	if (!timingSafeEqual(expected, mac)) throw new AgeFormatError('hmac', 'The age header MAC does not match: the backup was altered', ALTERED_HINT);
+	const expected = createHmac('sha256', hkdf(fileKey, Buffer.alloc(0), 'header'))
+		.update(withoutMac)
+		.digest();
+	if (!timingSafeEqual(expected, mac))
+		throw new AgeFormatError(
+			'hmac',
+			'The age header MAC does not match: the backup was altered',
+			ALTERED_HINT,
+		);
 	return { fileKey, headerLength: text.length + 1 };
 }
 
@@ -411,33 +502,62 @@ export class AgeDecryptStream extends Transform {
 				const asLast = tryOpenChunk(this.payloadKey!, this.counter, sealed, true);
 				if (asLast) {
 					this.push(asLast);
-					throw new AgeFormatError('payload', 'Data after the last age chunk: the backup was altered', ALTERED_HINT);
+					throw new AgeFormatError(
+						'payload',
+						'Data after the last age chunk: the backup was altered',
+						ALTERED_HINT,
+					);
 				}
-				throw new AgeFormatError('payload', 'The age file is altered (a chunk fails authentication)', ALTERED_HINT);
+				throw new AgeFormatError(
+					'payload',
+					'The age file is altered (a chunk fails authentication)',
+					ALTERED_HINT,
+				);
 			}
 			this.counter++;
 			this.push(plain);
 			this.pending = this.pending.subarray(sealedChunk);
 		}
-		if (this.pending.length > 0 && this.pending.byteOffset > 0) this.pending = Buffer.from(this.pending);
+		if (this.pending.length > 0 && this.pending.byteOffset > 0)
+			this.pending = Buffer.from(this.pending);
 	}
 
 	override _flush(callback: TransformCallback): void {
 		try {
-			if (!this.fileKey || this.nonceNeeded) throw new AgeFormatError('header', 'The age file is truncated (incomplete header)', ALTERED_HINT);
-			if (this.pending.length < TAG) throw new AgeFormatError('payload', 'The age file is truncated', ALTERED_HINT);
+			if (!this.fileKey || this.nonceNeeded)
+				throw new AgeFormatError(
+					'header',
+					'The age file is truncated (incomplete header)',
+					ALTERED_HINT,
+				);
+			if (this.pending.length < TAG)
+				throw new AgeFormatError('payload', 'The age file is truncated', ALTERED_HINT);
 			// only an empty payload may end in an empty chunk; after a full chunk it is a truncation made to look final
-			if (this.pending.length === TAG && this.counter > 0n) throw new AgeFormatError('payload', 'The age file ends in an empty chunk after a full one: it was altered', ALTERED_HINT);
+			if (this.pending.length === TAG && this.counter > 0n)
+				throw new AgeFormatError(
+					'payload',
+					'The age file ends in an empty chunk after a full one: it was altered',
+					ALTERED_HINT,
+				);
 			if (this.pending.length === CHUNK + TAG) {
 				// a full chunk at the end is normally the last one; one that opens as non-last means the real last chunk was cut off
 				const notLast = tryOpenChunk(this.payloadKey!, this.counter, this.pending, false);
 				if (notLast) {
 					this.push(notLast);
-					throw new AgeFormatError('payload', 'The age file is truncated (no final chunk)', ALTERED_HINT);
+					throw new AgeFormatError(
+						'payload',
+						'The age file is truncated (no final chunk)',
+						ALTERED_HINT,
+					);
 				}
 			}
 			const last = tryOpenChunk(this.payloadKey!, this.counter++, this.pending, true);
-			if (!last) throw new AgeFormatError('payload', 'The age file is truncated or altered (last chunk fails authentication)', ALTERED_HINT);
+			if (!last)
+				throw new AgeFormatError(
+					'payload',
+					'The age file is truncated or altered (last chunk fails authentication)',
+					ALTERED_HINT,
+				);
 			this.push(last);
 			callback();
 		} catch (error) {
@@ -446,7 +566,12 @@ export class AgeDecryptStream extends Transform {
 	}
 }
 
-function tryOpenChunk(key: Buffer, counter: bigint, sealed: Buffer, last: boolean): Buffer | undefined {
+function tryOpenChunk(
+	key: Buffer,
+	counter: bigint,
+	sealed: Buffer,
+	last: boolean,
+): Buffer | undefined {
 	try {
 		return aeadOpen(key, streamNonce(counter, last), sealed);
 	} catch {

@@ -23,36 +23,54 @@ export interface VolumeInfo {
 	labels: Record<string, string>;
 }
 
-export async function selectVolumes(docker: Dockerode, selector: VolumeSelector): Promise<VolumeInfo[]> {
+export async function selectVolumes(
+	docker: Dockerode,
+	selector: VolumeSelector,
+): Promise<VolumeInfo[]> {
 	const listed = await docker.listVolumes();
-	const volumes = (listed.Volumes ?? []).map((v) => ({ name: v.Name, driver: v.Driver, labels: (v.Labels ?? {}) as Record<string, string> }));
+	const volumes = (listed.Volumes ?? []).map((v) => ({
+		name: v.Name,
+		driver: v.Driver,
+		labels: (v.Labels ?? {}) as Record<string, string>,
+	}));
 	const byName = new Map(volumes.map((v) => [v.name, v]));
 	switch (selector.mode) {
 		case 'names': {
 			const names = (selector.names ?? []).map((n) => n.trim()).filter(Boolean);
 			const missing = names.filter((n) => !byName.has(n));
 			if (missing.length) {
-				throw new InfraOpsError(`No Docker volume named ${missing.map((n) => `"${n}"`).join(', ')}`, 'Check the names with `docker volume ls`');
+				throw new InfraOpsError(
+					`No Docker volume named ${missing.map((n) => `"${n}"`).join(', ')}`,
+					'Check the names with `docker volume ls`',
+				);
 			}
 			return names.map((n) => byName.get(n)!);
 		}
 		case 'prefix': {
 			const prefix = selector.prefix ?? '';
-			return volumes.filter((v) => v.name.startsWith(prefix)).sort((a, b) => a.name.localeCompare(b.name));
+			return volumes
+				.filter((v) => v.name.startsWith(prefix))
+				.sort((a, b) => a.name.localeCompare(b.name));
 		}
 		case 'regex': {
 			let re: RegExp;
 			try {
 				re = new RegExp(selector.regex ?? '');
 			} catch (error) {
-				throw new InfraOpsError(`The volume pattern is not a valid regular expression: ${errorMessage(error)}`);
+				throw new InfraOpsError(
+					`The volume pattern is not a valid regular expression: ${errorMessage(error)}`,
+				);
 			}
 			return volumes.filter((v) => re.test(v.name)).sort((a, b) => a.name.localeCompare(b.name));
 		}
 		case 'label': {
 			const [key, ...rest] = (selector.label ?? '').split('=');
 			const value = rest.length ? rest.join('=') : undefined;
-			if (!key) throw new InfraOpsError('No label to select volumes by', 'Enter a label as key or key=value');
+			if (!key)
+				throw new InfraOpsError(
+					'No label to select volumes by',
+					'Enter a label as key or key=value',
+				);
 			return volumes
 				.filter((v) => key in v.labels && (value === undefined || v.labels[key] === value))
 				.sort((a, b) => a.name.localeCompare(b.name));
@@ -84,19 +102,30 @@ export async function volumeUsers(docker: Dockerode, volume: string): Promise<Vo
 }
 
 /** An image already on the host to create the never-started helper from (nothing is pulled). */
-export async function pickHelperImage(docker: Dockerode, configured: string | undefined, users: VolumeUser[]): Promise<string> {
+export async function pickHelperImage(
+	docker: Dockerode,
+	configured: string | undefined,
+	users: VolumeUser[],
+): Promise<string> {
 	if (configured?.trim()) {
 		try {
 			await docker.getImage(configured.trim()).inspect();
 			return configured.trim();
 		} catch {
-			throw new InfraOpsError(`The helper image "${configured}" is not on the Docker host`, 'Pull it first (docker pull …), or leave Helper Image empty to reuse an image already there');
+			throw new InfraOpsError(
+				`The helper image "${configured}" is not on the Docker host`,
+				'Pull it first (docker pull …), or leave Helper Image empty to reuse an image already there',
+			);
 		}
 	}
 	if (users.length) return users[0].image;
 	const images = await docker.listImages();
 	const tagged = images.find((i) => (i.RepoTags ?? []).some((t) => t !== '<none>:<none>'));
-	if (!tagged) throw new InfraOpsError('There is no image on the Docker host to create the helper container from', 'Pull a small image (docker pull busybox) or set Helper Image');
+	if (!tagged)
+		throw new InfraOpsError(
+			'There is no image on the Docker host to create the helper container from',
+			'Pull a small image (docker pull busybox) or set Helper Image',
+		);
 	return tagged.Id;
 }
 
@@ -129,19 +158,31 @@ export async function removeQuietly(container: Dockerode.Container | undefined):
 }
 
 /** The volume's content as a tar stream (Docker's archive API on a created, never-started container). */
-export async function readVolumeArchive(helper: Dockerode.Container, mountPath: string): Promise<Readable> {
+export async function readVolumeArchive(
+	helper: Dockerode.Container,
+	mountPath: string,
+): Promise<Readable> {
 	return (await helper.getArchive({ path: `${mountPath}/.` })) as unknown as Readable;
 }
 
 /** Stops the running ones, pushing each name into `stopped` as soon as it is stopped (so a failure halfway still restarts them). */
-export async function stopContainers(docker: Dockerode, users: VolumeUser[], timeoutS = 30, stopped: string[] = []): Promise<string[]> {
+export async function stopContainers(
+	docker: Dockerode,
+	users: VolumeUser[],
+	timeoutS = 30,
+	stopped: string[] = [],
+): Promise<string[]> {
 	for (const user of users) {
 		if (!user.running) continue;
 		try {
 			await docker.getContainer(user.id).stop({ t: timeoutS });
 		} catch (error) {
 			if ((error as { statusCode?: number }).statusCode !== 304) {
-				throw new InfraOpsError(`Cannot stop container ${user.name}: ${errorMessage(error)}`, undefined, { cause: error });
+				throw new InfraOpsError(
+					`Cannot stop container ${user.name}: ${errorMessage(error)}`,
+					undefined,
+					{ cause: error },
+				);
 			}
 		}
 		stopped.push(user.name);
@@ -156,7 +197,8 @@ export async function startContainers(docker: Dockerode, names: string[]): Promi
 		try {
 			await docker.getContainer(name).start();
 		} catch (error) {
-			if ((error as { statusCode?: number }).statusCode !== 304) failures.push(`${name}: ${errorMessage(error)}`);
+			if ((error as { statusCode?: number }).statusCode !== 304)
+				failures.push(`${name}: ${errorMessage(error)}`);
 		}
 	}
 	return failures;
@@ -170,13 +212,24 @@ export interface ExecHook {
 }
 
 /** Runs `sh -c command` in a running container; a non-zero exit throws with the output's tail. */
-export async function runHook(docker: Dockerode, hook: ExecHook, timeoutMs = 10 * 60_000): Promise<{ exitCode: number; output: string }> {
+export async function runHook(
+	docker: Dockerode,
+	hook: ExecHook,
+	timeoutMs = 10 * 60_000,
+): Promise<{ exitCode: number; output: string }> {
 	const container = docker.getContainer(hook.container);
 	let exec: Dockerode.Exec;
 	try {
-		exec = await container.exec({ Cmd: ['sh', '-c', hook.command], AttachStdout: true, AttachStderr: true });
+		exec = await container.exec({
+			Cmd: ['sh', '-c', hook.command],
+			AttachStdout: true,
+			AttachStderr: true,
+		});
 	} catch (error) {
-		throw new InfraOpsError(`Cannot run a command in container ${hook.container}: ${errorMessage(error)}`, 'The container must exist and be running, and have /bin/sh');
+		throw new InfraOpsError(
+			`Cannot run a command in container ${hook.container}: ${errorMessage(error)}`,
+			'The container must exist and be running, and have /bin/sh',
+		);
 	}
 	const stream = await exec.start({ hijack: true, stdin: false });
 	const chunks: Buffer[] = [];

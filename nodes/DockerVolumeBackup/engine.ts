@@ -12,7 +12,12 @@ import type Dockerode from 'dockerode';
 import type { SshSession } from '../shared/ssh';
 import { errorMessage, InfraOpsError } from '../shared/errors';
 import { AgeDecryptStream, AgeEncryptStream, type AgeDecryptKey, type AgeKeyMaterial } from './age';
-import { createCompressor, createDecompressor, resolveCompression, type CompressionChoice } from './compression';
+import {
+	createCompressor,
+	createDecompressor,
+	resolveCompression,
+	type CompressionChoice,
+} from './compression';
 import {
 	createHelper,
 	pickHelperImage,
@@ -25,10 +30,31 @@ import {
 	type ExecHook,
 	type VolumeInfo,
 } from './dockerVolumes';
-import { archiveKey, isSafeName, manifestKey, MANIFEST_FORMAT, parseArchiveKey, uniqueSuffix, volumeFolder, type BackupManifest, type ParsedKey } from './manifest';
+import {
+	archiveKey,
+	isSafeName,
+	manifestKey,
+	MANIFEST_FORMAT,
+	parseArchiveKey,
+	uniqueSuffix,
+	volumeFolder,
+	type BackupManifest,
+	type ParsedKey,
+} from './manifest';
 import { planRetention, type RetentionPolicy } from './retention';
 import { checkSignature, signManifest, type SigningKey } from './signing';
-import { deleteKeys, HashCounter, headSize, listBackups, putJson, readManifest, uploadStream, DEFAULT_UPLOAD, type StoredBackup, type UploadOptions } from './store';
+import {
+	deleteKeys,
+	HashCounter,
+	headSize,
+	listBackups,
+	putJson,
+	readManifest,
+	uploadStream,
+	DEFAULT_UPLOAD,
+	type StoredBackup,
+	type UploadOptions,
+} from './store';
 import { TarScanner, type SparseSeen, type TarStats } from './tarScan';
 
 export interface StorageTarget {
@@ -72,7 +98,8 @@ export function packVersion(): string {
 		if (existsSync(file)) {
 			try {
 				const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-				if (pkg.name === 'n8n-nodes-infra-ops') return (packVersionCache = pkg.version ?? 'unknown');
+				if (pkg.name === 'n8n-nodes-infra-ops')
+					return (packVersionCache = pkg.version ?? 'unknown');
 			} catch {
 				// keep looking
 			}
@@ -84,13 +111,22 @@ export function packVersion(): string {
 /** Wraps a failure with the step it happened in, keeping the hint. */
 export function stepError(step: string, error: unknown): StepError {
 	const hint = error instanceof InfraOpsError ? error.hint : undefined;
-	const wrapped = new InfraOpsError(`${step} failed: ${errorMessage(error)}`, hint, { cause: error }) as StepError;
+	const wrapped = new InfraOpsError(`${step} failed: ${errorMessage(error)}`, hint, {
+		cause: error,
+	}) as StepError;
 	wrapped.step = step;
-	Object.assign(wrapped, { uploadId: (error as { uploadId?: string }).uploadId, uploadAborted: (error as { uploadAborted?: boolean }).uploadAborted });
+	Object.assign(wrapped, {
+		uploadId: (error as { uploadId?: string }).uploadId,
+		uploadAborted: (error as { uploadAborted?: boolean }).uploadAborted,
+	});
 	return wrapped;
 }
 
-async function step<T>(name: string, timings: Record<string, number>, fn: () => Promise<T>): Promise<T> {
+async function step<T>(
+	name: string,
+	timings: Record<string, number>,
+	fn: () => Promise<T>,
+): Promise<T> {
 	const t0 = Date.now();
 	try {
 		return await fn();
@@ -106,7 +142,11 @@ function encryptor(encryption: EncryptionSetting): Transform {
 	const key: AgeKeyMaterial =
 		encryption.kind === 'recipients'
 			? { kind: 'recipients', publicKeys: encryption.publicKeys }
-			: { kind: 'passphrase', passphrase: encryption.passphrase, workFactor: encryption.workFactor };
+			: {
+					kind: 'passphrase',
+					passphrase: encryption.passphrase,
+					workFactor: encryption.workFactor,
+				};
 	return new AgeEncryptStream(key);
 }
 
@@ -119,9 +159,16 @@ export function backupStream(
 	const scanner = new TarScanner();
 	const counter = new HashCounter();
 	let pipelineError: Error | undefined;
-	const body = pipeline(source, scanner, createCompressor(compression, options.compressionLevel), encryptor(options.encryption), counter, (error) => {
-		if (error) pipelineError = error;
-	}) as unknown as Readable;
+	const body = pipeline(
+		source,
+		scanner,
+		createCompressor(compression, options.compressionLevel),
+		encryptor(options.encryption),
+		counter,
+		(error) => {
+			if (error) pipelineError = error;
+		},
+	) as unknown as Readable;
 	return { body, scanner, counter, error: () => pipelineError };
 }
 
@@ -133,15 +180,25 @@ async function streamToStore(
 	compression: ReturnType<typeof resolveCompression>,
 	options: BackupOptions,
 	timings: Record<string, number>,
-): Promise<{ tar: TarStats; stored: { sha256: string; bytes: number }; unrestorable: string[]; sparse: SparseSeen }> {
+): Promise<{
+	tar: TarStats;
+	stored: { sha256: string; bytes: number };
+	unrestorable: string[];
+	sparse: SparseSeen;
+}> {
 	const { body, scanner, counter, error: sourceError } = backupStream(source, compression, options);
 	await step('upload', timings, async () => {
 		try {
-			await uploadStream(target.s3, target.bucket, key, body, { ...DEFAULT_UPLOAD, signPayload: options.encryption.kind === 'none', ...options.upload });
+			await uploadStream(target.s3, target.bucket, key, body, {
+				...DEFAULT_UPLOAD,
+				signPayload: options.encryption.kind === 'none',
+				...options.upload,
+			});
 		} catch (error) {
 			// a source failure surfaces in the upload as a stream error: name the source's
 			const failed = sourceError();
-			if (failed && failed !== error && !(error as { uploadId?: string }).uploadId) throw stepError('read archive', failed);
+			if (failed && failed !== error && !(error as { uploadId?: string }).uploadId)
+				throw stepError('read archive', failed);
 			throw error;
 		}
 		const failed = sourceError();
@@ -151,7 +208,8 @@ async function streamToStore(
 	const stored = { sha256: counter.sha256, bytes: counter.bytes };
 	await step('check stored object', timings, async () => {
 		const size = await headSize(target.s3, target.bucket, key);
-		if (size !== stored.bytes) throw new InfraOpsError(`the stored object is ${size} bytes, ${stored.bytes} were sent`);
+		if (size !== stored.bytes)
+			throw new InfraOpsError(`the stored object is ${size} bytes, ${stored.bytes} were sent`);
 	});
 	return { tar: scanner.stats, stored, unrestorable: scanner.unrestorable, sparse: scanner.sparse };
 }
@@ -166,11 +224,23 @@ export interface BackupResult {
 }
 
 /** Backs up one volume. Stopped containers are restarted in `finally`, whatever failed. */
-export async function backupVolume(docker: Dockerode, target: StorageTarget, volume: VolumeInfo, options: BackupOptions): Promise<BackupResult> {
+export async function backupVolume(
+	docker: Dockerode,
+	target: StorageTarget,
+	volume: VolumeInfo,
+	options: BackupOptions,
+): Promise<BackupResult> {
 	const started = options.now ?? new Date();
 	const compression = resolveCompression(options.compression);
 	const encrypted = options.encryption.kind !== 'none';
-	const key = archiveKey(target.prefix, volume.name, started, compression, encrypted, uniqueSuffix());
+	const key = archiveKey(
+		target.prefix,
+		volume.name,
+		started,
+		compression,
+		encrypted,
+		uniqueSuffix(),
+	);
 	const timings: Record<string, number> = {};
 	const warnings: string[] = [];
 	const stopped: string[] = [];
@@ -179,15 +249,25 @@ export async function backupVolume(docker: Dockerode, target: StorageTarget, vol
 	const t0 = Date.now();
 	try {
 		const users = await step('inspect users', timings, () => volumeUsers(docker, volume.name));
-		const toStop = users.filter((u) => u.running && (options.stopMode === 'all' || (options.stopMode === 'label' && u.stopLabel)));
+		const toStop = users.filter(
+			(u) =>
+				u.running && (options.stopMode === 'all' || (options.stopMode === 'label' && u.stopLabel)),
+		);
 		const live = users.filter((u) => u.running && !toStop.includes(u));
-		if (live.length) warnings.push(`live backup: ${live.map((u) => u.name).join(', ')} kept running`);
-		const image = await step('pick helper image', timings, () => pickHelperImage(docker, options.helperImage, users));
-		await step('stop containers', timings, () => stopContainers(docker, toStop, options.stopTimeoutS ?? 30, stopped));
+		if (live.length)
+			warnings.push(`live backup: ${live.map((u) => u.name).join(', ')} kept running`);
+		const image = await step('pick helper image', timings, () =>
+			pickHelperImage(docker, options.helperImage, users),
+		);
+		await step('stop containers', timings, () =>
+			stopContainers(docker, toStop, options.stopTimeoutS ?? 30, stopped),
+		);
 		for (const hook of options.hooksBefore.filter((h) => !h.volume || h.volume === volume.name)) {
 			await step(`command before (${hook.container})`, timings, () => runHook(docker, hook));
 		}
-		helper = await step('create helper container', timings, () => createHelper(docker, image, [`${volume.name}:/src:ro`]));
+		helper = await step('create helper container', timings, () =>
+			createHelper(docker, image, [`${volume.name}:/src:ro`]),
+		);
 		const source = await step('read archive', timings, () => readVolumeArchive(helper!, '/src'));
 		result = await streamToStore(source, target, key, compression, options, timings);
 	} finally {
@@ -198,7 +278,11 @@ export async function backupVolume(docker: Dockerode, target: StorageTarget, vol
 				// restart problems must not hide behind a backup error, nor be lost after a success
 				const message = `restart failed: ${failures.join('; ')}`;
 				if (!result) warnings.push(message);
-				else throw stepError('restart containers', new InfraOpsError(message, 'Start them by hand: docker start <name>'));
+				else
+					throw stepError(
+						'restart containers',
+						new InfraOpsError(message, 'Start them by hand: docker start <name>'),
+					);
 			}
 		}
 	}
@@ -207,7 +291,10 @@ export async function backupVolume(docker: Dockerode, target: StorageTarget, vol
 	}
 	timings.total = Date.now() - t0;
 	if (!result) throw stepError('read archive', new Error('no result'));
-	if (result.unrestorable.length) warnings.push(`Restore cannot reproduce ${result.unrestorable.length === 50 ? '50 or more entries' : `${result.unrestorable.length} entr${result.unrestorable.length === 1 ? 'y' : 'ies'}`}: ${result.unrestorable.join('; ')}`);
+	if (result.unrestorable.length)
+		warnings.push(
+			`Restore cannot reproduce ${result.unrestorable.length === 50 ? '50 or more entries' : `${result.unrestorable.length} entr${result.unrestorable.length === 1 ? 'y' : 'ies'}`}: ${result.unrestorable.join('; ')}`,
+		);
 	const manifest: BackupManifest = {
 		format: MANIFEST_FORMAT,
 		volume: volume.name,
@@ -216,7 +303,14 @@ export async function backupVolume(docker: Dockerode, target: StorageTarget, vol
 		driver: volume.driver,
 		key,
 		createdAt: started.toISOString(),
-		tar: { sha256: result.tar.sha256, bytes: result.tar.tarBytes, entries: result.tar.entries, files: result.tar.files, fileBytes: result.tar.fileBytes, treeSha256: result.tar.treeSha256 },
+		tar: {
+			sha256: result.tar.sha256,
+			bytes: result.tar.tarBytes,
+			entries: result.tar.entries,
+			files: result.tar.files,
+			fileBytes: result.tar.fileBytes,
+			treeSha256: result.tar.treeSha256,
+		},
 		stored: result.stored,
 		compression,
 		encryption:
@@ -248,20 +342,39 @@ export interface HostPathSource {
 }
 
 /** Backs up host paths read with `tar` over SSH (e.g. /opt/traefik-stack and its .env). */
-export async function backupHostPaths(ssh: SshSession, target: StorageTarget, source: HostPathSource, options: BackupOptions): Promise<BackupResult> {
-	if (!isSafeName(source.name)) throw new InfraOpsError(`"${source.name}" is not a usable backup name`, 'Use letters, digits, dot, dash and underscore');
+export async function backupHostPaths(
+	ssh: SshSession,
+	target: StorageTarget,
+	source: HostPathSource,
+	options: BackupOptions,
+): Promise<BackupResult> {
+	if (!isSafeName(source.name))
+		throw new InfraOpsError(
+			`"${source.name}" is not a usable backup name`,
+			'Use letters, digits, dot, dash and underscore',
+		);
 	const paths = source.paths.map((p) => p.trim()).filter(Boolean);
 	if (!paths.length) throw new InfraOpsError('No host path to back up');
 	for (const p of paths) {
-		if (!p.startsWith('/') || p.includes('\n') || p.includes("'")) throw new InfraOpsError(`"${p}" is not an absolute path without quotes`);
+		if (!p.startsWith('/') || p.includes('\n') || p.includes("'"))
+			throw new InfraOpsError(`"${p}" is not an absolute path without quotes`);
 	}
 	const started = options.now ?? new Date();
 	const compression = resolveCompression(options.compression);
-	const key = archiveKey(target.prefix, source.name, started, compression, options.encryption.kind !== 'none', uniqueSuffix());
+	const key = archiveKey(
+		target.prefix,
+		source.name,
+		started,
+		compression,
+		options.encryption.kind !== 'none',
+		uniqueSuffix(),
+	);
 	const timings: Record<string, number> = {};
 	const t0 = Date.now();
 	const rel = paths.map((p) => `'${p.replace(/^\/+/, '')}'`).join(' ');
-	const { stdout, exit } = await step('read host paths', timings, () => ssh.execStream(`tar -cf - --numeric-owner -C / -- ${rel}`));
+	const { stdout, exit } = await step('read host paths', timings, () =>
+		ssh.execStream(`tar -cf - --numeric-owner -C / -- ${rel}`),
+	);
 	const result = await streamToStore(stdout, target, key, compression, options, timings);
 	await step('read host paths', timings, () => exit);
 	timings.total = Date.now() - t0;
@@ -274,10 +387,22 @@ export async function backupHostPaths(ssh: SshSession, target: StorageTarget, so
 		labels: {},
 		key,
 		createdAt: started.toISOString(),
-		tar: { sha256: result.tar.sha256, bytes: result.tar.tarBytes, entries: result.tar.entries, files: result.tar.files, fileBytes: result.tar.fileBytes, treeSha256: result.tar.treeSha256 },
+		tar: {
+			sha256: result.tar.sha256,
+			bytes: result.tar.tarBytes,
+			entries: result.tar.entries,
+			files: result.tar.files,
+			fileBytes: result.tar.fileBytes,
+			treeSha256: result.tar.treeSha256,
+		},
 		stored: result.stored,
 		compression,
-		encryption: options.encryption.kind === 'recipients' ? { kind: 'age-x25519', recipients: options.encryption.fingerprints } : options.encryption.kind === 'passphrase' ? { kind: 'age-scrypt' } : { kind: 'none' },
+		encryption:
+			options.encryption.kind === 'recipients'
+				? { kind: 'age-x25519', recipients: options.encryption.fingerprints }
+				: options.encryption.kind === 'passphrase'
+					? { kind: 'age-scrypt' }
+					: { kind: 'none' },
 		containersStopped: [],
 		liveBackup: false,
 		durationsMs: timings,
@@ -292,9 +417,15 @@ export async function backupHostPaths(ssh: SshSession, target: StorageTarget, so
 export const CLOCK_SKEW_MS = 5 * 60_000;
 
 /** Backups dated after `now` + CLOCK_SKEW_MS: no run of this node wrote them (a run stamps its start). */
-export function splitFutureDated<T extends { at: Date }>(all: T[], now: Date): { current: T[]; future: T[] } {
+export function splitFutureDated<T extends { at: Date }>(
+	all: T[],
+	now: Date,
+): { current: T[]; future: T[] } {
 	const limit = now.getTime() + CLOCK_SKEW_MS;
-	return { current: all.filter((b) => b.at.getTime() <= limit), future: all.filter((b) => b.at.getTime() > limit) };
+	return {
+		current: all.filter((b) => b.at.getTime() <= limit),
+		future: all.filter((b) => b.at.getTime() > limit),
+	};
 }
 
 export function futureDatedNote(future: { key: string }[]): string {
@@ -302,8 +433,13 @@ export function futureDatedNote(future: { key: string }[]): string {
 }
 
 /** The future-dated backups of a volume, for a warning finding. */
-export async function futureDatedBackups(target: StorageTarget, volume: string, now = new Date()): Promise<StoredBackup[]> {
-	return splitFutureDated(await listBackups(target.s3, target.bucket, target.prefix, volume), now).future;
+export async function futureDatedBackups(
+	target: StorageTarget,
+	volume: string,
+	now = new Date(),
+): Promise<StoredBackup[]> {
+	return splitFutureDated(await listBackups(target.s3, target.bucket, target.prefix, volume), now)
+		.future;
 }
 
 /** What Restore and Verify require of a backup beyond its folder; anyone with write access to the bucket can write a manifest. */
@@ -335,19 +471,34 @@ export const NO_SIGNING_KEY_NOTE =
  * volume, or have an unencrypted archive (which anyone can write) restored although the operator only
  * trusts data encrypted to their key.
  */
-export function checkManifestTrust(manifest: BackupManifest, volume: string, key: string, parsed: ParsedKey, trust: TrustOptions): void {
-	const refuse = (message: string, hint?: string) => new InfraOpsError(`Refusing backup ${key}: ${message}`, hint);
+export function checkManifestTrust(
+	manifest: BackupManifest,
+	volume: string,
+	key: string,
+	parsed: ParsedKey,
+	trust: TrustOptions,
+): void {
+	const refuse = (message: string, hint?: string) =>
+		new InfraOpsError(`Refusing backup ${key}: ${message}`, hint);
 	if (manifest.volume !== volume) {
 		throw refuse(
 			`its manifest names volume "${manifest.volume}", but the volume asked for (and the key's folder) is "${volume}"`,
 			'The manifest was changed or copied from another backup; restore only what the manifest of the chosen volume describes',
 		);
 	}
-	if (manifest.key !== undefined && manifest.key !== key) throw refuse(`its manifest belongs to another key (${manifest.key})`, 'The manifest was copied or changed in the bucket');
+	if (manifest.key !== undefined && manifest.key !== key)
+		throw refuse(
+			`its manifest belongs to another key (${manifest.key})`,
+			'The manifest was copied or changed in the bucket',
+		);
 	const kind = manifest.encryption?.kind;
-	if (kind !== 'none' && kind !== 'age-x25519' && kind !== 'age-scrypt') throw refuse(`its manifest names an unknown encryption "${String(kind)}"`);
+	if (kind !== 'none' && kind !== 'age-x25519' && kind !== 'age-scrypt')
+		throw refuse(`its manifest names an unknown encryption "${String(kind)}"`);
 	if ((kind !== 'none') !== parsed.encrypted || manifest.compression !== parsed.compression) {
-		throw refuse('its manifest and its key disagree on encryption or compression', 'The manifest was changed in the bucket');
+		throw refuse(
+			'its manifest and its key disagree on encryption or compression',
+			'The manifest was changed in the bucket',
+		);
 	}
 	const wanted = trust.decryptKey;
 	if (!wanted) return;
@@ -359,10 +510,16 @@ export function checkManifestTrust(manifest: BackupManifest, volume: string, key
 		);
 	}
 	if (wanted.kind === 'identity' && kind !== 'age-x25519') {
-		throw refuse('it is encrypted with a passphrase, and the credential holds an identity', 'Use a Backup Encryption credential with the passphrase of this backup (and no identity)');
+		throw refuse(
+			'it is encrypted with a passphrase, and the credential holds an identity',
+			'Use a Backup Encryption credential with the passphrase of this backup (and no identity)',
+		);
 	}
 	if (wanted.kind === 'passphrase' && kind !== 'age-scrypt') {
-		throw refuse('it is encrypted to age recipients, and the credential holds only a passphrase', 'Set the age identity (AGE-SECRET-KEY-1…) in the Backup Encryption credential');
+		throw refuse(
+			'it is encrypted to age recipients, and the credential holds only a passphrase',
+			'Set the age identity (AGE-SECRET-KEY-1…) in the Backup Encryption credential',
+		);
 	}
 }
 
@@ -398,7 +555,11 @@ export async function resolveBackup(
 	} else if (!explicit) {
 		chosen = current.find((b) => b.complete)?.key;
 	}
-	if (!chosen && passedOver.length && passedOver.every((p) => p.reason?.startsWith('signed with key id'))) {
+	if (
+		!chosen &&
+		passedOver.length &&
+		passedOver.every((p) => p.reason?.startsWith('signed with key id'))
+	) {
 		// every backup verifies under some other key: the credential is not the one Backup signed with
 		throw new InfraOpsError(
 			`No complete backup of "${volume}" is signed with this credential's key (id ${trust.signingKey!.keyId}): ${unsignedNote(passedOver)}`,
@@ -408,7 +569,9 @@ export async function resolveBackup(
 	if (!chosen) {
 		throw new InfraOpsError(
 			`No complete ${trust.signingKey && !trust.allowUnsigned ? 'signed ' : ''}backup of "${volume}" under ${target.prefix || '(bucket root)'}${future.length ? ` (${future.length} future-dated object(s) ignored)` : ''}${passedOver.length ? ` (${unsignedNote(passedOver)})` : ''}`,
-			passedOver.length ? UNSIGNED_HINT : 'Check the volume name and the prefix, or run a backup first',
+			passedOver.length
+				? UNSIGNED_HINT
+				: 'Check the volume name and the prefix, or run a backup first',
 		);
 	}
 	const parsed = parseArchiveKey(target.prefix, volume, chosen);
@@ -430,24 +593,35 @@ export async function resolveBackup(
 					UNSIGNED_HINT,
 				);
 			}
-			notes.push(`backup ${chosen} is ${check.state === false ? 'unsigned' : `not validly signed (${check.reason})`}, accepted because "Allow Unsigned Backups" is on`);
+			notes.push(
+				`backup ${chosen} is ${check.state === false ? 'unsigned' : `not validly signed (${check.reason})`}, accepted because "Allow Unsigned Backups" is on`,
+			);
 		}
 	}
 	checkManifestTrust(manifest, volume, chosen, parsed, trust);
 	return { key: chosen, manifest, all, notes };
 }
 
-export function requireDecryptKey(manifest: BackupManifest, decryptKey: AgeDecryptKey | undefined): void {
+export function requireDecryptKey(
+	manifest: BackupManifest,
+	decryptKey: AgeDecryptKey | undefined,
+): void {
 	if (manifest.encryption.kind !== 'none' && !decryptKey) {
 		throw new InfraOpsError(
 			'This backup is encrypted and the Backup Encryption credential has no identity or passphrase',
-			manifest.encryption.kind === 'age-scrypt' ? 'Set the passphrase in the credential' : 'Set the age identity (AGE-SECRET-KEY-1…) in the credential used for restores',
+			manifest.encryption.kind === 'age-scrypt'
+				? 'Set the passphrase in the credential'
+				: 'Set the age identity (AGE-SECRET-KEY-1…) in the credential used for restores',
 		);
 	}
 }
 
 /** S3 object → (hash) → age decrypt → decompress → tar scan; returns the tar stream's end and the stats promise. */
-export function readBackupStream(body: Readable, manifest: BackupManifest, decryptKey: AgeDecryptKey | undefined): { tar: Readable; scanner: TarScanner; counter: HashCounter; done: Promise<void> } {
+export function readBackupStream(
+	body: Readable,
+	manifest: BackupManifest,
+	decryptKey: AgeDecryptKey | undefined,
+): { tar: Readable; scanner: TarScanner; counter: HashCounter; done: Promise<void> } {
 	requireDecryptKey(manifest, decryptKey);
 	const counter = new HashCounter();
 	const scanner = new TarScanner();
@@ -461,15 +635,30 @@ export function readBackupStream(body: Readable, manifest: BackupManifest, decry
 		rejectDone = reject;
 	});
 	done.catch(() => undefined);
-	const tar = (pipeline as unknown as (...args: unknown[]) => Readable)(body, ...stages, (error: Error | null) => (error ? rejectDone(error) : resolveDone()));
+	const tar = (pipeline as unknown as (...args: unknown[]) => Readable)(
+		body,
+		...stages,
+		(error: Error | null) => (error ? rejectDone(error) : resolveDone()),
+	);
 	return { tar, scanner, counter, done };
 }
 
-export function checkAgainstManifest(manifest: BackupManifest, counter: HashCounter, tar: TarStats): string[] {
+export function checkAgainstManifest(
+	manifest: BackupManifest,
+	counter: HashCounter,
+	tar: TarStats,
+): string[] {
 	const problems: string[] = [];
-	if (counter.sha256 !== manifest.stored.sha256) problems.push(`stored object SHA-256 ${counter.sha256.slice(0, 12)}… is not the manifest's ${manifest.stored.sha256.slice(0, 12)}…`);
-	if (tar.sha256 !== manifest.tar.sha256) problems.push(`tar SHA-256 ${tar.sha256.slice(0, 12)}… is not the manifest's ${manifest.tar.sha256.slice(0, 12)}…`);
-	if (tar.entries !== manifest.tar.entries) problems.push(`${tar.entries} entries, the manifest says ${manifest.tar.entries}`);
+	if (counter.sha256 !== manifest.stored.sha256)
+		problems.push(
+			`stored object SHA-256 ${counter.sha256.slice(0, 12)}… is not the manifest's ${manifest.stored.sha256.slice(0, 12)}…`,
+		);
+	if (tar.sha256 !== manifest.tar.sha256)
+		problems.push(
+			`tar SHA-256 ${tar.sha256.slice(0, 12)}… is not the manifest's ${manifest.tar.sha256.slice(0, 12)}…`,
+		);
+	if (tar.entries !== manifest.tar.entries)
+		problems.push(`${tar.entries} entries, the manifest says ${manifest.tar.entries}`);
 	return problems;
 }
 
@@ -515,14 +704,22 @@ export async function pruneVolume(
 			const manifest = await readManifest(target.s3, target.bucket, b.key).catch(() => undefined);
 			const check = checkSignature(manifest, b.key, signingKey);
 			if (check.state === true && manifest?.volume === volume) signed.push(b);
-			else unsigned.push({ key: b.key, reason: check.state === true ? `its signed manifest names volume "${manifest?.volume}"` : check.reason });
+			else
+				unsigned.push({
+					key: b.key,
+					reason:
+						check.state === true
+							? `its signed manifest names volume "${manifest?.volume}"`
+							: check.reason,
+				});
 		}
 		complete = signed;
 	}
 	const plan = planRetention(complete, policy, now);
 	const kept = plan.filter((d) => d.keep).map((d) => ({ key: d.item.key, reasons: d.reasons }));
 	const deleted = plan.filter((d) => !d.keep).map((d) => ({ key: d.item.key, reasons: d.reasons }));
-	if (complete.length && !kept.length) throw new InfraOpsError('Retention would delete every backup: refusing');
+	if (complete.length && !kept.length)
+		throw new InfraOpsError('Retention would delete every backup: refusing');
 	let failed: string[] = [];
 	if (!dryRun && deleted.length) {
 		failed = await deleteKeys(
@@ -531,5 +728,15 @@ export async function pruneVolume(
 			deleted.flatMap((d) => [d.key, manifestKey(d.key)]),
 		);
 	}
-	return { volume, dryRun, kept, deleted, failed, incomplete: current.filter((b) => !b.complete).map((b) => b.key), futureDated: future.map((b) => b.key), unsigned, signatureChecked: Boolean(signingKey) };
+	return {
+		volume,
+		dryRun,
+		kept,
+		deleted,
+		failed,
+		incomplete: current.filter((b) => !b.complete).map((b) => b.key),
+		futureDated: future.map((b) => b.key),
+		unsigned,
+		signatureChecked: Boolean(signingKey),
+	};
 }

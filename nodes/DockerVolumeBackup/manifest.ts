@@ -21,10 +21,20 @@ export interface BackupManifest {
 	driver?: string;
 	key: string;
 	createdAt: string;
-	tar: { sha256: string; bytes: number; entries: number; files: number; fileBytes: number; treeSha256: string };
+	tar: {
+		sha256: string;
+		bytes: number;
+		entries: number;
+		files: number;
+		fileBytes: number;
+		treeSha256: string;
+	};
 	stored: { sha256: string; bytes: number };
 	compression: Compression;
-	encryption: { kind: 'age-x25519'; recipients: string[] } | { kind: 'age-scrypt' } | { kind: 'none' };
+	encryption:
+		| { kind: 'age-x25519'; recipients: string[] }
+		| { kind: 'age-scrypt' }
+		| { kind: 'none' };
 	containersStopped: string[];
 	liveBackup: boolean;
 	durationsMs: Record<string, number>;
@@ -36,7 +46,10 @@ export interface BackupManifest {
 
 /** `20261127T020000Z`: sortable, no colons (they need escaping in some S3 tools). */
 export function formatStamp(date: Date): string {
-	return date.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+	return date
+		.toISOString()
+		.replace(/\.\d{3}Z$/, 'Z')
+		.replace(/[-:]/g, '');
 }
 
 /** `20261127T020000.123Z`: the stamp of new keys, with milliseconds. */
@@ -70,7 +83,14 @@ export function archiveExtension(compression: Compression, encrypted: boolean): 
  * first while both reported ok: `unique` (random hex, see uniqueSuffix) keeps every run's key its own.
  * Without it the key has the old one-second form, which listing and retention still read.
  */
-export function archiveKey(prefix: string, volume: string, at: Date, compression: Compression, encrypted: boolean, unique?: string): string {
+export function archiveKey(
+	prefix: string,
+	volume: string,
+	at: Date,
+	compression: Compression,
+	encrypted: boolean,
+	unique?: string,
+): string {
 	const stamp = unique ? `${formatStampMs(at)}-${unique}` : formatStamp(at);
 	return `${volumeFolder(prefix, volume)}${volume}-${stamp}${archiveExtension(compression, encrypted)}`;
 }
@@ -88,16 +108,28 @@ export interface ParsedKey {
 }
 
 /** Only keys this node writes parse; anything else in the folder is never touched. */
-export function parseArchiveKey(prefix: string, volume: string, key: string): ParsedKey | undefined {
+export function parseArchiveKey(
+	prefix: string,
+	volume: string,
+	key: string,
+): ParsedKey | undefined {
 	const folder = volumeFolder(prefix, volume);
 	if (!key.startsWith(folder)) return undefined;
 	const name = key.slice(folder.length);
 	if (!name.startsWith(`${volume}-`)) return undefined;
-	const m = /^(\d{8}T\d{6}Z|\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{8})\.tar(\.zst|\.gz)?(\.age)?$/.exec(name.slice(volume.length + 1));
+	const m = /^(\d{8}T\d{6}Z|\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{8})\.tar(\.zst|\.gz)?(\.age)?$/.exec(
+		name.slice(volume.length + 1),
+	);
 	if (!m) return undefined;
 	const at = parseStamp(m[1].replace(/-[0-9a-f]{8}$/, ''));
 	if (!at) return undefined;
-	return { key, volume, at, compression: m[2] === '.zst' ? 'zstd' : m[2] === '.gz' ? 'gzip' : 'none', encrypted: Boolean(m[3]) };
+	return {
+		key,
+		volume,
+		at,
+		compression: m[2] === '.zst' ? 'zstd' : m[2] === '.gz' ? 'gzip' : 'none',
+		encrypted: Boolean(m[3]),
+	};
 }
 
 export function manifestKey(archive: string): string {

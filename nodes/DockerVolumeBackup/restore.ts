@@ -20,7 +20,15 @@ import {
 	stopContainers,
 	volumeUsers,
 } from './dockerVolumes';
-import { checkAgainstManifest, readBackupStream, requireDecryptKey, resolveBackup, stepError, type StorageTarget, type TrustOptions } from './engine';
+import {
+	checkAgainstManifest,
+	readBackupStream,
+	requireDecryptKey,
+	resolveBackup,
+	stepError,
+	type StorageTarget,
+	type TrustOptions,
+} from './engine';
 import { isSafeName, type BackupManifest } from './manifest';
 import { getStream } from './store';
 import { putTree, rootFolderTar } from './tarPut';
@@ -43,8 +51,14 @@ export async function readTree(helper: Dockerode.Container, path: string): Promi
 
 function treeProblems(manifest: BackupManifest, back: TarStats): string[] {
 	const problems: string[] = [];
-	if (back.treeSha256 !== manifest.tar.treeSha256) problems.push('the restored file tree differs from the backed-up one (names, modes, owners, sizes, link targets or times)');
-	if (back.fileBytes !== manifest.tar.fileBytes) problems.push(`restored ${back.fileBytes} file bytes, the manifest says ${manifest.tar.fileBytes}`);
+	if (back.treeSha256 !== manifest.tar.treeSha256)
+		problems.push(
+			'the restored file tree differs from the backed-up one (names, modes, owners, sizes, link targets or times)',
+		);
+	if (back.fileBytes !== manifest.tar.fileBytes)
+		problems.push(
+			`restored ${back.fileBytes} file bytes, the manifest says ${manifest.tar.fileBytes}`,
+		);
 	return problems;
 }
 
@@ -67,7 +81,14 @@ export interface StreamRestore {
  * Backup object → decrypt → decompress → PUT into `dest` of the helper, then the tree read back and
  * compared with the manifest. Never throws for a bad archive or a failed write: it says which one.
  */
-export async function restoreStream(target: StorageTarget, key: string, manifest: BackupManifest, decryptKey: AgeDecryptKey | undefined, helper: Dockerode.Container, dest: string): Promise<StreamRestore> {
+export async function restoreStream(
+	target: StorageTarget,
+	key: string,
+	manifest: BackupManifest,
+	decryptKey: AgeDecryptKey | undefined,
+	helper: Dockerode.Container,
+	dest: string,
+): Promise<StreamRestore> {
 	const { body } = await getStream(target.s3, target.bucket, key);
 	let reading: ReturnType<typeof readBackupStream>;
 	try {
@@ -87,11 +108,13 @@ export async function restoreStream(target: StorageTarget, key: string, manifest
 		// an error (not a plain destroy) makes docker-modem abort the PUT instead of leaving it waiting
 		write.filter.destroy(error as Error);
 	}
-	if (reading.scanner.stats) archiveProblems.push(...checkAgainstManifest(manifest, reading.counter, reading.scanner.stats));
+	if (reading.scanner.stats)
+		archiveProblems.push(...checkAgainstManifest(manifest, reading.counter, reading.scanner.stats));
 	try {
 		await write.done;
 	} catch (error) {
-		if (!archiveProblems.length) restoreProblems.push(`writing into the volume failed: ${errorMessage(error)}`);
+		if (!archiveProblems.length)
+			restoreProblems.push(`writing into the volume failed: ${errorMessage(error)}`);
 	}
 	if (!archiveProblems.length && !restoreProblems.length) {
 		try {
@@ -108,17 +131,36 @@ export async function restoreStream(target: StorageTarget, key: string, manifest
 		storedBytes: reading.counter.bytes,
 		linksOutside: write.filter.held.length,
 		unrestorable: reading.scanner.unrestorable,
-		root: reading.scanner.root && { mode: reading.scanner.root.mode, uid: reading.scanner.root.uid, gid: reading.scanner.root.gid, mtime: reading.scanner.root.mtime },
+		root: reading.scanner.root && {
+			mode: reading.scanner.root.mode,
+			uid: reading.scanner.root.uid,
+			gid: reading.scanner.root.gid,
+			mtime: reading.scanner.root.mtime,
+		},
 	};
 }
 
 function throwIfFailed(result: StreamRestore): void {
 	if (result.archiveProblems.length) {
-		const text = result.archiveProblems.map((p) => p.replace(/^reading the backup failed: /, '')).join('; ');
-		throw stepError('read backup', new InfraOpsError(text, 'Check the key in the Backup Encryption credential, or restore an older backup'));
+		const text = result.archiveProblems
+			.map((p) => p.replace(/^reading the backup failed: /, ''))
+			.join('; ');
+		throw stepError(
+			'read backup',
+			new InfraOpsError(
+				text,
+				'Check the key in the Backup Encryption credential, or restore an older backup',
+			),
+		);
 	}
 	if (result.restoreProblems.length) {
-		throw stepError('write volume', new InfraOpsError(result.restoreProblems.join('; '), 'The backup itself is intact: it can be unpacked by hand with age -d | zstd -d | tar -x'));
+		throw stepError(
+			'write volume',
+			new InfraOpsError(
+				result.restoreProblems.join('; '),
+				'The backup itself is intact: it can be unpacked by hand with age -d | zstd -d | tar -x',
+			),
+		);
 	}
 }
 
@@ -156,7 +198,13 @@ function demuxLogs(raw: Buffer): string {
 }
 
 /** Runs a shell script in a short-lived helper; returns its exit code and the tail of its output. */
-async function runScript(docker: Dockerode, image: string, binds: string[], script: string, args: string[]): Promise<{ code: number; output: string }> {
+async function runScript(
+	docker: Dockerode,
+	image: string,
+	binds: string[],
+	script: string,
+	args: string[],
+): Promise<{ code: number; output: string }> {
 	const helper = await createHelper(docker, image, binds, ['/bin/sh', '-c', script, 'sh', ...args]);
 	try {
 		try {
@@ -170,7 +218,10 @@ async function runScript(docker: Dockerode, image: string, binds: string[], scri
 		}
 		const { StatusCode } = (await helper.wait()) as { StatusCode: number };
 		const logs = (await helper.logs({ stdout: true, stderr: true, tail: 20 })) as unknown as Buffer;
-		return { code: StatusCode, output: demuxLogs(Buffer.isBuffer(logs) ? logs : Buffer.from(String(logs))) };
+		return {
+			code: StatusCode,
+			output: demuxLogs(Buffer.isBuffer(logs) ? logs : Buffer.from(String(logs))),
+		};
 	} finally {
 		await removeQuietly(helper);
 	}
@@ -232,12 +283,26 @@ export interface RestoreResult {
  * An existing one is only touched once the backup sits verified in a staging volume and in a hidden
  * folder of the target: a wrong key, a damaged object or a refused entry leaves it as it was.
  */
-export async function restoreVolume(docker: Dockerode, target: StorageTarget, options: RestoreOptions): Promise<RestoreResult> {
+export async function restoreVolume(
+	docker: Dockerode,
+	target: StorageTarget,
+	options: RestoreOptions,
+): Promise<RestoreResult> {
 	const t0 = Date.now();
-	const { key, manifest, notes } = await resolveBackup(target, options.volume, options.key, options);
-	if (manifest.sourceKind !== 'volume') throw new InfraOpsError(`${key} is a host path backup`, 'Turn on Host Path Backup and give a folder on the SSH host to unpack into');
+	const { key, manifest, notes } = await resolveBackup(
+		target,
+		options.volume,
+		options.key,
+		options,
+	);
+	if (manifest.sourceKind !== 'volume')
+		throw new InfraOpsError(
+			`${key} is a host path backup`,
+			'Turn on Host Path Backup and give a folder on the SSH host to unpack into',
+		);
 	const targetVolume = options.targetVolume?.trim() || options.volume;
-	if (!isSafeName(targetVolume)) throw new InfraOpsError(`"${targetVolume}" is not a valid volume name`);
+	if (!isSafeName(targetVolume))
+		throw new InfraOpsError(`"${targetVolume}" is not a valid volume name`);
 	requireDecryptKey(manifest, options.decryptKey);
 	const warnings: string[] = [...notes];
 	let existing: Dockerode.VolumeInspectInfo | undefined;
@@ -248,7 +313,12 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 	}
 	const users = existing ? await volumeUsers(docker, targetVolume) : [];
 	const image = await pickHelperImage(docker, options.helperImage, users);
-	const done = (r: StreamRestore, created: boolean, replaced: boolean, stopped: string[]): RestoreResult => ({
+	const done = (
+		r: StreamRestore,
+		created: boolean,
+		replaced: boolean,
+		stopped: string[],
+	): RestoreResult => ({
 		volume: manifest.volume,
 		targetVolume,
 		key,
@@ -263,14 +333,21 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 	});
 
 	if (!existing) {
-		await docker.createVolume({ Name: targetVolume, Labels: manifest.labels ?? {}, Driver: manifest.driver || 'local' });
+		await docker.createVolume({
+			Name: targetVolume,
+			Labels: manifest.labels ?? {},
+			Driver: manifest.driver || 'local',
+		});
 		let helper: Dockerode.Container | undefined;
 		try {
 			helper = await createHelper(docker, image, [`${targetVolume}:/dst`]);
 			const r = await restoreStream(target, key, manifest, options.decryptKey, helper, '/dst');
 			throwIfFailed(r);
 			// the volume root as backed up (a database's is 0700, owned by its user), as Replace sets it
-			if (r.root) await step('write volume', () => helper!.putArchive(rootFolderTar('dst', r.root!), { path: '/' }));
+			if (r.root)
+				await step('write volume', () =>
+					helper!.putArchive(rootFolderTar('dst', r.root!), { path: '/' }),
+				);
 			return done(r, true, false, []);
 		} catch (error) {
 			await removeQuietly(helper);
@@ -282,7 +359,8 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 					() => true,
 					() => false,
 				);
-			if (!removed && error instanceof Error) error.message += ` (the new volume ${targetVolume} is left half-written: docker volume rm ${targetVolume} before a retry)`;
+			if (!removed && error instanceof Error)
+				error.message += ` (the new volume ${targetVolume} is left half-written: docker volume rm ${targetVolume} before a retry)`;
 			throw error;
 		} finally {
 			await removeQuietly(helper);
@@ -291,13 +369,20 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 
 	const wanted = manifest.labels ?? {};
 	const have = existing.Labels ?? {};
-	if (Object.keys(wanted).some((k) => have[k] !== wanted[k])) warnings.push('existing volume keeps its own labels (Docker cannot relabel a volume)');
+	if (Object.keys(wanted).some((k) => have[k] !== wanted[k]))
+		warnings.push('existing volume keeps its own labels (Docker cannot relabel a volume)');
 	const empty = await volumeIsEmpty(docker, image, targetVolume);
-	if (!empty && !options.replace) throw new InfraOpsError(`Volume "${targetVolume}" is not empty`, 'Turn on Replace to replace its content, or restore into a new volume name');
+	if (!empty && !options.replace)
+		throw new InfraOpsError(
+			`Volume "${targetVolume}" is not empty`,
+			'Turn on Replace to replace its content, or restore into a new volume name',
+		);
 
 	// the caller holds this volume's lock, so a staging volume of it is a crashed run's (n8n killed
 	// mid-restore): a full copy of some backup that nothing else would ever remove
-	const stale = await docker.listVolumes({ filters: { label: [`${STAGING_LABEL}=${targetVolume}`] } }).catch(() => undefined);
+	const stale = await docker
+		.listVolumes({ filters: { label: [`${STAGING_LABEL}=${targetVolume}`] } })
+		.catch(() => undefined);
 	for (const v of stale?.Volumes ?? []) {
 		const removed = await docker
 			.getVolume(v.Name)
@@ -306,7 +391,11 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 				() => true,
 				() => false,
 			);
-		warnings.push(removed ? `removed ${v.Name}, the staging volume of an interrupted restore` : `${v.Name}, the staging volume of an interrupted restore, could not be removed`);
+		warnings.push(
+			removed
+				? `removed ${v.Name}, the staging volume of an interrupted restore`
+				: `${v.Name}, the staging volume of an interrupted restore, could not be removed`,
+		);
 	}
 
 	const staging = `infra-ops-staging-${randomBytes(4).toString('hex')}`;
@@ -323,7 +412,14 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 	try {
 		await docker.createVolume({ Name: staging, Labels: { [STAGING_LABEL]: targetVolume } });
 		stagingHelper = await createHelper(docker, image, [`${staging}:/dst`]);
-		const staged = await restoreStream(target, key, manifest, options.decryptKey, stagingHelper, '/dst');
+		const staged = await restoreStream(
+			target,
+			key,
+			manifest,
+			options.decryptKey,
+			stagingHelper,
+			'/dst',
+		);
 		throwIfFailed(staged);
 		await removeQuietly(stagingHelper);
 		stagingHelper = undefined;
@@ -334,24 +430,59 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 		// (any volume larger than the buffers in between hung until the API time-out)
 		sourceHelper = await createHelper(docker, image, [`${staging}:/src:ro`]);
 		copyHelper = await createHelper(docker, image, [`${targetVolume}:/dst`]);
-		const mkdir = await step('write volume', () => runScript(docker, image, [`${targetVolume}:/dst`], 'mkdir -m 0700 -- "/dst/$1"', [incoming]));
-		if (mkdir.code !== 0) throw stepError('write volume', new InfraOpsError(`cannot create a folder in ${targetVolume}: ${mkdir.output || `exit ${mkdir.code}`}`));
+		const mkdir = await step('write volume', () =>
+			runScript(docker, image, [`${targetVolume}:/dst`], 'mkdir -m 0700 -- "/dst/$1"', [incoming]),
+		);
+		if (mkdir.code !== 0)
+			throw stepError(
+				'write volume',
+				new InfraOpsError(
+					`cannot create a folder in ${targetVolume}: ${mkdir.output || `exit ${mkdir.code}`}`,
+				),
+			);
 		incomingMade = true;
 		const source = await readVolumeArchive(sourceHelper, '/src');
 		const copy = putTree(copyHelper, `/dst/${incoming}`, source);
 		await step('write volume', () => copy.done);
 		const copied = await step('write volume', () => readTree(copyHelper!, `/dst/${incoming}`));
 		const problems = treeProblems(manifest, copied);
-		if (problems.length) throw stepError('write volume', new InfraOpsError(`the copy into ${targetVolume} does not match the backup: ${problems.join('; ')}`));
+		if (problems.length)
+			throw stepError(
+				'write volume',
+				new InfraOpsError(
+					`the copy into ${targetVolume} does not match the backup: ${problems.join('; ')}`,
+				),
+			);
 		await removeQuietly(copyHelper);
 		copyHelper = undefined;
 		await removeQuietly(sourceHelper);
 		sourceHelper = undefined;
 
-		await step('stop containers', () => stopContainers(docker, users.filter((u) => u.running), options.stopTimeoutS ?? 30, stopped));
-		const swap = await step('swap volume content', () => runScript(docker, image, [`${targetVolume}:/dst`], SWAP_SCRIPT, [incoming, previous, ...(staged.root ? [`${staged.root.uid}:${staged.root.gid}`, staged.root.mode.toString(8)] : [])]));
-		if (swap.code === 20) warnings.push(`the old content could not be removed: it is in ${previous} inside ${targetVolume}`);
-		else if (swap.code === 21) warnings.push(`the volume root keeps its owner and mode: setting ${staged.root?.uid}:${staged.root?.gid} ${staged.root?.mode.toString(8)} failed`);
+		await step('stop containers', () =>
+			stopContainers(
+				docker,
+				users.filter((u) => u.running),
+				options.stopTimeoutS ?? 30,
+				stopped,
+			),
+		);
+		const swap = await step('swap volume content', () =>
+			runScript(docker, image, [`${targetVolume}:/dst`], SWAP_SCRIPT, [
+				incoming,
+				previous,
+				...(staged.root
+					? [`${staged.root.uid}:${staged.root.gid}`, staged.root.mode.toString(8)]
+					: []),
+			]),
+		);
+		if (swap.code === 20)
+			warnings.push(
+				`the old content could not be removed: it is in ${previous} inside ${targetVolume}`,
+			);
+		else if (swap.code === 21)
+			warnings.push(
+				`the volume root keeps its owner and mode: setting ${staged.root?.uid}:${staged.root?.gid} ${staged.root?.mode.toString(8)} failed`,
+			);
 		else if (swap.code !== 0) {
 			keepIncoming = swap.code === 13;
 			const state =
@@ -360,7 +491,12 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 					: swap.code === 10
 						? 'nothing was moved'
 						: 'every entry was moved back: the volume holds its old content';
-			throw stepError('swap volume content', new InfraOpsError(`the swap script exited with ${swap.code}${swap.output ? ` (${swap.output.slice(-300)})` : ''}; ${state}`));
+			throw stepError(
+				'swap volume content',
+				new InfraOpsError(
+					`the swap script exited with ${swap.code}${swap.output ? ` (${swap.output.slice(-300)})` : ''}; ${state}`,
+				),
+			);
 		}
 		keepIncoming = true;
 		return done(staged, false, !empty, stopped);
@@ -373,8 +509,15 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 		await removeQuietly(sourceHelper);
 		const after: string[] = [];
 		if (incomingMade && !keepIncoming) {
-			const cleaned = await runScript(docker, image, [`${targetVolume}:/dst`], 'rm -rf -- "/dst/$1"', [incoming]).catch(() => ({ code: -1, output: '' }));
-			if (cleaned.code !== 0) after.push(`could not remove the folder ${incoming} inside ${targetVolume}`);
+			const cleaned = await runScript(
+				docker,
+				image,
+				[`${targetVolume}:/dst`],
+				'rm -rf -- "/dst/$1"',
+				[incoming],
+			).catch(() => ({ code: -1, output: '' }));
+			if (cleaned.code !== 0)
+				after.push(`could not remove the folder ${incoming} inside ${targetVolume}`);
 		}
 		await docker
 			.getVolume(staging)
@@ -387,7 +530,6 @@ export async function restoreVolume(docker: Dockerode, target: StorageTarget, op
 		else warnings.push(...after);
 	}
 }
-
 
 async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
 	try {
@@ -434,24 +576,46 @@ export interface HostRestoreResult {
  * guard); it is renamed into place only after the tar stream matched the manifest, setuid/setgid bits
  * were cleared unless kept and device nodes removed, and removed on any failure.
  */
-export async function restoreHostPaths(ssh: SshSession, target: StorageTarget, options: HostRestoreOptions): Promise<HostRestoreResult> {
+export async function restoreHostPaths(
+	ssh: SshSession,
+	target: StorageTarget,
+	options: HostRestoreOptions,
+): Promise<HostRestoreResult> {
 	const t0 = Date.now();
 	const folder = options.folder.trim().replace(/\/+$/, '');
 	if (!folder.startsWith('/') || folder.split('/').includes('..') || /[\n\0]/.test(folder)) {
-		throw new InfraOpsError(`"${options.folder}" is not an absolute folder path`, 'Give a new or empty folder such as /root/restore/traefik-stack');
+		throw new InfraOpsError(
+			`"${options.folder}" is not an absolute folder path`,
+			'Give a new or empty folder such as /root/restore/traefik-stack',
+		);
 	}
 	const { key, manifest } = await resolveBackup(target, options.name, options.key, options);
-	if (manifest.sourceKind !== 'host-path') throw new InfraOpsError(`${key} is a volume backup`, 'Restore it into a volume: turn off Host Path Backup');
+	if (manifest.sourceKind !== 'host-path')
+		throw new InfraOpsError(
+			`${key} is a volume backup`,
+			'Restore it into a volume: turn off Host Path Backup',
+		);
 	const quoted = shellQuote(folder);
-	const check = await ssh.exec(`if [ -e ${quoted} ]; then [ -d ${quoted} ] && [ -z "$(ls -A ${quoted})" ] || exit 3; fi`);
-	if (check.code === 3) throw new InfraOpsError(`${ssh.target}: ${folder} exists and is not an empty folder`, 'Restore into a new folder and move what you need from there; live files are never overwritten');
-	if (check.code !== 0) throw new InfraOpsError(`${ssh.target}: cannot check ${folder}: ${check.stderr.trim()}`);
+	const check = await ssh.exec(
+		`if [ -e ${quoted} ]; then [ -d ${quoted} ] && [ -z "$(ls -A ${quoted})" ] || exit 3; fi`,
+	);
+	if (check.code === 3)
+		throw new InfraOpsError(
+			`${ssh.target}: ${folder} exists and is not an empty folder`,
+			'Restore into a new folder and move what you need from there; live files are never overwritten',
+		);
+	if (check.code !== 0)
+		throw new InfraOpsError(`${ssh.target}: cannot check ${folder}: ${check.stderr.trim()}`);
 	const stagingPath = `${folder}.partial-${randomBytes(4).toString('hex')}`;
 	const staging = shellQuote(stagingPath);
 	const tree = shellQuote(`${stagingPath}/tree`);
 	// 0700: no other user of the host reaches a setuid file or a device node before it is made safe
 	const made = await ssh.exec(`mkdir -m 0700 -- ${staging} && mkdir -m 0700 -- ${tree}`);
-	if (made.code !== 0) throw new InfraOpsError(`${ssh.target}: cannot create a folder beside ${folder}: ${made.stderr.trim()}`, 'Check that the SSH user may write to its parent folder');
+	if (made.code !== 0)
+		throw new InfraOpsError(
+			`${ssh.target}: cannot create a folder beside ${folder}: ${made.stderr.trim()}`,
+			'Check that the SSH user may write to its parent folder',
+		);
 	let placed = false;
 	try {
 		const { body } = await getStream(target.s3, target.bucket, key);
@@ -459,33 +623,63 @@ export async function restoreHostPaths(ssh: SshSession, target: StorageTarget, o
 		let writeError: unknown;
 		const readFailed = new AbortController();
 		reading.done.catch((error: Error) => readFailed.abort(error));
-		await ssh.execWithInput(`tar -x -p --numeric-owner -f - -C ${tree}`, reading.tar, { signal: readFailed.signal }).catch((error: unknown) => (writeError = error));
+		await ssh
+			.execWithInput(`tar -x -p --numeric-owner -f - -C ${tree}`, reading.tar, {
+				signal: readFailed.signal,
+			})
+			.catch((error: unknown) => (writeError = error));
 		await reading.done.catch((error: Error) => {
 			throw stepError('read backup', error);
 		});
 		if (writeError) throw stepError('write host folder', writeError);
 		const problems = checkAgainstManifest(manifest, reading.counter, reading.scanner.stats!);
-		if (problems.length) throw new InfraOpsError(`Restored data does not match the manifest: ${problems.join('; ')}`);
+		if (problems.length)
+			throw new InfraOpsError(`Restored data does not match the manifest: ${problems.join('; ')}`);
 		const warnings: string[] = [];
 		let setidCleared: string[] = [];
 		if (!options.keepSetid) {
 			// directories keep setgid: there it only makes new files inherit the group
-			const cleared = await ssh.exec(`cd ${tree} && find . ! -type d ! -type l \\( -perm -4000 -o -perm -2000 \\) -print -exec chmod ug-s {} +`);
-			if (cleared.code !== 0) throw stepError('clear setuid/setgid bits', new Error(cleared.stderr.trim() || `exit ${cleared.code}`));
+			const cleared = await ssh.exec(
+				`cd ${tree} && find . ! -type d ! -type l \\( -perm -4000 -o -perm -2000 \\) -print -exec chmod ug-s {} +`,
+			);
+			if (cleared.code !== 0)
+				throw stepError(
+					'clear setuid/setgid bits',
+					new Error(cleared.stderr.trim() || `exit ${cleared.code}`),
+				);
 			const lines = cleared.stdout.split('\n').filter(Boolean).sort();
 			setidCleared = lines.slice(0, 50).map((l) => `${folder}/${l.replace(/^\.\//, '')}`);
-			if (lines.length) warnings.push(`setuid/setgid bits cleared on ${lines.length} file(s) (turn on Keep Setuid/Setgid Bits to keep them): ${setidCleared.slice(0, 10).join(', ')}${lines.length > 10 ? ', …' : ''}`);
+			if (lines.length)
+				warnings.push(
+					`setuid/setgid bits cleared on ${lines.length} file(s) (turn on Keep Setuid/Setgid Bits to keep them): ${setidCleared.slice(0, 10).join(', ')}${lines.length > 10 ? ', …' : ''}`,
+				);
 		}
 		// a planted archive can carry a world-writable node of the host's disk or memory; a folder of
 		// configuration files never needs one
-		const devices = await ssh.exec(`cd ${tree} && find . \\( -type b -o -type c \\) -print -exec rm -f -- {} +`);
-		if (devices.code !== 0) throw stepError('remove device nodes', new Error(devices.stderr.trim() || `exit ${devices.code}`));
+		const devices = await ssh.exec(
+			`cd ${tree} && find . \\( -type b -o -type c \\) -print -exec rm -f -- {} +`,
+		);
+		if (devices.code !== 0)
+			throw stepError(
+				'remove device nodes',
+				new Error(devices.stderr.trim() || `exit ${devices.code}`),
+			);
 		const deviceLines = devices.stdout.split('\n').filter(Boolean).sort();
-		const devicesRemoved = deviceLines.slice(0, 50).map((l) => `${folder}/${l.replace(/^\.\//, '')}`);
-		if (deviceLines.length) warnings.push(`${deviceLines.length} device node(s) in the backup were not restored (a backup of host paths has no use for them; one planted in the bucket could expose a disk): ${devicesRemoved.slice(0, 10).join(', ')}${deviceLines.length > 10 ? ', …' : ''}`);
+		const devicesRemoved = deviceLines
+			.slice(0, 50)
+			.map((l) => `${folder}/${l.replace(/^\.\//, '')}`);
+		if (deviceLines.length)
+			warnings.push(
+				`${deviceLines.length} device node(s) in the backup were not restored (a backup of host paths has no use for them; one planted in the bucket could expose a disk): ${devicesRemoved.slice(0, 10).join(', ')}${deviceLines.length > 10 ? ', …' : ''}`,
+			);
 		const absoluteLinks = reading.scanner.absoluteLinks.map((l) => `${folder}/${l}`);
-		if (absoluteLinks.length) warnings.push(`${absoluteLinks.length}${absoluteLinks.length === 50 ? '+' : ''} symlink(s) with an absolute target point into the host's tree, not into ${folder}: ${absoluteLinks.slice(0, 10).join(', ')}${absoluteLinks.length > 10 ? ', …' : ''}`);
-		const moved = await ssh.exec(`{ [ ! -e ${quoted} ] || rmdir -- ${quoted}; } && mv -T -- ${tree} ${quoted}`);
+		if (absoluteLinks.length)
+			warnings.push(
+				`${absoluteLinks.length}${absoluteLinks.length === 50 ? '+' : ''} symlink(s) with an absolute target point into the host's tree, not into ${folder}: ${absoluteLinks.slice(0, 10).join(', ')}${absoluteLinks.length > 10 ? ', …' : ''}`,
+			);
+		const moved = await ssh.exec(
+			`{ [ ! -e ${quoted} ] || rmdir -- ${quoted}; } && mv -T -- ${tree} ${quoted}`,
+		);
 		if (moved.code !== 0) throw stepError('move into place', new Error(moved.stderr.trim()));
 		placed = true;
 		return {

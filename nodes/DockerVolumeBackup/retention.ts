@@ -46,7 +46,8 @@ function monthKey(d: Date): string {
 }
 
 export function normalizePolicy(policy: Partial<RetentionPolicy>): RetentionPolicy {
-	const n = (v: unknown) => (Number.isFinite(Number(v)) && Number(v) > 0 ? Math.floor(Number(v)) : 0);
+	const n = (v: unknown) =>
+		Number.isFinite(Number(v)) && Number(v) > 0 ? Math.floor(Number(v)) : 0;
 	return {
 		keepLast: Math.max(1, n(policy.keepLast)),
 		keepDaily: n(policy.keepDaily),
@@ -56,11 +57,17 @@ export function normalizePolicy(policy: Partial<RetentionPolicy>): RetentionPoli
 	};
 }
 
-export function planRetention<T extends RetentionItem>(items: T[], rawPolicy: Partial<RetentionPolicy>, now: Date): RetentionDecision<T>[] {
+export function planRetention<T extends RetentionItem>(
+	items: T[],
+	rawPolicy: Partial<RetentionPolicy>,
+	now: Date,
+): RetentionDecision<T>[] {
 	const policy = normalizePolicy(rawPolicy);
 	const sorted = [...items].sort((a, b) => b.at.getTime() - a.at.getTime());
 	const reasons = new Map<T, string[]>(sorted.map((item) => [item, []]));
-	sorted.slice(0, policy.keepLast).forEach((item, i) => reasons.get(item)!.push(`last ${i + 1}/${policy.keepLast}`));
+	sorted
+		.slice(0, policy.keepLast)
+		.forEach((item, i) => reasons.get(item)!.push(`last ${i + 1}/${policy.keepLast}`));
 	const tier = (count: number, label: string, bucket: (d: Date) => string) => {
 		if (count <= 0) return;
 		const seen = new Set<string>();
@@ -69,14 +76,16 @@ export function planRetention<T extends RetentionItem>(items: T[], rawPolicy: Pa
 			if (seen.has(b)) continue;
 			if (seen.size >= count) break;
 			seen.add(b);
-			if (policy.maxAgeDays > 0 && now.getTime() - item.at.getTime() > policy.maxAgeDays * DAY) continue;
+			if (policy.maxAgeDays > 0 && now.getTime() - item.at.getTime() > policy.maxAgeDays * DAY)
+				continue;
 			reasons.get(item)!.push(`${label} ${b}`);
 		}
 	};
 	if (policy.maxAgeDays > 0 && !policy.keepDaily && !policy.keepWeekly && !policy.keepMonthly) {
 		// max age alone: keep everything younger than it
 		for (const item of sorted) {
-			if (now.getTime() - item.at.getTime() <= policy.maxAgeDays * DAY) reasons.get(item)!.push(`within ${policy.maxAgeDays} days`);
+			if (now.getTime() - item.at.getTime() <= policy.maxAgeDays * DAY)
+				reasons.get(item)!.push(`within ${policy.maxAgeDays} days`);
 		}
 	}
 	tier(policy.keepDaily, 'daily', dayKey);
@@ -84,6 +93,16 @@ export function planRetention<T extends RetentionItem>(items: T[], rawPolicy: Pa
 	tier(policy.keepMonthly, 'monthly', monthKey);
 	return sorted.map((item) => {
 		const r = reasons.get(item)!;
-		return { item, keep: r.length > 0, reasons: r.length ? r : [policy.maxAgeDays > 0 && now.getTime() - item.at.getTime() > policy.maxAgeDays * DAY ? `older than ${policy.maxAgeDays} days` : 'outside every retention tier'] };
+		return {
+			item,
+			keep: r.length > 0,
+			reasons: r.length
+				? r
+				: [
+						policy.maxAgeDays > 0 && now.getTime() - item.at.getTime() > policy.maxAgeDays * DAY
+							? `older than ${policy.maxAgeDays} days`
+							: 'outside every retention tier',
+					],
+		};
 	});
 }

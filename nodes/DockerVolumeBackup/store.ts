@@ -7,7 +7,13 @@ import type { BuildMiddleware } from '@smithy/types';
 
 import { errorMessage, InfraOpsError } from '../shared/errors';
 import { loadS3 } from '../shared/lazy';
-import { MANIFEST_SUFFIX, parseArchiveKey, volumeFolder, type BackupManifest, type ParsedKey } from './manifest';
+import {
+	MANIFEST_SUFFIX,
+	parseArchiveKey,
+	volumeFolder,
+	type BackupManifest,
+	type ParsedKey,
+} from './manifest';
 
 /** Counts and hashes the bytes that go to storage. */
 export class HashCounter extends Transform {
@@ -54,7 +60,12 @@ const MAX_PARTS = 10_000;
 /** S3's limit on the size of one part. */
 const MAX_PART_BYTES = 5 * 1024 ** 3;
 
-export const DEFAULT_UPLOAD: UploadOptions = { partSizeBytes: 8 * 1024 * 1024, queueSize: 2, abortRetryMs: 20_000, partsPerSize: 2000 };
+export const DEFAULT_UPLOAD: UploadOptions = {
+	partSizeBytes: 8 * 1024 * 1024,
+	queueSize: 2,
+	abortRetryMs: 20_000,
+	partsPerSize: 2000,
+};
 
 /**
  * The size of part `partNumber` (1-based): the base size for the first `partsPerSize` parts, then twice
@@ -71,10 +82,12 @@ export interface UploadOutcome {
 }
 
 /** SigV4 signs the value of x-amz-content-sha256 when the request already has one, instead of hashing the body. */
-const unsignedPayload: BuildMiddleware<UploadPartCommandInput, UploadPartCommandOutput> = (next) => async (args) => {
-	(args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
-	return await next(args);
-};
+const unsignedPayload: BuildMiddleware<UploadPartCommandInput, UploadPartCommandOutput> =
+	(next) => async (args) => {
+		(args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] =
+			'UNSIGNED-PAYLOAD';
+		return await next(args);
+	};
 
 /**
  * Sends a request that creates `key` and must never replace an object already there: a HEAD first
@@ -82,18 +95,29 @@ const unsignedPayload: BuildMiddleware<UploadPartCommandInput, UploadPartCommand
  * R2 and MinIO enforce atomically (412 when the key exists). A server that answers the header with
  * NotImplemented gets the request again without it; the HEAD still guarded it.
  */
-async function createOnly<T>(s3: S3Client, bucket: string, key: string, send: (ifNoneMatch: '*' | undefined) => Promise<T>): Promise<T> {
+async function createOnly<T>(
+	s3: S3Client,
+	bucket: string,
+	key: string,
+	send: (ifNoneMatch: '*' | undefined) => Promise<T>,
+): Promise<T> {
 	const exists = () =>
-		new InfraOpsError(`${key} already exists in the bucket: refusing to replace it`, 'Another run (or someone with write access to the bucket) wrote this key; nothing was overwritten');
+		new InfraOpsError(
+			`${key} already exists in the bucket: refusing to replace it`,
+			'Another run (or someone with write access to the bucket) wrote this key; nothing was overwritten',
+		);
 	const { HeadObjectCommand } = loadS3();
 	try {
-		await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: AbortSignal.timeout(30_000) });
+		await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), {
+			abortSignal: AbortSignal.timeout(30_000),
+		});
 		throw exists();
 	} catch (error) {
 		if (error instanceof InfraOpsError) throw error;
 		const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 		// AWS answers 403 for a missing key when the caller may not list the bucket: the conditional write still guards it
-		if (status !== 404 && status !== 403 && (error as { name?: string }).name !== 'NotFound') throw error;
+		if (status !== 404 && status !== 403 && (error as { name?: string }).name !== 'NotFound')
+			throw error;
 	}
 	try {
 		return await send('*');
@@ -109,14 +133,23 @@ async function createOnly<T>(s3: S3Client, bucket: string, key: string, send: (i
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Aborts a multipart upload, retrying until `deadlineMs`; NoSuchUpload counts as done. */
-export async function abortUpload(s3: S3Client, bucket: string, key: string, uploadId: string, retryMs: number): Promise<{ aborted: boolean; error?: string }> {
+export async function abortUpload(
+	s3: S3Client,
+	bucket: string,
+	key: string,
+	uploadId: string,
+	retryMs: number,
+): Promise<{ aborted: boolean; error?: string }> {
 	const { AbortMultipartUploadCommand } = loadS3();
 	const deadline = Date.now() + retryMs;
 	let delay = 250;
 	let lastError = '';
 	for (;;) {
 		try {
-			await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), { abortSignal: AbortSignal.timeout(15_000) });
+			await s3.send(
+				new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }),
+				{ abortSignal: AbortSignal.timeout(15_000) },
+			);
 			return { aborted: true };
 		} catch (error) {
 			const name = (error as { name?: string }).name;
@@ -149,7 +182,12 @@ export async function uploadStream(
 	options: UploadOptions,
 	onUploadId?: (id: string) => void,
 ): Promise<UploadOutcome> {
-	const { CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand, PutObjectCommand } = loadS3();
+	const {
+		CreateMultipartUploadCommand,
+		UploadPartCommand,
+		CompleteMultipartUploadCommand,
+		PutObjectCommand,
+	} = loadS3();
 	const partsPerSize = Math.max(1, options.partsPerSize ?? DEFAULT_UPLOAD.partsPerSize!);
 	/** The size of the part being filled (number `partNumber + 1`). */
 	const nextPartSize = () => partSizeFor(partNumber + 1, options.partSizeBytes, partsPerSize);
@@ -167,21 +205,40 @@ export async function uploadStream(
 	let partNumber = 0;
 
 	const createUpload = () =>
-		(createPromise ??= s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType })).then((out) => {
-			if (!out.UploadId) throw new InfraOpsError('The S3 server returned no upload id for the multipart upload');
-			uploadId = out.UploadId;
-			return uploadId;
-		}));
+		(createPromise ??= s3
+			.send(
+				new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType }),
+			)
+			.then((out) => {
+				if (!out.UploadId)
+					throw new InfraOpsError('The S3 server returned no upload id for the multipart upload');
+				uploadId = out.UploadId;
+				return uploadId;
+			}));
 
 	const sendPart = (buffer: Buffer, length: number) => {
 		if (partNumber === MAX_PARTS) {
-			throw new InfraOpsError(`The backup needs more than ${MAX_PARTS} parts (the last ones of ${partSizeFor(MAX_PARTS, options.partSizeBytes, partsPerSize) / 2 ** 20} MiB)`, 'Raise Part Size in the Backup options');
+			throw new InfraOpsError(
+				`The backup needs more than ${MAX_PARTS} parts (the last ones of ${partSizeFor(MAX_PARTS, options.partSizeBytes, partsPerSize) / 2 ** 20} MiB)`,
+				'Raise Part Size in the Backup options',
+			);
 		}
 		const number = ++partNumber;
 		const task: Promise<void> = (async () => {
 			const id = await createUpload();
-			const command = new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: id, PartNumber: number, Body: buffer.subarray(0, length), ContentLength: length });
-			if (options.signPayload === false) command.middlewareStack.add(unsignedPayload, { step: 'build', name: 'infraOpsUnsignedPayload' });
+			const command = new UploadPartCommand({
+				Bucket: bucket,
+				Key: key,
+				UploadId: id,
+				PartNumber: number,
+				Body: buffer.subarray(0, length),
+				ContentLength: length,
+			});
+			if (options.signPayload === false)
+				command.middlewareStack.add(unsignedPayload, {
+					step: 'build',
+					name: 'infraOpsUnsignedPayload',
+				});
 			const out = await s3.send(command);
 			parts.push({ PartNumber: number, ETag: out.ETag });
 			free.push(buffer);
@@ -222,14 +279,30 @@ export async function uploadStream(
 					current = await nextBuffer();
 					fill = 0;
 				}
-				const n = chunk.copy(current, fill, offset, Math.min(chunk.length, offset + current.length - fill));
+				const n = chunk.copy(
+					current,
+					fill,
+					offset,
+					Math.min(chunk.length, offset + current.length - fill),
+				);
 				fill += n;
 				offset += n;
 			}
 		}
 		if (partNumber === 0) {
 			const data = current ? current.subarray(0, fill) : Buffer.alloc(0);
-			await createOnly(s3, bucket, key, (IfNoneMatch) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data, ContentLength: fill, ContentType: contentType, IfNoneMatch })));
+			await createOnly(s3, bucket, key, (IfNoneMatch) =>
+				s3.send(
+					new PutObjectCommand({
+						Bucket: bucket,
+						Key: key,
+						Body: data,
+						ContentLength: fill,
+						ContentType: contentType,
+						IfNoneMatch,
+					}),
+				),
+			);
 			return {};
 		}
 		if (current && fill > 0) sendPart(current, fill);
@@ -238,7 +311,15 @@ export async function uploadStream(
 		if (failure) throw failure;
 		parts.sort((a, b) => a.PartNumber - b.PartNumber);
 		await createOnly(s3, bucket, key, (IfNoneMatch) =>
-			s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts }, IfNoneMatch })),
+			s3.send(
+				new CompleteMultipartUploadCommand({
+					Bucket: bucket,
+					Key: key,
+					UploadId: uploadId,
+					MultipartUpload: { Parts: parts },
+					IfNoneMatch,
+				}),
+			),
 		);
 		return { uploadId };
 	} catch (error) {
@@ -251,26 +332,50 @@ export async function uploadStream(
 			const note = result.aborted
 				? `multipart upload ${uploadId} aborted, no parts left`
 				: `multipart upload ${uploadId} could NOT be aborted (${result.error}); set a lifecycle rule that aborts incomplete multipart uploads`;
-			throw Object.assign(new InfraOpsError(`${errorMessage(error)} (${note})`, (error as InfraOpsError).hint, { cause: error }), {
-				uploadId,
-				uploadAborted: result.aborted,
-			});
+			throw Object.assign(
+				new InfraOpsError(`${errorMessage(error)} (${note})`, (error as InfraOpsError).hint, {
+					cause: error,
+				}),
+				{
+					uploadId,
+					uploadAborted: result.aborted,
+				},
+			);
 		}
 		throw error;
 	}
 }
 
-export async function headSize(s3: S3Client, bucket: string, key: string): Promise<number | undefined> {
+export async function headSize(
+	s3: S3Client,
+	bucket: string,
+	key: string,
+): Promise<number | undefined> {
 	const { HeadObjectCommand } = loadS3();
 	const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
 	return head.ContentLength;
 }
 
 /** `createOnly`: the key must not exist yet (a new backup's manifest); else the object is replaced (Verify's record). */
-export async function putJson(s3: S3Client, bucket: string, key: string, value: unknown, options: { createOnly?: boolean } = {}): Promise<void> {
+export async function putJson(
+	s3: S3Client,
+	bucket: string,
+	key: string,
+	value: unknown,
+	options: { createOnly?: boolean } = {},
+): Promise<void> {
 	const { PutObjectCommand } = loadS3();
 	const Body = JSON.stringify(value, null, 2) + '\n';
-	const put = (IfNoneMatch: '*' | undefined) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body, ContentType: 'application/json', IfNoneMatch }));
+	const put = (IfNoneMatch: '*' | undefined) =>
+		s3.send(
+			new PutObjectCommand({
+				Bucket: bucket,
+				Key: key,
+				Body,
+				ContentType: 'application/json',
+				IfNoneMatch,
+			}),
+		);
 	if (options.createOnly) await createOnly(s3, bucket, key, put);
 	else await put(undefined);
 }
@@ -282,7 +387,11 @@ export async function getJson<T>(s3: S3Client, bucket: string, key: string): Pro
 	return JSON.parse(text) as T;
 }
 
-export async function getStream(s3: S3Client, bucket: string, key: string): Promise<{ body: Readable; size?: number }> {
+export async function getStream(
+	s3: S3Client,
+	bucket: string,
+	key: string,
+): Promise<{ body: Readable; size?: number }> {
 	const { GetObjectCommand } = loadS3();
 	const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
 	return { body: out.Body as Readable, size: out.ContentLength };
@@ -294,27 +403,46 @@ export interface ListedObject {
 	lastModified?: Date;
 }
 
-export async function listAll(s3: S3Client, bucket: string, prefix: string): Promise<ListedObject[]> {
+export async function listAll(
+	s3: S3Client,
+	bucket: string,
+	prefix: string,
+): Promise<ListedObject[]> {
 	const { ListObjectsV2Command } = loadS3();
 	const out: ListedObject[] = [];
 	let token: string | undefined;
 	do {
-		const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-		for (const o of page.Contents ?? []) if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified });
+		const page = await s3.send(
+			new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+		);
+		for (const o of page.Contents ?? [])
+			if (o.Key) out.push({ key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified });
 		token = page.IsTruncated ? page.NextContinuationToken : undefined;
 	} while (token);
 	return out;
 }
 
 /** Volume folders under the prefix (one level). */
-export async function listVolumeFolders(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
+export async function listVolumeFolders(
+	s3: S3Client,
+	bucket: string,
+	prefix: string,
+): Promise<string[]> {
 	const { ListObjectsV2Command } = loadS3();
 	const base = prefix ? `${prefix}/` : '';
 	const names = new Set<string>();
 	let token: string | undefined;
 	do {
-		const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: base, Delimiter: '/', ContinuationToken: token }));
-		for (const p of page.CommonPrefixes ?? []) if (p.Prefix) names.add(p.Prefix.slice(base.length).replace(/\/$/, ''));
+		const page = await s3.send(
+			new ListObjectsV2Command({
+				Bucket: bucket,
+				Prefix: base,
+				Delimiter: '/',
+				ContinuationToken: token,
+			}),
+		);
+		for (const p of page.CommonPrefixes ?? [])
+			if (p.Prefix) names.add(p.Prefix.slice(base.length).replace(/\/$/, ''));
 		token = page.IsTruncated ? page.NextContinuationToken : undefined;
 	} while (token);
 	return [...names].sort();
@@ -327,7 +455,12 @@ export interface StoredBackup extends ParsedKey {
 }
 
 /** The backups of one volume, newest first; only keys this node writes. */
-export async function listBackups(s3: S3Client, bucket: string, prefix: string, volume: string): Promise<StoredBackup[]> {
+export async function listBackups(
+	s3: S3Client,
+	bucket: string,
+	prefix: string,
+	volume: string,
+): Promise<StoredBackup[]> {
 	const objects = await listAll(s3, bucket, volumeFolder(prefix, volume));
 	const keys = new Set(objects.map((o) => o.key));
 	const out: StoredBackup[] = [];
@@ -337,14 +470,24 @@ export async function listBackups(s3: S3Client, bucket: string, prefix: string, 
 		if (!parsed) continue;
 		out.push({ ...parsed, size: o.size, complete: keys.has(o.key + MANIFEST_SUFFIX) });
 	}
-	return out.sort((a, b) => b.at.getTime() - a.at.getTime() || (a.key < b.key ? 1 : a.key > b.key ? -1 : 0));
+	return out.sort(
+		(a, b) => b.at.getTime() - a.at.getTime() || (a.key < b.key ? 1 : a.key > b.key ? -1 : 0),
+	);
 }
 
-export async function readManifest(s3: S3Client, bucket: string, archiveKey: string): Promise<BackupManifest> {
+export async function readManifest(
+	s3: S3Client,
+	bucket: string,
+	archiveKey: string,
+): Promise<BackupManifest> {
 	try {
 		return await getJson<BackupManifest>(s3, bucket, archiveKey + MANIFEST_SUFFIX);
 	} catch (error) {
-		throw new InfraOpsError(`Cannot read the manifest of ${archiveKey}: ${errorMessage(error)}`, 'The backup may be incomplete; choose another one', { cause: error });
+		throw new InfraOpsError(
+			`Cannot read the manifest of ${archiveKey}: ${errorMessage(error)}`,
+			'The backup may be incomplete; choose another one',
+			{ cause: error },
+		);
 	}
 }
 
@@ -354,7 +497,12 @@ export async function deleteKeys(s3: S3Client, bucket: string, keys: string[]): 
 	const failed: string[] = [];
 	for (let i = 0; i < keys.length; i += 1000) {
 		const batch = keys.slice(i, i + 1000);
-		const out = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
+		const out = await s3.send(
+			new DeleteObjectsCommand({
+				Bucket: bucket,
+				Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
+			}),
+		);
 		for (const e of out.Errors ?? []) if (e.Key) failed.push(e.Key);
 	}
 	return failed;

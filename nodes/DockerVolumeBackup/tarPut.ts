@@ -17,17 +17,31 @@ const HELD_CAP = 100_000;
 
 function octalField(value: number, width: number): string {
 	const max = 8 ** (width - 1) - 1;
-	return Math.min(Math.max(0, value), max).toString(8).padStart(width - 1, '0') + '\0';
+	return (
+		Math.min(Math.max(0, value), max)
+			.toString(8)
+			.padStart(width - 1, '0') + '\0'
+	);
 }
 
 function paxRecord(key: string, value: string): string {
 	const body = ` ${key}=${value}\n`;
 	let length = Buffer.byteLength(body) + 1;
-	while (String(length).length + Buffer.byteLength(body) !== length) length = String(length).length + Buffer.byteLength(body);
+	while (String(length).length + Buffer.byteLength(body) !== length)
+		length = String(length).length + Buffer.byteLength(body);
 	return `${length}${body}`;
 }
 
-function ustarHeader(name: string, type: string, size: number, mode: number, uid: number, gid: number, mtime: number, link = ''): Buffer {
+function ustarHeader(
+	name: string,
+	type: string,
+	size: number,
+	mode: number,
+	uid: number,
+	gid: number,
+	mtime: number,
+	link = '',
+): Buffer {
 	const h = Buffer.alloc(BLOCK);
 	h.write(name.slice(0, 99), 0, 'latin1');
 	h.write(octalField(mode, 8), 100, 'latin1');
@@ -48,7 +62,12 @@ function ustarHeader(name: string, type: string, size: number, mode: number, uid
 
 /** One entry with a pax header carrying its exact path, link, owner and time (no length limits). */
 function tarEntry(name: string, entry: TarEntry): Buffer {
-	const records = [paxRecord('path', name), paxRecord('uid', entry.uid), paxRecord('gid', entry.gid), paxRecord('mtime', String(entry.mtime))];
+	const records = [
+		paxRecord('path', name),
+		paxRecord('uid', entry.uid),
+		paxRecord('gid', entry.gid),
+		paxRecord('mtime', String(entry.mtime)),
+	];
 	if (entry.type === '2') records.push(paxRecord('linkpath', entry.link));
 	const pax = Buffer.from(records.join(''), 'utf8');
 	const padding = Buffer.alloc((BLOCK - (pax.length % BLOCK)) % BLOCK);
@@ -57,7 +76,16 @@ function tarEntry(name: string, entry: TarEntry): Buffer {
 		ustarHeader(placeholder, 'x', pax.length, 0o644, 0, 0, entry.mtime),
 		pax,
 		padding,
-		ustarHeader(placeholder, entry.type, 0, entry.mode, Number(entry.uid), Number(entry.gid), entry.mtime, entry.type === '2' ? 'link' : ''),
+		ustarHeader(
+			placeholder,
+			entry.type,
+			0,
+			entry.mode,
+			Number(entry.uid),
+			Number(entry.gid),
+			entry.mtime,
+			entry.type === '2' ? 'link' : '',
+		),
 	]);
 }
 
@@ -159,7 +187,10 @@ export class OutsideLinkFilter extends Transform {
 		}
 		const type = String.fromCharCode(header[156] || 0x30);
 		if (type === 'x' || type === 'L' || type === 'K' || type === 'g') {
-			const size = parseInt(header.subarray(124, 136).toString('latin1').replace(/\0.*$/s, '').trim() || '0', 8);
+			const size = parseInt(
+				header.subarray(124, 136).toString('latin1').replace(/\0.*$/s, '').trim() || '0',
+				8,
+			);
 			this.pending.push(header);
 			const padded = Math.ceil(size / BLOCK) * BLOCK;
 			if (padded) this.meta = { type, size, remaining: padded, parts: [] };
@@ -176,7 +207,11 @@ export class OutsideLinkFilter extends Transform {
 			if (path) this.stack.push({ ...entry, name: path });
 		}
 		if (entry.type === '2' && linkLeavesRoot(path, entry.link)) {
-			if (this.held.length >= HELD_CAP) throw new InfraOpsError(`More than ${HELD_CAP} symlinks point outside the volume`, 'Restore this backup with age -d | zstd -d | tar -x instead');
+			if (this.held.length >= HELD_CAP)
+				throw new InfraOpsError(
+					`More than ${HELD_CAP} symlinks point outside the volume`,
+					'Restore this backup with age -d | zstd -d | tar -x instead',
+				);
 			this.held.push({ ...entry, name: path });
 			for (const dir of this.stack) if (isAncestor(dir)) this.dirs.set(dir.name, dir);
 			this.pending = [];
@@ -207,8 +242,14 @@ export class OutsideLinkFilter extends Transform {
  * not apply an archive's own `./` entry to the folder it extracts into, but does apply a folder entry
  * to an existing folder (here the volume's mount point).
  */
-export function rootFolderTar(base: string, root: { mode: number; uid: string; gid: string; mtime: number }): Buffer {
-	return Buffer.concat([tarEntry(`${base}/`, { name: '', type: '5', link: '', realSize: 0, ...root }), Buffer.alloc(BLOCK * 2)]);
+export function rootFolderTar(
+	base: string,
+	root: { mode: number; uid: string; gid: string; mtime: number },
+): Buffer {
+	return Buffer.concat([
+		tarEntry(`${base}/`, { name: '', type: '5', link: '', realSize: 0, ...root }),
+		Buffer.alloc(BLOCK * 2),
+	]);
 }
 
 export interface TreeWrite {
@@ -228,7 +269,8 @@ export function putTree(helper: Dockerode.Container, dest: string, tar: Readable
 	tar.pipe(filter);
 	const done = (async () => {
 		await helper.putArchive(filter as unknown as NodeJS.ReadableStream, { path: dest });
-		if (filter.held.length) await helper.putArchive(filter.linkTar(dest.replace(/^\/+/, '')), { path: '/' });
+		if (filter.held.length)
+			await helper.putArchive(filter.linkTar(dest.replace(/^\/+/, '')), { path: '/' });
 	})();
 	// Docker refused the stream: keep reading it to the end (into nothing), so the caller's read side
 	// finishes and can still say whether the archive itself is intact

@@ -104,7 +104,14 @@ export class TarScanner extends Transform {
 	readonly absoluteLinks: string[] = [];
 	/** Entries no restore path of this node reproduces (first 50), with the reason. */
 	readonly unrestorable: string[] = [];
-	readonly sparse: SparseSeen = { sparseEntries: 0, sparseApparentBytes: 0, sparseStoredBytes: 0, zeroFilledFiles: 0, zeroFilledApparentBytes: 0, zeroFilledZeroBytes: 0 };
+	readonly sparse: SparseSeen = {
+		sparseEntries: 0,
+		sparseApparentBytes: 0,
+		sparseStoredBytes: 0,
+		zeroFilledFiles: 0,
+		zeroFilledApparentBytes: 0,
+		zeroFilledZeroBytes: 0,
+	};
 	/** The current regular file's data still to come (padding excluded), where it is, and its zero blocks so far. */
 	private dataLeft = 0;
 	private dataOffset = 0;
@@ -166,7 +173,9 @@ export class TarScanner extends Transform {
 			}
 			const need = BLOCK - this.header.length;
 			const take = Math.min(need, chunk.length - offset);
-			this.header = this.header.length ? Buffer.concat([this.header, chunk.subarray(offset, offset + take)]) : Buffer.from(chunk.subarray(offset, offset + take));
+			this.header = this.header.length
+				? Buffer.concat([this.header, chunk.subarray(offset, offset + take)])
+				: Buffer.from(chunk.subarray(offset, offset + take));
 			offset += take;
 			if (this.header.length === BLOCK) {
 				const header = this.header;
@@ -205,15 +214,23 @@ export class TarScanner extends Transform {
 		// the root folder's own times and mode belong to the volume, not to its content
 		const root = name === '.' || name === './' || name === '';
 		if (root) this.root ??= entry;
-		else this.tree.update(`${name.replace(/\/$/, '')}\0${type}\0${mode.toString(8)}\0${uid}:${gid}\0${type === '5' ? 0 : realSize}\0${link}\0${mtime}\n`);
+		else
+			this.tree.update(
+				`${name.replace(/\/$/, '')}\0${type}\0${mode.toString(8)}\0${uid}:${gid}\0${type === '5' ? 0 : realSize}\0${link}\0${mtime}\n`,
+			);
 		this.noteLinks(entry);
 		this.longName = undefined;
 		this.longLink = undefined;
 		this.skip = Math.ceil(entryDataBytes(entry) / BLOCK) * BLOCK;
-		const gnuSparse = type === 'S' || Object.keys(this.pax).some((k) => k.startsWith('GNU.sparse.'));
+		const gnuSparse =
+			type === 'S' || Object.keys(this.pax).some((k) => k.startsWith('GNU.sparse.'));
 		if (gnuSparse) {
 			this.sparse.sparseEntries++;
-			const apparent = Number(this.pax['GNU.sparse.realsize'] ?? this.pax['GNU.sparse.size'] ?? (type === 'S' ? octal(header.subarray(483, 495)) : realSize));
+			const apparent = Number(
+				this.pax['GNU.sparse.realsize'] ??
+					this.pax['GNU.sparse.size'] ??
+					(type === 'S' ? octal(header.subarray(483, 495)) : realSize),
+			);
 			this.sparse.sparseApparentBytes += Number.isFinite(apparent) ? apparent : 0;
 			this.sparse.sparseStoredBytes += entryDataBytes(entry);
 		} else if ((type === '0' || type === '\0' || type === '7') && realSize >= ZERO_FILE_THRESHOLD) {
@@ -233,7 +250,10 @@ export class TarScanner extends Transform {
 		while (at < end) {
 			const inBlock = this.dataOffset % 4096;
 			const n = Math.min(4096 - inBlock, end - at);
-			if (this.blockZero) this.blockZero = chunk[at] === 0 && chunk.subarray(at, at + n).equals(n === 4096 ? ZERO_BLOCK : ZERO_BLOCK.subarray(0, n));
+			if (this.blockZero)
+				this.blockZero =
+					chunk[at] === 0 &&
+					chunk.subarray(at, at + n).equals(n === 4096 ? ZERO_BLOCK : ZERO_BLOCK.subarray(0, n));
 			at += n;
 			this.dataOffset += n;
 			if (this.dataOffset % 4096 === 0) {
@@ -253,12 +273,16 @@ export class TarScanner extends Transform {
 	 * a hard link to one of them cannot be, so the backup names it as a warning. */
 	private noteLinks(entry: TarEntry): void {
 		const path = entryPath(entry.name);
-		if (entry.type === '2' && entry.link.startsWith('/') && this.absoluteLinks.length < LIST_CAP) this.absoluteLinks.push(`${path} -> ${entry.link}`);
+		if (entry.type === '2' && entry.link.startsWith('/') && this.absoluteLinks.length < LIST_CAP)
+			this.absoluteLinks.push(`${path} -> ${entry.link}`);
 		if (entry.type === '2' && linkLeavesRoot(path, entry.link)) {
 			if (this.linksOutside.length < LIST_CAP) this.linksOutside.push(path);
 			if (this.outsideSet.size < SET_CAP) this.outsideSet.add(path);
 		} else if (entry.type === '1' && this.outsideSet.has(entryPath(entry.link))) {
-			if (this.unrestorable.length < LIST_CAP) this.unrestorable.push(`${path} (hard link to the symlink ${entryPath(entry.link)}, which points outside the volume)`);
+			if (this.unrestorable.length < LIST_CAP)
+				this.unrestorable.push(
+					`${path} (hard link to the symlink ${entryPath(entry.link)}, which points outside the volume)`,
+				);
 		}
 	}
 }
@@ -278,11 +302,19 @@ export interface TarEntry {
 	mtime: number;
 }
 
-export function parseEntry(header: Buffer, pax: Record<string, string>, longName?: string, longLink?: string): TarEntry {
+export function parseEntry(
+	header: Buffer,
+	pax: Record<string, string>,
+	longName?: string,
+	longLink?: string,
+): TarEntry {
 	const size = octal(header.subarray(124, 136));
 	const prefix = cstring(header.subarray(345, 500));
 	return {
-		name: pax.path ?? longName ?? (prefix ? `${prefix}/${cstring(header.subarray(0, 100))}` : cstring(header.subarray(0, 100))),
+		name:
+			pax.path ??
+			longName ??
+			(prefix ? `${prefix}/${cstring(header.subarray(0, 100))}` : cstring(header.subarray(0, 100))),
 		type: String.fromCharCode(header[156] || 0x30),
 		link: pax.linkpath ?? longLink ?? cstring(header.subarray(157, 257)),
 		realSize: pax.size !== undefined ? Number(pax.size) : size,
@@ -299,7 +331,10 @@ export function entryDataBytes(entry: TarEntry): number {
 
 /** `./sub/a/` → `sub/a`: the path below the archive's root. */
 export function entryPath(name: string): string {
-	return name.replace(/^(\.\/)+/, '').replace(/^\/+/, '').replace(/\/+$/, '');
+	return name
+		.replace(/^(\.\/)+/, '')
+		.replace(/^\/+/, '')
+		.replace(/\/+$/, '');
 }
 
 /**

@@ -9,7 +9,13 @@ import type Dockerode from 'dockerode';
 import { errorMessage } from '../shared/errors';
 import type { AgeDecryptKey } from './age';
 import { createHelper, pickHelperImage, removeQuietly } from './dockerVolumes';
-import { checkAgainstManifest, readBackupStream, resolveBackup, type StorageTarget, type TrustOptions } from './engine';
+import {
+	checkAgainstManifest,
+	readBackupStream,
+	resolveBackup,
+	type StorageTarget,
+	type TrustOptions,
+} from './engine';
 import { manifestKey } from './manifest';
 import { restoreStream } from './restore';
 import { getStream, putJson } from './store';
@@ -37,10 +43,22 @@ export interface VerifyResult {
 export async function verifyBackup(
 	docker: Dockerode | undefined,
 	target: StorageTarget,
-	options: TrustOptions & { volume: string; key?: string; decryptKey?: AgeDecryptKey; scratchRestore: boolean; helperImage?: string; recordInManifest: boolean },
+	options: TrustOptions & {
+		volume: string;
+		key?: string;
+		decryptKey?: AgeDecryptKey;
+		scratchRestore: boolean;
+		helperImage?: string;
+		recordInManifest: boolean;
+	},
 ): Promise<VerifyResult> {
 	const t0 = Date.now();
-	const { key, manifest, notes } = await resolveBackup(target, options.volume, options.key, options);
+	const { key, manifest, notes } = await resolveBackup(
+		target,
+		options.volume,
+		options.key,
+		options,
+	);
 	const archiveProblems: string[] = [];
 	const restoreProblems: string[] = [];
 	let entries = 0;
@@ -63,15 +81,24 @@ export async function verifyBackup(
 			const { body } = await getStream(target.s3, target.bucket, key);
 			const reading = readBackupStream(body, manifest, options.decryptKey);
 			reading.tar.resume();
-			await reading.done.catch((error: unknown) => archiveProblems.push(`reading the backup failed: ${errorMessage(error)}`));
-			if (reading.scanner.stats) archiveProblems.push(...checkAgainstManifest(manifest, reading.counter, reading.scanner.stats));
+			await reading.done.catch((error: unknown) =>
+				archiveProblems.push(`reading the backup failed: ${errorMessage(error)}`),
+			);
+			if (reading.scanner.stats)
+				archiveProblems.push(
+					...checkAgainstManifest(manifest, reading.counter, reading.scanner.stats),
+				);
 			entries = reading.scanner.stats?.entries ?? 0;
 			storedBytes = reading.counter.bytes;
 			unrestorable = reading.scanner.unrestorable;
 		}
 	} finally {
 		await removeQuietly(helper);
-		if (scratch && docker) await docker.getVolume(scratch).remove().catch(() => undefined);
+		if (scratch && docker)
+			await docker
+				.getVolume(scratch)
+				.remove()
+				.catch(() => undefined);
 	}
 	if (!archiveProblems.length && unrestorable.length && !restoreProblems.length) {
 		restoreProblems.push(`Restore cannot reproduce: ${unrestorable.join('; ')}`);
@@ -79,10 +106,31 @@ export async function verifyBackup(
 	const problems = [...archiveProblems, ...restoreProblems];
 	const ok = problems.length === 0;
 	if (options.recordInManifest) {
-		const message = archiveProblems.length ? archiveProblems.join('; ') : restoreProblems.length ? `archive intact, restore failed: ${restoreProblems.join('; ')}` : undefined;
-		manifest.verified = { at: new Date().toISOString(), ok, scratchRestore: Boolean(scratch), message };
+		const message = archiveProblems.length
+			? archiveProblems.join('; ')
+			: restoreProblems.length
+				? `archive intact, restore failed: ${restoreProblems.join('; ')}`
+				: undefined;
+		manifest.verified = {
+			at: new Date().toISOString(),
+			ok,
+			scratchRestore: Boolean(scratch),
+			message,
+		};
 		// `verified` is outside the signed bytes (signing.ts): this rewrite keeps the signature valid
 		await putJson(target.s3, target.bucket, manifestKey(key), manifest).catch(() => undefined);
 	}
-	return { volume: manifest.volume, key, ok, problems, archiveOk: archiveProblems.length === 0, restoreProblems, scratchRestore: Boolean(scratch), entries, storedBytes, durationMs: Date.now() - t0, notes: notes.filter((n) => !n.startsWith('future-dated')) };
+	return {
+		volume: manifest.volume,
+		key,
+		ok,
+		problems,
+		archiveOk: archiveProblems.length === 0,
+		restoreProblems,
+		scratchRestore: Boolean(scratch),
+		entries,
+		storedBytes,
+		durationMs: Date.now() - t0,
+		notes: notes.filter((n) => !n.startsWith('future-dated')),
+	};
 }

@@ -1,5 +1,10 @@
 import { NodeConnectionTypes } from 'n8n-workflow';
-import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
+import type {
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeType,
+	INodeTypeDescription,
+} from 'n8n-workflow';
 
 import { credentialTests } from '../shared/credentialTests';
 import { operationProperties, router } from './actions/router';
@@ -12,12 +17,15 @@ export class ProxmoxLxc implements INodeType {
 		group: ['transform'],
 		version: 1,
 		subtitle: '={{$parameter["operation"]}}',
-		description: 'Manage Proxmox VE LXC containers and keep them at a desired state: plan shows drift, apply fixes it; every task is waited for',
+		description:
+			'Manage Proxmox VE LXC containers and keep them at a desired state: plan shows drift, apply fixes it; every task is waited for',
 		defaults: { name: 'Proxmox LXC' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'infraOpsProxmoxApi', required: true, testedBy: 'infraOpsProxmoxApiTest' }],
+		credentials: [
+			{ name: 'infraOpsProxmoxApi', required: true, testedBy: 'infraOpsProxmoxApiTest' },
+		],
 		properties: [
 			{
 				displayName: 'Resource',
@@ -26,7 +34,11 @@ export class ProxmoxLxc implements INodeType {
 				noDataExpression: true,
 				options: [
 					{ name: 'Container', value: 'container' },
-					{ name: 'Desired State', value: 'desiredState', description: 'Infrastructure as code: many containers at once, with drift detection' },
+					{
+						name: 'Desired State',
+						value: 'desiredState',
+						description: 'Infrastructure as code: many containers at once, with drift detection',
+					},
 				],
 				default: 'container',
 			},
@@ -37,15 +49,61 @@ export class ProxmoxLxc implements INodeType {
 				noDataExpression: true,
 				displayOptions: { show: { resource: ['container'] } },
 				options: [
-					{ name: 'Audit VLAN Segmentation', value: 'auditSegmentation', description: 'Each container\'s VLAN tags against a tier map (management, application, data, external)', action: 'Audit VLAN segmentation' },
-					{ name: 'Clone', value: 'clone', description: 'Full or linked clone, optionally onto another node', action: 'Clone a container' },
-					{ name: 'Create', value: 'create', description: 'Create a container from a template', action: 'Create a container' },
-					{ name: 'Delete', value: 'delete', description: 'Destroy a stopped container (running only with Force)', action: 'Delete a container' },
-					{ name: 'Get', value: 'get', description: 'Config, status and pending changes of a container', action: 'Get a container' },
-					{ name: 'List', value: 'list', description: 'Containers of the cluster or of one node', action: 'List containers' },
-					{ name: 'Power', value: 'power', description: 'Start, shut down, stop or reboot, and wait for the state', action: 'Change power state' },
-					{ name: 'Snapshot', value: 'snapshot', description: 'Create, list, roll back or delete snapshots', action: 'Manage snapshots' },
-					{ name: 'Update Config', value: 'updateConfig', description: 'Set or delete config keys, refused if the config changed meanwhile', action: 'Update container config' },
+					{
+						name: 'Audit VLAN Segmentation',
+						value: 'auditSegmentation',
+						description:
+							"Each container's VLAN tags against a tier map (management, application, data, external)",
+						action: 'Audit VLAN segmentation',
+					},
+					{
+						name: 'Clone',
+						value: 'clone',
+						description: 'Full or linked clone, optionally onto another node',
+						action: 'Clone a container',
+					},
+					{
+						name: 'Create',
+						value: 'create',
+						description: 'Create a container from a template',
+						action: 'Create a container',
+					},
+					{
+						name: 'Delete',
+						value: 'delete',
+						description: 'Destroy a stopped container (running only with Force)',
+						action: 'Delete a container',
+					},
+					{
+						name: 'Get',
+						value: 'get',
+						description: 'Config, status and pending changes of a container',
+						action: 'Get a container',
+					},
+					{
+						name: 'List',
+						value: 'list',
+						description: 'Containers of the cluster or of one node',
+						action: 'List containers',
+					},
+					{
+						name: 'Power',
+						value: 'power',
+						description: 'Start, shut down, stop or reboot, and wait for the state',
+						action: 'Change power state',
+					},
+					{
+						name: 'Snapshot',
+						value: 'snapshot',
+						description: 'Create, list, roll back or delete snapshots',
+						action: 'Manage snapshots',
+					},
+					{
+						name: 'Update Config',
+						value: 'updateConfig',
+						description: 'Set or delete config keys, refused if the config changed meanwhile',
+						action: 'Update container config',
+					},
 				],
 				default: 'list',
 			},
@@ -56,7 +114,12 @@ export class ProxmoxLxc implements INodeType {
 				noDataExpression: true,
 				displayOptions: { show: { resource: ['desiredState'] } },
 				options: [
-					{ name: 'Ensure', value: 'ensure', description: 'Plan or apply a desired state (JSON or YAML) for one or many containers', action: 'Ensure desired state' },
+					{
+						name: 'Ensure',
+						value: 'ensure',
+						description: 'Plan or apply a desired state (JSON or YAML) for one or many containers',
+						action: 'Ensure desired state',
+					},
 				],
 				default: 'ensure',
 			},

@@ -4,7 +4,17 @@ import { mapConcurrent } from '../shared/concurrency';
 import { errorMessage } from '../shared/errors';
 import type { NewFinding } from '../shared/findings';
 import { createParams, type DesiredContainer } from './desiredState';
-import { createContainer, deleteContainer, getContainer, listContainers, power, resizeDisk, updateConfig, type ConfigValue, type ContainerDetails } from './lxc';
+import {
+	createContainer,
+	deleteContainer,
+	getContainer,
+	listContainers,
+	power,
+	resizeDisk,
+	updateConfig,
+	type ConfigValue,
+	type ContainerDetails,
+} from './lxc';
 import { formatSize, normaliseValue, parsePropertyString, parseSize } from './propertyStrings';
 import type { PveClient } from './transport/pveClient';
 
@@ -57,15 +67,26 @@ const MANAGED_FAMILIES = /^(net|mp)\d+$/;
  * literally, and an API token's id is USER@REALM!TOKEN, so through the API (this node) these changes
  * never pass, even with root@pam's own token: report them instead of sending a request PVE refuses.
  */
-export function rootOnlyChange(key: string, desired: string, actual: string, unprivileged: ConfigValue | undefined): boolean {
+export function rootOnlyChange(
+	key: string,
+	desired: string,
+	actual: string,
+	unprivileged: ConfigValue | undefined,
+): boolean {
 	if (/^dev\d+$/.test(key) || key === 'hookscript') return true;
-	if (key === 'rootfs' || /^mp\d+$/.test(key)) return (parsePropertyString(desired, key).volume ?? '').startsWith('/');
+	if (key === 'rootfs' || /^mp\d+$/.test(key))
+		return (parsePropertyString(desired, key).volume ?? '').startsWith('/');
 	if (key !== 'features') return false;
 	if (!Number(unprivileged ?? 0)) return true;
 	const flags = (s: string) => {
 		const map = s ? parsePropertyString(s, 'features') : {};
 		delete map.nesting;
-		return JSON.stringify(Object.entries(map).map(([k, v]) => [k, k === 'mount' ? v : /^(1|true)$/.test(v) ? '1' : '0']).filter(([, v]) => v !== '0').sort());
+		return JSON.stringify(
+			Object.entries(map)
+				.map(([k, v]) => [k, k === 'mount' ? v : /^(1|true)$/.test(v) ? '1' : '0'])
+				.filter(([, v]) => v !== '0')
+				.sort(),
+		);
 	};
 	return flags(desired) !== flags(actual);
 }
@@ -76,16 +97,22 @@ export function rootOnlyChange(key: string, desired: string, actual: string, unp
  * container must carry the document's hostname (DNS names: case does not matter) and, when the
  * document gives tags, exactly those tags.
  */
-export function identityMismatch(desired: DesiredContainer, config: Record<string, ConfigValue>): string[] {
+export function identityMismatch(
+	desired: DesiredContainer,
+	config: Record<string, ConfigValue>,
+): string[] {
 	const problems: string[] = [];
 	const want = desired.config.hostname;
 	const actual = config.hostname === undefined ? '' : String(config.hostname);
-	if (want === undefined) problems.push('the document gives no hostname to confirm it is the container meant');
-	else if (actual.toLowerCase() !== want.toLowerCase()) problems.push(`its hostname is "${actual}", not "${want}"`);
+	if (want === undefined)
+		problems.push('the document gives no hostname to confirm it is the container meant');
+	else if (actual.toLowerCase() !== want.toLowerCase())
+		problems.push(`its hostname is "${actual}", not "${want}"`);
 	if (desired.config.tags !== undefined) {
 		const wantTags = normaliseValue('tags', desired.config.tags);
 		const actualTags = normaliseValue('tags', config.tags === undefined ? '' : String(config.tags));
-		if (wantTags !== actualTags) problems.push(`its tags are "${actualTags || '(none)'}", not "${wantTags}"`);
+		if (wantTags !== actualTags)
+			problems.push(`its tags are "${actualTags || '(none)'}", not "${wantTags}"`);
 	}
 	return problems;
 }
@@ -115,11 +142,21 @@ function comparePlan(desired: DesiredContainer, details: ContainerDetails): Cont
 			plan.pendingKeys.push(key);
 			continue;
 		}
-		plan.changes.push({ key, desired: want, actual, ...(p?.pending !== undefined ? { pending: p.pending } : {}) });
-		if (rootOnlyChange(key, want, p?.pending ?? actual, details.config.unprivileged)) plan.rootOnlyKeys.push(key);
+		plan.changes.push({
+			key,
+			desired: want,
+			actual,
+			...(p?.pending !== undefined ? { pending: p.pending } : {}),
+		});
+		if (rootOnlyChange(key, want, p?.pending ?? actual, details.config.unprivileged))
+			plan.rootOnlyKeys.push(key);
 	}
 	for (const key of Object.keys(details.config)) {
-		if (MANAGED_FAMILIES.test(key) && desired.config[key] === undefined && Object.keys(desired.config).some((k) => k.replace(/\d+$/, '') === key.replace(/\d+$/, ''))) {
+		if (
+			MANAGED_FAMILIES.test(key) &&
+			desired.config[key] === undefined &&
+			Object.keys(desired.config).some((k) => k.replace(/\d+$/, '') === key.replace(/\d+$/, ''))
+		) {
 			if (!pendingByKey.get(key)?.delete) plan.extraKeys.push(key);
 		}
 	}
@@ -127,28 +164,58 @@ function comparePlan(desired: DesiredContainer, details: ContainerDetails): Cont
 		const rootfs = parsePropertyString(String(details.config.rootfs ?? ''), 'rootfs');
 		const actualSize = rootfs.size ? parseSize(rootfs.size) : 0;
 		if (actualSize !== desired.rootfs.sizeBytes) {
-			if (desired.rootfs.sizeBytes > actualSize) plan.resize = { from: actualSize, to: desired.rootfs.sizeBytes };
-			else plan.blocked.push(`rootfs is ${formatSize(actualSize)}, desired ${formatSize(desired.rootfs.sizeBytes)}: PVE cannot shrink a volume`);
+			if (desired.rootfs.sizeBytes > actualSize)
+				plan.resize = { from: actualSize, to: desired.rootfs.sizeBytes };
+			else
+				plan.blocked.push(
+					`rootfs is ${formatSize(actualSize)}, desired ${formatSize(desired.rootfs.sizeBytes)}: PVE cannot shrink a volume`,
+				);
 		}
 		const storage = (rootfs.volume ?? '').split(':')[0];
-		if (desired.rootfs.storage && storage && desired.rootfs.storage !== storage) plan.blocked.push(`rootfs is on ${storage}, desired ${desired.rootfs.storage}: moving a volume is not done by Ensure (use Move Volume in PVE)`);
+		if (desired.rootfs.storage && storage && desired.rootfs.storage !== storage)
+			plan.blocked.push(
+				`rootfs is on ${storage}, desired ${desired.rootfs.storage}: moving a volume is not done by Ensure (use Move Volume in PVE)`,
+			);
 	}
-	if (desired.create.unprivileged !== undefined && normaliseValue('unprivileged', details.config.unprivileged ?? 0) !== (desired.create.unprivileged ? '1' : '0')) {
-		plan.blocked.push(`unprivileged is ${details.config.unprivileged ? 'on' : 'off'}, desired ${desired.create.unprivileged ? 'on' : 'off'}: that needs a backup and restore`);
+	if (
+		desired.create.unprivileged !== undefined &&
+		normaliseValue('unprivileged', details.config.unprivileged ?? 0) !==
+			(desired.create.unprivileged ? '1' : '0')
+	) {
+		plan.blocked.push(
+			`unprivileged is ${details.config.unprivileged ? 'on' : 'off'}, desired ${desired.create.unprivileged ? 'on' : 'off'}: that needs a backup and restore`,
+		);
 	}
-	if (plan.actualNode) plan.blocked.push(`it is on node ${details.node}, desired ${desired.node}: Ensure does not migrate (use Migrate in PVE, or change the node in the desired state)`);
+	if (plan.actualNode)
+		plan.blocked.push(
+			`it is on node ${details.node}, desired ${desired.node}: Ensure does not migrate (use Migrate in PVE, or change the node in the desired state)`,
+		);
 	if (desired.state === 'absent') {
 		plan.destroy = true;
 		plan.identityMismatch = identityMismatch(desired, details.config);
-	} else if (desired.state && desired.state !== details.status) plan.power = { from: details.status, to: desired.state };
+	} else if (desired.state && desired.state !== details.status)
+		plan.power = { from: details.status, to: desired.state };
 	return plan;
 }
 
-export async function planContainers(client: PveClient, desired: DesiredContainer[], options: EnsureOptions = {}): Promise<ContainerPlan[]> {
+export async function planContainers(
+	client: PveClient,
+	desired: DesiredContainer[],
+	options: EnsureOptions = {},
+): Promise<ContainerPlan[]> {
 	const existing = new Map((await listContainers(client)).map((c) => [c.vmid, c]));
 	return await mapConcurrent(desired, options.concurrency ?? 4, async (d) => {
 		const found = existing.get(d.vmid);
-		const unread = { vmid: d.vmid, node: found?.node ?? d.node, name: d.config.hostname ?? '', changes: [], pendingKeys: [], extraKeys: [], rootOnlyKeys: [], blocked: [] };
+		const unread = {
+			vmid: d.vmid,
+			node: found?.node ?? d.node,
+			name: d.config.hostname ?? '',
+			changes: [],
+			pendingKeys: [],
+			extraKeys: [],
+			rootOnlyKeys: [],
+			blocked: [],
+		};
 		if (!found) return { ...unread, exists: false };
 		try {
 			return comparePlan(d, await getContainer(client, found.node, d.vmid));
@@ -167,13 +234,44 @@ const notTheOne = (problems: string[], named: boolean) =>
 
 const label = (p: { vmid: number; name: string }) => `CT ${p.vmid}${p.name ? ` (${p.name})` : ''}`;
 
-export function planFinding(p: ContainerPlan, desired: DesiredContainer, options: EnsureOptions = {}): NewFinding {
+export function planFinding(
+	p: ContainerPlan,
+	desired: DesiredContainer,
+	options: EnsureOptions = {},
+): NewFinding {
 	const target = `${p.actualNode ?? p.node}/${p.vmid}`;
-	const base = { check: 'proxmox-drift', target, vmid: p.vmid, node: p.actualNode ?? p.node, name: p.name };
-	if (p.error) return { ...base, status: 'error', summary: `${label(p)} cannot be read: ${p.error}`, drift: 'unknown', error: p.error, changeKey: 'error' };
+	const base = {
+		check: 'proxmox-drift',
+		target,
+		vmid: p.vmid,
+		node: p.actualNode ?? p.node,
+		name: p.name,
+	};
+	if (p.error)
+		return {
+			...base,
+			status: 'error',
+			summary: `${label(p)} cannot be read: ${p.error}`,
+			drift: 'unknown',
+			error: p.error,
+			changeKey: 'error',
+		};
 	if (!p.exists) {
-		if (desired.state === 'absent') return { ...base, status: 'ok', summary: `${label(p)} is absent, as desired`, drift: 'none', changeKey: 'absent' };
-		return { ...base, status: 'warning', summary: `${label(p)} is missing on ${p.node}${desired.create.template ? ': Apply would create it' : ' (and has no template to create it from)'}`, drift: 'missing', changeKey: 'missing' };
+		if (desired.state === 'absent')
+			return {
+				...base,
+				status: 'ok',
+				summary: `${label(p)} is absent, as desired`,
+				drift: 'none',
+				changeKey: 'absent',
+			};
+		return {
+			...base,
+			status: 'warning',
+			summary: `${label(p)} is missing on ${p.node}${desired.create.template ? ': Apply would create it' : ' (and has no template to create it from)'}`,
+			drift: 'missing',
+			changeKey: 'missing',
+		};
 	}
 	if (p.destroy && p.identityMismatch?.length) {
 		return {
@@ -187,7 +285,13 @@ export function planFinding(p: ContainerPlan, desired: DesiredContainer, options
 		};
 	}
 	if (p.destroy) {
-		return { ...base, status: 'warning', summary: `${label(p)} exists but should be absent${options.allowDelete ? ': Apply would destroy it' : ' (Apply destroys it only with Allow Delete)'}`, drift: 'present', changeKey: 'present' };
+		return {
+			...base,
+			status: 'warning',
+			summary: `${label(p)} exists but should be absent${options.allowDelete ? ': Apply would destroy it' : ' (Apply destroys it only with Allow Delete)'}`,
+			drift: 'present',
+			changeKey: 'present',
+		};
 	}
 	const parts: string[] = [];
 	if (p.changes.length) parts.push(`drift in ${p.changes.map((c) => c.key).join(', ')}`);
@@ -195,15 +299,33 @@ export function planFinding(p: ContainerPlan, desired: DesiredContainer, options
 	if (p.extraKeys.length) parts.push(`not in the desired state: ${p.extraKeys.join(', ')}`);
 	if (p.power) parts.push(`${p.power.from}, desired ${p.power.to}`);
 	if (p.blocked.length) parts.push(...p.blocked);
-	if (p.rootOnlyKeys.length) parts.push(`${p.rootOnlyKeys.join(', ')} can only be changed by root@pam with its password, not through an API token`);
-	if (p.pendingKeys.length) parts.push(`${p.pendingKeys.join(', ')} pending until the next restart`);
+	if (p.rootOnlyKeys.length)
+		parts.push(
+			`${p.rootOnlyKeys.join(', ')} can only be changed by root@pam with its password, not through an API token`,
+		);
+	if (p.pendingKeys.length)
+		parts.push(`${p.pendingKeys.join(', ')} pending until the next restart`);
 	const drifted = parts.length > 0;
-	const changeKey = JSON.stringify([p.changes.map((c) => [c.key, c.actual, c.pending]), p.pendingKeys, p.extraKeys, p.power, p.resize, p.blocked]);
+	const changeKey = JSON.stringify([
+		p.changes.map((c) => [c.key, c.actual, c.pending]),
+		p.pendingKeys,
+		p.extraKeys,
+		p.power,
+		p.resize,
+		p.blocked,
+	]);
 	return {
 		...base,
 		status: drifted ? 'warning' : 'ok',
-		summary: drifted ? `${label(p)}: ${parts.join('; ')}` : `${label(p)} is in sync (${Object.keys(desired.config).length + (desired.rootfs ? 1 : 0)} keys)`,
-		drift: p.changes.length || p.resize || p.extraKeys.length || p.power || p.blocked.length ? 'drift' : p.pendingKeys.length ? 'pending' : 'none',
+		summary: drifted
+			? `${label(p)}: ${parts.join('; ')}`
+			: `${label(p)} is in sync (${Object.keys(desired.config).length + (desired.rootfs ? 1 : 0)} keys)`,
+		drift:
+			p.changes.length || p.resize || p.extraKeys.length || p.power || p.blocked.length
+				? 'drift'
+				: p.pendingKeys.length
+					? 'pending'
+					: 'none',
 		changes: p.changes.map((c) => ({ ...c })),
 		pendingKeys: p.pendingKeys,
 		extraKeys: p.extraKeys,
@@ -223,7 +345,12 @@ export interface ApplyOutcome {
 	error?: string;
 }
 
-async function applyOne(client: PveClient, p: ContainerPlan, d: DesiredContainer, options: EnsureOptions): Promise<ApplyOutcome> {
+async function applyOne(
+	client: PveClient,
+	p: ContainerPlan,
+	d: DesiredContainer,
+	options: EnsureOptions,
+): Promise<ApplyOutcome> {
 	const out: ApplyOutcome = { plan: p, actions: [], skipped: [] };
 	if (p.error) return { ...out, error: `cannot be read: ${p.error}` };
 	try {
@@ -267,14 +394,24 @@ async function applyOne(client: PveClient, p: ContainerPlan, d: DesiredContainer
 		}
 		const set: Record<string, string> = {};
 		for (const c of p.changes) {
-			if (p.rootOnlyKeys.includes(c.key)) out.skipped.push(`${c.key} not changed: PVE lets only root@pam logged in with its password change it, no API token (set it with pct set ${p.vmid} on the node)`);
+			if (p.rootOnlyKeys.includes(c.key))
+				out.skipped.push(
+					`${c.key} not changed: PVE lets only root@pam logged in with its password change it, no API token (set it with pct set ${p.vmid} on the node)`,
+				);
 			else set[c.key] = c.desired;
 		}
 		const deletes = options.allowDelete ? p.extraKeys : [];
-		if (!options.allowDelete && p.extraKeys.length) out.skipped.push(`${p.extraKeys.join(', ')} not removed: Allow Delete is off`);
+		if (!options.allowDelete && p.extraKeys.length)
+			out.skipped.push(`${p.extraKeys.join(', ')} not removed: Allow Delete is off`);
 		if (Object.keys(set).length || deletes.length) {
-			const result = await updateConfig(client, node, d.vmid, { set, delete: deletes, digest: p.digest });
-			out.actions.push(`updated ${[...result.set, ...result.deleted.map((k) => `-${k}`)].join(', ')}${result.pending.length ? ` (${result.pending.join(', ')} pending until restart)` : ''}`);
+			const result = await updateConfig(client, node, d.vmid, {
+				set,
+				delete: deletes,
+				digest: p.digest,
+			});
+			out.actions.push(
+				`updated ${[...result.set, ...result.deleted.map((k) => `-${k}`)].join(', ')}${result.pending.length ? ` (${result.pending.join(', ')} pending until restart)` : ''}`,
+			);
 		}
 		if (p.resize) {
 			await resizeDisk(client, node, d.vmid, 'rootfs', `${Math.ceil(p.resize.to / 1024 ** 3)}G`);
@@ -282,7 +419,9 @@ async function applyOne(client: PveClient, p: ContainerPlan, d: DesiredContainer
 		}
 		out.skipped.push(...p.blocked);
 		if (p.power) {
-			await power(client, node, d.vmid, p.power.to === 'running' ? 'start' : 'shutdown', { forceStop: true });
+			await power(client, node, d.vmid, p.power.to === 'running' ? 'start' : 'shutdown', {
+				forceStop: true,
+			});
 			out.actions.push(p.power.to === 'running' ? 'started' : 'shut down');
 		}
 	} catch (error) {
@@ -291,16 +430,38 @@ async function applyOne(client: PveClient, p: ContainerPlan, d: DesiredContainer
 	return out;
 }
 
-export async function applyContainers(client: PveClient, desired: DesiredContainer[], options: EnsureOptions = {}): Promise<ApplyOutcome[]> {
+export async function applyContainers(
+	client: PveClient,
+	desired: DesiredContainer[],
+	options: EnsureOptions = {},
+): Promise<ApplyOutcome[]> {
 	const plans = await planContainers(client, desired, options);
-	return await mapConcurrent(plans, options.concurrency ?? 4, async (p, i) => await applyOne(client, p, desired[i], options));
+	return await mapConcurrent(
+		plans,
+		options.concurrency ?? 4,
+		async (p, i) => await applyOne(client, p, desired[i], options),
+	);
 }
 
 export function applyFinding(o: ApplyOutcome): NewFinding {
 	const p = o.plan;
 	const target = `${p.actualNode ?? p.node}/${p.vmid}`;
-	const base = { check: 'proxmox-apply', target, vmid: p.vmid, node: p.actualNode ?? p.node, name: p.name, actions: o.actions, skipped: o.skipped };
-	if (o.error) return { ...base, status: 'error', summary: `${label(p)}: ${o.actions.length ? `${o.actions.join('; ')}; then ` : ''}failed: ${o.error}`, error: o.error };
+	const base = {
+		check: 'proxmox-apply',
+		target,
+		vmid: p.vmid,
+		node: p.actualNode ?? p.node,
+		name: p.name,
+		actions: o.actions,
+		skipped: o.skipped,
+	};
+	if (o.error)
+		return {
+			...base,
+			status: 'error',
+			summary: `${label(p)}: ${o.actions.length ? `${o.actions.join('; ')}; then ` : ''}failed: ${o.error}`,
+			error: o.error,
+		};
 	const parts = [...o.actions, ...o.skipped];
 	return {
 		...base,

@@ -46,13 +46,21 @@ export function splitTags(tags: string | undefined): string[] {
 
 export function checkVmid(vmid: unknown, field = 'VMID'): number {
 	const n = Number(vmid);
-	if (!Number.isInteger(n) || n < 100 || n > 999_999_999) throw new InfraOpsError(`${field} "${String(vmid)}" is not a Proxmox VMID`, 'A VMID is a whole number from 100 to 999999999');
+	if (!Number.isInteger(n) || n < 100 || n > 999_999_999)
+		throw new InfraOpsError(
+			`${field} "${String(vmid)}" is not a Proxmox VMID`,
+			'A VMID is a whole number from 100 to 999999999',
+		);
 	return n;
 }
 
 export function checkNodeName(node: unknown, field = 'Node'): string {
 	const s = String(node ?? '').trim();
-	if (!/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/.test(s)) throw new InfraOpsError(`${field} "${s}" is not a Proxmox node name`, 'Use the node name as the PVE tree shows it, e.g. pve');
+	if (!/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/.test(s))
+		throw new InfraOpsError(
+			`${field} "${s}" is not a Proxmox node name`,
+			'Use the node name as the PVE tree shows it, e.g. pve',
+		);
 	return s;
 }
 
@@ -64,23 +72,34 @@ export interface RefusedRow {
 }
 
 /** Containers of the cluster (or of one node): cluster resources filtered to LXC. A row that cannot be addressed is an error. */
-export async function listContainers(client: PveClient, options: { node?: string } = {}): Promise<ContainerSummary[]> {
+export async function listContainers(
+	client: PveClient,
+	options: { node?: string } = {},
+): Promise<ContainerSummary[]> {
 	const { containers, refused } = await listContainerRows(client, options);
 	if (refused.length) throw refused[0].error;
 	return containers;
 }
 
 /** Like listContainers, but gives the rows it refuses beside the others (an audit reports them and goes on). */
-export async function listContainerRows(client: PveClient, options: { node?: string } = {}): Promise<{ containers: ContainerSummary[]; refused: RefusedRow[] }> {
+export async function listContainerRows(
+	client: PveClient,
+	options: { node?: string } = {},
+): Promise<{ containers: ContainerSummary[]; refused: RefusedRow[] }> {
 	let rows: Record<string, unknown>[];
 	let source: string;
 	if (options.node) {
 		const node = checkNodeName(options.node);
 		source = `/nodes/${node}/lxc`;
-		rows = (await client.request<Record<string, unknown>[]>('GET', source)).map((r) => ({ ...r, node }));
+		rows = (await client.request<Record<string, unknown>[]>('GET', source)).map((r) => ({
+			...r,
+			node,
+		}));
 	} else {
 		source = '/cluster/resources';
-		rows = (await client.request<Record<string, unknown>[]>('GET', source, { type: 'vm' })).filter((r) => r.type === 'lxc');
+		rows = (await client.request<Record<string, unknown>[]>('GET', source, { type: 'vm' })).filter(
+			(r) => r.type === 'lxc',
+		);
 	}
 	const containers: ContainerSummary[] = [];
 	const refused: RefusedRow[] = [];
@@ -103,7 +122,12 @@ export async function listContainerRows(client: PveClient, options: { node?: str
 function rowVmid(r: Record<string, unknown>, source: string): number {
 	const fromId = typeof r.id === 'string' ? /^(?:lxc|qemu)\/(\d+)$/.exec(r.id)?.[1] : undefined;
 	const raw = r.vmid ?? fromId;
-	const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+	const n =
+		typeof raw === 'number'
+			? raw
+			: typeof raw === 'string' && /^\d+$/.test(raw.trim())
+				? Number(raw.trim())
+				: NaN;
 	const what = `${r.id !== undefined ? `id ${JSON.stringify(r.id)}, ` : ''}vmid ${r.vmid === undefined ? '(none)' : JSON.stringify(r.vmid)}`;
 	if (!Number.isInteger(n) || n < 100 || n > 999_999_999) {
 		throw new InfraOpsError(
@@ -112,7 +136,10 @@ function rowVmid(r: Record<string, unknown>, source: string): number {
 		);
 	}
 	if (fromId !== undefined && r.vmid !== undefined && Number(fromId) !== n) {
-		throw new InfraOpsError(`PVE's ${source} gives a container two VMIDs (${what})`, 'Check the container in the PVE tree (pct list on its node)');
+		throw new InfraOpsError(
+			`PVE's ${source} gives a container two VMIDs (${what})`,
+			'Check the container in the PVE tree (pct list on its node)',
+		);
 	}
 	return n;
 }
@@ -122,7 +149,7 @@ function summary(r: Record<string, unknown>, source: string): ContainerSummary {
 	if (typeof r.node !== 'string' || !r.node) {
 		throw new InfraOpsError(
 			`PVE's ${source} lists CT ${vmid}${r.name ? ` (${String(r.name)})` : ''} without its node`,
-			'Nothing was requested for it. Its node may be offline or out of quorum (pvecm status); or list one node\'s containers with Only Node',
+			"Nothing was requested for it. Its node may be offline or out of quorum (pvecm status); or list one node's containers with Only Node",
 		);
 	}
 	return {
@@ -140,12 +167,22 @@ function summary(r: Record<string, unknown>, source: string): ContainerSummary {
 	};
 }
 
-export async function getContainer(client: PveClient, node: string, vmid: number): Promise<ContainerDetails> {
+export async function getContainer(
+	client: PveClient,
+	node: string,
+	vmid: number,
+): Promise<ContainerDetails> {
 	const base = ct(checkNodeName(node), checkVmid(vmid));
 	const [config, status, pending] = await Promise.all([
 		client.request<LxcConfig & { digest: string }>('GET', `${base}/config`, { current: 1 }),
-		client.request<{ status: string; uptime?: number; lock?: string }>('GET', `${base}/status/current`),
-		client.request<{ key: string; value?: string; pending?: string; delete?: number }[]>('GET', `${base}/pending`),
+		client.request<{ status: string; uptime?: number; lock?: string }>(
+			'GET',
+			`${base}/status/current`,
+		),
+		client.request<{ key: string; value?: string; pending?: string; delete?: number }[]>(
+			'GET',
+			`${base}/pending`,
+		),
 	]);
 	const { digest, ...applied } = config;
 	return {
@@ -157,7 +194,12 @@ export async function getContainer(client: PveClient, node: string, vmid: number
 		digest,
 		pending: pending
 			.filter((p) => p.pending !== undefined || p.delete)
-			.map((p) => ({ key: p.key, value: p.value, pending: p.pending, ...(p.delete ? { delete: true } : {}) })),
+			.map((p) => ({
+				key: p.key,
+				value: p.value,
+				pending: p.pending,
+				...(p.delete ? { delete: true } : {}),
+			})),
 		lock: status.lock ?? (applied.lock as string | undefined),
 	};
 }
@@ -177,7 +219,11 @@ export interface CreateSpec {
 export async function createContainer(client: PveClient, spec: CreateSpec): Promise<TaskResult> {
 	const node = checkNodeName(spec.node);
 	checkVmid(spec.vmid);
-	if (!spec.ostemplate) throw new InfraOpsError(`No OS template for CT ${spec.vmid}`, 'Give the template volume, e.g. local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst');
+	if (!spec.ostemplate)
+		throw new InfraOpsError(
+			`No OS template for CT ${spec.vmid}`,
+			'Give the template volume, e.g. local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst',
+		);
 	return await client.runTask(
 		'POST',
 		`/nodes/${node}/lxc`,
@@ -207,7 +253,11 @@ export interface CloneSpec {
 }
 
 export async function cloneContainer(client: PveClient, spec: CloneSpec): Promise<TaskResult> {
-	if (!spec.full && spec.storage) throw new InfraOpsError('A linked clone stays on the template\'s storage', 'Leave Storage empty, or make a full clone');
+	if (!spec.full && spec.storage)
+		throw new InfraOpsError(
+			"A linked clone stays on the template's storage",
+			'Leave Storage empty, or make a full clone',
+		);
 	return await client.runTask(
 		'POST',
 		`${ct(checkNodeName(spec.node), checkVmid(spec.vmid))}/clone`,
@@ -246,22 +296,54 @@ export async function updateConfig(
 	changes: { set?: PveParams; delete?: string[]; digest?: string },
 ): Promise<UpdateResult> {
 	const base = ct(checkNodeName(node), checkVmid(vmid));
-	const set = Object.fromEntries(Object.entries(changes.set ?? {}).filter(([, v]) => v !== undefined));
+	const set = Object.fromEntries(
+		Object.entries(changes.set ?? {}).filter(([, v]) => v !== undefined),
+	);
 	const deletes = changes.delete ?? [];
 	for (const key of [...Object.keys(set), ...deletes]) {
-		if (!/^[a-z][a-z0-9_-]*$/i.test(key) || key === 'digest') throw new InfraOpsError(`"${key}" is not a container config key`, 'Use PVE config keys such as hostname, memory, net0, features');
+		if (!/^[a-z][a-z0-9_-]*$/i.test(key) || key === 'digest')
+			throw new InfraOpsError(
+				`"${key}" is not a container config key`,
+				'Use PVE config keys such as hostname, memory, net0, features',
+			);
 	}
 	const both = Object.keys(set).filter((k) => deletes.includes(k));
-	if (both.length) throw new InfraOpsError(`${both.join(', ')} both set and deleted`, 'Either set a key or delete it');
-	if (Object.keys(set).length === 0 && deletes.length === 0) throw new InfraOpsError(`Nothing to change for CT ${vmid}`, 'Give at least one key to set or delete');
-	const digestBefore = changes.digest ?? (await client.request<{ digest: string }>('GET', `${base}/config`)).digest;
+	if (both.length)
+		throw new InfraOpsError(
+			`${both.join(', ')} both set and deleted`,
+			'Either set a key or delete it',
+		);
+	if (Object.keys(set).length === 0 && deletes.length === 0)
+		throw new InfraOpsError(
+			`Nothing to change for CT ${vmid}`,
+			'Give at least one key to set or delete',
+		);
+	const digestBefore =
+		changes.digest ?? (await client.request<{ digest: string }>('GET', `${base}/config`)).digest;
 	// a config lock held by another task times out with "got timeout"; the digest keeps a retry safe
-	await client.requestRetryingBusy('PUT', `${base}/config`, { ...set, delete: deletes.length ? deletes.join(',') : undefined, digest: digestBefore });
-	const after = await client.request<{ key: string; pending?: string; delete?: number }[]>('GET', `${base}/pending`);
+	await client.requestRetryingBusy('PUT', `${base}/config`, {
+		...set,
+		delete: deletes.length ? deletes.join(',') : undefined,
+		digest: digestBefore,
+	});
+	const after = await client.request<{ key: string; pending?: string; delete?: number }[]>(
+		'GET',
+		`${base}/pending`,
+	);
 	const changed = new Set([...Object.keys(set), ...deletes]);
-	const pending = after.filter((p) => changed.has(p.key) && (p.pending !== undefined || p.delete)).map((p) => p.key);
+	const pending = after
+		.filter((p) => changed.has(p.key) && (p.pending !== undefined || p.delete))
+		.map((p) => p.key);
 	const digestAfter = (await client.request<{ digest: string }>('GET', `${base}/config`)).digest;
-	return { vmid, node, set: Object.keys(set), deleted: deletes, pending, digestBefore, digestAfter };
+	return {
+		vmid,
+		node,
+		set: Object.keys(set),
+		deleted: deletes,
+		pending,
+		digestBefore,
+		digestAfter,
+	};
 }
 
 export type PowerAction = 'start' | 'stop' | 'shutdown' | 'reboot';
@@ -287,18 +369,33 @@ export async function power(
 	const base = ct(checkNodeName(node), checkVmid(vmid));
 	const before = await client.request<{ status: string }>('GET', `${base}/status/current`);
 	const wanted = action === 'stop' || action === 'shutdown' ? 'stopped' : 'running';
-	if ((action === 'start' && before.status === 'running') || (wanted === 'stopped' && before.status === 'stopped')) {
+	if (
+		(action === 'start' && before.status === 'running') ||
+		(wanted === 'stopped' && before.status === 'stopped')
+	) {
 		return { vmid, node, action, status: before.status, unchanged: true };
 	}
-	if (action === 'reboot' && before.status !== 'running') throw new InfraOpsError(`CT ${vmid} is ${before.status}: there is nothing to reboot`, 'Use Start instead');
-	const params: PveParams = action === 'shutdown' ? { timeout: options.shutdownTimeoutS, forceStop: options.forceStop } : {};
+	if (action === 'reboot' && before.status !== 'running')
+		throw new InfraOpsError(
+			`CT ${vmid} is ${before.status}: there is nothing to reboot`,
+			'Use Start instead',
+		);
+	const params: PveParams =
+		action === 'shutdown'
+			? { timeout: options.shutdownTimeoutS, forceStop: options.forceStop }
+			: {};
 	const task = await client.runTask('POST', `${base}/status/${action}`, params);
 	const waitMs = options.waitMs ?? 60_000;
 	const started = Date.now();
 	for (;;) {
 		const now = await client.request<{ status: string }>('GET', `${base}/status/current`);
-		if (now.status === wanted) return { vmid, node, action, status: now.status, unchanged: false, task };
-		if (Date.now() - started > waitMs) throw new InfraOpsError(`CT ${vmid} is still ${now.status} ${Math.round(waitMs / 1000)} s after ${action}`, 'Look at the container\'s console and the task log in PVE');
+		if (now.status === wanted)
+			return { vmid, node, action, status: now.status, unchanged: false, task };
+		if (Date.now() - started > waitMs)
+			throw new InfraOpsError(
+				`CT ${vmid} is still ${now.status} ${Math.round(waitMs / 1000)} s after ${action}`,
+				"Look at the container's console and the task log in PVE",
+			);
 		await new Promise((r) => setTimeout(r, 250));
 	}
 }
@@ -310,38 +407,96 @@ export interface Snapshot {
 	parent?: string;
 }
 
-export async function listSnapshots(client: PveClient, node: string, vmid: number): Promise<Snapshot[]> {
-	const rows = await client.request<Snapshot[]>('GET', `${ct(checkNodeName(node), checkVmid(vmid))}/snapshot`);
+export async function listSnapshots(
+	client: PveClient,
+	node: string,
+	vmid: number,
+): Promise<Snapshot[]> {
+	const rows = await client.request<Snapshot[]>(
+		'GET',
+		`${ct(checkNodeName(node), checkVmid(vmid))}/snapshot`,
+	);
 	return rows.filter((s) => s.name !== 'current');
 }
 
 function checkSnapName(name: string): string {
-	if (!/^[a-zA-Z][a-zA-Z0-9_-]{1,39}$/.test(name)) throw new InfraOpsError(`Snapshot name "${name}" is not allowed`, 'PVE takes 2-40 letters, digits, - and _, starting with a letter');
+	if (!/^[a-zA-Z][a-zA-Z0-9_-]{1,39}$/.test(name))
+		throw new InfraOpsError(
+			`Snapshot name "${name}" is not allowed`,
+			'PVE takes 2-40 letters, digits, - and _, starting with a letter',
+		);
 	return name;
 }
 
-export async function createSnapshot(client: PveClient, node: string, vmid: number, name: string, description?: string): Promise<TaskResult> {
-	return await client.runTask('POST', `${ct(checkNodeName(node), checkVmid(vmid))}/snapshot`, { snapname: checkSnapName(name), description: description || undefined });
+export async function createSnapshot(
+	client: PveClient,
+	node: string,
+	vmid: number,
+	name: string,
+	description?: string,
+): Promise<TaskResult> {
+	return await client.runTask('POST', `${ct(checkNodeName(node), checkVmid(vmid))}/snapshot`, {
+		snapname: checkSnapName(name),
+		description: description || undefined,
+	});
 }
 
-export async function rollbackSnapshot(client: PveClient, node: string, vmid: number, name: string, start?: boolean): Promise<TaskResult> {
-	return await client.runTask('POST', `${ct(checkNodeName(node), checkVmid(vmid))}/snapshot/${checkSnapName(name)}/rollback`, { start: start || undefined });
+export async function rollbackSnapshot(
+	client: PveClient,
+	node: string,
+	vmid: number,
+	name: string,
+	start?: boolean,
+): Promise<TaskResult> {
+	return await client.runTask(
+		'POST',
+		`${ct(checkNodeName(node), checkVmid(vmid))}/snapshot/${checkSnapName(name)}/rollback`,
+		{ start: start || undefined },
+	);
 }
 
-export async function deleteSnapshot(client: PveClient, node: string, vmid: number, name: string): Promise<TaskResult> {
-	return await client.runTask('DELETE', `${ct(checkNodeName(node), checkVmid(vmid))}/snapshot/${checkSnapName(name)}`);
+export async function deleteSnapshot(
+	client: PveClient,
+	node: string,
+	vmid: number,
+	name: string,
+): Promise<TaskResult> {
+	return await client.runTask(
+		'DELETE',
+		`${ct(checkNodeName(node), checkVmid(vmid))}/snapshot/${checkSnapName(name)}`,
+	);
 }
 
 /** Destroys a container; a running one only with `force` (PVE then stops it first). */
-export async function deleteContainer(client: PveClient, node: string, vmid: number, options: { force?: boolean; purge?: boolean } = {}): Promise<TaskResult> {
+export async function deleteContainer(
+	client: PveClient,
+	node: string,
+	vmid: number,
+	options: { force?: boolean; purge?: boolean } = {},
+): Promise<TaskResult> {
 	const base = ct(checkNodeName(node), checkVmid(vmid));
 	const status = await client.request<{ status: string }>('GET', `${base}/status/current`);
 	if (status.status === 'running' && !options.force) {
-		throw new InfraOpsError(`CT ${vmid} on ${node} is running: not deleting it`, 'Stop it first (Power → Stop), or turn on Force');
+		throw new InfraOpsError(
+			`CT ${vmid} on ${node} is running: not deleting it`,
+			'Stop it first (Power → Stop), or turn on Force',
+		);
 	}
-	return await client.runTask('DELETE', base, { force: options.force || undefined, purge: options.purge || undefined });
+	return await client.runTask('DELETE', base, {
+		force: options.force || undefined,
+		purge: options.purge || undefined,
+	});
 }
 
-export async function resizeDisk(client: PveClient, node: string, vmid: number, disk: string, size: string): Promise<TaskResult> {
-	return await client.runTask('PUT', `${ct(checkNodeName(node), checkVmid(vmid))}/resize`, { disk, size });
+export async function resizeDisk(
+	client: PveClient,
+	node: string,
+	vmid: number,
+	disk: string,
+	size: string,
+): Promise<TaskResult> {
+	return await client.runTask('PUT', `${ct(checkNodeName(node), checkVmid(vmid))}/resize`, {
+		disk,
+		size,
+	});
 }

@@ -1,10 +1,17 @@
 import { NodeConnectionTypes } from 'n8n-workflow';
-import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
+import type {
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeType,
+	INodeTypeDescription,
+} from 'n8n-workflow';
 
 import { credentialTests } from '../shared/credentialTests';
 import { operationProperties, router } from './actions/router';
 
-const forTargets = (...kinds: string[]) => ({ show: { operation: ['rotate'], targetKinds: kinds } });
+const forTargets = (...kinds: string[]) => ({
+	show: { operation: ['rotate'], targetKinds: kinds },
+});
 
 // Deliberately not usableAsTool: an AI agent could ask Generate to put a secret in its output (and so
 // in the model's context), or rotate production credentials unasked. Rotations run from workflows.
@@ -17,15 +24,36 @@ export class SecretRotate implements INodeType {
 		group: ['transform'],
 		version: 1,
 		subtitle: '={{$parameter["operation"]}}',
-		description: 'Generate passwords, tokens and SSH keys, and rotate them across PostgreSQL, .env files, SSH keys, Docker, Vault and n8n with a test step and rollback',
+		description:
+			'Generate passwords, tokens and SSH keys, and rotate them across PostgreSQL, .env files, SSH keys, Docker, Vault and n8n with a test step and rollback',
 		defaults: { name: 'Secret Rotate' },
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [
-			{ name: 'infraOpsPostgresApi', required: true, testedBy: 'infraOpsPostgresApiTest', displayOptions: forTargets('postgresRole') },
-			{ name: 'infraOpsSshApi', required: true, testedBy: 'infraOpsSshApiTest', displayOptions: forTargets('envFile', 'sshAuthorizedKey') },
-			{ name: 'infraOpsDockerApi', required: true, testedBy: 'infraOpsDockerApiTest', displayOptions: forTargets('containers', 'swarmSecret') },
-			{ name: 'infraOpsVaultApi', required: true, testedBy: 'infraOpsVaultApiTest', displayOptions: forTargets('vaultKv') },
+			{
+				name: 'infraOpsPostgresApi',
+				required: true,
+				testedBy: 'infraOpsPostgresApiTest',
+				displayOptions: forTargets('postgresRole'),
+			},
+			{
+				name: 'infraOpsSshApi',
+				required: true,
+				testedBy: 'infraOpsSshApiTest',
+				displayOptions: forTargets('envFile', 'sshAuthorizedKey'),
+			},
+			{
+				name: 'infraOpsDockerApi',
+				required: true,
+				testedBy: 'infraOpsDockerApiTest',
+				displayOptions: forTargets('containers', 'swarmSecret'),
+			},
+			{
+				name: 'infraOpsVaultApi',
+				required: true,
+				testedBy: 'infraOpsVaultApiTest',
+				displayOptions: forTargets('vaultKv'),
+			},
 			{ name: 'infraOpsN8nApi', required: true, displayOptions: forTargets('n8nCredential') },
 		],
 		properties: [
@@ -38,13 +66,15 @@ export class SecretRotate implements INodeType {
 					{
 						name: 'Generate',
 						value: 'generate',
-						description: 'Make a password, token or SSH key pair; the output describes it without revealing it',
+						description:
+							'Make a password, token or SSH key pair; the output describes it without revealing it',
 						action: 'Generate a secret',
 					},
 					{
 						name: 'Rotate',
 						value: 'rotate',
-						description: 'Generate a secret and put it in place on every target: create, set, test, finish, or roll back',
+						description:
+							'Generate a secret and put it in place on every target: create, set, test, finish, or roll back',
 						action: 'Rotate a secret',
 					},
 				],

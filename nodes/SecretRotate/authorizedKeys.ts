@@ -7,7 +7,8 @@ export interface AuthorizedKeyLine {
 	blob: string;
 }
 
-const KEY_TYPE = /^(ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp(?:256|384|521)|sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)$/;
+const KEY_TYPE =
+	/^(ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp(?:256|384|521)|sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)$/;
 
 /** Splits off the options field, which may hold quoted spaces. */
 function parseLine(line: string, index: number): AuthorizedKeyLine | undefined {
@@ -34,8 +35,10 @@ function parseLine(line: string, index: number): AuthorizedKeyLine | undefined {
 		current += c;
 	}
 	if (current) fields.push(current);
-	if (fields.length >= 2 && KEY_TYPE.test(fields[0])) return { index, options: '', type: fields[0], blob: fields[1] };
-	if (fields.length >= 3 && KEY_TYPE.test(fields[1])) return { index, options: fields[0], type: fields[1], blob: fields[2] };
+	if (fields.length >= 2 && KEY_TYPE.test(fields[0]))
+		return { index, options: '', type: fields[0], blob: fields[1] };
+	if (fields.length >= 3 && KEY_TYPE.test(fields[1]))
+		return { index, options: fields[0], type: fields[1], blob: fields[2] };
 	return undefined;
 }
 

@@ -16,7 +16,8 @@ export interface EnvAssignment {
 // KEY=VALUE, optional `export `, optional spaces around `=`; the value runs to the end of the line.
 // A UTF-8 BOM before the first key (as a decoded character or as its three bytes) is kept as part of
 // the line's prefix. Whitespace is ASCII only: \s would also take 0xA0, a byte inside many UTF-8 letters.
-const ASSIGNMENT = /^((?:\uFEFF|\xEF\xBB\xBF)?[ \t]*(?:export[ \t]+)?)([A-Za-z_][A-Za-z0-9_.-]*)([ \t]*=[ \t]*)(.*?)(\r?)$/;
+const ASSIGNMENT =
+	/^((?:\uFEFF|\xEF\xBB\xBF)?[ \t]*(?:export[ \t]+)?)([A-Za-z_][A-Za-z0-9_.-]*)([ \t]*=[ \t]*)(.*?)(\r?)$/;
 const trimEnd = (text: string) => text.replace(/[ \t]+$/, '');
 
 function splitLines(text: string): string[] {
@@ -76,7 +77,10 @@ export function formatEnvValue(value: string, quote: EnvAssignment['quote']): st
 	// compose interpolates `$` inside double quotes but not inside single ones
 	if (quote === "'" || value.includes('$')) {
 		if (value.includes("'") || value.includes('\n')) {
-			throw new InfraOpsError('The new value cannot be written to a .env file as is (it holds both $ and a quote, or a newline)', 'Generate the secret without these symbols');
+			throw new InfraOpsError(
+				'The new value cannot be written to a .env file as is (it holds both $ and a quote, or a newline)',
+				'Generate the secret without these symbols',
+			);
 		}
 		return `'${value}'`;
 	}
@@ -94,9 +98,17 @@ export interface EnvEditResult {
  * Sets every assignment of `key` to `value`, keeping each line's `export`, spacing, quote style and
  * inline comment. A missing key is an error unless `addIfMissing`, which appends `KEY=value`.
  */
-export function setEnvValue(text: string, key: string, value: string, options: { addIfMissing?: boolean; file?: string } = {}): EnvEditResult {
+export function setEnvValue(
+	text: string,
+	key: string,
+	value: string,
+	options: { addIfMissing?: boolean; file?: string } = {},
+): EnvEditResult {
 	if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(key)) {
-		throw new InfraOpsError(`"${key}" is not a valid .env variable name`, 'Use letters, digits and underscores, not starting with a digit');
+		throw new InfraOpsError(
+			`"${key}" is not a valid .env variable name`,
+			'Use letters, digits and underscores, not starting with a digit',
+		);
 	}
 	const lines = splitLines(text);
 	const changed: number[] = [];
@@ -124,7 +136,11 @@ export function setEnvValue(text: string, key: string, value: string, options: {
 	}
 	const eol = text.includes('\r\n') ? '\r\n' : '\n';
 	const prefix = text.length === 0 || text.endsWith('\n') ? text : text + eol;
-	return { text: `${prefix}${key}=${formatEnvValue(value, '')}${eol}`, lines: [splitLines(prefix).length], appended: true };
+	return {
+		text: `${prefix}${key}=${formatEnvValue(value, '')}${eol}`,
+		lines: [splitLines(prefix).length],
+		appended: true,
+	};
 }
 
 /** The file's bytes as a string of one character per byte: no decoding, so nothing can be lost. */
@@ -138,7 +154,12 @@ export function readEnvValueBytes(data: Buffer, key: string): string | undefined
 }
 
 /** setEnvValue on the file's bytes: only the bytes of the values change (the new value is written as UTF-8). */
-export function setEnvValueBytes(data: Buffer, key: string, value: string, options: { addIfMissing?: boolean; file?: string } = {}): EnvEditResult & { data: Buffer } {
+export function setEnvValueBytes(
+	data: Buffer,
+	key: string,
+	value: string,
+	options: { addIfMissing?: boolean; file?: string } = {},
+): EnvEditResult & { data: Buffer } {
 	const edit = setEnvValue(asByteString(data), key, valueToBytes(value), options);
 	return { ...edit, data: Buffer.from(edit.text, 'latin1') };
 }

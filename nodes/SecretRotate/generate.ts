@@ -63,19 +63,33 @@ const CLASS_CHARS: Record<Exclude<CharacterClass, 'symbols'>, string> = {
 	digits: '0123456789',
 };
 
-export function classAlphabets(spec: PasswordSpec): Array<{ name: CharacterClass; chars: string[] }> {
+export function classAlphabets(
+	spec: PasswordSpec,
+): Array<{ name: CharacterClass; chars: string[] }> {
 	if (spec.classes.length === 0) {
-		throw new InfraOpsError('No character class is selected for the password', 'Select at least one of lower case, upper case, digits, symbols');
+		throw new InfraOpsError(
+			'No character class is selected for the password',
+			'Select at least one of lower case, upper case, digits, symbols',
+		);
 	}
 	return spec.classes.map((name) => {
 		const source = name === 'symbols' ? (spec.symbols ?? DEFAULT_SYMBOLS) : CLASS_CHARS[name];
-		const chars = [...new Set(source.split(''))].filter((c) => !(spec.excludeAmbiguous && AMBIGUOUS.has(c)));
+		const chars = [...new Set(source.split(''))].filter(
+			(c) => !(spec.excludeAmbiguous && AMBIGUOUS.has(c)),
+		);
 		for (const c of chars) {
 			if (c.charCodeAt(0) < 0x21 || c.charCodeAt(0) > 0x7e) {
-				throw new InfraOpsError(`The symbols contain "${JSON.stringify(c)}", which is not a printable ASCII character`, 'Use printable ASCII symbols only (no spaces)');
+				throw new InfraOpsError(
+					`The symbols contain "${JSON.stringify(c)}", which is not a printable ASCII character`,
+					'Use printable ASCII symbols only (no spaces)',
+				);
 			}
 		}
-		if (chars.length === 0) throw new InfraOpsError(`The character class "${name}" is empty`, 'Add characters to the symbols, or deselect the class');
+		if (chars.length === 0)
+			throw new InfraOpsError(
+				`The character class "${name}" is empty`,
+				'Add characters to the symbols, or deselect the class',
+			);
 		return { name, chars };
 	});
 }
@@ -83,18 +97,27 @@ export function classAlphabets(spec: PasswordSpec): Array<{ name: CharacterClass
 /** Uniform over the alphabet, each class present at least once (placed at random positions). */
 export function generatePassword(spec: PasswordSpec): string {
 	const classes = classAlphabets(spec);
-	if (!Number.isInteger(spec.length) || spec.length < Math.max(8, classes.length) || spec.length > 1024) {
-		throw new InfraOpsError(`Password length ${spec.length} is out of range`, `Use a length between ${Math.max(8, classes.length)} and 1024`);
+	if (
+		!Number.isInteger(spec.length) ||
+		spec.length < Math.max(8, classes.length) ||
+		spec.length > 1024
+	) {
+		throw new InfraOpsError(
+			`Password length ${spec.length} is out of range`,
+			`Use a length between ${Math.max(8, classes.length)} and 1024`,
+		);
 	}
 	const all = classes.flatMap((c) => c.chars);
 	const chars = Array.from({ length: spec.length }, () => all[randomInt(all.length)]);
 	const positions = Array.from({ length: spec.length }, (_, i) => i);
 	shuffle(positions);
 	classes.forEach((c, i) => {
-		if (!chars.some((ch) => c.chars.includes(ch))) chars[positions[i]] = c.chars[randomInt(c.chars.length)];
+		if (!chars.some((ch) => c.chars.includes(ch)))
+			chars[positions[i]] = c.chars[randomInt(c.chars.length)];
 	});
 	// a class placed over another's only member is caught by retrying: rare, and keeps the draw uniform
-	if (!classes.every((c) => chars.some((ch) => c.chars.includes(ch)))) return generatePassword(spec);
+	if (!classes.every((c) => chars.some((ch) => c.chars.includes(ch))))
+		return generatePassword(spec);
 	return chars.join('');
 }
 
@@ -133,18 +156,33 @@ export function generateSecret(spec: SecretSpec): GeneratedSecret {
 		return {
 			kind: 'password',
 			value,
-			metadata: { kind: 'password', length: value.length, entropyBits, fingerprint: secretFingerprint(value, entropyBits), classes: spec.classes },
+			metadata: {
+				kind: 'password',
+				length: value.length,
+				entropyBits,
+				fingerprint: secretFingerprint(value, entropyBits),
+				classes: spec.classes,
+			},
 		};
 	}
 	if (spec.kind === 'token') {
 		if (!Number.isInteger(spec.bytes) || spec.bytes < 16 || spec.bytes > 512) {
-			throw new InfraOpsError(`Token size ${spec.bytes} bytes is out of range`, 'Use 16 to 512 bytes (32 gives 256 bits)');
+			throw new InfraOpsError(
+				`Token size ${spec.bytes} bytes is out of range`,
+				'Use 16 to 512 bytes (32 gives 256 bits)',
+			);
 		}
 		const value = randomBytes(spec.bytes).toString(spec.encoding === 'hex' ? 'hex' : 'base64url');
 		return {
 			kind: 'token',
 			value,
-			metadata: { kind: 'token', length: value.length, entropyBits: spec.bytes * 8, fingerprint: secretFingerprint(value, spec.bytes * 8), encoding: spec.encoding },
+			metadata: {
+				kind: 'token',
+				length: value.length,
+				entropyBits: spec.bytes * 8,
+				fingerprint: secretFingerprint(value, spec.bytes * 8),
+				encoding: spec.encoding,
+			},
 		};
 	}
 	const { utils } = loadSsh2();

@@ -6,7 +6,13 @@
  */
 import { errorMessage, InfraOpsError } from '../shared/errors';
 import type { FindingStatus } from '../shared/findings';
-import { acquireLocks, LockedError, type HeldLocks, type LeaseLock, type LockOwner } from '../shared/locks';
+import {
+	acquireLocks,
+	LockedError,
+	type HeldLocks,
+	type LeaseLock,
+	type LockOwner,
+} from '../shared/locks';
 import type { GeneratedSecret } from './generate';
 
 export type RotationStep = 'create' | 'set' | 'test' | 'finish' | 'rollback';
@@ -41,7 +47,10 @@ export interface RotationTarget {
 /** A rollback that found the target changed by another writer since this run's set, and left it so. */
 export class RollbackLeftAlone extends InfraOpsError {
 	constructor(message: string) {
-		super(message, 'Another writer (another rotation?) changed it after this run: check which secret it holds now');
+		super(
+			message,
+			'Another writer (another rotation?) changed it after this run: check which secret it holds now',
+		);
 		this.name = 'RollbackLeftAlone';
 	}
 }
@@ -104,13 +113,34 @@ export function redact(text: string, secret: GeneratedSecret): string {
 	return out;
 }
 
-export async function rotate(targets: RotationTarget[], secret: GeneratedSecret, log: RotationLog, locking?: RotationLocking): Promise<RotationOutcome> {
+export async function rotate(
+	targets: RotationTarget[],
+	secret: GeneratedSecret,
+	log: RotationLog,
+	locking?: RotationLocking,
+): Promise<RotationOutcome> {
 	const findings: StepFinding[] = [];
 	const fingerprint = secret.metadata.fingerprint;
-	const record = (t: RotationTarget, step: RotationStep, status: FindingStatus, summary: string) => {
+	const record = (
+		t: RotationTarget,
+		step: RotationStep,
+		status: FindingStatus,
+		summary: string,
+	) => {
 		const clean = redact(summary, secret);
-		findings.push({ check: 'secret-rotation', target: t.target, stateKey: step, targetKind: t.kind, step, status, summary: `${t.target}: ${clean}`, secretFingerprint: fingerprint });
-		(status === 'ok' ? log.info : log.warn)(`secret rotation ${step} ${t.kind} ${t.target}: ${status}: ${clean}`);
+		findings.push({
+			check: 'secret-rotation',
+			target: t.target,
+			stateKey: step,
+			targetKind: t.kind,
+			step,
+			status,
+			summary: `${t.target}: ${clean}`,
+			secretFingerprint: fingerprint,
+		});
+		(status === 'ok' ? log.info : log.warn)(
+			`secret rotation ${step} ${t.kind} ${t.target}: ${status}: ${clean}`,
+		);
 	};
 	const ordered = [
 		...targets.filter((t) => t.phase === 'restorable'),
@@ -120,7 +150,11 @@ export async function rotate(targets: RotationTarget[], secret: GeneratedSecret,
 	const attempted: RotationTarget[] = [];
 	let failure: string | undefined;
 
-	const runStep = async (t: RotationTarget, step: 'create' | 'set' | 'test', fn: () => Promise<string>): Promise<boolean> => {
+	const runStep = async (
+		t: RotationTarget,
+		step: 'create' | 'set' | 'test',
+		fn: () => Promise<string>,
+	): Promise<boolean> => {
 		try {
 			record(t, step, 'ok', await fn());
 			return true;
@@ -139,7 +173,10 @@ export async function rotate(targets: RotationTarget[], secret: GeneratedSecret,
 	const rollbackAll = async (): Promise<boolean> => {
 		// newest first, dependents last so they restart on the restored configuration
 		const order = [...attempted].reverse();
-		for (const t of [...order.filter((x) => x.phase !== 'dependents'), ...order.filter((x) => x.phase === 'dependents')]) {
+		for (const t of [
+			...order.filter((x) => x.phase !== 'dependents'),
+			...order.filter((x) => x.phase === 'dependents'),
+		]) {
 			try {
 				record(t, 'rollback', 'ok', await t.rollback());
 			} catch (error) {
@@ -169,14 +206,18 @@ export async function rotate(targets: RotationTarget[], secret: GeneratedSecret,
 				}
 			}
 			try {
-				held = await acquireLocks(locks, locking.owner, { waitMs: locking.waitMs, leaseMs: locking.leaseMs });
+				held = await acquireLocks(locks, locking.owner, {
+					waitMs: locking.waitMs,
+					leaseMs: locking.leaseMs,
+				});
 			} catch (error) {
 				if (!(error instanceof LockedError)) throw error;
 				return locked(error);
 			}
 		}
 		for (const t of ordered) {
-			if (!(await runStep(t, 'create', () => t.create(secret)))) return summarise('critical', false, false);
+			if (!(await runStep(t, 'create', () => t.create(secret))))
+				return summarise('critical', false, false);
 		}
 		const early = ordered.filter((t) => t.phase !== 'late');
 		const late = ordered.filter((t) => t.phase === 'late');
@@ -185,7 +226,8 @@ export async function rotate(targets: RotationTarget[], secret: GeneratedSecret,
 			attempted.push(t);
 			if (!(ok = await runStep(t, 'set', () => t.set(secret)))) break;
 		}
-		if (ok) for (const t of early) if (!(ok = await runStep(t, 'test', () => t.test(secret)))) break;
+		if (ok)
+			for (const t of early) if (!(ok = await runStep(t, 'test', () => t.test(secret)))) break;
 		if (ok) {
 			for (const t of late) {
 				attempted.push(t);
@@ -206,7 +248,12 @@ export async function rotate(targets: RotationTarget[], secret: GeneratedSecret,
 			// finish retires the old secret (removes the old SSH key, say): while the updated credential
 			// is in doubt, the old secret must keep working so nothing that used it is locked out
 			for (const t of ordered) {
-				record(t, 'finish', 'warning', `skipped: the old secret is not retired while ${lateTestsFailed.join(', ')} fails its test`);
+				record(
+					t,
+					'finish',
+					'warning',
+					`skipped: the old secret is not retired while ${lateTestsFailed.join(', ')} fails its test`,
+				);
 			}
 			return summarise('critical', true, false, lateTestsFailed);
 		}
@@ -216,7 +263,12 @@ export async function rotate(targets: RotationTarget[], secret: GeneratedSecret,
 				record(t, 'finish', 'ok', await t.finish(secret));
 			} catch (error) {
 				finishWarnings = true;
-				record(t, 'finish', 'warning', `the new secret is in place, but finishing failed: ${errorMessage(error)}`);
+				record(
+					t,
+					'finish',
+					'warning',
+					`the new secret is in place, but finishing failed: ${errorMessage(error)}`,
+				);
 			}
 		}
 		return summarise(finishWarnings ? 'warning' : 'ok', true, false);
@@ -245,7 +297,12 @@ export async function rotate(targets: RotationTarget[], secret: GeneratedSecret,
 		return { status: 'warning', rotated: false, rolledBack: false, findings };
 	}
 
-	function summarise(status: FindingStatus, rotated: boolean, rolledBack: boolean, lateTestsFailed: string[] = []): RotationOutcome {
+	function summarise(
+		status: FindingStatus,
+		rotated: boolean,
+		rolledBack: boolean,
+		lateTestsFailed: string[] = [],
+	): RotationOutcome {
 		const summary = rotated
 			? `Rotated ${secret.metadata.kind} ${fingerprint} on ${ordered.length} target(s)` +
 				(status === 'ok'

@@ -5,7 +5,11 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from
 export const SCRAM_ITERATIONS = 4096;
 
 /** `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`, as libpq's pg_fe_scram_build_secret. */
-export function scramSha256Verifier(password: string, salt: Buffer = randomBytes(16), iterations = SCRAM_ITERATIONS): string {
+export function scramSha256Verifier(
+	password: string,
+	salt: Buffer = randomBytes(16),
+	iterations = SCRAM_ITERATIONS,
+): string {
 	// SASLprep leaves printable ASCII (all this pack generates) unchanged
 	const salted = pbkdf2Sync(Buffer.from(password, 'utf8'), salt, iterations, 32, 'sha256');
 	const clientKey = createHmac('sha256', salted).update('Client Key').digest();
@@ -19,5 +23,8 @@ export function verifierMatches(verifier: string, password: string): boolean {
 	const match = /^SCRAM-SHA-256\$(\d+):([^$]+)\$([^:]+):(.+)$/.exec(verifier);
 	if (!match) return false;
 	const rebuilt = scramSha256Verifier(password, Buffer.from(match[2], 'base64'), Number(match[1]));
-	return rebuilt.length === verifier.length && timingSafeEqual(Buffer.from(rebuilt), Buffer.from(verifier));
+	return (
+		rebuilt.length === verifier.length &&
+		timingSafeEqual(Buffer.from(rebuilt), Buffer.from(verifier))
+	);
 }

@@ -9,7 +9,8 @@ import { loadYaml } from '../shared/lazy';
 const isMap = ((node: unknown) => loadYaml().isMap(node)) as typeof Yaml.isMap;
 const isScalar = ((node: unknown) => loadYaml().isScalar(node)) as typeof Yaml.isScalar;
 const isSeq = ((node: unknown) => loadYaml().isSeq(node)) as typeof Yaml.isSeq;
-const parseDocument = ((...args: Parameters<typeof Yaml.parseDocument>) => loadYaml().parseDocument(...args)) as typeof Yaml.parseDocument;
+const parseDocument = ((...args: Parameters<typeof Yaml.parseDocument>) =>
+	loadYaml().parseDocument(...args)) as typeof Yaml.parseDocument;
 
 import { InfraOpsError } from '../shared/errors';
 
@@ -74,16 +75,29 @@ export function parseYamlDocument(text: string, source: string): Document {
 	return doc;
 }
 
-export function attachMiddlewares(text: string, options: AttachOptions, source = 'the file'): AttachResult {
+export function attachMiddlewares(
+	text: string,
+	options: AttachOptions,
+	source = 'the file',
+): AttachResult {
 	const wanted = options.middlewares.map((m) => m.trim()).filter(Boolean);
-	if (wanted.length === 0) throw new InfraOpsError('No middleware names are given', 'E.g. general-ratelimit, secure-headers (add @docker for one defined in labels)');
+	if (wanted.length === 0)
+		throw new InfraOpsError(
+			'No middleware names are given',
+			'E.g. general-ratelimit, secure-headers (add @docker for one defined in labels)',
+		);
 	const doc = parseYamlDocument(text, source);
 	const routersNode = doc.getIn(['http', 'routers'], true);
 	if (!isMap(routersNode)) {
-		throw new InfraOpsError(`${source} has no http.routers`, 'Choose the dynamic file that defines the routers (e.g. routers.yml)');
+		throw new InfraOpsError(
+			`${source} has no http.routers`,
+			'Choose the dynamic file that defines the routers (e.g. routers.yml)',
+		);
 	}
 	const routersMap = routersNode as YAMLMap;
-	const names = routersMap.items.map((pair) => String(isScalar(pair.key) ? pair.key.value : pair.key));
+	const names = routersMap.items.map((pair) =>
+		String(isScalar(pair.key) ? pair.key.value : pair.key),
+	);
 	let selected: string[];
 	const notFound: string[] = [];
 	if (options.routers.by === 'name') {
@@ -118,7 +132,10 @@ export function attachMiddlewares(text: string, options: AttachOptions, source =
 			router.set('middlewares', seq);
 		}
 		if (!isSeq(seq)) {
-			throw new InfraOpsError(`${source}: http.routers.${name}.middlewares is not a list`, 'Make it a YAML list of middleware names');
+			throw new InfraOpsError(
+				`${source}: http.routers.${name}.middlewares is not a list`,
+				'Make it a YAML list of middleware names',
+			);
 		}
 		const current = seq.items.map((item) => String(isScalar(item) ? item.value : item));
 		const added: string[] = [];
@@ -134,12 +151,20 @@ export function attachMiddlewares(text: string, options: AttachOptions, source =
 			for (const m of [...toAdd].reverse()) seq.items.unshift(doc.createNode(m));
 		} else for (const m of toAdd) seq.items.push(doc.createNode(m));
 		added.push(...toAdd);
-		changes.push({ router: name, added, alreadyPresent, middlewares: seq.items.map((item) => String(isScalar(item) ? item.value : item)) });
+		changes.push({
+			router: name,
+			added,
+			alreadyPresent,
+			middlewares: seq.items.map((item) => String(isScalar(item) ? item.value : item)),
+		});
 	}
 	const changed = changes.some((c) => c.added.length > 0);
 	if (!changed) return { text, changed, routers: changes, notFound };
 	const patched = patchable ? applyEdits(text, edits) : undefined;
-	const rendered = patched !== undefined && sameMiddlewares(patched, changes) ? patched : doc.toString({ lineWidth: 0, indent: style.indent, indentSeq: style.indentSeq });
+	const rendered =
+		patched !== undefined && sameMiddlewares(patched, changes)
+			? patched
+			: doc.toString({ lineWidth: 0, indent: style.indent, indentSeq: style.indentSeq });
 	return { text: rendered, changed, routers: changes, notFound };
 }
 
@@ -149,7 +174,8 @@ interface TextEdit {
 	insert: string;
 }
 
-const scalarText = (name: string) => (/^[A-Za-z0-9._@-]+$/.test(name) ? name : JSON.stringify(name));
+const scalarText = (name: string) =>
+	/^[A-Za-z0-9._@-]+$/.test(name) ? name : JSON.stringify(name);
 const lineStart = (text: string, offset: number) => text.lastIndexOf('\n', offset - 1) + 1;
 
 /**
@@ -157,8 +183,17 @@ const lineStart = (text: string, offset: number) => text.lastIndexOf('\n', offse
  * stays byte-identical: a line per name in a block list, a rewritten flow list, or a new key.
  * `null`: nothing to add; `undefined`: a shape this cannot patch (the whole document is rendered).
  */
-function planEdit(text: string, router: YAMLMap, seq: unknown, wanted: string[], position: 'first' | 'last', style: { indent: number; indentSeq: boolean }): TextEdit | null | undefined {
-	const current = isSeq(seq) ? seq.items.map((item) => String(isScalar(item) ? item.value : item)) : [];
+function planEdit(
+	text: string,
+	router: YAMLMap,
+	seq: unknown,
+	wanted: string[],
+	position: 'first' | 'last',
+	style: { indent: number; indentSeq: boolean },
+): TextEdit | null | undefined {
+	const current = isSeq(seq)
+		? seq.items.map((item) => String(isScalar(item) ? item.value : item))
+		: [];
 	const toAdd = wanted.filter((m) => !current.some((c) => sameReference(c, m)));
 	if (toAdd.length === 0) return null;
 	if (isSeq(seq) && seq.range) {
@@ -167,7 +202,11 @@ function planEdit(text: string, router: YAMLMap, seq: unknown, wanted: string[],
 			const original = text.slice(start, end);
 			const pad = /^\[\s/.test(original) ? ' ' : '';
 			const items = position === 'first' ? [...toAdd, ...current] : [...current, ...toAdd];
-			return { at: start, remove: end - start, insert: `[${pad}${items.map(scalarText).join(', ')}${pad}]` };
+			return {
+				at: start,
+				remove: end - start,
+				insert: `[${pad}${items.map(scalarText).join(', ')}${pad}]`,
+			};
 		}
 		if (seq.items.length === 0) return undefined;
 		const first = lineStart(text, start);
@@ -194,7 +233,8 @@ function planEdit(text: string, router: YAMLMap, seq: unknown, wanted: string[],
 
 function applyEdits(text: string, edits: TextEdit[]): string {
 	let out = text;
-	for (const e of [...edits].sort((a, b) => b.at - a.at)) out = out.slice(0, e.at) + e.insert + out.slice(e.at + e.remove);
+	for (const e of [...edits].sort((a, b) => b.at - a.at))
+		out = out.slice(0, e.at) + e.insert + out.slice(e.at + e.remove);
 	return out;
 }
 
@@ -202,5 +242,9 @@ function applyEdits(text: string, edits: TextEdit[]): string {
 function sameMiddlewares(patched: string, changes: RouterChange[]): boolean {
 	const doc = parseDocument(patched);
 	if (doc.errors.length > 0) return false;
-	return changes.every((c) => JSON.stringify(doc.getIn(['http', 'routers', c.router, 'middlewares']) ?? []) === JSON.stringify(doc.createNode(c.middlewares).toJSON()));
+	return changes.every(
+		(c) =>
+			JSON.stringify(doc.getIn(['http', 'routers', c.router, 'middlewares']) ?? []) ===
+			JSON.stringify(doc.createNode(c.middlewares).toJSON()),
+	);
 }

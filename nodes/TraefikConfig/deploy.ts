@@ -11,9 +11,21 @@ import { errorMessage, InfraOpsError } from '../shared/errors';
 import { loadDiff } from '../shared/lazy';
 import { shellQuote, type SshSession } from '../shared/ssh';
 import { LOCK_MARGIN_MS, withFolderLock } from './deployLock';
-import { checkGitOps, gitOpsRefusal, readGitOpsState, writeGitOpsState, type GitOpsCheck } from './gitopsState';
+import {
+	checkGitOps,
+	gitOpsRefusal,
+	readGitOpsState,
+	writeGitOpsState,
+	type GitOpsCheck,
+} from './gitopsState';
 import { waitUntilLoaded, type LoadCheck, type TraefikApi } from './traefikApi';
-import { isDynamicFileName, loadedNames, validateFiles, type ConfigProblem, type DynamicFile } from './validate';
+import {
+	isDynamicFileName,
+	loadedNames,
+	validateFiles,
+	type ConfigProblem,
+	type DynamicFile,
+} from './validate';
 
 export interface Folder {
 	/** The folder Traefik's file provider watches, e.g. /opt/traefik-stack/dynamic. */
@@ -80,7 +92,10 @@ export function redactDiff(diff: string): string {
 				inKey = !KEY_END.test(line);
 				return line.replace(/(-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----).*$/, '$1 (redacted)');
 			}
-			return PASSWORD_HASHES.reduce((text, re) => text.replace(re, (hash) => `<password hash …${hash.slice(-4)}>`), line);
+			return PASSWORD_HASHES.reduce(
+				(text, re) => text.replace(re, (hash) => `<password hash …${hash.slice(-4)}>`),
+				line,
+			);
 		})
 		.join('\n');
 }
@@ -92,7 +107,10 @@ export function checkFolder(folder: Folder): Folder {
 	const dynamicDir = posix.normalize(folder.dynamicDir.trim()).replace(/\/+$/, '');
 	const backupDir = posix.normalize(folder.backupDir.trim()).replace(/\/+$/, '');
 	if (!posix.isAbsolute(dynamicDir) || !posix.isAbsolute(backupDir)) {
-		throw new InfraOpsError('The dynamic folder and the backup folder must be absolute paths', 'E.g. /opt/traefik-stack/dynamic and /opt/traefik-stack/dynamic-history');
+		throw new InfraOpsError(
+			'The dynamic folder and the backup folder must be absolute paths',
+			'E.g. /opt/traefik-stack/dynamic and /opt/traefik-stack/dynamic-history',
+		);
 	}
 	const rel = posix.relative(dynamicDir, backupDir);
 	if (rel === '' || (!rel.startsWith('..') && !posix.isAbsolute(rel))) {
@@ -102,14 +120,21 @@ export function checkFolder(folder: Folder): Folder {
 		);
 	}
 	const keep = Math.floor(Number(folder.keep));
-	if (!Number.isFinite(keep) || keep < 1 || keep > 1000) throw new InfraOpsError(`Keep ${folder.keep} versions is out of range`, 'Keep between 1 and 1000 previous versions');
+	if (!Number.isFinite(keep) || keep < 1 || keep > 1000)
+		throw new InfraOpsError(
+			`Keep ${folder.keep} versions is out of range`,
+			'Keep between 1 and 1000 previous versions',
+		);
 	return { dynamicDir, backupDir, keep };
 }
 
 export function checkFileName(name: string): string {
 	const trimmed = name.trim();
 	if (!FILE_NAME.test(trimmed)) {
-		throw new InfraOpsError(`"${name}" is not a file name this node deploys`, 'A plain name ending in .yml or .yaml, without folders (e.g. middlewares.yml)');
+		throw new InfraOpsError(
+			`"${name}" is not a file name this node deploys`,
+			'A plain name ending in .yml or .yaml, without folders (e.g. middlewares.yml)',
+		);
 	}
 	return trimmed;
 }
@@ -123,9 +148,15 @@ const MAX_SUBFOLDERS = 200;
  */
 export async function readFolder(session: SshSession, dynamicDir: string): Promise<DynamicFile[]> {
 	const top = await session.readDir(dynamicDir);
-	if (!top) throw new InfraOpsError(`${dynamicDir} does not exist on the Traefik host`, 'Check the dynamic folder (providers.file.directory in Traefik\'s static configuration)');
+	if (!top)
+		throw new InfraOpsError(
+			`${dynamicDir} does not exist on the Traefik host`,
+			"Check the dynamic folder (providers.file.directory in Traefik's static configuration)",
+		);
 	const names: string[] = [];
-	const pending: Array<{ rel: string; entries: NonNullable<typeof top> }> = [{ rel: '', entries: top }];
+	const pending: Array<{ rel: string; entries: NonNullable<typeof top> }> = [
+		{ rel: '', entries: top },
+	];
 	let folders = 0;
 	while (pending.length > 0) {
 		const { rel, entries } = pending.shift()!;
@@ -133,9 +164,15 @@ export async function readFolder(session: SshSession, dynamicDir: string): Promi
 			const name = rel ? `${rel}/${e.name}` : e.name;
 			if (e.isDirectory) {
 				if (++folders > MAX_SUBFOLDERS) {
-					throw new InfraOpsError(`${dynamicDir} has more than ${MAX_SUBFOLDERS} subfolders`, 'Traefik reads every subfolder of its dynamic folder too: keep git checkouts, backups and other trees outside it');
+					throw new InfraOpsError(
+						`${dynamicDir} has more than ${MAX_SUBFOLDERS} subfolders`,
+						'Traefik reads every subfolder of its dynamic folder too: keep git checkouts, backups and other trees outside it',
+					);
 				}
-				pending.push({ rel: name, entries: (await session.readDir(posix.join(dynamicDir, name))) ?? [] });
+				pending.push({
+					rel: name,
+					entries: (await session.readDir(posix.join(dynamicDir, name))) ?? [],
+				});
 			} else if ((e.isFile || e.isSymlink) && isDynamicFileName(e.name)) names.push(name);
 		}
 	}
@@ -149,47 +186,93 @@ function backupStamp(now: Date): string {
 	return now.toISOString().replace(/[-:]/g, '').replace('.', '');
 }
 
-export async function listBackups(session: SshSession, backupDir: string, fileName: string): Promise<string[]> {
+export async function listBackups(
+	session: SshSession,
+	backupDir: string,
+	fileName: string,
+): Promise<string[]> {
 	const entries = (await session.readDir(backupDir)) ?? [];
-	return entries
-		// exactly <file>.<stamp>.bak: a prefix match would take routers.yml.old.yml's versions for routers.yml's
-		.filter((e) => e.isFile && e.name.startsWith(`${fileName}.`) && /^\d{8}T\d{9}Z\.bak$/.test(e.name.slice(fileName.length + 1)))
-		.map((e) => e.name)
-		.sort()
-		.reverse();
+	return (
+		entries
+			// exactly <file>.<stamp>.bak: a prefix match would take routers.yml.old.yml's versions for routers.yml's
+			.filter(
+				(e) =>
+					e.isFile &&
+					e.name.startsWith(`${fileName}.`) &&
+					/^\d{8}T\d{9}Z\.bak$/.test(e.name.slice(fileName.length + 1)),
+			)
+			.map((e) => e.name)
+			.sort()
+			.reverse()
+	);
 }
 
-async function keepPrevious(session: SshSession, folder: Folder, fileName: string, text: string, now: Date): Promise<string> {
-	const mkdir = await session.exec(`mkdir -p -- ${shellQuote(folder.backupDir)}`, { timeoutMs: 15_000 });
-	if (mkdir.code !== 0) throw new InfraOpsError(`Cannot create the backup folder ${folder.backupDir}: ${mkdir.stderr.trim()}`, 'Give the SSH user write access there, or choose another backup folder');
+async function keepPrevious(
+	session: SshSession,
+	folder: Folder,
+	fileName: string,
+	text: string,
+	now: Date,
+): Promise<string> {
+	const mkdir = await session.exec(`mkdir -p -- ${shellQuote(folder.backupDir)}`, {
+		timeoutMs: 15_000,
+	});
+	if (mkdir.code !== 0)
+		throw new InfraOpsError(
+			`Cannot create the backup folder ${folder.backupDir}: ${mkdir.stderr.trim()}`,
+			'Give the SSH user write access there, or choose another backup folder',
+		);
 	const path = posix.join(folder.backupDir, `${fileName}.${backupStamp(now)}.bak`);
 	await session.writeFileAtomic(path, text, { mode: 0o600 });
 	const all = await listBackups(session, folder.backupDir, fileName);
-	for (const old of all.slice(folder.keep)) await session.removeFile(posix.join(folder.backupDir, old));
+	for (const old of all.slice(folder.keep))
+		await session.removeFile(posix.join(folder.backupDir, old));
 	return path;
 }
 
 const problemKey = (p: ConfigProblem) => `${p.file}|${p.path}|${p.message}`;
 
 /** Problems that stop a deploy: any in the file itself, new ones elsewhere, and anything that makes Traefik drop the whole update. */
-function blocking(before: ConfigProblem[], after: ConfigProblem[], fileNames: string[]): ConfigProblem[] {
+function blocking(
+	before: ConfigProblem[],
+	after: ConfigProblem[],
+	fileNames: string[],
+): ConfigProblem[] {
 	const existed = new Set(before.map(problemKey));
-	return after.filter((p) => p.status === 'critical' && (fileNames.includes(p.file) || p.fatal || !existed.has(problemKey(p))));
+	return after.filter(
+		(p) =>
+			p.status === 'critical' &&
+			(fileNames.includes(p.file) || p.fatal || !existed.has(problemKey(p))),
+	);
 }
 
-export async function verifyLoaded(verify: VerifyOptions, text: string): Promise<Verification | undefined> {
+export async function verifyLoaded(
+	verify: VerifyOptions,
+	text: string,
+): Promise<Verification | undefined> {
 	const expected = loadedNames(text);
-	if (Object.keys(expected.routers).length + Object.keys(expected.middlewares).length === 0) return undefined;
-	return await waitUntilLoaded(verify.api, expected, { timeoutMs: verify.timeoutMs, intervalMs: verify.intervalMs });
+	if (Object.keys(expected.routers).length + Object.keys(expected.middlewares).length === 0)
+		return undefined;
+	return await waitUntilLoaded(verify.api, expected, {
+		timeoutMs: verify.timeoutMs,
+		intervalMs: verify.intervalMs,
+	});
 }
 
 /** A Traefik API that cannot be asked (refused, unreachable) is a failed verification, so the files already written are put back. */
-async function verifyOrFail(verify: VerifyOptions, text: string): Promise<Verification | undefined> {
+async function verifyOrFail(
+	verify: VerifyOptions,
+	text: string,
+): Promise<Verification | undefined> {
 	const started = Date.now();
 	try {
 		return await verifyLoaded(verify, text);
 	} catch (error) {
-		return { ok: false, waitedMs: Date.now() - started, checks: [{ name: 'Traefik', kind: 'api', ok: false, reason: errorMessage(error) }] };
+		return {
+			ok: false,
+			waitedMs: Date.now() - started,
+			checks: [{ name: 'Traefik', kind: 'api', ok: false, reason: errorMessage(error) }],
+		};
 	}
 }
 
@@ -222,22 +305,42 @@ export interface DeployOptions {
  * Deploys a set of files as one change: validated together with the rest of the folder, written
  * only if all are valid, verified together, and all put back if Traefik does not serve them.
  */
-export async function deployFiles(session: SshSession, folderIn: Folder, changesIn: FileChange[], options: DeployOptions = {}): Promise<DeployOutcome[]> {
+export async function deployFiles(
+	session: SshSession,
+	folderIn: Folder,
+	changesIn: FileChange[],
+	options: DeployOptions = {},
+): Promise<DeployOutcome[]> {
 	const folder = checkFolder(folderIn);
 	// checked before anything is written: verification runs only after the write
 	const timeoutMs = options.verify?.timeoutMs;
-	if (timeoutMs !== undefined && (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > 3_600_000)) {
-		throw new InfraOpsError(`The verification timeout ${String(timeoutMs)} ms is not between 1 ms and 1 hour`, 'Set "Verify Timeout (Seconds)" to a number of seconds, e.g. 30');
+	if (
+		timeoutMs !== undefined &&
+		(!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > 3_600_000)
+	) {
+		throw new InfraOpsError(
+			`The verification timeout ${String(timeoutMs)} ms is not between 1 ms and 1 hour`,
+			'Set "Verify Timeout (Seconds)" to a number of seconds, e.g. 30',
+		);
 	}
 	const gitops = checkGitOps(options.gitops);
 	if (options.dryRun) {
-		const refusal = gitops ? await gitOpsRefusal(session, await readGitOpsState(session, folder.backupDir), gitops) : undefined;
-		return refusal ? refusedOutcomes(folder, changesIn, refusal) : await deployUnlocked(session, folder, changesIn, options);
+		const refusal = gitops
+			? await gitOpsRefusal(session, await readGitOpsState(session, folder.backupDir), gitops)
+			: undefined;
+		return refusal
+			? refusedOutcomes(folder, changesIn, refusal)
+			: await deployUnlocked(session, folder, changesIn, options);
 	}
 	// Every file may wait the whole timeout (4 side by side), then again for its restored version
 	const rounds = Math.ceil(Math.max(1, changesIn.length) / 4);
 	const leaseMs = 2 * rounds * (timeoutMs ?? 0) + LOCK_MARGIN_MS;
-	const lock = { waitMs: options.lockWaitMs ?? 120_000, leaseMs, owner: options.lockOwner, target: folder.dynamicDir };
+	const lock = {
+		waitMs: options.lockWaitMs ?? 120_000,
+		leaseMs,
+		owner: options.lockOwner,
+		target: folder.dynamicDir,
+	};
 	return await withFolderLock(session, folder.backupDir, lock, async () => {
 		if (!gitops) return await deployUnlocked(session, folder, changesIn, options);
 		const state = await readGitOpsState(session, folder.backupDir);
@@ -249,7 +352,12 @@ export async function deployFiles(session: SshSession, folderIn: Folder, changes
 		}
 		if (refusal) return refusedOutcomes(folder, changesIn, refusal);
 		const outcomes = await deployUnlocked(session, folder, changesIn, options);
-		if (gitops.commit && outcomes.every((o) => o.status === 'ok' && (o.action === 'written' || o.action === 'unchanged'))) {
+		if (
+			gitops.commit &&
+			outcomes.every(
+				(o) => o.status === 'ok' && (o.action === 'written' || o.action === 'unchanged'),
+			)
+		) {
 			state.deployedCommit = gitops.commit;
 			state.deployedAt = new Date().toISOString();
 			await writeGitOpsState(session, folder.backupDir, state);
@@ -261,24 +369,47 @@ export async function deployFiles(session: SshSession, folderIn: Folder, changes
 function refusedOutcomes(folder: Folder, changes: FileChange[], refusal: string): DeployOutcome[] {
 	return changes.map((c) => {
 		const file = c.fileName.trim();
-		return { file, path: posix.join(folder.dynamicDir, file), status: 'warning', action: 'refused', summary: `${file} not deployed: ${refusal}`, diff: '', problems: [] };
+		return {
+			file,
+			path: posix.join(folder.dynamicDir, file),
+			status: 'warning',
+			action: 'refused',
+			summary: `${file} not deployed: ${refusal}`,
+			diff: '',
+			problems: [],
+		};
 	});
 }
 
-async function deployUnlocked(session: SshSession, folder: Folder, changesIn: FileChange[], options: DeployOptions): Promise<DeployOutcome[]> {
+async function deployUnlocked(
+	session: SshSession,
+	folder: Folder,
+	changesIn: FileChange[],
+	options: DeployOptions,
+): Promise<DeployOutcome[]> {
 	const label = options.label ?? 'deploy';
 	const changes = changesIn.map((c) => ({
 		fileName: checkFileName(c.fileName),
 		content: c.content.endsWith('\n') || c.content === '' ? c.content : `${c.content}\n`,
 	}));
 	const names = changes.map((c) => c.fileName);
-	if (new Set(names).size !== names.length) throw new InfraOpsError(`A file is given twice in one deploy: ${names.join(', ')}`, 'Give each file once');
+	if (new Set(names).size !== names.length)
+		throw new InfraOpsError(
+			`A file is given twice in one deploy: ${names.join(', ')}`,
+			'Give each file once',
+		);
 	const folderFiles = await readFolder(session, folder.dynamicDir);
 	const others = folderFiles.filter((f) => !names.includes(f.name));
 	const olds = new Map<string, string | undefined>();
-	for (const c of changes) olds.set(c.fileName, folderFiles.find((f) => f.name === c.fileName)?.text);
+	for (const c of changes)
+		olds.set(c.fileName, folderFiles.find((f) => f.name === c.fileName)?.text);
 
-	const beforeFiles = [...others, ...changes.flatMap((c) => (olds.get(c.fileName) === undefined ? [] : [{ name: c.fileName, text: olds.get(c.fileName)! }]))];
+	const beforeFiles = [
+		...others,
+		...changes.flatMap((c) =>
+			olds.get(c.fileName) === undefined ? [] : [{ name: c.fileName, text: olds.get(c.fileName)! }],
+		),
+	];
 	const afterFiles = [...others, ...changes.map((c) => ({ name: c.fileName, text: c.content }))];
 	const before = validateFiles(beforeFiles, { behindProxy: options.behindProxy });
 	const after = validateFiles(afterFiles, { behindProxy: options.behindProxy });
@@ -287,10 +418,28 @@ async function deployUnlocked(session: SshSession, folder: Folder, changesIn: Fi
 	const outcomes: DeployOutcome[] = changes.map((c) => {
 		const old = olds.get(c.fileName);
 		const path = posix.join(folder.dynamicDir, c.fileName);
-		const diff = redactDiff(loadDiff().createTwoFilesPatch(`a/${c.fileName}`, `b/${c.fileName}`, old ?? '', c.content, old === undefined ? 'new file' : undefined, undefined, { context: 3 }));
+		const diff = redactDiff(
+			loadDiff().createTwoFilesPatch(
+				`a/${c.fileName}`,
+				`b/${c.fileName}`,
+				old ?? '',
+				c.content,
+				old === undefined ? 'new file' : undefined,
+				undefined,
+				{ context: 3 },
+			),
+		);
 		const own = stop.filter((p) => p.file === c.fileName);
 		const warnings = after.problems.filter((p) => p.file === c.fileName && p.status === 'warning');
-		return { file: c.fileName, path, diff, problems: [...own, ...warnings], status: warnings.length ? 'warning' : 'ok', action: old === c.content ? 'unchanged' : 'written', summary: '' };
+		return {
+			file: c.fileName,
+			path,
+			diff,
+			problems: [...own, ...warnings],
+			status: warnings.length ? 'warning' : 'ok',
+			action: old === c.content ? 'unchanged' : 'written',
+			summary: '',
+		};
 	});
 	if (stop.length > 0) {
 		for (const o of outcomes) {
@@ -324,11 +473,14 @@ async function deployUnlocked(session: SshSession, folder: Folder, changesIn: Fi
 	const written: string[] = [];
 	try {
 		// Files that define middlewares or services go first, so a router never points at nothing in between
-		const ordered = [...toWrite].sort((a, b) => Number(/\brouters:/.test(a.content)) - Number(/\brouters:/.test(b.content)));
+		const ordered = [...toWrite].sort(
+			(a, b) => Number(/\brouters:/.test(a.content)) - Number(/\brouters:/.test(b.content)),
+		);
 		for (const c of ordered) {
 			const old = olds.get(c.fileName);
 			const outcome = outcomes.find((o) => o.file === c.fileName)!;
-			if (old !== undefined) outcome.backup = await keepPrevious(session, folder, c.fileName, old, now);
+			if (old !== undefined)
+				outcome.backup = await keepPrevious(session, folder, c.fileName, old, now);
 			await session.writeFileAtomic(outcome.path, c.content);
 			written.push(c.fileName);
 		}
@@ -341,7 +493,11 @@ async function deployUnlocked(session: SshSession, folder: Folder, changesIn: Fi
 	const verifications = new Map<string, Verification | undefined>();
 	const verify = options.verify;
 	if (verify) {
-		const results = await mapConcurrent(toWrite, 4, async (c) => await verifyOrFail(verify, c.content));
+		const results = await mapConcurrent(
+			toWrite,
+			4,
+			async (c) => await verifyOrFail(verify, c.content),
+		);
 		toWrite.forEach((c, k) => verifications.set(c.fileName, results[k]));
 	}
 	const failed = [...verifications.entries()].filter(([, v]) => v && !v.ok);
@@ -384,13 +540,22 @@ async function deployUnlocked(session: SshSession, folder: Folder, changesIn: Fi
 		if (!written.includes(o.file)) continue;
 		const v = verifications.get(o.file);
 		o.verification = v;
-		const verified = v ? `, served by Traefik after ${(v.waitedMs / 1000).toFixed(1)} s` : options.verify ? '' : ', not verified (no Traefik API credential)';
+		const verified = v
+			? `, served by Traefik after ${(v.waitedMs / 1000).toFixed(1)} s`
+			: options.verify
+				? ''
+				: ', not verified (no Traefik API credential)';
 		o.summary = `${o.file} ${label === 'deploy' ? 'deployed' : 'restored'}${o.backup ? ` (previous version kept as ${posix.basename(o.backup)})` : ' (new file)'}${verified}`;
 	}
 	return outcomes;
 }
 
-async function restore(session: SshSession, folder: Folder, written: string[], olds: Map<string, string | undefined>): Promise<void> {
+async function restore(
+	session: SshSession,
+	folder: Folder,
+	written: string[],
+	olds: Map<string, string | undefined>,
+): Promise<void> {
 	for (const name of [...written].reverse()) {
 		const old = olds.get(name);
 		const path = posix.join(folder.dynamicDir, name);
@@ -404,31 +569,65 @@ export async function rollbackFile(
 	session: SshSession,
 	folderIn: Folder,
 	fileNameIn: string,
-	options: { version?: string; behindProxy?: boolean; verify?: VerifyOptions; now?: Date; lockOwner?: string } = {},
+	options: {
+		version?: string;
+		behindProxy?: boolean;
+		verify?: VerifyOptions;
+		now?: Date;
+		lockOwner?: string;
+	} = {},
 ): Promise<DeployOutcome & { restoredFrom: string }> {
 	const folder = checkFolder(folderIn);
 	const fileName = checkFileName(fileNameIn);
 	const backups = await listBackups(session, folder.backupDir, fileName);
-	if (backups.length === 0) throw new InfraOpsError(`No kept version of ${fileName} in ${folder.backupDir}`, 'Versions are kept by Deploy; check the backup folder setting');
+	if (backups.length === 0)
+		throw new InfraOpsError(
+			`No kept version of ${fileName} in ${folder.backupDir}`,
+			'Versions are kept by Deploy; check the backup folder setting',
+		);
 	const currentStat = await session.stat(posix.join(folder.dynamicDir, fileName));
-	const current = currentStat ? (await session.readFile(posix.join(folder.dynamicDir, fileName), MAX_FILE_BYTES)).toString('utf8') : undefined;
+	const current = currentStat
+		? (await session.readFile(posix.join(folder.dynamicDir, fileName), MAX_FILE_BYTES)).toString(
+				'utf8',
+			)
+		: undefined;
 	let chosen: string | undefined;
 	let text: string | undefined;
 	if (options.version && options.version !== 'latest') {
-		chosen = backups.find((b) => b === options.version || b === `${fileName}.${options.version}.bak`);
-		if (!chosen) throw new InfraOpsError(`No kept version "${options.version}" of ${fileName}`, `Kept versions: ${backups.slice(0, 10).join(', ')}`);
-		text = (await session.readFile(posix.join(folder.backupDir, chosen), MAX_FILE_BYTES)).toString('utf8');
+		chosen = backups.find(
+			(b) => b === options.version || b === `${fileName}.${options.version}.bak`,
+		);
+		if (!chosen)
+			throw new InfraOpsError(
+				`No kept version "${options.version}" of ${fileName}`,
+				`Kept versions: ${backups.slice(0, 10).join(', ')}`,
+			);
+		text = (await session.readFile(posix.join(folder.backupDir, chosen), MAX_FILE_BYTES)).toString(
+			'utf8',
+		);
 	} else {
 		for (const b of backups) {
-			const candidate = (await session.readFile(posix.join(folder.backupDir, b), MAX_FILE_BYTES)).toString('utf8');
+			const candidate = (
+				await session.readFile(posix.join(folder.backupDir, b), MAX_FILE_BYTES)
+			).toString('utf8');
 			if (candidate !== current) {
 				chosen = b;
 				text = candidate;
 				break;
 			}
 		}
-		if (!chosen || text === undefined) throw new InfraOpsError(`Every kept version of ${fileName} equals the current file`, 'Nothing to roll back to');
+		if (!chosen || text === undefined)
+			throw new InfraOpsError(
+				`Every kept version of ${fileName} equals the current file`,
+				'Nothing to roll back to',
+			);
 	}
-	const [outcome] = await deployFiles(session, folder, [{ fileName, content: text! }], { behindProxy: options.behindProxy, verify: options.verify, now: options.now, label: 'rollback', lockOwner: options.lockOwner });
+	const [outcome] = await deployFiles(session, folder, [{ fileName, content: text! }], {
+		behindProxy: options.behindProxy,
+		verify: options.verify,
+		now: options.now,
+		label: 'rollback',
+		lockOwner: options.lockOwner,
+	});
 	return { ...outcome, restoredFrom: chosen };
 }

@@ -29,7 +29,8 @@ export interface LockOptions {
 
 export const lockPath = (backupDir: string) => posix.join(backupDir, '.deploy.lock');
 
-const ownerText = (owner: string | undefined) => (owner ?? 'a deploy').replace(/[^\w .:@#/-]/g, '').slice(0, 120) || 'a deploy';
+const ownerText = (owner: string | undefined) =>
+	(owner ?? 'a deploy').replace(/[^\w .:@#/-]/g, '').slice(0, 120) || 'a deploy';
 
 /**
  * Takes the folder's lock: a fresh mkdir wins; an existing lock is taken over only when its lease
@@ -78,19 +79,34 @@ function describeHolder(busy: string): string {
 	return ` by ${who.join(' ') || 'another run'} (lease until ${new Date(end * 1000).toISOString()})`;
 }
 
-export async function withFolderLock<T>(session: SshSession, backupDir: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
+export async function withFolderLock<T>(
+	session: SshSession,
+	backupDir: string,
+	options: LockOptions,
+	fn: () => Promise<T>,
+): Promise<T> {
 	const lock = lockPath(backupDir);
 	const token = randomBytes(12).toString('hex');
 	const leaseSeconds = Math.ceil(options.leaseMs / 1000);
 	const mkdir = await session.exec(`mkdir -p -- ${shellQuote(backupDir)}`, { timeoutMs: 15_000 });
-	if (mkdir.code !== 0) throw new InfraOpsError(`Cannot create the backup folder ${backupDir}: ${mkdir.stderr.trim()}`, 'Give the SSH user write access there, or choose another backup folder');
+	if (mkdir.code !== 0)
+		throw new InfraOpsError(
+			`Cannot create the backup folder ${backupDir}: ${mkdir.stderr.trim()}`,
+			'Give the SSH user write access there, or choose another backup folder',
+		);
 	const deadline = Date.now() + options.waitMs;
 	for (;;) {
-		const take = await session.exec(takeScript(lock, token, leaseSeconds, ownerText(options.owner)), { timeoutMs: 15_000 });
+		const take = await session.exec(
+			takeScript(lock, token, leaseSeconds, ownerText(options.owner)),
+			{ timeoutMs: 15_000 },
+		);
 		const answer = take.stdout.trim();
 		if (answer.startsWith('taken')) break;
 		if (take.code !== 0 || !answer.startsWith('busy')) {
-			throw new InfraOpsError(`Cannot take the deploy lock ${lock}: ${(take.stderr.trim() || answer).slice(0, 300)}`, 'Give the SSH user write access to the backup folder');
+			throw new InfraOpsError(
+				`Cannot take the deploy lock ${lock}: ${(take.stderr.trim() || answer).slice(0, 300)}`,
+				'Give the SSH user write access to the backup folder',
+			);
 		}
 		if (Date.now() >= deadline) {
 			throw new InfraOpsError(

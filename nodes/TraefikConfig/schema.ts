@@ -91,8 +91,18 @@ const strings: Shape = { kind: 'array', items: str };
 const stringMap: Shape = { kind: 'object', props: {}, additional: str };
 const openObject: Shape = { kind: 'object', props: {} };
 
-function closed<T>(props: PropsOf<T>, required: Array<KnownKeys<NonNullable<T>>> = [], extraAllowed: string[] = []): Shape {
-	return { kind: 'object', props: props as Record<string, Shape>, required: required as string[], additional: false, extraAllowed };
+function closed<T>(
+	props: PropsOf<T>,
+	required: Array<KnownKeys<NonNullable<T>>> = [],
+	extraAllowed: string[] = [],
+): Shape {
+	return {
+		kind: 'object',
+		props: props as Record<string, Shape>,
+		required: required as string[],
+		additional: false,
+		extraAllowed,
+	};
 }
 function open<T>(props: PropsOf<T>, required: Array<KnownKeys<NonNullable<T>>> = []): Shape {
 	return { kind: 'object', props: props as Record<string, Shape>, required: required as string[] };
@@ -103,11 +113,24 @@ function oneKey<T>(what: string, of: { [K in KeysOfUnion<NonNullable<T>>]-?: Sha
 const mapOf = (shape: Shape): Shape => ({ kind: 'object', props: {}, additional: shape });
 
 const ipStrategy = closed<IpStrategy>({ depth: int, excludedIPs: strings }, [], ['ipv6Subnet']);
-const sourceCriterion = closed<SourceCriterion>({ ipStrategy, requestHeaderName: str, requestHost: bool });
-const domains: Shape = { kind: 'array', items: { kind: 'object', props: { main: str, sans: strings } } };
+const sourceCriterion = closed<SourceCriterion>({
+	ipStrategy,
+	requestHeaderName: str,
+	requestHost: bool,
+});
+const domains: Shape = {
+	kind: 'array',
+	items: { kind: 'object', props: { main: str, sans: strings } },
+};
 const sticky: Shape = {
 	kind: 'object',
-	props: { cookie: { kind: 'object', props: { name: str, secure: bool, httpOnly: bool, sameSite: str }, allowTrue: true } },
+	props: {
+		cookie: {
+			kind: 'object',
+			props: { name: str, secure: bool, httpOnly: bool, sameSite: str },
+			allowTrue: true,
+		},
+	},
 };
 // services' health checks are allowEmpty in Traefik (`healthCheck: true` or `{}` turns them on)
 const serviceHealthCheck: Shape = { kind: 'object', props: {}, allowTrue: true };
@@ -129,11 +152,25 @@ const httpRouter = closed<HttpRouter>(
 
 const httpLoadBalancer = closed<HttpLoadBalancerService>(
 	{
-		servers: { kind: 'array', minItems: 1, items: { kind: 'object', props: { url: str }, required: ['url'] } },
+		servers: {
+			kind: 'array',
+			minItems: 1,
+			items: { kind: 'object', props: { url: str }, required: ['url'] },
+		},
 		sticky,
 		healthCheck: {
 			kind: 'object',
-			props: { method: str, path: str, scheme: str, hostname: str, port: int, interval: str, timeout: str, headers: stringMap, followRedirects: bool },
+			props: {
+				method: str,
+				path: str,
+				scheme: str,
+				hostname: str,
+				port: int,
+				interval: str,
+				timeout: str,
+				headers: stringMap,
+				followRedirects: bool,
+			},
 		},
 		passHostHeader: bool,
 		responseForwarding: { kind: 'object', props: { flushInterval: str } },
@@ -154,20 +191,44 @@ const httpService = oneKey<HttpService>('service type', {
 	mirroring: closed<HttpMirroringService>({
 		service: str,
 		maxBodySize: int,
-		mirrors: { kind: 'array', items: { kind: 'object', props: { name: str, percent: { kind: 'number', minimum: 0, maximum: 100 } } } },
+		mirrors: {
+			kind: 'array',
+			items: {
+				kind: 'object',
+				props: { name: str, percent: { kind: 'number', minimum: 0, maximum: 100 } },
+			},
+		},
 		healthCheck: serviceHealthCheck,
 	}),
-	failover: closed<HttpFailoverService>({ service: str, fallback: str, healthCheck: serviceHealthCheck }),
+	failover: closed<HttpFailoverService>({
+		service: str,
+		fallback: str,
+		healthCheck: serviceHealthCheck,
+	}),
 });
 
 const subjectInfo: Shape = {
 	kind: 'object',
-	props: { country: bool, province: bool, locality: bool, organization: bool, commonName: bool, serialNumber: bool, domainComponent: bool },
+	props: {
+		country: bool,
+		province: bool,
+		locality: bool,
+		organization: bool,
+		commonName: bool,
+		serialNumber: bool,
+		domainComponent: bool,
+	},
 };
 
 const httpMiddleware = oneKey<HttpMiddleware>('middleware type', {
 	addPrefix: closed<AddPrefixMiddleware>({ prefix: str }),
-	basicAuth: open<BasicAuthMiddleware>({ users: strings, usersFile: str, realm: str, headerField: str, removeHeader: bool }),
+	basicAuth: open<BasicAuthMiddleware>({
+		users: strings,
+		usersFile: str,
+		realm: str,
+		headerField: str,
+		removeHeader: bool,
+	}),
 	buffering: closed<BufferingMiddleware>({
 		maxRequestBodyBytes: int,
 		memRequestBodyBytes: int,
@@ -176,7 +237,13 @@ const httpMiddleware = oneKey<HttpMiddleware>('middleware type', {
 		retryExpression: str,
 	}),
 	chain: closed<ChainMiddleware>({ middlewares: { kind: 'array', items: str, minItems: 1 } }),
-	circuitBreaker: closed<CircuitBreakerMiddleware>({ expression: str, checkPeriod: str, fallbackDuration: str, recoveryDuration: str, responseCode: int }),
+	circuitBreaker: closed<CircuitBreakerMiddleware>({
+		expression: str,
+		checkPeriod: str,
+		fallbackDuration: str,
+		recoveryDuration: str,
+		responseCode: int,
+	}),
 	compress: closed<CompressMiddleware>({
 		excludedContentTypes: strings,
 		minResponseBodyBytes: int,
@@ -185,7 +252,13 @@ const httpMiddleware = oneKey<HttpMiddleware>('middleware type', {
 		encodings: strings,
 	}),
 	contentType: closed<ContentTypeMiddleware>({ autoDetect: bool }),
-	digestAuth: closed<DigestAuthMiddleware>({ users: strings, usersFile: str, realm: str, headerField: str, removeHeader: bool }),
+	digestAuth: closed<DigestAuthMiddleware>({
+		users: strings,
+		usersFile: str,
+		realm: str,
+		headerField: str,
+		removeHeader: bool,
+	}),
 	errors: closed<ErrorsMiddleware>({ status: strings, service: str, query: str }),
 	forwardAuth: closed<ForwardAuthMiddleware>({
 		address: str,
@@ -239,15 +312,33 @@ const httpMiddleware = oneKey<HttpMiddleware>('middleware type', {
 		isDevelopment: bool,
 	}),
 	ipWhiteList: closed<IpWhiteListMiddleware>({ sourceRange: strings, ipStrategy }),
-	ipAllowList: closed<IpAllowListMiddleware>({ sourceRange: strings, rejectStatusCode: int, ipStrategy }),
+	ipAllowList: closed<IpAllowListMiddleware>({
+		sourceRange: strings,
+		rejectStatusCode: int,
+		ipStrategy,
+	}),
 	inFlightReq: closed<InFlightReqMiddleware>({ amount: int, sourceCriterion }),
 	passTLSClientCert: closed<PassTLSClientCertMiddleware>({
 		pem: bool,
-		info: { kind: 'object', props: { notAfter: bool, notBefore: bool, sans: bool, subject: subjectInfo, issuer: subjectInfo } },
+		info: {
+			kind: 'object',
+			props: {
+				notAfter: bool,
+				notBefore: bool,
+				sans: bool,
+				subject: subjectInfo,
+				issuer: subjectInfo,
+			},
+		},
 	}),
 	plugin: { kind: 'object', props: {}, additional: openObject },
 	rateLimit: closed<RateLimitMiddleware>(
-		{ average: { kind: 'stringOrNumber' }, period: { kind: 'stringOrNumber' }, burst: num, sourceCriterion },
+		{
+			average: { kind: 'stringOrNumber' },
+			period: { kind: 'stringOrNumber' },
+			burst: num,
+			sourceCriterion,
+		},
 		[],
 		['redis'],
 	),
@@ -275,12 +366,26 @@ const tcpRouter = closed<TcpRouter>(
 const weightedRefs: Shape = {
 	kind: 'array',
 	minItems: 1,
-	items: { kind: 'object', props: { name: str, weight: num }, required: ['name', 'weight'], additional: false },
+	items: {
+		kind: 'object',
+		props: { name: str, weight: num },
+		required: ['name', 'weight'],
+		additional: false,
+	},
 };
-const addressServers: Shape = { kind: 'array', minItems: 1, items: { kind: 'object', props: { address: str }, required: ['address'] } };
+const addressServers: Shape = {
+	kind: 'array',
+	minItems: 1,
+	items: { kind: 'object', props: { address: str }, required: ['address'] },
+};
 const tcpService = oneKey<TcpService>('TCP service type', {
 	loadBalancer: closed<TcpLoadBalancerService>(
-		{ servers: addressServers, terminationDelay: num, proxyProtocol: { kind: 'object', props: { version: int } }, serversTransport: str },
+		{
+			servers: addressServers,
+			terminationDelay: num,
+			proxyProtocol: { kind: 'object', props: { version: int } },
+			serversTransport: str,
+		},
 		['servers'],
 	),
 	weighted: closed<TcpWeightedService>({ services: weightedRefs }, ['services']),
@@ -294,7 +399,10 @@ const udpService = oneKey<UdpService>('UDP service type', {
 type Tls = NonNullable<DynamicConfig['tls']>;
 const tlsNamePattern = /[a-zA-Z0-9-_]+/;
 const tls = closed<Tls>({
-	certificates: { kind: 'array', items: { kind: 'object', props: { certFile: str, keyFile: str, stores: strings } } },
+	certificates: {
+		kind: 'array',
+		items: { kind: 'object', props: { certFile: str, keyFile: str, stores: strings } },
+	},
 	options: {
 		kind: 'object',
 		props: {},
@@ -321,7 +429,11 @@ const tls = closed<Tls>({
 			kind: 'object',
 			additional: false,
 			props: {
-				defaultCertificate: { kind: 'object', additional: false, props: { certFile: str, keyFile: str } },
+				defaultCertificate: {
+					kind: 'object',
+					additional: false,
+					props: { certFile: str, keyFile: str },
+				},
 				defaultGeneratedCert: {
 					kind: 'object',
 					additional: false,
@@ -336,12 +448,23 @@ export const dynamicConfigShape = closed<DynamicConfig>({
 	// Open in the schema, closed in Traefik (dynamic.HTTPConfiguration / TCPConfiguration): the keys the
 	// schema does not describe are passed unchecked, any other key fails with "field not found".
 	http: closed<NonNullable<DynamicConfig['http']>>(
-		{ routers: mapOf(httpRouter), services: mapOf(httpService), middlewares: mapOf(httpMiddleware) },
+		{
+			routers: mapOf(httpRouter),
+			services: mapOf(httpService),
+			middlewares: mapOf(httpMiddleware),
+		},
 		[],
 		['serversTransports', 'models'],
 	),
-	tcp: closed<NonNullable<DynamicConfig['tcp']>>({ routers: mapOf(tcpRouter), services: mapOf(tcpService) }, [], ['middlewares', 'serversTransports', 'models']),
-	udp: closed<NonNullable<DynamicConfig['udp']>>({ routers: mapOf(udpRouter), services: mapOf(udpService) }),
+	tcp: closed<NonNullable<DynamicConfig['tcp']>>(
+		{ routers: mapOf(tcpRouter), services: mapOf(tcpService) },
+		[],
+		['middlewares', 'serversTransports', 'models'],
+	),
+	udp: closed<NonNullable<DynamicConfig['udp']>>({
+		routers: mapOf(udpRouter),
+		services: mapOf(udpService),
+	}),
 	tls,
 });
 
@@ -358,7 +481,13 @@ export interface SchemaProblem {
 }
 
 const typeName = (value: unknown): string =>
-	value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a map' : `${typeof value} ${JSON.stringify(value)}`;
+	value === null
+		? 'null'
+		: Array.isArray(value)
+			? 'a list'
+			: typeof value === 'object'
+				? 'a map'
+				: `${typeof value} ${JSON.stringify(value)}`;
 
 const join = (path: string, key: string | number) => (path ? `${path}.${key}` : String(key));
 
@@ -378,14 +507,20 @@ function optionFor(names: string[], key: string): string | undefined {
 }
 
 const TOP_LEVEL = ['http', 'tcp', 'udp', 'tls'];
-const SECTIONS: Record<string, string> = { routers: 'http, tcp or udp', services: 'http, tcp or udp', middlewares: 'http or tcp', serverstransports: 'http or tcp' };
+const SECTIONS: Record<string, string> = {
+	routers: 'http, tcp or udp',
+	services: 'http, tcp or udp',
+	middlewares: 'http or tcp',
+	serverstransports: 'http or tcp',
+};
 
 /** Where a key that is unknown here does belong, when it is one of the well-known blocks. */
 function placementHint(key: string, path: string): string | undefined {
 	const lower = key.toLowerCase();
 	const top = TOP_LEVEL.find((t) => t === lower);
 	if (top && path) return `\`${top}\` belongs at the top level, not under \`${path}\``;
-	if (SECTIONS[lower]) return `\`${key}\` belongs under ${SECTIONS[lower]}${path ? `, not under \`${path}\`` : ''}`;
+	if (SECTIONS[lower])
+		return `\`${key}\` belongs under ${SECTIONS[lower]}${path ? `, not under \`${path}\`` : ''}`;
 	return undefined;
 }
 
@@ -394,9 +529,19 @@ function placementHint(key: string, path: string): string | undefined {
 const GO_BOOL = /^(1|t|T|TRUE|true|True|0|f|F|FALSE|false|False)$/;
 const GO_INT = /^[+-]?\d+$/;
 const scalarText = (value: unknown): string | undefined =>
-	typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : undefined;
+	typeof value === 'string'
+		? value
+		: typeof value === 'number' || typeof value === 'boolean'
+			? String(value)
+			: undefined;
 
-function check(shape: Shape, value: unknown, path: string, keys: Array<string | number>, out: SchemaProblem[]): void {
+function check(
+	shape: Shape,
+	value: unknown,
+	path: string,
+	keys: Array<string | number>,
+	out: SchemaProblem[],
+): void {
 	const fail = (message: string) => out.push({ path, keys, message });
 	switch (shape.kind) {
 		case 'string':
@@ -404,36 +549,57 @@ function check(shape: Shape, value: unknown, path: string, keys: Array<string | 
 			return;
 		case 'boolean': {
 			const text = scalarText(value);
-			if (text === undefined || !GO_BOOL.test(text)) fail(`must be true or false, not ${typeName(value)}`);
+			if (text === undefined || !GO_BOOL.test(text))
+				fail(`must be true or false, not ${typeName(value)}`);
 			return;
 		}
 		case 'stringOrNumber':
-			if (scalarText(value) === undefined) fail(`must be a number or a string, not ${typeName(value)}`);
+			if (scalarText(value) === undefined)
+				fail(`must be a number or a string, not ${typeName(value)}`);
 			return;
 		case 'number': {
 			const text = scalarText(value);
-			const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
-			const ok = shape.integer ? text !== undefined && (typeof value === 'number' ? Number.isInteger(value) : GO_INT.test(text)) : Number.isFinite(n);
+			const n =
+				typeof value === 'number'
+					? value
+					: typeof value === 'string' && value.trim() !== ''
+						? Number(value)
+						: NaN;
+			const ok = shape.integer
+				? text !== undefined &&
+					(typeof value === 'number' ? Number.isInteger(value) : GO_INT.test(text))
+				: Number.isFinite(n);
 			if (!ok) {
 				fail(`must be ${shape.integer ? 'a whole number' : 'a number'}, not ${typeName(value)}`);
 				return;
 			}
-			if (shape.minimum !== undefined && n < shape.minimum) fail(`must be at least ${shape.minimum}`);
-			if (shape.maximum !== undefined && n > shape.maximum) fail(`must be at most ${shape.maximum}`);
+			if (shape.minimum !== undefined && n < shape.minimum)
+				fail(`must be at least ${shape.minimum}`);
+			if (shape.maximum !== undefined && n > shape.maximum)
+				fail(`must be at most ${shape.maximum}`);
 			return;
 		}
 		case 'array': {
 			// A scalar for a list of scalars is split on commas (parser/element_fill.go setSlice: a value
 			// without the file decoder's "║" list marker is split with strings.Split(value, ","), then trimmed)
-			const scalarItems = shape.items.kind !== 'object' && shape.items.kind !== 'oneKey' && shape.items.kind !== 'array';
+			const scalarItems =
+				shape.items.kind !== 'object' &&
+				shape.items.kind !== 'oneKey' &&
+				shape.items.kind !== 'array';
 			const text = scalarText(value);
-			const list = Array.isArray(value) ? value : scalarItems && text !== undefined ? text.split(',').map((v) => v.trim()) : undefined;
+			const list = Array.isArray(value)
+				? value
+				: scalarItems && text !== undefined
+					? text.split(',').map((v) => v.trim())
+					: undefined;
 			if (!list) {
 				fail(`must be a list, not ${typeName(value)}`);
 				return;
 			}
-			if (shape.minItems && list.length < shape.minItems) fail(`must have at least ${shape.minItems} entr${shape.minItems === 1 ? 'y' : 'ies'}`);
-			if (Array.isArray(value)) value.forEach((v, i) => check(shape.items, v, join(path, i), [...keys, i], out));
+			if (shape.minItems && list.length < shape.minItems)
+				fail(`must have at least ${shape.minItems} entr${shape.minItems === 1 ? 'y' : 'ies'}`);
+			if (Array.isArray(value))
+				value.forEach((v, i) => check(shape.items, v, join(path, i), [...keys, i], out));
 			else list.forEach((v) => check(shape.items, v, path, keys, out));
 			return;
 		}
@@ -445,7 +611,8 @@ function check(shape: Shape, value: unknown, path: string, keys: Array<string | 
 			}
 			const record = value as Record<string, unknown>;
 			const names = Object.keys(shape.props);
-			for (const key of shape.required ?? []) if (!Object.keys(record).some((k) => optionFor([key], k))) fail(`needs "${key}"`);
+			for (const key of shape.required ?? [])
+				if (!Object.keys(record).some((k) => optionFor([key], k))) fail(`needs "${key}"`);
 			for (const [key, v] of Object.entries(record)) {
 				const at = join(path, key);
 				const where = [...keys, key];
@@ -468,12 +635,23 @@ function check(shape: Shape, value: unknown, path: string, keys: Array<string | 
 				}
 				if (shape.extraAllowed && optionFor(shape.extraAllowed, key)) continue;
 				if (shape.additional === false) {
-					const hint = placementHint(key, path) ?? (closest(key, names) ? `did you mean "${closest(key, names)}"?` : undefined);
+					const hint =
+						placementHint(key, path) ??
+						(closest(key, names) ? `did you mean "${closest(key, names)}"?` : undefined);
 					if (!path) {
 						// paerser keeps only the root's known keys (file/file.go getRootFieldNames, file/raw_node.go sortKeys): the rest is dropped silently
-						out.push({ path: at, keys: where, severity: 'warning', message: `is ignored by Traefik (only http, tcp, udp and tls are read)${hint ? `: ${hint}` : ''}` });
+						out.push({
+							path: at,
+							keys: where,
+							severity: 'warning',
+							message: `is ignored by Traefik (only http, tcp, udp and tls are read)${hint ? `: ${hint}` : ''}`,
+						});
 					} else {
-						out.push({ path: at, keys: where, message: `is not a known option here: Traefik refuses the file ("field not found")${hint ? `; ${hint}` : ''}` });
+						out.push({
+							path: at,
+							keys: where,
+							message: `is not a known option here: Traefik refuses the file ("field not found")${hint ? `; ${hint}` : ''}`,
+						});
 					}
 				} else if (shape.additional) check(shape.additional, v, at, where, out);
 			}
@@ -492,14 +670,27 @@ function check(shape: Shape, value: unknown, path: string, keys: Array<string | 
 				if (type) known.push([key, type, v]);
 				else {
 					const hint = closest(key, types);
-					out.push({ path: join(path, key), keys: [...keys, key], message: `is not a known ${shape.what}: Traefik refuses the file ("field not found")${hint ? ` (did you mean "${hint}"?)` : ''}` });
+					out.push({
+						path: join(path, key),
+						keys: [...keys, key],
+						message: `is not a known ${shape.what}: Traefik refuses the file ("field not found")${hint ? ` (did you mean "${hint}"?)` : ''}`,
+					});
 				}
 			}
-			if (entries.length === 0) fail(`must define exactly one ${shape.what} (${types.slice(0, 6).join(', ')}, …)`);
-			else if (known.length > 1) fail(`defines ${known.length} ${shape.what}s (${known.map(([k]) => k).join(', ')}): one per entry`);
+			if (entries.length === 0)
+				fail(`must define exactly one ${shape.what} (${types.slice(0, 6).join(', ')}, …)`);
+			else if (known.length > 1)
+				fail(
+					`defines ${known.length} ${shape.what}s (${known.map(([k]) => k).join(', ')}): one per entry`,
+				);
 			for (const [key, type, v] of known) {
 				if (type !== key) {
-					out.push({ path: join(path, key), keys: [...keys, key], severity: 'warning', message: `is spelled "${key}": Traefik matches names case-insensitively and loads it, the documented spelling is "${type}"` });
+					out.push({
+						path: join(path, key),
+						keys: [...keys, key],
+						severity: 'warning',
+						message: `is spelled "${key}": Traefik matches names case-insensitively and loads it, the documented spelling is "${type}"`,
+					});
 				}
 				check(shape.of[type], v, join(path, key), [...keys, key], out);
 			}

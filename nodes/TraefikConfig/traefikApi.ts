@@ -39,28 +39,52 @@ export class TraefikApi {
 	}
 
 	private async get<T>(path: string): Promise<{ status: number; body?: T; nextPage?: string }> {
-		const res = await httpRequest({ url: this.conn.baseUrl + path, headers: this.conn.headers, tls: this.conn.tls, timeoutMs: REQUEST_TIMEOUT_MS });
+		const res = await httpRequest({
+			url: this.conn.baseUrl + path,
+			headers: this.conn.headers,
+			tls: this.conn.tls,
+			timeoutMs: REQUEST_TIMEOUT_MS,
+		});
 		if (res.status === 404) return { status: 404 };
 		if (res.status === 401 || res.status === 403) {
-			throw new InfraOpsError(`Traefik API at ${this.where} refused the credential (HTTP ${res.status})`, 'Check the user/password or token of the Traefik API credential');
+			throw new InfraOpsError(
+				`Traefik API at ${this.where} refused the credential (HTTP ${res.status})`,
+				'Check the user/password or token of the Traefik API credential',
+			);
 		}
-		if (res.status !== 200) throw new InfraOpsError(`Traefik API GET ${path} answered HTTP ${res.status}: ${res.text().slice(0, 200)}`);
+		if (res.status !== 200)
+			throw new InfraOpsError(
+				`Traefik API GET ${path} answered HTTP ${res.status}: ${res.text().slice(0, 200)}`,
+			);
 		try {
 			const next = res.headers['x-next-page'];
-			return { status: 200, body: res.json<T>(), nextPage: typeof next === 'string' ? next : undefined };
+			return {
+				status: 200,
+				body: res.json<T>(),
+				nextPage: typeof next === 'string' ? next : undefined,
+			};
 		} catch {
-			throw new InfraOpsError(`Traefik API GET ${path} did not answer JSON`, 'Check the URL points at Traefik\'s API (e.g. http://traefik:8080), not at a router in front of it');
+			throw new InfraOpsError(
+				`Traefik API GET ${path} did not answer JSON`,
+				"Check the URL points at Traefik's API (e.g. http://traefik:8080), not at a router in front of it",
+			);
 		}
 	}
 
 	async overview(): Promise<Overview> {
 		const res = await this.get<Overview>('/api/overview');
-		if (!res.body) throw new InfraOpsError(`Traefik API at ${this.where} has no /api/overview`, 'Enable the API (api: {} in the static configuration) and point the credential at its entry point');
+		if (!res.body)
+			throw new InfraOpsError(
+				`Traefik API at ${this.where} has no /api/overview`,
+				'Enable the API (api: {} in the static configuration) and point the credential at its entry point',
+			);
 		return res.body;
 	}
 
 	/** Every entry of a list, following Traefik's X-Next-Page pagination. */
-	async list(kind: 'http/routers' | 'http/services' | 'http/middlewares' | 'tcp/routers' | 'tcp/services'): Promise<ApiEntry[]> {
+	async list(
+		kind: 'http/routers' | 'http/services' | 'http/middlewares' | 'tcp/routers' | 'tcp/services',
+	): Promise<ApiEntry[]> {
 		const out: ApiEntry[] = [];
 		let page = '1';
 		for (let guard = 0; guard < 100; guard++) {
@@ -72,7 +96,10 @@ export class TraefikApi {
 		return out;
 	}
 
-	async entry(kind: 'http/routers' | 'http/middlewares' | 'http/services', name: string): Promise<ApiEntry | undefined> {
+	async entry(
+		kind: 'http/routers' | 'http/middlewares' | 'http/services',
+		name: string,
+	): Promise<ApiEntry | undefined> {
 		const res = await this.get<ApiEntry>(`/api/${kind}/${encodeURIComponent(name)}`);
 		return res.body;
 	}
@@ -99,17 +126,25 @@ export interface LoadCheck {
 const qualified = (name: string) => (name.includes('@') ? name : `${name}@file`);
 
 /** Why an entry as Traefik serves it is not the one the file defines; undefined when it is. */
-function routerMismatch(entry: ApiEntry | undefined, want: ExpectedFile['routers'][string]): string | undefined {
+function routerMismatch(
+	entry: ApiEntry | undefined,
+	want: ExpectedFile['routers'][string],
+): string | undefined {
 	if (!entry) return 'not loaded';
 	if (entry.error?.length) return `errors: ${entry.error.join('; ')}`;
 	if (entry.status && entry.status !== 'enabled') return `status ${entry.status}`;
-	if (want.rule !== undefined && entry.rule !== want.rule) return `still has the rule ${JSON.stringify(entry.rule)} (the new file is not live)`;
+	if (want.rule !== undefined && entry.rule !== want.rule)
+		return `still has the rule ${JSON.stringify(entry.rule)} (the new file is not live)`;
 	const live = entry.middlewares ?? [];
-	if (JSON.stringify(live.map(qualified)) !== JSON.stringify(want.middlewares.map(qualified))) return `still has middlewares [${live.join(', ')}] (the new file is not live)`;
+	if (JSON.stringify(live.map(qualified)) !== JSON.stringify(want.middlewares.map(qualified)))
+		return `still has middlewares [${live.join(', ')}] (the new file is not live)`;
 	return undefined;
 }
 
-function middlewareMismatch(entry: ApiEntry | undefined, want: Record<string, unknown>): string | undefined {
+function middlewareMismatch(
+	entry: ApiEntry | undefined,
+	want: Record<string, unknown>,
+): string | undefined {
 	if (!entry) return 'not loaded';
 	if (entry.error?.length) return `errors: ${entry.error.join('; ')}`;
 	if (entry.status && entry.status !== 'enabled') return `status ${entry.status}`;
@@ -117,7 +152,12 @@ function middlewareMismatch(entry: ApiEntry | undefined, want: Record<string, un
 	if (type && !(type in entry)) return `is not a ${type} middleware yet (the new file is not live)`;
 	const rateLimit = want.rateLimit as { average?: unknown; burst?: unknown } | undefined;
 	const liveRate = entry.rateLimit as { average?: unknown; burst?: unknown } | undefined;
-	if (rateLimit && liveRate && (Number(rateLimit.average) !== Number(liveRate.average) || (rateLimit.burst !== undefined && Number(rateLimit.burst) !== Number(liveRate.burst)))) {
+	if (
+		rateLimit &&
+		liveRate &&
+		(Number(rateLimit.average) !== Number(liveRate.average) ||
+			(rateLimit.burst !== undefined && Number(rateLimit.burst) !== Number(liveRate.burst)))
+	) {
 		return `still limits to ${String(liveRate.average)} (burst ${String(liveRate.burst)}) (the new file is not live)`;
 	}
 	return undefined;
@@ -134,7 +174,10 @@ export async function waitUntilLoaded(
 ): Promise<{ ok: boolean; checks: LoadCheck[]; waitedMs: number }> {
 	// a NaN timeout (e.g. "30s" from an expression) would poll forever with the folder lock held
 	if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0) {
-		throw new InfraOpsError(`The verification timeout ${String(options.timeoutMs)} ms is not a positive number`, 'Set "Verify Timeout (Seconds)" to a number of seconds, e.g. 30');
+		throw new InfraOpsError(
+			`The verification timeout ${String(options.timeoutMs)} ms is not a positive number`,
+			'Set "Verify Timeout (Seconds)" to a number of seconds, e.g. 30',
+		);
 	}
 	const started = Date.now();
 	const interval = options.intervalMs ?? 1000;
@@ -151,6 +194,8 @@ export async function waitUntilLoaded(
 		const waitedMs = Date.now() - started;
 		const ok = checks.every((c) => c.ok);
 		if (ok || waitedMs >= options.timeoutMs) return { ok, checks, waitedMs };
-		await new Promise((resolve) => setTimeout(resolve, Math.min(interval, Math.max(0, options.timeoutMs - waitedMs))));
+		await new Promise((resolve) =>
+			setTimeout(resolve, Math.min(interval, Math.max(0, options.timeoutMs - waitedMs))),
+		);
 	}
 }

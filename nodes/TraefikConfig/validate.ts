@@ -118,13 +118,19 @@ function templateProblems(file: DynamicFile): ConfigProblem[] {
 }
 
 /** The 1-based line of the key at the end of `keys` (or of the value, for a list entry). */
-function lineOfKeys(doc: ReturnType<ReturnType<typeof loadYaml>['parseDocument']>, text: string, keys: Array<string | number>): number | undefined {
+function lineOfKeys(
+	doc: ReturnType<ReturnType<typeof loadYaml>['parseDocument']>,
+	text: string,
+	keys: Array<string | number>,
+): number | undefined {
 	const yaml = loadYaml();
 	let node: unknown = doc.contents;
 	let line: number | undefined;
 	for (const key of keys) {
 		if (yaml.isMap(node)) {
-			const pair = node.items.find((p) => (yaml.isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(key));
+			const pair = node.items.find(
+				(p) => (yaml.isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(key),
+			);
 			if (!pair) break;
 			const range = yaml.isNode(pair.key) ? pair.key.range : undefined;
 			if (range) line = lineAt(text, range[0]);
@@ -141,16 +147,27 @@ function lineOfKeys(doc: ReturnType<ReturnType<typeof loadYaml>['parseDocument']
 export function parseDynamicFile(file: DynamicFile): ParsedFile {
 	const problems: ConfigProblem[] = templateProblems(file);
 	if (/\.toml$/i.test(file.name)) {
-		problems.push({ file: file.name, path: '', status: 'warning', message: 'TOML files are not checked (only YAML); their names are not cross-checked either' });
+		problems.push({
+			file: file.name,
+			path: '',
+			status: 'warning',
+			message: 'TOML files are not checked (only YAML); their names are not cross-checked either',
+		});
 		return { name: file.name, problems };
 	}
 	if (!CONFIG_EXTENSIONS.test(file.name)) {
-		problems.push({ file: file.name, path: '', status: 'warning', message: 'Traefik ignores this file: only .yml, .yaml and .toml files of the folder are read' });
+		problems.push({
+			file: file.name,
+			path: '',
+			status: 'warning',
+			message: 'Traefik ignores this file: only .yml, .yaml and .toml files of the folder are read',
+		});
 	}
 	const doc = loadYaml().parseDocument(file.text, { prettyErrors: false, uniqueKeys: true });
 	if (doc.errors.length > 0) {
 		for (const error of doc.errors.slice(0, 5)) {
-			const line = error.linePos?.[0]?.line ?? (error.pos ? lineAt(file.text, error.pos[0]) : undefined);
+			const line =
+				error.linePos?.[0]?.line ?? (error.pos ? lineAt(file.text, error.pos[0]) : undefined);
 			problems.push({
 				file: file.name,
 				path: '',
@@ -166,10 +183,24 @@ export function parseDynamicFile(file: DynamicFile): ParsedFile {
 	for (const p of checkStructure(config)) {
 		const line = lineOfKeys(doc, file.text, p.keys);
 		const message = `${line ? `line ${line}: ` : ''}${p.path || 'the file'} ${p.message}`;
-		if (p.severity === 'warning') problems.push({ file: file.name, path: p.path, line, status: 'warning', message });
-		else problems.push({ file: file.name, path: p.path, line, status: 'critical', fatal: true, message });
+		if (p.severity === 'warning')
+			problems.push({ file: file.name, path: p.path, line, status: 'warning', message });
+		else
+			problems.push({
+				file: file.name,
+				path: p.path,
+				line,
+				status: 'critical',
+				fatal: true,
+				message,
+			});
 	}
-	if (config !== null && config !== undefined && (typeof config !== 'object' || Array.isArray(config))) return { name: file.name, problems };
+	if (
+		config !== null &&
+		config !== undefined &&
+		(typeof config !== 'object' || Array.isArray(config))
+	)
+		return { name: file.name, problems };
 	return { name: file.name, config: (config ?? {}) as DynamicConfig, problems };
 }
 
@@ -223,7 +254,13 @@ function definitions(parsed: ParsedFile[]): Definition[] {
 				const entries = field(block, section);
 				if (!entries || typeof entries !== 'object' || Array.isArray(entries)) continue;
 				for (const [name, value] of Object.entries(entries as Record<string, unknown>)) {
-					out.push({ file: p.name, protocol, section, name, value: (value ?? {}) as Record<string, unknown> });
+					out.push({
+						file: p.name,
+						protocol,
+						section,
+						name,
+						value: (value ?? {}) as Record<string, unknown>,
+					});
 				}
 			}
 		}
@@ -260,7 +297,8 @@ function crossFileProblems(parsed: ParsedFile[], options: ValidateOptions): Conf
 			}
 		}
 	}
-	const has = (protocol: string, section: Section, name: string) => byKey.has(`${protocol}.${section}.${name}`);
+	const has = (protocol: string, section: Section, name: string) =>
+		byKey.has(`${protocol}.${section}.${name}`);
 	const proxyHint =
 		options.behindProxy === true ||
 		defs.some((d) => {
@@ -275,14 +313,24 @@ function crossFileProblems(parsed: ParsedFile[], options: ValidateOptions): Conf
 			if (typeof service === 'string') {
 				const ref = reference(service);
 				if (ref.local !== undefined && !has(d.protocol, 'services', ref.local)) {
-					problems.push({ file: d.file, path: `${where}.service`, status: 'critical', message: `router ${d.name} uses service "${service}", which no file of the folder defines: Traefik disables the router` });
+					problems.push({
+						file: d.file,
+						path: `${where}.service`,
+						status: 'critical',
+						message: `router ${d.name} uses service "${service}", which no file of the folder defines: Traefik disables the router`,
+					});
 				}
 			}
 			for (const m of listField(d.value, 'middlewares')) {
 				if (typeof m !== 'string') continue;
 				const ref = reference(m);
 				if (ref.local !== undefined && !has(d.protocol, 'middlewares', ref.local)) {
-					problems.push({ file: d.file, path: `${where}.middlewares`, status: 'critical', message: `router ${d.name} uses middleware "${m}", which no file of the folder defines: Traefik disables the router (add @docker if it comes from labels)` });
+					problems.push({
+						file: d.file,
+						path: `${where}.middlewares`,
+						status: 'critical',
+						message: `router ${d.name} uses middleware "${m}", which no file of the folder defines: Traefik disables the router (add @docker if it comes from labels)`,
+					});
 				}
 			}
 		}
@@ -291,7 +339,12 @@ function crossFileProblems(parsed: ParsedFile[], options: ValidateOptions): Conf
 				if (typeof m !== 'string') continue;
 				const ref = reference(m);
 				if (ref.local !== undefined && !has('http', 'middlewares', ref.local)) {
-					problems.push({ file: d.file, path: `${where}.chain.middlewares`, status: 'critical', message: `chain ${d.name} names "${m}", which no file of the folder defines` });
+					problems.push({
+						file: d.file,
+						path: `${where}.chain.middlewares`,
+						status: 'critical',
+						message: `chain ${d.name} names "${m}", which no file of the folder defines`,
+					});
 				}
 			}
 			const rateLimit = field(d.value, 'rateLimit');
@@ -305,16 +358,32 @@ function crossFileProblems(parsed: ParsedFile[], options: ValidateOptions): Conf
 				});
 			}
 			if (rateLimit && (average === 0 || average === '0')) {
-				problems.push({ file: d.file, path: `${where}.rateLimit.average`, status: 'warning', message: `rate limit ${d.name} has average 0, which means no limit at all` });
+				problems.push({
+					file: d.file,
+					path: `${where}.rateLimit.average`,
+					status: 'warning',
+					message: `rate limit ${d.name} has average 0, which means no limit at all`,
+				});
 			}
 			const headers = field(d.value, 'headers');
 			for (const option of V3_REMOVED_HEADER_OPTIONS) {
 				if (headers && field(headers, option) !== undefined) {
-					problems.push({ file: d.file, path: `${where}.headers.${option}`, status: 'critical', fatal: true, message: `headers.${option} does not exist in Traefik v3: the file fails to load ("field not found"); use a redirectScheme middleware or permissionsPolicy instead` });
+					problems.push({
+						file: d.file,
+						path: `${where}.headers.${option}`,
+						status: 'critical',
+						fatal: true,
+						message: `headers.${option} does not exist in Traefik v3: the file fails to load ("field not found"); use a redirectScheme middleware or permissionsPolicy instead`,
+					});
 				}
 			}
 			if (field(d.value, 'ipWhiteList') !== undefined) {
-				problems.push({ file: d.file, path: `${where}.ipWhiteList`, status: 'warning', message: 'ipWhiteList is deprecated in Traefik v3: rename it to ipAllowList' });
+				problems.push({
+					file: d.file,
+					path: `${where}.ipWhiteList`,
+					status: 'warning',
+					message: 'ipWhiteList is deprecated in Traefik v3: rename it to ipAllowList',
+				});
 			}
 		}
 	}
@@ -334,14 +403,18 @@ export interface ValidationReport {
 const RANK: Record<ProblemStatus, number> = { ok: 0, warning: 1, critical: 2 };
 
 /** Validates the folder's files together; problems of files outside `only` are left out. */
-export function validateFiles(files: DynamicFile[], options: ValidateOptions = {}): ValidationReport {
+export function validateFiles(
+	files: DynamicFile[],
+	options: ValidateOptions = {},
+): ValidationReport {
 	const parsed = files.map(parseDynamicFile);
 	const problems = [...parsed.flatMap((p) => p.problems), ...crossFileProblems(parsed, options)];
 	const focus = options.only ? new Set(options.only) : undefined;
 	const reported = focus ? problems.filter((p) => focus.has(p.file)) : problems;
 	const statusByFile: Record<string, ProblemStatus> = {};
 	for (const f of files) if (!focus || focus.has(f.name)) statusByFile[f.name] = 'ok';
-	for (const p of reported) if (RANK[p.status] > RANK[statusByFile[p.file] ?? 'ok']) statusByFile[p.file] = p.status;
+	for (const p of reported)
+		if (RANK[p.status] > RANK[statusByFile[p.file] ?? 'ok']) statusByFile[p.file] = p.status;
 	const defs = definitions(parsed.filter((p) => !focus || focus.has(p.name)));
 	return {
 		files: Object.keys(statusByFile),
@@ -354,11 +427,16 @@ export function validateFiles(files: DynamicFile[], options: ValidateOptions = {
 }
 
 /** The file's http routers and middlewares, as Traefik's API will name them (`<name>@file`), with options read as Traefik reads them (any case, lists given as comma-separated strings). */
-export function loadedNames(text: string): { routers: Record<string, { rule?: string; middlewares: string[]; service?: string }>; middlewares: Record<string, Record<string, unknown>> } {
+export function loadedNames(text: string): {
+	routers: Record<string, { rule?: string; middlewares: string[]; service?: string }>;
+	middlewares: Record<string, Record<string, unknown>>;
+} {
 	const config = (loadYaml().parseDocument(text).toJS() ?? {}) as unknown;
 	const http = field(config, 'http');
 	const routers: Record<string, { rule?: string; middlewares: string[]; service?: string }> = {};
-	for (const [name, r] of Object.entries((field(http, 'routers') ?? {}) as Record<string, unknown>)) {
+	for (const [name, r] of Object.entries(
+		(field(http, 'routers') ?? {}) as Record<string, unknown>,
+	)) {
 		if (!r) continue;
 		const rule = field(r, 'rule');
 		const service = field(r, 'service');
@@ -369,12 +447,17 @@ export function loadedNames(text: string): { routers: Record<string, { rule?: st
 		};
 	}
 	const middlewares: Record<string, Record<string, unknown>> = {};
-	for (const [name, m] of Object.entries((field(http, 'middlewares') ?? {}) as Record<string, unknown>)) {
+	for (const [name, m] of Object.entries(
+		(field(http, 'middlewares') ?? {}) as Record<string, unknown>,
+	)) {
 		if (!m || typeof m !== 'object') continue;
 		const canonical: Record<string, unknown> = {};
 		for (const [key, value] of Object.entries(m as Record<string, unknown>)) {
 			const type = MIDDLEWARE_TYPES.find((t) => t.toLowerCase() === key.toLowerCase()) ?? key;
-			canonical[type] = type === 'rateLimit' && value && typeof value === 'object' ? { ...value, average: field(value, 'average'), burst: field(value, 'burst') } : value;
+			canonical[type] =
+				type === 'rateLimit' && value && typeof value === 'object'
+					? { ...value, average: field(value, 'average'), burst: field(value, 'burst') }
+					: value;
 		}
 		middlewares[name] = canonical;
 	}

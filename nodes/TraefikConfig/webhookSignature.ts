@@ -17,7 +17,12 @@ export function detectGitHost(headers: Record<string, unknown>): GitHost | undef
  * Not covered by the signature (only the body is), so Deploy also refuses a commit older than the deployed one.
  */
 export function deliveryIdOf(headers: Record<string, unknown>): string | undefined {
-	for (const name of ['X-GitHub-Delivery', 'X-Gitea-Delivery', 'X-Gitlab-Event-UUID', 'X-Gogs-Delivery']) {
+	for (const name of [
+		'X-GitHub-Delivery',
+		'X-Gitea-Delivery',
+		'X-Gitlab-Event-UUID',
+		'X-Gogs-Delivery',
+	]) {
 		const value = header(headers, name)?.trim();
 		if (value) return value;
 	}
@@ -32,7 +37,10 @@ export interface SignatureVerdict {
 }
 
 function header(headers: Record<string, unknown>, name: string): string | undefined {
-	const value = headers[name] ?? headers[name.toLowerCase()] ?? Object.entries(headers).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
+	const value =
+		headers[name] ??
+		headers[name.toLowerCase()] ??
+		Object.entries(headers).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
 	if (Array.isArray(value)) return String(value[0]);
 	return typeof value === 'string' ? value : undefined;
 }
@@ -43,17 +51,31 @@ function equal(a: string, b: string): boolean {
 	return x.length === y.length && timingSafeEqual(x, y);
 }
 
-export function verifyWebhookSignature(host: GitHost, secret: string, rawBody: Buffer, headers: Record<string, unknown>): SignatureVerdict {
+export function verifyWebhookSignature(
+	host: GitHost,
+	secret: string,
+	rawBody: Buffer,
+	headers: Record<string, unknown>,
+): SignatureVerdict {
 	if (!secret) return { valid: false, reason: 'no webhook secret is configured', header: '' };
 	if (host === 'gitlab') {
 		const token = header(headers, 'X-Gitlab-Token');
-		if (!token) return { valid: false, reason: 'the X-Gitlab-Token header is missing', header: 'X-Gitlab-Token' };
-		return equal(token, secret) ? { valid: true, header: 'X-Gitlab-Token' } : { valid: false, reason: 'the X-Gitlab-Token does not match', header: 'X-Gitlab-Token' };
+		if (!token)
+			return {
+				valid: false,
+				reason: 'the X-Gitlab-Token header is missing',
+				header: 'X-Gitlab-Token',
+			};
+		return equal(token, secret)
+			? { valid: true, header: 'X-Gitlab-Token' }
+			: { valid: false, reason: 'the X-Gitlab-Token does not match', header: 'X-Gitlab-Token' };
 	}
 	const name = host === 'github' ? 'X-Hub-Signature-256' : 'X-Gitea-Signature';
 	const given = header(headers, name);
 	if (!given) return { valid: false, reason: `the ${name} header is missing`, header: name };
 	const digest = createHmac('sha256', secret).update(rawBody).digest('hex');
 	const expected = host === 'github' ? `sha256=${digest}` : digest;
-	return equal(given.trim().toLowerCase(), expected) ? { valid: true, header: name } : { valid: false, reason: `the ${name} signature does not match the body`, header: name };
+	return equal(given.trim().toLowerCase(), expected)
+		? { valid: true, header: name }
+		: { valid: false, reason: `the ${name} signature does not match the body`, header: name };
 }

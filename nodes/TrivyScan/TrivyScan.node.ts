@@ -1,5 +1,10 @@
 import { NodeConnectionTypes } from 'n8n-workflow';
-import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
+import type {
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeType,
+	INodeTypeDescription,
+} from 'n8n-workflow';
 
 import { credentialTests } from '../shared/credentialTests';
 import { operationProperties, router } from './actions/router';
@@ -12,7 +17,8 @@ export class TrivyScan implements INodeType {
 		group: ['transform'],
 		version: 1,
 		subtitle: '={{$parameter["operation"]}}',
-		description: 'Scan the images your containers run with Trivy (once per image), judge them against severities and an ignore list, and flag new CVEs',
+		description:
+			'Scan the images your containers run with Trivy (once per image), judge them against severities and an ignore list, and flag new CVEs',
 		defaults: { name: 'Trivy Scan' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
@@ -29,12 +35,16 @@ export class TrivyScan implements INodeType {
 				name: 'infraOpsSshApi',
 				required: true,
 				testedBy: 'infraOpsSshApiTest',
-				displayOptions: { show: { operation: ['scanImages', 'scanRunningContainers'], runner: ['ssh'] } },
+				displayOptions: {
+					show: { operation: ['scanImages', 'scanRunningContainers'], runner: ['ssh'] },
+				},
 			},
 			{
 				name: 'infraOpsTrivyServerApi',
 				required: true,
-				displayOptions: { show: { operation: ['scanImages', 'scanRunningContainers'], useServer: [true] } },
+				displayOptions: {
+					show: { operation: ['scanImages', 'scanRunningContainers'], useServer: [true] },
+				},
 			},
 		],
 		properties: [

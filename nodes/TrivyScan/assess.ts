@@ -52,12 +52,21 @@ const RANK: Record<Severity, number> = { CRITICAL: 0, HIGH: 1, MEDIUM: 2, LOW: 3
 const CVE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 
 export function parseSeverities(value: string | string[]): Severity[] {
-	const list = (Array.isArray(value) ? value : value.split(/[\s,]+/)).map((s) => s.trim().toUpperCase()).filter(Boolean);
+	const list = (Array.isArray(value) ? value : value.split(/[\s,]+/))
+		.map((s) => s.trim().toUpperCase())
+		.filter(Boolean);
 	const unknown = list.filter((s) => !(SEVERITIES as readonly string[]).includes(s));
 	if (unknown.length) {
-		throw new InfraOpsError(`Unknown severity ${unknown.map((s) => `"${s}"`).join(', ')}`, `Use any of ${SEVERITIES.join(', ')}`);
+		throw new InfraOpsError(
+			`Unknown severity ${unknown.map((s) => `"${s}"`).join(', ')}`,
+			`Use any of ${SEVERITIES.join(', ')}`,
+		);
 	}
-	if (!list.length) throw new InfraOpsError('No severity is selected', 'Select at least one, e.g. HIGH and CRITICAL');
+	if (!list.length)
+		throw new InfraOpsError(
+			'No severity is selected',
+			'Select at least one, e.g. HIGH and CRITICAL',
+		);
 	return SEVERITIES.filter((s) => list.includes(s));
 }
 
@@ -65,9 +74,14 @@ export function parseSeverities(value: string | string[]): Severity[] {
 export function ignoreExpiry(rule: IgnoreRule): Date | undefined {
 	const text = (rule.expires ?? '').trim();
 	if (!text) return undefined;
-	const date = /^\d{4}-\d{2}-\d{2}$/.test(text) ? new Date(`${text}T23:59:59.999Z`) : new Date(text);
+	const date = /^\d{4}-\d{2}-\d{2}$/.test(text)
+		? new Date(`${text}T23:59:59.999Z`)
+		: new Date(text);
 	if (Number.isNaN(date.getTime())) {
-		throw new InfraOpsError(`The ignore rule for ${rule.id} has an expiry "${text}" that is not a date`, 'Write it as YYYY-MM-DD, or leave it empty to ignore the CVE with no end');
+		throw new InfraOpsError(
+			`The ignore rule for ${rule.id} has an expiry "${text}" that is not a date`,
+			'Write it as YYYY-MM-DD, or leave it empty to ignore the CVE with no end',
+		);
 	}
 	return date;
 }
@@ -76,7 +90,10 @@ export function validateIgnoreRules(rules: IgnoreRule[]): IgnoreRule[] {
 	return rules.map((rule) => {
 		const id = (rule.id ?? '').trim();
 		if (!id || !CVE_ID.test(id)) {
-			throw new InfraOpsError(`"${rule.id ?? ''}" in the ignore list is not a vulnerability id`, 'Write the id as Trivy prints it, e.g. CVE-2024-3094 or GHSA-xxxx-xxxx-xxxx');
+			throw new InfraOpsError(
+				`"${rule.id ?? ''}" in the ignore list is not a vulnerability id`,
+				'Write the id as Trivy prints it, e.g. CVE-2024-3094 or GHSA-xxxx-xxxx-xxxx',
+			);
 		}
 		const clean = { id, reason: (rule.reason ?? '').trim(), expires: (rule.expires ?? '').trim() };
 		ignoreExpiry(clean);
@@ -84,12 +101,18 @@ export function validateIgnoreRules(rules: IgnoreRule[]): IgnoreRule[] {
 	});
 }
 
-export function assessVulnerabilities(vulnerabilities: Vulnerability[], policy: Policy): Assessment {
+export function assessVulnerabilities(
+	vulnerabilities: Vulnerability[],
+	policy: Policy,
+): Assessment {
 	const wanted = new Set(policy.severities);
 	const rules = new Map<string, { rule: IgnoreRule; expired: boolean }>();
 	for (const rule of policy.ignore) {
 		const expiry = ignoreExpiry(rule);
-		rules.set(rule.id.toUpperCase(), { rule, expired: expiry !== undefined && policy.now.getTime() > expiry.getTime() });
+		rules.set(rule.id.toUpperCase(), {
+			rule,
+			expired: expiry !== undefined && policy.now.getTime() > expiry.getTime(),
+		});
 	}
 	const ignored = new Map<string, { id: string; reason: string; expires: string }>();
 	const expiredIds = new Set<string>();
@@ -98,7 +121,11 @@ export function assessVulnerabilities(vulnerabilities: Vulnerability[], policy: 
 		if (policy.ignoreUnfixed && !v.fixedVersion) return false;
 		const hit = rules.get(v.id.toUpperCase());
 		if (hit && !hit.expired) {
-			ignored.set(v.id, { id: v.id, reason: hit.rule.reason ?? '', expires: hit.rule.expires ?? '' });
+			ignored.set(v.id, {
+				id: v.id,
+				reason: hit.rule.reason ?? '',
+				expires: hit.rule.expires ?? '',
+			});
 			return false;
 		}
 		if (hit?.expired) expiredIds.add(v.id);
@@ -127,11 +154,15 @@ export function assessVulnerabilities(vulnerabilities: Vulnerability[], policy: 
 		if (!known.fixedVersion && v.fixedVersion) known.fixedVersion = v.fixedVersion;
 	}
 	const cves = [...byCve.values()].sort(
-		(a, b) => RANK[a.severity] - RANK[b.severity] || Number(!a.fixedVersion) - Number(!b.fixedVersion) || a.id.localeCompare(b.id),
+		(a, b) =>
+			RANK[a.severity] - RANK[b.severity] ||
+			Number(!a.fixedVersion) - Number(!b.fixedVersion) ||
+			a.id.localeCompare(b.id),
 	);
 	const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
 	for (const c of cves) counts[c.severity]++;
-	const status: FindingStatus = counts.CRITICAL > 0 ? 'critical' : cves.length > 0 ? 'warning' : 'ok';
+	const status: FindingStatus =
+		counts.CRITICAL > 0 ? 'critical' : cves.length > 0 ? 'warning' : 'ok';
 	return {
 		status,
 		counts,
@@ -145,10 +176,17 @@ export function assessVulnerabilities(vulnerabilities: Vulnerability[], policy: 
 }
 
 /** `2 CRITICAL, 5 HIGH (4 fixable): CVE-…, CVE-…` or `no HIGH/CRITICAL vulnerabilities`. */
-export function describeAssessment(assessment: Assessment, severities: Severity[], listed = 3): string {
+export function describeAssessment(
+	assessment: Assessment,
+	severities: Severity[],
+	listed = 3,
+): string {
 	const ignoredText = assessment.ignored.length ? ` (${assessment.ignored.length} ignored)` : '';
-	if (!assessment.total) return `no ${[...severities].sort((a, b) => RANK[b] - RANK[a]).join('/')} vulnerabilities${ignoredText}`;
-	const parts = SEVERITIES.filter((s) => assessment.counts[s] > 0).map((s) => `${assessment.counts[s]} ${s}`);
+	if (!assessment.total)
+		return `no ${[...severities].sort((a, b) => RANK[b] - RANK[a]).join('/')} vulnerabilities${ignoredText}`;
+	const parts = SEVERITIES.filter((s) => assessment.counts[s] > 0).map(
+		(s) => `${assessment.counts[s]} ${s}`,
+	);
 	const ids = assessment.topCves.slice(0, listed).map((c) => c.id);
 	const more = assessment.total > ids.length ? ', …' : '';
 	return `${parts.join(', ')} (${assessment.fixable} fixable)${ignoredText}: ${ids.join(', ')}${more}`;
@@ -166,8 +204,15 @@ const CVE_STATE_KEY = 'infraOpsTrivyCves';
  * only when the set gains a member: a CVE that goes away (fixed, ignored) is no news, one that
  * appears (or comes back) is. Keeps the last run's set in `store` (workflow static data).
  */
-export function trackNewCves(store: Record<string, unknown>, key: string, cveIds: string[]): { newCves: string[]; changeKey: string } {
-	const all = ((store[CVE_STATE_KEY] as Record<string, CveState> | undefined) ?? {}) as Record<string, CveState>;
+export function trackNewCves(
+	store: Record<string, unknown>,
+	key: string,
+	cveIds: string[],
+): { newCves: string[]; changeKey: string } {
+	const all = ((store[CVE_STATE_KEY] as Record<string, CveState> | undefined) ?? {}) as Record<
+		string,
+		CveState
+	>;
 	const before = all[key];
 	const previous = new Set(before?.ids ?? []);
 	const newCves = cveIds.filter((id) => !previous.has(id));

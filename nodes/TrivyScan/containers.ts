@@ -23,10 +23,14 @@ export interface RunningImage {
 export const RUNNER_LABEL = 'io.infra-ops.trivy-scan';
 
 export function groupByImage(
-	containers: (Pick<Dockerode.ContainerInfo, 'Id' | 'Names' | 'Image' | 'ImageID'> & { Labels?: Record<string, string> })[],
+	containers: (Pick<Dockerode.ContainerInfo, 'Id' | 'Names' | 'Image' | 'ImageID'> & {
+		Labels?: Record<string, string>;
+	})[],
 	images: Pick<Dockerode.ImageInfo, 'Id' | 'RepoTags'>[],
 ): RunningImage[] {
-	const tagsById = new Map(images.map((i) => [i.Id, (i.RepoTags ?? []).filter((t) => t && t !== '<none>:<none>')]));
+	const tagsById = new Map(
+		images.map((i) => [i.Id, (i.RepoTags ?? []).filter((t) => t && t !== '<none>:<none>')]),
+	);
 	const groups = new Map<string, RunningImage>();
 	for (const c of containers) {
 		if (c.Labels?.[RUNNER_LABEL]) continue;
@@ -37,19 +41,32 @@ export function groupByImage(
 			group = { imageId, reference: '', tags, containers: [] };
 			groups.set(imageId, group);
 		}
-		group.containers.push({ id: c.Id.slice(0, 12), name: (c.Names?.[0] ?? '').replace(/^\//, '') || c.Id.slice(0, 12), image: c.Image });
+		group.containers.push({
+			id: c.Id.slice(0, 12),
+			name: (c.Names?.[0] ?? '').replace(/^\//, '') || c.Id.slice(0, 12),
+			image: c.Image,
+		});
 	}
 	for (const group of groups.values()) {
 		// prefer the name the containers were started with, when it still points at this very image
-		const started = group.containers.map((c) => c.image).find((i) => group.tags.includes(i) || group.tags.includes(`${i}:latest`));
-		const fromTags = started ? group.tags.find((t) => t === started || t === `${started}:latest`) : undefined;
-		group.reference = fromTags ?? group.tags[0] ?? group.imageId.replace(/^sha256:/, '').slice(0, 12);
+		const started = group.containers
+			.map((c) => c.image)
+			.find((i) => group.tags.includes(i) || group.tags.includes(`${i}:latest`));
+		const fromTags = started
+			? group.tags.find((t) => t === started || t === `${started}:latest`)
+			: undefined;
+		group.reference =
+			fromTags ?? group.tags[0] ?? group.imageId.replace(/^sha256:/, '').slice(0, 12);
 		group.containers.sort((a, b) => a.name.localeCompare(b.name));
 	}
 	return [...groups.values()].sort((a, b) => a.reference.localeCompare(b.reference));
 }
 
-export async function listRunningImages(docker: Dockerode, target: string, labelFilter: string[] = []): Promise<RunningImage[]> {
+export async function listRunningImages(
+	docker: Dockerode,
+	target: string,
+	labelFilter: string[] = [],
+): Promise<RunningImage[]> {
 	try {
 		const [containers, images] = await Promise.all([
 			docker.listContainers(labelFilter.length ? { filters: { label: labelFilter } } : {}),
@@ -57,6 +74,10 @@ export async function listRunningImages(docker: Dockerode, target: string, label
 		]);
 		return groupByImage(containers, images);
 	} catch (error) {
-		throw new InfraOpsError(`Cannot list the running containers of Docker at ${target}: ${errorMessage(error)}`, 'A socket proxy must allow GET /containers/json and /images/json', { cause: error });
+		throw new InfraOpsError(
+			`Cannot list the running containers of Docker at ${target}: ${errorMessage(error)}`,
+			'A socket proxy must allow GET /containers/json and /images/json',
+			{ cause: error },
+		);
 	}
 }

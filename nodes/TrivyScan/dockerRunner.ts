@@ -33,25 +33,37 @@ export function demuxDockerLogs(data: Buffer): { stdout: Buffer; stderr: Buffer 
 		const stream = data[offset];
 		const length = data.readUInt32BE(offset + 4);
 		if (stream > 2 || data[offset + 1] !== 0 || data[offset + 2] !== 0 || data[offset + 3] !== 0) {
-			throw new InfraOpsError('The Docker log stream is not multiplexed as expected (was the container started with a TTY?)');
+			throw new InfraOpsError(
+				'The Docker log stream is not multiplexed as expected (was the container started with a TTY?)',
+			);
 		}
 		const payload = data.subarray(offset + 8, offset + 8 + length);
-		if (payload.length < length) throw new InfraOpsError('The Docker log stream ends inside a frame');
+		if (payload.length < length)
+			throw new InfraOpsError('The Docker log stream ends inside a frame');
 		(stream === 2 ? stderr : stdout).push(payload);
 		offset += 8 + length;
 	}
-	if (offset !== data.length) throw new InfraOpsError('The Docker log stream ends inside a frame header');
+	if (offset !== data.length)
+		throw new InfraOpsError('The Docker log stream ends inside a frame header');
 	return { stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) };
 }
 
 /** Uses the image when the engine has it; pulls it only when it does not, with a clear error if that fails. */
-export async function ensureImage(docker: Dockerode, image: string, timeoutMs = 10 * 60_000): Promise<'present' | 'pulled'> {
+export async function ensureImage(
+	docker: Dockerode,
+	image: string,
+	timeoutMs = 10 * 60_000,
+): Promise<'present' | 'pulled'> {
 	try {
 		await docker.getImage(image).inspect();
 		return 'present';
 	} catch (error) {
 		if ((error as { statusCode?: number }).statusCode !== 404) {
-			throw new InfraOpsError(`Cannot inspect the Trivy image ${image}: ${errorMessage(error)}`, undefined, { cause: error });
+			throw new InfraOpsError(
+				`Cannot inspect the Trivy image ${image}: ${errorMessage(error)}`,
+				undefined,
+				{ cause: error },
+			);
 		}
 	}
 	try {
@@ -59,11 +71,14 @@ export async function ensureImage(docker: Dockerode, image: string, timeoutMs = 
 			new Promise<void>((resolve, reject) =>
 				docker.pull(image, (error: Error | null, stream?: NodeJS.ReadableStream) => {
 					if (error || !stream) return reject(error ?? new Error('no pull stream'));
-					docker.modem.followProgress(stream, (done: Error | null, events: { error?: string }[]) => {
-						const failed = events?.find((e) => e.error);
-						if (done || failed) reject(done ?? new Error(failed?.error));
-						else resolve();
-					});
+					docker.modem.followProgress(
+						stream,
+						(done: Error | null, events: { error?: string }[]) => {
+							const failed = events?.find((e) => e.error);
+							if (done || failed) reject(done ?? new Error(failed?.error));
+							else resolve();
+						},
+					);
 				}),
 			),
 			timeoutMs,
@@ -86,8 +101,10 @@ const CONFIG_FILE = `${CONFIG_DIR}/trivy.yaml`;
 /** One ustar header block (512 bytes). */
 function tarHeader(name: string, mode: number, size: number, type: '0' | '5'): Buffer {
 	const block = Buffer.alloc(512);
-	const field = (offset: number, length: number, value: string) => block.write(value, offset, length, 'utf8');
-	const octal = (offset: number, length: number, value: number) => field(offset, length, value.toString(8).padStart(length - 1, '0') + '\0');
+	const field = (offset: number, length: number, value: string) =>
+		block.write(value, offset, length, 'utf8');
+	const octal = (offset: number, length: number, value: number) =>
+		field(offset, length, value.toString(8).padStart(length - 1, '0') + '\0');
 	field(0, 100, name);
 	octal(100, 8, mode);
 	octal(108, 8, 0);
@@ -113,7 +130,13 @@ export function tokenConfigTar(token: string): Buffer {
 	const content = Buffer.from(`server:\n  token: ${JSON.stringify(token)}\n`);
 	const dir = CONFIG_DIR.split('/').pop()!;
 	const padding = Buffer.alloc((512 - (content.length % 512)) % 512);
-	return Buffer.concat([tarHeader(`${dir}/`, 0o700, 0, '5'), tarHeader(`${dir}/trivy.yaml`, 0o400, content.length, '0'), content, padding, Buffer.alloc(1024)]);
+	return Buffer.concat([
+		tarHeader(`${dir}/`, 0o700, 0, '5'),
+		tarHeader(`${dir}/trivy.yaml`, 0o400, content.length, '0'),
+		content,
+		padding,
+		Buffer.alloc(1024),
+	]);
 }
 
 /**
@@ -121,7 +144,11 @@ export function tokenConfigTar(token: string): Buffer {
  * exits, but a client request timeout (docker-modem's, 60 s by default) can cut it mid-response, and
  * then it never settles. So the state is also read every second; whichever answers first wins.
  */
-export async function waitForExit(container: Dockerode.Container, timeoutMs: number, what: string): Promise<number> {
+export async function waitForExit(
+	container: Dockerode.Container,
+	timeoutMs: number,
+	what: string,
+): Promise<number> {
 	const deadline = Date.now() + timeoutMs;
 	const abort = new AbortController();
 	// a cut or aborted long poll is no answer: this promise then stays pending and the state reads decide
@@ -134,9 +161,14 @@ export async function waitForExit(container: Dockerode.Container, timeoutMs: num
 	try {
 		for (;;) {
 			const remaining = deadline - Date.now();
-			if (remaining <= 0) throw Object.assign(new InfraOpsError(`${what} did not finish within ${timeoutMs} ms`), { code: 'ETIMEDOUT' });
+			if (remaining <= 0)
+				throw Object.assign(new InfraOpsError(`${what} did not finish within ${timeoutMs} ms`), {
+					code: 'ETIMEDOUT',
+				});
 			let timer: NodeJS.Timeout | undefined;
-			const pause = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), Math.min(1000, remaining))));
+			const pause = new Promise<undefined>(
+				(resolve) => (timer = setTimeout(() => resolve(undefined), Math.min(1000, remaining))),
+			);
 			const code = await Promise.race([waited, pause]);
 			clearTimeout(timer);
 			if (code !== undefined) return code;
@@ -163,7 +195,11 @@ export class DockerTrivyRunner implements TrivyRunner {
 		await ensureImage(this.docker, this.options.trivyImage, this.options.pullTimeoutMs);
 	}
 
-	async run(args: string[], env: Record<string, string>, timeoutMs: number): Promise<ProcessResult> {
+	async run(
+		args: string[],
+		env: Record<string, string>,
+		timeoutMs: number,
+	): Promise<ProcessResult> {
 		let container: Dockerode.Container | undefined;
 		// The token must not sit in the container's Env or Cmd: both are readable by anyone who may
 		// `docker inspect` (and kept with the container). It goes into a file put into the created,
@@ -181,7 +217,9 @@ export class DockerTrivyRunner implements TrivyRunner {
 				Labels: { [RUNNER_LABEL]: 'true' },
 				HostConfig: {
 					Binds: [`${this.options.hostSocketPath}:/var/run/docker.sock:ro`],
-					Mounts: [{ Type: 'volume', Source: this.options.cacheVolume, Target: CONTAINER_CACHE_DIR }],
+					Mounts: [
+						{ Type: 'volume', Source: this.options.cacheVolume, Target: CONTAINER_CACHE_DIR },
+					],
 					...(this.options.networkMode ? { NetworkMode: this.options.networkMode } : {}),
 					AutoRemove: false,
 				},
@@ -195,8 +233,14 @@ export class DockerTrivyRunner implements TrivyRunner {
 				await container.kill().catch(() => undefined);
 				throw error;
 			}
-			const logs = (await container.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
-			const { stdout, stderr } = demuxDockerLogs(Buffer.isBuffer(logs) ? logs : Buffer.from(String(logs)));
+			const logs = (await container.logs({
+				stdout: true,
+				stderr: true,
+				follow: false,
+			})) as unknown as Buffer;
+			const { stdout, stderr } = demuxDockerLogs(
+				Buffer.isBuffer(logs) ? logs : Buffer.from(String(logs)),
+			);
 			return { code: status, stdout: stdout.toString('utf8'), stderr: stderr.toString('utf8') };
 		} finally {
 			await container?.remove({ force: true, v: false }).catch(() => undefined);

@@ -1,6 +1,12 @@
 /** One finding per scanned image, and optionally one item per vulnerability. No n8n import. */
 import { markChanged, type Finding, type NewFinding } from '../shared/findings';
-import { assessVulnerabilities, describeAssessment, trackNewCves, type Assessment, type Policy } from './assess';
+import {
+	assessVulnerabilities,
+	describeAssessment,
+	trackNewCves,
+	type Assessment,
+	type Policy,
+} from './assess';
 import type { ContainerRef } from './containers';
 import type { TrivyReport, Vulnerability } from './report';
 import type { ScanOutcome } from './trivyRun';
@@ -29,10 +35,23 @@ function usedBy(containers: ContainerRef[] | undefined): string {
 }
 
 /** Judges a report; `store` (workflow static data) holds the previous run's CVE ids per image. */
-export function reportFinding(context: ImageContext, report: TrivyReport, policy: Policy, store: Record<string, unknown>, extra: Record<string, unknown> = {}): ImageResult {
+export function reportFinding(
+	context: ImageContext,
+	report: TrivyReport,
+	policy: Policy,
+	store: Record<string, unknown>,
+	extra: Record<string, unknown> = {},
+): ImageResult {
 	const assessment = assessVulnerabilities(report.vulnerabilities, policy);
-	const { newCves, changeKey } = trackNewCves(store, `${IMAGE_CHECK}|${context.reference}`, assessment.cveIds);
-	const newText = newCves.length && assessment.total ? ` [new: ${newCves.slice(0, 5).join(', ')}${newCves.length > 5 ? ', …' : ''}]` : '';
+	const { newCves, changeKey } = trackNewCves(
+		store,
+		`${IMAGE_CHECK}|${context.reference}`,
+		assessment.cveIds,
+	);
+	const newText =
+		newCves.length && assessment.total
+			? ` [new: ${newCves.slice(0, 5).join(', ')}${newCves.length > 5 ? ', …' : ''}]`
+			: '';
 	const eol = report.osEndOfLife ? ` (${report.os} is end of life)` : '';
 	const finding: NewFinding = {
 		check: IMAGE_CHECK,
@@ -59,8 +78,16 @@ export function reportFinding(context: ImageContext, report: TrivyReport, policy
 	return { finding, assessment, newCves };
 }
 
-export function outcomeFinding(context: ImageContext, outcome: ScanOutcome, policy: Policy, store: Record<string, unknown>): ImageResult {
-	if (outcome.ok) return reportFinding(context, outcome.report, policy, store, { scanSeconds: Math.round(outcome.seconds * 10) / 10 });
+export function outcomeFinding(
+	context: ImageContext,
+	outcome: ScanOutcome,
+	policy: Policy,
+	store: Record<string, unknown>,
+): ImageResult {
+	if (outcome.ok)
+		return reportFinding(context, outcome.report, policy, store, {
+			scanSeconds: Math.round(outcome.seconds * 10) / 10,
+		});
 	return {
 		finding: {
 			check: IMAGE_CHECK,
@@ -85,7 +112,15 @@ export function outcomeFinding(context: ImageContext, outcome: ScanOutcome, poli
 export function nothingRunningResult(dockerTarget: string, labelFilter: string): ImageResult {
 	const summary = `No running container on ${dockerTarget}${labelFilter ? ` has the label ${labelFilter}` : ''}: no image was scanned`;
 	return {
-		finding: { check: IMAGE_CHECK, target: dockerTarget, status: 'error', summary, error: summary, labelFilter, containers: [] },
+		finding: {
+			check: IMAGE_CHECK,
+			target: dockerTarget,
+			status: 'error',
+			summary,
+			error: summary,
+			labelFilter,
+			containers: [],
+		},
 		newCves: [],
 	};
 }
@@ -96,12 +131,18 @@ export function nothingRunningResult(dockerTarget: string, labelFilter: string):
  * that only drops (critical to warning once the CRITICAL CVE is fixed) or a scan that works again
  * with CVEs already reported, and an alert on those would repeat old news.
  */
-export function markImageChanged(results: ImageResult[], store: Record<string, unknown>, now?: Date): Finding[] {
+export function markImageChanged(
+	results: ImageResult[],
+	store: Record<string, unknown>,
+	now?: Date,
+): Finding[] {
 	return markChanged(
 		results.map((r) => r.finding),
 		store,
 		now,
-	).map((finding, k) => (finding.status === 'error' ? finding : { ...finding, changed: results[k].newCves.length > 0 }));
+	).map((finding, k) =>
+		finding.status === 'error' ? finding : { ...finding, changed: results[k].newCves.length > 0 },
+	);
 }
 
 function foundIn(locations: Vulnerability['locations']): string {
@@ -133,7 +174,9 @@ export function vulnerabilityItems(result: ImageResult): Record<string, unknown>
 		fixedVersion: v.fixedVersion,
 		vulnerabilityStatus: v.status,
 		targets: [...new Set(v.locations.map((l) => l.target))],
-		locations: v.locations.map((l) => (l.pkgPath ? { target: l.target, pkgPath: l.pkgPath } : { target: l.target })),
+		locations: v.locations.map((l) =>
+			l.pkgPath ? { target: l.target, pkgPath: l.pkgPath } : { target: l.target },
+		),
 		title: v.title,
 		primaryUrl: v.primaryUrl,
 		containers: result.finding.containers,

@@ -49,7 +49,8 @@ type Json = Record<string, unknown>;
 const asObject = (value: unknown): Json | undefined =>
 	value && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : undefined;
 const asString = (value: unknown): string => (typeof value === 'string' ? value : '');
-const asStrings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
+const asStrings = (value: unknown): string[] =>
+	Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 
 export function normalizeSeverity(value: unknown): Severity {
 	const upper = asString(value).toUpperCase();
@@ -62,9 +63,14 @@ export function normalizeSeverity(value: unknown): Severity {
  * result (two lockfiles, two jars): that entry keeps every target and `PkgPath` it was found in.
  */
 export function parseTrivyReport(input: string | Buffer, source = 'the report'): TrivyReport {
-	const text = (typeof input === 'string' ? input : input.toString('utf8')).replace(/^\uFEFF/, '').trim();
+	const text = (typeof input === 'string' ? input : input.toString('utf8'))
+		.replace(/^\uFEFF/, '')
+		.trim();
 	if (!text) {
-		throw new InfraOpsError(`${source} is empty`, 'Trivy writes the JSON report to stdout with --format json; check that it ran and that nothing else was written there');
+		throw new InfraOpsError(
+			`${source} is empty`,
+			'Trivy writes the JSON report to stdout with --format json; check that it ran and that nothing else was written there',
+		);
 	}
 	let data: unknown;
 	try {
@@ -89,7 +95,10 @@ export function parseTrivyReport(input: string | Buffer, source = 'the report'):
 	}
 	const metadata = asObject(root.Metadata) ?? {};
 	const os = asObject(metadata.OS);
-	const osText = os && asString(os.Family) && asString(os.Family) !== 'none' ? `${asString(os.Family)} ${asString(os.Name)}`.trim() : '';
+	const osText =
+		os && asString(os.Family) && asString(os.Family) !== 'none'
+			? `${asString(os.Family)} ${asString(os.Name)}`.trim()
+			: '';
 
 	const seen = new Map<string, Vulnerability>();
 	const vulnerabilities: Vulnerability[] = [];
@@ -98,8 +107,14 @@ export function parseTrivyReport(input: string | Buffer, source = 'the report'):
 		if (!r) continue;
 		const target = asString(r.Target);
 		// absent means none found; anything else that is not a list would otherwise read as "no vulnerabilities"
-		if (r.Vulnerabilities !== undefined && r.Vulnerabilities !== null && !Array.isArray(r.Vulnerabilities)) {
-			throw new InfraOpsError(`${source}: "Vulnerabilities" of ${target ? `"${target}"` : 'a result'} is not a list`);
+		if (
+			r.Vulnerabilities !== undefined &&
+			r.Vulnerabilities !== null &&
+			!Array.isArray(r.Vulnerabilities)
+		) {
+			throw new InfraOpsError(
+				`${source}: "Vulnerabilities" of ${target ? `"${target}"` : 'a result'} is not a list`,
+			);
 		}
 		const list = (r.Vulnerabilities as unknown[] | null | undefined) ?? [];
 		for (const item of list) {
@@ -112,7 +127,12 @@ export function parseTrivyReport(input: string | Buffer, source = 'the report'):
 			const key = `${id}|${pkgName}|${installedVersion}`;
 			const known = seen.get(key);
 			if (known) {
-				if (!known.locations.some((l) => l.target === location.target && l.pkgPath === location.pkgPath)) known.locations.push(location);
+				if (
+					!known.locations.some(
+						(l) => l.target === location.target && l.pkgPath === location.pkgPath,
+					)
+				)
+					known.locations.push(location);
 				continue;
 			}
 			const entry: Vulnerability = {

@@ -19,10 +19,19 @@ export class SshTrivyRunner implements TrivyRunner {
 		this.where = session.target;
 	}
 
-	async run(args: string[], env: Record<string, string>, timeoutMs: number): Promise<ProcessResult> {
-		const keys = Object.keys(env).filter((k) => /^[A-Z_][A-Z0-9_]*$/.test(k)).sort();
+	async run(
+		args: string[],
+		env: Record<string, string>,
+		timeoutMs: number,
+	): Promise<ProcessResult> {
+		const keys = Object.keys(env)
+			.filter((k) => /^[A-Z_][A-Z0-9_]*$/.test(k))
+			.sort();
 		const stdin = keys.map((k) => `${env[k]}\n`).join('');
-		return await this.session.exec(sshTrivyCommand(this.trivyPath, args, keys), { timeoutMs, stdin });
+		return await this.session.exec(sshTrivyCommand(this.trivyPath, args, keys), {
+			timeoutMs,
+			stdin,
+		});
 	}
 
 	close(): void {

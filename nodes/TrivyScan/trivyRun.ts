@@ -64,7 +64,10 @@ export function trivyServerUrl(text: string): string {
 		);
 	}
 	if (!/^https?:\/\/[^\s'"]+$/.test(url)) {
-		throw new InfraOpsError(`The Trivy Server credential's URL "${url}" is not an http(s) URL`, 'For example http://trivy-server:4954');
+		throw new InfraOpsError(
+			`The Trivy Server credential's URL "${url}" is not an http(s) URL`,
+			'For example http://trivy-server:4954',
+		);
 	}
 	return url;
 }
@@ -87,7 +90,10 @@ export function trivyImageArgs(image: string, options: TrivyScanOptions): string
 export function trivyFailureText(stderr: string, secrets: string[] = []): string {
 	let text = stderr;
 	for (const secret of secrets) if (secret) text = text.split(secret).join('***');
-	const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+	const lines = text
+		.split(/\r?\n/)
+		.map((l) => l.trim())
+		.filter(Boolean);
 	const fatal = [...lines].reverse().find((l) => /\b(FATAL|ERROR)\b/.test(l));
 	return (fatal ?? lines[lines.length - 1] ?? '').slice(0, 1000);
 }
@@ -101,7 +107,13 @@ export async function runTrivyScan(
 	const started = Date.now();
 	const seconds = () => (Date.now() - started) / 1000;
 	if (!isImageReference(image)) {
-		return { ok: false, image, error: `"${image}" is not an image reference`, exitCode: null, seconds: 0 };
+		return {
+			ok: false,
+			image,
+			error: `"${image}" is not an image reference`,
+			exitCode: null,
+			seconds: 0,
+		};
 	}
 	const env: Record<string, string> = token ? { TRIVY_TOKEN: token } : {};
 	// Trivy stops itself at its --timeout; the runner's own limit is the backstop for a hung process
@@ -110,17 +122,43 @@ export async function runTrivyScan(
 	try {
 		result = await runner.run(trivyImageArgs(image, options), env, timeoutMs);
 	} catch (error) {
-		return { ok: false, image, error: maskSecret(errorMessage(error), token), exitCode: null, seconds: seconds() };
+		return {
+			ok: false,
+			image,
+			error: maskSecret(errorMessage(error), token),
+			exitCode: null,
+			seconds: seconds(),
+		};
 	}
 	if (result.code !== 0) {
 		const reason = trivyFailureText(result.stderr, token ? [token] : []);
-		const what = result.code === 127 ? 'trivy was not found' : `Trivy exited with ${result.code ?? 'a signal'}`;
-		return { ok: false, image, error: `${what} on ${runner.where}${reason ? `: ${reason}` : ''}`, exitCode: result.code, seconds: seconds() };
+		const what =
+			result.code === 127
+				? 'trivy was not found'
+				: `Trivy exited with ${result.code ?? 'a signal'}`;
+		return {
+			ok: false,
+			image,
+			error: `${what} on ${runner.where}${reason ? `: ${reason}` : ''}`,
+			exitCode: result.code,
+			seconds: seconds(),
+		};
 	}
 	try {
-		return { ok: true, image, report: parseTrivyReport(result.stdout, `Trivy's report for ${image}`), seconds: seconds() };
+		return {
+			ok: true,
+			image,
+			report: parseTrivyReport(result.stdout, `Trivy's report for ${image}`),
+			seconds: seconds(),
+		};
 	} catch (error) {
-		return { ok: false, image, error: errorMessage(error), exitCode: result.code, seconds: seconds() };
+		return {
+			ok: false,
+			image,
+			error: errorMessage(error),
+			exitCode: result.code,
+			seconds: seconds(),
+		};
 	}
 }
 
@@ -145,12 +183,26 @@ export async function scanAll(
 	token?: string,
 ): Promise<ScanOutcome[]> {
 	const limit = Math.max(1, Math.floor(concurrency));
-	if (limit === 1 || images.length < 2) return await mapConcurrent(images, 1, async (image) => await runTrivyScan(runner, image, options, token));
+	if (limit === 1 || images.length < 2)
+		return await mapConcurrent(
+			images,
+			1,
+			async (image) => await runTrivyScan(runner, image, options, token),
+		);
 	const side = { ...options, memoryScanCache: true };
-	if (options.serverUrl) return await mapConcurrent(images, limit, async (image) => await runTrivyScan(runner, image, side, token));
+	if (options.serverUrl)
+		return await mapConcurrent(
+			images,
+			limit,
+			async (image) => await runTrivyScan(runner, image, side, token),
+		);
 	const first = await runTrivyScan(runner, images[0], side, token);
 	// after a failed first scan the DB may be missing: each later scan then tries to get it itself
 	const later = first.ok ? { ...side, skipDbUpdate: true } : side;
-	const rest = await mapConcurrent(images.slice(1), limit, async (image) => await runTrivyScan(runner, image, later, token));
+	const rest = await mapConcurrent(
+		images.slice(1),
+		limit,
+		async (image) => await runTrivyScan(runner, image, later, token),
+	);
 	return [first, ...rest];
 }

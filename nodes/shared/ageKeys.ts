@@ -20,10 +20,12 @@ const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex
  */
 function keyProblem(error: unknown): string {
 	const text = error instanceof Error ? error.message : '';
-	if (/checksum/i.test(text)) return 'its checksum does not match: a character is mistyped, missing or extra';
+	if (/checksum/i.test(text))
+		return 'its checksum does not match: a character is mistyped, missing or extra';
 	if (/lowercase or uppercase/i.test(text)) return 'it mixes upper and lower case';
 	if (/length|at least|too long|too short/i.test(text)) return 'it has the wrong length';
-	if (/letter|invalid|unknown|character/i.test(text)) return 'it holds a character that cannot be in such a key';
+	if (/letter|invalid|unknown|character/i.test(text))
+		return 'it holds a character that cannot be in such a key';
 	return 'it is not a valid bech32 key';
 }
 
@@ -38,7 +40,8 @@ function decode(text: string, prefix: string): Buffer {
 	} catch (error) {
 		throw new KeyShapeError(keyProblem(error));
 	}
-	if (hrp.toLowerCase() !== prefix.toLowerCase()) throw new KeyShapeError(`it does not start with ${prefix}1`);
+	if (hrp.toLowerCase() !== prefix.toLowerCase())
+		throw new KeyShapeError(`it does not start with ${prefix}1`);
 	let bytes: Buffer;
 	try {
 		bytes = Buffer.from(bech32.fromWords(words));
@@ -49,7 +52,8 @@ function decode(text: string, prefix: string): Buffer {
 	return bytes;
 }
 
-const reasonOf = (error: unknown) => (error instanceof KeyShapeError ? error.message : 'it is not a valid key');
+const reasonOf = (error: unknown) =>
+	error instanceof KeyShapeError ? error.message : 'it is not a valid key';
 
 export function recipientFingerprint(publicKey: Buffer): string {
 	return 'sha256:' + createHash('sha256').update(publicKey).digest('hex').slice(0, 16);
@@ -64,7 +68,8 @@ export function parseRecipient(text: string, where?: string): AgeRecipient {
 		);
 	}
 	try {
-		if (!recipient.startsWith('age1') || recipient.startsWith('age1pq')) throw new KeyShapeError('it is not an age1… X25519 public key');
+		if (!recipient.startsWith('age1') || recipient.startsWith('age1pq'))
+			throw new KeyShapeError('it is not an age1… X25519 public key');
 		const publicKey = decode(recipient, 'age');
 		return { recipient, publicKey, fingerprint: recipientFingerprint(publicKey) };
 	} catch (error) {
@@ -100,7 +105,8 @@ export function parseIdentitySecret(identityText: string): Buffer {
 		);
 	}
 	try {
-		if (!lines[0].startsWith('AGE-SECRET-KEY-1')) throw new KeyShapeError('it does not start with AGE-SECRET-KEY-1');
+		if (!lines[0].startsWith('AGE-SECRET-KEY-1'))
+			throw new KeyShapeError('it does not start with AGE-SECRET-KEY-1');
 		return decode(lines[0], 'AGE-SECRET-KEY-');
 	} catch (error) {
 		throw new InfraOpsError(
@@ -113,7 +119,11 @@ export function parseIdentitySecret(identityText: string): Buffer {
 /** The recipient an identity decrypts for; the secret itself never leaves this function. */
 export function identityToRecipient(identityText: string): AgeRecipient {
 	const secret = parseIdentitySecret(identityText);
-	const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, secret]), format: 'der', type: 'pkcs8' });
+	const privateKey = createPrivateKey({
+		key: Buffer.concat([PKCS8_X25519_PREFIX, secret]),
+		format: 'der',
+		type: 'pkcs8',
+	});
 	const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
 	const publicKey = Buffer.from(spki.subarray(spki.length - 32));
 	const recipient = bech32.encode('age', bech32.toWords(publicKey), 1023);

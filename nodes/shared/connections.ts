@@ -9,14 +9,19 @@ import { parseFingerprints, type SshConnection } from './ssh';
 
 type Data = Record<string, unknown>;
 
-const str = (data: Data, key: string): string => (typeof data[key] === 'string' ? (data[key] as string) : '');
+const str = (data: Data, key: string): string =>
+	typeof data[key] === 'string' ? (data[key] as string) : '';
 const num = (data: Data, key: string, fallback: number): number => {
 	const value = Number(data[key]);
 	return Number.isFinite(value) && value > 0 ? value : fallback;
 };
 const required = (data: Data, key: string, label: string, credential: string): string => {
 	const value = str(data, key).trim();
-	if (!value) throw new InfraOpsError(`The ${credential} credential has no ${label}`, `Open the credential and fill in "${label}"`);
+	if (!value)
+		throw new InfraOpsError(
+			`The ${credential} credential has no ${label}`,
+			`Open the credential and fill in "${label}"`,
+		);
 	return value;
 };
 
@@ -29,13 +34,16 @@ export function sshConnectionFrom(data: Data): SshConnection {
 		privateKey: usePassword ? undefined : required(data, 'privateKey', 'Private Key', 'SSH'),
 		passphrase: usePassword ? undefined : str(data, 'passphrase') || undefined,
 		password: usePassword ? required(data, 'password', 'Password', 'SSH') : undefined,
-		hostKeyFingerprints: parseFingerprints(required(data, 'hostKeyFingerprint', 'Host Key Fingerprint', 'SSH')),
+		hostKeyFingerprints: parseFingerprints(
+			required(data, 'hostKeyFingerprint', 'Host Key Fingerprint', 'SSH'),
+		),
 	};
 }
 
 export function dockerConnectionFrom(data: Data): DockerConnection {
 	const kind = str(data, 'connection') || 'socket';
-	if (kind === 'socket') return { kind, socketPath: str(data, 'socketPath') || '/var/run/docker.sock' };
+	if (kind === 'socket')
+		return { kind, socketPath: str(data, 'socketPath') || '/var/run/docker.sock' };
 	if (kind === 'tcp') {
 		return {
 			kind,
@@ -56,7 +64,9 @@ export function dockerConnectionFrom(data: Data): DockerConnection {
 				username: required(data, 'sshUser', 'SSH User', 'Docker'),
 				privateKey: required(data, 'sshPrivateKey', 'SSH Private Key', 'Docker'),
 				passphrase: str(data, 'sshPassphrase') || undefined,
-				hostKeyFingerprints: parseFingerprints(required(data, 'hostKeyFingerprint', 'Host Key Fingerprint', 'Docker')),
+				hostKeyFingerprints: parseFingerprints(
+					required(data, 'hostKeyFingerprint', 'Host Key Fingerprint', 'Docker'),
+				),
 			},
 		};
 	}
@@ -79,7 +89,8 @@ export function s3ConnectionFrom(data: Data): S3Connection {
 export function postgresConnectionFrom(data: Data): PostgresConnection {
 	// n8n fills a missing field with its default when it loads a credential; this path (data from elsewhere) does the same
 	const ssl = str(data, 'ssl') || 'verify-full';
-	if (!['disable', 'require', 'verify-full'].includes(ssl)) throw new InfraOpsError(`Unknown SSL mode "${ssl}"`);
+	if (!['disable', 'require', 'verify-full'].includes(ssl))
+		throw new InfraOpsError(`Unknown SSL mode "${ssl}"`);
 	return {
 		host: required(data, 'host', 'Host', 'PostgreSQL'),
 		port: num(data, 'port', 5432),
@@ -102,11 +113,16 @@ const baseUrl = (value: string) => value.trim().replace(/\/+$/, '');
 export function proxmoxConnectionFrom(data: Data): HttpApiConnection {
 	const tokenId = required(data, 'tokenId', 'API Token ID', 'Proxmox VE');
 	if (!/^[^@!\s]+@[^@!\s]+![^@!\s]+$/.test(tokenId)) {
-		throw new InfraOpsError(`Proxmox API token ID "${tokenId}" is not of the form USER@REALM!TOKENID`, 'For example automation@pve!n8n');
+		throw new InfraOpsError(
+			`Proxmox API token ID "${tokenId}" is not of the form USER@REALM!TOKENID`,
+			'For example automation@pve!n8n',
+		);
 	}
 	return {
 		baseUrl: baseUrl(required(data, 'url', 'URL', 'Proxmox VE')),
-		headers: { authorization: `PVEAPIToken=${tokenId}=${required(data, 'tokenSecret', 'API Token Secret', 'Proxmox VE')}` },
+		headers: {
+			authorization: `PVEAPIToken=${tokenId}=${required(data, 'tokenSecret', 'API Token Secret', 'Proxmox VE')}`,
+		},
 		tls: tlsTrustFromCredential(data, 'Proxmox VE'),
 	};
 }
@@ -115,7 +131,9 @@ export function traefikConnectionFrom(data: Data): HttpApiConnection {
 	const auth = str(data, 'authentication') || 'none';
 	const headers: Record<string, string> = {};
 	if (auth === 'basic') {
-		headers.authorization = 'Basic ' + Buffer.from(`${str(data, 'username')}:${str(data, 'password')}`).toString('base64');
+		headers.authorization =
+			'Basic ' +
+			Buffer.from(`${str(data, 'username')}:${str(data, 'password')}`).toString('base64');
 	} else if (auth === 'bearer') {
 		headers.authorization = `Bearer ${required(data, 'token', 'Token', 'Traefik API')}`;
 	}
@@ -127,7 +145,9 @@ export function traefikConnectionFrom(data: Data): HttpApiConnection {
 }
 
 export function vaultConnectionFrom(data: Data): HttpApiConnection {
-	const headers: Record<string, string> = { 'x-vault-token': required(data, 'token', 'Token', 'Vault') };
+	const headers: Record<string, string> = {
+		'x-vault-token': required(data, 'token', 'Token', 'Vault'),
+	};
 	if (str(data, 'namespace')) headers['x-vault-namespace'] = str(data, 'namespace');
 	return {
 		baseUrl: baseUrl(required(data, 'url', 'URL', 'Vault')),
@@ -138,7 +158,9 @@ export function vaultConnectionFrom(data: Data): HttpApiConnection {
 
 export function n8nApiConnectionFrom(data: Data): HttpApiConnection {
 	return {
-		baseUrl: baseUrl(required(data, 'baseUrl', 'Base URL', 'n8n API')).replace(/\/api\/v1$/, '') + '/api/v1',
+		baseUrl:
+			baseUrl(required(data, 'baseUrl', 'Base URL', 'n8n API')).replace(/\/api\/v1$/, '') +
+			'/api/v1',
 		headers: { 'x-n8n-api-key': required(data, 'apiKey', 'API Key', 'n8n API') },
 		tls: { mode: 'system' },
 	};

@@ -34,7 +34,9 @@ export async function checkSshCredential(data: Data): Promise<string> {
 	return await withSsh(conn, async (session) => {
 		const result = await session.exec('echo infra-ops-ok', { timeoutMs: 15_000 });
 		if (result.code !== 0 || !result.stdout.includes('infra-ops-ok')) {
-			throw new InfraOpsError(`${session.target}: logged in, but running a command failed (exit ${result.code}): ${result.stderr.trim().slice(0, 200)}`);
+			throw new InfraOpsError(
+				`${session.target}: logged in, but running a command failed (exit ${result.code}): ${result.stderr.trim().slice(0, 200)}`,
+			);
 		}
 		return `Logged in to ${session.target}; host key matches`;
 	});
@@ -48,7 +50,9 @@ export async function checkS3Credential(data: Data): Promise<string> {
 
 export async function checkPostgresCredential(data: Data): Promise<string> {
 	return await withPostgres(postgresConnectionFrom(data), async (client) => {
-		const { rows } = await client.query<{ version: string }>('select current_setting(\'server_version\') as version');
+		const { rows } = await client.query<{ version: string }>(
+			"select current_setting('server_version') as version",
+		);
 		return `Connected to PostgreSQL ${rows[0]?.version}`;
 	});
 }
@@ -57,7 +61,10 @@ export function checkBackupEncryptionCredential(data: Data): string {
 	const keys = backupEncryptionFrom(data);
 	const recipients = parseRecipients(keys.recipients);
 	if (recipients.length === 0 && !keys.passphrase) {
-		throw new InfraOpsError('Set at least one recipient (age1…) or a passphrase', 'Run `age-keygen -o backup.key` and paste its public key');
+		throw new InfraOpsError(
+			'Set at least one recipient (age1…) or a passphrase',
+			'Run `age-keygen -o backup.key` and paste its public key',
+		);
 	}
 	if (keys.identity) {
 		const own = identityToRecipient(keys.identity);
@@ -75,19 +82,31 @@ export function checkBackupEncryptionCredential(data: Data): string {
 }
 
 async function getJson(conn: HttpApiConnection, path: string, what: string): Promise<unknown> {
-	const response = await httpRequest({ url: conn.baseUrl + path, headers: conn.headers, tls: conn.tls, timeoutMs: 15_000 });
+	const response = await httpRequest({
+		url: conn.baseUrl + path,
+		headers: conn.headers,
+		tls: conn.tls,
+		timeoutMs: 15_000,
+	});
 	if (response.status === 401 || response.status === 403) {
-		throw new InfraOpsError(`${what} at ${conn.baseUrl} refused the credentials (HTTP ${response.status})`, 'Check the token or password, and its permissions');
+		throw new InfraOpsError(
+			`${what} at ${conn.baseUrl} refused the credentials (HTTP ${response.status})`,
+			'Check the token or password, and its permissions',
+		);
 	}
 	if (response.status !== 200) {
-		throw new InfraOpsError(`${what} at ${conn.baseUrl}${path} answered HTTP ${response.status}: ${response.text().slice(0, 200)}`);
+		throw new InfraOpsError(
+			`${what} at ${conn.baseUrl}${path} answered HTTP ${response.status}: ${response.text().slice(0, 200)}`,
+		);
 	}
 	return response.json();
 }
 
 export async function checkProxmoxCredential(data: Data): Promise<string> {
 	const conn = proxmoxConnectionFrom(data);
-	const body = (await getJson(conn, '/api2/json/version', 'Proxmox VE')) as { data?: { version?: string; release?: string } };
+	const body = (await getJson(conn, '/api2/json/version', 'Proxmox VE')) as {
+		data?: { version?: string; release?: string };
+	};
 	return `Proxmox VE ${body.data?.version ?? '?'} at ${conn.baseUrl}`;
 }
 
@@ -99,7 +118,9 @@ export async function checkTraefikCredential(data: Data): Promise<string> {
 
 export async function checkVaultCredential(data: Data): Promise<string> {
 	const conn = vaultConnectionFrom(data);
-	const body = (await getJson(conn, '/v1/auth/token/lookup-self', 'Vault')) as { data?: { display_name?: string; policies?: string[] } };
+	const body = (await getJson(conn, '/v1/auth/token/lookup-self', 'Vault')) as {
+		data?: { display_name?: string; policies?: string[] };
+	};
 	return `Vault token ${body.data?.display_name ?? ''} with policies ${(body.data?.policies ?? []).join(', ')}`.trim();
 }
 

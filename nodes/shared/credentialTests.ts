@@ -1,6 +1,10 @@
 /** n8n credential-test functions for every credential of the pack. A node lists them in
  * `methods.credentialTest` and names one in its credential's `testedBy`. */
-import type { ICredentialTestFunctions, ICredentialsDecrypted, INodeCredentialTestResult } from 'n8n-workflow';
+import type {
+	ICredentialTestFunctions,
+	ICredentialsDecrypted,
+	INodeCredentialTestResult,
+} from 'n8n-workflow';
 
 import {
 	checkBackupEncryptionCredential,
@@ -20,8 +24,12 @@ type Check = (data: Record<string, unknown>) => Promise<string> | string;
 /** A webhook secret cannot be tested against the Git host from here; what can be checked is that it is hard to guess. */
 function checkGitWebhookSecret(data: Record<string, unknown>): string {
 	const secret = typeof data.secret === 'string' ? data.secret : '';
-	if (secret.length < 16) throw new InfraOpsError(`The webhook secret has ${secret.length} characters`, 'Use at least 16 random characters, e.g. `openssl rand -hex 32`, in both the Git host and this credential');
-	return 'The secret is set (length ok); the Git host\'s next delivery checks that both sides match';
+	if (secret.length < 16)
+		throw new InfraOpsError(
+			`The webhook secret has ${secret.length} characters`,
+			'Use at least 16 random characters, e.g. `openssl rand -hex 32`, in both the Git host and this credential',
+		);
+	return "The secret is set (length ok); the Git host's next delivery checks that both sides match";
 }
 
 function asCredentialTest(check: Check) {

@@ -9,7 +9,15 @@ import { connectSsh, type SshConnection } from './ssh';
 
 export type DockerConnection =
 	| { kind: 'socket'; socketPath: string }
-	| { kind: 'tcp'; host: string; port: number; tls: boolean; ca?: string; cert?: string; key?: string }
+	| {
+			kind: 'tcp';
+			host: string;
+			port: number;
+			tls: boolean;
+			ca?: string;
+			cert?: string;
+			key?: string;
+	  }
 	| { kind: 'ssh'; ssh: SshConnection };
 
 export interface DockerClient {
@@ -66,7 +74,11 @@ export async function createDockerClient(
 	const Docker = loadDockerode();
 	const target = describeDockerTarget(conn);
 	if (conn.kind === 'socket') {
-		return { docker: new Docker({ socketPath: conn.socketPath, timeout: timeoutMs }), target, close: () => undefined };
+		return {
+			docker: new Docker({ socketPath: conn.socketPath, timeout: timeoutMs }),
+			target,
+			close: () => undefined,
+		};
 	}
 	if (conn.kind === 'tcp') {
 		if (conn.tls && !(conn.cert && conn.key)) {
@@ -92,12 +104,22 @@ export async function createDockerClient(
 			new Promise<Duplex>((resolve, reject) =>
 				client.exec('docker system dial-stdio', (error, channel) =>
 					error
-						? reject(new InfraOpsError(`Docker at ${target}: cannot run "docker system dial-stdio": ${error.message}`))
+						? reject(
+								new InfraOpsError(
+									`Docker at ${target}: cannot run "docker system dial-stdio": ${error.message}`,
+								),
+							)
 						: resolve(channel),
 				),
 			),
 	);
-	const docker = new Docker({ host: 'docker', port: 80, protocol: 'http', agent, timeout: timeoutMs } as Dockerode.DockerOptions);
+	const docker = new Docker({
+		host: 'docker',
+		port: 80,
+		protocol: 'http',
+		agent,
+		timeout: timeoutMs,
+	} as Dockerode.DockerOptions);
 	return {
 		docker,
 		target,
@@ -109,7 +131,10 @@ export async function createDockerClient(
 }
 
 /** Opens a client for `fn` and always closes it. */
-export async function withDocker<T>(conn: DockerConnection, fn: (client: DockerClient) => Promise<T>): Promise<T> {
+export async function withDocker<T>(
+	conn: DockerConnection,
+	fn: (client: DockerClient) => Promise<T>,
+): Promise<T> {
 	const client = await createDockerClient(conn);
 	try {
 		return await fn(client);
@@ -126,11 +151,23 @@ export interface DockerEngineInfo {
 }
 
 /** Ping + version: the credential test, and the first call of every Docker operation. */
-export async function pingDocker(client: DockerClient, timeoutMs = 15_000): Promise<DockerEngineInfo> {
+export async function pingDocker(
+	client: DockerClient,
+	timeoutMs = 15_000,
+): Promise<DockerEngineInfo> {
 	try {
 		await withTimeout(client.docker.ping(), timeoutMs, `Docker ping at ${client.target}`);
-		const version = await withTimeout(client.docker.version(), timeoutMs, `Docker version at ${client.target}`);
-		return { version: version.Version, apiVersion: version.ApiVersion, os: version.Os, arch: version.Arch };
+		const version = await withTimeout(
+			client.docker.version(),
+			timeoutMs,
+			`Docker version at ${client.target}`,
+		);
+		return {
+			version: version.Version,
+			apiVersion: version.ApiVersion,
+			os: version.Os,
+			arch: version.Arch,
+		};
 	} catch (error) {
 		if (error instanceof InfraOpsError) throw error;
 		const status = (error as { statusCode?: number }).statusCode;

@@ -21,7 +21,10 @@ export class InfraOpsError extends Error {
 export function redactKeyMaterial(text: string): string {
 	return text
 		.replace(/AGE-SECRET-KEY-1[^\s"'`)]*/gi, 'AGE-SECRET-KEY-1…(redacted)')
-		.replace(/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g, '(private key redacted)');
+		.replace(
+			/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g,
+			'(private key redacted)',
+		);
 }
 
 export function errorMessage(error: unknown): string {
@@ -35,7 +38,10 @@ export type ErrorFields = { error?: string; hint?: string };
 
 /** An error item's json under continueOnFail. */
 export function errorFields(error: unknown): ErrorFields & { error: string } {
-	const hint = error instanceof InfraOpsError ? error.hint : (error as { description?: unknown } | undefined)?.description;
+	const hint =
+		error instanceof InfraOpsError
+			? error.hint
+			: (error as { description?: unknown } | undefined)?.description;
 	const message = errorMessage(error);
 	return typeof hint === 'string' && hint ? { error: message, hint } : { error: message };
 }
@@ -53,15 +59,20 @@ const NETWORK_HINTS: Record<string, string> = {
 	ETIMEDOUT: 'no answer in time: a firewall may drop the packets, or the host is down',
 	EHOSTUNREACH: 'no route to the host: check the address and the network between n8n and it',
 	ENETUNREACH: 'the network is unreachable from the n8n host',
-	ECONNRESET: 'the peer closed the connection: check the port speaks the expected protocol (TLS or not)',
-	ENOENT: 'the socket file does not exist: check the path, and that it is mounted into the n8n container',
+	ECONNRESET:
+		'the peer closed the connection: check the port speaks the expected protocol (TLS or not)',
+	ENOENT:
+		'the socket file does not exist: check the path, and that it is mounted into the n8n container',
 	EACCES: 'permission denied: the n8n user cannot use it (socket group, or a socket proxy)',
 	EPIPE: 'the peer closed the connection while we were writing',
 	CERT_HAS_EXPIRED: 'the server certificate has expired',
-	DEPTH_ZERO_SELF_SIGNED_CERT: 'the server certificate is self-signed: add its CA, pin its fingerprint, or allow self-signed',
-	SELF_SIGNED_CERT_IN_CHAIN: 'the chain ends in an untrusted self-signed CA: add that CA certificate',
+	DEPTH_ZERO_SELF_SIGNED_CERT:
+		'the server certificate is self-signed: add its CA, pin its fingerprint, or allow self-signed',
+	SELF_SIGNED_CERT_IN_CHAIN:
+		'the chain ends in an untrusted self-signed CA: add that CA certificate',
 	UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the chain is incomplete or untrusted: add the CA certificate',
-	ERR_TLS_CERT_ALTNAME_INVALID: 'the certificate does not name this host: use the name it was issued for',
+	ERR_TLS_CERT_ALTNAME_INVALID:
+		'the certificate does not name this host: use the name it was issued for',
 };
 
 /** `Cannot reach Docker at unix:///var/run/docker.sock: connect ENOENT … (the socket file does not exist: …)` */
@@ -79,7 +90,9 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
 		timer = setTimeout(
 			() =>
 				reject(
-					Object.assign(new InfraOpsError(`${what} timed out after ${ms} ms`), { code: 'ETIMEDOUT' }),
+					Object.assign(new InfraOpsError(`${what} timed out after ${ms} ms`), {
+						code: 'ETIMEDOUT',
+					}),
 				),
 			ms,
 		);

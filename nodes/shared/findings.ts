@@ -30,7 +30,10 @@ export function worstStatus(statuses: Iterable<FindingStatus>): FindingStatus {
 }
 
 /** Previous state per check+target (+ state key), as kept in workflow static data. */
-export type FindingState = Record<string, { status: FindingStatus; changeKey?: string; at: string }>;
+export type FindingState = Record<
+	string,
+	{ status: FindingStatus; changeKey?: string; at: string }
+>;
 
 const STATE_KEY = 'infraOpsFindings';
 
@@ -50,7 +53,8 @@ export function markChanged(
 		const key = `${finding.check}|${finding.target}${stateKey ? `|${stateKey}` : ''}`;
 		const before = state[key];
 		const changed = before
-			? before.status !== (finding.status as FindingStatus) || (before.changeKey ?? '') !== (changeKey ?? '')
+			? before.status !== (finding.status as FindingStatus) ||
+				(before.changeKey ?? '') !== (changeKey ?? '')
 			: finding.status !== 'ok';
 		state[key] = { status: finding.status as FindingStatus, changeKey, at: now.toISOString() };
 		return { ...finding, changed } as Finding;

@@ -39,7 +39,10 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_MAX_BYTES = 32 * 1024 * 1024;
 
 export function normaliseCertFingerprint(value: string): string {
-	const hex = value.replace(/^sha256[:=]?/i, '').replace(/[:\s]/g, '').toUpperCase();
+	const hex = value
+		.replace(/^sha256[:=]?/i, '')
+		.replace(/[:\s]/g, '')
+		.toUpperCase();
 	if (!/^[0-9A-F]{64}$/.test(hex)) {
 		throw new InfraOpsError(
 			`"${value}" is not a SHA-256 certificate fingerprint`,
@@ -51,10 +54,18 @@ export function normaliseCertFingerprint(value: string): string {
 
 /** The TLS choice of an HTTP API credential (Proxmox VE, Traefik, Vault): fields `tls` (system | ca |
  * fingerprint | insecure), `ca` and `fingerprint`, one reading for all of them. */
-export function tlsTrustFromCredential(data: Record<string, unknown>, credential: string, fallback: TlsTrust['mode'] = 'system'): TlsTrust {
+export function tlsTrustFromCredential(
+	data: Record<string, unknown>,
+	credential: string,
+	fallback: TlsTrust['mode'] = 'system',
+): TlsTrust {
 	const field = (key: string, label: string): string => {
 		const value = typeof data[key] === 'string' ? (data[key] as string).trim() : '';
-		if (!value) throw new InfraOpsError(`The ${credential} credential has no ${label}`, `Open the credential and fill in "${label}", or choose another TLS mode`);
+		if (!value)
+			throw new InfraOpsError(
+				`The ${credential} credential has no ${label}`,
+				`Open the credential and fill in "${label}", or choose another TLS mode`,
+			);
 		return value;
 	};
 	const mode = typeof data.tls === 'string' && data.tls ? data.tls : fallback;
@@ -66,18 +77,27 @@ export function tlsTrustFromCredential(data: Record<string, unknown>, credential
 			return { mode, ca: field('ca', 'CA Certificate') };
 		case 'fingerprint':
 			// checked here, so a typo is named before any connection is tried
-			return { mode, fingerprint: normaliseCertFingerprint(field('fingerprint', 'Certificate Fingerprint (SHA-256)')) };
+			return {
+				mode,
+				fingerprint: normaliseCertFingerprint(
+					field('fingerprint', 'Certificate Fingerprint (SHA-256)'),
+				),
+			};
 		case 'insecure':
 			return { mode };
 		default:
-			throw new InfraOpsError(`The ${credential} credential has an unknown TLS mode "${mode}"`, 'Choose System CAs, Custom CA, Pin Fingerprint or Allow Self-Signed');
+			throw new InfraOpsError(
+				`The ${credential} credential has an unknown TLS mode "${mode}"`,
+				'Choose System CAs, Custom CA, Pin Fingerprint or Allow Self-Signed',
+			);
 	}
 }
 
 async function openTls(url: URL, trust: TlsTrust, timeoutMs: number): Promise<TLSSocket> {
 	const port = Number(url.port || 443);
 	const host = url.hostname.replace(/^\[|\]$/g, '');
-	const pin = trust.mode === 'fingerprint' ? normaliseCertFingerprint(trust.fingerprint) : undefined;
+	const pin =
+		trust.mode === 'fingerprint' ? normaliseCertFingerprint(trust.fingerprint) : undefined;
 	return await new Promise<TLSSocket>((resolve, reject) => {
 		const socket = tlsConnect({
 			host,
@@ -89,7 +109,12 @@ async function openTls(url: URL, trust: TlsTrust, timeoutMs: number): Promise<TL
 		});
 		const timer = setTimeout(() => {
 			socket.destroy();
-			reject(Object.assign(new InfraOpsError(`TLS handshake with ${url.host} timed out after ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+			reject(
+				Object.assign(
+					new InfraOpsError(`TLS handshake with ${url.host} timed out after ${timeoutMs} ms`),
+					{ code: 'ETIMEDOUT' },
+				),
+			);
 		}, timeoutMs);
 		socket.once('secureConnect', () => {
 			clearTimeout(timer);
@@ -110,7 +135,11 @@ async function openTls(url: URL, trust: TlsTrust, timeoutMs: number): Promise<TL
 		socket.once('error', (error) => {
 			clearTimeout(timer);
 			const described = describeConnectError(url.host, error);
-			if (trust.mode === 'system' && trust.savedAsSelfSigned && /CERT|SELF_SIGNED|UNABLE_TO/.test(String((error as { code?: string }).code))) {
+			if (
+				trust.mode === 'system' &&
+				trust.savedAsSelfSigned &&
+				/CERT|SELF_SIGNED|UNABLE_TO/.test(String((error as { code?: string }).code))
+			) {
 				reject(
 					new InfraOpsError(
 						described.message,
@@ -145,7 +174,8 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
 		headers['content-length'] = String(Buffer.byteLength(body));
 	}
 	const secure = url.protocol === 'https:';
-	if (!secure && url.protocol !== 'http:') throw new InfraOpsError(`Unsupported URL scheme in ${req.url}`);
+	if (!secure && url.protocol !== 'http:')
+		throw new InfraOpsError(`Unsupported URL scheme in ${req.url}`);
 	const socket = secure ? await openTls(url, req.tls ?? { mode: 'system' }, timeoutMs) : undefined;
 
 	return await new Promise<HttpResponse>((resolve, reject) => {
@@ -167,7 +197,9 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
 				response.on('data', (chunk: Buffer) => {
 					size += chunk.length;
 					if (size > maxBytes) {
-						request.destroy(new InfraOpsError(`Response from ${url.host} is larger than ${maxBytes} bytes`));
+						request.destroy(
+							new InfraOpsError(`Response from ${url.host} is larger than ${maxBytes} bytes`),
+						);
 						return;
 					}
 					chunks.push(chunk);
@@ -195,7 +227,14 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
 			},
 		);
 		request.setTimeout(timeoutMs, () =>
-			request.destroy(Object.assign(new InfraOpsError(`${req.method ?? 'GET'} ${url.origin}${url.pathname} timed out after ${timeoutMs} ms`), { code: 'ETIMEDOUT' })),
+			request.destroy(
+				Object.assign(
+					new InfraOpsError(
+						`${req.method ?? 'GET'} ${url.origin}${url.pathname} timed out after ${timeoutMs} ms`,
+					),
+					{ code: 'ETIMEDOUT' },
+				),
+			),
 		);
 		request.on('error', (error) =>
 			reject(error instanceof InfraOpsError ? error : describeConnectError(url.host, error)),

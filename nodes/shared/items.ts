@@ -90,8 +90,10 @@ export function findingsToItems(
 			items.push({ json: errorItemJson(outcome), pairedItem });
 			continue;
 		}
-		for (let n = 0; n < (outcome.findings?.length ?? 0); n++) items.push({ json: marked[k++] as unknown as IDataObject, pairedItem });
-		const json = outcome.json === undefined ? [] : Array.isArray(outcome.json) ? outcome.json : [outcome.json];
+		for (let n = 0; n < (outcome.findings?.length ?? 0); n++)
+			items.push({ json: marked[k++] as unknown as IDataObject, pairedItem });
+		const json =
+			outcome.json === undefined ? [] : Array.isArray(outcome.json) ? outcome.json : [outcome.json];
 		for (const j of json) items.push({ json: j, pairedItem });
 	}
 	return items;

@@ -52,7 +52,12 @@ export const DEFAULT_LEASE_MS = 10 * 60_000;
 
 export function describeHolder(holder?: LockHolder): string {
 	if (!holder) return 'another run (holder unknown)';
-	const parts = [holder.workflowId && `workflow ${holder.workflowId}`, holder.node && `node "${holder.node}"`, holder.since && `since ${holder.since}`, holder.expires && `lease until ${holder.expires}`].filter(Boolean);
+	const parts = [
+		holder.workflowId && `workflow ${holder.workflowId}`,
+		holder.node && `node "${holder.node}"`,
+		holder.since && `since ${holder.since}`,
+		holder.expires && `lease until ${holder.expires}`,
+	].filter(Boolean);
 	return `execution ${holder.executionId || 'unknown'}${parts.length ? ` (${parts.join(', ')})` : ''}`;
 }
 
@@ -63,7 +68,10 @@ export class LockedError extends InfraOpsError {
 		readonly holder: LockHolder | undefined,
 		waitedMs: number,
 	) {
-		super(`locked by ${describeHolder(holder)}`, `${lockKey} stayed locked for the ${Math.round(waitedMs / 1000)} s this run waits; run it again once the other run ended`);
+		super(
+			`locked by ${describeHolder(holder)}`,
+			`${lockKey} stayed locked for the ${Math.round(waitedMs / 1000)} s this run waits; run it again once the other run ended`,
+		);
 		this.name = 'LockedError';
 	}
 }
@@ -80,7 +88,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * Takes every lock, in key order, waiting up to `waitMs` in all; on time-out releases what it took
  * and throws a LockedError naming the holder. While held, leases are renewed in the background.
  */
-export async function acquireLocks(locks: LeaseLock[], owner: LockOwner, options: LockOptions): Promise<HeldLocks> {
+export async function acquireLocks(
+	locks: LeaseLock[],
+	owner: LockOwner,
+	options: LockOptions,
+): Promise<HeldLocks> {
 	const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
 	const pollMs = options.pollMs ?? Math.min(2_000, Math.max(100, options.waitMs / 10));
 	const now = new Date();
@@ -90,15 +102,20 @@ export async function acquireLocks(locks: LeaseLock[], owner: LockOwner, options
 		since: now.toISOString(),
 		expires: new Date(now.getTime() + leaseMs).toISOString(),
 	};
-	const ordered = [...new Map(locks.map((l) => [l.key, l])).values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+	const ordered = [...new Map(locks.map((l) => [l.key, l])).values()].sort((a, b) =>
+		a.key < b.key ? -1 : a.key > b.key ? 1 : 0,
+	);
 	const taken: LeaseLock[] = [];
 	const releaseTaken = async (): Promise<string[]> => {
 		const notes: string[] = [];
 		for (const lock of [...taken].reverse()) {
 			try {
-				if (!(await lock.release(holder))) notes.push(`${lock.key}: the lock was no longer this run's, left alone`);
+				if (!(await lock.release(holder)))
+					notes.push(`${lock.key}: the lock was no longer this run's, left alone`);
 			} catch (error) {
-				notes.push(`${lock.key}: releasing the lock failed (${errorMessage(error)}); it frees itself when its lease ends`);
+				notes.push(
+					`${lock.key}: releasing the lock failed (${errorMessage(error)}); it frees itself when its lease ends`,
+				);
 			}
 		}
 		taken.length = 0;
@@ -122,11 +139,16 @@ export async function acquireLocks(locks: LeaseLock[], owner: LockOwner, options
 		throw error;
 	}
 	let renewing = Promise.resolve();
-	const timer = setInterval(() => {
-		holder.expires = new Date(Date.now() + leaseMs).toISOString();
-		// a failed renewal is retried at the next tick; the lease still has two thirds left
-		renewing = renewing.then(() => Promise.all(taken.map((l) => l.renew(holder).catch(() => false))).then(() => undefined));
-	}, Math.max(1_000, leaseMs / 3));
+	const timer = setInterval(
+		() => {
+			holder.expires = new Date(Date.now() + leaseMs).toISOString();
+			// a failed renewal is retried at the next tick; the lease still has two thirds left
+			renewing = renewing.then(() =>
+				Promise.all(taken.map((l) => l.renew(holder).catch(() => false))).then(() => undefined),
+			);
+		},
+		Math.max(1_000, leaseMs / 3),
+	);
 	timer.unref?.();
 	return {
 		holder,
@@ -173,7 +195,13 @@ function tarOf(name: string, body: Buffer): Buffer {
 	header.write('0000000\0', 108, 'latin1');
 	header.write('0000000\0', 116, 'latin1');
 	header.write(body.length.toString(8).padStart(11, '0') + '\0', 124, 'latin1');
-	header.write(Math.floor(Date.now() / 1000).toString(8).padStart(11, '0') + '\0', 136, 'latin1');
+	header.write(
+		Math.floor(Date.now() / 1000)
+			.toString(8)
+			.padStart(11, '0') + '\0',
+		136,
+		'latin1',
+	);
 	header.write('        ', 148, 'latin1');
 	header.write('0', 156, 'latin1');
 	header.write('ustar\0' + '00', 257, 'latin1');
@@ -186,7 +214,10 @@ function tarOf(name: string, body: Buffer): Buffer {
 
 function firstFileOfTar(tar: Buffer): Buffer | undefined {
 	if (tar.length < 512) return undefined;
-	const size = parseInt(tar.subarray(124, 136).toString('latin1').replace(/\0.*$/s, '').trim() || '0', 8);
+	const size = parseInt(
+		tar.subarray(124, 136).toString('latin1').replace(/\0.*$/s, '').trim() || '0',
+		8,
+	);
 	return tar.subarray(512, 512 + size);
 }
 
@@ -196,8 +227,13 @@ const LEASE_FILE = 'infra-ops-lease.json';
 export async function anyLocalImage(docker: Dockerode, preferred?: string): Promise<string> {
 	if (preferred?.trim()) return preferred.trim();
 	const images = await docker.listImages();
-	const tagged = images.find((i) => (i.RepoTags ?? []).some((t) => t !== '<none>:<none>')) ?? images[0];
-	if (!tagged) throw new InfraOpsError('There is no image on the Docker host to create the lock container from', 'Pull a small image (docker pull busybox)');
+	const tagged =
+		images.find((i) => (i.RepoTags ?? []).some((t) => t !== '<none>:<none>')) ?? images[0];
+	if (!tagged)
+		throw new InfraOpsError(
+			'There is no image on the Docker host to create the lock container from',
+			'Pull a small image (docker pull busybox)',
+		);
 	return tagged.Id;
 }
 
@@ -261,7 +297,8 @@ export class DockerLock implements LeaseLock {
 			}
 			const current = await this.current();
 			if (!current) continue; // released in between: try again
-			if (!isExpired(current.holder, new Date(now.getTime() + offset))) return { acquired: false, holder: current.holder };
+			if (!isExpired(current.holder, new Date(now.getTime() + offset)))
+				return { acquired: false, holder: current.holder };
 			// by id, not by name: of several runs taking over at once, only one removes this stale
 			// container, and none can remove the fresh one the winner creates under the same name
 			await this.docker
@@ -279,7 +316,12 @@ export class DockerLock implements LeaseLock {
 		const current = await this.current();
 		if (!current || current.holder?.token !== holder.token) return false;
 		const offset = await this.daemonOffsetMs();
-		const body = Buffer.from(JSON.stringify({ token: holder.token, expires: new Date(Date.parse(holder.expires) + offset).toISOString() }));
+		const body = Buffer.from(
+			JSON.stringify({
+				token: holder.token,
+				expires: new Date(Date.parse(holder.expires) + offset).toISOString(),
+			}),
+		);
 		await this.docker.getContainer(current.id).putArchive(tarOf(LEASE_FILE, body), { path: '/' });
 		return true;
 	}
@@ -308,11 +350,16 @@ export class DockerLock implements LeaseLock {
 		const holder = holderFromLabels(info.Config?.Labels);
 		if (holder) {
 			try {
-				const stream = (await this.docker.getContainer(info.Id).getArchive({ path: `/${LEASE_FILE}` })) as unknown as Readable;
+				const stream = (await this.docker
+					.getContainer(info.Id)
+					.getArchive({ path: `/${LEASE_FILE}` })) as unknown as Readable;
 				const chunks: Buffer[] = [];
 				for await (const chunk of stream) chunks.push(chunk as Buffer);
-				const lease = JSON.parse(firstFileOfTar(Buffer.concat(chunks))?.toString('utf8') ?? '{}') as { token?: string; expires?: string };
-				if (lease.token === holder.token && lease.expires && lease.expires > holder.expires) holder.expires = lease.expires;
+				const lease = JSON.parse(
+					firstFileOfTar(Buffer.concat(chunks))?.toString('utf8') ?? '{}',
+				) as { token?: string; expires?: string };
+				if (lease.token === holder.token && lease.expires && lease.expires > holder.expires)
+					holder.expires = lease.expires;
 			} catch {
 				// never renewed (404): the label's lease stands
 			}
@@ -337,7 +384,10 @@ export class SshDirLock implements LeaseLock {
 
 	private async run(script: string): Promise<string> {
 		const result = await this.session.exec(`sh -c ${shellQuote(script)}`, { timeoutMs: 30_000 });
-		if (result.code !== 0) throw new InfraOpsError(`${this.session.target}: lock ${this.dir}: ${result.stderr.trim() || `exit ${result.code}`}`);
+		if (result.code !== 0)
+			throw new InfraOpsError(
+				`${this.session.target}: lock ${this.dir}: ${result.stderr.trim() || `exit ${result.code}`}`,
+			);
 		return result.stdout;
 	}
 
@@ -358,7 +408,10 @@ export class SshDirLock implements LeaseLock {
 				return { acquired: true };
 			}
 			if (out.startsWith('FAILED')) {
-				throw new InfraOpsError(`${this.session.target}: cannot create the lock folder ${this.dir}: ${out.slice(7).trim()}`, 'The SSH user needs write access to the folder of the file it rotates');
+				throw new InfraOpsError(
+					`${this.session.target}: cannot create the lock folder ${this.dir}: ${out.slice(7).trim()}`,
+					'The SSH user needs write access to the folder of the file it rotates',
+				);
 			}
 			const [first, ...rest] = out.split('\n');
 			const dirMtime = Number(first.split(' ')[1] ?? 0) * 1000;
@@ -367,7 +420,11 @@ export class SshDirLock implements LeaseLock {
 				current = JSON.parse(rest.join('\n')) as LockHolder;
 			} catch {
 				// a holder that died between mkdir and writing its file: the folder's age is its lease
-				current = { token: '', since: new Date(dirMtime).toISOString(), expires: new Date(dirMtime + DEFAULT_LEASE_MS).toISOString() };
+				current = {
+					token: '',
+					since: new Date(dirMtime).toISOString(),
+					expires: new Date(dirMtime + DEFAULT_LEASE_MS).toISOString(),
+				};
 				if (dirMtime === 0) continue; // gone in between
 			}
 			if (!isExpired(current, now)) return { acquired: false, holder: current };
@@ -397,7 +454,9 @@ export class SshDirLock implements LeaseLock {
 		if (this.absent) return true;
 		const d = shellQuote(this.dir);
 		const mine = shellQuote(`"token":${JSON.stringify(holder.token)}`);
-		const out = await this.run(`if grep -qF ${mine} ${d}/holder 2>/dev/null; then rm -rf ${d} && echo RELEASED; fi; exit 0`);
+		const out = await this.run(
+			`if grep -qF ${mine} ${d}/holder 2>/dev/null; then rm -rf ${d} && echo RELEASED; fi; exit 0`,
+		);
 		return out.startsWith('RELEASED');
 	}
 }
@@ -429,7 +488,9 @@ export class PostgresRoleLock implements LeaseLock {
 	}
 
 	async tryAcquire(holder: LockHolder): Promise<TryResult> {
-		await this.client.query(`select set_config('application_name', $1, false)`, [PostgresRoleLock.applicationName(holder)]);
+		await this.client.query(`select set_config('application_name', $1, false)`, [
+			PostgresRoleLock.applicationName(holder),
+		]);
 		const { rows } = await this.client.query<{ oid: string | null; ok: boolean | null }>(
 			`select r.oid::text as oid, case when r.oid is null then null else pg_try_advisory_lock(($1::bigint << 32) | r.oid::bigint) end as ok
 			 from (select $2::text as name) n left join pg_roles r on r.rolname = n.name`,
@@ -446,7 +507,15 @@ export class PostgresRoleLock implements LeaseLock {
 		const m = /e=(\S*) w=(\S*)/.exec(row?.application_name ?? '');
 		return {
 			acquired: false,
-			holder: row ? { token: '', executionId: m?.[1] || undefined, workflowId: m?.[2] || undefined, since: new Date(row.backend_start).toISOString(), expires: '' } : undefined,
+			holder: row
+				? {
+						token: '',
+						executionId: m?.[1] || undefined,
+						workflowId: m?.[2] || undefined,
+						since: new Date(row.backend_start).toISOString(),
+						expires: '',
+					}
+				: undefined,
 		};
 	}
 

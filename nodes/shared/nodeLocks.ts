@@ -4,7 +4,11 @@ import type { IExecuteFunctions } from 'n8n-workflow';
 import type { LockOwner } from './locks';
 
 export function lockOwnerOf(ctx: IExecuteFunctions): LockOwner {
-	return { executionId: String(ctx.getExecutionId() ?? ''), workflowId: String(ctx.getWorkflow().id ?? ''), node: ctx.getNode().name };
+	return {
+		executionId: String(ctx.getExecutionId() ?? ''),
+		workflowId: String(ctx.getWorkflow().id ?? ''),
+		node: ctx.getNode().name,
+	};
 }
 
 /** The "Lock Wait (Seconds)" parameter in ms; 0 means: do not wait, report the holder at once. */

@@ -36,7 +36,11 @@ export async function connectPostgres(conn: PostgresConnection): Promise<Client>
 				? false
 				: conn.ssl === 'require'
 					? { rejectUnauthorized: false }
-					: { rejectUnauthorized: true, ca: conn.ca || undefined, servername: isIP(conn.host) ? undefined : conn.host },
+					: {
+							rejectUnauthorized: true,
+							ca: conn.ca || undefined,
+							servername: isIP(conn.host) ? undefined : conn.host,
+						},
 		connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
 		statement_timeout: STATEMENT_TIMEOUT_MS,
 		query_timeout: STATEMENT_TIMEOUT_MS,
@@ -71,24 +75,53 @@ export function explainPostgresError(conn: PostgresConnection, error: unknown): 
 	const code = (error as { code?: string }).code;
 	const message = (error as Error).message ?? String(error);
 	if (code === '28P01' || code === '28000') {
-		return new InfraOpsError(`${target}: authentication failed`, 'Check the user and password, and pg_hba.conf for this client address', { cause: error });
+		return new InfraOpsError(
+			`${target}: authentication failed`,
+			'Check the user and password, and pg_hba.conf for this client address',
+			{ cause: error },
+		);
 	}
-	if (code === '3D000') return new InfraOpsError(`${target}: database "${conn.database}" does not exist`, undefined, { cause: error });
+	if (code === '3D000')
+		return new InfraOpsError(`${target}: database "${conn.database}" does not exist`, undefined, {
+			cause: error,
+		});
 	if (/does not support SSL/i.test(message)) {
-		return new InfraOpsError(`${target}: the server does not accept TLS`, 'Set SSL to "disable", or enable ssl on the server', { cause: error });
+		return new InfraOpsError(
+			`${target}: the server does not accept TLS`,
+			'Set SSL to "disable", or enable ssl on the server',
+			{ cause: error },
+		);
 	}
 	if (code && TLS_VERIFY_CODES.has(code)) {
-		const what = code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? `its certificate does not name "${conn.host}"` : 'its certificate is not signed by a trusted CA';
-		return new InfraOpsError(`${target}: TLS verification failed, ${what} (${message})`, POSTGRES_TLS_HINT, { cause: error });
+		const what =
+			code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+				? `its certificate does not name "${conn.host}"`
+				: 'its certificate is not signed by a trusted CA';
+		return new InfraOpsError(
+			`${target}: TLS verification failed, ${what} (${message})`,
+			POSTGRES_TLS_HINT,
+			{ cause: error },
+		);
 	}
 	if (/timeout/i.test(message)) {
-		return Object.assign(new InfraOpsError(`${target}: no answer within ${CONNECT_TIMEOUT_MS} ms`, undefined, { cause: error }), { code: 'ETIMEDOUT' });
+		return Object.assign(
+			new InfraOpsError(`${target}: no answer within ${CONNECT_TIMEOUT_MS} ms`, undefined, {
+				cause: error,
+			}),
+			{ code: 'ETIMEDOUT' },
+		);
 	}
-	if (code && /^[0-9A-Z]{5}$/.test(code)) return new InfraOpsError(`${target}: ${message} (SQLSTATE ${code})`, undefined, { cause: error });
+	if (code && /^[0-9A-Z]{5}$/.test(code))
+		return new InfraOpsError(`${target}: ${message} (SQLSTATE ${code})`, undefined, {
+			cause: error,
+		});
 	return describeConnectError(target, error);
 }
 
-export async function withPostgres<T>(conn: PostgresConnection, fn: (client: Client) => Promise<T>): Promise<T> {
+export async function withPostgres<T>(
+	conn: PostgresConnection,
+	fn: (client: Client) => Promise<T>,
+): Promise<T> {
 	const client = await connectPostgres(conn);
 	try {
 		return await fn(client);

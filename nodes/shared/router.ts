@@ -11,7 +11,9 @@ export function makeRouter(
 ): (this: IExecuteFunctions) => Promise<INodeExecutionData[][]> {
 	return async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		const operation = this.getNodeParameter('operation', 0) as string;
-		const handler = Object.prototype.hasOwnProperty.call(operations, operation) ? operations[operation] : undefined;
+		const handler = Object.prototype.hasOwnProperty.call(operations, operation)
+			? operations[operation]
+			: undefined;
 		if (!handler) {
 			throw new NodeOperationError(this.getNode(), `The operation "${operation}" is not known`, {
 				description: `Choose one of: ${Object.keys(operations).join(', ')}`,

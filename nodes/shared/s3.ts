@@ -32,31 +32,57 @@ export function resolveS3Endpoint(conn: S3Connection): ResolvedS3Endpoint {
 	const region = conn.region?.trim() || undefined;
 	const endpoint = conn.endpoint?.trim().replace(/\/+$/, '') || undefined;
 	const need = (value: string | undefined, field: string, example: string) => {
-		if (!value) throw new InfraOpsError(`S3 provider "${conn.provider}" needs the ${field}`, `For example ${example}`);
+		if (!value)
+			throw new InfraOpsError(
+				`S3 provider "${conn.provider}" needs the ${field}`,
+				`For example ${example}`,
+			);
 		return value;
 	};
 	switch (conn.provider) {
 		case 'aws':
-			return { endpoint, region: region ?? 'us-east-1', forcePathStyle: conn.forcePathStyle ?? false };
+			return {
+				endpoint,
+				region: region ?? 'us-east-1',
+				forcePathStyle: conn.forcePathStyle ?? false,
+			};
 		case 'r2':
 			// R2 only accepts the region "auto"
 			return {
-				endpoint: endpoint ?? `https://${need(conn.accountId?.trim(), 'Cloudflare account ID', '0123456789abcdef0123456789abcdef')}.r2.cloudflarestorage.com`,
+				endpoint:
+					endpoint ??
+					`https://${need(conn.accountId?.trim(), 'Cloudflare account ID', '0123456789abcdef0123456789abcdef')}.r2.cloudflarestorage.com`,
 				region: 'auto',
 				forcePathStyle: conn.forcePathStyle ?? false,
 			};
 		case 'b2': {
 			const r = need(region, 'region', 'us-west-004');
-			return { endpoint: endpoint ?? `https://s3.${r}.backblazeb2.com`, region: r, forcePathStyle: conn.forcePathStyle ?? false };
+			return {
+				endpoint: endpoint ?? `https://s3.${r}.backblazeb2.com`,
+				region: r,
+				forcePathStyle: conn.forcePathStyle ?? false,
+			};
 		}
 		case 'wasabi': {
 			const r = region ?? 'us-east-1';
-			return { endpoint: endpoint ?? `https://s3.${r}.wasabisys.com`, region: r, forcePathStyle: conn.forcePathStyle ?? false };
+			return {
+				endpoint: endpoint ?? `https://s3.${r}.wasabisys.com`,
+				region: r,
+				forcePathStyle: conn.forcePathStyle ?? false,
+			};
 		}
 		case 'minio':
-			return { endpoint: need(endpoint, 'endpoint', 'http://minio:9000'), region: region ?? 'us-east-1', forcePathStyle: true };
+			return {
+				endpoint: need(endpoint, 'endpoint', 'http://minio:9000'),
+				region: region ?? 'us-east-1',
+				forcePathStyle: true,
+			};
 		case 'other':
-			return { endpoint: need(endpoint, 'endpoint', 'https://s3.example.com'), region: region ?? 'us-east-1', forcePathStyle: conn.forcePathStyle ?? true };
+			return {
+				endpoint: need(endpoint, 'endpoint', 'https://s3.example.com'),
+				region: region ?? 'us-east-1',
+				forcePathStyle: conn.forcePathStyle ?? true,
+			};
 		default:
 			throw new InfraOpsError(`Unknown S3 provider "${String(conn.provider)}"`);
 	}
@@ -93,18 +119,26 @@ export function createS3Client(conn: S3Connection): S3Client {
 		requestHandler: { requestTimeout: REQUEST_TIMEOUT_MS, connectionTimeout: CONNECT_TIMEOUT_MS },
 	});
 	const contentMd5: BuildMiddleware<object, MetadataBearer> = (next, context) => async (args) => {
-			const request = args.request as { headers?: Record<string, string>; body?: unknown };
-			if (context.commandName === 'DeleteObjectsCommand' && request.headers && typeof request.body === 'string') {
-				// DeleteObjects must carry a checksum; Content-MD5 is the one every S3 implementation accepts
-				for (const name of Object.keys(request.headers)) {
-					if (/^x-amz-(checksum-|sdk-checksum-algorithm)/i.test(name)) delete request.headers[name];
-				}
-				request.headers['content-md5'] = createHash('md5').update(request.body).digest('base64');
+		const request = args.request as { headers?: Record<string, string>; body?: unknown };
+		if (
+			context.commandName === 'DeleteObjectsCommand' &&
+			request.headers &&
+			typeof request.body === 'string'
+		) {
+			// DeleteObjects must carry a checksum; Content-MD5 is the one every S3 implementation accepts
+			for (const name of Object.keys(request.headers)) {
+				if (/^x-amz-(checksum-|sdk-checksum-algorithm)/i.test(name)) delete request.headers[name];
 			}
-			return await next(args);
-		};
+			request.headers['content-md5'] = createHash('md5').update(request.body).digest('base64');
+		}
+		return await next(args);
+	};
 	// low priority in the build step: runs after the SDK's flexibleChecksumsMiddleware (added per command) set its headers
-	client.middlewareStack.add(contentMd5, { step: 'build', priority: 'low', name: 'infraOpsContentMd5Middleware' });
+	client.middlewareStack.add(contentMd5, {
+		step: 'build',
+		priority: 'low',
+		name: 'infraOpsContentMd5Middleware',
+	});
 	return client;
 }
 
@@ -128,7 +162,10 @@ export function explainS3Error(error: unknown, conn: S3Connection): InfraOpsErro
 	const name = (error as { name?: string }).name;
 	const target = describeS3Target(conn);
 	if (status === 404 || name === 'NotFound' || name === 'NoSuchBucket') {
-		return new InfraOpsError(`${target}: the bucket does not exist`, 'Create it first, or fix the bucket name and region');
+		return new InfraOpsError(
+			`${target}: the bucket does not exist`,
+			'Create it first, or fix the bucket name and region',
+		);
 	}
 	if (status === 403 || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch') {
 		return new InfraOpsError(
@@ -137,8 +174,14 @@ export function explainS3Error(error: unknown, conn: S3Connection): InfraOpsErro
 		);
 	}
 	if (status === 301 || name === 'PermanentRedirect') {
-		return new InfraOpsError(`${target}: the bucket is in another region`, 'Set the bucket\'s region in the credential');
+		return new InfraOpsError(
+			`${target}: the bucket is in another region`,
+			"Set the bucket's region in the credential",
+		);
 	}
-	if (status) return new InfraOpsError(`${target}: HTTP ${status} ${name ?? ''}`.trim(), undefined, { cause: error });
+	if (status)
+		return new InfraOpsError(`${target}: HTTP ${status} ${name ?? ''}`.trim(), undefined, {
+			cause: error,
+		});
 	return describeConnectError(target, error);
 }

@@ -85,8 +85,10 @@ export class HostKeyMismatchError extends InfraOpsError {
 export function sshKeyProblem(error: unknown): string {
 	const text = error instanceof Error ? error.message : '';
 	if (/no passphrase given/i.test(text)) return 'it is encrypted and no passphrase is set';
-	if (/integrity check failed|bad passphrase|decrypt/i.test(text)) return 'the passphrase does not decrypt it (or the key is damaged)';
-	if (/unsupported|not supported/i.test(text)) return 'its key type, cipher or format is not supported';
+	if (/integrity check failed|bad passphrase|decrypt/i.test(text))
+		return 'the passphrase does not decrypt it (or the key is damaged)';
+	if (/unsupported|not supported/i.test(text))
+		return 'its key type, cipher or format is not supported';
 	return 'it is not a complete OpenSSH, PEM or PuTTY private key';
 }
 
@@ -151,7 +153,9 @@ export async function connectSsh(
 			if (/timed out/i.test(error.message)) {
 				return reject(
 					Object.assign(
-						new InfraOpsError(`${target}: no SSH handshake within ${timeoutMs} ms`, undefined, { cause: error }),
+						new InfraOpsError(`${target}: no SSH handshake within ${timeoutMs} ms`, undefined, {
+							cause: error,
+						}),
 						{ code: 'ETIMEDOUT' },
 					),
 				);
@@ -228,7 +232,11 @@ export class SshSession {
 		});
 		channel.end(options.stdin);
 		try {
-			return await withTimeout(done, timeoutMs, `${this.target}: command "${command.slice(0, 80)}"`);
+			return await withTimeout(
+				done,
+				timeoutMs,
+				`${this.target}: command "${command.slice(0, 80)}"`,
+			);
 		} catch (error) {
 			channel.signal('KILL');
 			channel.close();
@@ -266,7 +274,11 @@ export class SshSession {
 	 * non-zero exit (with stderr), on an input stream error or `signal` abort (the command is killed),
 	 * or after `idleTimeoutMs` without progress.
 	 */
-	async execWithInput(command: string, input: Readable, options: { idleTimeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+	async execWithInput(
+		command: string,
+		input: Readable,
+		options: { idleTimeoutMs?: number; signal?: AbortSignal } = {},
+	): Promise<void> {
 		const idleMs = options.idleTimeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
 		const channel = await this.openExec(command);
 		const stderr: Buffer[] = [];
@@ -287,12 +299,22 @@ export class SshSession {
 			};
 			const touch = () => {
 				clearTimeout(idle);
-				idle = setTimeout(() => fail(new InfraOpsError(`${this.target}: "${command.slice(0, 80)}" made no progress for ${idleMs / 1000} s`)), idleMs);
+				idle = setTimeout(
+					() =>
+						fail(
+							new InfraOpsError(
+								`${this.target}: "${command.slice(0, 80)}" made no progress for ${idleMs / 1000} s`,
+							),
+						),
+					idleMs,
+				);
 			};
 			touch();
 			// the input's producer may fail without the input stream itself erroring (a pipeline's returned tail)
 			if (options.signal?.aborted) fail(options.signal.reason as Error);
-			options.signal?.addEventListener('abort', () => fail(options.signal!.reason as Error), { once: true });
+			options.signal?.addEventListener('abort', () => fail(options.signal!.reason as Error), {
+				once: true,
+			});
 			input.on('data', touch);
 			input.once('error', (error: Error) => fail(error));
 			channel.on('exit', (c: number | null) => (code = c));
@@ -300,7 +322,11 @@ export class SshSession {
 				clearTimeout(idle);
 				if (failed) return reject(failed);
 				if (code === 0) return resolve();
-				reject(new InfraOpsError(`${this.target}: "${command.slice(0, 80)}" exited with ${code}: ${Buffer.concat(stderr).toString('utf8').trim().slice(0, 500)}`));
+				reject(
+					new InfraOpsError(
+						`${this.target}: "${command.slice(0, 80)}" exited with ${code}: ${Buffer.concat(stderr).toString('utf8').trim().slice(0, 500)}`,
+					),
+				);
 			});
 			input.pipe(channel);
 		});
@@ -311,7 +337,9 @@ export class SshSession {
 		const stats = await this.stat(path);
 		if (!stats) throw new InfraOpsError(`${this.target}: ${path} does not exist`);
 		if (stats.size > maxBytes) {
-			throw new InfraOpsError(`${this.target}: ${path} is ${stats.size} bytes, more than the ${maxBytes} allowed`);
+			throw new InfraOpsError(
+				`${this.target}: ${path} is ${stats.size} bytes, more than the ${maxBytes} allowed`,
+			);
 		}
 		return await Promise.race([
 			new Promise<Buffer>((resolve, reject) =>
@@ -344,13 +372,23 @@ export class SshSession {
 	 * Traefik's ignore it), is flushed, gets the old file's mode and owner, then is renamed over.
 	 * The temp file is removed on any failure.
 	 */
-	async writeFileAtomic(path: string, data: string | Buffer, options: { mode?: number } = {}): Promise<void> {
+	async writeFileAtomic(
+		path: string,
+		data: string | Buffer,
+		options: { mode?: number } = {},
+	): Promise<void> {
 		const sftp = await this.sftp();
 		const dir = posix.dirname(path);
-		const tmp = posix.join(dir, `.${posix.basename(path)}.${randomBytes(6).toString('hex')}.infra-ops-tmp`);
+		const tmp = posix.join(
+			dir,
+			`.${posix.basename(path)}.${randomBytes(6).toString('hex')}.infra-ops-tmp`,
+		);
 		const existing = await this.stat(path);
 		const mode = options.mode ?? (existing ? existing.mode & 0o7777 : 0o644);
-		const call = <T>(what: string, fn: (cb: (error: Error | undefined | null, value?: T) => void) => void) =>
+		const call = <T>(
+			what: string,
+			fn: (cb: (error: Error | undefined | null, value?: T) => void) => void,
+		) =>
 			Promise.race([
 				new Promise<T>((resolve, reject) =>
 					fn((error, value) => (error ? reject(this.sftpError(what, error)) : resolve(value as T))),
@@ -392,9 +430,10 @@ export class SshSession {
 			created = false;
 		} finally {
 			if (created) {
-				await Promise.race([new Promise<void>((resolve) => sftp.unlink(tmp, () => resolve())), this.closed]).catch(
-					() => undefined,
-				);
+				await Promise.race([
+					new Promise<void>((resolve) => sftp.unlink(tmp, () => resolve())),
+					this.closed,
+				]).catch(() => undefined);
 			}
 		}
 	}
@@ -409,7 +448,14 @@ export class SshSession {
 						return resolve(
 							list.map((e) => {
 								const type = e.attrs.mode & 0o170000;
-								return { name: e.filename, size: e.attrs.size, mtime: e.attrs.mtime, isFile: type === 0o100000, isDirectory: type === 0o040000, isSymlink: type === 0o120000 };
+								return {
+									name: e.filename,
+									size: e.attrs.size,
+									mtime: e.attrs.mtime,
+									isFile: type === 0o100000,
+									isDirectory: type === 0o040000,
+									isSymlink: type === 0o120000,
+								};
 							}),
 						);
 					}
@@ -426,7 +472,11 @@ export class SshSession {
 		const sftp = await this.sftp();
 		await Promise.race([
 			new Promise<void>((resolve, reject) =>
-				sftp.unlink(path, (error) => (!error || (error as { code?: number }).code === 2 ? resolve() : reject(this.sftpError(`remove ${path}`, error)))),
+				sftp.unlink(path, (error) =>
+					!error || (error as { code?: number }).code === 2
+						? resolve()
+						: reject(this.sftpError(`remove ${path}`, error)),
+				),
 			),
 			this.closed,
 		]);
@@ -439,7 +489,13 @@ export class SshSession {
 	private async openExec(command: string): Promise<ClientChannel> {
 		return await new Promise<ClientChannel>((resolve, reject) =>
 			this.client.exec(command, (error, channel) =>
-				error ? reject(new InfraOpsError(`${this.target}: cannot start "${command.slice(0, 80)}": ${error.message}`)) : resolve(channel),
+				error
+					? reject(
+							new InfraOpsError(
+								`${this.target}: cannot start "${command.slice(0, 80)}": ${error.message}`,
+							),
+						)
+					: resolve(channel),
 			),
 		);
 	}
@@ -451,8 +507,20 @@ export class SshSession {
 			new Promise<SFTPWrapper>((resolve, reject) =>
 				this.client.sftp((error, sftp) => {
 					if (!error) return resolve(sftp);
-					if (this.isClosed) return reject(new InfraOpsError(`${this.target}: the SSH connection closed before SFTP started`, undefined, { cause: error }));
-					reject(new InfraOpsError(`${this.target}: SFTP is not available: ${error.message}`, 'Enable the sftp subsystem in sshd_config'));
+					if (this.isClosed)
+						return reject(
+							new InfraOpsError(
+								`${this.target}: the SSH connection closed before SFTP started`,
+								undefined,
+								{ cause: error },
+							),
+						);
+					reject(
+						new InfraOpsError(
+							`${this.target}: SFTP is not available: ${error.message}`,
+							'Enable the sftp subsystem in sshd_config',
+						),
+					);
 				}),
 			),
 			this.closed,
@@ -462,8 +530,11 @@ export class SshSession {
 
 	private sftpError(what: string, error: Error): InfraOpsError {
 		const code = (error as { code?: number }).code;
-		const reason = code === 3 ? 'permission denied' : code === 2 ? 'no such file or folder' : error.message;
-		return new InfraOpsError(`${this.target}: cannot ${what}: ${reason}`, undefined, { cause: error });
+		const reason =
+			code === 3 ? 'permission denied' : code === 2 ? 'no such file or folder' : error.message;
+		return new InfraOpsError(`${this.target}: cannot ${what}: ${reason}`, undefined, {
+			cause: error,
+		});
 	}
 }
 
@@ -473,7 +544,10 @@ export async function openSsh(conn: SshConnection, timeoutMs?: number): Promise<
 }
 
 /** Opens a session for `fn` and always closes it. */
-export async function withSsh<T>(conn: SshConnection, fn: (session: SshSession) => Promise<T>): Promise<T> {
+export async function withSsh<T>(
+	conn: SshConnection,
+	fn: (session: SshSession) => Promise<T>,
+): Promise<T> {
 	const session = await openSsh(conn);
 	try {
 		return await fn(session);

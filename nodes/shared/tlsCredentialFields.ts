@@ -22,7 +22,11 @@ export function tlsCredentialFields(texts: TlsFieldTexts): INodeProperties[] {
 			options: [
 				{ name: 'System CAs', value: 'system', description: texts.systemCas },
 				{ name: 'Custom CA', value: 'ca', description: texts.customCa },
-				{ name: 'Pin Fingerprint', value: 'fingerprint', description: 'Accept only the certificate with this SHA-256 fingerprint' },
+				{
+					name: 'Pin Fingerprint',
+					value: 'fingerprint',
+					description: 'Accept only the certificate with this SHA-256 fingerprint',
+				},
 				{ name: 'Allow Self-Signed', value: 'insecure', description: texts.insecure },
 			],
 			default: texts.default,

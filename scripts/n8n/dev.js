@@ -55,10 +55,18 @@ async function main() {
 	fs.mkdirSync(userFolder, { recursive: true });
 	n8n.installPackage(userFolder, { reuseDependencies: true });
 
-	const env = n8n.n8nEnv({ userFolder, port, listen, host: 'localhost', owner: { email, password } });
+	const env = n8n.n8nEnv({
+		userFolder,
+		port,
+		listen,
+		host: 'localhost',
+		owner: { email, password },
+	});
 	t = Date.now();
 	const { imported, total } = await importChangedWorkflows(install, env);
-	say(`${total} workflow file(s) in workflows/, ${imported} (re)imported${imported ? ` in ${((Date.now() - t) / 1000).toFixed(1)}s` : ''}; starting n8n ${install.version}`);
+	say(
+		`${total} workflow file(s) in workflows/, ${imported} (re)imported${imported ? ` in ${((Date.now() - t) / 1000).toFixed(1)}s` : ''}; starting n8n ${install.version}`,
+	);
 
 	const handle = await n8n.startN8n(install, env, { stdio: 'inherit', timeoutMs: 180_000 });
 	let stopping = false;
@@ -85,9 +93,13 @@ async function main() {
 
 	const url = `http://localhost:${port}`;
 	say('');
-	say(`n8n ${install.version} with ${n8n.PACKAGE_NAME} is ready (${((Date.now() - t0) / 1000).toFixed(1)}s; n8n itself ${(handle.startedInMs / 1000).toFixed(1)}s)`);
+	say(
+		`n8n ${install.version} with ${n8n.PACKAGE_NAME} is ready (${((Date.now() - t0) / 1000).toFixed(1)}s; n8n itself ${(handle.startedInMs / 1000).toFixed(1)}s)`,
+	);
 	say(`  open      ${url}`);
-	say(`  log in as ${email} / ${password}${process.env.INFRA_OPS_DEV_PASSWORD ? '' : '   (defaults; set INFRA_OPS_DEV_EMAIL and INFRA_OPS_DEV_PASSWORD)'}`);
+	say(
+		`  log in as ${email} / ${password}${process.env.INFRA_OPS_DEV_PASSWORD ? '' : '   (defaults; set INFRA_OPS_DEV_EMAIL and INFRA_OPS_DEV_PASSWORD)'}`,
+	);
 	say(`  data      ${userFolder}`);
 	say('  Ctrl-C stops it');
 }

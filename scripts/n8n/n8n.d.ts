@@ -35,7 +35,10 @@ export function toolEnv(extra?: Record<string, string>): NodeJS.ProcessEnv;
 export function n8nDir(version?: string): string;
 export function ensureN8n(options?: { version?: string }): N8nInstall;
 export function buildPackage(): void;
-export function installPackage(userFolder: string, options?: { reuseDependencies?: boolean }): string;
+export function installPackage(
+	userFolder: string,
+	options?: { reuseDependencies?: boolean },
+): string;
 export function hashPassword(password: string, dir?: string): string;
 export function n8nEnv(options: {
 	userFolder: string;
@@ -47,19 +50,36 @@ export function n8nEnv(options: {
 	logLevel?: 'error' | 'warn' | 'info' | 'debug';
 	extra?: Record<string, string>;
 }): NodeJS.ProcessEnv;
-export function n8nCli(install: N8nInstall, args: string[], env: NodeJS.ProcessEnv, options?: { timeoutMs?: number }): Promise<string>;
+export function n8nCli(
+	install: N8nInstall,
+	args: string[],
+	env: NodeJS.ProcessEnv,
+	options?: { timeoutMs?: number },
+): Promise<string>;
 export function freePort(): Promise<number>;
-export function waitReady(baseUrl: string, options?: { timeoutMs?: number; child?: ChildProcess }): Promise<void>;
+export function waitReady(
+	baseUrl: string,
+	options?: { timeoutMs?: number; child?: ChildProcess },
+): Promise<void>;
 export function startN8n(
 	install: N8nInstall,
 	env: NodeJS.ProcessEnv,
-	options?: { stdio?: 'pipe' | 'inherit'; onOutput?: (chunk: string) => void; timeoutMs?: number; graceMs?: number },
+	options?: {
+		stdio?: 'pipe' | 'inherit';
+		onOutput?: (chunk: string) => void;
+		timeoutMs?: number;
+		graceMs?: number;
+	},
 ): Promise<N8nHandle>;
 export function login(baseUrl: string, email: string, password: string): Promise<string>;
 export function createApiKey(baseUrl: string, cookie: string, label?: string): Promise<string>;
 export function stableId(seed: string): string;
 export function workflowFiles(): string[];
-export function importWorkflows(install: N8nInstall, env: NodeJS.ProcessEnv, entries: { file: string; workflow: object }[]): Promise<Record<string, string>>;
+export function importWorkflows(
+	install: N8nInstall,
+	env: NodeJS.ProcessEnv,
+	entries: { file: string; workflow: object }[],
+): Promise<Record<string, string>>;
 export function importCredentials(
 	install: N8nInstall,
 	env: NodeJS.ProcessEnv,

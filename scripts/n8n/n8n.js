@@ -26,13 +26,19 @@ const log = (message) => process.stderr.write(`[n8n] ${message}\n`);
 const seconds = (t0) => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
 
 function cacheRoot() {
-	return process.env.INFRA_OPS_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'infra-ops');
+	return (
+		process.env.INFRA_OPS_CACHE ||
+		path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'infra-ops')
+	);
 }
 
 let node24;
 /** The bin folder of the Node 24 that scripts/node24.sh keeps (installing it on first use). */
 function node24Bin() {
-	node24 ??= execFileSync(path.join(ROOT, 'scripts/node24.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+	node24 ??= execFileSync(path.join(ROOT, 'scripts/node24.sh'), {
+		encoding: 'utf8',
+		stdio: ['ignore', 'pipe', 'inherit'],
+	}).trim();
 	return node24;
 }
 
@@ -88,16 +94,30 @@ function ensureN8n({ version = N8N_VERSION } = {}) {
 		`${JSON.stringify({ name: 'infra-ops-n8n', private: true, dependencies: { n8n: version } }, null, 2)}\n`,
 	);
 	try {
-		log(`installing n8n@${version} into ${dir} (first time only: 13-25 minutes on 2 cores, most of it compiling sqlite3 and isolated-vm)`);
-		run('npm', ['install', '--ignore-scripts', '--omit=dev', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: scratch });
-		log(`n8n@${version} downloaded in ${seconds(t0)}; building ${NATIVE.map(([n]) => n).join(' and ')} from source`);
+		log(
+			`installing n8n@${version} into ${dir} (first time only: 13-25 minutes on 2 cores, most of it compiling sqlite3 and isolated-vm)`,
+		);
+		run(
+			'npm',
+			['install', '--ignore-scripts', '--omit=dev', '--no-audit', '--no-fund', '--loglevel=error'],
+			{ cwd: scratch },
+		);
+		log(
+			`n8n@${version} downloaded in ${seconds(t0)}; building ${NATIVE.map(([n]) => n).join(' and ')} from source`,
+		);
 		const t1 = Date.now();
 		run('npm', ['rebuild', ...NATIVE.map(([n]) => n), '--loglevel=error'], {
 			cwd: scratch,
-			env: toolEnv({ npm_config_build_from_source: 'true', JOBS: String(Math.max(1, os.cpus().length)) }),
+			env: toolEnv({
+				npm_config_build_from_source: 'true',
+				JOBS: String(Math.max(1, os.cpus().length)),
+			}),
 		});
 		log(`native modules built in ${seconds(t1)}`);
-		if (!isInstalled(scratch)) throw new Error(`n8n@${version} installed, but ${NATIVE.map(([n, f]) => `${n}/${f}`).join(' or ')} is missing`);
+		if (!isInstalled(scratch))
+			throw new Error(
+				`n8n@${version} installed, but ${NATIVE.map(([n, f]) => `${n}/${f}`).join(' or ')} is missing`,
+			);
 		fs.rmSync(dir, { recursive: true, force: true });
 		fs.renameSync(scratch, dir);
 	} catch (err) {
@@ -128,21 +148,35 @@ function installPackage(userFolder, { reuseDependencies = false } = {}) {
 	const target = path.join(nodesDir, 'node_modules', PACKAGE_NAME);
 	const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'infra-ops-pack-'));
 	try {
-		const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', scratch], { cwd: ROOT, env: toolEnv(), encoding: 'utf8' })
+		const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', scratch], {
+			cwd: ROOT,
+			env: toolEnv(),
+			encoding: 'utf8',
+		})
 			.trim()
 			.split('\n')
 			.pop();
 		// with reuseDependencies (npm run dev), the previous install's node_modules is kept when the
 		// dependencies are the same, so a restart need not run npm install again
 		const depsFile = path.join(target, '.infra-ops-dependencies.json');
-		const previousDeps = reuseDependencies && fs.existsSync(depsFile) ? fs.readFileSync(depsFile, 'utf8') : undefined;
+		const previousDeps =
+			reuseDependencies && fs.existsSync(depsFile) ? fs.readFileSync(depsFile, 'utf8') : undefined;
 		const keptModules = path.join(scratch, 'node_modules');
-		if (previousDeps && fs.existsSync(path.join(target, 'node_modules'))) fs.renameSync(path.join(target, 'node_modules'), keptModules);
+		if (previousDeps && fs.existsSync(path.join(target, 'node_modules')))
+			fs.renameSync(path.join(target, 'node_modules'), keptModules);
 		fs.rmSync(target, { recursive: true, force: true });
 		fs.mkdirSync(target, { recursive: true });
-		execFileSync('tar', ['-xzf', path.join(scratch, tarball), '-C', target, '--strip-components=1']);
+		execFileSync('tar', [
+			'-xzf',
+			path.join(scratch, tarball),
+			'-C',
+			target,
+			'--strip-components=1',
+		]);
 		const manifestFile = path.join(target, 'package.json');
-		const { devDependencies, peerDependencies, optionalDependencies, ...manifest } = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
+		const { devDependencies, peerDependencies, optionalDependencies, ...manifest } = JSON.parse(
+			fs.readFileSync(manifestFile, 'utf8'),
+		);
 		fs.writeFileSync(manifestFile, JSON.stringify(manifest, null, 2), 'utf8');
 		const deps = JSON.stringify(manifest.dependencies || {});
 		if (previousDeps === deps && fs.existsSync(keptModules)) {
@@ -150,13 +184,25 @@ function installPackage(userFolder, { reuseDependencies = false } = {}) {
 		} else {
 			run(
 				'npm',
-				['install', '--audit=false', '--fund=false', '--bin-links=false', '--install-strategy=shallow', '--ignore-scripts=true', '--package-lock=false', '--omit=optional', '--loglevel=error'],
+				[
+					'install',
+					'--audit=false',
+					'--fund=false',
+					'--bin-links=false',
+					'--install-strategy=shallow',
+					'--ignore-scripts=true',
+					'--package-lock=false',
+					'--omit=optional',
+					'--loglevel=error',
+				],
 				{ cwd: target },
 			);
 		}
 		fs.writeFileSync(depsFile, deps);
 		const nodesManifest = path.join(nodesDir, 'package.json');
-		const installed = fs.existsSync(nodesManifest) ? JSON.parse(fs.readFileSync(nodesManifest, 'utf8')) : { name: 'installed-nodes', private: true, dependencies: {} };
+		const installed = fs.existsSync(nodesManifest)
+			? JSON.parse(fs.readFileSync(nodesManifest, 'utf8'))
+			: { name: 'installed-nodes', private: true, dependencies: {} };
 		installed.dependencies = { ...installed.dependencies, [PACKAGE_NAME]: manifest.version };
 		fs.writeFileSync(nodesManifest, JSON.stringify(installed, null, 2), 'utf8');
 		log(`${PACKAGE_NAME}@${manifest.version} installed into ${target} in ${seconds(t0)}`);
@@ -176,7 +222,16 @@ function hashPassword(password, dir = n8nDir()) {
  * The environment n8n runs with: SQLite in <userFolder>/.n8n, the owner account from the environment,
  * and nothing that phones home (telemetry, templates, version checks, banners, AI features).
  */
-function n8nEnv({ userFolder, port = 5678, brokerPort, host = 'localhost', listen, owner, logLevel = 'info', extra = {} }) {
+function n8nEnv({
+	userFolder,
+	port = 5678,
+	brokerPort,
+	host = 'localhost',
+	listen,
+	owner,
+	logLevel = 'info',
+	extra = {},
+}) {
 	const env = {
 		...toolEnv(),
 		// as n8n's Docker image runs it; jest sets NODE_ENV=test, under which n8n exits silently
@@ -229,7 +284,10 @@ function n8nEnv({ userFolder, port = 5678, brokerPort, host = 'localhost', liste
 /** Runs an n8n CLI command to completion (import:workflow, import:credentials, execute ...); returns stdout. */
 function n8nCli(install, args, env, { timeoutMs = 120_000 } = {}) {
 	return new Promise((resolve, reject) => {
-		const child = spawn(path.join(node24Bin(), 'node'), [install.bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+		const child = spawn(path.join(node24Bin(), 'node'), [install.bin, ...args], {
+			env,
+			stdio: ['ignore', 'pipe', 'pipe'],
+		});
 		let stdout = '';
 		let stderr = '';
 		child.stdout.on('data', (d) => (stdout += d));
@@ -239,7 +297,12 @@ function n8nCli(install, args, env, { timeoutMs = 120_000 } = {}) {
 		child.on('close', (code, signal) => {
 			clearTimeout(timer);
 			if (code === 0) resolve(stdout);
-			else reject(new Error(`n8n ${args.join(' ')} failed (${signal || `exit ${code}`}):\n${stdout}\n${stderr}`.trim()));
+			else
+				reject(
+					new Error(
+						`n8n ${args.join(' ')} failed (${signal || `exit ${code}`}):\n${stdout}\n${stderr}`.trim(),
+					),
+				);
 		});
 	});
 }
@@ -261,14 +324,18 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function waitReady(baseUrl, { timeoutMs = 120_000, child } = {}) {
 	const deadline = Date.now() + timeoutMs;
 	for (;;) {
-		if (child && child.exitCode !== null) throw new Error(`n8n exited (code ${child.exitCode}) before it was ready`);
+		if (child && child.exitCode !== null)
+			throw new Error(`n8n exited (code ${child.exitCode}) before it was ready`);
 		try {
-			const res = await fetch(`${baseUrl}/healthz/readiness`, { signal: AbortSignal.timeout(2000) });
+			const res = await fetch(`${baseUrl}/healthz/readiness`, {
+				signal: AbortSignal.timeout(2000),
+			});
 			if (res.ok) return;
 		} catch {
 			// not listening yet
 		}
-		if (Date.now() > deadline) throw new Error(`n8n at ${baseUrl} not ready after ${timeoutMs / 1000}s`);
+		if (Date.now() > deadline)
+			throw new Error(`n8n at ${baseUrl} not ready after ${timeoutMs / 1000}s`);
 		await sleep(250);
 	}
 }
@@ -277,7 +344,11 @@ async function waitReady(baseUrl, { timeoutMs = 120_000, child } = {}) {
  * Starts `n8n start`; resolves once /healthz/readiness answers. stop() sends SIGTERM (n8n shuts down
  * gracefully, its task runner with it) and SIGKILLs the process group after `graceMs`.
  */
-async function startN8n(install, env, { stdio = 'pipe', onOutput, timeoutMs = 120_000, graceMs = 20_000 } = {}) {
+async function startN8n(
+	install,
+	env,
+	{ stdio = 'pipe', onOutput, timeoutMs = 120_000, graceMs = 20_000 } = {},
+) {
 	const t0 = Date.now();
 	const baseUrl = `http://127.0.0.1:${env.N8N_PORT}`;
 	const child = spawn(path.join(node24Bin(), 'node'), [install.bin, 'start'], {
@@ -348,9 +419,16 @@ async function login(baseUrl, email, password) {
 async function createApiKey(baseUrl, cookie, label = `infra-ops-${Date.now()}`) {
 	const headers = { cookie, 'content-type': 'application/json' };
 	const scopesRes = await fetch(`${baseUrl}/rest/api-keys/scopes`, { headers });
-	if (!scopesRes.ok) throw new Error(`GET /rest/api-keys/scopes: HTTP ${scopesRes.status} ${await scopesRes.text()}`);
+	if (!scopesRes.ok)
+		throw new Error(
+			`GET /rest/api-keys/scopes: HTTP ${scopesRes.status} ${await scopesRes.text()}`,
+		);
 	const scopes = (await scopesRes.json()).data;
-	const res = await fetch(`${baseUrl}/rest/api-keys`, { method: 'POST', headers, body: JSON.stringify({ label, scopes, expiresAt: null }) });
+	const res = await fetch(`${baseUrl}/rest/api-keys`, {
+		method: 'POST',
+		headers,
+		body: JSON.stringify({ label, scopes, expiresAt: null }),
+	});
 	if (!res.ok) throw new Error(`POST /rest/api-keys: HTTP ${res.status} ${await res.text()}`);
 	return (await res.json()).data.rawApiKey;
 }

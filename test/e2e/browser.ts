@@ -9,7 +9,15 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { WorkflowJson } from './scenario';
 
 export const CHROMIUM = process.env.INFRA_OPS_CHROMIUM || '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const FLAGS = [
+	'--headless',
+	'--no-sandbox',
+	'--disable-gpu',
+	'--disable-background-networking',
+	'--disable-component-update',
+	'--disable-sync',
+	'--no-first-run',
+];
 
 export interface CanvasNode {
 	name: string;
@@ -35,8 +43,15 @@ export interface TypeIcon {
 	icons: { url: string; width: number }[];
 }
 
-export async function startBrowser(baseUrl: string, owner: { email: string; password: string }, packageName: string): Promise<BrowserSession> {
-	if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (the Debian package), or set INFRA_OPS_CHROMIUM`);
+export async function startBrowser(
+	baseUrl: string,
+	owner: { email: string; password: string },
+	packageName: string,
+): Promise<BrowserSession> {
+	if (!fs.existsSync(CHROMIUM))
+		throw new Error(
+			`${CHROMIUM} is missing: apt-get install chromium (the Debian package), or set INFRA_OPS_CHROMIUM`,
+		);
 	const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'infra-ops-chromium-'));
 	let context: BrowserContext;
 	try {
@@ -59,20 +74,29 @@ export async function startBrowser(baseUrl: string, owner: { email: string; pass
 	await page.getByRole('button', { name: 'Sign in' }).click();
 	await page.waitForURL((url) => !url.pathname.startsWith('/signin'));
 
-	const checkWorkflow = async (id: string, json: WorkflowJson, screenshot: string): Promise<string> => {
+	const checkWorkflow = async (
+		id: string,
+		json: WorkflowJson,
+		screenshot: string,
+	): Promise<string> => {
 		const expected = json.nodes.filter((n) => n.type !== 'n8n-nodes-base.stickyNote').length;
 		await page.goto(`${baseUrl}/workflow/${id}`);
 		// page-side code is passed as source text: this project's TypeScript has no DOM library
-		await page.waitForFunction(`document.querySelectorAll('[data-test-id="canvas-node"]').length >= ${expected}`);
+		await page.waitForFunction(
+			`document.querySelectorAll('[data-test-id="canvas-node"]').length >= ${expected}`,
+		);
 		// file icons are <img>; wait until each has loaded or failed
-		await page.waitForFunction(`[...document.querySelectorAll('[data-test-id="canvas-node"] .n8n-node-icon img')].every((i) => i.complete)`);
+		await page.waitForFunction(
+			`[...document.querySelectorAll('[data-test-id="canvas-node"] .n8n-node-icon img')].every((i) => i.complete)`,
+		);
 		// a published workflow opens with n8n's "Production Checklist" popover over the canvas
 		const close = page.locator('[data-test-id="suggested-actions-close"]');
 		if (await close.isVisible()) await close.click();
 		await page.waitForTimeout(500);
 		fs.mkdirSync(path.dirname(screenshot), { recursive: true });
 		await page.screenshot({ path: screenshot });
-		const nodes = (await page.evaluate(`[...document.querySelectorAll('[data-test-id="canvas-node"]')].map((el) => {
+		const nodes =
+			(await page.evaluate(`[...document.querySelectorAll('[data-test-id="canvas-node"]')].map((el) => {
 			const img = el.querySelector('.n8n-node-icon img');
 			return {
 				name: el.getAttribute('data-node-name') ?? '',
@@ -84,7 +108,10 @@ export async function startBrowser(baseUrl: string, owner: { email: string; pass
 			};
 		})`)) as CanvasNode[];
 		const problems = canvasProblems(nodes, packageName);
-		if (problems.length > 0) throw new Error(`${json.name} in Chromium (screenshot ${screenshot}):\n- ${problems.join('\n- ')}`);
+		if (problems.length > 0)
+			throw new Error(
+				`${json.name} in Chromium (screenshot ${screenshot}):\n- ${problems.join('\n- ')}`,
+			);
 		const ours = nodes.filter((n) => n.type.startsWith(`${packageName}.`)).length;
 		return `browser: ${nodes.length} nodes known, ${ours} of ours with icons rendered`;
 	};
@@ -124,9 +151,18 @@ export async function startBrowser(baseUrl: string, owner: { email: string; pass
 export function canvasProblems(nodes: CanvasNode[], packageName: string): string[] {
 	const problems: string[] = [];
 	for (const node of nodes) {
-		if (node.notInstalled || node.placeholderIcon) problems.push(`node "${node.name}" (${node.type}) shows as unknown: its type is not installed`);
-		else if (node.type.startsWith(`${packageName}.`) && !node.icon?.loaded) problems.push(`node "${node.name}" (${node.type}): icon did not render (${node.icon?.src ?? 'no <img>'})`);
-		if (node.issues) problems.push(`node "${node.name}" (${node.type}) shows issues (missing credentials or parameters)`);
+		if (node.notInstalled || node.placeholderIcon)
+			problems.push(
+				`node "${node.name}" (${node.type}) shows as unknown: its type is not installed`,
+			);
+		else if (node.type.startsWith(`${packageName}.`) && !node.icon?.loaded)
+			problems.push(
+				`node "${node.name}" (${node.type}): icon did not render (${node.icon?.src ?? 'no <img>'})`,
+			);
+		if (node.issues)
+			problems.push(
+				`node "${node.name}" (${node.type}) shows issues (missing credentials or parameters)`,
+			);
 	}
 	return problems;
 }

@@ -10,7 +10,14 @@ import * as path from 'node:path';
 
 import * as n8n from '../../scripts/n8n/n8n';
 import type { Services } from '../harness/services';
-import type { Execution, Prepared, Scenario, SettingValue, WorkflowJson, WorkflowNode } from './scenario';
+import type {
+	Execution,
+	Prepared,
+	Scenario,
+	SettingValue,
+	WorkflowJson,
+	WorkflowNode,
+} from './scenario';
 import type { Sinks } from './sinks';
 
 export const WEBHOOK_HEADER = 'X-Infra-Ops-Token';
@@ -66,23 +73,61 @@ const STANDARD_NAMES: Record<string, string> = {
 };
 
 function ageKey(): { identity: string; recipient: string } {
-	const text = execFileSync('age-keygen', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+	const text = execFileSync('age-keygen', {
+		encoding: 'utf8',
+		stdio: ['ignore', 'pipe', 'ignore'],
+	});
 	return { identity: text, recipient: /public key: (age1\S+)/.exec(text)![1] };
 }
 
 /** One credential per type, pointing at the harness's services and the sinks. Traefik, Proxmox and Vault
  * cannot run here: scenarios that need them bring their own (Prepared.credentials). */
-function standardCredentials(services: Services, sinks: Sinks, baseUrl: string, webhookToken: string): Record<string, Record<string, unknown>> {
+function standardCredentials(
+	services: Services,
+	sinks: Sinks,
+	baseUrl: string,
+	webhookToken: string,
+): Record<string, Record<string, unknown>> {
 	const { ssh, s3, postgres, docker } = services;
 	const age = ageKey();
 	return {
 		httpHeaderAuth: { name: WEBHOOK_HEADER, value: webhookToken },
-		smtp: { user: '', password: '', host: sinks.smtp.host, port: sinks.smtp.port, secure: false, disableStartTls: true },
+		smtp: {
+			user: '',
+			password: '',
+			host: sinks.smtp.host,
+			port: sinks.smtp.port,
+			secure: false,
+			disableStartTls: true,
+		},
 		slackApi: { accessToken: sinks.slack.token },
 		infraOpsDockerApi: { connection: 'socket', socketPath: docker.socketPath },
-		infraOpsSshApi: { host: ssh.host, port: ssh.port, username: ssh.username, authentication: 'privateKey', privateKey: ssh.privateKey, hostKeyFingerprint: ssh.hostKeyFingerprint },
-		infraOpsS3Api: { provider: 'minio', endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true },
-		infraOpsPostgresApi: { host: postgres.host, port: postgres.port, database: postgres.database, user: postgres.user, password: postgres.password, ssl: 'verify-full', ca: postgres.ssl.caPem },
+		infraOpsSshApi: {
+			host: ssh.host,
+			port: ssh.port,
+			username: ssh.username,
+			authentication: 'privateKey',
+			privateKey: ssh.privateKey,
+			hostKeyFingerprint: ssh.hostKeyFingerprint,
+		},
+		infraOpsS3Api: {
+			provider: 'minio',
+			endpoint: s3.endpoint,
+			region: s3.region,
+			bucket: s3.bucket,
+			accessKeyId: s3.accessKeyId,
+			secretAccessKey: s3.secretAccessKey,
+			forcePathStyle: true,
+		},
+		infraOpsPostgresApi: {
+			host: postgres.host,
+			port: postgres.port,
+			database: postgres.database,
+			user: postgres.user,
+			password: postgres.password,
+			ssl: 'verify-full',
+			ca: postgres.ssl.caPem,
+		},
 		infraOpsBackupEncryption: { recipients: age.recipient, secretKey: age.identity },
 		// the key exists only once n8n runs; startInstance sets it then
 		infraOpsN8nApi: { baseUrl, apiKey: 'set-after-start' },
@@ -115,14 +160,26 @@ export function patchWorkflow(
 	const names = Object.keys(settings);
 	if (names.length > 0) {
 		const node = copy.nodes.find((n) => n.name === 'Settings' && n.type === 'n8n-nodes-base.set');
-		if (!node) throw new Error(`${label}: the scenario sets ${names.join(', ')}, but the workflow has no "Settings" Set node`);
-		const assignments = (node.parameters.assignments as { assignments?: { name: string; value: unknown; type: string }[] } | undefined)?.assignments ?? [];
+		if (!node)
+			throw new Error(
+				`${label}: the scenario sets ${names.join(', ')}, but the workflow has no "Settings" Set node`,
+			);
+		const assignments =
+			(
+				node.parameters.assignments as
+					| { assignments?: { name: string; value: unknown; type: string }[] }
+					| undefined
+			)?.assignments ?? [];
 		for (const name of names) {
 			const assignment = assignments.find((a) => a.name === name);
-			if (!assignment) throw new Error(`${label}: the Settings node has no field "${name}" (it has ${assignments.map((a) => a.name).join(', ')})`);
+			if (!assignment)
+				throw new Error(
+					`${label}: the Settings node has no field "${name}" (it has ${assignments.map((a) => a.name).join(', ')})`,
+				);
 			const value = settings[name];
 			assignment.value = value;
-			assignment.type = typeof value === 'number' ? 'number' : typeof value === 'boolean' ? 'boolean' : 'string';
+			assignment.type =
+				typeof value === 'number' ? 'number' : typeof value === 'boolean' ? 'boolean' : 'string';
 		}
 	}
 	return copy;
@@ -135,7 +192,12 @@ export function webhookNodes(json: WorkflowJson): WorkflowNode[] {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const FINISHED = new Set(['success', 'error', 'crashed', 'canceled']);
 
-export async function startInstance(opts: { services: Services; sinks: Sinks; entries: WorkflowEntry[]; log: (line: string) => void }): Promise<E2eInstance> {
+export async function startInstance(opts: {
+	services: Services;
+	sinks: Sinks;
+	entries: WorkflowEntry[];
+	log: (line: string) => void;
+}): Promise<E2eInstance> {
 	const { services, sinks, entries, log } = opts;
 	const install = n8n.ensureN8n();
 	const userFolder = path.join(services.root, 'n8n');
@@ -144,7 +206,10 @@ export async function startInstance(opts: { services: Services; sinks: Sinks; en
 
 	const [port, brokerPort] = [await n8n.freePort(), await n8n.freePort()];
 	const baseUrl = `http://127.0.0.1:${port}`;
-	const owner = { email: 'e2e-owner@example.com', password: `E2e-${randomBytes(9).toString('base64url')}9` };
+	const owner = {
+		email: 'e2e-owner@example.com',
+		password: `E2e-${randomBytes(9).toString('base64url')}9`,
+	};
 	const env = n8n.n8nEnv({
 		userFolder,
 		port,
@@ -164,15 +229,19 @@ export async function startInstance(opts: { services: Services; sinks: Sinks; en
 	});
 
 	for (const entry of entries) {
-		entry.prepared = entry.scenario?.prepare ? await entry.scenario.prepare({ services, sinks, n8nBaseUrl: baseUrl, file: entry.file }) : {};
+		entry.prepared = entry.scenario?.prepare
+			? await entry.scenario.prepare({ services, sinks, n8nBaseUrl: baseUrl, file: entry.file })
+			: {};
 	}
 
 	const webhookToken = randomBytes(18).toString('base64url');
 	const standard = new Map<string, CredentialRecord>(
-		Object.entries(standardCredentials(services, sinks, baseUrl, webhookToken)).map(([type, data]) => [
-			type,
-			{ id: n8n.stableId(`credential:${type}`), name: STANDARD_NAMES[type], type, data },
-		]),
+		Object.entries(standardCredentials(services, sinks, baseUrl, webhookToken)).map(
+			([type, data]) => [
+				type,
+				{ id: n8n.stableId(`credential:${type}`), name: STANDARD_NAMES[type], type, data },
+			],
+		),
 	);
 	const credentials = [...standard.values()];
 	const workflows: { file: string; workflow: object }[] = [];
@@ -180,26 +249,43 @@ export async function startInstance(opts: { services: Services; sinks: Sinks; en
 	for (const entry of entries) {
 		const own = new Map<string, CredentialRecord>();
 		for (const [type, data] of Object.entries(entry.prepared?.credentials ?? {})) {
-			const record = { id: n8n.stableId(`credential:${entry.label}:${type}`), name: `${type} for ${path.basename(entry.file)} (e2e)`, type, data };
+			const record = {
+				id: n8n.stableId(`credential:${entry.label}:${type}`),
+				name: `${type} for ${path.basename(entry.file)} (e2e)`,
+				type,
+				data,
+			};
 			own.set(type, record);
 			credentials.push(record);
 		}
 		ownCredentials.set(entry, own);
 		const credentialFor = (type: string) => own.get(type) ?? standard.get(type);
 		// a workflow without a scenario is imported as it is (its test fails anyway), so the browser can still show it
-		const workflow = entry.scenario ? patchWorkflow(entry.json, credentialFor, entry.prepared?.settings, entry.label) : entry.json;
+		const workflow = entry.scenario
+			? patchWorkflow(entry.json, credentialFor, entry.prepared?.settings, entry.label)
+			: entry.json;
 		entry.id = entry.json.id || n8n.stableId(path.basename(entry.file));
 		workflows.push({ file: entry.file, workflow: { ...workflow, id: entry.id } });
 		for (const extra of entry.prepared?.workflows ?? []) {
-			const patched = patchWorkflow(extra, credentialFor, {}, `${entry.label} (extra workflow "${extra.name}")`);
-			workflows.push({ file: `${entry.file}#${extra.name}`, workflow: { ...patched, id: extra.id || n8n.stableId(`${entry.file}#${extra.name}`) } });
+			const patched = patchWorkflow(
+				extra,
+				credentialFor,
+				{},
+				`${entry.label} (extra workflow "${extra.name}")`,
+			);
+			workflows.push({
+				file: `${entry.file}#${extra.name}`,
+				workflow: { ...patched, id: extra.id || n8n.stableId(`${entry.file}#${extra.name}`) },
+			});
 		}
 	}
 
 	let t0 = Date.now();
 	await n8n.importCredentials(install, env, credentials);
 	const ids = await n8n.importWorkflows(install, env, workflows);
-	log(`imported ${credentials.length} credentials and ${workflows.length} workflows in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+	log(
+		`imported ${credentials.length} credentials and ${workflows.length} workflows in ${((Date.now() - t0) / 1000).toFixed(1)}s`,
+	);
 
 	t0 = Date.now();
 	const handle = await n8n.startN8n(install, env);
@@ -210,7 +296,10 @@ export async function startInstance(opts: { services: Services; sinks: Sinks; en
 		const api = async <T>(method: string, apiPath: string, body?: unknown): Promise<T> => {
 			const res = await fetch(`${baseUrl}/api/v1${apiPath}`, {
 				method,
-				headers: { 'X-N8N-API-KEY': apiKey, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+				headers: {
+					'X-N8N-API-KEY': apiKey,
+					...(body === undefined ? {} : { 'content-type': 'application/json' }),
+				},
 				body: body === undefined ? undefined : JSON.stringify(body),
 			});
 			const text = await res.text();
@@ -221,20 +310,36 @@ export async function startInstance(opts: { services: Services; sinks: Sinks; en
 		await api('PATCH', `/credentials/${n8nApi.id}`, { data: { baseUrl, apiKey } });
 
 		const workflowIds = new Map<string, string>();
-		for (const { file, workflow } of workflows) workflowIds.set((workflow as WorkflowJson).name, ids[file]);
+		for (const { file, workflow } of workflows)
+			workflowIds.set((workflow as WorkflowJson).name, ids[file]);
 
 		const lastExecutionId = async (workflowId: string): Promise<number> => {
-			const list = await api<{ data: { id: string }[] }>('GET', `/executions?workflowId=${workflowId}&limit=20`);
+			const list = await api<{ data: { id: string }[] }>(
+				'GET',
+				`/executions?workflowId=${workflowId}&limit=20`,
+			);
 			return Math.max(0, ...list.data.map((e) => Number(e.id)));
 		};
-		const waitForExecution = async (workflowId: string, afterId: number, timeoutMs = 60_000): Promise<Execution> => {
+		const waitForExecution = async (
+			workflowId: string,
+			afterId: number,
+			timeoutMs = 60_000,
+		): Promise<Execution> => {
 			const deadline = Date.now() + timeoutMs;
 			for (;;) {
-				const list = await api<{ data: Execution[] }>('GET', `/executions?workflowId=${workflowId}&limit=20`);
-				const newer = list.data.filter((e) => Number(e.id) > afterId).sort((a, b) => Number(a.id) - Number(b.id))[0];
-				if (newer && FINISHED.has(newer.status)) return await api<Execution>('GET', `/executions/${newer.id}?includeData=true`);
+				const list = await api<{ data: Execution[] }>(
+					'GET',
+					`/executions?workflowId=${workflowId}&limit=20`,
+				);
+				const newer = list.data
+					.filter((e) => Number(e.id) > afterId)
+					.sort((a, b) => Number(a.id) - Number(b.id))[0];
+				if (newer && FINISHED.has(newer.status))
+					return await api<Execution>('GET', `/executions/${newer.id}?includeData=true`);
 				if (Date.now() > deadline) {
-					throw new Error(`no finished execution of workflow ${workflowId} after #${afterId} within ${timeoutMs / 1000}s${newer ? ` (#${newer.id} is ${newer.status})` : ''}`);
+					throw new Error(
+						`no finished execution of workflow ${workflowId} after #${afterId} within ${timeoutMs / 1000}s${newer ? ` (#${newer.id} is ${newer.status})` : ''}`,
+					);
 				}
 				await sleep(250);
 			}
@@ -251,7 +356,12 @@ export async function startInstance(opts: { services: Services; sinks: Sinks; en
 			api,
 			workflowIds,
 			credentialsOf: (entry: WorkflowEntry) =>
-				new Map([...standard.values(), ...(ownCredentials.get(entry)?.values() ?? [])].map((c) => [c.type, c.data])),
+				new Map(
+					[...standard.values(), ...(ownCredentials.get(entry)?.values() ?? [])].map((c) => [
+						c.type,
+						c.data,
+					]),
+				),
 			waitForExecution,
 			lastExecutionId,
 			stop: async () => {
@@ -260,6 +370,8 @@ export async function startInstance(opts: { services: Services; sinks: Sinks; en
 		};
 	} catch (err) {
 		await handle.stop();
-		throw new Error(`${(err as Error).message}\n--- n8n output ---\n${handle.output().slice(-6000)}`);
+		throw new Error(
+			`${(err as Error).message}\n--- n8n output ---\n${handle.output().slice(-6000)}`,
+		);
 	}
 }

@@ -21,15 +21,37 @@ export async function preparePve(setup: {
 }): Promise<{ sim?: PveSimulator; prepared: Prepared }> {
 	const { tokenId, secret } = setup;
 	if (!fs.existsSync(PVE_APIDATA)) {
-		return { prepared: { credentials: { infraOpsProxmoxApi: { url: 'https://127.0.0.1:9', tokenId, tokenSecret: secret, tls: 'insecure' } } } };
+		return {
+			prepared: {
+				credentials: {
+					infraOpsProxmoxApi: {
+						url: 'https://127.0.0.1:9',
+						tokenId,
+						tokenSecret: secret,
+						tls: 'insecure',
+					},
+				},
+			},
+		};
 	}
-	const sim = await startPveSimulator({ ...(setup.nodes ? { nodes: setup.nodes } : {}), tokens: { [tokenId]: secret } });
+	const sim = await startPveSimulator({
+		...(setup.nodes ? { nodes: setup.nodes } : {}),
+		tokens: { [tokenId]: secret },
+	});
 	for (const container of setup.containers) sim.addContainer(container);
 	return {
 		sim,
 		prepared: {
 			settings: setup.settings,
-			credentials: { infraOpsProxmoxApi: { url: sim.url, tokenId, tokenSecret: secret, tls: 'fingerprint', fingerprint: sim.fingerprint } },
+			credentials: {
+				infraOpsProxmoxApi: {
+					url: sim.url,
+					tokenId,
+					tokenSecret: secret,
+					tls: 'fingerprint',
+					fingerprint: sim.fingerprint,
+				},
+			},
 			cleanup: async () => await sim.close(),
 		},
 	};

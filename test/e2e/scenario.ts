@@ -61,7 +61,13 @@ export interface Execution {
 		resultData: {
 			error?: { message: string; node?: { name: string } };
 			lastNodeExecuted?: string;
-			runData: Record<string, { data?: { main?: ({ json: Record<string, unknown> }[] | null)[] }; error?: { message: string } }[]>;
+			runData: Record<
+				string,
+				{
+					data?: { main?: ({ json: Record<string, unknown> }[] | null)[] };
+					error?: { message: string };
+				}[]
+			>;
 		};
 	};
 }
@@ -89,7 +95,9 @@ export interface RunContext extends PrepareContext {
 	/** Calls the workflow's header-authenticated Webhook trigger (the only one unless `path` says which). */
 	webhook(options?: WebhookCallOptions): Promise<WebhookResponse>;
 	/** webhook() with the header, then waits for the execution it started to finish, and returns it with its data. */
-	runWebhook(options?: Omit<WebhookCallOptions, 'auth'> & { timeoutMs?: number }): Promise<Execution>;
+	runWebhook(
+		options?: Omit<WebhookCallOptions, 'auth'> & { timeoutMs?: number },
+	): Promise<Execution>;
 	/** Output items of a node in an execution (first run, given output). */
 	outputOf(execution: Execution, nodeName: string, output?: number): Record<string, unknown>[];
 	/** Id of an imported workflow by its name. */
@@ -113,7 +121,8 @@ export const SCENARIO_DIR = path.join(__dirname, 'scenarios');
  * beside the file (<name>.scenario.ts) for the suite's own test-only workflows under test/e2e/. */
 export function scenarioPath(workflowFile: string): string {
 	const base = path.basename(workflowFile, '.json');
-	if (path.resolve(workflowFile).startsWith(`${__dirname}${path.sep}`)) return path.join(path.dirname(workflowFile), `${base}.scenario.ts`);
+	if (path.resolve(workflowFile).startsWith(`${__dirname}${path.sep}`))
+		return path.join(path.dirname(workflowFile), `${base}.scenario.ts`);
 	return path.join(SCENARIO_DIR, `${base}.ts`);
 }
 
@@ -121,6 +130,7 @@ export function loadScenario(workflowFile: string): Scenario | undefined {
 	const file = scenarioPath(workflowFile);
 	if (!fs.existsSync(file)) return undefined;
 	const mod = require(file) as { default?: Scenario };
-	if (!mod.default || typeof mod.default.run !== 'function') throw new Error(`${file} must default-export a Scenario with run()`);
+	if (!mod.default || typeof mod.default.run !== 'function')
+		throw new Error(`${file} must default-export a Scenario with run()`);
 	return mod.default;
 }

@@ -83,39 +83,65 @@ export async function startSmtpSink(): Promise<SmtpSink> {
 		server.listen(0, '127.0.0.1', () => resolve());
 	});
 	const port = (server.server.address() as AddressInfo).port;
-	return { host: '127.0.0.1', port, messages, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+	return {
+		host: '127.0.0.1',
+		port,
+		messages,
+		close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+	};
 }
 
 export async function startSlackSink(): Promise<SlackSink> {
-	const certs = await makeCertificates({ leaves: [{ commonName: 'slack.com', dnsNames: ['slack.com', 'localhost'], ipAddresses: ['127.0.0.1'] }] });
+	const certs = await makeCertificates({
+		leaves: [
+			{ commonName: 'slack.com', dnsNames: ['slack.com', 'localhost'], ipAddresses: ['127.0.0.1'] },
+		],
+	});
 	const token = `xoxb-e2e-${randomBytes(12).toString('hex')}`;
 	const messages: ReceivedSlackMessage[] = [];
 	const unknownCalls: string[] = [];
-	const server: Server = createServer({ cert: certs.leaf.fullchainPem, key: certs.leaf.keyPem }, (req, res) => {
-		const chunks: Buffer[] = [];
-		req.on('data', (c: Buffer) => chunks.push(c));
-		req.on('end', () => {
-			const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
-			const raw = Buffer.concat(chunks).toString('utf8');
-			let body: Record<string, unknown> = {};
-			try {
-				body = raw ? ((req.headers['content-type'] ?? '').includes('json') ? JSON.parse(raw) : Object.fromEntries(new URLSearchParams(raw))) : {};
-			} catch {
-				// answered below as Slack does
-			}
-			const url = new URL(req.url ?? '/', 'https://slack.com');
-			if (req.headers.authorization !== `Bearer ${token}`) return json(200, { ok: false, error: 'invalid_auth' });
-			if (url.pathname === '/api/chat.postMessage' && req.method === 'POST') {
-				if (!body.channel) return json(200, { ok: false, error: 'channel_not_found' });
-				if (typeof body.text !== 'string' && !body.blocks) return json(200, { ok: false, error: 'no_text' });
-				messages.push({ channel: String(body.channel), text: String(body.text ?? ''), body });
-				const ts = `${Math.floor(Date.now() / 1000)}.${String(messages.length).padStart(6, '0')}`;
-				return json(200, { ok: true, channel: 'C0E2E0000', ts, message: { type: 'message', text: body.text, ts } });
-			}
-			unknownCalls.push(`${req.method} ${url.pathname}`);
-			return json(200, { ok: false, error: 'unknown_method' });
-		});
-	});
+	const server: Server = createServer(
+		{ cert: certs.leaf.fullchainPem, key: certs.leaf.keyPem },
+		(req, res) => {
+			const chunks: Buffer[] = [];
+			req.on('data', (c: Buffer) => chunks.push(c));
+			req.on('end', () => {
+				const json = (status: number, body: unknown) =>
+					res
+						.writeHead(status, { 'content-type': 'application/json; charset=utf-8' })
+						.end(JSON.stringify(body));
+				const raw = Buffer.concat(chunks).toString('utf8');
+				let body: Record<string, unknown> = {};
+				try {
+					body = raw
+						? (req.headers['content-type'] ?? '').includes('json')
+							? JSON.parse(raw)
+							: Object.fromEntries(new URLSearchParams(raw))
+						: {};
+				} catch {
+					// answered below as Slack does
+				}
+				const url = new URL(req.url ?? '/', 'https://slack.com');
+				if (req.headers.authorization !== `Bearer ${token}`)
+					return json(200, { ok: false, error: 'invalid_auth' });
+				if (url.pathname === '/api/chat.postMessage' && req.method === 'POST') {
+					if (!body.channel) return json(200, { ok: false, error: 'channel_not_found' });
+					if (typeof body.text !== 'string' && !body.blocks)
+						return json(200, { ok: false, error: 'no_text' });
+					messages.push({ channel: String(body.channel), text: String(body.text ?? ''), body });
+					const ts = `${Math.floor(Date.now() / 1000)}.${String(messages.length).padStart(6, '0')}`;
+					return json(200, {
+						ok: true,
+						channel: 'C0E2E0000',
+						ts,
+						message: { type: 'message', text: body.text, ts },
+					});
+				}
+				unknownCalls.push(`${req.method} ${url.pathname}`);
+				return json(200, { ok: false, error: 'unknown_method' });
+			});
+		},
+	);
 	const sockets = new Set<Socket>();
 	server.on('connection', (s: Socket) => {
 		sockets.add(s);
@@ -143,5 +169,9 @@ export async function startSlackSink(): Promise<SlackSink> {
 
 export async function startSinks(): Promise<Sinks> {
 	const [smtp, slack] = await Promise.all([startSmtpSink(), startSlackSink()]);
-	return { smtp, slack, close: async () => void (await Promise.allSettled([smtp.close(), slack.close()])) };
+	return {
+		smtp,
+		slack,
+		close: async () => void (await Promise.allSettled([smtp.close(), slack.close()])),
+	};
 }

@@ -12,15 +12,30 @@ import * as path from 'node:path';
 import * as n8n from '../../scripts/n8n/n8n';
 import { services } from '../harness/services';
 import { canvasProblems, startBrowser, type BrowserSession } from './browser';
-import { startInstance, webhookNodes, WEBHOOK_HEADER, type E2eInstance, type WorkflowEntry } from './instance';
-import { loadScenario, scenarioPath, type Execution, type RunContext, type WorkflowJson } from './scenario';
+import {
+	startInstance,
+	webhookNodes,
+	WEBHOOK_HEADER,
+	type E2eInstance,
+	type WorkflowEntry,
+} from './instance';
+import {
+	loadScenario,
+	scenarioPath,
+	type Execution,
+	type RunContext,
+	type WorkflowJson,
+} from './scenario';
 import { startSinks, type Sinks } from './sinks';
 
 jest.setTimeout(10 * 60_000);
 
 const ROOT = path.resolve(__dirname, '../..');
 const OUTPUT = path.join(ROOT, 'test-output', 'e2e');
-const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; n8n: { nodes: string[]; credentials: string[] } };
+const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+	name: string;
+	n8n: { nodes: string[]; credentials: string[] };
+};
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const note = (line: string) => process.stderr.write(`[e2e] ${line}\n`);
@@ -35,20 +50,43 @@ const entry = (file: string): WorkflowEntry => ({
 /** The files this suite must cover: all of workflows/*.json, as they arrive. */
 const allWorkflows = n8n.workflowFiles().map(entry);
 /** While developing one workflow: INFRA_OPS_E2E_ONLY=name[,name] runs only those (CI never sets it; the totals line says so). */
-const only = (process.env.INFRA_OPS_E2E_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-const repoWorkflows = only.length ? allWorkflows.filter((e) => only.includes(path.basename(e.file, '.json'))) : allWorkflows;
+const only = (process.env.INFRA_OPS_E2E_ONLY ?? '')
+	.split(',')
+	.map((s) => s.trim())
+	.filter(Boolean);
+const repoWorkflows = only.length
+	? allWorkflows.filter((e) => only.includes(path.basename(e.file, '.json')))
+	: allWorkflows;
 const probe = entry(path.join(__dirname, 'workflows', 'harness-probe.json'));
 /** A workflow with a node type nobody provides: the browser check must flag it. */
 const canary: WorkflowJson = {
 	name: 'E2E canary: unknown node',
 	nodes: [
-		{ id: 'c0a1b2c3-d4e5-4f60-8172-839405a6b701', name: 'Start', type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, position: [0, 0], parameters: {} },
-		{ id: 'c0a1b2c3-d4e5-4f60-8172-839405a6b702', name: 'Not a node', type: `${pkg.name}.noSuchNode`, typeVersion: 1, position: [240, 0], parameters: {} },
+		{
+			id: 'c0a1b2c3-d4e5-4f60-8172-839405a6b701',
+			name: 'Start',
+			type: 'n8n-nodes-base.manualTrigger',
+			typeVersion: 1,
+			position: [0, 0],
+			parameters: {},
+		},
+		{
+			id: 'c0a1b2c3-d4e5-4f60-8172-839405a6b702',
+			name: 'Not a node',
+			type: `${pkg.name}.noSuchNode`,
+			typeVersion: 1,
+			position: [240, 0],
+			parameters: {},
+		},
 	],
 	connections: { Start: { main: [[{ node: 'Not a node', type: 'main', index: 0 }]] } },
 	settings: { executionOrder: 'v1' },
 };
-const canaryEntry: WorkflowEntry = { file: path.join(__dirname, 'workflows', 'canary.json'), label: 'canary', json: canary };
+const canaryEntry: WorkflowEntry = {
+	file: path.join(__dirname, 'workflows', 'canary.json'),
+	label: 'canary',
+	json: canary,
+};
 
 let sinks: Sinks | undefined;
 let instance: E2eInstance | undefined;
@@ -61,9 +99,16 @@ beforeAll(async () => {
 	fs.rmSync(OUTPUT, { recursive: true, force: true });
 	fs.mkdirSync(OUTPUT, { recursive: true });
 	sinks = await startSinks();
-	instance = await startInstance({ services: services(), sinks, entries: [probe, canaryEntry, ...repoWorkflows], log: note });
+	instance = await startInstance({
+		services: services(),
+		sinks,
+		entries: [probe, canaryEntry, ...repoWorkflows],
+		log: note,
+	});
 	browser = await startBrowser(instance.baseUrl, instance.owner, pkg.name);
-	note(`ready in ${((Date.now() - t0) / 1000).toFixed(1)}s (n8n start ${(instance.startedInMs / 1000).toFixed(1)}s)`);
+	note(
+		`ready in ${((Date.now() - t0) / 1000).toFixed(1)}s (n8n start ${(instance.startedInMs / 1000).toFixed(1)}s)`,
+	);
 }, 45 * 60_000);
 
 afterAll(async () => {
@@ -72,20 +117,45 @@ afterAll(async () => {
 	for (const e of [probe, ...repoWorkflows]) await e.prepared?.cleanup?.();
 	await sinks?.close();
 	say(`E2E harness passed=${harnessOk} of 3`);
-	say(`E2E workflows=${repoWorkflows.length} passed=${passed}${only.length ? ` (INFRA_OPS_E2E_ONLY: ${allWorkflows.length - repoWorkflows.length} not run)` : ''}`);
+	say(
+		`E2E workflows=${repoWorkflows.length} passed=${passed}${only.length ? ` (INFRA_OPS_E2E_ONLY: ${allWorkflows.length - repoWorkflows.length} not run)` : ''}`,
+	);
 }, 120_000);
 
 function context(e: WorkflowEntry): RunContext {
 	const inst = instance!;
 	const hooks = webhookNodes(e.json).filter((n) => n.parameters.authentication === 'headerAuth');
-	const webhook: RunContext['webhook'] = async ({ body, auth = true, path: which, headers, rawBody } = {}) => {
-		const node = which ? (hooks.find((n) => n.parameters.path === which) ?? webhookNodes(e.json).find((n) => n.parameters.path === which)) : hooks.length === 1 ? hooks[0] : undefined;
-		if (!node) throw new Error(`${e.label}: ${which ? `no header-auth Webhook with path ${which}` : `expected one header-auth Webhook trigger, found ${hooks.length}`}`);
+	const webhook: RunContext['webhook'] = async ({
+		body,
+		auth = true,
+		path: which,
+		headers,
+		rawBody,
+	} = {}) => {
+		const node = which
+			? (hooks.find((n) => n.parameters.path === which) ??
+				webhookNodes(e.json).find((n) => n.parameters.path === which))
+			: hooks.length === 1
+				? hooks[0]
+				: undefined;
+		if (!node)
+			throw new Error(
+				`${e.label}: ${which ? `no header-auth Webhook with path ${which}` : `expected one header-auth Webhook trigger, found ${hooks.length}`}`,
+			);
 		const method = String(node.parameters.httpMethod ?? 'GET');
 		const res = await fetch(`${inst.baseUrl}/webhook/${String(node.parameters.path)}`, {
 			method,
-			headers: { ...(auth ? { [WEBHOOK_HEADER]: inst.webhookToken } : {}), ...((body === undefined && rawBody === undefined) || method === 'GET' ? {} : { 'content-type': 'application/json' }), ...(headers ?? {}) },
-			body: method === 'GET' ? undefined : (rawBody ?? (body === undefined ? undefined : JSON.stringify(body))),
+			headers: {
+				...(auth ? { [WEBHOOK_HEADER]: inst.webhookToken } : {}),
+				...((body === undefined && rawBody === undefined) || method === 'GET'
+					? {}
+					: { 'content-type': 'application/json' }),
+				...(headers ?? {}),
+			},
+			body:
+				method === 'GET'
+					? undefined
+					: (rawBody ?? (body === undefined ? undefined : JSON.stringify(body))),
 		});
 		return { status: res.status, body: await res.text() };
 	};
@@ -100,14 +170,17 @@ function context(e: WorkflowEntry): RunContext {
 		runWebhook: async ({ body, path: which, timeoutMs, headers, rawBody } = {}) => {
 			const before = await inst.lastExecutionId(e.id!);
 			const res = await webhook({ body, path: which, headers, rawBody });
-			if (res.status !== 200) throw new Error(`${e.label}: webhook answered HTTP ${res.status}: ${res.body}`);
+			if (res.status !== 200)
+				throw new Error(`${e.label}: webhook answered HTTP ${res.status}: ${res.body}`);
 			return await inst.waitForExecution(e.id!, before, timeoutMs);
 		},
 		outputOf: (execution: Execution, nodeName: string, output = 0) => {
 			const runs = execution.data?.resultData.runData[nodeName];
 			if (!runs) {
 				const error = execution.data?.resultData.error;
-				throw new Error(`node "${nodeName}" did not run in execution #${execution.id} (${execution.status}${error ? `: ${error.message}` : ''})`);
+				throw new Error(
+					`node "${nodeName}" did not run in execution #${execution.id} (${execution.status}${error ? `: ${error.message}` : ''})`,
+				);
 			}
 			return (runs[0].data?.main?.[output] ?? []).map((item) => item.json);
 		},
@@ -126,7 +199,9 @@ function context(e: WorkflowEntry): RunContext {
 
 async function runEntry(e: WorkflowEntry): Promise<string> {
 	if (!e.scenario) {
-		throw new Error(`${e.label} has no end-to-end scenario: add ${path.relative(ROOT, scenarioPath(e.file))} (see test/e2e/README.md)`);
+		throw new Error(
+			`${e.label} has no end-to-end scenario: add ${path.relative(ROOT, scenarioPath(e.file))} (see test/e2e/README.md)`,
+		);
 	}
 	const checks: string[] = [];
 	if (e.scenario.publish !== false) {
@@ -143,12 +218,24 @@ async function runEntry(e: WorkflowEntry): Promise<string> {
 				res = await ctx.webhook({ auth: false, path: String(hook.parameters.path), body: {} });
 			}
 			// n8n's Webhook node answers 403 (not 401) to a missing or wrong header
-			if (res.status !== 403) throw new Error(`${e.label}: Webhook "${hook.name}" without the ${WEBHOOK_HEADER} header answered HTTP ${res.status}, expected 403: ${res.body}`);
+			if (res.status !== 403)
+				throw new Error(
+					`${e.label}: Webhook "${hook.name}" without the ${WEBHOOK_HEADER} header answered HTTP ${res.status}, expected 403: ${res.body}`,
+				);
 		}
-		if (hooks.length > 0) checks.push(`${hooks.length === 1 ? 'webhook refuses' : `${hooks.length} webhooks refuse`} a call without the header (403)`);
+		if (hooks.length > 0)
+			checks.push(
+				`${hooks.length === 1 ? 'webhook refuses' : `${hooks.length} webhooks refuse`} a call without the header (403)`,
+			);
 	}
 	checks.push(await e.scenario.run(context(e)));
-	checks.push(await browser!.checkWorkflow(e.id!, e.json, path.join(OUTPUT, `${path.basename(e.file, '.json')}.png`)));
+	checks.push(
+		await browser!.checkWorkflow(
+			e.id!,
+			e.json,
+			path.join(OUTPUT, `${path.basename(e.file, '.json')}.png`),
+		),
+	);
 	return checks.join('; ');
 }
 
@@ -160,10 +247,15 @@ describe('harness', () => {
 		expect(credentialNames.every((n) => n.startsWith('infraOps'))).toBe(true);
 		// n8n adds an AI-agent tool variant (<name>Tool) of each node that is usableAsTool
 		const names = new Set(types.nodes.map((t) => t.name));
-		const nodes = types.nodes.filter((t) => !(t.name.endsWith('Tool') && names.has(t.name.slice(0, -4))));
+		const nodes = types.nodes.filter(
+			(t) => !(t.name.endsWith('Tool') && names.has(t.name.slice(0, -4))),
+		);
 		expect(nodes).toHaveLength(pkg.n8n.nodes.length);
 		for (const t of [...types.nodes, ...types.credentials]) {
-			expect({ type: t.name, icons: t.icons.length > 0 && t.icons.every((i) => i.width > 0) }).toEqual({ type: t.name, icons: true });
+			expect({
+				type: t.name,
+				icons: t.icons.length > 0 && t.icons.every((i) => i.width > 0),
+			}).toEqual({ type: t.name, icons: true });
 		}
 		say(
 			`E2E harness pack ok ${nodes.length} node types (${nodes.map((t) => t.displayName).join(', ') || 'none yet'}; ` +
@@ -174,14 +266,28 @@ describe('harness', () => {
 	});
 
 	it('the browser check flags a node type n8n does not know', async () => {
-		const error = await browser!.checkWorkflow(canaryEntry.id!, canary, path.join(OUTPUT, 'harness-canary.png')).then(
-			() => undefined,
-			(err: Error) => err,
-		);
+		const error = await browser!
+			.checkWorkflow(canaryEntry.id!, canary, path.join(OUTPUT, 'harness-canary.png'))
+			.then(
+				() => undefined,
+				(err: Error) => err,
+			);
 		expect(error?.message).toContain(`node "Not a node" (${pkg.name}.noSuchNode) shows as unknown`);
-		expect(canvasProblems([{ name: 'x', type: `${pkg.name}.x`, notInstalled: false, placeholderIcon: false, issues: false, icon: { src: '/x.svg', loaded: false } }], pkg.name)).toEqual([
-			`node "x" (${pkg.name}.x): icon did not render (/x.svg)`,
-		]);
+		expect(
+			canvasProblems(
+				[
+					{
+						name: 'x',
+						type: `${pkg.name}.x`,
+						notInstalled: false,
+						placeholderIcon: false,
+						issues: false,
+						icon: { src: '/x.svg', loaded: false },
+					},
+				],
+				pkg.name,
+			),
+		).toEqual([`node "x" (${pkg.name}.x): icon did not render (/x.svg)`]);
 		say('E2E harness canary ok an unknown node type on the canvas fails the browser check');
 		harnessOk++;
 	});

@@ -31,17 +31,22 @@ export async function startDocker(root: string): Promise<DockerService> {
 		'dockerd',
 		dockerd,
 		[
-			'--config-file', configFile,
+			'--config-file',
+			configFile,
 			'--storage-driver=vfs',
 			'--iptables=false',
 			'--ip6tables=false',
 			'--bridge=none',
 			'--shutdown-timeout=2',
-			'-H', `unix://${socketPath}`,
-			'--data-root', path.join(dir, 'data'),
+			'-H',
+			`unix://${socketPath}`,
+			'--data-root',
+			path.join(dir, 'data'),
 			// containerd's socket lives under the exec root, and unix socket paths are limited to ~100 bytes
-			'--exec-root', path.join(root, 'de'),
-			'--pidfile', path.join(dir, 'docker.pid'),
+			'--exec-root',
+			path.join(root, 'de'),
+			'--pidfile',
+			path.join(dir, 'docker.pid'),
 		],
 		{ logFile: path.join(dir, 'dockerd.log') },
 	);
@@ -52,7 +57,14 @@ export async function startDocker(root: string): Promise<DockerService> {
 			try {
 				// running containers would hold dockerd's shutdown, and their shims outlive it
 				const containers = await client.listContainers({ all: true });
-				await Promise.all(containers.map((c) => client.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
+				await Promise.all(
+					containers.map((c) =>
+						client
+							.getContainer(c.Id)
+							.remove({ force: true, v: true })
+							.catch(() => undefined),
+					),
+				);
 			} catch {
 				// the daemon is unhealthy; the signals below still stop it
 			}
@@ -63,15 +75,31 @@ export async function startDocker(root: string): Promise<DockerService> {
 	try {
 		const [rootfsTar] = await settleAll([
 			buildRootfsTar(dir, busybox),
-			waitUntil('dockerd to answer /_ping', async () => fs.existsSync(socketPath) && String(await client.ping()) === 'OK', {
-				timeoutMs: 60_000,
-				daemon,
-			}),
+			waitUntil(
+				'dockerd to answer /_ping',
+				async () => fs.existsSync(socketPath) && String(await client.ping()) === 'OK',
+				{
+					timeoutMs: 60_000,
+					daemon,
+				},
+			),
 		]);
-		const env = { ...process.env, DOCKER_HOST: `unix://${socketPath}`, DOCKER_CONFIG: path.join(dir, 'cli') };
+		const env = {
+			...process.env,
+			DOCKER_HOST: `unix://${socketPath}`,
+			DOCKER_CONFIG: path.join(dir, 'cli'),
+		};
 		await run(
 			cli,
-			['import', '--change', 'CMD ["/bin/sh"]', '--change', 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin', rootfsTar, TEST_IMAGE],
+			[
+				'import',
+				'--change',
+				'CMD ["/bin/sh"]',
+				'--change',
+				'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin',
+				rootfsTar,
+				TEST_IMAGE,
+			],
 			{ env },
 		);
 	} catch (err) {
@@ -90,9 +118,16 @@ async function buildRootfsTar(dir: string, busybox: string): Promise<string> {
 	await fs.promises.chmod(path.join(rootfs, 'tmp'), 0o1777);
 	await fs.promises.copyFile(busybox, path.join(rootfs, 'bin/busybox'));
 	await fs.promises.chmod(path.join(rootfs, 'bin/busybox'), 0o755);
-	const applets = (await run(busybox, ['--list-full'])).split('\n').filter((line) => line && line !== 'bin/busybox');
-	await Promise.all(applets.map((applet) => fs.promises.symlink('/bin/busybox', path.join(rootfs, applet))));
-	await fs.promises.writeFile(path.join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n');
+	const applets = (await run(busybox, ['--list-full']))
+		.split('\n')
+		.filter((line) => line && line !== 'bin/busybox');
+	await Promise.all(
+		applets.map((applet) => fs.promises.symlink('/bin/busybox', path.join(rootfs, applet))),
+	);
+	await fs.promises.writeFile(
+		path.join(rootfs, 'etc/passwd'),
+		'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n',
+	);
 	await fs.promises.writeFile(path.join(rootfs, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n');
 	const tar = path.join(dir, 'rootfs.tar');
 	await run('tar', ['-C', rootfs, '--numeric-owner', '--owner=0', '--group=0', '-cf', tar, '.']);

@@ -35,7 +35,12 @@ async function freePort(): Promise<number> {
 	});
 }
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 20): Promise<void> {
+async function waitFor(
+	what: string,
+	check: () => boolean | Promise<boolean>,
+	timeoutMs: number,
+	intervalMs = 20,
+): Promise<void> {
 	const deadline = Date.now() + timeoutMs;
 	while (Date.now() < deadline) {
 		if (await check()) return;
@@ -45,7 +50,9 @@ async function waitFor(what: string, check: () => boolean | Promise<boolean>, ti
 }
 
 export async function startFauxqs(opts: { bucket: string }): Promise<FauxqsHandle> {
-	const parent = process.env.INFRA_OPS_SERVICES ? path.dirname(process.env.INFRA_OPS_SERVICES) : os.tmpdir();
+	const parent = process.env.INFRA_OPS_SERVICES
+		? path.dirname(process.env.INFRA_OPS_SERVICES)
+		: os.tmpdir();
 	const dir = fs.mkdtempSync(path.join(parent, 'fauxqs-'));
 	const port = await freePort();
 	const endpoint = `http://127.0.0.1:${port}`;
@@ -74,11 +81,18 @@ export async function startFauxqs(opts: { bucket: string }): Promise<FauxqsHandl
 	};
 	const start = async () => {
 		dropPartsCutShort();
-		const proc = spawn(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..', '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+		const proc = spawn(process.execPath, ['-e', script], {
+			cwd: path.join(__dirname, '..', '..'),
+			stdio: ['ignore', 'pipe', 'inherit'],
+		});
 		child = proc;
 		let out = '';
 		proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-		await waitFor('fauxqs to listen', () => out.includes('ready') || proc.exitCode !== null, 30_000);
+		await waitFor(
+			'fauxqs to listen',
+			() => out.includes('ready') || proc.exitCode !== null,
+			30_000,
+		);
 		if (proc.exitCode !== null) throw new Error(`fauxqs exited with ${proc.exitCode}`);
 	};
 	const kill = async () => {
@@ -89,7 +103,12 @@ export async function startFauxqs(opts: { bucket: string }): Promise<FauxqsHandl
 		await exited;
 	};
 	await start();
-	const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+	const client = new S3Client({
+		endpoint,
+		region: 'us-east-1',
+		forcePathStyle: true,
+		credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+	});
 	await client.send(new CreateBucketCommand({ Bucket: opts.bucket }));
 	client.destroy();
 	const multipartDir = path.join(dir, '_multipart');
@@ -100,10 +119,15 @@ export async function startFauxqs(opts: { bucket: string }): Promise<FauxqsHandl
 		bucket: opts.bucket,
 		pendingMultipartUploads: pending,
 		waitForMultipart: (timeoutMs) =>
-			waitFor('a stored multipart part', () => pending().some((id) => {
-				const parts = path.join(multipartDir, id, 'parts');
-				return fs.existsSync(parts) && fs.readdirSync(parts).length > 0;
-			}), timeoutMs),
+			waitFor(
+				'a stored multipart part',
+				() =>
+					pending().some((id) => {
+						const parts = path.join(multipartDir, id, 'parts');
+						return fs.existsSync(parts) && fs.readdirSync(parts).length > 0;
+					}),
+				timeoutMs,
+			),
 		kill,
 		restart: start,
 		stop: async () => {

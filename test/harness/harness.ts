@@ -55,7 +55,9 @@ function reapStaleRoots(parent: string): void {
 		const root = path.join(parent, entry);
 		let owner: number;
 		try {
-			owner = (JSON.parse(fs.readFileSync(path.join(root, STATE_FILE), 'utf8')) as { ownerPid: number }).ownerPid;
+			owner = (
+				JSON.parse(fs.readFileSync(path.join(root, STATE_FILE), 'utf8')) as { ownerPid: number }
+			).ownerPid;
 		} catch {
 			continue;
 		}
@@ -72,7 +74,9 @@ function reapStaleRoots(parent: string): void {
 export async function startHarness(): Promise<Harness> {
 	const started = Date.now();
 	if (process.getuid?.() !== 0) {
-		throw new Error('the integration test harness must run as root: it starts dockerd and sshd, adds a test user, and runs postgres as the postgres user');
+		throw new Error(
+			'the integration test harness must run as root: it starts dockerd and sshd, adds a test user, and runs postgres as the postgres user',
+		);
 	}
 	const parent = tempParent();
 	reapStaleRoots(parent);
@@ -102,12 +106,23 @@ export async function startHarness(): Promise<Harness> {
 		const t0 = Date.now();
 		await Promise.allSettled(running.map((service) => service.stop()));
 		removeRoot(root);
-		process.stderr.write(`[infra-ops harness] stopped in ${((Date.now() - t0) / 1000).toFixed(2)}s\n`);
+		process.stderr.write(
+			`[infra-ops harness] stopped in ${((Date.now() - t0) / 1000).toFixed(2)}s\n`,
+		);
 	};
 
-	if (docker.status === 'rejected' || ssh.status === 'rejected' || s3.status === 'rejected' || postgres.status === 'rejected') {
+	if (
+		docker.status === 'rejected' ||
+		ssh.status === 'rejected' ||
+		s3.status === 'rejected' ||
+		postgres.status === 'rejected'
+	) {
 		await stop();
-		const reasons = results.flatMap((r) => (r.status === 'rejected' ? [r.reason instanceof Error ? r.reason.message : String(r.reason)] : []));
+		const reasons = results.flatMap((r) =>
+			r.status === 'rejected'
+				? [r.reason instanceof Error ? r.reason.message : String(r.reason)]
+				: [],
+		);
 		throw new Error(`infra-ops test harness failed to start:\n- ${reasons.join('\n- ')}`);
 	}
 
@@ -130,7 +145,9 @@ export async function startHarness(): Promise<Harness> {
 	const parts = Object.entries(timings)
 		.map(([name, ms]) => `${name} ${(ms / 1000).toFixed(2)}s`)
 		.join(', ');
-	process.stderr.write(`\n[infra-ops harness] services up in ${((Date.now() - started) / 1000).toFixed(2)}s (${parts}) in ${root}\n`);
+	process.stderr.write(
+		`\n[infra-ops harness] services up in ${((Date.now() - started) / 1000).toFixed(2)}s (${parts}) in ${root}\n`,
+	);
 
 	return { root, servicesFile, services, stop };
 }
@@ -146,4 +163,6 @@ export function emergencyStop(root: string): void {
 
 /** Where globalSetup leaves the running harness for globalTeardown (both run in jest's main process). */
 export const HARNESS_HANDLE = Symbol.for('infra-ops.harness');
-export type HarnessGlobal = typeof globalThis & { [HARNESS_HANDLE]?: { harness: Harness; removeHooks(): void } };
+export type HarnessGlobal = typeof globalThis & {
+	[HARNESS_HANDLE]?: { harness: Harness; removeHooks(): void };
+};

@@ -25,7 +25,8 @@ function postgresBinDir(): string {
 				.sort((a, b) => Number(b) - Number(a))
 		: [];
 	const version = versions.includes('15') ? '15' : versions[0];
-	if (version === undefined) throw new Error(`postgres not found in ${base}/*/bin: apt-get install postgresql`);
+	if (version === undefined)
+		throw new Error(`postgres not found in ${base}/*/bin: apt-get install postgresql`);
 	return path.join(base, version, 'bin');
 }
 
@@ -34,7 +35,8 @@ function systemUser(name: string): { uid: number; gid: number } {
 		.readFileSync('/etc/passwd', 'utf8')
 		.split('\n')
 		.find((l) => l.startsWith(`${name}:`));
-	if (!line) throw new Error(`user ${name} not found: apt-get install postgresql (its package creates it)`);
+	if (!line)
+		throw new Error(`user ${name} not found: apt-get install postgresql (its package creates it)`);
 	const [, , uid, gid] = line.split(':');
 	return { uid: Number(uid), gid: Number(gid) };
 }
@@ -45,24 +47,48 @@ export interface PostgresOptions {
 	ipAddresses?: string[];
 }
 
-export async function startPostgres(root: string, options: PostgresOptions = {}): Promise<PostgresService> {
+export async function startPostgres(
+	root: string,
+	options: PostgresOptions = {},
+): Promise<PostgresService> {
 	const bin = postgresBinDir();
 	const owner = systemUser('postgres');
 	const dir = path.join(root, 'pg');
 	const dataDir = path.join(dir, 'data');
 	fs.mkdirSync(dir, { mode: 0o700 });
 	fs.chownSync(dir, owner.uid, owner.gid);
-	const asPostgres = { uid: owner.uid, gid: owner.gid, cwd: dir, env: { ...process.env, HOME: dir, LC_ALL: 'C.UTF-8' } };
+	const asPostgres = {
+		uid: owner.uid,
+		gid: owner.gid,
+		cwd: dir,
+		env: { ...process.env, HOME: dir, LC_ALL: 'C.UTF-8' },
+	};
 
 	const pwFile = path.join(dir, 'pwfile');
 	fs.writeFileSync(pwFile, `${PG_PASSWORD}\n`, { mode: 0o600 });
 	fs.chownSync(pwFile, owner.uid, owner.gid);
 	const [certs] = await settleAll([
-		makeCertificates({ dir: path.join(root, 'pg-certs'), ca: { commonName: 'Infra Ops Test PostgreSQL CA' }, leaves: [{ days: 30, dnsNames: options.dnsNames, ipAddresses: options.ipAddresses }] }),
+		makeCertificates({
+			dir: path.join(root, 'pg-certs'),
+			ca: { commonName: 'Infra Ops Test PostgreSQL CA' },
+			leaves: [{ days: 30, dnsNames: options.dnsNames, ipAddresses: options.ipAddresses }],
+		}),
 		// initdb and postgres refuse to run as root
 		run(
 			path.join(bin, 'initdb'),
-			['-D', dataDir, '-U', PG_USER, `--pwfile=${pwFile}`, '--auth-host=scram-sha-256', '--auth-local=trust', '-E', 'UTF8', '--locale=C', '--no-sync'],
+			[
+				'-D',
+				dataDir,
+				'-U',
+				PG_USER,
+				`--pwfile=${pwFile}`,
+				'--auth-host=scram-sha-256',
+				'--auth-local=trust',
+				'-E',
+				'UTF8',
+				'--locale=C',
+				'--no-sync',
+			],
 			asPostgres,
 		),
 	]);
@@ -90,13 +116,32 @@ export async function startPostgres(root: string, options: PostgresOptions = {})
 			synchronous_commit: 'off',
 			full_page_writes: 'off',
 		};
-		const args = ['-D', dataDir, ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
-		const daemon = new Daemon('postgres', path.join(bin, 'postgres'), args, { ...asPostgres, logFile: path.join(root, `postgres.${attempt}.log`) });
+		const args = [
+			'-D',
+			dataDir,
+			...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+		];
+		const daemon = new Daemon('postgres', path.join(bin, 'postgres'), args, {
+			...asPostgres,
+			logFile: path.join(root, `postgres.${attempt}.log`),
+		});
 		try {
 			await waitUntil(
 				'postgres to accept connections',
 				async () => {
-					await run(path.join(bin, 'pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(port), '-U', PG_USER, '-d', PG_DATABASE, '-t', '2']);
+					await run(path.join(bin, 'pg_isready'), [
+						'-q',
+						'-h',
+						'127.0.0.1',
+						'-p',
+						String(port),
+						'-U',
+						PG_USER,
+						'-d',
+						PG_DATABASE,
+						'-t',
+						'2',
+					]);
 					return true;
 				},
 				{ timeoutMs: 30_000, daemon },
@@ -114,7 +159,11 @@ export async function startPostgres(root: string, options: PostgresOptions = {})
 				user: PG_USER,
 				password: PG_PASSWORD,
 				database: PG_DATABASE,
-				ssl: { caPem: certs.ca.certPem, certPem: certs.leaf.certPem, notAfter: certs.leaf.notAfter.toISOString() },
+				ssl: {
+					caPem: certs.ca.certPem,
+					certPem: certs.leaf.certPem,
+					notAfter: certs.leaf.notAfter.toISOString(),
+				},
 			},
 			// SIGINT is postgres's fast shutdown: it does not wait for clients to disconnect
 			stop: () => daemon.stop('SIGINT', 15_000),

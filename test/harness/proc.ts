@@ -7,7 +7,11 @@ import * as path from 'node:path';
 const SBIN_DIRS = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
 
 /** Absolute path of `bin`, or an error naming the Debian package that provides it. */
-export function requireBinary(bin: string, debianPackage: string, extraDirs: string[] = []): string {
+export function requireBinary(
+	bin: string,
+	debianPackage: string,
+	extraDirs: string[] = [],
+): string {
 	const dirs = [...extraDirs, ...(process.env.PATH ?? '').split(':').filter(Boolean), ...SBIN_DIRS];
 	for (const dir of dirs) {
 		const candidate = path.join(dir, bin);
@@ -73,9 +77,13 @@ export function freePort(): Promise<number> {
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Like Promise.all, but waits for every promise to settle before rethrowing the first failure, so nothing still runs after it. */
-export async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+export async function settleAll<T extends readonly unknown[]>(promises: {
+	[K in keyof T]: Promise<T[K]>;
+}): Promise<T> {
 	const results = await Promise.allSettled(promises);
-	const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+	const failed = results.find(
+		(result): result is PromiseRejectedResult => result.status === 'rejected',
+	);
 	if (failed) throw failed.reason;
 	return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
@@ -84,7 +92,10 @@ export async function settleAll<T extends readonly unknown[]>(promises: { [K in 
 async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
 	let timer: NodeJS.Timeout | undefined;
 	try {
-		await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+		await Promise.race([
+			promise,
+			new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+		]);
 	} finally {
 		clearTimeout(timer);
 	}
@@ -204,7 +215,9 @@ export async function waitUntil(
 		}
 		if (Date.now() > deadline) {
 			const log = opts.daemon ? `; log ${opts.daemon.opts.logFile}:\n${opts.daemon.logTail()}` : '';
-			throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${what}${lastError ? ` (${lastError})` : ''}${log}`);
+			throw new Error(
+				`timed out after ${opts.timeoutMs} ms waiting for ${what}${lastError ? ` (${lastError})` : ''}${log}`,
+			);
 		}
 		await sleep(opts.intervalMs ?? 100);
 	}
@@ -264,7 +277,10 @@ export function unmountUnder(dir: string): void {
 	const points = mountinfo
 		.split('\n')
 		.map((line) => line.split(' ')[4])
-		.filter((point): point is string => point !== undefined && (point === dir || point.startsWith(`${dir}/`)))
+		.filter(
+			(point): point is string =>
+				point !== undefined && (point === dir || point.startsWith(`${dir}/`)),
+		)
 		.sort((a, b) => b.length - a.length);
 	for (const point of points) {
 		try {

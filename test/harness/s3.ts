@@ -45,7 +45,18 @@ export async function startS3rver(opts: S3rverOptions = {}): Promise<S3rverHandl
 	fs.writeFileSync(logFile, '');
 
 	const cli = require.resolve('s3rver/bin/s3rver.js');
-	const args = [cli, '--directory', dataDir, '--address', '127.0.0.1', '--port', String(opts.port ?? 0), '--silent', '--configure-bucket', bucket];
+	const args = [
+		cli,
+		'--directory',
+		dataDir,
+		'--address',
+		'127.0.0.1',
+		'--port',
+		String(opts.port ?? 0),
+		'--silent',
+		'--configure-bucket',
+		bucket,
+	];
 	const daemon = new Daemon('s3rver', process.execPath, args, { logFile });
 
 	let port = 0;

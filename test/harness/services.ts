@@ -10,7 +10,13 @@ export interface Services {
 		image: string;
 	};
 	ssh: SshInfo;
-	s3: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string; bucket: string };
+	s3: {
+		endpoint: string;
+		region: string;
+		accessKeyId: string;
+		secretAccessKey: string;
+		bucket: string;
+	};
 	postgres: PostgresInfo;
 }
 
@@ -59,7 +65,9 @@ export function services(): Services {
 		try {
 			text = fs.readFileSync(file, 'utf8');
 		} catch (err) {
-			throw new Error(`${SERVICES_ENV}=${file} cannot be read (${(err as Error).message}); was the harness torn down already?`);
+			throw new Error(
+				`${SERVICES_ENV}=${file} cannot be read (${(err as Error).message}); was the harness torn down already?`,
+			);
 		}
 		cached = { file, services: JSON.parse(text) as Services };
 	}

@@ -5,7 +5,17 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { Daemon, descendants, freePort, requireBinary, run, settleAll, signalPid, sleep, waitUntil } from './proc';
+import {
+	Daemon,
+	descendants,
+	freePort,
+	requireBinary,
+	run,
+	settleAll,
+	signalPid,
+	sleep,
+	waitUntil,
+} from './proc';
 import type { SshInfo } from './services';
 
 export const PASSWORD_USER = 'infraops-pw';
@@ -73,9 +83,15 @@ export async function startSshd(root: string, dockerSocketPath: string): Promise
 				'',
 			].join('\n'),
 		);
-		const daemon = new Daemon('sshd', sshd, ['-D', '-e', '-f', configFile], { logFile: path.join(dir, `sshd.${attempt}.log`) });
+		const daemon = new Daemon('sshd', sshd, ['-D', '-e', '-f', configFile], {
+			logFile: path.join(dir, `sshd.${attempt}.log`),
+		});
 		try {
-			await waitUntil('sshd to send its banner', () => readsBanner(port), { timeoutMs: 20_000, daemon, intervalMs: 50 });
+			await waitUntil('sshd to send its banner', () => readsBanner(port), {
+				timeoutMs: 20_000,
+				daemon,
+				intervalMs: 50,
+			});
 		} catch (err) {
 			await daemon.stop('SIGKILL', 1_000);
 			lastError = err;
@@ -132,21 +148,36 @@ function assertNotLocked(name: string): void {
 	} catch {
 		return;
 	}
-	const hash = shadow.split('\n').find((line) => line.startsWith(`${name}:`))?.split(':')[1];
+	const hash = shadow
+		.split('\n')
+		.find((line) => line.startsWith(`${name}:`))
+		?.split(':')[1];
 	if (hash?.startsWith('!')) {
-		throw new Error(`account ${name} is locked ('!' in /etc/shadow), so sshd would refuse its key login: run usermod -p '*' ${name}`);
+		throw new Error(
+			`account ${name} is locked ('!' in /etc/shadow), so sshd would refuse its key login: run usermod -p '*' ${name}`,
+		);
 	}
 }
 
 function userExists(name: string): boolean {
-	return fs.readFileSync('/etc/passwd', 'utf8').split('\n').some((line) => line.startsWith(`${name}:`));
+	return fs
+		.readFileSync('/etc/passwd', 'utf8')
+		.split('\n')
+		.some((line) => line.startsWith(`${name}:`));
 }
 
 async function ensurePasswordUser(): Promise<void> {
 	if (!userExists(PASSWORD_USER)) {
 		const useradd = requireBinary('useradd', 'passwd');
 		try {
-			await run(useradd, ['--create-home', '--shell', '/bin/sh', '--comment', 'infra-ops test (password login)', PASSWORD_USER]);
+			await run(useradd, [
+				'--create-home',
+				'--shell',
+				'/bin/sh',
+				'--comment',
+				'infra-ops test (password login)',
+				PASSWORD_USER,
+			]);
 		} catch (err) {
 			// a concurrent run may have created it first
 			if (!userExists(PASSWORD_USER)) throw err;

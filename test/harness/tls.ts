@@ -112,26 +112,60 @@ class Authority {
 	}
 
 	/** Creates a key and a certificate for it, signed by `issuer` or, without one, by itself. */
-	async issue(name: string, spec: CertSpec, extensions: string[], issuer?: Issuer): Promise<IssuedCertificate> {
+	async issue(
+		name: string,
+		spec: CertSpec,
+		extensions: string[],
+		issuer?: Issuer,
+	): Promise<IssuedCertificate> {
 		const keyFile = path.join(this.dir, `${name}.key`);
 		const csrFile = path.join(this.dir, `${name}.csr`);
 		const certFile = path.join(this.dir, `${name}.crt`);
 		const extFile = path.join(this.dir, `${name}.ext`);
 		const key = spec.key ?? { type: 'ec' };
 		await run(this.openssl, ['genpkey', ...keyArgs(key), '-out', keyFile]);
-		await run(this.openssl, ['req', '-new', '-key', keyFile, '-subj', `/CN=${spec.commonName ?? name}`, '-out', csrFile]);
+		await run(this.openssl, [
+			'req',
+			'-new',
+			'-key',
+			keyFile,
+			'-subj',
+			`/CN=${spec.commonName ?? name}`,
+			'-out',
+			csrFile,
+		]);
 		await fs.promises.writeFile(extFile, `${extensions.join('\n')}\n`);
-		await fs.promises.writeFile(path.join(this.dir, 'serial'), `${randomBytes(16).toString('hex')}\n`);
+		await fs.promises.writeFile(
+			path.join(this.dir, 'serial'),
+			`${randomBytes(16).toString('hex')}\n`,
+		);
 
 		const now = Date.now();
 		const signerKeyType = issuer?.keyType ?? key.type;
-		const args = ['ca', '-batch', '-notext', '-config', path.join(this.dir, 'ca.cnf'), '-in', csrFile, '-out', certFile, '-extfile', extFile];
+		const args = [
+			'ca',
+			'-batch',
+			'-notext',
+			'-config',
+			path.join(this.dir, 'ca.cnf'),
+			'-in',
+			csrFile,
+			'-out',
+			certFile,
+			'-extfile',
+			extFile,
+		];
 		args.push('-startdate', opensslTime(now + (spec.notBeforeDays ?? -1) * DAY_MS));
 		args.push('-enddate', opensslTime(now + (spec.days ?? 90) * DAY_MS));
 		// ed25519 signatures have a fixed digest; openssl rejects -md for them
 		if (signerKeyType !== 'ed25519') args.push('-md', spec.hash ?? 'sha256');
 		if (issuer) {
-			args.push('-keyfile', path.join(this.dir, `${issuer.name}.key`), '-cert', path.join(this.dir, `${issuer.name}.crt`));
+			args.push(
+				'-keyfile',
+				path.join(this.dir, `${issuer.name}.key`),
+				'-cert',
+				path.join(this.dir, `${issuer.name}.crt`),
+			);
 		} else {
 			args.push('-selfsign', '-keyfile', keyFile);
 		}
@@ -223,7 +257,12 @@ export async function makeCertificates(options: CertificateOptions = {}): Promis
 			'authorityKeyIdentifier = keyid',
 		];
 		if (sans.length > 0) extensions.push(`subjectAltName = ${sans.join(',')}`);
-		const issued = await authority.issue(`leaf${index}`, { commonName: spec.dnsNames?.[0] ?? 'localhost', ...spec }, extensions, issuer);
+		const issued = await authority.issue(
+			`leaf${index}`,
+			{ commonName: spec.dnsNames?.[0] ?? 'localhost', ...spec },
+			extensions,
+			issuer,
+		);
 		const chainPem = intermediate?.certPem ?? '';
 		leaves.push({ ...issued, chainPem, fullchainPem: issued.certPem + chainPem });
 	}

@@ -140,25 +140,60 @@ export function installTrivyStandIn(dir: string, spec: StandInSpec): string {
 }
 
 /** Builds the stand-in image `tag` on the Docker Engine at `socketPath`: busybox-static, ENTRYPOINT the script. */
-export async function buildTrivyStandInImage(socketPath: string, workDir: string, tag: string, spec: StandInSpec): Promise<string> {
+export async function buildTrivyStandInImage(
+	socketPath: string,
+	workDir: string,
+	tag: string,
+	spec: StandInSpec,
+): Promise<string> {
 	const busybox = requireBinary('busybox', 'busybox-static', ['/bin']);
 	const cli = requireBinary('docker', 'docker.io');
 	const rootfs = path.join(workDir, 'rootfs');
-	for (const sub of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'usr/local/bin', 'etc', 'tmp', 'root', 'proc', 'dev', 'var/run']) {
+	for (const sub of [
+		'bin',
+		'sbin',
+		'usr/bin',
+		'usr/sbin',
+		'usr/local/bin',
+		'etc',
+		'tmp',
+		'root',
+		'proc',
+		'dev',
+		'var/run',
+	]) {
 		fs.mkdirSync(path.join(rootfs, sub), { recursive: true });
 	}
 	fs.chmodSync(path.join(rootfs, 'tmp'), 0o1777);
 	fs.copyFileSync(busybox, path.join(rootfs, 'bin/busybox'));
 	fs.chmodSync(path.join(rootfs, 'bin/busybox'), 0o755);
-	const applets = (await run(busybox, ['--list-full'])).split('\n').filter((line) => line && line !== 'bin/busybox');
+	const applets = (await run(busybox, ['--list-full']))
+		.split('\n')
+		.filter((line) => line && line !== 'bin/busybox');
 	for (const applet of applets) fs.symlinkSync('/bin/busybox', path.join(rootfs, applet));
 	fs.writeFileSync(path.join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
 	fs.writeFileSync(path.join(rootfs, 'etc/group'), 'root:x:0:\n');
 	writeStandIn(path.join(rootfs, 'usr/local/bin'), spec, true);
 	const tar = path.join(workDir, 'rootfs.tar');
 	await run('tar', ['-C', rootfs, '--numeric-owner', '--owner=0', '--group=0', '-cf', tar, '.']);
-	const env = { ...process.env, DOCKER_HOST: `unix://${socketPath}`, DOCKER_CONFIG: path.join(workDir, 'cli') };
-	await run(cli, ['import', '--change', 'ENTRYPOINT ["/usr/local/bin/trivy"]', '--change', 'ENV PATH=/usr/local/bin:/usr/bin:/bin', tar, tag], { env });
+	const env = {
+		...process.env,
+		DOCKER_HOST: `unix://${socketPath}`,
+		DOCKER_CONFIG: path.join(workDir, 'cli'),
+	};
+	await run(
+		cli,
+		[
+			'import',
+			'--change',
+			'ENTRYPOINT ["/usr/local/bin/trivy"]',
+			'--change',
+			'ENV PATH=/usr/local/bin:/usr/bin:/bin',
+			tar,
+			tag,
+		],
+		{ env },
+	);
 	fs.rmSync(rootfs, { recursive: true, force: true });
 	return tag;
 }

@@ -1,5 +1,13 @@
 /** The harness itself: every service it starts answers, with the credentials it hands out. */
-import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
+import {
+	CompleteMultipartUploadCommand,
+	CreateMultipartUploadCommand,
+	HeadObjectCommand,
+	ListObjectsV2Command,
+	PutObjectCommand,
+	S3Client,
+	UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import Docker from 'dockerode';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -11,7 +19,10 @@ import { Client as SshClient, type ConnectConfig } from 'ssh2';
 import { startFauxqs } from '../harness/fauxqs';
 import { makeCertificates, services, startS3rver, startTlsServer } from '../harness/services';
 
-function sshExec(config: ConnectConfig, command: string): Promise<{ code: number; stdout: string; hostKey: string }> {
+function sshExec(
+	config: ConnectConfig,
+	command: string,
+): Promise<{ code: number; stdout: string; hostKey: string }> {
 	return new Promise((resolve, reject) => {
 		const client = new SshClient();
 		let hostKey = '';
@@ -42,7 +53,12 @@ function sshExec(config: ConnectConfig, command: string): Promise<{ code: number
 
 function s3Client(endpoint: string): S3Client {
 	const { region, accessKeyId, secretAccessKey } = services().s3;
-	return new S3Client({ endpoint, region, credentials: { accessKeyId, secretAccessKey }, forcePathStyle: true });
+	return new S3Client({
+		endpoint,
+		region,
+		credentials: { accessKeyId, secretAccessKey },
+		forcePathStyle: true,
+	});
 }
 
 describe('test harness', () => {
@@ -52,7 +68,10 @@ describe('test harness', () => {
 		expect(String(await docker.ping())).toBe('OK');
 		expect((await docker.getImage(image).inspect()).RepoTags).toContain(image);
 
-		const container = await docker.createContainer({ Image: image, Cmd: ['sh', '-c', 'echo ok; tar --help >/dev/null 2>&1; echo $?'] });
+		const container = await docker.createContainer({
+			Image: image,
+			Cmd: ['sh', '-c', 'echo ok; tar --help >/dev/null 2>&1; echo $?'],
+		});
 		try {
 			await container.start();
 			expect((await container.wait()).StatusCode).toBe(0);
@@ -65,7 +84,10 @@ describe('test harness', () => {
 
 	it('runs sshd: key login, password login, pinned host key, docker over ssh', async () => {
 		const { ssh } = services();
-		const keyLogin = await sshExec({ host: ssh.host, port: ssh.port, username: ssh.username, privateKey: ssh.privateKey }, 'echo ok');
+		const keyLogin = await sshExec(
+			{ host: ssh.host, port: ssh.port, username: ssh.username, privateKey: ssh.privateKey },
+			'echo ok',
+		);
 		expect(keyLogin).toEqual({ code: 0, stdout: 'ok\n', hostKey: ssh.hostKeyFingerprint });
 
 		const passwordLogin = await sshExec(
@@ -85,17 +107,24 @@ describe('test harness', () => {
 
 	it('refuses a password for the key user', async () => {
 		const { ssh } = services();
-		await expect(sshExec({ host: ssh.host, port: ssh.port, username: ssh.username, password: ssh.password }, 'true')).rejects.toThrow(
-			/authentication methods failed/,
-		);
+		await expect(
+			sshExec(
+				{ host: ssh.host, port: ssh.port, username: ssh.username, password: ssh.password },
+				'true',
+			),
+		).rejects.toThrow(/authentication methods failed/);
 	});
 
 	it('runs s3rver with the test bucket', async () => {
 		const { s3 } = services();
 		const client = s3Client(s3.endpoint);
 		try {
-			await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: 'harness/hello.txt', Body: 'hello' }));
-			const listed = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: 'harness/' }));
+			await client.send(
+				new PutObjectCommand({ Bucket: s3.bucket, Key: 'harness/hello.txt', Body: 'hello' }),
+			);
+			const listed = await client.send(
+				new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: 'harness/' }),
+			);
 			expect(listed.Contents?.map((o) => [o.Key, o.Size])).toEqual([['harness/hello.txt', 5]]);
 		} finally {
 			client.destroy();
@@ -109,7 +138,9 @@ describe('test harness', () => {
 			const listed = await client.send(new ListObjectsV2Command({ Bucket: 'fault-injection' }));
 			expect(listed.KeyCount).toBe(0);
 			await extra.stop();
-			await expect(client.send(new ListObjectsV2Command({ Bucket: 'fault-injection' }))).rejects.toThrow();
+			await expect(
+				client.send(new ListObjectsV2Command({ Bucket: 'fault-injection' })),
+			).rejects.toThrow();
 		} finally {
 			client.destroy();
 			await extra.stop();
@@ -117,14 +148,24 @@ describe('test harness', () => {
 		expect(fs.existsSync(extra.dir)).toBe(false);
 	});
 
-	it('restarts fauxqs after a kill cut a part\'s metadata write short: that part is gone, the upload and its other parts stay', async () => {
+	it("restarts fauxqs after a kill cut a part's metadata write short: that part is gone, the upload and its other parts stay", async () => {
 		const fq = await startFauxqs({ bucket: 'cut-short' });
 		const client = s3Client(fq.endpoint);
 		try {
-			const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: 'cut-short', Key: 'k' }));
+			const { UploadId } = await client.send(
+				new CreateMultipartUploadCommand({ Bucket: 'cut-short', Key: 'k' }),
+			);
 			const etags: string[] = [];
 			for (const PartNumber of [1, 2]) {
-				const { ETag } = await client.send(new UploadPartCommand({ Bucket: 'cut-short', Key: 'k', UploadId, PartNumber, Body: Buffer.alloc(5 * 2 ** 20, PartNumber) }));
+				const { ETag } = await client.send(
+					new UploadPartCommand({
+						Bucket: 'cut-short',
+						Key: 'k',
+						UploadId,
+						PartNumber,
+						Body: Buffer.alloc(5 * 2 ** 20, PartNumber),
+					}),
+				);
 				etags.push(ETag!);
 			}
 			await fq.kill();
@@ -135,7 +176,14 @@ describe('test harness', () => {
 			expect(fq.pendingMultipartUploads()).toEqual([UploadId]);
 			expect(fs.readdirSync(parts).sort()).toEqual(['1.data', '1.meta.json']);
 			// the server loaded the upload with part 1: it completes into that part's bytes
-			await client.send(new CompleteMultipartUploadCommand({ Bucket: 'cut-short', Key: 'k', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: etags[0] }] } }));
+			await client.send(
+				new CompleteMultipartUploadCommand({
+					Bucket: 'cut-short',
+					Key: 'k',
+					UploadId,
+					MultipartUpload: { Parts: [{ PartNumber: 1, ETag: etags[0] }] },
+				}),
+			);
 			const head = await client.send(new HeadObjectCommand({ Bucket: 'cut-short', Key: 'k' }));
 			expect(head.ContentLength).toBe(5 * 2 ** 20);
 		} finally {
@@ -165,7 +213,13 @@ describe('test harness', () => {
 			await client.end();
 		}
 
-		const wrong = new PgClient({ host: postgres.host, port: postgres.port, user: postgres.user, password: 'wrong', database: postgres.database });
+		const wrong = new PgClient({
+			host: postgres.host,
+			port: postgres.port,
+			user: postgres.user,
+			password: 'wrong',
+			database: postgres.database,
+		});
 		await expect(wrong.connect()).rejects.toThrow(/password authentication failed/);
 	});
 
@@ -181,13 +235,21 @@ describe('test harness', () => {
 		expect(Math.round((valid.notAfter.getTime() - Date.now()) / 86_400_000)).toBe(10);
 		expect(expired.notAfter.getTime()).toBeLessThan(Date.now());
 
-		const server = await startTlsServer({ certPem: valid.certPem, keyPem: valid.keyPem, chainPem: valid.chainPem, minVersion: 'TLSv1.2' });
+		const server = await startTlsServer({
+			certPem: valid.certPem,
+			keyPem: valid.keyPem,
+			chainPem: valid.chainPem,
+			minVersion: 'TLSv1.2',
+		});
 		try {
 			const peer = await new Promise<tls.PeerCertificate>((resolve, reject) => {
-				const socket = tls.connect({ host: '127.0.0.1', port: server.port, servername: 'localhost', ca: certs.ca.certPem }, () => {
-					resolve(socket.getPeerCertificate());
-					socket.end();
-				});
+				const socket = tls.connect(
+					{ host: '127.0.0.1', port: server.port, servername: 'localhost', ca: certs.ca.certPem },
+					() => {
+						resolve(socket.getPeerCertificate());
+						socket.end();
+					},
+				);
 				socket.once('error', reject);
 			});
 			expect(peer.fingerprint256).toBe(valid.fingerprint256);
@@ -196,12 +258,22 @@ describe('test harness', () => {
 			await server.close();
 		}
 
-		const expiredServer = await startTlsServer({ certPem: expired.certPem, keyPem: expired.keyPem, chainPem: expired.chainPem });
+		const expiredServer = await startTlsServer({
+			certPem: expired.certPem,
+			keyPem: expired.keyPem,
+			chainPem: expired.chainPem,
+		});
 		try {
 			await expect(
 				new Promise((resolve, reject) => {
-					const socket = tls.connect({ host: '127.0.0.1', port: expiredServer.port, servername: 'localhost', ca: certs.ca.certPem }, () =>
-						resolve(socket.end()),
+					const socket = tls.connect(
+						{
+							host: '127.0.0.1',
+							port: expiredServer.port,
+							servername: 'localhost',
+							ca: certs.ca.certPem,
+						},
+						() => resolve(socket.end()),
 					);
 					socket.once('error', reject);
 				}),

@@ -1,7 +1,15 @@
 /** The packed tarball, installed the way n8n installs a community package (no scripts, no optional
  * or dev dependencies, peer n8n-workflow provided by the host), loads every node and credential. */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+	existsSync,
+	mkdirSync,
+	mkdtempSync,
+	readFileSync,
+	rmSync,
+	symlinkSync,
+	writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
@@ -17,32 +25,69 @@ describe('packed package, installed as n8n does', () => {
 
 	beforeAll(() => {
 		dir = mkdtempSync(join(tmpdir(), 'infra-ops-pack-'));
-		const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop()!;
+		const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], {
+			cwd: root,
+			encoding: 'utf8',
+		})
+			.trim()
+			.split('\n')
+			.pop()!;
 		installed = join(dir, 'node_modules', pkg.name);
 		mkdirSync(installed, { recursive: true });
 		execFileSync('tar', ['-xzf', join(dir, tarball), '-C', installed, '--strip-components=1']);
-		const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as Record<string, unknown>;
+		const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as Record<
+			string,
+			unknown
+		>;
 		delete manifest.devDependencies;
 		delete manifest.peerDependencies;
 		delete manifest.optionalDependencies;
 		writeFileSync(join(installed, 'package.json'), JSON.stringify(manifest, null, 2));
 		execFileSync(
 			'npm',
-			['install', '--ignore-scripts', '--omit=optional', '--omit=dev', '--omit=peer', '--install-strategy=shallow', '--bin-links=false', '--no-audit', '--no-fund', '--loglevel=error'],
+			[
+				'install',
+				'--ignore-scripts',
+				'--omit=optional',
+				'--omit=dev',
+				'--omit=peer',
+				'--install-strategy=shallow',
+				'--bin-links=false',
+				'--no-audit',
+				'--no-fund',
+				'--loglevel=error',
+			],
 			{ cwd: installed, stdio: 'inherit' },
 		);
 		// n8n resolves n8n-workflow from its own install for community packages
-		symlinkSync(dirname(require.resolve('n8n-workflow/package.json')), join(dir, 'node_modules', 'n8n-workflow'));
+		symlinkSync(
+			dirname(require.resolve('n8n-workflow/package.json')),
+			join(dir, 'node_modules', 'n8n-workflow'),
+		);
 	}, 300_000);
 
 	afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 	it('ships dist and workflows, and no sources or tests', () => {
-		const files = execFileSync('tar', ['-tzf', join(dir, execFileSync('ls', [dir], { encoding: 'utf8' }).split('\n').find((f) => f.endsWith('.tgz'))!)], { encoding: 'utf8' }).split('\n');
+		const files = execFileSync(
+			'tar',
+			[
+				'-tzf',
+				join(
+					dir,
+					execFileSync('ls', [dir], { encoding: 'utf8' })
+						.split('\n')
+						.find((f) => f.endsWith('.tgz'))!,
+				),
+			],
+			{ encoding: 'utf8' },
+		).split('\n');
 		expect(files).toContain('package/package.json');
 		expect(files.some((f) => f.startsWith('package/workflows/'))).toBe(true);
 		expect(files.filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
-		expect(files.filter((f) => f.startsWith('package/test/') || f.startsWith('package/node_modules/'))).toEqual([]);
+		expect(
+			files.filter((f) => f.startsWith('package/test/') || f.startsWith('package/node_modules/')),
+		).toEqual([]);
 	});
 
 	it('requires every node and credential file in a fresh Node process, with icons in place', () => {
@@ -63,18 +108,25 @@ describe('packed package, installed as n8n does', () => {
 				}
 			}
 			process.stdout.write(JSON.stringify({ node: process.version, out }));`;
-		const result = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: dir, encoding: 'utf8' })) as {
+		const result = JSON.parse(
+			execFileSync(process.execPath, ['-e', script], { cwd: dir, encoding: 'utf8' }),
+		) as {
 			node: string;
 			out: { file: string; name: string; type: string; icon: boolean }[];
 		};
 		expect(result.node).toMatch(/^v24\./);
 		expect(result.out).toHaveLength(entries.length);
 		for (const entry of result.out) {
-			expect(entry).toEqual({ file: entry.file, name: entry.name, type: expect.stringMatching(/^infraOps|^[a-z]/), icon: true });
+			expect(entry).toEqual({
+				file: entry.file,
+				name: entry.name,
+				type: expect.stringMatching(/^infraOps|^[a-z]/),
+				icon: true,
+			});
 		}
 	});
 
-	it('loads the shared transports\' SDKs lazily, from the installed pure-JS dependencies', () => {
+	it("loads the shared transports' SDKs lazily, from the installed pure-JS dependencies", () => {
 		const script = `
 			const before = Object.keys(require.cache).length;
 			for (const f of ${JSON.stringify(pkg.n8n.credentials)}) require(require('path').join(${JSON.stringify(installed)}, f));
@@ -82,7 +134,9 @@ describe('packed package, installed as n8n does', () => {
 			const { loadSsh2, loadDockerode, loadS3, loadPg } = require(${JSON.stringify(join(installed, 'dist/nodes/shared/lazy.js'))});
 			loadSsh2(); loadDockerode(); loadS3(); loadPg();
 			process.stdout.write(JSON.stringify({ heavyAtLoad: heavy.length, before }));`;
-		const result = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: dir, encoding: 'utf8' })) as { heavyAtLoad: number };
+		const result = JSON.parse(
+			execFileSync(process.execPath, ['-e', script], { cwd: dir, encoding: 'utf8' }),
+		) as { heavyAtLoad: number };
 		expect(result.heavyAtLoad).toBe(0);
 		expect(existsSync(join(installed, 'node_modules', 'cpu-features'))).toBe(false);
 	});
@@ -95,7 +149,9 @@ describe('packed package, installed as n8n does', () => {
 			const lazy = require(${JSON.stringify(join(root, 'dist/nodes/shared/lazy.js'))});
 			const loaded = [lazy.loadYaml().parseDocument, lazy.loadDiff().createTwoFilesPatch, lazy.loadBcrypt().hashSync].every((f) => typeof f === 'function');
 			process.stdout.write(JSON.stringify({ heavy, loaded }));`;
-		const result = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' })) as { heavy: string[]; loaded: boolean };
+		const result = JSON.parse(
+			execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' }),
+		) as { heavy: string[]; loaded: boolean };
 		expect(result).toEqual({ heavy: [], loaded: true });
 	});
 });

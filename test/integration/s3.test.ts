@@ -23,9 +23,11 @@ const minio = (overrides: Partial<S3Connection> = {}): S3Connection => {
 };
 
 describe('part sizes of a backup upload', () => {
-	it('keep the base for the first 2000 parts, then double, up to S3\'s 5 GiB; 10,000 parts of 8 MiB first reach 484 GiB', () => {
+	it("keep the base for the first 2000 parts, then double, up to S3's 5 GiB; 10,000 parts of 8 MiB first reach 484 GiB", () => {
 		const MiB = 2 ** 20;
-		expect([1, 2000, 2001, 4000, 4001, 10_000].map((n) => partSizeFor(n, 8 * MiB, 2000) / MiB)).toEqual([8, 8, 16, 16, 32, 128]);
+		expect(
+			[1, 2000, 2001, 4000, 4001, 10_000].map((n) => partSizeFor(n, 8 * MiB, 2000) / MiB),
+		).toEqual([8, 8, 16, 16, 32, 128]);
 		let total = 0;
 		for (let n = 1; n <= 10_000; n++) total += partSizeFor(n, 8 * MiB, 2000);
 		expect(total / 2 ** 30).toBeCloseTo(484.4, 1);
@@ -36,7 +38,9 @@ describe('part sizes of a backup upload', () => {
 describe('S3 transport (real s3rver)', () => {
 	it('HeadBucket succeeds, and a missing bucket is named as such', async () => {
 		await expect(checkBucket(minio())).resolves.toBeUndefined();
-		await expect(checkBucket(minio({ bucket: 'no-such-bucket' }))).rejects.toThrow(/bucket does not exist/);
+		await expect(checkBucket(minio({ bucket: 'no-such-bucket' }))).rejects.toThrow(
+			/bucket does not exist/,
+		);
 	});
 
 	it('uploads a stream in several parts, lists it, and deletes it with Content-MD5 instead of CRC32', async () => {
@@ -45,7 +49,8 @@ describe('S3 transport (real s3rver)', () => {
 		const sent: Record<string, string>[] = [];
 		client.middlewareStack.add(
 			(next, context) => async (args) => {
-				if (context.commandName === 'DeleteObjectsCommand') sent.push({ ...(args.request as { headers: Record<string, string> }).headers });
+				if (context.commandName === 'DeleteObjectsCommand')
+					sent.push({ ...(args.request as { headers: Record<string, string> }).headers });
 				return await next(args);
 			},
 			{ step: 'finalizeRequest', name: 'recordHeaders' },
@@ -55,7 +60,11 @@ describe('S3 transport (real s3rver)', () => {
 			const data = randomBytes(12 * 1024 * 1024);
 			const upload = new Upload({
 				client,
-				params: { Bucket: conn.bucket, Key: `${prefix}big.bin`, Body: Readable.from([data.subarray(0, 7e6), data.subarray(7e6)]) },
+				params: {
+					Bucket: conn.bucket,
+					Key: `${prefix}big.bin`,
+					Body: Readable.from([data.subarray(0, 7e6), data.subarray(7e6)]),
+				},
 				partSize: 5 * 1024 * 1024,
 				queueSize: 2,
 			});
@@ -64,36 +73,51 @@ describe('S3 transport (real s3rver)', () => {
 			await upload.done();
 			expect(parts).toBe(3);
 
-			const listed = await client.send(new ListObjectsV2Command({ Bucket: conn.bucket, Prefix: prefix }));
-			expect(listed.Contents?.map((o) => [o.Key, o.Size])).toEqual([[`${prefix}big.bin`, data.length]]);
+			const listed = await client.send(
+				new ListObjectsV2Command({ Bucket: conn.bucket, Prefix: prefix }),
+			);
+			expect(listed.Contents?.map((o) => [o.Key, o.Size])).toEqual([
+				[`${prefix}big.bin`, data.length],
+			]);
 
-			const deleted = await client.send(new DeleteObjectsCommand({ Bucket: conn.bucket, Delete: { Objects: [{ Key: `${prefix}big.bin` }] } }));
+			const deleted = await client.send(
+				new DeleteObjectsCommand({
+					Bucket: conn.bucket,
+					Delete: { Objects: [{ Key: `${prefix}big.bin` }] },
+				}),
+			);
 			expect(deleted.Errors ?? []).toEqual([]);
 			expect(sent).toHaveLength(1);
 			expect(sent[0]['content-md5']).toMatch(/^[A-Za-z0-9+/]{22}==$/);
 			expect(Object.keys(sent[0]).filter((h) => h.startsWith('x-amz-checksum'))).toEqual([]);
-			const after = await client.send(new ListObjectsV2Command({ Bucket: conn.bucket, Prefix: prefix }));
+			const after = await client.send(
+				new ListObjectsV2Command({ Bucket: conn.bucket, Prefix: prefix }),
+			);
 			expect(after.Contents ?? []).toEqual([]);
 		} finally {
 			client.destroy();
 		}
 	});
 
-	it('signs each part\'s SHA-256, or (for age-encrypted backups) sends UNSIGNED-PAYLOAD; the object is stored whole either way', async () => {
+	it("signs each part's SHA-256, or (for age-encrypted backups) sends UNSIGNED-PAYLOAD; the object is stored whole either way", async () => {
 		const conn = minio();
 		const client = createS3Client(conn);
 		const partHashes: string[] = [];
 		// the deserialize step sees the request as signed and sent
 		client.middlewareStack.add(
 			(next, context) => async (args) => {
-				if (context.commandName === 'UploadPartCommand') partHashes.push((args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256']);
+				if (context.commandName === 'UploadPartCommand')
+					partHashes.push(
+						(args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'],
+					);
 				return await next(args);
 			},
 			{ step: 'deserialize', name: 'recordPayloadHash' },
 		);
 		try {
 			const data = randomBytes(11 * 1024 * 1024);
-			const pieces = () => Readable.from([data.subarray(0, 3e6), data.subarray(3e6, 9e6), data.subarray(9e6)]);
+			const pieces = () =>
+				Readable.from([data.subarray(0, 3e6), data.subarray(3e6, 9e6), data.subarray(9e6)]);
 			const options = { partSizeBytes: 5 * 1024 * 1024, queueSize: 2, abortRetryMs: 1000 };
 			for (const signPayload of [true, false]) {
 				partHashes.length = 0;
@@ -101,8 +125,14 @@ describe('S3 transport (real s3rver)', () => {
 				await uploadStream(client, conn.bucket, key, pieces(), { ...options, signPayload });
 				expect(partHashes).toHaveLength(3);
 				if (signPayload) {
-					const parts = [data.subarray(0, 5 * 2 ** 20), data.subarray(5 * 2 ** 20, 10 * 2 ** 20), data.subarray(10 * 2 ** 20)];
-					expect([...partHashes].sort()).toEqual(parts.map((p) => createHash('sha256').update(p).digest('hex')).sort());
+					const parts = [
+						data.subarray(0, 5 * 2 ** 20),
+						data.subarray(5 * 2 ** 20, 10 * 2 ** 20),
+						data.subarray(10 * 2 ** 20),
+					];
+					expect([...partHashes].sort()).toEqual(
+						parts.map((p) => createHash('sha256').update(p).digest('hex')).sort(),
+					);
 				} else {
 					expect(partHashes).toEqual(['UNSIGNED-PAYLOAD', 'UNSIGNED-PAYLOAD', 'UNSIGNED-PAYLOAD']);
 				}
@@ -120,7 +150,8 @@ describe('S3 transport (real s3rver)', () => {
 		const sizes: number[] = [];
 		client.middlewareStack.add(
 			(next, context) => async (args) => {
-				if (context.commandName === 'UploadPartCommand') sizes.push(Number((args.input as { ContentLength?: number }).ContentLength));
+				if (context.commandName === 'UploadPartCommand')
+					sizes.push(Number((args.input as { ContentLength?: number }).ContentLength));
 				return await next(args);
 			},
 			{ step: 'initialize', name: 'recordPartSizes' },
@@ -129,9 +160,15 @@ describe('S3 transport (real s3rver)', () => {
 			const MiB = 2 ** 20;
 			const data = randomBytes(47 * MiB);
 			const pieces: Buffer[] = [];
-			for (let o = 0; o < data.length; o += 3 * MiB + 17) pieces.push(data.subarray(o, o + 3 * MiB + 17));
+			for (let o = 0; o < data.length; o += 3 * MiB + 17)
+				pieces.push(data.subarray(o, o + 3 * MiB + 17));
 			const key = `transport-${Date.now()}/growing.bin`;
-			await uploadStream(client, conn.bucket, key, Readable.from(pieces), { partSizeBytes: 5 * MiB, partsPerSize: 2, queueSize: 2, abortRetryMs: 1000 });
+			await uploadStream(client, conn.bucket, key, Readable.from(pieces), {
+				partSizeBytes: 5 * MiB,
+				partsPerSize: 2,
+				queueSize: 2,
+				abortRetryMs: 1000,
+			});
 			expect([...sizes].sort((a, b) => a - b)).toEqual([5, 5, 10, 10, 17].map((m) => m * MiB));
 			const got = await client.send(new GetObjectCommand({ Bucket: conn.bucket, Key: key }));
 			expect(Buffer.from(await got.Body!.transformToByteArray()).equals(data)).toBe(true);
@@ -141,6 +178,8 @@ describe('S3 transport (real s3rver)', () => {
 	});
 
 	it('explains refused keys and an unreachable endpoint', async () => {
-		await expect(checkBucket(minio({ endpoint: 'http://127.0.0.1:1' }))).rejects.toThrow(/Cannot reach s3:\/\/.*ECONNREFUSED/);
+		await expect(checkBucket(minio({ endpoint: 'http://127.0.0.1:1' }))).rejects.toThrow(
+			/Cannot reach s3:\/\/.*ECONNREFUSED/,
+		);
 	});
 });

@@ -3,7 +3,15 @@
 // n8n's log lines are asserted on: its logger must not be silent (before n8n-core loads)
 import { capturedOutput as output } from '../support/debugLogging';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+	chmodSync,
+	mkdtempSync,
+	readdirSync,
+	readFileSync,
+	rmSync,
+	statSync,
+	writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -26,7 +34,6 @@ let root: string;
 let second: PostgresService;
 let servers: PostgresInfo[];
 
-
 beforeAll(async () => {
 	root = mkdtempSync(join(tmpdir(), 'secret-rotate-pg-'));
 	// the postgres user runs the second server and must reach its folder
@@ -41,7 +48,14 @@ afterAll(async () => {
 });
 
 async function sql(server: PostgresInfo, text: string, params: unknown[] = []) {
-	const client = new Client({ host: server.host, port: server.port, user: server.user, password: server.password, database: server.database, ssl: { rejectUnauthorized: false } });
+	const client = new Client({
+		host: server.host,
+		port: server.port,
+		user: server.user,
+		password: server.password,
+		database: server.database,
+		ssl: { rejectUnauthorized: false },
+	});
 	await client.connect();
 	try {
 		return (await client.query(text, params)).rows;
@@ -50,21 +64,42 @@ async function sql(server: PostgresInfo, text: string, params: unknown[] = []) {
 	}
 }
 
-
 function credentials() {
 	const pg = services().postgres;
 	const ssh = services().ssh;
 	return {
 		// one admin credential for both servers, as in the stack where one POSTGRES_PASSWORD feeds both
-		infraOpsPostgresApi: { host: pg.host, port: pg.port, database: 'postgres', user: 'rotadmin_' + run, password: 'admin-pw-' + run, ssl: 'verify-full', ca: servers.map((s) => s.ssl.caPem).join('') },
-		infraOpsSshApi: { host: ssh.host, port: ssh.port, username: ssh.username, authentication: 'privateKey', privateKey: ssh.privateKey, hostKeyFingerprint: ssh.hostKeyFingerprint },
+		infraOpsPostgresApi: {
+			host: pg.host,
+			port: pg.port,
+			database: 'postgres',
+			user: 'rotadmin_' + run,
+			password: 'admin-pw-' + run,
+			ssl: 'verify-full',
+			ca: servers.map((s) => s.ssl.caPem).join(''),
+		},
+		infraOpsSshApi: {
+			host: ssh.host,
+			port: ssh.port,
+			username: ssh.username,
+			authentication: 'privateKey',
+			privateKey: ssh.privateKey,
+			hostKeyFingerprint: ssh.hostKeyFingerprint,
+		},
 	};
 }
 
 function workflow(parameters: Record<string, unknown>, continueOnFail = false): WorkflowJson {
 	return {
 		nodes: [
-			{ id: 's', name: 'Start', type: 'test.start', typeVersion: 1, position: [0, 0], parameters: {} },
+			{
+				id: 's',
+				name: 'Start',
+				type: 'test.start',
+				typeVersion: 1,
+				position: [0, 0],
+				parameters: {},
+			},
 			{
 				id: 'r',
 				name: 'Rotate',
@@ -73,7 +108,10 @@ function workflow(parameters: Record<string, unknown>, continueOnFail = false): 
 				position: [220, 0],
 				parameters,
 				continueOnFail,
-				credentials: { infraOpsPostgresApi: { id: '1', name: 'pg' }, infraOpsSshApi: { id: '2', name: 'ssh' } },
+				credentials: {
+					infraOpsPostgresApi: { id: '1', name: 'pg' },
+					infraOpsSshApi: { id: '2', name: 'ssh' },
+				},
 			},
 		] as never,
 		connections: { Start: { main: [[{ node: 'Rotate', type: 'main' as never, index: 0 }]] } },
@@ -90,7 +128,13 @@ const ENV_A = [
 	"DASHBOARD='x'",
 	'',
 ].join('\n');
-const ENV_B = ['# Langfuse', 'DATABASE_HOST=langfuse-postgres', "export POSTGRES_PASSWORD='OLD'", 'NEXTAUTH_SECRET=abc', ''].join('\n');
+const ENV_B = [
+	'# Langfuse',
+	'DATABASE_HOST=langfuse-postgres',
+	"export POSTGRES_PASSWORD='OLD'",
+	'NEXTAUTH_SECRET=abc',
+	'',
+].join('\n');
 
 describe('Rotate: PostgreSQL roles on two servers and two .env files', () => {
 	const role = `app_${run}`;
@@ -117,7 +161,10 @@ describe('Rotate: PostgreSQL roles on two servers and two .env files', () => {
 	afterEach(async () => {
 		// the old password back for the next test, whatever this one left
 		for (const server of servers) await sql(server, `alter role ${role} password '${oldPassword}'`);
-		for (const f of readdirSync(services().ssh.dataDir).filter((x) => x.includes(`${run}.env.infra-ops-bak-`))) rmSync(join(services().ssh.dataDir, f));
+		for (const f of readdirSync(services().ssh.dataDir).filter((x) =>
+			x.includes(`${run}.env.infra-ops-bak-`),
+		))
+			rmSync(join(services().ssh.dataDir, f));
 	});
 
 	beforeEach(() => {
@@ -139,16 +186,30 @@ describe('Rotate: PostgreSQL roles on two servers and two .env files', () => {
 
 	it('sets the new password on both servers and both files: it logs in, the old one fails, and no item or log line holds it', async () => {
 		output.clear();
-		const { outputs, error } = await runWorkflow({ workflow: workflow(parameters()), nodeTypes, credentials: credentials() });
+		const { outputs, error } = await runWorkflow({
+			workflow: workflow(parameters()),
+			nodeTypes,
+			credentials: credentials(),
+		});
 		expect(error).toBeUndefined();
 		const items = outputs.Rotate[0];
 		const findings = items.map((i) => i.json);
 		expect(findings.map((f) => `${f.step} ${f.targetKind} ${f.status}`)).toEqual([
-			...['create', 'set', 'test'].flatMap((step) => [`${step} postgres-role ok`, `${step} postgres-role ok`, `${step} env-file ok`, `${step} env-file ok`]),
-			'finish postgres-role ok', 'finish postgres-role ok', 'finish env-file ok', 'finish env-file ok',
+			...['create', 'set', 'test'].flatMap((step) => [
+				`${step} postgres-role ok`,
+				`${step} postgres-role ok`,
+				`${step} env-file ok`,
+				`${step} env-file ok`,
+			]),
+			'finish postgres-role ok',
+			'finish postgres-role ok',
+			'finish env-file ok',
+			'finish env-file ok',
 			'summary summary ok',
 		]);
-		expect(items.every((i) => JSON.stringify(i.pairedItem) === JSON.stringify({ item: 0 }))).toBe(true);
+		expect(items.every((i) => JSON.stringify(i.pairedItem) === JSON.stringify({ item: 0 }))).toBe(
+			true,
+		);
 
 		const textA = readFileSync(envA, 'utf8');
 		const secret = readEnvValue(textA, 'POSTGRES_PASSWORD')!;
@@ -160,14 +221,20 @@ describe('Rotate: PostgreSQL roles on two servers and two .env files', () => {
 		expect(statSync(envA).mode & 0o777).toBe(0o640);
 
 		for (const server of servers) {
-			const [{ rolpassword }] = await sql(server, 'select rolpassword from pg_authid where rolname = $1', [role]);
+			const [{ rolpassword }] = await sql(
+				server,
+				'select rolpassword from pg_authid where rolname = $1',
+				[role],
+			);
 			expect(rolpassword).toMatch(/^SCRAM-SHA-256\$4096:/);
 			expect(verifierMatches(rolpassword, secret)).toBe(true);
 			expect(await canLogin(server, role, secret)).toBe(true);
 			expect(await canLogin(server, role, oldPassword)).toBe(false);
 		}
 		// the backups hold the old files, readable by the owner only
-		const backups = readdirSync(services().ssh.dataDir).filter((f) => f.startsWith(`supabase-${run}.env.infra-ops-bak-`));
+		const backups = readdirSync(services().ssh.dataDir).filter((f) =>
+			f.startsWith(`supabase-${run}.env.infra-ops-bak-`),
+		);
 		expect(backups).toHaveLength(1);
 		const backup = join(services().ssh.dataDir, backups[0]);
 		expect(readFileSync(backup, 'utf8')).toBe(ENV_A.replace(/OLD/g, oldPassword));
@@ -198,17 +265,28 @@ describe('Rotate: PostgreSQL roles on two servers and two .env files', () => {
 		const failed = findings.find((f) => f.status === 'critical' && f.step === 'test')!;
 		expect(failed.target).toContain(`${second.info.port}`);
 		expect(failed.summary).toMatch(/permission denied for database|not have CONNECT/i);
-		expect(findings.filter((f) => f.step === 'rollback').map((f) => `${f.targetKind} ${f.status}`)).toEqual([
-			'env-file ok', 'env-file ok', 'postgres-role ok', 'postgres-role ok',
-		]);
-		expect(findings.at(-1)).toMatchObject({ step: 'summary', status: 'critical', rolledBack: true, rotated: false });
+		expect(
+			findings.filter((f) => f.step === 'rollback').map((f) => `${f.targetKind} ${f.status}`),
+		).toEqual(['env-file ok', 'env-file ok', 'postgres-role ok', 'postgres-role ok']);
+		expect(findings.at(-1)).toMatchObject({
+			step: 'summary',
+			status: 'critical',
+			rolledBack: true,
+			rotated: false,
+		});
 		expect(findings.at(-1)!.summary).toMatch(/rolled back, the old secret still works/);
 
 		expect(readFileSync(envA, 'utf8')).toBe(ENV_A.replace(/OLD/g, oldPassword));
 		expect(readFileSync(envB, 'utf8')).toBe(ENV_B.replace(/OLD/g, oldPassword));
 		// the backups written by set were copies of the files now restored: removed with the rollback
-		expect(findings.filter((f) => f.step === 'rollback' && f.targetKind === 'env-file').every((f) => /backup \S+ removed$/.test(f.summary as string))).toBe(true);
-		expect(readdirSync(services().ssh.dataDir).filter((x) => x.includes(`${run}.env.infra-ops-bak-`))).toEqual([]);
+		expect(
+			findings
+				.filter((f) => f.step === 'rollback' && f.targetKind === 'env-file')
+				.every((f) => /backup \S+ removed$/.test(f.summary as string)),
+		).toBe(true);
+		expect(
+			readdirSync(services().ssh.dataDir).filter((x) => x.includes(`${run}.env.infra-ops-bak-`)),
+		).toEqual([]);
 		for (const server of servers) expect(await canLogin(server, role, oldPassword)).toBe(true);
 		expect(await canLogin(servers[0], role, oldPassword, `rotdb_${run}`)).toBe(true);
 		expect(output.text()).toContain('secret rotation rollback');
@@ -216,37 +294,87 @@ describe('Rotate: PostgreSQL roles on two servers and two .env files', () => {
 
 	it('changes nothing when a file lacks the key (create fails): findings say so, the node does not fail', async () => {
 		writeFileSync(envB, '# no password here\nFOO=1\n');
-		const { outputs, error } = await runWorkflow({ workflow: workflow(parameters()), nodeTypes, credentials: credentials() });
+		const { outputs, error } = await runWorkflow({
+			workflow: workflow(parameters()),
+			nodeTypes,
+			credentials: credentials(),
+		});
 		expect(error).toBeUndefined();
 		const findings = outputs.Rotate[0].map((i) => i.json);
-		expect(findings.map((f) => `${f.step} ${f.status}`)).toEqual(['create ok', 'create ok', 'create ok', 'create critical', 'summary critical']);
+		expect(findings.map((f) => `${f.step} ${f.status}`)).toEqual([
+			'create ok',
+			'create ok',
+			'create ok',
+			'create critical',
+			'summary critical',
+		]);
 		expect(findings[3].summary).toContain('has no POSTGRES_PASSWORD= line');
 		expect(findings[4].summary).toMatch(/nothing was changed/);
 		expect(readFileSync(envA, 'utf8')).toBe(ENV_A.replace(/OLD/g, oldPassword));
 		for (const server of servers) expect(await canLogin(server, role, oldPassword)).toBe(true);
-		expect(readdirSync(services().ssh.dataDir).filter((x) => x.includes(`${run}.env.infra-ops-bak-`))).toEqual([]);
+		expect(
+			readdirSync(services().ssh.dataDir).filter((x) => x.includes(`${run}.env.infra-ops-bak-`)),
+		).toEqual([]);
 	});
 
 	it('refuses bad parameters with a NodeOperationError, or an error item under continueOnFail', async () => {
 		const bad = parameters({ envPaths: 'relative/.env' });
-		const failed = await runWorkflow({ workflow: workflow(bad), nodeTypes, credentials: credentials() });
+		const failed = await runWorkflow({
+			workflow: workflow(bad),
+			nodeTypes,
+			credentials: credentials(),
+		});
 		expect(failed.error?.name).toBe('NodeOperationError');
 		expect(failed.error?.message).toContain('is not an absolute path');
-		const tolerated = await runWorkflow({ workflow: workflow(bad, true), nodeTypes, credentials: credentials() });
-		expect(tolerated.outputs.Rotate[0]).toEqual([{ json: { error: expect.stringContaining('not an absolute path'), hint: 'Give the full path of the .env file, e.g. /opt/supabase/docker/.env' }, pairedItem: { item: 0 } }]);
+		const tolerated = await runWorkflow({
+			workflow: workflow(bad, true),
+			nodeTypes,
+			credentials: credentials(),
+		});
+		expect(tolerated.outputs.Rotate[0]).toEqual([
+			{
+				json: {
+					error: expect.stringContaining('not an absolute path'),
+					hint: 'Give the full path of the .env file, e.g. /opt/supabase/docker/.env',
+				},
+				pairedItem: { item: 0 },
+			},
+		]);
 	});
 });
 
 describe('Generate', () => {
 	it('outputs metadata only, unless asked to include the secret', async () => {
 		const { outputs } = await runWorkflow({
-			workflow: workflow({ operation: 'generate', secretType: 'token', tokenBytes: 32, tokenEncoding: 'base64url' }),
+			workflow: workflow({
+				operation: 'generate',
+				secretType: 'token',
+				tokenBytes: 32,
+				tokenEncoding: 'base64url',
+			}),
 			nodeTypes,
 			input: [{ a: 1 }, { a: 2 }],
 		});
 		expect(outputs.Rotate[0]).toHaveLength(2);
-		expect(outputs.Rotate[0][1]).toEqual({ json: { kind: 'token', length: 43, entropyBits: 256, fingerprint: expect.stringMatching(/^sha256:[0-9a-f]{12}$/), encoding: 'base64url' }, pairedItem: { item: 1 } });
-		const shown = await runWorkflow({ workflow: workflow({ operation: 'generate', secretType: 'sshKey', includeSecret: true }), nodeTypes });
-		expect(shown.outputs.Rotate[0][0].json).toMatchObject({ kind: 'sshKey', algorithm: 'ed25519', secret: expect.stringContaining('OPENSSH PRIVATE KEY'), publicKey: expect.stringMatching(/^ssh-ed25519 /) });
+		expect(outputs.Rotate[0][1]).toEqual({
+			json: {
+				kind: 'token',
+				length: 43,
+				entropyBits: 256,
+				fingerprint: expect.stringMatching(/^sha256:[0-9a-f]{12}$/),
+				encoding: 'base64url',
+			},
+			pairedItem: { item: 1 },
+		});
+		const shown = await runWorkflow({
+			workflow: workflow({ operation: 'generate', secretType: 'sshKey', includeSecret: true }),
+			nodeTypes,
+		});
+		expect(shown.outputs.Rotate[0][0].json).toMatchObject({
+			kind: 'sshKey',
+			algorithm: 'ed25519',
+			secret: expect.stringContaining('OPENSSH PRIVATE KEY'),
+			publicKey: expect.stringMatching(/^ssh-ed25519 /),
+		});
 	});
 });

@@ -16,9 +16,22 @@ const run = randomBytes(3).toString('hex');
 const log = { info: () => undefined, warn: () => undefined };
 const sshConn = (): SshConnection => {
 	const { ssh } = services();
-	return { host: ssh.host, port: ssh.port, username: ssh.username, privateKey: ssh.privateKey, hostKeyFingerprints: [ssh.hostKeyFingerprint] };
+	return {
+		host: ssh.host,
+		port: ssh.port,
+		username: ssh.username,
+		privateKey: ssh.privateKey,
+		hostKeyFingerprints: [ssh.hostKeyFingerprint],
+	};
 };
-const secret = (): GeneratedSecret => generateSecret({ kind: 'password', length: 32, classes: ['lower', 'upper', 'digits'], symbols: '', excludeAmbiguous: true });
+const secret = (): GeneratedSecret =>
+	generateSecret({
+		kind: 'password',
+		length: 32,
+		classes: ['lower', 'upper', 'digits'],
+		symbols: '',
+		excludeAmbiguous: true,
+	});
 const latin1 = (text: string) => Buffer.from(text, 'latin1');
 
 // A .env saved by a Windows editor: UTF-8 BOM right before the first key, CRLF, a Latin-1 `é` (0xE9, not UTF-8) in comments,
@@ -28,7 +41,9 @@ const OLD_DB = latin1(`old-${run}-voil\xC3\xA0`);
 const parts = (pg: Buffer, db: Buffer) => [
 	latin1('\xEF\xBB\xBFPOSTGRES_PASSWORD='),
 	pg,
-	latin1(' # chang\xE9 le 3/12\r\n# Supabase \x97 r\xE9glages du caf\xE9\r\n\r\nSITE_NAME=Caf\xE9 du coin\r\nGREETING="d\xC3\xA9j\xC3\xA0 vu"\r\nexport DB_PASSWORD='),
+	latin1(
+		' # chang\xE9 le 3/12\r\n# Supabase \x97 r\xE9glages du caf\xE9\r\n\r\nSITE_NAME=Caf\xE9 du coin\r\nGREETING="d\xC3\xA9j\xC3\xA0 vu"\r\nexport DB_PASSWORD=',
+	),
 	db,
 ];
 const fileWith = (pg: Buffer, db: Buffer) => Buffer.concat(parts(pg, db));
@@ -53,8 +68,18 @@ function failingAfter(name: string, action: () => void = () => undefined): Rotat
 
 describe('Secret Rotate .env target: bytes, not text (real sshd)', () => {
 	let envPath: string;
-	const target = (backup: boolean) => new EnvFileTarget({ ssh: sshConn(), path: envPath, keys: ['POSTGRES_PASSWORD', 'DB_PASSWORD'], addIfMissing: false, backup });
-	const backups = () => readdirSync(services().ssh.dataDir).filter((f) => f.startsWith(`bytes-${run}.env.infra-ops-bak`));
+	const target = (backup: boolean) =>
+		new EnvFileTarget({
+			ssh: sshConn(),
+			path: envPath,
+			keys: ['POSTGRES_PASSWORD', 'DB_PASSWORD'],
+			addIfMissing: false,
+			backup,
+		});
+	const backups = () =>
+		readdirSync(services().ssh.dataDir).filter((f) =>
+			f.startsWith(`bytes-${run}.env.infra-ops-bak`),
+		);
 
 	beforeEach(() => {
 		envPath = join(services().ssh.dataDir, `bytes-${run}.env`);
@@ -62,10 +87,16 @@ describe('Secret Rotate .env target: bytes, not text (real sshd)', () => {
 		writeFileSync(envPath, ORIGINAL, { mode: 0o600 });
 	});
 
-	it('a Windows-saved .env (BOM before the first key, CRLF, Latin-1 é in comments, UTF-8 à ending a value, no final newline): set changes only the two values\' bytes, and the backup is the original bytes', async () => {
+	it("a Windows-saved .env (BOM before the first key, CRLF, Latin-1 é in comments, UTF-8 à ending a value, no final newline): set changes only the two values' bytes, and the backup is the original bytes", async () => {
 		const s = secret();
 		const outcome = await rotate([target(true)], s, log);
-		expect(outcome.findings.map((f) => `${f.step} ${f.status}`)).toEqual(['create ok', 'set ok', 'test ok', 'finish ok', 'summary ok']);
+		expect(outcome.findings.map((f) => `${f.step} ${f.status}`)).toEqual([
+			'create ok',
+			'set ok',
+			'test ok',
+			'finish ok',
+			'summary ok',
+		]);
 		const after = readFileSync(envPath);
 		expect(after.equals(fileWith(Buffer.from(s.value), Buffer.from(s.value)))).toBe(true);
 		expect(after.includes(Buffer.from([0xef, 0xbf, 0xbd]))).toBe(false);
@@ -77,15 +108,36 @@ describe('Secret Rotate .env target: bytes, not text (real sshd)', () => {
 	it('the same file is byte-identical to the original after a rollback (a later target fails), and the rollback says restored', async () => {
 		const outcome = await rotate([target(true), failingAfter('later target')], secret(), log);
 		expect(outcome).toMatchObject({ status: 'critical', rotated: false, rolledBack: true });
-		expect(outcome.findings.find((f) => f.targetKind === 'env-file' && f.step === 'rollback')).toMatchObject({ status: 'ok', summary: expect.stringMatching(/restored; backup .* removed$/) });
+		expect(
+			outcome.findings.find((f) => f.targetKind === 'env-file' && f.step === 'rollback'),
+		).toMatchObject({
+			status: 'ok',
+			summary: expect.stringMatching(/restored; backup .* removed$/),
+		});
 		expect(readFileSync(envPath).equals(ORIGINAL)).toBe(true);
 		expect(backups()).toEqual([]);
 	});
 
-	it('when another line changed after this run wrote, the rollback puts back the old values\' exact bytes (UTF-8 à, no re-quoting) and keeps that line', async () => {
-		const edited = (data: Buffer) => Buffer.from(data.toString('latin1').replace('Caf\xE9 du coin', 'Caf\xE9 de la gare'), 'latin1');
-		const outcome = await rotate([target(false), failingAfter('another edit', () => writeFileSync(envPath, edited(readFileSync(envPath))))], secret(), log);
-		expect(outcome.findings.find((f) => f.targetKind === 'env-file' && f.step === 'rollback')).toMatchObject({ status: 'ok', summary: expect.stringMatching(/old value of POSTGRES_PASSWORD, DB_PASSWORD restored/) });
+	it("when another line changed after this run wrote, the rollback puts back the old values' exact bytes (UTF-8 à, no re-quoting) and keeps that line", async () => {
+		const edited = (data: Buffer) =>
+			Buffer.from(
+				data.toString('latin1').replace('Caf\xE9 du coin', 'Caf\xE9 de la gare'),
+				'latin1',
+			);
+		const outcome = await rotate(
+			[
+				target(false),
+				failingAfter('another edit', () => writeFileSync(envPath, edited(readFileSync(envPath)))),
+			],
+			secret(),
+			log,
+		);
+		expect(
+			outcome.findings.find((f) => f.targetKind === 'env-file' && f.step === 'rollback'),
+		).toMatchObject({
+			status: 'ok',
+			summary: expect.stringMatching(/old value of POSTGRES_PASSWORD, DB_PASSWORD restored/),
+		});
 		expect(readFileSync(envPath).equals(edited(ORIGINAL))).toBe(true);
 	});
 });

@@ -25,7 +25,6 @@ const run = randomBytes(3).toString('hex');
 let vault: VaultKvServer;
 let docker: Docker;
 
-
 beforeAll(async () => {
 	vault = await startVaultKv();
 	docker = new Docker({ socketPath: services().docker.socketPath });
@@ -37,7 +36,14 @@ afterAll(async () => {
 function workflow(parameters: Record<string, unknown>): WorkflowJson {
 	return {
 		nodes: [
-			{ id: 's', name: 'Start', type: 'test.start', typeVersion: 1, position: [0, 0], parameters: {} },
+			{
+				id: 's',
+				name: 'Start',
+				type: 'test.start',
+				typeVersion: 1,
+				position: [0, 0],
+				parameters: {},
+			},
 			{
 				id: 'r',
 				name: 'Rotate',
@@ -60,7 +66,14 @@ function workflow(parameters: Record<string, unknown>): WorkflowJson {
 function credentials(privateKey: string) {
 	const ssh = services().ssh;
 	return {
-		infraOpsSshApi: { host: ssh.host, port: ssh.port, username: ssh.username, authentication: 'privateKey', privateKey, hostKeyFingerprint: ssh.hostKeyFingerprint },
+		infraOpsSshApi: {
+			host: ssh.host,
+			port: ssh.port,
+			username: ssh.username,
+			authentication: 'privateKey',
+			privateKey,
+			hostKeyFingerprint: ssh.hostKeyFingerprint,
+		},
 		infraOpsVaultApi: { url: vault.url, token: vault.token, namespace: '', tls: 'system' },
 		infraOpsDockerApi: { connection: 'socket', socketPath: services().docker.socketPath },
 	};
@@ -69,7 +82,13 @@ function credentials(privateKey: string) {
 async function canLogin(privateKey: string): Promise<boolean> {
 	const { ssh } = services();
 	try {
-		const session = await openSsh({ host: ssh.host, port: ssh.port, username: ssh.username, privateKey, hostKeyFingerprints: [ssh.hostKeyFingerprint] });
+		const session = await openSsh({
+			host: ssh.host,
+			port: ssh.port,
+			username: ssh.username,
+			privateKey,
+			hostKeyFingerprints: [ssh.hostKeyFingerprint],
+		});
 		session.close();
 		return true;
 	} catch (error) {
@@ -84,7 +103,12 @@ const latest = (path: string) => {
 };
 
 /** A container that exits at once on SIGTERM, with a health check that passes or fails. */
-async function container(name: string, healthy: boolean, env: string[] = [], labels: Record<string, string> = {}) {
+async function container(
+	name: string,
+	healthy: boolean,
+	env: string[] = [],
+	labels: Record<string, string> = {},
+) {
 	const created = await docker.createContainer({
 		name,
 		Env: env,
@@ -92,14 +116,21 @@ async function container(name: string, healthy: boolean, env: string[] = [], lab
 		Image: services().docker.image,
 		Cmd: ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'],
 		HostConfig: { NetworkMode: 'none' },
-		Healthcheck: { Test: ['CMD', 'sh', '-c', healthy ? 'true' : 'false'], Interval: 500_000_000, Timeout: 1_000_000_000, Retries: 1, StartPeriod: 0 },
+		Healthcheck: {
+			Test: ['CMD', 'sh', '-c', healthy ? 'true' : 'false'],
+			Interval: 500_000_000,
+			Timeout: 1_000_000_000,
+			Retries: 1,
+			StartPeriod: 0,
+		},
 	});
 	await created.start();
 	return created;
 }
 
 describe('Rotate: SSH authorized key, with the new private key kept in Vault KV v2', () => {
-	const authorizedKeys = () => join(services().root, 'ssh', 'authorized_keys', services().ssh.username);
+	const authorizedKeys = () =>
+		join(services().root, 'ssh', 'authorized_keys', services().ssh.username);
 	let oldKey: ReturnType<typeof generateSecret>;
 
 	beforeEach(() => {
@@ -111,15 +142,28 @@ describe('Rotate: SSH authorized key, with the new private key kept in Vault KV 
 	it('adds the new key, logs in with it, stores it, then removes the old one; items and logs never hold the private key', async () => {
 		const before = readFileSync(authorizedKeys(), 'utf8');
 		const { outputs, error } = await runWorkflow({
-			workflow: workflow({ targetKinds: ['sshAuthorizedKey', 'vaultKv'], secretType: 'sshKey', authorizedKeysPath: authorizedKeys(), vaultPath: `deploy-${run}`, vaultField: 'privateKey' }),
+			workflow: workflow({
+				targetKinds: ['sshAuthorizedKey', 'vaultKv'],
+				secretType: 'sshKey',
+				authorizedKeysPath: authorizedKeys(),
+				vaultPath: `deploy-${run}`,
+				vaultField: 'privateKey',
+			}),
 			nodeTypes,
 			credentials: credentials(oldKey.value),
 		});
 		expect(error).toBeUndefined();
 		const findings = outputs.Rotate[0].map((i) => i.json);
 		expect(findings.map((f) => `${f.step} ${f.targetKind} ${f.status}`)).toEqual([
-			'create vault-kv ok', 'create ssh-authorized-key ok', 'set vault-kv ok', 'set ssh-authorized-key ok',
-			'test vault-kv ok', 'test ssh-authorized-key ok', 'finish vault-kv ok', 'finish ssh-authorized-key ok', 'summary summary ok',
+			'create vault-kv ok',
+			'create ssh-authorized-key ok',
+			'set vault-kv ok',
+			'set ssh-authorized-key ok',
+			'test vault-kv ok',
+			'test ssh-authorized-key ok',
+			'finish vault-kv ok',
+			'finish ssh-authorized-key ok',
+			'summary summary ok',
 		]);
 		const newKey = latest(`deploy-${run}`).data.privateKey as string;
 		expect(newKey).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----/);
@@ -127,7 +171,9 @@ describe('Rotate: SSH authorized key, with the new private key kept in Vault KV 
 		expect(await canLogin(oldKey.value)).toBe(false);
 		const after = readFileSync(authorizedKeys(), 'utf8');
 		// the harness's own key and every other line stay; the old key's line is replaced by the new one, options kept
-		expect(after.startsWith(before.replace(`no-agent-forwarding ${oldKey.publicKey}\n`, ''))).toBe(true);
+		expect(after.startsWith(before.replace(`no-agent-forwarding ${oldKey.publicKey}\n`, ''))).toBe(
+			true,
+		);
 		expect(after).not.toContain(oldKey.publicKey!.split(' ')[1]);
 		expect(after).toMatch(/\nno-agent-forwarding ssh-ed25519 \S+ n8n-infra-ops\n$/);
 		expect(findings[3].summary).toContain(findings[0].secretFingerprint as string);
@@ -141,7 +187,9 @@ describe('Rotate: SSH authorized key, with the new private key kept in Vault KV 
 	});
 
 	it('rolls back the key and the Vault secret when a dependent container does not come back healthy', async () => {
-		vault.versions.set(`secret/app-${run}`, [{ data: { privateKey: 'old-value', other: 'kept' }, created_time: new Date().toISOString() }]);
+		vault.versions.set(`secret/app-${run}`, [
+			{ data: { privateKey: 'old-value', other: 'kept' }, created_time: new Date().toISOString() },
+		]);
 		const name = `unhealthy-${run}`;
 		const box = await container(name, false);
 		try {
@@ -161,14 +209,22 @@ describe('Rotate: SSH authorized key, with the new private key kept in Vault KV 
 				credentials: credentials(oldKey.value),
 			});
 			const findings = outputs.Rotate[0].map((i) => i.json);
-			expect(findings.find((f) => f.status === 'critical' && f.step === 'test')).toMatchObject({ targetKind: 'containers' });
-			expect(findings.find((f) => f.step === 'test' && f.targetKind === 'containers')!.summary).toMatch(/did not come back healthy within 6 s \(state running\/unhealthy\)/);
-			expect(findings.filter((f) => f.step === 'rollback').map((f) => `${f.targetKind} ${f.status}`)).toEqual(['ssh-authorized-key ok', 'vault-kv ok', 'containers ok']);
+			expect(findings.find((f) => f.status === 'critical' && f.step === 'test')).toMatchObject({
+				targetKind: 'containers',
+			});
+			expect(
+				findings.find((f) => f.step === 'test' && f.targetKind === 'containers')!.summary,
+			).toMatch(/did not come back healthy within 6 s \(state running\/unhealthy\)/);
+			expect(
+				findings.filter((f) => f.step === 'rollback').map((f) => `${f.targetKind} ${f.status}`),
+			).toEqual(['ssh-authorized-key ok', 'vault-kv ok', 'containers ok']);
 			expect(findings.at(-1)).toMatchObject({ status: 'critical', rolledBack: true });
 			expect(readFileSync(authorizedKeys(), 'utf8')).toBe(before);
 			expect(await canLogin(oldKey.value)).toBe(true);
 			// Vault: the new version, then the old data written back on top of it
-			expect(vault.versions.get(`secret/app-${run}`)!.map((v) => v.data.privateKey === 'old-value')).toEqual([true, false, true]);
+			expect(
+				vault.versions.get(`secret/app-${run}`)!.map((v) => v.data.privateKey === 'old-value'),
+			).toEqual([true, false, true]);
 			expect(latest(`app-${run}`).data).toEqual({ privateKey: 'old-value', other: 'kept' });
 		} finally {
 			await box.remove({ force: true });
@@ -178,32 +234,61 @@ describe('Rotate: SSH authorized key, with the new private key kept in Vault KV 
 	it('refuses a password secret for an SSH key, and a key the file does not list, before changing anything', async () => {
 		const other = generateSecret({ kind: 'sshKey', algorithm: 'ed25519' });
 		const before = readFileSync(authorizedKeys(), 'utf8');
-		const wrongType = await runWorkflow({ workflow: workflow({ targetKinds: ['sshAuthorizedKey'], secretType: 'password', authorizedKeysPath: authorizedKeys() }), nodeTypes, credentials: credentials(oldKey.value) });
+		const wrongType = await runWorkflow({
+			workflow: workflow({
+				targetKinds: ['sshAuthorizedKey'],
+				secretType: 'password',
+				authorizedKeysPath: authorizedKeys(),
+			}),
+			nodeTypes,
+			credentials: credentials(oldKey.value),
+		});
 		expect(wrongType.outputs.Rotate[0][0].json.summary).toMatch(/needs an SSH key pair/);
-		const unlisted = await runWorkflow({ workflow: workflow({ targetKinds: ['sshAuthorizedKey'], secretType: 'sshKey', authorizedKeysPath: authorizedKeys() }), nodeTypes, credentials: credentials(other.value) });
-		expect(unlisted.outputs.Rotate[0][0].json).toMatchObject({ step: 'create', status: 'critical' });
+		const unlisted = await runWorkflow({
+			workflow: workflow({
+				targetKinds: ['sshAuthorizedKey'],
+				secretType: 'sshKey',
+				authorizedKeysPath: authorizedKeys(),
+			}),
+			nodeTypes,
+			credentials: credentials(other.value),
+		});
+		expect(unlisted.outputs.Rotate[0][0].json).toMatchObject({
+			step: 'create',
+			status: 'critical',
+		});
 		expect(readFileSync(authorizedKeys(), 'utf8')).toBe(before);
 	});
 });
 
-describe('Vault KV v2 target against a local server answering as Vault\'s documented KV v2 API', () => {
-	const api = () => ({ baseUrl: vault.url, headers: { 'x-vault-token': vault.token }, tls: { mode: 'system' as const } });
+describe("Vault KV v2 target against a local server answering as Vault's documented KV v2 API", () => {
+	const api = () => ({
+		baseUrl: vault.url,
+		headers: { 'x-vault-token': vault.token },
+		tls: { mode: 'system' as const },
+	});
 
 	it('refuses to overwrite a version written after create (check-and-set), and says why', async () => {
 		const path = `cas-${run}`;
-		vault.versions.set(`secret/${path}`, [{ data: { password: 'v1' }, created_time: new Date().toISOString() }]);
+		vault.versions.set(`secret/${path}`, [
+			{ data: { password: 'v1' }, created_time: new Date().toISOString() },
+		]);
 		const target = new VaultKvTarget({ api: api(), mount: 'secret', path, field: 'password' });
 		const secret = generateSecret({ kind: 'token', bytes: 16, encoding: 'hex' });
 		await target.create();
 		// someone else writes version 2 meanwhile
-		vault.versions.get(`secret/${path}`)!.push({ data: { password: 'v2' }, created_time: new Date().toISOString() });
+		vault.versions
+			.get(`secret/${path}`)!
+			.push({ data: { password: 'v2' }, created_time: new Date().toISOString() });
 		await expect(target.set(secret)).rejects.toMatchObject({
 			message: expect.stringContaining('check-and-set parameter did not match the current version'),
 			hint: expect.stringContaining('run the rotation again'),
 		});
 		expect(vault.versions.get(`secret/${path}`)!.map((v) => v.data.password)).toEqual(['v1', 'v2']);
 		// the request carried cas=1, the version create saw
-		const write = vault.requests.filter((r) => r.method === 'POST' && r.path === `/v1/secret/data/${path}`).at(-1)!;
+		const write = vault.requests
+			.filter((r) => r.method === 'POST' && r.path === `/v1/secret/data/${path}`)
+			.at(-1)!;
 		expect(JSON.parse(write.body).options).toEqual({ cas: 1 });
 	});
 
@@ -211,7 +296,11 @@ describe('Vault KV v2 target against a local server answering as Vault\'s docume
 		const path = `deleted-${run}`;
 		vault.versions.set(`secret/${path}`, [
 			{ data: { password: 'v1' }, created_time: new Date().toISOString() },
-			{ data: { password: 'v2' }, created_time: new Date().toISOString(), deletion_time: new Date().toISOString() },
+			{
+				data: { password: 'v2' },
+				created_time: new Date().toISOString(),
+				deletion_time: new Date().toISOString(),
+			},
 		]);
 		const target = new VaultKvTarget({ api: api(), mount: 'secret', path, field: 'password' });
 		const secret = generateSecret({ kind: 'token', bytes: 16, encoding: 'hex' });
@@ -234,8 +323,15 @@ describe('Vault KV v2 target against a local server answering as Vault\'s docume
 		expect(vault.versions.get(`secret/${path}`)).toHaveLength(1);
 		expect(await target.rollback()).toMatch(/removed/);
 		expect(vault.versions.has(`secret/${path}`)).toBe(false);
-		const refused = new VaultKvTarget({ api: { ...api(), headers: { 'x-vault-token': 'wrong' } }, mount: 'secret', path, field: 'password' });
-		await expect(refused.create()).rejects.toMatchObject({ message: expect.stringContaining('permission denied') });
+		const refused = new VaultKvTarget({
+			api: { ...api(), headers: { 'x-vault-token': 'wrong' } },
+			mount: 'secret',
+			path,
+			field: 'password',
+		});
+		await expect(refused.create()).rejects.toMatchObject({
+			message: expect.stringContaining('permission denied'),
+		});
 	});
 });
 
@@ -246,13 +342,23 @@ describe('Rotate: dependent containers through the Docker API', () => {
 		try {
 			const startedBefore = (await box.inspect()).State.StartedAt;
 			const { outputs } = await runWorkflow({
-				workflow: workflow({ targetKinds: ['vaultKv', 'containers'], secretType: 'token', vaultPath: `tok-${run}`, vaultField: 'token', containerNames: name, containerAction: 'restart', healthTimeout: 30 }),
+				workflow: workflow({
+					targetKinds: ['vaultKv', 'containers'],
+					secretType: 'token',
+					vaultPath: `tok-${run}`,
+					vaultField: 'token',
+					containerNames: name,
+					containerAction: 'restart',
+					healthTimeout: 30,
+				}),
 				nodeTypes,
 				credentials: credentials(services().ssh.privateKey),
 			});
 			const findings = outputs.Rotate[0].map((i) => i.json);
 			expect(findings.at(-1)).toMatchObject({ status: 'ok', rotated: true });
-			expect(findings.find((f) => f.step === 'test' && f.targetKind === 'containers')!.summary).toContain(`${name} running/healthy`);
+			expect(
+				findings.find((f) => f.step === 'test' && f.targetKind === 'containers')!.summary,
+			).toContain(`${name} running/healthy`);
 			expect((await box.inspect()).State.StartedAt).not.toBe(startedBefore);
 			expect(latest(`tok-${run}`).version).toBe(1);
 			// Vault saw the token in the write only, over the wire, and the items do not have it
@@ -264,15 +370,29 @@ describe('Rotate: dependent containers through the Docker API', () => {
 });
 
 describe('Rotate: dependent containers recreated with the new secret', () => {
-	const env = (old: string) => [`POSTGRES_PASSWORD=${old}`, `DATABASE_URL=postgres://app:${old}@db:5432/app`, 'OTHER=keep'];
+	const env = (old: string) => [
+		`POSTGRES_PASSWORD=${old}`,
+		`DATABASE_URL=postgres://app:${old}@db:5432/app`,
+		'OTHER=keep',
+	];
 
 	it('recreates them with the new value in the named key and inside other variables, keeping labels; the old container goes at finish', async () => {
 		const name = `recreate-${run}`;
-		const before = await container(name, true, env('old-secret-123'), { 'com.docker.compose.service': 'db' });
+		const before = await container(name, true, env('old-secret-123'), {
+			'com.docker.compose.service': 'db',
+		});
 		const oldId = before.id;
 		try {
 			const { outputs } = await runWorkflow({
-				workflow: workflow({ targetKinds: ['vaultKv', 'containers'], secretType: 'password', vaultPath: `re-${run}`, vaultField: 'password', containerNames: name, containerEnvKeys: 'POSTGRES_PASSWORD', healthTimeout: 30 }),
+				workflow: workflow({
+					targetKinds: ['vaultKv', 'containers'],
+					secretType: 'password',
+					vaultPath: `re-${run}`,
+					vaultField: 'password',
+					containerNames: name,
+					containerEnvKeys: 'POSTGRES_PASSWORD',
+					healthTimeout: 30,
+				}),
 				nodeTypes,
 				credentials: credentials(services().ssh.privateKey),
 			});
@@ -289,7 +409,10 @@ describe('Rotate: dependent containers recreated with the new secret', () => {
 			expect(output.text()).toContain('secret rotation set containers');
 			expect(output.text()).not.toContain(secret);
 		} finally {
-			await docker.getContainer(name).remove({ force: true }).catch(() => undefined);
+			await docker
+				.getContainer(name)
+				.remove({ force: true })
+				.catch(() => undefined);
 		}
 	});
 
@@ -299,20 +422,43 @@ describe('Rotate: dependent containers recreated with the new secret', () => {
 		const envFile = join(services().ssh.dataDir, `containers-${run}.env`);
 		writeFileSync(envFile, `POSTGRES_PASSWORD=${old}\n`);
 		// as compose passes it to supabase-auth: no POSTGRES_PASSWORD, the value inside a URL only
-		const box = await container(name, true, [`GOTRUE_DB_DATABASE_URL=postgres://auth:${old}@db:5432/postgres`, 'OTHER=keep']);
+		const box = await container(name, true, [
+			`GOTRUE_DB_DATABASE_URL=postgres://auth:${old}@db:5432/postgres`,
+			'OTHER=keep',
+		]);
 		try {
 			const alone = await runWorkflow({
-				workflow: workflow({ targetKinds: ['containers'], secretType: 'password', containerNames: name, containerEnvKeys: 'POSTGRES_PASSWORD', healthTimeout: 30 }),
+				workflow: workflow({
+					targetKinds: ['containers'],
+					secretType: 'password',
+					containerNames: name,
+					containerEnvKeys: 'POSTGRES_PASSWORD',
+					healthTimeout: 30,
+				}),
 				nodeTypes,
 				credentials: credentials(services().ssh.privateKey),
 			});
 			const refused = alone.outputs.Rotate[0].map((i) => i.json);
-			expect(refused.map((f) => `${f.step} ${f.status}`)).toEqual(['create critical', 'summary critical']);
-			expect(refused[0].summary).toContain(`Recreating ${name} would not change the secret: none of POSTGRES_PASSWORD is set, and the current value is not known`);
+			expect(refused.map((f) => `${f.step} ${f.status}`)).toEqual([
+				'create critical',
+				'summary critical',
+			]);
+			expect(refused[0].summary).toContain(
+				`Recreating ${name} would not change the secret: none of POSTGRES_PASSWORD is set, and the current value is not known`,
+			);
 			expect((await docker.getContainer(name).inspect()).Id).toBe(box.id);
 
 			const { outputs } = await runWorkflow({
-				workflow: workflow({ targetKinds: ['envFile', 'containers'], secretType: 'password', envPaths: envFile, envKeys: 'POSTGRES_PASSWORD', envBackup: false, containerNames: name, containerEnvKeys: 'POSTGRES_PASSWORD', healthTimeout: 30 }),
+				workflow: workflow({
+					targetKinds: ['envFile', 'containers'],
+					secretType: 'password',
+					envPaths: envFile,
+					envKeys: 'POSTGRES_PASSWORD',
+					envBackup: false,
+					containerNames: name,
+					containerEnvKeys: 'POSTGRES_PASSWORD',
+					healthTimeout: 30,
+				}),
 				nodeTypes,
 				credentials: credentials(services().ssh.privateKey),
 			});
@@ -321,10 +467,18 @@ describe('Rotate: dependent containers recreated with the new secret', () => {
 			const secret = readFileSync(envFile, 'utf8').replace(/^POSTGRES_PASSWORD=|\n$/g, '');
 			expect(secret).not.toBe(old);
 			const info = await docker.getContainer(name).inspect();
-			expect(info.Config.Env).toEqual(expect.arrayContaining([`GOTRUE_DB_DATABASE_URL=postgres://auth:${secret}@db:5432/postgres`, 'OTHER=keep']));
+			expect(info.Config.Env).toEqual(
+				expect.arrayContaining([
+					`GOTRUE_DB_DATABASE_URL=postgres://auth:${secret}@db:5432/postgres`,
+					'OTHER=keep',
+				]),
+			);
 			expect(JSON.stringify(outputs)).not.toContain(secret);
 		} finally {
-			await docker.getContainer(name).remove({ force: true }).catch(() => undefined);
+			await docker
+				.getContainer(name)
+				.remove({ force: true })
+				.catch(() => undefined);
 			rmSync(envFile, { force: true });
 		}
 	});
@@ -338,26 +492,50 @@ describe('Rotate: dependent containers recreated with the new secret', () => {
 			Env: env('old-secret-456'),
 			Cmd: ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'],
 			HostConfig: { NetworkMode: 'none' },
-			Healthcheck: { Test: ['CMD', 'sh', '-c', 'test "$POSTGRES_PASSWORD" = old-secret-456'], Interval: 500_000_000, Timeout: 1_000_000_000, Retries: 1, StartPeriod: 0 },
+			Healthcheck: {
+				Test: ['CMD', 'sh', '-c', 'test "$POSTGRES_PASSWORD" = old-secret-456'],
+				Interval: 500_000_000,
+				Timeout: 1_000_000_000,
+				Retries: 1,
+				StartPeriod: 0,
+			},
 		});
 		await created.start();
 		try {
-			for (let i = 0; i < 20 && (await created.inspect()).State.Health?.Status !== 'healthy'; i++) await new Promise((r) => setTimeout(r, 500));
+			for (let i = 0; i < 20 && (await created.inspect()).State.Health?.Status !== 'healthy'; i++)
+				await new Promise((r) => setTimeout(r, 500));
 			const { outputs } = await runWorkflow({
-				workflow: workflow({ targetKinds: ['containers'], secretType: 'password', containerNames: name, containerEnvKeys: 'POSTGRES_PASSWORD', healthTimeout: 6 }),
+				workflow: workflow({
+					targetKinds: ['containers'],
+					secretType: 'password',
+					containerNames: name,
+					containerEnvKeys: 'POSTGRES_PASSWORD',
+					healthTimeout: 6,
+				}),
 				nodeTypes,
 				credentials: credentials(services().ssh.privateKey),
 			});
 			const findings = outputs.Rotate[0].map((i) => i.json);
-			expect(findings.map((f) => `${f.step} ${f.status}`)).toEqual(['create ok', 'set ok', 'test critical', 'rollback ok', 'summary critical']);
+			expect(findings.map((f) => `${f.step} ${f.status}`)).toEqual([
+				'create ok',
+				'set ok',
+				'test critical',
+				'rollback ok',
+				'summary critical',
+			]);
 			const info = await docker.getContainer(name).inspect();
 			expect(info.Id).toBe(created.id);
 			expect(info.State).toMatchObject({ Running: true, Health: { Status: 'healthy' } });
 			expect(info.Config.Env).toEqual(expect.arrayContaining(env('old-secret-456')));
-			const leftovers = (await docker.listContainers({ all: true })).filter((c) => c.Names.some((n) => n.includes(`${name}-infra-ops-old-`)));
+			const leftovers = (await docker.listContainers({ all: true })).filter((c) =>
+				c.Names.some((n) => n.includes(`${name}-infra-ops-old-`)),
+			);
 			expect(leftovers).toEqual([]);
 		} finally {
-			await docker.getContainer(name).remove({ force: true }).catch(() => undefined);
+			await docker
+				.getContainer(name)
+				.remove({ force: true })
+				.catch(() => undefined);
 		}
 	});
 });
@@ -375,23 +553,39 @@ async function freePort(): Promise<number> {
 describe('Rotate: Docker swarm secret on a real swarm service', () => {
 	it('says clearly when the engine is not in swarm mode', async () => {
 		const { outputs } = await runWorkflow({
-			workflow: workflow({ targetKinds: ['swarmSecret'], secretType: 'token', swarmSecretName: 'db_password', swarmServices: 'db' }),
+			workflow: workflow({
+				targetKinds: ['swarmSecret'],
+				secretType: 'token',
+				swarmSecretName: 'db_password',
+				swarmServices: 'db',
+			}),
 			nodeTypes,
 			credentials: credentials(services().ssh.privateKey),
 		});
 		expect(outputs.Rotate[0][0].json).toMatchObject({ step: 'create', status: 'critical' });
-		expect(outputs.Rotate[0][0].json.summary).toMatch(/is not in swarm mode \(node state "inactive"\)/);
+		expect(outputs.Rotate[0][0].json.summary).toMatch(
+			/is not in swarm mode \(node state "inactive"\)/,
+		);
 	});
 
 	async function swarmService(base: string, service: string) {
-		const old = (await docker.createSecret({ Name: base, Data: Buffer.from('old-secret').toString('base64') } as never)) as unknown as { id: string };
+		const old = (await docker.createSecret({
+			Name: base,
+			Data: Buffer.from('old-secret').toString('base64'),
+		} as never)) as unknown as { id: string };
 		await docker.createService({
 			Name: service,
 			TaskTemplate: {
 				ContainerSpec: {
 					Image: services().docker.image,
 					Command: ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'],
-					Secrets: [{ SecretID: old.id, SecretName: base, File: { Name: 'db_password', UID: '0', GID: '0', Mode: 0o400 } }],
+					Secrets: [
+						{
+							SecretID: old.id,
+							SecretName: base,
+							File: { Name: 'db_password', UID: '0', GID: '0', Mode: 0o400 },
+						},
+					],
 				},
 				RestartPolicy: { Condition: 'none' },
 			},
@@ -402,8 +596,12 @@ describe('Rotate: Docker swarm secret on a real swarm service', () => {
 	}
 
 	async function readSecretInTask(service: string): Promise<string> {
-		const [task] = (await docker.listTasks({ filters: { service: [service], 'desired-state': ['running'] } })) as Array<{ Status: { ContainerStatus: { ContainerID: string } } }>;
-		const exec = await docker.getContainer(task.Status.ContainerStatus.ContainerID).exec({ Cmd: ['cat', '/run/secrets/db_password'], AttachStdout: true, AttachStderr: true });
+		const [task] = (await docker.listTasks({
+			filters: { service: [service], 'desired-state': ['running'] },
+		})) as Array<{ Status: { ContainerStatus: { ContainerID: string } } }>;
+		const exec = await docker
+			.getContainer(task.Status.ContainerStatus.ContainerID)
+			.exec({ Cmd: ['cat', '/run/secrets/db_password'], AttachStdout: true, AttachStderr: true });
 		const stream = await exec.start({ hijack: true, stdin: false });
 		return await new Promise<string>((resolve) => {
 			const chunks: Buffer[] = [];
@@ -413,23 +611,38 @@ describe('Rotate: Docker swarm secret on a real swarm service', () => {
 	}
 
 	it('creates a versioned secret, rolls the service onto it (same file), removes the old one; rolls back when a later target fails', async () => {
-		await docker.swarmInit({ AdvertiseAddr: '127.0.0.1', ListenAddr: `127.0.0.1:${await freePort()}` });
+		await docker.swarmInit({
+			AdvertiseAddr: '127.0.0.1',
+			ListenAddr: `127.0.0.1:${await freePort()}`,
+		});
 		try {
 			const base = `db_password_${run}`;
 			const service = `db-${run}`;
 			await swarmService(base, service);
 			const { outputs } = await runWorkflow({
-				workflow: workflow({ targetKinds: ['swarmSecret', 'vaultKv'], secretType: 'token', swarmSecretName: base, swarmServices: service, vaultPath: `swarm-${run}`, vaultField: 'token', healthTimeout: 90 }),
+				workflow: workflow({
+					targetKinds: ['swarmSecret', 'vaultKv'],
+					secretType: 'token',
+					swarmSecretName: base,
+					swarmServices: service,
+					vaultPath: `swarm-${run}`,
+					vaultField: 'token',
+					healthTimeout: 90,
+				}),
 				nodeTypes,
 				credentials: credentials(services().ssh.privateKey),
 			});
 			const findings = outputs.Rotate[0].map((i) => i.json);
-			expect(findings.map((f) => `${f.step} ${f.targetKind} ${f.status}`)).toContain('finish swarm-secret ok');
+			expect(findings.map((f) => `${f.step} ${f.targetKind} ${f.status}`)).toContain(
+				'finish swarm-secret ok',
+			);
 			expect(findings.at(-1)).toMatchObject({ status: 'ok', rotated: true });
 			const token = latest(`swarm-${run}`).data.token as string;
 			const secrets = (await docker.listSecrets()) as Array<{ ID: string; Spec: { Name: string } }>;
 			const current = secrets.filter((x) => x.Spec.Name.startsWith(base));
-			expect(current.map((x) => x.Spec.Name)).toEqual([expect.stringMatching(new RegExp(`^${base}_v\\d+$`))]);
+			expect(current.map((x) => x.Spec.Name)).toEqual([
+				expect.stringMatching(new RegExp(`^${base}_v\\d+$`)),
+			]);
 			// the running task reads the new secret at the same path
 			expect(await readSecretInTask(service)).toContain(token);
 			expect(JSON.stringify(outputs)).not.toContain(token);
@@ -441,14 +654,26 @@ describe('Rotate: Docker swarm secret on a real swarm service', () => {
 			const box = await container(name, false);
 			try {
 				const failed = await runWorkflow({
-					workflow: workflow({ targetKinds: ['swarmSecret', 'containers'], secretType: 'token', swarmSecretName: base, swarmServices: service, containerNames: name, containerAction: 'restart', healthTimeout: 20 }),
+					workflow: workflow({
+						targetKinds: ['swarmSecret', 'containers'],
+						secretType: 'token',
+						swarmSecretName: base,
+						swarmServices: service,
+						containerNames: name,
+						containerAction: 'restart',
+						healthTimeout: 20,
+					}),
 					nodeTypes,
 					credentials: credentials(services().ssh.privateKey),
 				});
 				const steps = failed.outputs.Rotate[0].map((i) => i.json);
-				expect(steps.filter((f) => f.step === 'rollback').map((f) => `${f.targetKind} ${f.status}`)).toEqual(['swarm-secret ok', 'containers ok']);
+				expect(
+					steps.filter((f) => f.step === 'rollback').map((f) => `${f.targetKind} ${f.status}`),
+				).toEqual(['swarm-secret ok', 'containers ok']);
 				expect(steps.at(-1)).toMatchObject({ status: 'critical', rolledBack: true });
-				const after = ((await docker.listSecrets()) as Array<{ ID: string; Spec: { Name: string } }>).filter((x) => x.Spec.Name.startsWith(base));
+				const after = (
+					(await docker.listSecrets()) as Array<{ ID: string; Spec: { Name: string } }>
+				).filter((x) => x.Spec.Name.startsWith(base));
 				expect(after.map((x) => x.ID)).toEqual(current.map((x) => x.ID));
 				expect(await readSecretInTask(service)).toContain(token);
 			} finally {

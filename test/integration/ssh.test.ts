@@ -11,7 +11,12 @@ import { services } from '../harness/services';
  * destroyed. Cutting on the first reply after arming (instead of after a timer) puts the cut at the
  * same protocol step however loaded the machine is.
  */
-async function cuttingProxy(): Promise<{ port: number; arm: () => void; cuts: () => number; close: () => Promise<void> }> {
+async function cuttingProxy(): Promise<{
+	port: number;
+	arm: () => void;
+	cuts: () => number;
+	close: () => Promise<void>;
+}> {
 	const { ssh } = services();
 	const sockets = new Set<Socket>();
 	let armed = false;
@@ -74,7 +79,9 @@ describe('SSH transport (real sshd)', () => {
 	it('times out a command that hangs, and the session stays usable', async () => {
 		await withSsh(keyConnection(), async (session) => {
 			const started = Date.now();
-			await expect(session.exec('sleep 30', { timeoutMs: 500 })).rejects.toThrow(/timed out after 500 ms/);
+			await expect(session.exec('sleep 30', { timeoutMs: 500 })).rejects.toThrow(
+				/timed out after 500 ms/,
+			);
 			expect(Date.now() - started).toBeLessThan(5_000);
 			expect((await session.exec('echo still')).stdout).toBe('still\n');
 		});
@@ -82,7 +89,9 @@ describe('SSH transport (real sshd)', () => {
 
 	it('refuses a host whose key does not match the pinned fingerprint, naming the key it saw', async () => {
 		const wrong = 'SHA256:' + 'A'.repeat(43);
-		const error = await openSsh(keyConnection({ hostKeyFingerprints: [wrong] })).catch((e: unknown) => e);
+		const error = await openSsh(keyConnection({ hostKeyFingerprints: [wrong] })).catch(
+			(e: unknown) => e,
+		);
 		expect(error).toBeInstanceOf(HostKeyMismatchError);
 		expect((error as Error).message).toContain(services().ssh.hostKeyFingerprint);
 		expect((error as Error).message).toMatch(/refusing to connect/);
@@ -101,20 +110,32 @@ describe('SSH transport (real sshd)', () => {
 		await withSsh(sshConnectionFrom(data), async (session) => {
 			expect((await session.exec('id -un')).stdout.trim()).toBe(ssh.passwordUser);
 		});
-		await expect(openSsh(sshConnectionFrom({ ...data, password: 'wrong' }))).rejects.toThrow(/authentication failed \(password refused\)/);
+		await expect(openSsh(sshConnectionFrom({ ...data, password: 'wrong' }))).rejects.toThrow(
+			/authentication failed \(password refused\)/,
+		);
 	});
 
 	it('reports a closed port as nothing listening', async () => {
-		await expect(openSsh(keyConnection({ port: 1 }))).rejects.toThrow(/Cannot reach SSH .*ECONNREFUSED/);
+		await expect(openSsh(keyConnection({ port: 1 }))).rejects.toThrow(
+			/Cannot reach SSH .*ECONNREFUSED/,
+		);
 	});
 
 	it('writes atomically: content replaced, mode and owner kept, no temp file left', async () => {
 		const dir = `${services().ssh.dataDir}/atomic-${Date.now()}`;
 		await withSsh(keyConnection(), async (session) => {
-			expect((await session.exec(`mkdir -p '${dir}' && printf 'old\\n' > '${dir}/app.env' && chmod 640 '${dir}/app.env'`)).code).toBe(0);
+			expect(
+				(
+					await session.exec(
+						`mkdir -p '${dir}' && printf 'old\\n' > '${dir}/app.env' && chmod 640 '${dir}/app.env'`,
+					)
+				).code,
+			).toBe(0);
 			await session.writeFileAtomic(`${dir}/app.env`, 'NEW=1\n');
 			expect((await session.readFile(`${dir}/app.env`)).toString()).toBe('NEW=1\n');
-			expect((await session.exec(`stat -c %a '${dir}/app.env'; ls -A '${dir}'`)).stdout).toBe('640\napp.env\n');
+			expect((await session.exec(`stat -c %a '${dir}/app.env'; ls -A '${dir}'`)).stdout).toBe(
+				'640\napp.env\n',
+			);
 
 			await session.writeFileAtomic(`${dir}/new.yml`, Buffer.alloc(200_000, 'x'), { mode: 0o600 });
 			const stats = await session.stat(`${dir}/new.yml`);
@@ -132,7 +153,10 @@ describe('SSH transport (real sshd)', () => {
 		try {
 			await session.exec(`mkdir -p '${dir}' && printf 'intact\\n' > '${dir}/dynamic.yml'`);
 			await session.stat(dir);
-			const write = session.writeFileAtomic(`${dir}/dynamic.yml`, Buffer.alloc(8 * 1024 * 1024, 'y'));
+			const write = session.writeFileAtomic(
+				`${dir}/dynamic.yml`,
+				Buffer.alloc(8 * 1024 * 1024, 'y'),
+			);
 			proxy.arm();
 			await expect(write).rejects.toThrow(/closed/);
 			expect(proxy.cuts()).toBe(1);
@@ -145,7 +169,7 @@ describe('SSH transport (real sshd)', () => {
 		});
 	});
 
-	it('a read or stat in flight when the connection drops (cut by the network after the read\'s first reply) fails saying the connection closed, instead of waiting forever', async () => {
+	it("a read or stat in flight when the connection drops (cut by the network after the read's first reply) fails saying the connection closed, instead of waiting forever", async () => {
 		const dir = `${services().ssh.dataDir}/cut-read-${Date.now()}`;
 		const proxy = await cuttingProxy();
 		const session = await openSsh(keyConnection({ host: '127.0.0.1', port: proxy.port }));
@@ -182,7 +206,7 @@ describe('SSH transport (real sshd)', () => {
 		}
 	}, 15_000);
 
-	it('streams a command\'s stdout (tar of a folder) and reports its exit status', async () => {
+	it("streams a command's stdout (tar of a folder) and reports its exit status", async () => {
 		const dir = `${services().ssh.dataDir}/stream-${Date.now()}`;
 		await withSsh(keyConnection(), async (session) => {
 			await session.exec(`mkdir -p '${dir}' && head -c 3000000 /dev/urandom > '${dir}/blob'`);

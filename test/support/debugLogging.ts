@@ -10,8 +10,16 @@ process.env.N8N_LOG_LEVEL = 'debug';
 const printed: string[] = [];
 
 // jest's consoles are Node Consoles over streams of their own, exposed as _stdout/_stderr
-const consoleStreams = console as unknown as { _stdout?: NodeJS.WritableStream; _stderr?: NodeJS.WritableStream };
-for (const stream of new Set([process.stdout, process.stderr, consoleStreams._stdout, consoleStreams._stderr])) {
+const consoleStreams = console as unknown as {
+	_stdout?: NodeJS.WritableStream;
+	_stderr?: NodeJS.WritableStream;
+};
+for (const stream of new Set([
+	process.stdout,
+	process.stderr,
+	consoleStreams._stdout,
+	consoleStreams._stderr,
+])) {
 	if (!stream) continue;
 	const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
 	stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {

@@ -4,8 +4,21 @@ import { Client } from 'pg';
 import type { PostgresInfo } from '../harness/services';
 
 /** Resolves to true when `user`/`password` can log in to `database`; false on a refused login only. */
-export async function canLogin(server: Pick<PostgresInfo, 'host' | 'port'>, user: string, password: string, database = 'postgres'): Promise<boolean> {
-	const client = new Client({ host: server.host, port: server.port, user, password, database, ssl: { rejectUnauthorized: false }, connectionTimeoutMillis: 5_000 });
+export async function canLogin(
+	server: Pick<PostgresInfo, 'host' | 'port'>,
+	user: string,
+	password: string,
+	database = 'postgres',
+): Promise<boolean> {
+	const client = new Client({
+		host: server.host,
+		port: server.port,
+		user,
+		password,
+		database,
+		ssl: { rejectUnauthorized: false },
+		connectionTimeoutMillis: 5_000,
+	});
 	try {
 		await client.connect();
 		await client.query('select 1');

@@ -23,7 +23,11 @@ export function referenceAvailable(): boolean {
 
 type Entry = Record<string, unknown> & { name: string };
 interface LoadedConfig {
-	http?: { routers?: Record<string, Record<string, unknown>>; services?: Record<string, Record<string, unknown>>; middlewares?: Record<string, Record<string, unknown>> };
+	http?: {
+		routers?: Record<string, Record<string, unknown>>;
+		services?: Record<string, Record<string, unknown>>;
+		middlewares?: Record<string, Record<string, unknown>>;
+	};
 }
 type Counts = Record<string, { total: number; errors: number; warnings: number }>;
 
@@ -64,7 +68,11 @@ interface FileSnapshot {
 
 const qualify = (name: string) => (name.includes('@') ? name : `${name}@file`);
 
-function loadFolder(dir: string, failRouters: Set<string>, recorded: { middlewares: Entry[]; services: Entry[] }): FileSnapshot | undefined {
+function loadFolder(
+	dir: string,
+	failRouters: Set<string>,
+	recorded: { middlewares: Entry[]; services: Entry[] },
+): FileSnapshot | undefined {
 	let mtimeMs = 0;
 	const configs: LoadedConfig[] = [];
 	for (const name of fs.readdirSync(dir).sort()) {
@@ -91,24 +99,42 @@ function loadFolder(dir: string, failRouters: Set<string>, recorded: { middlewar
 			if (middlewares.some((e) => e.name === `${name}@file`)) continue;
 			// Traefik matches the file's key case-insensitively and its API serves the option's JSON name
 			const type = MIDDLEWARE_TYPES.find((t) => t.toLowerCase() === key.toLowerCase()) ?? key;
-			middlewares.push({ [type]: m?.[key], name: `${name}@file`, provider: 'file', status: 'enabled', type: type.toLowerCase(), usedBy: [] });
+			middlewares.push({
+				[type]: m?.[key],
+				name: `${name}@file`,
+				provider: 'file',
+				status: 'enabled',
+				type: type.toLowerCase(),
+				usedBy: [],
+			});
 		}
 		for (const [name, s] of Object.entries(config.http?.services ?? {})) {
 			if (services.some((e) => e.name === `${name}@file`)) continue;
-			services.push({ ...s, name: `${name}@file`, provider: 'file', status: 'enabled', type: Object.keys(s ?? {})[0]?.toLowerCase() ?? 'unknown', usedBy: [] });
+			services.push({
+				...s,
+				name: `${name}@file`,
+				provider: 'file',
+				status: 'enabled',
+				type: Object.keys(s ?? {})[0]?.toLowerCase() ?? 'unknown',
+				usedBy: [],
+			});
 		}
 	}
-	const known = (list: Entry[], extra: Entry[], ref: string) => [...list, ...extra].some((e) => e.name === qualify(ref)) || ref.endsWith('@internal');
+	const known = (list: Entry[], extra: Entry[], ref: string) =>
+		[...list, ...extra].some((e) => e.name === qualify(ref)) || ref.endsWith('@internal');
 	for (const config of configs) {
 		for (const [name, r] of Object.entries(config.http?.routers ?? {})) {
 			if (routers.some((e) => e.name === `${name}@file`)) continue;
 			const errors: string[] = [];
 			const service = String(r.service ?? '');
-			if (!known(services, recorded.services, service)) errors.push(`the service "${qualify(service)}" does not exist`);
+			if (!known(services, recorded.services, service))
+				errors.push(`the service "${qualify(service)}" does not exist`);
 			for (const m of (r.middlewares as string[] | undefined) ?? []) {
-				if (!known(middlewares, recorded.middlewares, m)) errors.push(`middleware "${qualify(m)}" does not exist`);
+				if (!known(middlewares, recorded.middlewares, m))
+					errors.push(`middleware "${qualify(m)}" does not exist`);
 			}
-			if (failRouters.has(name)) errors.push(`error while building router ${name}@file: backend rejected the configuration`);
+			if (failRouters.has(name))
+				errors.push(`error while building router ${name}@file: backend rejected the configuration`);
 			// As Traefik's router manager leaves the runtime router the API serves (pkg/server/router
 			// buildHTTPHandler): middlewares and service qualified with the provider. The recorded
 			// testdata skip that step, so their names stay as written.
@@ -161,7 +187,12 @@ export async function startTraefikReplay(options: ReplayOptions = {}): Promise<T
 		return served;
 	};
 
-	const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+	const send = (
+		res: ServerResponse,
+		status: number,
+		body: unknown,
+		headers: Record<string, string> = {},
+	) => {
 		res.writeHead(status, { 'content-type': 'application/json', ...headers });
 		res.end(typeof body === 'string' ? body : JSON.stringify(body));
 	};
@@ -171,8 +202,16 @@ export async function startTraefikReplay(options: ReplayOptions = {}): Promise<T
 		requests.push(url.pathname);
 		options.onRequest?.(url.pathname);
 		if (options.basicAuth) {
-			const expected = 'Basic ' + Buffer.from(`${options.basicAuth.username}:${options.basicAuth.password}`).toString('base64');
-			if (req.headers.authorization !== expected) return send(res, 401, '401 Unauthorized\n', { 'content-type': 'text/plain', 'www-authenticate': 'Basic realm="traefik"' });
+			const expected =
+				'Basic ' +
+				Buffer.from(`${options.basicAuth.username}:${options.basicAuth.password}`).toString(
+					'base64',
+				);
+			if (req.headers.authorization !== expected)
+				return send(res, 401, '401 Unauthorized\n', {
+					'content-type': 'text/plain',
+					'www-authenticate': 'Basic realm="traefik"',
+				});
 		}
 		const snap = snapshot();
 		const lists: Record<string, Entry[]> = {
@@ -182,23 +221,33 @@ export async function startTraefikReplay(options: ReplayOptions = {}): Promise<T
 			'tcp/routers': [],
 			'tcp/services': [],
 		};
-		if (url.pathname === '/api/version') return send(res, 200, { Version: '3.3.0-recorded-replay', Codename: 'replay' });
+		if (url.pathname === '/api/version')
+			return send(res, 200, { Version: '3.3.0-recorded-replay', Codename: 'replay' });
 		if (url.pathname === '/api/overview') {
 			const overview = JSON.parse(JSON.stringify(recorded.overview)) as { http: Counts };
-			for (const [kind, list] of [['routers', snap.routers], ['middlewares', snap.middlewares], ['services', snap.services]] as const) {
+			for (const [kind, list] of [
+				['routers', snap.routers],
+				['middlewares', snap.middlewares],
+				['services', snap.services],
+			] as const) {
 				overview.http[kind].total += list.length;
 				overview.http[kind].errors += list.filter((e) => e.status === 'disabled').length;
 			}
 			return send(res, 200, overview);
 		}
-		const m = /^\/api\/((?:http|tcp)\/(?:routers|middlewares|services))(?:\/(.+))?$/.exec(url.pathname);
+		const m = /^\/api\/((?:http|tcp)\/(?:routers|middlewares|services))(?:\/(.+))?$/.exec(
+			url.pathname,
+		);
 		if (!m) return send(res, 404, '404 page not found\n', { 'content-type': 'text/plain' });
 		const list = lists[m[1]];
 		if (m[2]) {
 			const name = decodeURIComponent(m[2]);
-			if (m[1] === 'http/routers' && name === recorded.routerBar.name) return send(res, 200, recorded.routerBar);
+			if (m[1] === 'http/routers' && name === recorded.routerBar.name)
+				return send(res, 200, recorded.routerBar);
 			const entry = list.find((e) => e.name === name);
-			return entry ? send(res, 200, entry) : send(res, 404, { message: `${m[1].split('/')[1].replace(/s$/, '')} not found` });
+			return entry
+				? send(res, 200, entry)
+				: send(res, 404, { message: `${m[1].split('/')[1].replace(/s$/, '')} not found` });
 		}
 		const perPage = Number(url.searchParams.get('per_page') ?? 100);
 		const page = Number(url.searchParams.get('page') ?? 1);

@@ -132,7 +132,10 @@ class MapCredentialsHelper extends ICredentialsHelper {
 		super();
 	}
 
-	private data(nodeCredentials: INodeCredentialsDetails, type: string): ICredentialDataDecryptedObject {
+	private data(
+		nodeCredentials: INodeCredentialsDetails,
+		type: string,
+	): ICredentialDataDecryptedObject {
 		const data = this.byType[type];
 		if (!data) {
 			const given = `(node credential "${nodeCredentials.name}")`;

@@ -7,7 +7,12 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
-import { AgeDecryptStream, AgeEncryptStream, type AgeDecryptKey, type AgeKeyMaterial } from '../../nodes/DockerVolumeBackup/age';
+import {
+	AgeDecryptStream,
+	AgeEncryptStream,
+	type AgeDecryptKey,
+	type AgeKeyMaterial,
+} from '../../nodes/DockerVolumeBackup/age';
 import { identityToRecipient, parseRecipient } from '../../nodes/shared/ageKeys';
 
 let dir: string;
@@ -22,7 +27,11 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function collect(input: Buffer, transform: NodeJS.ReadWriteStream, pieceSize = 10_000): Promise<Buffer> {
+async function collect(
+	input: Buffer,
+	transform: NodeJS.ReadWriteStream,
+	pieceSize = 10_000,
+): Promise<Buffer> {
 	const pieces: Buffer[] = [];
 	for (let i = 0; i < input.length; i += pieceSize) pieces.push(input.subarray(i, i + pieceSize));
 	const out: Buffer[] = [];
@@ -32,8 +41,10 @@ async function collect(input: Buffer, transform: NodeJS.ReadWriteStream, pieceSi
 	return Buffer.concat(out);
 }
 
-const encrypt = (data: Buffer, key: AgeKeyMaterial, piece?: number) => collect(data, new AgeEncryptStream(key), piece);
-const decrypt = (data: Buffer, key: AgeDecryptKey, piece?: number) => collect(data, new AgeDecryptStream(key), piece);
+const encrypt = (data: Buffer, key: AgeKeyMaterial, piece?: number) =>
+	collect(data, new AgeEncryptStream(key), piece);
+const decrypt = (data: Buffer, key: AgeDecryptKey, piece?: number) =>
+	collect(data, new AgeDecryptStream(key), piece);
 
 /** `age -d -p` reads the passphrase from a terminal only: run it under util-linux `script`, which gives it a pty fed from our stdin. */
 function ageDecryptWithPassphrase(file: string, out: string, passphrase: string): void {
@@ -41,7 +52,8 @@ function ageDecryptWithPassphrase(file: string, out: string, passphrase: string)
 		input: `${passphrase}\n`,
 		timeout: 60_000,
 	});
-	if (result.status !== 0) throw new Error(`age -d -p failed (${result.status}): ${result.stdout}${result.stderr}`);
+	if (result.status !== 0)
+		throw new Error(`age -d -p failed (${result.status}): ${result.stdout}${result.stderr}`);
 }
 
 const SIZES = [0, 1, 65_535, 65_536, 65_537, 131_072, 300_001];
@@ -49,17 +61,27 @@ const SIZES = [0, 1, 65_535, 65_536, 65_537, 131_072, 300_001];
 describe('age v1 on node:crypto', () => {
 	it.each(SIZES)('a %i-byte payload encrypted here decrypts with `age -d -i`', async (size) => {
 		const plain = randomBytes(size);
-		const sealed = await encrypt(plain, { kind: 'recipients', publicKeys: [parseRecipient(recipient).publicKey] });
+		const sealed = await encrypt(plain, {
+			kind: 'recipients',
+			publicKeys: [parseRecipient(recipient).publicKey],
+		});
 		const file = join(dir, `ours-${size}.age`);
 		writeFileSync(file, sealed);
-		const out = execFileSync('age', ['-d', '-i', join(dir, 'key.txt'), file], { maxBuffer: 1 << 26 });
+		const out = execFileSync('age', ['-d', '-i', join(dir, 'key.txt'), file], {
+			maxBuffer: 1 << 26,
+		});
 		expect(Buffer.compare(out, plain)).toBe(0);
 	});
 
 	it.each(SIZES)('a %i-byte file from `age -e -r` decrypts here', async (size) => {
 		const plain = randomBytes(size);
-		const sealed = execFileSync('age', ['-e', '-r', recipient], { input: plain, maxBuffer: 1 << 26 });
-		expect(Buffer.compare(await decrypt(sealed, { kind: 'identity', identity }, 7_777), plain)).toBe(0);
+		const sealed = execFileSync('age', ['-e', '-r', recipient], {
+			input: plain,
+			maxBuffer: 1 << 26,
+		});
+		expect(
+			Buffer.compare(await decrypt(sealed, { kind: 'identity', identity }, 7_777), plain),
+		).toBe(0);
 	});
 
 	it('encrypts to several recipients; each identity decrypts', async () => {
@@ -71,7 +93,12 @@ describe('age v1 on node:crypto', () => {
 			publicKeys: [parseRecipient(recipient).publicKey, identityToRecipient(other).publicKey],
 		});
 		writeFileSync(join(dir, 'two.age'), sealed);
-		expect(Buffer.compare(execFileSync('age', ['-d', '-i', join(dir, 'key2.txt'), join(dir, 'two.age')]), plain)).toBe(0);
+		expect(
+			Buffer.compare(
+				execFileSync('age', ['-d', '-i', join(dir, 'key2.txt'), join(dir, 'two.age')]),
+				plain,
+			),
+		).toBe(0);
 		expect(Buffer.compare(await decrypt(sealed, { kind: 'identity', identity }), plain)).toBe(0);
 	});
 
@@ -83,19 +110,32 @@ describe('age v1 on node:crypto', () => {
 		ageDecryptWithPassphrase(join(dir, 'pass.age'), join(dir, 'pass.out'), passphrase);
 		expect(Buffer.compare(readFileSync(join(dir, 'pass.out')), plain)).toBe(0);
 
-		expect(Buffer.compare(await decrypt(sealed, { kind: 'passphrase', passphrase }), plain)).toBe(0);
-		await expect(decrypt(sealed, { kind: 'passphrase', passphrase: 'wrong' })).rejects.toThrow(/Wrong passphrase/);
-		await expect(decrypt(sealed, { kind: 'identity', identity })).rejects.toThrow(/encrypted with a passphrase/);
+		expect(Buffer.compare(await decrypt(sealed, { kind: 'passphrase', passphrase }), plain)).toBe(
+			0,
+		);
+		await expect(decrypt(sealed, { kind: 'passphrase', passphrase: 'wrong' })).rejects.toThrow(
+			/Wrong passphrase/,
+		);
+		await expect(decrypt(sealed, { kind: 'identity', identity })).rejects.toThrow(
+			/encrypted with a passphrase/,
+		);
 	}, 60_000);
 
 	it('rejects a flipped byte, a truncated file and a foreign identity', async () => {
 		const plain = randomBytes(200_000);
-		const sealed = await encrypt(plain, { kind: 'recipients', publicKeys: [parseRecipient(recipient).publicKey] });
+		const sealed = await encrypt(plain, {
+			kind: 'recipients',
+			publicKeys: [parseRecipient(recipient).publicKey],
+		});
 		const flipped = Buffer.from(sealed);
 		flipped[flipped.length - 1000] ^= 1;
 		await expect(decrypt(flipped, { kind: 'identity', identity })).rejects.toThrow(/altered/);
-		await expect(decrypt(sealed.subarray(0, sealed.length - 65_536 - 16), { kind: 'identity', identity })).rejects.toThrow(/truncated|altered/);
+		await expect(
+			decrypt(sealed.subarray(0, sealed.length - 65_536 - 16), { kind: 'identity', identity }),
+		).rejects.toThrow(/truncated|altered/);
 		execFileSync('age-keygen', ['-o', join(dir, 'key3.txt')], { stdio: 'ignore' });
-		await expect(decrypt(sealed, { kind: 'identity', identity: readFileSync(join(dir, 'key3.txt'), 'utf8') })).rejects.toThrow(/not a recipient/);
+		await expect(
+			decrypt(sealed, { kind: 'identity', identity: readFileSync(join(dir, 'key3.txt'), 'utf8') }),
+		).rejects.toThrow(/not a recipient/);
 	});
 });

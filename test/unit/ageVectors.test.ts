@@ -7,7 +7,11 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { inflateSync } from 'node:zlib';
 
-import { AgeDecryptStream, AgeFormatError, type AgeDecryptKey } from '../../nodes/DockerVolumeBackup/age';
+import {
+	AgeDecryptStream,
+	AgeFormatError,
+	type AgeDecryptKey,
+} from '../../nodes/DockerVolumeBackup/age';
 
 interface Vector {
 	name: string;
@@ -34,7 +38,8 @@ function loadVectors(): Vector[] {
 		const raw = Buffer.from(b64, 'base64');
 		const split = raw.indexOf('\n\n');
 		const header = raw.subarray(0, split).toString('utf8').split('\n');
-		const values = (key: string) => header.filter((l) => l.startsWith(`${key}: `)).map((l) => l.slice(key.length + 2));
+		const values = (key: string) =>
+			header.filter((l) => l.startsWith(`${key}: `)).map((l) => l.slice(key.length + 2));
 		const body = raw.subarray(split + 2);
 		return {
 			name,
@@ -58,7 +63,8 @@ function loadVectors(): Vector[] {
  */
 function outOfScope(v: Vector): string | undefined {
 	if (v.armored || v.expect === 'armor failure') return 'ASCII armor';
-	if (v.identities.some((id) => !id.startsWith('AGE-SECRET-KEY-1'))) return 'non-X25519 identity (post-quantum hybrid, ssh, plugin)';
+	if (v.identities.some((id) => !id.startsWith('AGE-SECRET-KEY-1')))
+		return 'non-X25519 identity (post-quantum hybrid, ssh, plugin)';
 	if (v.identities.length === 0 && v.passphrases.length === 0) return undefined; // e.g. `empty`: the header must fail before any key is used
 	return undefined;
 }
@@ -74,7 +80,11 @@ const EXPECTED_FAILURE: Record<string, AgeFormatError['failure']> = {
  * What the stream releases, as the application sees it: a `data` listener receives every chunk the
  * moment it is pushed, so a later error cannot hide (or the test miss) what was already released.
  */
-async function decryptVector(file: Buffer, key: AgeDecryptKey, pieces: 'small' | 'whole'): Promise<{ released: Buffer; error?: unknown }> {
+async function decryptVector(
+	file: Buffer,
+	key: AgeDecryptKey,
+	pieces: 'small' | 'whole',
+): Promise<{ released: Buffer; error?: unknown }> {
 	const stream = new AgeDecryptStream(key);
 	const out: Buffer[] = [];
 	stream.on('data', (chunk: Buffer) => out.push(chunk));
@@ -109,28 +119,37 @@ const outOfScopeByReason = vectors.reduce<Record<string, number>>((acc, v) => {
 describe('C2SP CCTV age vectors (cctv-age 0.2.0)', () => {
 	it('every vector is either run or put out of scope by an explicit rule, and the counts are known', () => {
 		expect(vectors).toHaveLength(143);
-		expect(outOfScopeByReason).toEqual({ 'ASCII armor': 33, 'non-X25519 identity (post-quantum hybrid, ssh, plugin)': 18 });
+		expect(outOfScopeByReason).toEqual({
+			'ASCII armor': 33,
+			'non-X25519 identity (post-quantum hybrid, ssh, plugin)': 18,
+		});
 		expect(inScope).toHaveLength(92);
 		// every in-scope vector has an outcome we can check
-		for (const v of inScope) expect(['success', ...Object.keys(EXPECTED_FAILURE)]).toContain(v.expect);
+		for (const v of inScope)
+			expect(['success', ...Object.keys(EXPECTED_FAILURE)]).toContain(v.expect);
 	});
 
 	// the header and STREAM parsers must not depend on how the input is cut
 	describe.each(['small', 'whole'] as const)('fed in %s pieces', (pieces) => {
-		it.each(inScope.map((v) => [v.name, v] as const))('%s decrypts or fails exactly as the vector says', async (_name, v) => {
-			const key: AgeDecryptKey = v.identities.length
-				? { kind: 'identity', identity: v.identities[0] }
-				: { kind: 'passphrase', passphrase: v.passphrases[0] ?? 'unused' };
-			const { released, error } = await decryptVector(v.file, key, pieces);
-			if (v.expect === 'success') {
-				expect(error).toBeUndefined();
-			} else {
-				expect(error).toBeInstanceOf(AgeFormatError);
-				expect({ failure: (error as AgeFormatError).failure }).toEqual({ failure: EXPECTED_FAILURE[v.expect] });
-			}
-			// on success and on payload failure alike, all that was released must match the vector's hash
-			if (v.payload) expect(createHash('sha256').update(released).digest('hex')).toBe(v.payload);
-			else expect(released).toHaveLength(0);
-		});
+		it.each(inScope.map((v) => [v.name, v] as const))(
+			'%s decrypts or fails exactly as the vector says',
+			async (_name, v) => {
+				const key: AgeDecryptKey = v.identities.length
+					? { kind: 'identity', identity: v.identities[0] }
+					: { kind: 'passphrase', passphrase: v.passphrases[0] ?? 'unused' };
+				const { released, error } = await decryptVector(v.file, key, pieces);
+				if (v.expect === 'success') {
+					expect(error).toBeUndefined();
+				} else {
+					expect(error).toBeInstanceOf(AgeFormatError);
+					expect({ failure: (error as AgeFormatError).failure }).toEqual({
+						failure: EXPECTED_FAILURE[v.expect],
+					});
+				}
+				// on success and on payload failure alike, all that was released must match the vector's hash
+				if (v.payload) expect(createHash('sha256').update(released).digest('hex')).toBe(v.payload);
+				else expect(released).toHaveLength(0);
+			},
+		);
 	});
 });

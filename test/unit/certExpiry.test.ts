@@ -35,13 +35,31 @@ describe('thresholds that scale with the certificate lifetime', () => {
 
 describe('targets', () => {
 	it('parses host, host:port, IPv6 and URLs', () => {
-		expect(parseTarget('example.com')).toEqual({ host: 'example.com', port: 443, label: 'example.com:443' });
-		expect(parseTarget(' smtp.example.com:587 ')).toEqual({ host: 'smtp.example.com', port: 587, label: 'smtp.example.com:587' });
+		expect(parseTarget('example.com')).toEqual({
+			host: 'example.com',
+			port: 443,
+			label: 'example.com:443',
+		});
+		expect(parseTarget(' smtp.example.com:587 ')).toEqual({
+			host: 'smtp.example.com',
+			port: 587,
+			label: 'smtp.example.com:587',
+		});
 		expect(parseTarget('[::1]:8443')).toEqual({ host: '::1', port: 8443, label: '[::1]:8443' });
-		expect(parseTarget('2001:db8::1')).toEqual({ host: '2001:db8::1', port: 443, label: '[2001:db8::1]:443' });
-		expect(parseTarget('https://user@n8n.example.com/path?x')).toEqual({ host: 'n8n.example.com', port: 443, label: 'n8n.example.com:443' });
+		expect(parseTarget('2001:db8::1')).toEqual({
+			host: '2001:db8::1',
+			port: 443,
+			label: '[2001:db8::1]:443',
+		});
+		expect(parseTarget('https://user@n8n.example.com/path?x')).toEqual({
+			host: 'n8n.example.com',
+			port: 443,
+			label: 'n8n.example.com:443',
+		});
 		expect(parseTarget('postgres://db.lan')).toMatchObject({ port: 5432 });
-		expect(parseTargetList('a.example, b.example:8443\n# comment\n\nc.example # trailing')).toHaveLength(3);
+		expect(
+			parseTargetList('a.example, b.example:8443\n# comment\n\nc.example # trailing'),
+		).toHaveLength(3);
 	});
 
 	it('names what is wrong', () => {
@@ -54,6 +72,15 @@ describe('targets', () => {
 	});
 
 	it('chooses STARTTLS by port', () => {
-		expect([25, 587, 143, 110, 21, 5432, 443, 465].map(startTlsForPort)).toEqual(['smtp', 'smtp', 'imap', 'pop3', 'ftp', 'postgres', 'none', 'none']);
+		expect([25, 587, 143, 110, 21, 5432, 443, 465].map(startTlsForPort)).toEqual([
+			'smtp',
+			'smtp',
+			'imap',
+			'pop3',
+			'ftp',
+			'postgres',
+			'none',
+			'none',
+		]);
 	});
 });

@@ -2,7 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
-import { BatchedInput, COMPRESSOR_INPUT_BYTES, createCompressor, createDecompressor } from '../../nodes/DockerVolumeBackup/compression';
+import {
+	BatchedInput,
+	COMPRESSOR_INPUT_BYTES,
+	createCompressor,
+	createDecompressor,
+} from '../../nodes/DockerVolumeBackup/compression';
 
 async function collect(chunks: Buffer[], ...stages: NodeJS.ReadWriteStream[]): Promise<Buffer[]> {
 	const out: Buffer[] = [];
@@ -60,11 +65,16 @@ describe('BatchedInput (feeds the compressor half MiBs from reused buffers)', ()
 				cb(new Error('inner broke'));
 			},
 		});
-		await expect(collect([randomBytes(5000)], new BatchedInput(failing, 1000))).rejects.toThrow('inner broke');
+		await expect(collect([randomBytes(5000)], new BatchedInput(failing, 1000))).rejects.toThrow(
+			'inner broke',
+		);
 	});
 
 	it('round-trips through zstd and gzip with socket-sized input', async () => {
-		const data = Buffer.concat([randomBytes(300_000), Buffer.alloc(2 * COMPRESSOR_INPUT_BYTES, 'log line 42\n')]);
+		const data = Buffer.concat([
+			randomBytes(300_000),
+			Buffer.alloc(2 * COMPRESSOR_INPUT_BYTES, 'log line 42\n'),
+		]);
 		const pieces: Buffer[] = [];
 		for (let o = 0; o < data.length; o += 65_536) pieces.push(data.subarray(o, o + 65_536));
 		for (const kind of ['zstd', 'gzip'] as const) {

@@ -27,18 +27,26 @@ describe('findings', () => {
 		const [renewed] = markChanged([finding('a:443', 'ok', 'fp2')], store);
 		expect(renewed.changed).toBe(true);
 		expect(renewed).not.toHaveProperty('changeKey');
-		expect(renewed).toMatchObject({ check: 'cert-expiry', target: 'a:443', status: 'ok', summary: 'a:443 is ok' });
+		expect(renewed).toMatchObject({
+			check: 'cert-expiry',
+			target: 'a:443',
+			status: 'ok',
+			summary: 'a:443 is ok',
+		});
 	});
 
 	it('keeps state for check+target separately and survives JSON round trips (workflow static data)', () => {
 		let store: Record<string, unknown> = {};
 		markChanged([{ ...finding('x', 'warning'), check: 'trivy' }, finding('x', 'ok')], store);
 		store = JSON.parse(JSON.stringify(store)) as Record<string, unknown>;
-		const again = markChanged([{ ...finding('x', 'warning'), check: 'trivy' }, finding('x', 'ok')], store);
+		const again = markChanged(
+			[{ ...finding('x', 'warning'), check: 'trivy' }, finding('x', 'ok')],
+			store,
+		);
 		expect(again.map((f) => f.changed)).toEqual([false, false]);
 	});
 
-	it('keeps a state per state key when findings share check and target (Secret Rotate\'s steps), and never outputs the key', () => {
+	it("keeps a state per state key when findings share check and target (Secret Rotate's steps), and never outputs the key", () => {
 		const store: Record<string, unknown> = {};
 		const steps = (set: NewFinding['status'], test: NewFinding['status']) => [
 			{ ...finding('db:5432', set), check: 'secret-rotation', stateKey: 'set' },

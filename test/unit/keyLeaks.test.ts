@@ -31,14 +31,21 @@ beforeAll(() => {
 	execFileSync('age-keygen', ['-o', join(dir, 'key.txt')], { stdio: 'ignore' });
 	identity = readFileSync(join(dir, 'key.txt'), 'utf8');
 	typo = typoInIdentity(identity);
-	execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'id')], { stdio: 'ignore' });
+	execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'id')], {
+		stdio: 'ignore',
+	});
 	sshKey = readFileSync(join(dir, 'id'), 'utf8');
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Everything an error can show: message, hint, and what n8n and continueOnFail keep of it. */
 function shown(error: unknown): string {
-	return [errorMessage(error), (error as InfraOpsError).hint ?? '', JSON.stringify(errorFields(error)), String((error as Error).stack ?? '')].join('\n');
+	return [
+		errorMessage(error),
+		(error as InfraOpsError).hint ?? '',
+		JSON.stringify(errorFields(error)),
+		String((error as Error).stack ?? ''),
+	].join('\n');
 }
 
 function caught(fn: () => unknown): unknown {
@@ -57,7 +64,9 @@ function expectNoFragment(text: string, key: string) {
 describe('threat: a mistyped age identity is echoed into errors, manifests and alerts', () => {
 	it('the typo is a real checksum failure, and the helper finds the key in a message that quotes it', () => {
 		expect(typo).not.toBe(identity);
-		expect(containsKeyFragment(`Invalid checksum in ${typo.trim().split('\n').pop()}`, identity)).toBe(true);
+		expect(
+			containsKeyFragment(`Invalid checksum in ${typo.trim().split('\n').pop()}`, identity),
+		).toBe(true);
 		expect(containsKeyFragment('AGE-SECRET-KEY-1 only the public prefix', identity)).toBe(false);
 	});
 
@@ -70,12 +79,23 @@ describe('threat: a mistyped age identity is echoed into errors, manifests and a
 
 	it('the age decrypt stream with a mistyped identity fails without quoting it', async () => {
 		const sealed: Buffer[] = [];
-		await pipeline(Readable.from([Buffer.from('data')]), new AgeEncryptStream({ kind: 'recipients', publicKeys: [identityToRecipient(identity).publicKey] }), async function* (source) {
-			for await (const c of source) sealed.push(c as Buffer);
-		});
-		const error = await pipeline(Readable.from([Buffer.concat(sealed)]), new AgeDecryptStream({ kind: 'identity', identity: typo }), async function* (source) {
-			for await (const c of source) void c;
-		}).then(
+		await pipeline(
+			Readable.from([Buffer.from('data')]),
+			new AgeEncryptStream({
+				kind: 'recipients',
+				publicKeys: [identityToRecipient(identity).publicKey],
+			}),
+			async function* (source) {
+				for await (const c of source) sealed.push(c as Buffer);
+			},
+		);
+		const error = await pipeline(
+			Readable.from([Buffer.concat(sealed)]),
+			new AgeDecryptStream({ kind: 'identity', identity: typo }),
+			async function* (source) {
+				for await (const c of source) void c;
+			},
+		).then(
 			() => undefined,
 			(e: unknown) => e,
 		);
@@ -84,18 +104,27 @@ describe('threat: a mistyped age identity is echoed into errors, manifests and a
 	});
 
 	it('a secret key pasted into Recipients is refused without quoting it', () => {
-		const error = caught(() => parseRecipients(`# mine\n${identity.split('\n').find((l) => l.startsWith('AGE-'))}`));
+		const error = caught(() =>
+			parseRecipients(`# mine\n${identity.split('\n').find((l) => l.startsWith('AGE-'))}`),
+		);
 		expect(errorMessage(error)).toMatch(/line 2 of Recipients/);
 		expectNoFragment(shown(error), identity);
 	});
 
 	it('the Backup Encryption credential test shows the field and the problem only', async () => {
-		const result = await credentialTests.infraOpsBackupEncryptionTest.call({} as ICredentialTestFunctions, {
-			id: '1',
-			name: 'age',
-			type: 'infraOpsBackupEncryption',
-			data: { recipients: identityToRecipient(identity).recipient, secretKey: typo, passphrase: '' },
-		});
+		const result = await credentialTests.infraOpsBackupEncryptionTest.call(
+			{} as ICredentialTestFunctions,
+			{
+				id: '1',
+				name: 'age',
+				type: 'infraOpsBackupEncryption',
+				data: {
+					recipients: identityToRecipient(identity).recipient,
+					secretKey: typo,
+					passphrase: '',
+				},
+			},
+		);
 		expect(result.status).toBe('Error');
 		expect(result.message).toMatch(/Identity \(Private Key\)/);
 		expectNoFragment(result.message, identity);
@@ -111,7 +140,13 @@ describe('threat: an unreadable SSH private key is echoed into errors', () => {
 	};
 
 	it('the SSH connect path names the field and the problem only', async () => {
-		const error = await connectSsh({ host: '127.0.0.1', port: 1, username: 'root', privateKey: damaged(), hostKeyFingerprints: ['SHA256:x'] } as never).then(
+		const error = await connectSsh({
+			host: '127.0.0.1',
+			port: 1,
+			username: 'root',
+			privateKey: damaged(),
+			hostKeyFingerprints: ['SHA256:x'],
+		} as never).then(
 			() => undefined,
 			(e: unknown) => e,
 		);

@@ -15,7 +15,7 @@ const list = (tar: Buffer) =>
 		.split('\n')
 		.map((l) => l.replace(/\s+/g, ' '));
 
-describe('linkLeavesRoot follows Docker\'s rule (target joined to the link\'s folder)', () => {
+describe("linkLeavesRoot follows Docker's rule (target joined to the link's folder)", () => {
 	it.each([
 		['a', '/etc/shadow', false],
 		['a', '../x', true],
@@ -23,7 +23,9 @@ describe('linkLeavesRoot follows Docker\'s rule (target joined to the link\'s fo
 		['d/a', '../../x', true],
 		['d/a', 'x/../../../y', true],
 		['d/e/a', './../../x', false],
-	])('%s -> %s leaves: %s', (path, target, leaves) => expect(linkLeavesRoot(path, target)).toBe(leaves));
+	])('%s -> %s leaves: %s', (path, target, leaves) =>
+		expect(linkLeavesRoot(path, target)).toBe(leaves),
+	);
 });
 
 describe('OutsideLinkFilter', () => {
@@ -38,27 +40,47 @@ describe('OutsideLinkFilter', () => {
 	});
 	afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-	it.each(['gnu', 'pax'])('holds back only the escaping link of a %s archive, and writes it (with its folders) under the base', async (format) => {
-		const input = execFileSync('tar', [`--format=${format}`, '--numeric-owner', '-C', join(dir, 'src'), '-cf', '-', '.']);
-		const filter = new OutsideLinkFilter();
-		const chunks: Buffer[] = [];
-		// odd chunk sizes: headers and pax records split across chunks
-		const pieces = [];
-		for (let i = 0; i < input.length; i += 333) pieces.push(input.subarray(i, i + 333));
-		for await (const c of Readable.from(pieces).pipe(filter)) chunks.push(c as Buffer);
-		const passed = list(Buffer.concat(chunks));
-		const original = list(input);
-		expect(passed).toEqual(original.filter((l) => !l.includes('escape_link')));
-		expect(filter.held.map((e) => e.name)).toEqual([`${'d'.repeat(120)}/inner/escape_link`]);
-		const links = list(filter.linkTar('dst/.incoming'));
-		const orig = (name: string) => original.find((l) => l.endsWith(name))!.split(' ').slice(0, 5).join(' ');
-		expect(links).toEqual([
-			expect.stringMatching(new RegExp(`^lrwxrwxrwx 0/0 0 .* dst/\\.incoming/d{120}/inner/escape_link -> \\.\\./\\.\\./\\.\\./\\.\\./etc/shadow$`)),
-			expect.stringContaining(`dst/.incoming/${'d'.repeat(120)}/`),
-			expect.stringContaining(`dst/.incoming/${'d'.repeat(120)}/inner/`),
-		]);
-		// owners, modes and times carried over
-		expect(links[1].split(' ').slice(0, 5).join(' ')).toBe(orig(`${'d'.repeat(120)}/`));
-		expect(links[2].split(' ').slice(0, 5).join(' ')).toBe(orig('inner/'));
-	});
+	it.each(['gnu', 'pax'])(
+		'holds back only the escaping link of a %s archive, and writes it (with its folders) under the base',
+		async (format) => {
+			const input = execFileSync('tar', [
+				`--format=${format}`,
+				'--numeric-owner',
+				'-C',
+				join(dir, 'src'),
+				'-cf',
+				'-',
+				'.',
+			]);
+			const filter = new OutsideLinkFilter();
+			const chunks: Buffer[] = [];
+			// odd chunk sizes: headers and pax records split across chunks
+			const pieces = [];
+			for (let i = 0; i < input.length; i += 333) pieces.push(input.subarray(i, i + 333));
+			for await (const c of Readable.from(pieces).pipe(filter)) chunks.push(c as Buffer);
+			const passed = list(Buffer.concat(chunks));
+			const original = list(input);
+			expect(passed).toEqual(original.filter((l) => !l.includes('escape_link')));
+			expect(filter.held.map((e) => e.name)).toEqual([`${'d'.repeat(120)}/inner/escape_link`]);
+			const links = list(filter.linkTar('dst/.incoming'));
+			const orig = (name: string) =>
+				original
+					.find((l) => l.endsWith(name))!
+					.split(' ')
+					.slice(0, 5)
+					.join(' ');
+			expect(links).toEqual([
+				expect.stringMatching(
+					new RegExp(
+						`^lrwxrwxrwx 0/0 0 .* dst/\\.incoming/d{120}/inner/escape_link -> \\.\\./\\.\\./\\.\\./\\.\\./etc/shadow$`,
+					),
+				),
+				expect.stringContaining(`dst/.incoming/${'d'.repeat(120)}/`),
+				expect.stringContaining(`dst/.incoming/${'d'.repeat(120)}/inner/`),
+			]);
+			// owners, modes and times carried over
+			expect(links[1].split(' ').slice(0, 5).join(' ')).toBe(orig(`${'d'.repeat(120)}/`));
+			expect(links[2].split(' ').slice(0, 5).join(' ')).toBe(orig('inner/'));
+		},
+	);
 });

@@ -83,11 +83,20 @@ describe('runWorkflow (n8n-core WorkflowExecute)', () => {
 		expect(echo[1]).toEqual({ json: { error: 'Item 1 has no name' }, pairedItem: { item: 1 } });
 		expect(echo.map((item) => item.json.echoed)).toEqual(['alice', undefined, 'carol']);
 		// `$('Start').item` in the next node follows pairedItem back through the error item
-		expect(outputs.After[0].map((item) => item.json.echoed)).toEqual(['after a', 'after b', 'after c']);
+		expect(outputs.After[0].map((item) => item.json.echoed)).toEqual([
+			'after a',
+			'after b',
+			'after c',
+		]);
 	});
 
 	it('persists node static data across runs', async () => {
-		const run = { workflow: fixture('echo.json'), nodeTypes, credentials, input: [{ name: 'alice' }] };
+		const run = {
+			workflow: fixture('echo.json'),
+			nodeTypes,
+			credentials,
+			input: [{ name: 'alice' }],
+		};
 
 		const first = await runWorkflow(run);
 		expect(first.outputs.Echo[0][0].json).toMatchObject({ run: 1, previousRuns: 0 });
@@ -123,7 +132,14 @@ describe('runWorkflow (n8n-core WorkflowExecute)', () => {
 		const { outputs } = await runWorkflow({
 			workflow: {
 				nodes: [
-					{ id: '1', name: 'Start', type: 'test.start', typeVersion: 1, position: [0, 0], parameters: {} },
+					{
+						id: '1',
+						name: 'Start',
+						type: 'test.start',
+						typeVersion: 1,
+						position: [0, 0],
+						parameters: {},
+					},
 					{
 						id: '2',
 						name: 'Read',
@@ -142,7 +158,9 @@ describe('runWorkflow (n8n-core WorkflowExecute)', () => {
 			input: [
 				{
 					json: {},
-					binary: { data: { data: Buffer.from('inline').toString('base64'), mimeType: 'text/plain' } },
+					binary: {
+						data: { data: Buffer.from('inline').toString('base64'), mimeType: 'text/plain' },
+					},
 				},
 			],
 		});

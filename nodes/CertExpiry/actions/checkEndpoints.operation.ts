@@ -1,4 +1,9 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 
 import { mapConcurrent } from '../../shared/concurrency';
 import { errorFields, errorMessage } from '../../shared/errors';
@@ -8,7 +13,14 @@ import { judgeChain, type Assessment } from '../judge';
 import { startTlsForPort, type StartTlsProtocol } from '../startTls';
 import { parseTargetList, type Target } from '../targets';
 import { probeTls } from '../tlsProbe';
-import { assessmentFinding, readThresholds, readTimeoutMs, thresholdOptions, toItems, type CheckResult } from './common';
+import {
+	assessmentFinding,
+	readThresholds,
+	readTimeoutMs,
+	thresholdOptions,
+	toItems,
+	type CheckResult,
+} from './common';
 
 const show = { show: { operation: ['checkEndpoints'] } };
 
@@ -21,7 +33,8 @@ export const description: INodeProperties[] = [
 		default: '',
 		required: true,
 		placeholder: 'openwebui.example.com, n8n.example.com:443, smtp.example.com:587',
-		description: 'Host[:port] per line or separated by commas; [IPv6]:port; https:// URLs work too. Default port 443.',
+		description:
+			'Host[:port] per line or separated by commas; [IPv6]:port; https:// URLs work too. Default port 443.',
 		displayOptions: show,
 	},
 	{
@@ -37,14 +50,16 @@ export const description: INodeProperties[] = [
 				name: 'concurrency',
 				type: 'number',
 				default: 50,
-				description: 'How many endpoints to check at once. A stalled endpoint holds its slot until its timeout, so keep this above the number of endpoints that may hang.',
+				description:
+					'How many endpoints to check at once. A stalled endpoint holds its slot until its timeout, so keep this above the number of endpoints that may hang.',
 			},
 			{
 				displayName: 'Connect To',
 				name: 'connectTo',
 				type: 'string',
 				default: '',
-				description: 'Address to connect to instead of resolving the host (e.g. the Traefik host), keeping the host name for SNI and the SAN check',
+				description:
+					'Address to connect to instead of resolving the host (e.g. the Traefik host), keeping the host name for SNI and the SAN check',
 			},
 			{
 				displayName: 'IP Version',
@@ -62,14 +77,18 @@ export const description: INodeProperties[] = [
 				name: 'servername',
 				type: 'string',
 				default: '',
-				description: 'Server name to send and check the certificate against, when it differs from the host',
+				description:
+					'Server name to send and check the certificate against, when it differs from the host',
 			},
 			{
 				displayName: 'STARTTLS',
 				name: 'startTls',
 				type: 'options',
 				options: [
-					{ name: 'By Port (25/587 SMTP, 143 IMAP, 110 POP3, 21 FTP, 5432 PostgreSQL)', value: 'auto' },
+					{
+						name: 'By Port (25/587 SMTP, 143 IMAP, 110 POP3, 21 FTP, 5432 PostgreSQL)',
+						value: 'auto',
+					},
 					{ name: 'None (Direct TLS)', value: 'none' },
 					{ name: 'SMTP', value: 'smtp' },
 					{ name: 'IMAP', value: 'imap' },
@@ -84,7 +103,8 @@ export const description: INodeProperties[] = [
 				name: 'timeoutSeconds',
 				type: 'number',
 				default: 10,
-				description: 'Per endpoint: connect, STARTTLS and handshake together. Fractions work (0.5 = 500 ms); must be above 0.',
+				description:
+					'Per endpoint: connect, STARTTLS and handshake together. Fractions work (0.5 = 500 ms); must be above 0.',
 			},
 			...thresholdOptions,
 		],
@@ -122,7 +142,8 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 	const checked = await mapConcurrent(jobs, concurrency, async (job): Promise<CheckResult> => {
 		const { target, options } = job;
 		const startTls = String(options.startTls ?? 'auto');
-		const protocol: StartTlsProtocol = startTls === 'auto' ? startTlsForPort(target.port) : (startTls as StartTlsProtocol);
+		const protocol: StartTlsProtocol =
+			startTls === 'auto' ? startTlsForPort(target.port) : (startTls as StartTlsProtocol);
 		const hostname = String(options.servername || '') || target.host;
 		try {
 			const probe = await probeTls({
@@ -135,7 +156,8 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 				timeoutMs: job.timeoutMs,
 				ca: String(options.customCa || '') || undefined,
 			});
-			if (probe.chain.length === 0) throw new Error('The server completed the handshake without a certificate');
+			if (probe.chain.length === 0)
+				throw new Error('The server completed the handshake without a certificate');
 			const assessment = judgeChain({
 				chain: probe.chain,
 				hostname,
@@ -145,13 +167,22 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 				thresholds: readThresholds(options),
 				now: new Date(),
 			});
-			const finding = assessmentFinding('cert-expiry', target.label, assessment, { address: probe.address, startTls: protocol });
+			const finding = assessmentFinding('cert-expiry', target.label, assessment, {
+				address: probe.address,
+				startTls: protocol,
+			});
 			assessments.set(finding, assessment);
 			return { itemIndex: job.itemIndex, finding };
 		} catch (error) {
 			return {
 				itemIndex: job.itemIndex,
-				finding: { check: 'cert-expiry', target: target.label, status: 'error', summary: `${target.label}: ${errorMessage(error)}`, startTls: protocol },
+				finding: {
+					check: 'cert-expiry',
+					target: target.label,
+					status: 'error',
+					summary: `${target.label}: ${errorMessage(error)}`,
+					startTls: protocol,
+				},
 			};
 		}
 	});

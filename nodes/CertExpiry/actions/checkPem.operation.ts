@@ -5,7 +5,13 @@ import type { NewFinding } from '../../shared/findings';
 import { toNodeError } from '../../shared/nodeErrors';
 import { judgeChain, type Assessment } from '../judge';
 import { parsePemCertificates } from '../pem';
-import { assessmentFinding, readThresholds, thresholdOptions, toItems, type CheckResult } from './common';
+import {
+	assessmentFinding,
+	readThresholds,
+	thresholdOptions,
+	toItems,
+	type CheckResult,
+} from './common';
 
 const show = { show: { operation: ['checkPem'] } };
 
@@ -51,7 +57,7 @@ export const description: INodeProperties[] = [
 				name: 'name',
 				type: 'string',
 				default: '',
-				description: 'The finding\'s target; default the certificate\'s subject',
+				description: "The finding's target; default the certificate's subject",
 			},
 			{
 				displayName: 'Hostname',
@@ -71,7 +77,10 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 	const assessments = new Map<NewFinding, Assessment>();
 	for (let i = 0; i < items.length; i++) {
 		try {
-			const options = this.getNodeParameter('pemOptions', i, {}) as { name?: string; hostname?: string };
+			const options = this.getNodeParameter('pemOptions', i, {}) as {
+				name?: string;
+				hostname?: string;
+			};
 			let text: string;
 			let source = 'PEM text';
 			if (this.getNodeParameter('pemSource', i) === 'binary') {
@@ -90,7 +99,10 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 				customCa: (options as { customCa?: string }).customCa || undefined,
 				now: new Date(),
 			});
-			const target = options.name || /(?:^|\n)CN=([^\n]+)/.exec(chain[0].subject)?.[1] || chain[0].fingerprint256;
+			const target =
+				options.name ||
+				/(?:^|\n)CN=([^\n]+)/.exec(chain[0].subject)?.[1] ||
+				chain[0].fingerprint256;
 			const finding = assessmentFinding('cert-pem', target, assessment, { source });
 			assessments.set(finding, assessment);
 			results.push({ itemIndex: i, finding });

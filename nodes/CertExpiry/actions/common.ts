@@ -1,5 +1,10 @@
 /** Parameters shared by the operations: thresholds and trust, and how findings become items. */
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 
 import { markChanged, type NewFinding } from '../../shared/findings';
 import { certificateChangeKey, type Assessment, type Thresholds } from '../judge';
@@ -14,7 +19,8 @@ export const thresholdOptions: INodeProperties[] = [
 			{
 				name: 'Scale With Lifetime',
 				value: 'lifetime',
-				description: 'Warning at ≤ min(21 days, 1/3 of the lifetime), critical at ≤ min(7 days, 1/6): right for 90-day and 45-day ACME certificates alike',
+				description:
+					'Warning at ≤ min(21 days, 1/3 of the lifetime), critical at ≤ min(7 days, 1/6): right for 90-day and 45-day ACME certificates alike',
 			},
 			{ name: 'Fixed Days', value: 'fixed' },
 		],
@@ -47,7 +53,11 @@ export const thresholdOptions: INodeProperties[] = [
 
 export function readThresholds(options: IDataObject): Thresholds {
 	return options.thresholds === 'fixed'
-		? { mode: 'fixed', warningDays: Number(options.warningDays ?? 21), criticalDays: Number(options.criticalDays ?? 7) }
+		? {
+				mode: 'fixed',
+				warningDays: Number(options.warningDays ?? 21),
+				criticalDays: Number(options.criticalDays ?? 7),
+			}
 		: { mode: 'lifetime' };
 }
 
@@ -57,7 +67,10 @@ export function readTimeoutMs(options: IDataObject): number {
 	const raw = options.timeoutSeconds ?? 10;
 	const seconds = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
 	if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
-		throw new InfraOpsError(`Timeout (Seconds) must be a number above 0, not "${String(raw)}"`, 'Give the seconds to wait per endpoint, e.g. 10, or 0.5 for half a second');
+		throw new InfraOpsError(
+			`Timeout (Seconds) must be a number above 0, not "${String(raw)}"`,
+			'Give the seconds to wait per endpoint, e.g. 10, or 0.5 for half a second',
+		);
 	}
 	return Math.max(1, Math.round(seconds * 1000));
 }
@@ -68,7 +81,12 @@ export interface CheckResult extends ErrorFields {
 	finding?: NewFinding;
 }
 
-export function assessmentFinding(check: string, target: string, assessment: Assessment, extra: IDataObject = {}): NewFinding {
+export function assessmentFinding(
+	check: string,
+	target: string,
+	assessment: Assessment,
+	extra: IDataObject = {},
+): NewFinding {
 	return {
 		check,
 		target,
@@ -81,12 +99,21 @@ export function assessmentFinding(check: string, target: string, assessment: Ass
 }
 
 /** Marks `changed` against the previous run and turns results into items paired with their input. */
-export function toItems(context: IExecuteFunctions, results: CheckResult[], assessments: Map<NewFinding, Assessment>): INodeExecutionData[] {
+export function toItems(
+	context: IExecuteFunctions,
+	results: CheckResult[],
+	assessments: Map<NewFinding, Assessment>,
+): INodeExecutionData[] {
 	const store = context.getWorkflowStaticData('node');
 	const findings = results.flatMap((r) => (r.finding ? [r.finding] : []));
 	for (const finding of findings) {
 		const assessment = assessments.get(finding);
-		if (assessment) finding.changeKey = certificateChangeKey(store, `${finding.check}|${finding.target}`, assessment);
+		if (assessment)
+			finding.changeKey = certificateChangeKey(
+				store,
+				`${finding.check}|${finding.target}`,
+				assessment,
+			);
 	}
 	const marked = markChanged(findings, store);
 	let k = 0;

@@ -1,13 +1,35 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 
 import { errorMessage } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
 import type { SshSession } from '../../shared/ssh';
 import { selectVolumes, type ExecHook, type VolumeSelector } from '../dockerVolumes';
-import { backupHostPaths, backupVolume, type BackupOptions, type BackupResult, type StopMode } from '../engine';
+import {
+	backupHostPaths,
+	backupVolume,
+	type BackupOptions,
+	type BackupResult,
+	type StopMode,
+} from '../engine';
 import type { CompressionChoice } from '../compression';
 import { LockedError, lockedFinding, withVolumeLock } from './lock';
-import { bytesText, encryptionSetting, findingItems, helperImageOption, openDocker, openSshSession, signingKey, splitList, stopTimeoutOption, storageTarget } from './common';
+import {
+	bytesText,
+	encryptionSetting,
+	findingItems,
+	helperImageOption,
+	openDocker,
+	openSshSession,
+	signingKey,
+	splitList,
+	stopTimeoutOption,
+	storageTarget,
+} from './common';
 import { InfraOpsError } from '../../shared/errors';
 
 const show = { show: { operation: ['backup'] } };
@@ -20,25 +42,64 @@ export const description: INodeProperties[] = [
 		displayOptions: show,
 		options: [
 			{ name: 'Names', value: 'names' },
-			{ name: 'Prefix', value: 'prefix', description: 'E.g. localai_ for a compose project called localai' },
+			{
+				name: 'Prefix',
+				value: 'prefix',
+				description: 'E.g. localai_ for a compose project called localai',
+			},
 			{ name: 'Regular Expression', value: 'regex' },
 			{ name: 'Label', value: 'label', description: 'Volumes with a label key, or key=value' },
 		],
 		default: 'prefix',
 	},
-	{ displayName: 'Volume Names', name: 'volumeNames', type: 'string', default: '', placeholder: 'localai_n8n_storage, localai_qdrant_storage', description: 'Comma or newline separated', displayOptions: { show: { operation: ['backup'], selectBy: ['names'] } } },
-	{ displayName: 'Volume Prefix', name: 'volumePrefix', type: 'string', default: 'localai_', displayOptions: { show: { operation: ['backup'], selectBy: ['prefix'] } } },
-	{ displayName: 'Volume Pattern', name: 'volumeRegex', type: 'string', default: '', placeholder: '^localai_(n8n|qdrant)', displayOptions: { show: { operation: ['backup'], selectBy: ['regex'] } } },
-	{ displayName: 'Volume Label', name: 'volumeLabel', type: 'string', default: 'infra-ops.backup=true', displayOptions: { show: { operation: ['backup'], selectBy: ['label'] } } },
+	{
+		displayName: 'Volume Names',
+		name: 'volumeNames',
+		type: 'string',
+		default: '',
+		placeholder: 'localai_n8n_storage, localai_qdrant_storage',
+		description: 'Comma or newline separated',
+		displayOptions: { show: { operation: ['backup'], selectBy: ['names'] } },
+	},
+	{
+		displayName: 'Volume Prefix',
+		name: 'volumePrefix',
+		type: 'string',
+		default: 'localai_',
+		displayOptions: { show: { operation: ['backup'], selectBy: ['prefix'] } },
+	},
+	{
+		displayName: 'Volume Pattern',
+		name: 'volumeRegex',
+		type: 'string',
+		default: '',
+		placeholder: '^localai_(n8n|qdrant)',
+		displayOptions: { show: { operation: ['backup'], selectBy: ['regex'] } },
+	},
+	{
+		displayName: 'Volume Label',
+		name: 'volumeLabel',
+		type: 'string',
+		default: 'infra-ops.backup=true',
+		displayOptions: { show: { operation: ['backup'], selectBy: ['label'] } },
+	},
 	{
 		displayName: 'Encryption',
 		name: 'encryption',
 		type: 'options',
 		displayOptions: show,
 		options: [
-			{ name: 'Age Recipients (Public Keys)', value: 'recipients', description: 'Only the public key is needed to back up' },
+			{
+				name: 'Age Recipients (Public Keys)',
+				value: 'recipients',
+				description: 'Only the public key is needed to back up',
+			},
 			{ name: 'Age Passphrase', value: 'passphrase' },
-			{ name: 'None', value: 'none', description: 'Not recommended: the archive is stored in clear' },
+			{
+				name: 'None',
+				value: 'none',
+				description: 'Not recommended: the archive is stored in clear',
+			},
 		],
 		default: 'recipients',
 	},
@@ -61,16 +122,45 @@ export const description: INodeProperties[] = [
 		type: 'options',
 		displayOptions: show,
 		options: [
-			{ name: 'Labelled Only', value: 'label', description: 'Stop running users labelled infra-ops.backup.stop=true' },
+			{
+				name: 'Labelled Only',
+				value: 'label',
+				description: 'Stop running users labelled infra-ops.backup.stop=true',
+			},
 			{ name: 'All Users of the Volume', value: 'all' },
-			{ name: 'Never (Live Backup)', value: 'never', description: 'A running user gives a warning' },
+			{
+				name: 'Never (Live Backup)',
+				value: 'never',
+				description: 'A running user gives a warning',
+			},
 		],
 		default: 'label',
 		description: 'Containers stopped for the backup are restarted afterwards, also when it fails',
 	},
-	{ displayName: 'Back Up Host Paths Over SSH', name: 'hostPathsEnabled', type: 'boolean', default: false, displayOptions: show, description: 'Whether to also back up folders/files of the host, e.g. the Traefik config and .env' },
-	{ displayName: 'Host Paths Backup Name', name: 'hostPathsName', type: 'string', default: 'traefik-stack', displayOptions: { show: { operation: ['backup'], hostPathsEnabled: [true] } } },
-	{ displayName: 'Host Paths', name: 'hostPaths', type: 'string', default: '/opt/traefik-stack', description: 'Absolute paths, comma or newline separated', displayOptions: { show: { operation: ['backup'], hostPathsEnabled: [true] } } },
+	{
+		displayName: 'Back Up Host Paths Over SSH',
+		name: 'hostPathsEnabled',
+		type: 'boolean',
+		default: false,
+		displayOptions: show,
+		description:
+			'Whether to also back up folders/files of the host, e.g. the Traefik config and .env',
+	},
+	{
+		displayName: 'Host Paths Backup Name',
+		name: 'hostPathsName',
+		type: 'string',
+		default: 'traefik-stack',
+		displayOptions: { show: { operation: ['backup'], hostPathsEnabled: [true] } },
+	},
+	{
+		displayName: 'Host Paths',
+		name: 'hostPaths',
+		type: 'string',
+		default: '/opt/traefik-stack',
+		description: 'Absolute paths, comma or newline separated',
+		displayOptions: { show: { operation: ['backup'], hostPathsEnabled: [true] } },
+	},
 	{
 		displayName: 'Options',
 		name: 'options',
@@ -93,12 +183,26 @@ export const description: INodeProperties[] = [
 				type: 'fixedCollection',
 				typeOptions: { multipleValues: true },
 				default: {},
-				description: 'Run in a running container after stopping users and before reading the volume, e.g. a database dump; a non-zero exit fails the backup',
+				description:
+					'Run in a running container after stopping users and before reading the volume, e.g. a database dump; a non-zero exit fails the backup',
 				options: [{ displayName: 'Command', name: 'hook', values: hookFields() }],
 			},
-			{ displayName: 'Compression Level', name: 'compressionLevel', type: 'number', default: 3, description: 'Zstd 1-19 (default 3), gzip 1-9' },
+			{
+				displayName: 'Compression Level',
+				name: 'compressionLevel',
+				type: 'number',
+				default: 3,
+				description: 'Zstd 1-19 (default 3), gzip 1-9',
+			},
 			helperImageOption,
-			{ displayName: 'Part Size (MiB)', name: 'partSizeMiB', type: 'number', default: 8, description: 'Size of the first S3 multipart parts; it doubles every 2,000 parts (S3 allows 10,000), so 8 MiB reaches 484 GiB per backup. Memory use is about three parts of the current size.' },
+			{
+				displayName: 'Part Size (MiB)',
+				name: 'partSizeMiB',
+				type: 'number',
+				default: 8,
+				description:
+					'Size of the first S3 multipart parts; it doubles every 2,000 parts (S3 allows 10,000), so 8 MiB reaches 484 GiB per backup. Memory use is about three parts of the current size.',
+			},
 			stopTimeoutOption,
 		],
 	},
@@ -107,15 +211,31 @@ export const description: INodeProperties[] = [
 function hookFields(): INodeProperties[] {
 	return [
 		{ displayName: 'Container', name: 'container', type: 'string', default: '' },
-		{ displayName: 'Command', name: 'command', type: 'string', default: '', placeholder: 'pg_dump -U postgres -f /var/lib/postgresql/data/dump.sql' },
-		{ displayName: 'Only for Volume', name: 'volume', type: 'string', default: '', description: 'Empty: before/after every volume' },
+		{
+			displayName: 'Command',
+			name: 'command',
+			type: 'string',
+			default: '',
+			placeholder: 'pg_dump -U postgres -f /var/lib/postgresql/data/dump.sql',
+		},
+		{
+			displayName: 'Only for Volume',
+			name: 'volume',
+			type: 'string',
+			default: '',
+			description: 'Empty: before/after every volume',
+		},
 	];
 }
 
 function hooks(value: unknown): ExecHook[] {
 	const list = ((value as { hook?: IDataObject[] } | undefined)?.hook ?? []) as IDataObject[];
 	return list
-		.map((h) => ({ container: String(h.container ?? '').trim(), command: String(h.command ?? ''), volume: String(h.volume ?? '').trim() || undefined }))
+		.map((h) => ({
+			container: String(h.container ?? '').trim(),
+			command: String(h.command ?? ''),
+			volume: String(h.volume ?? '').trim() || undefined,
+		}))
 		.filter((h) => h.container && h.command.trim());
 }
 
@@ -138,7 +258,9 @@ function finding(result: BackupResult): NewFinding {
 		encryption: m.encryption.kind,
 		containersStopped: m.containersStopped,
 		warnings: result.warnings,
-		...(result.sparse && (result.sparse.sparseEntries || result.sparse.zeroFilledFiles) ? { sparse: { ...result.sparse } } : {}),
+		...(result.sparse && (result.sparse.sparseEntries || result.sparse.zeroFilledFiles)
+			? { sparse: { ...result.sparse } }
+			: {}),
 	};
 }
 
@@ -146,9 +268,14 @@ function finding(result: BackupResult): NewFinding {
 function sparseNote(sparse: BackupResult['sparse']): string {
 	if (!sparse) return '';
 	const notes: string[] = [];
-	if (sparse.sparseEntries) notes.push(`${sparse.sparseEntries} sparse file(s), ${bytesText(sparse.sparseApparentBytes)} apparent, ${bytesText(sparse.sparseStoredBytes)} stored`);
+	if (sparse.sparseEntries)
+		notes.push(
+			`${sparse.sparseEntries} sparse file(s), ${bytesText(sparse.sparseApparentBytes)} apparent, ${bytesText(sparse.sparseStoredBytes)} stored`,
+		);
 	if (sparse.zeroFilledFiles) {
-		notes.push(`${sparse.zeroFilledFiles} file(s) of ${bytesText(sparse.zeroFilledApparentBytes)} holding ${bytesText(sparse.zeroFilledZeroBytes)} of zero blocks (sparse files' holes arrive as zeros: read in full, restored fully allocated)`);
+		notes.push(
+			`${sparse.zeroFilledFiles} file(s) of ${bytesText(sparse.zeroFilledApparentBytes)} holding ${bytesText(sparse.zeroFilledZeroBytes)} of zero blocks (sparse files' holes arrive as zeros: read in full, restored fully allocated)`,
+		);
 	}
 	return notes.length ? `; ${notes.join('; ')}` : '';
 }
@@ -168,30 +295,55 @@ function failure(volume: string, error: unknown): NewFinding {
 	};
 }
 
-export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData[]> {
+export async function execute(
+	this: IExecuteFunctions,
+	itemIndex: number,
+): Promise<INodeExecutionData[]> {
 	const selectBy = this.getNodeParameter('selectBy', itemIndex) as VolumeSelector['mode'];
 	const selector: VolumeSelector = {
 		mode: selectBy,
-		names: selectBy === 'names' ? splitList(this.getNodeParameter('volumeNames', itemIndex, '') as string) : undefined,
-		prefix: selectBy === 'prefix' ? (this.getNodeParameter('volumePrefix', itemIndex, '') as string) : undefined,
-		regex: selectBy === 'regex' ? (this.getNodeParameter('volumeRegex', itemIndex, '') as string) : undefined,
-		label: selectBy === 'label' ? (this.getNodeParameter('volumeLabel', itemIndex, '') as string) : undefined,
+		names:
+			selectBy === 'names'
+				? splitList(this.getNodeParameter('volumeNames', itemIndex, '') as string)
+				: undefined,
+		prefix:
+			selectBy === 'prefix'
+				? (this.getNodeParameter('volumePrefix', itemIndex, '') as string)
+				: undefined,
+		regex:
+			selectBy === 'regex'
+				? (this.getNodeParameter('volumeRegex', itemIndex, '') as string)
+				: undefined,
+		label:
+			selectBy === 'label'
+				? (this.getNodeParameter('volumeLabel', itemIndex, '') as string)
+				: undefined,
 	};
 	const options = this.getNodeParameter('options', itemIndex, {}) as IDataObject;
 	const signing = await signingKey(this);
 	// a broken identity must not quietly turn signing off: Prune would then count planted backups
-	if (signing.problem) throw new InfraOpsError(`Cannot sign manifests: ${signing.problem}`, 'Fix the identity in the Backup Encryption credential, or set a Manifest Signing Secret');
+	if (signing.problem)
+		throw new InfraOpsError(
+			`Cannot sign manifests: ${signing.problem}`,
+			'Fix the identity in the Backup Encryption credential, or set a Manifest Signing Secret',
+		);
 	const backupOptions: BackupOptions = {
 		signingKey: signing.key,
 		compression: this.getNodeParameter('compression', itemIndex) as CompressionChoice,
-		compressionLevel: options.compressionLevel !== undefined ? Number(options.compressionLevel) : undefined,
-		encryption: await encryptionSetting(this, this.getNodeParameter('encryption', itemIndex) as string),
+		compressionLevel:
+			options.compressionLevel !== undefined ? Number(options.compressionLevel) : undefined,
+		encryption: await encryptionSetting(
+			this,
+			this.getNodeParameter('encryption', itemIndex) as string,
+		),
 		stopMode: this.getNodeParameter('stopContainers', itemIndex) as StopMode,
 		helperImage: (options.helperImage as string) || undefined,
 		stopTimeoutS: options.stopTimeoutS !== undefined ? Number(options.stopTimeoutS) : undefined,
 		hooksBefore: hooks(options.hooksBefore),
 		hooksAfter: hooks(options.hooksAfter),
-		upload: options.partSizeMiB ? { partSizeBytes: Math.max(5, Number(options.partSizeMiB)) * 1024 * 1024 } : undefined,
+		upload: options.partSizeMiB
+			? { partSizeBytes: Math.max(5, Number(options.partSizeMiB)) * 1024 * 1024 }
+			: undefined,
 	};
 	const hostPathsEnabled = this.getNodeParameter('hostPathsEnabled', itemIndex, false) as boolean;
 	const target = await storageTarget(this, itemIndex);
@@ -203,29 +355,58 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 	let ssh: SshSession | undefined;
 	try {
 		const volumes = await selectVolumes(docker.docker, selector);
-		const locking = { docker: docker.docker, ctx: this, itemIndex, helperImage: backupOptions.helperImage };
+		const locking = {
+			docker: docker.docker,
+			ctx: this,
+			itemIndex,
+			helperImage: backupOptions.helperImage,
+		};
 		for (const volume of volumes) {
 			try {
 				const lockNotes: string[] = [];
-				const result = await withVolumeLock(locking, volume.name, () => backupVolume(docker.docker, target, volume, backupOptions), lockNotes);
+				const result = await withVolumeLock(
+					locking,
+					volume.name,
+					() => backupVolume(docker.docker, target, volume, backupOptions),
+					lockNotes,
+				);
 				// a lock lost mid-run (its lease ran out and another run took it) makes the backup doubtful
 				result.warnings.push(...lockNotes);
 				findings.push(finding(result));
 			} catch (error) {
-				findings.push(error instanceof LockedError ? lockedFinding('volume-backup', volume.name, error, 'not backed up') : failure(volume.name, error));
+				findings.push(
+					error instanceof LockedError
+						? lockedFinding('volume-backup', volume.name, error, 'not backed up')
+						: failure(volume.name, error),
+				);
 			}
 		}
 		if (hostPathsEnabled) {
 			const name = this.getNodeParameter('hostPathsName', itemIndex) as string;
 			try {
 				ssh = await openSshSession(this);
-				findings.push(finding(await backupHostPaths(ssh, target, { name, paths: splitList(this.getNodeParameter('hostPaths', itemIndex) as string) }, backupOptions)));
+				findings.push(
+					finding(
+						await backupHostPaths(
+							ssh,
+							target,
+							{ name, paths: splitList(this.getNodeParameter('hostPaths', itemIndex) as string) },
+							backupOptions,
+						),
+					),
+				);
 			} catch (error) {
 				findings.push(failure(name, error));
 			}
 		}
 		if (!findings.length) {
-			findings.push({ check: 'volume-backup', target: JSON.stringify(selector), status: 'warning', summary: 'No volume matched the selection: nothing was backed up', volume: '' });
+			findings.push({
+				check: 'volume-backup',
+				target: JSON.stringify(selector),
+				status: 'warning',
+				summary: 'No volume matched the selection: nothing was backed up',
+				volume: '',
+			});
 		}
 	} finally {
 		ssh?.close();

@@ -1,8 +1,18 @@
 /** What every operation shares: credentials → clients, the storage target, encryption keys, findings output. */
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 
 import { parseRecipients } from '../../shared/ageKeys';
-import { backupEncryptionFrom, dockerConnectionFrom, s3ConnectionFrom, sshConnectionFrom } from '../../shared/connections';
+import {
+	backupEncryptionFrom,
+	dockerConnectionFrom,
+	s3ConnectionFrom,
+	sshConnectionFrom,
+} from '../../shared/connections';
 import { createDockerClient, pingDocker, type DockerClient } from '../../shared/docker';
 import { InfraOpsError } from '../../shared/errors';
 import { markChanged, type NewFinding } from '../../shared/findings';
@@ -28,7 +38,8 @@ export const stopTimeoutOption: INodeProperties = {
 	type: 'number',
 	default: 30,
 	typeOptions: { minValue: 1 },
-	description: 'How long Docker waits after SIGTERM before it kills a container it stops; give databases time to flush',
+	description:
+		'How long Docker waits after SIGTERM before it kills a container it stops; give databases time to flush',
 };
 
 export const helperImageOption: INodeProperties = {
@@ -37,7 +48,8 @@ export const helperImageOption: INodeProperties = {
 	type: 'string',
 	default: '',
 	placeholder: 'busybox:latest',
-	description: 'Image of the never-started helper container that mounts the volume. Empty: reuse an image already on the host (nothing is pulled). Replace on restore needs one with /bin/sh.',
+	description:
+		'Image of the never-started helper container that mounts the volume. Empty: reuse an image already on the host (nothing is pulled). Replace on restore needs one with /bin/sh.',
 };
 
 export const allowUnencryptedOption: INodeProperties = {
@@ -62,7 +74,9 @@ export const allowUnsignedOption: INodeProperties = {
  * The manifest signing key of the Backup Encryption credential, when one is attached and holds a signing
  * secret, an identity or a passphrase. `problem`: an identity that is not valid (no key derives from it).
  */
-export async function signingKey(ctx: IExecuteFunctions): Promise<{ key?: SigningKey; problem?: string }> {
+export async function signingKey(
+	ctx: IExecuteFunctions,
+): Promise<{ key?: SigningKey; problem?: string }> {
 	let data;
 	try {
 		data = await ctx.getCredentials('infraOpsBackupEncryption');
@@ -73,7 +87,9 @@ export async function signingKey(ctx: IExecuteFunctions): Promise<{ key?: Signin
 }
 
 export async function openDocker(ctx: IExecuteFunctions): Promise<DockerClient> {
-	const client = await createDockerClient(dockerConnectionFrom(await ctx.getCredentials('infraOpsDockerApi')));
+	const client = await createDockerClient(
+		dockerConnectionFrom(await ctx.getCredentials('infraOpsDockerApi')),
+	);
 	await pingDocker(client).catch((error: unknown) => {
 		client.close();
 		throw toNodeError(ctx.getNode(), error);
@@ -85,22 +101,45 @@ export async function openSshSession(ctx: IExecuteFunctions): Promise<SshSession
 	return await openSsh(sshConnectionFrom(await ctx.getCredentials('infraOpsSshApi')));
 }
 
-export async function storageTarget(ctx: IExecuteFunctions, itemIndex: number): Promise<StorageTarget & { close(): void }> {
+export async function storageTarget(
+	ctx: IExecuteFunctions,
+	itemIndex: number,
+): Promise<StorageTarget & { close(): void }> {
 	const conn = s3ConnectionFrom(await ctx.getCredentials('infraOpsS3Api'));
 	const s3 = createS3Client(conn);
-	return { s3, bucket: conn.bucket, prefix: normalizePrefix(ctx.getNodeParameter('prefix', itemIndex, '') as string), close: () => s3.destroy() };
+	return {
+		s3,
+		bucket: conn.bucket,
+		prefix: normalizePrefix(ctx.getNodeParameter('prefix', itemIndex, '') as string),
+		close: () => s3.destroy(),
+	};
 }
 
-export async function encryptionSetting(ctx: IExecuteFunctions, mode: string): Promise<EncryptionSetting> {
+export async function encryptionSetting(
+	ctx: IExecuteFunctions,
+	mode: string,
+): Promise<EncryptionSetting> {
 	if (mode === 'none') return { kind: 'none' };
 	const keys = backupEncryptionFrom(await ctx.getCredentials('infraOpsBackupEncryption'));
 	if (mode === 'passphrase') {
-		if (!keys.passphrase) throw new InfraOpsError('The Backup Encryption credential has no passphrase', 'Set one, or encrypt to recipients (age1… public keys)');
+		if (!keys.passphrase)
+			throw new InfraOpsError(
+				'The Backup Encryption credential has no passphrase',
+				'Set one, or encrypt to recipients (age1… public keys)',
+			);
 		return { kind: 'passphrase', passphrase: keys.passphrase };
 	}
 	const recipients = parseRecipients(keys.recipients);
-	if (!recipients.length) throw new InfraOpsError('The Backup Encryption credential has no recipients', 'Paste the age1… public key that `age-keygen` printed');
-	return { kind: 'recipients', publicKeys: recipients.map((r) => r.publicKey), fingerprints: recipients.map((r) => r.fingerprint) };
+	if (!recipients.length)
+		throw new InfraOpsError(
+			'The Backup Encryption credential has no recipients',
+			'Paste the age1… public key that `age-keygen` printed',
+		);
+	return {
+		kind: 'recipients',
+		publicKeys: recipients.map((r) => r.publicKey),
+		fingerprints: recipients.map((r) => r.fingerprint),
+	};
 }
 
 /** Identity first, passphrase second; undefined when the credential is not attached or empty. */
@@ -117,9 +156,16 @@ export async function decryptKey(ctx: IExecuteFunctions): Promise<AgeDecryptKey 
 	return undefined;
 }
 
-export function findingItems(ctx: IExecuteFunctions, findings: NewFinding[], itemIndex: number): INodeExecutionData[] {
+export function findingItems(
+	ctx: IExecuteFunctions,
+	findings: NewFinding[],
+	itemIndex: number,
+): INodeExecutionData[] {
 	const marked = markChanged(findings, ctx.getWorkflowStaticData('node'));
-	return marked.map((f) => ({ json: f as unknown as IDataObject, pairedItem: { item: itemIndex } }));
+	return marked.map((f) => ({
+		json: f as unknown as IDataObject,
+		pairedItem: { item: itemIndex },
+	}));
 }
 
 export function bytesText(n: number): string {

@@ -8,11 +8,29 @@ import { checkSignature } from '../signing';
 const show = { show: { operation: ['list'] } };
 
 export const description: INodeProperties[] = [
-	{ displayName: 'Volumes', name: 'volumes', type: 'string', default: '', description: 'Comma separated; empty lists every volume under the prefix', displayOptions: show },
-	{ displayName: 'Limit per Volume', name: 'limit', type: 'number', typeOptions: { minValue: 1 }, default: 50, description: 'Max number of results to return', displayOptions: show },
+	{
+		displayName: 'Volumes',
+		name: 'volumes',
+		type: 'string',
+		default: '',
+		description: 'Comma separated; empty lists every volume under the prefix',
+		displayOptions: show,
+	},
+	{
+		displayName: 'Limit per Volume',
+		name: 'limit',
+		type: 'number',
+		typeOptions: { minValue: 1 },
+		default: 50,
+		description: 'Max number of results to return',
+		displayOptions: show,
+	},
 ];
 
-export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData[]> {
+export async function execute(
+	this: IExecuteFunctions,
+	itemIndex: number,
+): Promise<INodeExecutionData[]> {
 	const target = await storageTarget(this, itemIndex);
 	try {
 		let volumes = splitList(this.getNodeParameter('volumes', itemIndex, '') as string);
@@ -23,13 +41,23 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		const futureAfter = now + CLOCK_SKEW_MS;
 		const out: INodeExecutionData[] = [];
 		for (const volume of volumes) {
-			for (const b of (await listBackups(target.s3, target.bucket, target.prefix, volume)).slice(0, limit)) {
-				const manifest = b.complete ? await readManifest(target.s3, target.bucket, b.key).catch(() => undefined) : undefined;
+			for (const b of (await listBackups(target.s3, target.bucket, target.prefix, volume)).slice(
+				0,
+				limit,
+			)) {
+				const manifest = b.complete
+					? await readManifest(target.s3, target.bucket, b.key).catch(() => undefined)
+					: undefined;
 				const futureDated = b.at.getTime() > futureAfter;
 				const signature = signing ? checkSignature(manifest, b.key, signing) : undefined;
 				out.push({
 					json: {
-						...(futureDated ? { status: 'warning', summary: `future-dated backup ${b.key}: ignored for "latest" and retention; no run of this node writes such a key` } : {}),
+						...(futureDated
+							? {
+									status: 'warning',
+									summary: `future-dated backup ${b.key}: ignored for "latest" and retention; no run of this node writes such a key`,
+								}
+							: {}),
 						volume,
 						key: b.key,
 						createdAt: b.at.toISOString(),
@@ -43,7 +71,14 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 						verifiedAt: manifest?.verified?.at,
 						futureDated,
 						// only with a signing key: without one, signed and planted manifests look alike
-						...(signature ? { signed: signature.state, ...(signature.reason && signature.state !== false ? { signatureProblem: signature.reason } : {}) } : {}),
+						...(signature
+							? {
+									signed: signature.state,
+									...(signature.reason && signature.state !== false
+										? { signatureProblem: signature.reason }
+										: {}),
+								}
+							: {}),
 					},
 					pairedItem: { item: itemIndex },
 				});

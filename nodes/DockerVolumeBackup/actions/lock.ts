@@ -13,7 +13,8 @@ export const lockWaitProperty: INodeProperties = {
 	type: 'number',
 	typeOptions: { minValue: 0 },
 	default: 60,
-	description: 'How long to wait when another run holds the volume\'s lock; then the volume is reported as a warning ("locked by execution …") and left untouched',
+	description:
+		'How long to wait when another run holds the volume\'s lock; then the volume is reported as a warning ("locked by execution …") and left untouched',
 	displayOptions: { show: { operation: ['backup', 'restore'] } },
 };
 
@@ -25,10 +26,19 @@ export interface VolumeLocking {
 }
 
 /** Runs `fn` holding the lock of `volume`; a LockedError means it never ran. Lock notes go to `notes`. */
-export async function withVolumeLock<T>(locking: VolumeLocking, volume: string, fn: () => Promise<T>, notes: string[] = []): Promise<T> {
-	const held = await acquireLocks([new DockerLock(locking.docker, volume, locking.helperImage)], lockOwnerOf(locking.ctx), {
-		waitMs: lockWaitMs(locking.ctx, locking.itemIndex),
-	});
+export async function withVolumeLock<T>(
+	locking: VolumeLocking,
+	volume: string,
+	fn: () => Promise<T>,
+	notes: string[] = [],
+): Promise<T> {
+	const held = await acquireLocks(
+		[new DockerLock(locking.docker, volume, locking.helperImage)],
+		lockOwnerOf(locking.ctx),
+		{
+			waitMs: lockWaitMs(locking.ctx, locking.itemIndex),
+		},
+	);
 	try {
 		return await fn();
 	} finally {
@@ -38,10 +48,17 @@ export async function withVolumeLock<T>(locking: VolumeLocking, volume: string, 
 
 /** The result, or the LockedError that kept `fn` from running; any other failure stays a rejection. */
 export async function orLocked<T>(promise: Promise<T>): Promise<T | LockedError> {
-	return await promise.catch((error: unknown) => (error instanceof LockedError ? error : Promise.reject(error)));
+	return await promise.catch((error: unknown) =>
+		error instanceof LockedError ? error : Promise.reject(error),
+	);
 }
 
-export function lockedFinding(check: string, volume: string, error: LockedError, what: string): NewFinding {
+export function lockedFinding(
+	check: string,
+	volume: string,
+	error: LockedError,
+	what: string,
+): NewFinding {
 	return {
 		check,
 		target: volume,

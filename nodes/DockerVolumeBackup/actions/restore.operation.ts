@@ -2,16 +2,52 @@ import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n
 
 import { restoreHostPaths, restoreVolume } from '../restore';
 import { LockedError, lockedFinding, orLocked, withVolumeLock } from './lock';
-import { allowUnencryptedOption, allowUnsignedOption, bytesText, decryptKey, findingItems, helperImageOption, openDocker, openSshSession, signingKey, stopTimeoutOption, storageTarget } from './common';
+import {
+	allowUnencryptedOption,
+	allowUnsignedOption,
+	bytesText,
+	decryptKey,
+	findingItems,
+	helperImageOption,
+	openDocker,
+	openSshSession,
+	signingKey,
+	stopTimeoutOption,
+	storageTarget,
+} from './common';
 
 const show = { show: { operation: ['restore'] } };
 const intoVolume = { show: { operation: ['restore'], hostPathsEnabled: [false] } };
 const intoHostFolder = { show: { operation: ['restore'], hostPathsEnabled: [true] } };
 
 export const description: INodeProperties[] = [
-	{ displayName: 'Volume', name: 'volume', type: 'string', required: true, default: '', description: 'The volume (or host path backup name, e.g. traefik-stack) whose backups to restore from: its folder under the prefix', displayOptions: show },
-	{ displayName: 'Backup Key', name: 'backupKey', type: 'string', default: '', description: 'Object key of the backup; empty restores the latest complete one', displayOptions: show },
-	{ displayName: 'Host Path Backup', name: 'hostPathsEnabled', type: 'boolean', default: false, description: 'Whether this is a backup of host paths (made over SSH); it is unpacked into a folder on the SSH host', displayOptions: show },
+	{
+		displayName: 'Volume',
+		name: 'volume',
+		type: 'string',
+		required: true,
+		default: '',
+		description:
+			'The volume (or host path backup name, e.g. traefik-stack) whose backups to restore from: its folder under the prefix',
+		displayOptions: show,
+	},
+	{
+		displayName: 'Backup Key',
+		name: 'backupKey',
+		type: 'string',
+		default: '',
+		description: 'Object key of the backup; empty restores the latest complete one',
+		displayOptions: show,
+	},
+	{
+		displayName: 'Host Path Backup',
+		name: 'hostPathsEnabled',
+		type: 'boolean',
+		default: false,
+		description:
+			'Whether this is a backup of host paths (made over SSH); it is unpacked into a folder on the SSH host',
+		displayOptions: show,
+	},
 	{
 		displayName: 'Restore Into Folder',
 		name: 'hostFolder',
@@ -19,7 +55,8 @@ export const description: INodeProperties[] = [
 		required: true,
 		default: '',
 		placeholder: '/root/restore/traefik-stack',
-		description: 'A new or empty folder on the SSH host. Files land under it with their original paths (e.g. <folder>/opt/traefik-stack/...); live files are never overwritten.',
+		description:
+			'A new or empty folder on the SSH host. Files land under it with their original paths (e.g. <folder>/opt/traefik-stack/...); live files are never overwritten.',
 		displayOptions: intoHostFolder,
 	},
 	{
@@ -27,25 +64,49 @@ export const description: INodeProperties[] = [
 		name: 'keepSetid',
 		type: 'boolean',
 		default: false,
-		description: 'Whether restored files keep their setuid/setgid bits. Off: the bits are cleared (and the files listed) before the folder appears, as tar --no-same-permissions would.',
+		description:
+			'Whether restored files keep their setuid/setgid bits. Off: the bits are cleared (and the files listed) before the folder appears, as tar --no-same-permissions would.',
 		displayOptions: intoHostFolder,
 	},
-	{ displayName: 'Target Volume', name: 'targetVolume', type: 'string', default: '', description: 'Empty restores into the same volume; a new name is created with the backed-up labels', displayOptions: intoVolume },
-	{ displayName: 'Replace', name: 'replace', type: 'boolean', default: false, description: 'Whether to replace the content of a non-empty target volume (otherwise the restore refuses). The backup is checked in a staging volume first; the live content is swapped only after that.', displayOptions: intoVolume },
+	{
+		displayName: 'Target Volume',
+		name: 'targetVolume',
+		type: 'string',
+		default: '',
+		description:
+			'Empty restores into the same volume; a new name is created with the backed-up labels',
+		displayOptions: intoVolume,
+	},
+	{
+		displayName: 'Replace',
+		name: 'replace',
+		type: 'boolean',
+		default: false,
+		description:
+			'Whether to replace the content of a non-empty target volume (otherwise the restore refuses). The backup is checked in a staging volume first; the live content is swapped only after that.',
+		displayOptions: intoVolume,
+	},
 	{ ...allowUnencryptedOption, displayOptions: show },
 	{ ...allowUnsignedOption, displayOptions: show },
 	{ ...helperImageOption, displayOptions: intoVolume },
 	{ ...stopTimeoutOption, displayOptions: intoVolume },
 ];
 
-export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData[]> {
+export async function execute(
+	this: IExecuteFunctions,
+	itemIndex: number,
+): Promise<INodeExecutionData[]> {
 	const target = await storageTarget(this, itemIndex);
 	try {
 		const key = await decryptKey(this);
 		const name = this.getNodeParameter('volume', itemIndex) as string;
 		const backupKey = (this.getNodeParameter('backupKey', itemIndex, '') as string) || undefined;
 		const allowUnencrypted = this.getNodeParameter('allowUnencrypted', itemIndex, false) as boolean;
-		const trust = { allowUnencrypted, allowUnsigned: this.getNodeParameter('allowUnsigned', itemIndex, false) as boolean, signingKey: (await signingKey(this)).key };
+		const trust = {
+			allowUnencrypted,
+			allowUnsigned: this.getNodeParameter('allowUnsigned', itemIndex, false) as boolean,
+			signingKey: (await signingKey(this)).key,
+		};
 		if (this.getNodeParameter('hostPathsEnabled', itemIndex, false) as boolean) {
 			const ssh = await openSshSession(this);
 			try {
@@ -76,26 +137,36 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 		}
 		const docker = await openDocker(this);
 		try {
-			const targetVolume = (this.getNodeParameter('targetVolume', itemIndex, '') as string) || undefined;
-			const helperImage = (this.getNodeParameter('helperImage', itemIndex, '') as string) || undefined;
+			const targetVolume =
+				(this.getNodeParameter('targetVolume', itemIndex, '') as string) || undefined;
+			const helperImage =
+				(this.getNodeParameter('helperImage', itemIndex, '') as string) || undefined;
 			const into = targetVolume ?? name;
 			const lockNotes: string[] = [];
 			const result = await orLocked(
-				withVolumeLock({ docker: docker.docker, ctx: this, itemIndex, helperImage }, into, () =>
-					restoreVolume(docker.docker, target, {
-						volume: name,
-						key: backupKey,
-						targetVolume,
-						replace: this.getNodeParameter('replace', itemIndex, false) as boolean,
-						helperImage,
-						decryptKey: key,
-						...trust,
-						stopTimeoutS: this.getNodeParameter('stopTimeoutS', itemIndex, 30) as number,
-					}),
+				withVolumeLock(
+					{ docker: docker.docker, ctx: this, itemIndex, helperImage },
+					into,
+					() =>
+						restoreVolume(docker.docker, target, {
+							volume: name,
+							key: backupKey,
+							targetVolume,
+							replace: this.getNodeParameter('replace', itemIndex, false) as boolean,
+							helperImage,
+							decryptKey: key,
+							...trust,
+							stopTimeoutS: this.getNodeParameter('stopTimeoutS', itemIndex, 30) as number,
+						}),
 					lockNotes,
 				),
 			);
-			if (result instanceof LockedError) return findingItems(this, [lockedFinding('volume-restore', into, result, 'not restored')], itemIndex);
+			if (result instanceof LockedError)
+				return findingItems(
+					this,
+					[lockedFinding('volume-restore', into, result, 'not restored')],
+					itemIndex,
+				);
 			result.warnings.push(...lockNotes);
 			return findingItems(
 				this,

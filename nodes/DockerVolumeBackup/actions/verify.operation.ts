@@ -7,28 +7,77 @@ import { futureDatedBackups, futureDatedNote, NO_SIGNING_KEY_NOTE } from '../eng
 import { normalizePrefix } from '../manifest';
 import { verifyBackup } from '../verify';
 import { listVolumeFolders } from '../store';
-import { allowUnencryptedOption, allowUnsignedOption, bytesText, decryptKey, findingItems, helperImageOption, openDocker, signingKey, splitList, storageTarget } from './common';
+import {
+	allowUnencryptedOption,
+	allowUnsignedOption,
+	bytesText,
+	decryptKey,
+	findingItems,
+	helperImageOption,
+	openDocker,
+	signingKey,
+	splitList,
+	storageTarget,
+} from './common';
 
 const show = { show: { operation: ['verify'] } };
 
 export const description: INodeProperties[] = [
-	{ displayName: 'Volumes', name: 'volumes', type: 'string', default: '', description: 'Comma separated; empty verifies the latest backup of every volume under the prefix', displayOptions: show },
-	{ displayName: 'Backup Key', name: 'backupKey', type: 'string', default: '', description: 'A specific backup (one volume only); empty takes the latest complete one', displayOptions: show },
-	{ displayName: 'Scratch Restore', name: 'scratchRestore', type: 'boolean', default: false, description: 'Whether to also restore into a temporary volume, compare the file tree, and delete it (needs the Docker credential)', displayOptions: show },
-	{ displayName: 'Record in Manifest', name: 'recordInManifest', type: 'boolean', default: true, description: 'Whether to write the result into the backup\'s manifest, so List shows it as verified', displayOptions: show },
+	{
+		displayName: 'Volumes',
+		name: 'volumes',
+		type: 'string',
+		default: '',
+		description:
+			'Comma separated; empty verifies the latest backup of every volume under the prefix',
+		displayOptions: show,
+	},
+	{
+		displayName: 'Backup Key',
+		name: 'backupKey',
+		type: 'string',
+		default: '',
+		description: 'A specific backup (one volume only); empty takes the latest complete one',
+		displayOptions: show,
+	},
+	{
+		displayName: 'Scratch Restore',
+		name: 'scratchRestore',
+		type: 'boolean',
+		default: false,
+		description:
+			'Whether to also restore into a temporary volume, compare the file tree, and delete it (needs the Docker credential)',
+		displayOptions: show,
+	},
+	{
+		displayName: 'Record in Manifest',
+		name: 'recordInManifest',
+		type: 'boolean',
+		default: true,
+		description:
+			"Whether to write the result into the backup's manifest, so List shows it as verified",
+		displayOptions: show,
+	},
 	{ ...allowUnencryptedOption, displayOptions: show },
 	{ ...allowUnsignedOption, displayOptions: show },
-	{ ...helperImageOption, displayOptions: { show: { operation: ['verify'], scratchRestore: [true] } } },
+	{
+		...helperImageOption,
+		displayOptions: { show: { operation: ['verify'], scratchRestore: [true] } },
+	},
 ];
 
-export async function execute(this: IExecuteFunctions, itemIndex: number): Promise<INodeExecutionData[]> {
+export async function execute(
+	this: IExecuteFunctions,
+	itemIndex: number,
+): Promise<INodeExecutionData[]> {
 	const target = await storageTarget(this, itemIndex);
 	const scratchRestore = this.getNodeParameter('scratchRestore', itemIndex, false) as boolean;
 	let docker: DockerClient | undefined;
 	try {
 		const key = await decryptKey(this);
 		if (scratchRestore) docker = await openDocker(this);
-		const backupKey = (this.getNodeParameter('backupKey', itemIndex, '') as string).trim() || undefined;
+		const backupKey =
+			(this.getNodeParameter('backupKey', itemIndex, '') as string).trim() || undefined;
 		let volumes = splitList(this.getNodeParameter('volumes', itemIndex, '') as string);
 		// a key alone names its volume by its folder (resolveBackup checks the rest)
 		if (!volumes.length && backupKey) volumes = [volumeOfKey(target.prefix, backupKey)];
@@ -44,7 +93,15 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 				if (!backupKey) {
 					const future = await futureDatedBackups(target, volume);
 					if (future.length) {
-						findings.push({ check: 'backup-verify', target: volume, stateKey: 'future-dated', status: 'warning', summary: futureDatedNote(future), volume, futureDated: future.map((b) => b.key) });
+						findings.push({
+							check: 'backup-verify',
+							target: volume,
+							stateKey: 'future-dated',
+							status: 'warning',
+							summary: futureDatedNote(future),
+							volume,
+							futureDated: future.map((b) => b.key),
+						});
 					}
 				}
 				const r = await verifyBackup(docker?.docker, target, {
@@ -67,11 +124,19 @@ export async function execute(this: IExecuteFunctions, itemIndex: number): Promi
 						: r.archiveOk
 							? `Backup ${r.key}: archive intact, but RESTORE FAILED${r.scratchRestore ? ' (scratch restore)' : ''}: ${r.restoreProblems.join('; ')}`
 							: `Backup ${r.key} FAILED verification: ${r.problems.join('; ')}`,
-					...(signingNotes.length || r.notes.length ? { notes: [...signingNotes, ...r.notes] } : {}),
+					...(signingNotes.length || r.notes.length
+						? { notes: [...signingNotes, ...r.notes] }
+						: {}),
 					...r,
 				});
 			} catch (error) {
-				findings.push({ check: 'backup-verify', target: volume, status: 'error', summary: `Cannot verify backups of ${volume}: ${errorMessage(error)}`, volume });
+				findings.push({
+					check: 'backup-verify',
+					target: volume,
+					status: 'error',
+					summary: `Cannot verify backups of ${volume}: ${errorMessage(error)}`,
+					volume,
+				});
 			}
 		}
 		return findingItems(this, findings, itemIndex);

@@ -14,8 +14,10 @@ export const description: INodeProperties[] = [
 		name: 'tierMap',
 		type: 'string',
 		typeOptions: { rows: 8 },
-		default: '{\n  "tiers": { "management": 10, "application": 20, "data": 30, "external": 40 },\n  "containers": {}\n}',
-		description: 'Tier → VLAN id, and container name → tier for containers that carry no tier tag. A tag named like a tier (e.g. "data") wins over the name.',
+		default:
+			'{\n  "tiers": { "management": 10, "application": 20, "data": 30, "external": 40 },\n  "containers": {}\n}',
+		description:
+			'Tier → VLAN id, and container name → tier for containers that carry no tier tag. A tag named like a tier (e.g. "data") wins over the name.',
 		displayOptions: show,
 	},
 	{
@@ -38,7 +40,10 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			client ??= await pveClient(this);
 			const map = parseTierMap(this.getNodeParameter('tierMap', i) as string);
 			const node = (this.getNodeParameter('auditNode', i, '') as string).trim();
-			results.push({ itemIndex: i, findings: await auditSegmentation(client, map, { node: node || undefined }) });
+			results.push({
+				itemIndex: i,
+				findings: await auditSegmentation(client, map, { node: node || undefined }),
+			});
 		} catch (error) {
 			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
 			results.push({ itemIndex: i, ...errorFields(error) });

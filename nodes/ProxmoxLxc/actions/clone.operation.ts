@@ -1,4 +1,9 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 
 import { cloneContainer } from '../lxc';
 import { perItem, target } from './common';
@@ -6,14 +11,26 @@ import { perItem, target } from './common';
 const show = { show: { operation: ['clone'] } };
 
 export const description: INodeProperties[] = [
-	{ displayName: 'New VMID', name: 'newid', type: 'number', default: 200, required: true, typeOptions: { minValue: 100 }, displayOptions: show },
+	{
+		displayName: 'New VMID',
+		name: 'newid',
+		type: 'number',
+		default: 200,
+		required: true,
+		typeOptions: { minValue: 100 },
+		displayOptions: show,
+	},
 	{
 		displayName: 'Mode',
 		name: 'cloneMode',
 		type: 'options',
 		options: [
 			{ name: 'Full Clone', value: 'full', description: 'An independent copy of the disks' },
-			{ name: 'Linked Clone', value: 'linked', description: 'Shares the template\'s base disk (the source must be a template)' },
+			{
+				name: 'Linked Clone',
+				value: 'linked',
+				description: "Shares the template's base disk (the source must be a template)",
+			},
 		],
 		default: 'full',
 		displayOptions: show,
@@ -28,9 +45,27 @@ export const description: INodeProperties[] = [
 		options: [
 			{ displayName: 'Description', name: 'description', type: 'string', default: '' },
 			{ displayName: 'Hostname', name: 'hostname', type: 'string', default: '' },
-			{ displayName: 'Snapshot', name: 'snapname', type: 'string', default: '', description: 'Clone this snapshot instead of the current state' },
-			{ displayName: 'Storage', name: 'storage', type: 'string', default: '', description: 'Target storage (full clones only)' },
-			{ displayName: 'Target Node', name: 'target', type: 'string', default: '', description: 'Put the clone on this node' },
+			{
+				displayName: 'Snapshot',
+				name: 'snapname',
+				type: 'string',
+				default: '',
+				description: 'Clone this snapshot instead of the current state',
+			},
+			{
+				displayName: 'Storage',
+				name: 'storage',
+				type: 'string',
+				default: '',
+				description: 'Target storage (full clones only)',
+			},
+			{
+				displayName: 'Target Node',
+				name: 'target',
+				type: 'string',
+				default: '',
+				description: 'Put the clone on this node',
+			},
 		],
 	},
 ];
@@ -38,9 +73,26 @@ export const description: INodeProperties[] = [
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
 	return await perItem(this, async (i, client) => {
 		const { node, vmid } = target(this, i);
-		const options = this.getNodeParameter('cloneOptions', i, {}) as { description?: string; hostname?: string; snapname?: string; storage?: string; target?: string };
+		const options = this.getNodeParameter('cloneOptions', i, {}) as {
+			description?: string;
+			hostname?: string;
+			snapname?: string;
+			storage?: string;
+			target?: string;
+		};
 		const newid = this.getNodeParameter('newid', i) as number;
-		const task = await cloneContainer(client, { node, vmid, newid, full: this.getNodeParameter('cloneMode', i) === 'full', ...options });
-		return { vmid: newid, source: vmid, node: options.target || node, task } as unknown as IDataObject;
+		const task = await cloneContainer(client, {
+			node,
+			vmid,
+			newid,
+			full: this.getNodeParameter('cloneMode', i) === 'full',
+			...options,
+		});
+		return {
+			vmid: newid,
+			source: vmid,
+			node: options.target || node,
+			task,
+		} as unknown as IDataObject;
 	});
 }

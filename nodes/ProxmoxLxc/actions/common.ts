@@ -1,6 +1,11 @@
 /** What the operations share: the PVE client from the credential, node/VMID parameters, and how
  * results and findings become items paired with their input. */
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 
 import { proxmoxConnectionFrom } from '../../shared/connections';
 import { type ErrorFields, errorFields, errorItemJson } from '../../shared/errors';
@@ -39,7 +44,10 @@ export function vmidProperty(operations: string[]): INodeProperties {
 }
 
 export function target(ctx: IExecuteFunctions, i: number): { node: string; vmid: number } {
-	return { node: checkNodeName(ctx.getNodeParameter('node', i)), vmid: checkVmid(ctx.getNodeParameter('vmid', i)) };
+	return {
+		node: checkNodeName(ctx.getNodeParameter('node', i)),
+		vmid: checkVmid(ctx.getNodeParameter('vmid', i)),
+	};
 }
 
 /** Runs `fn` per input item; bad input or a failed call is an error item with continueOnFail. */
@@ -54,7 +62,8 @@ export async function perItem(
 		try {
 			client ??= await pveClient(ctx);
 			const result = await fn(i, client);
-			for (const json of Array.isArray(result) ? result : [result]) out.push({ json, pairedItem: { item: i } });
+			for (const json of Array.isArray(result) ? result : [result])
+				out.push({ json, pairedItem: { item: i } });
 		} catch (error) {
 			if (!ctx.continueOnFail()) throw toNodeError(ctx.getNode(), error, i);
 			out.push({ json: errorFields(error), pairedItem: { item: i } });
@@ -70,13 +79,19 @@ export interface ItemFindings extends ErrorFields {
 }
 
 /** Findings of all items, `changed` marked against the previous run, each paired with its input. */
-export function findingItems(ctx: IExecuteFunctions, results: ItemFindings[]): INodeExecutionData[] {
+export function findingItems(
+	ctx: IExecuteFunctions,
+	results: ItemFindings[],
+): INodeExecutionData[] {
 	const all = results.flatMap((r) => r.findings ?? []);
 	const marked = markChanged(all, ctx.getWorkflowStaticData('node'));
 	let k = 0;
 	return results.flatMap((r) =>
 		r.findings
-			? r.findings.map(() => ({ json: marked[k++] as unknown as IDataObject, pairedItem: { item: r.itemIndex } }))
+			? r.findings.map(() => ({
+					json: marked[k++] as unknown as IDataObject,
+					pairedItem: { item: r.itemIndex },
+				}))
 			: [{ json: errorItemJson(r), pairedItem: { item: r.itemIndex } }],
 	);
 }

@@ -1,4 +1,9 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 
 import { deleteContainer } from '../lxc';
 import { perItem, target } from './common';
@@ -11,7 +16,8 @@ export const description: INodeProperties[] = [
 		name: 'force',
 		type: 'boolean',
 		default: false,
-		description: 'Whether to destroy a running container too (PVE stops it first); off: a running container is refused',
+		description:
+			'Whether to destroy a running container too (PVE stops it first); off: a running container is refused',
 		displayOptions: show,
 	},
 	{
@@ -27,7 +33,10 @@ export const description: INodeProperties[] = [
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
 	return await perItem(this, async (i, client) => {
 		const { node, vmid } = target(this, i);
-		const task = await deleteContainer(client, node, vmid, { force: this.getNodeParameter('force', i) as boolean, purge: this.getNodeParameter('purge', i) as boolean });
+		const task = await deleteContainer(client, node, vmid, {
+			force: this.getNodeParameter('force', i) as boolean,
+			purge: this.getNodeParameter('purge', i) as boolean,
+		});
 		return { vmid, node, deleted: true, task } as unknown as IDataObject;
 	});
 }

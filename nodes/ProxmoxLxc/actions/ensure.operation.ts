@@ -15,8 +15,16 @@ export const description: INodeProperties[] = [
 		name: 'ensureMode',
 		type: 'options',
 		options: [
-			{ name: 'Plan', value: 'plan', description: 'Compare only: one finding per container (in sync, drift, missing)' },
-			{ name: 'Apply', value: 'apply', description: 'Create what is missing and update drifted keys (with the config digest)' },
+			{
+				name: 'Plan',
+				value: 'plan',
+				description: 'Compare only: one finding per container (in sync, drift, missing)',
+			},
+			{
+				name: 'Apply',
+				value: 'apply',
+				description: 'Create what is missing and update drifted keys (with the config digest)',
+			},
 		],
 		default: 'plan',
 		displayOptions: show,
@@ -28,8 +36,10 @@ export const description: INodeProperties[] = [
 		typeOptions: { rows: 12 },
 		default: '',
 		required: true,
-		placeholder: 'containers:\n  - vmid: 101\n    hostname: traefik\n    cores: 2\n    memory: 1024\n    net:\n      net0: { bridge: vmbr0, ip: 10.0.40.5/24, gw: 10.0.40.1, tag: 40, firewall: true }',
-		description: 'JSON or YAML: containers (vmid, node, hostname, cores, memory, swap, rootfs, features, onboot, tags, net, state, template, ...)',
+		placeholder:
+			'containers:\n  - vmid: 101\n    hostname: traefik\n    cores: 2\n    memory: 1024\n    net:\n      net0: { bridge: vmbr0, ip: 10.0.40.5/24, gw: 10.0.40.1, tag: 40, firewall: true }',
+		description:
+			'JSON or YAML: containers (vmid, node, hostname, cores, memory, swap, rootfs, features, onboot, tags, net, state, template, ...)',
 		displayOptions: show,
 	},
 	{
@@ -45,7 +55,8 @@ export const description: INodeProperties[] = [
 		name: 'allowDelete',
 		type: 'boolean',
 		default: false,
-		description: 'Whether Apply may destroy containers marked state: absent and remove interfaces/mount points missing from the desired state. Off: those are only reported.',
+		description:
+			'Whether Apply may destroy containers marked state: absent and remove interfaces/mount points missing from the desired state. Off: those are only reported.',
 		displayOptions: { show: { operation: ['ensure'], ensureMode: ['apply'] } },
 	},
 ];
@@ -58,7 +69,9 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 	for (let i = 0; i < items.length; i++) {
 		try {
 			client ??= await pveClient(this);
-			const desired = parseDesiredState(this.getNodeParameter('desiredState', i) as string, { defaultNode: (this.getNodeParameter('defaultNode', i, '') as string) || undefined });
+			const desired = parseDesiredState(this.getNodeParameter('desiredState', i) as string, {
+				defaultNode: (this.getNodeParameter('defaultNode', i, '') as string) || undefined,
+			});
 			const mode = this.getNodeParameter('ensureMode', i) as string;
 			if (mode === 'apply') {
 				const allowDelete = this.getNodeParameter('allowDelete', i, false) as boolean;

@@ -1,4 +1,9 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 
 import { power, type PowerAction } from '../lxc';
 import { perItem, target } from './common';
@@ -12,7 +17,11 @@ export const description: INodeProperties[] = [
 		type: 'options',
 		options: [
 			{ name: 'Start', value: 'start' },
-			{ name: 'Shutdown', value: 'shutdown', description: 'Ask the container to shut down cleanly' },
+			{
+				name: 'Shutdown',
+				value: 'shutdown',
+				description: 'Ask the container to shut down cleanly',
+			},
 			{ name: 'Stop', value: 'stop', description: 'Stop at once, like pulling the plug' },
 			{ name: 'Reboot', value: 'reboot' },
 		],
@@ -27,9 +36,26 @@ export const description: INodeProperties[] = [
 		default: {},
 		displayOptions: show,
 		options: [
-			{ displayName: 'Shutdown Timeout (Seconds)', name: 'shutdownTimeout', type: 'number', default: 60 },
-			{ displayName: 'Force Stop After Timeout', name: 'forceStop', type: 'boolean', default: false, description: 'Whether to stop the container if it has not shut down in time' },
-			{ displayName: 'Wait For State (Seconds)', name: 'waitSeconds', type: 'number', default: 60, description: 'How long to wait for the container to report the new state after the task' },
+			{
+				displayName: 'Shutdown Timeout (Seconds)',
+				name: 'shutdownTimeout',
+				type: 'number',
+				default: 60,
+			},
+			{
+				displayName: 'Force Stop After Timeout',
+				name: 'forceStop',
+				type: 'boolean',
+				default: false,
+				description: 'Whether to stop the container if it has not shut down in time',
+			},
+			{
+				displayName: 'Wait For State (Seconds)',
+				name: 'waitSeconds',
+				type: 'number',
+				default: 60,
+				description: 'How long to wait for the container to report the new state after the task',
+			},
 		],
 	},
 ];
@@ -38,7 +64,11 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 	return await perItem(this, async (i, client) => {
 		const { node, vmid } = target(this, i);
 		const action = this.getNodeParameter('powerAction', i) as PowerAction;
-		const options = this.getNodeParameter('powerOptions', i, {}) as { shutdownTimeout?: number; forceStop?: boolean; waitSeconds?: number };
+		const options = this.getNodeParameter('powerOptions', i, {}) as {
+			shutdownTimeout?: number;
+			forceStop?: boolean;
+			waitSeconds?: number;
+		};
 		const result = await power(client, node, vmid, action, {
 			shutdownTimeoutS: action === 'shutdown' ? (options.shutdownTimeout ?? 60) : undefined,
 			forceStop: action === 'shutdown' ? options.forceStop : undefined,

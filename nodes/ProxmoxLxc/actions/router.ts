@@ -12,12 +12,24 @@ import * as power from './power.operation';
 import * as snapshot from './snapshot.operation';
 import * as updateConfig from './updateConfig.operation';
 
-const operations = { auditSegmentation, list, get, create, clone, updateConfig, power, snapshot, delete: deleteOp, ensure };
+const operations = {
+	auditSegmentation,
+	list,
+	get,
+	create,
+	clone,
+	updateConfig,
+	power,
+	snapshot,
+	delete: deleteOp,
+	ensure,
+};
 
 export async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 	const operation = this.getNodeParameter('operation', 0) as keyof typeof operations;
 	const handler = operations[operation];
-	if (!handler) throw new NodeOperationError(this.getNode(), `The operation "${operation}" is not known`);
+	if (!handler)
+		throw new NodeOperationError(this.getNode(), `The operation "${operation}" is not known`);
 	return [await handler.execute.call(this)];
 }
 

@@ -1,4 +1,9 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 
 import { createSnapshot, deleteSnapshot, listSnapshots, rollbackSnapshot } from '../lxc';
 import { perItem, target } from './common';
@@ -25,7 +30,9 @@ export const description: INodeProperties[] = [
 		required: true,
 		placeholder: 'before_upgrade',
 		description: '2-40 letters, digits, - and _, starting with a letter',
-		displayOptions: { show: { operation: ['snapshot'], snapshotAction: ['create', 'delete', 'rollback'] } },
+		displayOptions: {
+			show: { operation: ['snapshot'], snapshotAction: ['create', 'delete', 'rollback'] },
+		},
 	},
 	{
 		displayName: 'Description',
@@ -48,13 +55,30 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 	return await perItem(this, async (i, client) => {
 		const { node, vmid } = target(this, i);
 		const action = this.getNodeParameter('snapshotAction', i) as string;
-		if (action === 'list') return (await listSnapshots(client, node, vmid)).map((s) => ({ vmid, node, ...s })) as unknown as IDataObject[];
+		if (action === 'list')
+			return (await listSnapshots(client, node, vmid)).map((s) => ({
+				vmid,
+				node,
+				...s,
+			})) as unknown as IDataObject[];
 		const name = this.getNodeParameter('snapname', i) as string;
 		const task =
 			action === 'create'
-				? await createSnapshot(client, node, vmid, name, this.getNodeParameter('snapDescription', i, '') as string)
+				? await createSnapshot(
+						client,
+						node,
+						vmid,
+						name,
+						this.getNodeParameter('snapDescription', i, '') as string,
+					)
 				: action === 'rollback'
-					? await rollbackSnapshot(client, node, vmid, name, this.getNodeParameter('startAfterRollback', i, false) as boolean)
+					? await rollbackSnapshot(
+							client,
+							node,
+							vmid,
+							name,
+							this.getNodeParameter('startAfterRollback', i, false) as boolean,
+						)
 					: await deleteSnapshot(client, node, vmid, name);
 		return { vmid, node, snapshot: name, action, task } as unknown as IDataObject;
 	});

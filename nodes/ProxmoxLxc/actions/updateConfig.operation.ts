@@ -1,4 +1,9 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 
 import { InfraOpsError } from '../../shared/errors';
 import { power, updateConfig } from '../lxc';
@@ -14,7 +19,8 @@ export const description: INodeProperties[] = [
 		typeOptions: { multipleValues: true },
 		placeholder: 'Add value',
 		default: {},
-		description: 'Config keys to set, as PVE names them (hostname, memory, cores, net0, features, tags, ...)',
+		description:
+			'Config keys to set, as PVE names them (hostname, memory, cores, net0, features, tags, ...)',
 		displayOptions: show,
 		options: [
 			{
@@ -22,7 +28,13 @@ export const description: INodeProperties[] = [
 				name: 'value',
 				values: [
 					{ displayName: 'Key', name: 'key', type: 'string', default: '', placeholder: 'hostname' },
-					{ displayName: 'Value', name: 'value', type: 'string', default: '', placeholder: 'traefik' },
+					{
+						displayName: 'Value',
+						name: 'value',
+						type: 'string',
+						default: '',
+						placeholder: 'traefik',
+					},
 				],
 			},
 		],
@@ -49,14 +61,16 @@ export const description: INodeProperties[] = [
 				name: 'digest',
 				type: 'string',
 				default: '',
-				description: 'The config digest from an earlier Get: the update is refused if the config changed since. Empty: the digest of the config read just before the update.',
+				description:
+					'The config digest from an earlier Get: the update is refused if the config changed since. Empty: the digest of the config read just before the update.',
 			},
 			{
 				displayName: 'Reboot If Pending',
 				name: 'rebootIfPending',
 				type: 'boolean',
 				default: false,
-				description: 'Whether to reboot a running container when PVE queued the change until the next restart, so it takes effect now',
+				description:
+					'Whether to reboot a running container when PVE queued the change until the next restart, so it takes effect now',
 			},
 		],
 	},
@@ -65,16 +79,31 @@ export const description: INodeProperties[] = [
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
 	return await perItem(this, async (i, client) => {
 		const { node, vmid } = target(this, i);
-		const rows = ((this.getNodeParameter('setValues', i, {}) as { value?: { key: string; value: string }[] }).value ?? []);
+		const rows =
+			(this.getNodeParameter('setValues', i, {}) as { value?: { key: string; value: string }[] })
+				.value ?? [];
 		const set: Record<string, string> = {};
 		for (const row of rows) {
 			const key = String(row.key ?? '').trim();
-			if (!key) throw new InfraOpsError('A Set row has no key', 'Fill in the key (e.g. hostname) or remove the row');
+			if (!key)
+				throw new InfraOpsError(
+					'A Set row has no key',
+					'Fill in the key (e.g. hostname) or remove the row',
+				);
 			set[key] = String(row.value ?? '');
 		}
-		const deletes = (this.getNodeParameter('deleteKeys', i, '') as string).split(/[,;\s]+/).filter(Boolean);
-		const options = this.getNodeParameter('updateOptions', i, {}) as { digest?: string; rebootIfPending?: boolean };
-		const result = await updateConfig(client, node, vmid, { set, delete: deletes, digest: options.digest || undefined });
+		const deletes = (this.getNodeParameter('deleteKeys', i, '') as string)
+			.split(/[,;\s]+/)
+			.filter(Boolean);
+		const options = this.getNodeParameter('updateOptions', i, {}) as {
+			digest?: string;
+			rebootIfPending?: boolean;
+		};
+		const result = await updateConfig(client, node, vmid, {
+			set,
+			delete: deletes,
+			digest: options.digest || undefined,
+		});
 		let rebooted = false;
 		if (options.rebootIfPending && result.pending.length > 0) {
 			const r = await power(client, node, vmid, 'reboot');

@@ -1,5 +1,10 @@
 /** The secret's parameters, shared by Generate and Rotate, and how findings become items. */
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 
 import { markChanged, type NewFinding } from '../../shared/findings';
 import { DEFAULT_SYMBOLS, type CharacterClass, type SecretSpec } from '../generate';
@@ -44,7 +49,8 @@ export const secretProperties: INodeProperties[] = [
 		name: 'symbols',
 		type: 'string',
 		default: DEFAULT_SYMBOLS,
-		description: 'The symbols class. The default needs no quoting in .env files, shells or connection URLs (postgres://user:password@host).',
+		description:
+			'The symbols class. The default needs no quoting in .env files, shells or connection URLs (postgres://user:password@host).',
 		displayOptions: { show: { secretType: ['password'] } },
 	},
 	{
@@ -114,7 +120,11 @@ export function readSecretSpec(context: IExecuteFunctions, i: number): SecretSpe
 	return {
 		kind: 'password',
 		length: Number(context.getNodeParameter('passwordLength', i, 32)),
-		classes: context.getNodeParameter('characterClasses', i, ['lower', 'upper', 'digits']) as CharacterClass[],
+		classes: context.getNodeParameter('characterClasses', i, [
+			'lower',
+			'upper',
+			'digits',
+		]) as CharacterClass[],
 		symbols: context.getNodeParameter('symbols', i, DEFAULT_SYMBOLS) as string,
 		excludeAmbiguous: context.getNodeParameter('excludeAmbiguous', i, true) as boolean,
 	};

@@ -1,4 +1,9 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 
 import { errorFields } from '../../shared/errors';
 import { toNodeError } from '../../shared/nodeErrors';
@@ -11,12 +16,13 @@ export const description: INodeProperties[] = [
 		name: 'includeSecret',
 		type: 'boolean',
 		default: false,
-		description: 'Whether to put the secret itself in the output item. Off, the item only describes it (fingerprint, length, entropy).',
+		description:
+			'Whether to put the secret itself in the output item. Off, the item only describes it (fingerprint, length, entropy).',
 		displayOptions: { show: { operation: ['generate'] } },
 	},
 	{
 		displayName:
-			'The secret will be stored in this workflow\'s execution data, in plain text, for as long as executions are kept. Prefer Rotate, which never puts the secret in an item.',
+			"The secret will be stored in this workflow's execution data, in plain text, for as long as executions are kept. Prefer Rotate, which never puts the secret in an item.",
 		name: 'includeSecretNotice',
 		type: 'notice',
 		default: '',

@@ -30,7 +30,12 @@ export interface ContainersOptions {
 }
 
 /** The environment with the new secret: named keys set, the old value replaced inside other entries. */
-export function rotateEnv(env: string[], keys: string[], oldValue: string | undefined, newValue: string): { env: string[]; changed: number } {
+export function rotateEnv(
+	env: string[],
+	keys: string[],
+	oldValue: string | undefined,
+	newValue: string,
+): { env: string[]; changed: number } {
 	let changed = 0;
 	const out = env.map((entry) => {
 		const eq = entry.indexOf('=');
@@ -39,14 +44,20 @@ export function rotateEnv(env: string[], keys: string[], oldValue: string | unde
 		let next = value;
 		if (keys.includes(key)) next = newValue;
 		// short old values would match by accident elsewhere
-		else if (oldValue && oldValue.length >= 8 && value.includes(oldValue)) next = value.split(oldValue).join(newValue);
+		else if (oldValue && oldValue.length >= 8 && value.includes(oldValue))
+			next = value.split(oldValue).join(newValue);
 		if (next !== value) changed++;
 		return next === value ? entry : `${key}=${next}`;
 	});
 	return { env: out, changed };
 }
 
-export async function waitHealthy(docker: Dockerode, name: string, timeoutMs: number, since: number): Promise<string> {
+export async function waitHealthy(
+	docker: Dockerode,
+	name: string,
+	timeoutMs: number,
+	since: number,
+): Promise<string> {
 	const deadline = Date.now() + timeoutMs;
 	let last = '';
 	while (Date.now() < deadline) {
@@ -59,7 +70,10 @@ export async function waitHealthy(docker: Dockerode, name: string, timeoutMs: nu
 		if (!state.Running && !state.Restarting && started >= since - 1_000) break;
 		await new Promise((r) => setTimeout(r, 500));
 	}
-	throw new InfraOpsError(`${name} did not come back healthy within ${timeoutMs / 1000} s (state ${last})`, 'Check its logs: docker logs ' + name);
+	throw new InfraOpsError(
+		`${name} did not come back healthy within ${timeoutMs / 1000} s (state ${last})`,
+		'Check its logs: docker logs ' + name,
+	);
 }
 
 async function waitRunning(docker: Dockerode, name: string, timeoutMs: number): Promise<void> {
@@ -84,7 +98,8 @@ export class ContainersTarget implements RotationTarget {
 	private retired = new Map<string, string>();
 
 	constructor(private readonly options: ContainersOptions) {
-		if (options.names.length === 0) throw new InfraOpsError('No container to restart is named', 'Fill in "Containers"');
+		if (options.names.length === 0)
+			throw new InfraOpsError('No container to restart is named', 'Fill in "Containers"');
 		this.target = `containers ${options.names.join(', ')}`;
 	}
 
@@ -95,18 +110,34 @@ export class ContainersTarget implements RotationTarget {
 			try {
 				const info = await this.client.docker.getContainer(name).inspect();
 				this.inspected.set(name, info);
-				if (info.State.Health?.Status && info.State.Health.Status !== 'healthy') this.unhealthyBefore.add(name);
+				if (info.State.Health?.Status && info.State.Health.Status !== 'healthy')
+					this.unhealthyBefore.add(name);
 			} catch (error) {
 				if ((error as { statusCode?: number }).statusCode === 404) missing.push(name);
-				else throw new InfraOpsError(`Docker at ${this.client.target}: cannot inspect ${name}: ${errorMessage(error)}`);
+				else
+					throw new InfraOpsError(
+						`Docker at ${this.client.target}: cannot inspect ${name}: ${errorMessage(error)}`,
+					);
 			}
 		}
-		if (missing.length) throw new InfraOpsError(`No container named ${missing.join(', ')} at ${this.client.target}`, 'Use the container names of `docker ps`');
+		if (missing.length)
+			throw new InfraOpsError(
+				`No container named ${missing.join(', ')} at ${this.client.target}`,
+				'Use the container names of `docker ps`',
+			);
 		if (this.options.action === 'recreate') {
 			// a recreate that changes no variable puts the old secret back into a new container: the
 			// service then fails against the rotated server, possibly after its health check passed
 			const oldValue = this.oldValue();
-			const unchanged = this.options.names.filter((name) => rotateEnv(this.inspected.get(name)!.Config.Env ?? [], this.options.envKeys, oldValue, '\0').changed === 0);
+			const unchanged = this.options.names.filter(
+				(name) =>
+					rotateEnv(
+						this.inspected.get(name)!.Config.Env ?? [],
+						this.options.envKeys,
+						oldValue,
+						'\0',
+					).changed === 0,
+			);
 			if (unchanged.length) {
 				throw new InfraOpsError(
 					`Recreating ${unchanged.join(', ')} would not change the secret: ${oldValue ? 'no variable holds the current value' : `none of ${this.options.envKeys.join(', ') || '(no Environment Keys)'} is set, and the current value is not known`}`,
@@ -120,18 +151,29 @@ export class ContainersTarget implements RotationTarget {
 
 	async set(secret: GeneratedSecret): Promise<string> {
 		if (this.options.action === 'restart') return await this.restart();
-		if (secret.kind === 'sshKey') throw new InfraOpsError('Containers get a password or token in their environment, not an SSH key pair');
+		if (secret.kind === 'sshKey')
+			throw new InfraOpsError(
+				'Containers get a password or token in their environment, not an SSH key pair',
+			);
 		const docker = this.requireClient().docker;
 		this.restartedAt = Date.now();
 		const oldValue = this.oldValue();
 		const notes: string[] = [];
 		for (const name of this.options.names) {
 			const info = this.inspected.get(name)!;
-			const { env, changed } = rotateEnv(info.Config.Env ?? [], this.options.envKeys, oldValue, secret.value);
+			const { env, changed } = rotateEnv(
+				info.Config.Env ?? [],
+				this.options.envKeys,
+				oldValue,
+				secret.value,
+			);
 			const retiredName = `${name.replace(/^\//, '')}-infra-ops-old-${this.restartedAt}`;
-			await docker.getContainer(info.Id).stop({ t: this.options.stopTimeoutS ?? 10 }).catch((error: { statusCode?: number }) => {
-				if (error.statusCode !== 304) throw error;
-			});
+			await docker
+				.getContainer(info.Id)
+				.stop({ t: this.options.stopTimeoutS ?? 10 })
+				.catch((error: { statusCode?: number }) => {
+					if (error.statusCode !== 304) throw error;
+				});
 			await docker.getContainer(info.Id).rename({ name: retiredName });
 			this.retired.set(name, info.Id);
 			const networks = info.NetworkSettings?.Networks ?? {};
@@ -142,7 +184,14 @@ export class ContainersTarget implements RotationTarget {
 				HostConfig: info.HostConfig,
 				NetworkingConfig: {
 					EndpointsConfig: Object.fromEntries(
-						Object.entries(networks).map(([net, ep]) => [net, { Aliases: ep.Aliases ?? undefined, IPAMConfig: ep.IPAMConfig ?? undefined, Links: ep.Links ?? undefined }]),
+						Object.entries(networks).map(([net, ep]) => [
+							net,
+							{
+								Aliases: ep.Aliases ?? undefined,
+								IPAMConfig: ep.IPAMConfig ?? undefined,
+								Links: ep.Links ?? undefined,
+							},
+						]),
 					),
 				},
 			} as Dockerode.ContainerCreateOptions);
@@ -165,7 +214,11 @@ export class ContainersTarget implements RotationTarget {
 
 	async test(): Promise<string> {
 		const docker = this.requireClient().docker;
-		const states = await Promise.all(this.options.names.map((n) => waitHealthy(docker, n, this.options.healthTimeoutMs, this.restartedAt)));
+		const states = await Promise.all(
+			this.options.names.map((n) =>
+				waitHealthy(docker, n, this.options.healthTimeoutMs, this.restartedAt),
+			),
+		);
 		return `back up: ${this.options.names.map((n, i) => `${n} ${states[i]}`).join(', ')}`;
 	}
 
@@ -181,9 +234,12 @@ export class ContainersTarget implements RotationTarget {
 		const docker = this.requireClient().docker;
 		if (this.options.action === 'recreate') {
 			for (const [name, id] of this.retired) {
-				await docker.getContainer(name).remove({ force: true }).catch((error: { statusCode?: number }) => {
-					if (error.statusCode !== 404) throw error;
-				});
+				await docker
+					.getContainer(name)
+					.remove({ force: true })
+					.catch((error: { statusCode?: number }) => {
+						if (error.statusCode !== 404) throw error;
+					});
 				await docker.getContainer(id).rename({ name });
 			}
 			this.retired.clear();
@@ -192,7 +248,9 @@ export class ContainersTarget implements RotationTarget {
 		const restarted = await this.restart();
 		await Promise.all(
 			this.options.names.map((n) =>
-				this.unhealthyBefore.has(n) ? waitRunning(docker, n, this.options.healthTimeoutMs) : waitHealthy(docker, n, this.options.healthTimeoutMs, this.restartedAt),
+				this.unhealthyBefore.has(n)
+					? waitRunning(docker, n, this.options.healthTimeoutMs)
+					: waitHealthy(docker, n, this.options.healthTimeoutMs, this.restartedAt),
 			),
 		);
 		return `${restarted} on the restored configuration`;
@@ -206,7 +264,11 @@ export class ContainersTarget implements RotationTarget {
 	private async restart(): Promise<string> {
 		const docker = this.requireClient().docker;
 		this.restartedAt = Date.now();
-		await Promise.all(this.options.names.map((n) => docker.getContainer(n).restart({ t: this.options.stopTimeoutS ?? 10 })));
+		await Promise.all(
+			this.options.names.map((n) =>
+				docker.getContainer(n).restart({ t: this.options.stopTimeoutS ?? 10 }),
+			),
+		);
 		return `restarted ${this.options.names.join(', ')}`;
 	}
 

@@ -18,7 +18,10 @@ export interface EnvFileOptions {
 }
 
 export function backupPath(path: string, now: Date): string {
-	return `${path}.infra-ops-bak-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+	return `${path}.infra-ops-bak-${now
+		.toISOString()
+		.replace(/[-:]/g, '')
+		.replace(/\.\d+Z$/, 'Z')}`;
 }
 
 export class EnvFileTarget implements RotationTarget {
@@ -34,9 +37,16 @@ export class EnvFileTarget implements RotationTarget {
 
 	constructor(private readonly options: EnvFileOptions) {
 		if (!options.path.startsWith('/')) {
-			throw new InfraOpsError(`"${options.path}" is not an absolute path`, 'Give the full path of the .env file, e.g. /opt/supabase/docker/.env');
+			throw new InfraOpsError(
+				`"${options.path}" is not an absolute path`,
+				'Give the full path of the .env file, e.g. /opt/supabase/docker/.env',
+			);
 		}
-		if (options.keys.length === 0) throw new InfraOpsError('No .env key to set is named', 'Fill in "Keys", e.g. POSTGRES_PASSWORD');
+		if (options.keys.length === 0)
+			throw new InfraOpsError(
+				'No .env key to set is named',
+				'Fill in "Keys", e.g. POSTGRES_PASSWORD',
+			);
 		this.target = `ssh://${options.ssh.host}:${options.ssh.port}${options.path} ${options.keys.join(', ')}`;
 	}
 
@@ -58,29 +68,44 @@ export class EnvFileTarget implements RotationTarget {
 		const notes: string[] = [];
 		for (const key of this.options.keys) {
 			// a dry run on the old bytes: a missing key or an unwritable value fails here, before anything changes
-			const edit = setEnvValueBytes(data, key, secret.value, { addIfMissing: this.options.addIfMissing, file: this.options.path });
+			const edit = setEnvValueBytes(data, key, secret.value, {
+				addIfMissing: this.options.addIfMissing,
+				file: this.options.path,
+			});
 			data = edit.data;
-			notes.push(edit.appended ? `${key} missing, will be appended` : `${key} on line ${edit.lines.join(', ')}`);
+			notes.push(
+				edit.appended
+					? `${key} missing, will be appended`
+					: `${key} on line ${edit.lines.join(', ')}`,
+			);
 		}
 		return notes.join('; ');
 	}
 
 	/** The value the file held when create read it (its first key's), for targets that look for the old secret. */
 	currentValue(): string | undefined {
-		return this.original === undefined ? undefined : readEnvValueBytes(this.original, this.options.keys[0]);
+		return this.original === undefined
+			? undefined
+			: readEnvValueBytes(this.original, this.options.keys[0]);
 	}
 
 	async set(secret: GeneratedSecret): Promise<string> {
 		const session = this.requireSession();
 		const current = await session.readFile(this.options.path);
 		if (!this.original || !current.equals(this.original)) {
-			throw new InfraOpsError(`${this.options.path} changed since the rotation started`, 'Something else edits this file: run the rotation again');
+			throw new InfraOpsError(
+				`${this.options.path} changed since the rotation started`,
+				'Something else edits this file: run the rotation again',
+			);
 		}
 		let data = current;
 		const lines: string[] = [];
 		let appended = false;
 		for (const key of this.options.keys) {
-			const edit = setEnvValueBytes(data, key, secret.value, { addIfMissing: this.options.addIfMissing, file: this.options.path });
+			const edit = setEnvValueBytes(data, key, secret.value, {
+				addIfMissing: this.options.addIfMissing,
+				file: this.options.path,
+			});
 			data = edit.data;
 			appended ||= edit.appended;
 			lines.push(`${key}${edit.appended ? ' (appended)' : ` (line ${edit.lines.join(', ')})`}`);
@@ -99,12 +124,17 @@ export class EnvFileTarget implements RotationTarget {
 	async test(secret: GeneratedSecret): Promise<string> {
 		const data = await this.requireSession().readFile(this.options.path);
 		const wrong = this.options.keys.filter((key) => readEnvValueBytes(data, key) !== secret.value);
-		if (wrong.length) throw new InfraOpsError(`${this.options.path}: ${wrong.join(', ')} do not read back as the new value`);
+		if (wrong.length)
+			throw new InfraOpsError(
+				`${this.options.path}: ${wrong.join(', ')} do not read back as the new value`,
+			);
 		return `${this.options.keys.join(', ')} read back as the new value`;
 	}
 
 	async finish(): Promise<string> {
-		return this.backupFile ? `old file kept as ${this.backupFile} (0600); delete it once the services run fine` : 'done';
+		return this.backupFile
+			? `old file kept as ${this.backupFile} (0600); delete it once the services run fine`
+			: 'done';
 	}
 
 	async rollback(): Promise<string> {
@@ -140,17 +170,23 @@ export class EnvFileTarget implements RotationTarget {
 		}
 		if (current.equals(original)) return `${path} already holds its old text`;
 		const { keys } = this.options;
-		if (!this.written.appended && keys.every((key) => readEnvValueBytes(current, key) === this.written!.value)) {
+		if (
+			!this.written.appended &&
+			keys.every((key) => readEnvValueBytes(current, key) === this.written!.value)
+		) {
 			// one character per byte: the old values go back as their exact bytes, whatever their encoding
 			let text = current.toString('latin1');
 			const old = original.toString('latin1');
-			for (const key of keys) text = setEnvValue(text, key, readEnvValue(old, key) ?? '', { file: path }).text;
+			for (const key of keys)
+				text = setEnvValue(text, key, readEnvValue(old, key) ?? '', { file: path }).text;
 			await session.writeFileAtomic(path, Buffer.from(text, 'latin1'));
 			return `${path}: old value of ${keys.join(', ')} restored; other lines changed since this run wrote the file kept`;
 		}
 		// nothing is removed either: the backup is the pre-run file, which the operator may want now
 		this.backupFile = undefined;
-		throw new RollbackLeftAlone(`${path} was changed by someone else after this run wrote it (${keys.join(', ')} no longer hold this run's value): left alone, not rolled back`);
+		throw new RollbackLeftAlone(
+			`${path} was changed by someone else after this run wrote it (${keys.join(', ')} no longer hold this run's value): left alone, not rolled back`,
+		);
 	}
 
 	async close(): Promise<void> {
@@ -159,7 +195,8 @@ export class EnvFileTarget implements RotationTarget {
 	}
 
 	private requireSession(): SshSession {
-		if (!this.session) throw new InfraOpsError(`${this.target}: not connected (create did not run)`);
+		if (!this.session)
+			throw new InfraOpsError(`${this.target}: not connected (create did not run)`);
 		return this.session;
 	}
 }

@@ -4,7 +4,12 @@ import type { Client } from 'pg';
 
 import { InfraOpsError } from '../../shared/errors';
 import { PostgresRoleLock, type LeaseLock } from '../../shared/locks';
-import { connectPostgres, describePostgresTarget, explainPostgresError, type PostgresConnection } from '../../shared/postgres';
+import {
+	connectPostgres,
+	describePostgresTarget,
+	explainPostgresError,
+	type PostgresConnection,
+} from '../../shared/postgres';
 import type { GeneratedSecret } from '../generate';
 import { RollbackLeftAlone, type RotationTarget } from '../rotation';
 import { scramSha256Verifier, verifierMatches } from '../scram';
@@ -27,7 +32,10 @@ interface RoleState {
 
 export function passwordOf(secret: GeneratedSecret, what: string): string {
 	if (secret.kind === 'sshKey') {
-		throw new InfraOpsError(`${what} needs a password or token, not an SSH key pair`, 'Set "Secret Type" to Password or Token');
+		throw new InfraOpsError(
+			`${what} needs a password or token, not an SSH key pair`,
+			'Set "Secret Type" to Password or Token',
+		);
 	}
 	return secret.value;
 }
@@ -42,7 +50,11 @@ export class PostgresRoleTarget implements RotationTarget {
 	private states: RoleState[] = [];
 
 	constructor(private readonly options: PostgresRoleOptions) {
-		if (options.roles.length === 0) throw new InfraOpsError('No PostgreSQL role to rotate is named', 'Fill in "Roles", e.g. postgres');
+		if (options.roles.length === 0)
+			throw new InfraOpsError(
+				'No PostgreSQL role to rotate is named',
+				'Fill in "Roles", e.g. postgres',
+			);
 		const { admin } = options;
 		this.target = `postgres://${admin.host}:${admin.port} role ${options.roles.join(', ')}`;
 	}
@@ -67,12 +79,19 @@ export class PostgresRoleTarget implements RotationTarget {
 			throw explainPostgresError(this.options.admin, error);
 		}
 		const missing = this.options.roles.filter((r) => !rows.some((row) => row.rolname === r));
-		if (missing.length) throw new InfraOpsError(`${who}: no role named ${missing.join(', ')}`, 'Check the role names (\\du in psql)');
+		if (missing.length)
+			throw new InfraOpsError(
+				`${who}: no role named ${missing.join(', ')}`,
+				'Check the role names (\\du in psql)',
+			);
 		this.states = this.options.roles.map((name) => {
 			const row = rows.find((r) => r.rolname === name)!;
 			return { name, oldVerifier: row.rolpassword, canLogin: row.rolcanlogin };
 		});
-		const kinds = this.states.map((s) => `${s.name} (${s.oldVerifier === null ? 'no password' : s.oldVerifier.startsWith('SCRAM-SHA-256$') ? 'SCRAM' : 'md5'})`);
+		const kinds = this.states.map(
+			(s) =>
+				`${s.name} (${s.oldVerifier === null ? 'no password' : s.oldVerifier.startsWith('SCRAM-SHA-256$') ? 'SCRAM' : 'md5'})`,
+		);
 		return `old verifiers kept for rollback: ${kinds.join(', ')}`;
 	}
 
@@ -88,7 +107,10 @@ export class PostgresRoleTarget implements RotationTarget {
 		const password = passwordOf(secret, 'A PostgreSQL role');
 		for (const state of this.states) {
 			if ((await this.currentVerifier(client, state.name)) !== state.oldVerifier) {
-				throw new InfraOpsError(`the password of ${state.name} changed since the rotation started`, 'Something else rotates this role: run the rotation again');
+				throw new InfraOpsError(
+					`the password of ${state.name} changed since the rotation started`,
+					'Something else rotates this role: run the rotation again',
+				);
 			}
 			// a fresh salt per role, so equal passwords do not show as equal verifiers
 			const verifier = scramSha256Verifier(password);
@@ -103,7 +125,10 @@ export class PostgresRoleTarget implements RotationTarget {
 		const client = this.requireClient();
 		const checked: string[] = [];
 		for (const state of this.states) {
-			const { rows } = await client.query<{ rolpassword: string | null }>('select rolpassword from pg_authid where rolname = $1', [state.name]);
+			const { rows } = await client.query<{ rolpassword: string | null }>(
+				'select rolpassword from pg_authid where rolname = $1',
+				[state.name],
+			);
 			if (!rows[0]?.rolpassword || !verifierMatches(rows[0].rolpassword, password)) {
 				throw new InfraOpsError(`pg_authid of ${state.name} does not hold the new verifier`);
 			}
@@ -147,8 +172,13 @@ export class PostgresRoleTarget implements RotationTarget {
 			await this.alter(client, state.name, state.oldVerifier);
 			restored.push(state.name);
 		}
-		const done = restored.length ? `old verifiers restored for ${restored.join(', ')}` : 'no verifier of this run to restore';
-		if (leftAlone.length) throw new RollbackLeftAlone(`${done}; ${leftAlone.join(', ')} changed by someone else after this run set it: left alone`);
+		const done = restored.length
+			? `old verifiers restored for ${restored.join(', ')}`
+			: 'no verifier of this run to restore';
+		if (leftAlone.length)
+			throw new RollbackLeftAlone(
+				`${done}; ${leftAlone.join(', ')} changed by someone else after this run set it: left alone`,
+			);
 		return done;
 	}
 
@@ -160,7 +190,10 @@ export class PostgresRoleTarget implements RotationTarget {
 	}
 
 	private async currentVerifier(client: Client, role: string): Promise<string | null | undefined> {
-		const { rows } = await client.query<{ rolpassword: string | null }>('select rolpassword from pg_authid where rolname = $1', [role]);
+		const { rows } = await client.query<{ rolpassword: string | null }>(
+			'select rolpassword from pg_authid where rolname = $1',
+			[role],
+		);
 		return rows[0]?.rolpassword;
 	}
 

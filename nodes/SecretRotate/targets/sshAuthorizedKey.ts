@@ -16,7 +16,10 @@ export interface SshAuthorizedKeyOptions {
 
 function keyPairOf(secret: GeneratedSecret): { privateKey: string; publicKey: string } {
 	if (secret.kind !== 'sshKey' || !secret.publicKey) {
-		throw new InfraOpsError('An SSH authorized key needs an SSH key pair', 'Set "Secret Type" to SSH Key Pair');
+		throw new InfraOpsError(
+			'An SSH authorized key needs an SSH key pair',
+			'Set "Secret Type" to SSH Key Pair',
+		);
 	}
 	return { privateKey: secret.value, publicKey: secret.publicKey };
 }
@@ -30,7 +33,11 @@ export function publicBlobOf(privateKey: string, passphrase?: string): string {
 		parsed = error as Error;
 	}
 	const key = Array.isArray(parsed) ? parsed[0] : parsed;
-	if (key instanceof Error) throw new InfraOpsError(`The SSH credential's Private Key cannot be read: ${sshKeyProblem(key)}`, 'Paste the whole key including the BEGIN/END lines; set the passphrase if it has one');
+	if (key instanceof Error)
+		throw new InfraOpsError(
+			`The SSH credential's Private Key cannot be read: ${sshKeyProblem(key)}`,
+			'Paste the whole key including the BEGIN/END lines; set the passphrase if it has one',
+		);
 	return key.getPublicSSH().toString('base64');
 }
 
@@ -48,7 +55,10 @@ export class SshAuthorizedKeyTarget implements RotationTarget {
 	constructor(private readonly options: SshAuthorizedKeyOptions) {
 		const { ssh } = options;
 		if (!ssh.privateKey) {
-			throw new InfraOpsError('The SSH credential logs in with a password: there is no key to rotate', 'Use a credential with the private key being rotated');
+			throw new InfraOpsError(
+				'The SSH credential logs in with a password: there is no key to rotate',
+				'Use a credential with the private key being rotated',
+			);
 		}
 		this.target = `ssh://${ssh.username}@${ssh.host}:${ssh.port} ${options.authorizedKeysPath}`;
 	}
@@ -78,20 +88,34 @@ export class SshAuthorizedKeyTarget implements RotationTarget {
 	async set(secret: GeneratedSecret): Promise<string> {
 		const session = this.requireSession();
 		const current = (await session.readFile(this.options.authorizedKeysPath)).toString('utf8');
-		if (current !== this.original) throw new InfraOpsError(`${this.options.authorizedKeysPath} changed since the rotation started`, 'Run the rotation again');
+		if (current !== this.original)
+			throw new InfraOpsError(
+				`${this.options.authorizedKeysPath} changed since the rotation started`,
+				'Run the rotation again',
+			);
 		this.addedBlob = keyPairOf(secret).publicKey.trim().split(/\s+/)[1];
-		await session.writeFileAtomic(this.options.authorizedKeysPath, addKey(current, keyPairOf(secret).publicKey, this.oldOptions));
+		await session.writeFileAtomic(
+			this.options.authorizedKeysPath,
+			addKey(current, keyPairOf(secret).publicKey, this.oldOptions),
+		);
 		return `new key ${secret.metadata.fingerprint} added beside the old one`;
 	}
 
 	async test(secret: GeneratedSecret): Promise<string> {
 		const { privateKey } = keyPairOf(secret);
-		const fresh = await openSsh({ ...this.options.ssh, privateKey, passphrase: undefined, password: undefined });
+		const fresh = await openSsh({
+			...this.options.ssh,
+			privateKey,
+			passphrase: undefined,
+			password: undefined,
+		});
 		try {
 			const result = await fresh.exec('echo infra-ops-key-ok', { timeoutMs: 15_000 });
 			// a forced command (options) may print something else: logging in is what counts then
 			if (!this.oldOptions.includes('command=') && !result.stdout.includes('infra-ops-key-ok')) {
-				throw new InfraOpsError(`logged in with the new key, but a command failed (exit ${result.code})`);
+				throw new InfraOpsError(
+					`logged in with the new key, but a command failed (exit ${result.code})`,
+				);
 			}
 		} finally {
 			fresh.close();
@@ -102,7 +126,10 @@ export class SshAuthorizedKeyTarget implements RotationTarget {
 	async finish(): Promise<string> {
 		const session = this.requireSession();
 		const current = (await session.readFile(this.options.authorizedKeysPath)).toString('utf8');
-		await session.writeFileAtomic(this.options.authorizedKeysPath, removeKey(current, this.oldBlob));
+		await session.writeFileAtomic(
+			this.options.authorizedKeysPath,
+			removeKey(current, this.oldBlob),
+		);
 		return 'old key removed';
 	}
 
@@ -114,7 +141,9 @@ export class SshAuthorizedKeyTarget implements RotationTarget {
 		// only the line this run added goes: lines another writer added or removed since stay as they are
 		if (findKey(current, this.addedBlob).length === 0) {
 			if (current === this.original) return `${path} does not hold the new key: nothing to restore`;
-			throw new RollbackLeftAlone(`${path} no longer holds the key this run added (someone else changed the file): left alone`);
+			throw new RollbackLeftAlone(
+				`${path} no longer holds the key this run added (someone else changed the file): left alone`,
+			);
 		}
 		await session.writeFileAtomic(path, removeKey(current, this.addedBlob));
 		return `${path}: the new key removed, the rest of the file kept`;
@@ -126,7 +155,8 @@ export class SshAuthorizedKeyTarget implements RotationTarget {
 	}
 
 	private requireSession(): SshSession {
-		if (!this.session) throw new InfraOpsError(`${this.target}: not connected (create did not run)`);
+		if (!this.session)
+			throw new InfraOpsError(`${this.target}: not connected (create did not run)`);
 		return this.session;
 	}
 }

@@ -32,15 +32,21 @@ export class VaultKvTarget implements RotationTarget {
 		const clean = (s: string) => s.trim().replace(/^\/+|\/+$/g, '');
 		this.options = { ...options, mount: clean(options.mount), path: clean(options.path) };
 		if (!this.options.mount || !this.options.path || !options.field.trim()) {
-			throw new InfraOpsError('Vault KV needs a mount, a path and a field', 'e.g. mount secret, path stack/postgres, field password');
+			throw new InfraOpsError(
+				'Vault KV needs a mount, a path and a field',
+				'e.g. mount secret, path stack/postgres, field password',
+			);
 		}
 		this.target = `vault ${options.api.baseUrl} ${this.options.mount}/${this.options.path}#${options.field}`;
 	}
 
 	async create(): Promise<string> {
 		this.old = await this.read();
-		if (this.old.deleted) return `latest version ${this.old.version} is deleted: the new one goes on top, a rollback deletes it again`;
-		return this.old.version ? `current version ${this.old.version} kept for rollback` : 'no version yet: the first will be written';
+		if (this.old.deleted)
+			return `latest version ${this.old.version} is deleted: the new one goes on top, a rollback deletes it again`;
+		return this.old.version
+			? `current version ${this.old.version} kept for rollback`
+			: 'no version yet: the first will be written';
 	}
 
 	async set(secret: GeneratedSecret): Promise<string> {
@@ -53,7 +59,9 @@ export class VaultKvTarget implements RotationTarget {
 	async test(secret: GeneratedSecret): Promise<string> {
 		const now = await this.read();
 		if (now.version !== this.written || now.data[this.options.field] !== secret.value) {
-			throw new InfraOpsError(`${this.options.mount}/${this.options.path} reads back as version ${now.version} without the new value`);
+			throw new InfraOpsError(
+				`${this.options.mount}/${this.options.path} reads back as version ${now.version} without the new value`,
+			);
 		}
 		return `version ${now.version} reads back with the new value`;
 	}
@@ -87,8 +95,15 @@ export class VaultKvTarget implements RotationTarget {
 	}
 
 	private async read(): Promise<KvRead> {
-		const response = await this.request('GET', `/v1/${this.options.mount}/data/${this.options.path}`, undefined, [404]);
-		type Body = { data?: { data?: Record<string, unknown> | null; metadata?: { version?: number } } };
+		const response = await this.request(
+			'GET',
+			`/v1/${this.options.mount}/data/${this.options.path}`,
+			undefined,
+			[404],
+		);
+		type Body = {
+			data?: { data?: Record<string, unknown> | null; metadata?: { version?: number } };
+		};
 		if (response.status === 404) {
 			// a deleted latest version answers 404 with its metadata; a path never written, with none
 			let version = 0;
@@ -100,17 +115,32 @@ export class VaultKvTarget implements RotationTarget {
 			return { data: {}, version, deleted: version > 0 };
 		}
 		const body = response.json<Body>();
-		return { data: body.data?.data ?? {}, version: body.data?.metadata?.version ?? 0, deleted: false };
+		return {
+			data: body.data?.data ?? {},
+			version: body.data?.metadata?.version ?? 0,
+			deleted: false,
+		};
 	}
 
 	private async write(data: Record<string, unknown>, cas: number): Promise<number> {
-		const response = await this.request('POST', `/v1/${this.options.mount}/data/${this.options.path}`, { options: { cas }, data });
+		const response = await this.request(
+			'POST',
+			`/v1/${this.options.mount}/data/${this.options.path}`,
+			{ options: { cas }, data },
+		);
 		return response.json<{ data?: { version?: number } }>().data?.version ?? 0;
 	}
 
 	private async request(method: string, path: string, body?: object, allow: number[] = []) {
 		const { api } = this.options;
-		const response = await httpRequest({ method, url: api.baseUrl + path, headers: api.headers, tls: api.tls, body, timeoutMs: 30_000 });
+		const response = await httpRequest({
+			method,
+			url: api.baseUrl + path,
+			headers: api.headers,
+			tls: api.tls,
+			body,
+			timeoutMs: 30_000,
+		});
 		if (response.status < 300 || allow.includes(response.status)) return response;
 		const errors = (() => {
 			try {
@@ -119,9 +149,16 @@ export class VaultKvTarget implements RotationTarget {
 				return response.text().slice(0, 200);
 			}
 		})();
-		if (response.status === 403) throw new InfraOpsError(`Vault ${method} ${path}: permission denied`, 'The token\'s policy needs read and create/update on this path (data/ and metadata/)');
+		if (response.status === 403)
+			throw new InfraOpsError(
+				`Vault ${method} ${path}: permission denied`,
+				"The token's policy needs read and create/update on this path (data/ and metadata/)",
+			);
 		if (response.status === 400 && /check-and-set/i.test(errors ?? '')) {
-			throw new InfraOpsError(`Vault ${method} ${path}: ${errors}`, 'Someone wrote a newer version meanwhile: run the rotation again');
+			throw new InfraOpsError(
+				`Vault ${method} ${path}: ${errors}`,
+				'Someone wrote a newer version meanwhile: run the rotation again',
+			);
 		}
 		throw new InfraOpsError(`Vault ${method} ${path} answered HTTP ${response.status}: ${errors}`);
 	}

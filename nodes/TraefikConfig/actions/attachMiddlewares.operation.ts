@@ -18,8 +18,16 @@ export const description: INodeProperties[] = [
 		name: 'attachSource',
 		type: 'options',
 		options: [
-			{ name: 'Routers File on the Traefik Host', value: 'ssh', description: 'Read it from the dynamic folder over SSH' },
-			{ name: 'Input Item', value: 'input', description: 'The file name and content of the input item (e.g. from a previous Attach)' },
+			{
+				name: 'Routers File on the Traefik Host',
+				value: 'ssh',
+				description: 'Read it from the dynamic folder over SSH',
+			},
+			{
+				name: 'Input Item',
+				value: 'input',
+				description: 'The file name and content of the input item (e.g. from a previous Attach)',
+			},
 		],
 		default: 'ssh',
 		displayOptions: show,
@@ -30,7 +38,8 @@ export const description: INodeProperties[] = [
 		type: 'string',
 		default: 'routers.yml',
 		required: true,
-		description: 'Name of the dynamic file holding the routers; the result goes to the output\'s "content" for Validate and Deploy (nothing is written here)',
+		description:
+			'Name of the dynamic file holding the routers; the result goes to the output\'s "content" for Validate and Deploy (nothing is written here)',
 		displayOptions: show,
 	},
 	{
@@ -48,7 +57,8 @@ export const description: INodeProperties[] = [
 		default: '',
 		required: true,
 		placeholder: 'general-ratelimit, secure-headers',
-		description: 'Names to add, separated by commas; add @docker for one defined in container labels',
+		description:
+			'Names to add, separated by commas; add @docker for one defined in container labels',
 		displayOptions: show,
 	},
 	{
@@ -58,7 +68,11 @@ export const description: INodeProperties[] = [
 		options: [
 			{ name: 'All Routers of the File', value: 'all' },
 			{ name: 'By Name', value: 'name' },
-			{ name: 'By Rule Match', value: 'rule', description: 'Routers whose rule matches a regular expression, e.g. PathPrefix\\(`/api' },
+			{
+				name: 'By Rule Match',
+				value: 'rule',
+				description: 'Routers whose rule matches a regular expression, e.g. PathPrefix\\(`/api',
+			},
 		],
 		default: 'all',
 		displayOptions: show,
@@ -84,7 +98,11 @@ export const description: INodeProperties[] = [
 		name: 'position',
 		type: 'options',
 		options: [
-			{ name: 'First', value: 'first', description: 'Before the router\'s own middlewares (rate limits should run before auth)' },
+			{
+				name: 'First',
+				value: 'first',
+				description: "Before the router's own middlewares (rate limits should run before auth)",
+			},
 			{ name: 'Last', value: 'last' },
 		],
 		default: 'first',
@@ -107,12 +125,18 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			let text: string;
 			if (this.getNodeParameter('attachSource', i) === 'input') {
 				const given = this.getNodeParameter('attachContent', i);
-				if (typeof given !== 'string') throw new InfraOpsError(`Item ${i} has no content text`, 'Map "Content" to the field holding the YAML, e.g. {{ $json.content }}');
+				if (typeof given !== 'string')
+					throw new InfraOpsError(
+						`Item ${i} has no content text`,
+						'Map "Content" to the field holding the YAML, e.g. {{ $json.content }}',
+					);
 				text = given;
 			} else {
 				const dir = this.getNodeParameter('dynamicDir', i) as string;
 				const conn = await sshOf(this, i);
-				text = (await withSsh(conn, async (s) => await s.readFile(posix.join(dir, file), 4 * 1024 * 1024))).toString('utf8');
+				text = (
+					await withSsh(conn, async (s) => await s.readFile(posix.join(dir, file), 4 * 1024 * 1024))
+				).toString('utf8');
 			}
 			const selection = this.getNodeParameter('routerSelection', i) as RouterSelector['by'];
 			const routers: RouterSelector =
@@ -123,7 +147,11 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 						: { by: 'all' };
 			const result = attachMiddlewares(
 				text,
-				{ middlewares: list(this.getNodeParameter('attachMiddlewareNames', i) as string), routers, position: this.getNodeParameter('position', i) as 'first' | 'last' },
+				{
+					middlewares: list(this.getNodeParameter('attachMiddlewareNames', i) as string),
+					routers,
+					position: this.getNodeParameter('position', i) as 'first' | 'last',
+				},
 				file,
 			);
 			results.push({
@@ -134,7 +162,11 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 					changed: result.changed,
 					routers: result.routers.map((r) => ({ ...r })),
 					notFound: result.notFound,
-					diff: result.changed ? redactDiff(loadDiff().createTwoFilesPatch(`a/${file}`, `b/${file}`, text, result.text)) : '',
+					diff: result.changed
+						? redactDiff(
+								loadDiff().createTwoFilesPatch(`a/${file}`, `b/${file}`, text, result.text),
+							)
+						: '',
 				},
 			});
 		} catch (error) {

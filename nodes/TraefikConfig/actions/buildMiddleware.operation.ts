@@ -1,9 +1,19 @@
 import { NodeOperationError } from 'n8n-workflow';
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 
 import { errorFields, errorMessage, InfraOpsError } from '../../shared/errors';
 import { toNodeError } from '../../shared/nodeErrors';
-import { addToDocument, buildMiddleware, type MiddlewareSpec, type SourceCriterionOptions } from '../middleware';
+import {
+	addToDocument,
+	buildMiddleware,
+	type MiddlewareSpec,
+	type SourceCriterionOptions,
+} from '../middleware';
 import { toItems, type Result } from './common';
 
 const op = 'buildMiddleware';
@@ -21,7 +31,11 @@ export const description: INodeProperties[] = [
 			{ name: 'IP Allow List', value: 'ipAllowList' },
 			{ name: 'Rate Limit', value: 'rateLimit', description: 'Requests per period per client' },
 			{ name: 'Redirect Scheme', value: 'redirectScheme', description: 'HTTP to HTTPS' },
-			{ name: 'Secure Headers', value: 'secureHeaders', description: 'HSTS, frame, nosniff, referrer policy (Traefik v3 options only)' },
+			{
+				name: 'Secure Headers',
+				value: 'secureHeaders',
+				description: 'HSTS, frame, nosniff, referrer policy (Traefik v3 options only)',
+			},
 		],
 		default: 'rateLimit',
 		displayOptions: { show: { operation: [op] } },
@@ -40,7 +54,8 @@ export const description: INodeProperties[] = [
 		name: 'average',
 		type: 'number',
 		default: 100,
-		description: 'Requests allowed per period per source (the review: 100 per minute in general, 10 per minute for APIs)',
+		description:
+			'Requests allowed per period per source (the review: 100 per minute in general, 10 per minute for APIs)',
 		displayOptions: showFor(['rateLimit']),
 	},
 	{
@@ -64,10 +79,23 @@ export const description: INodeProperties[] = [
 		name: 'sourceCriterion',
 		type: 'options',
 		options: [
-			{ name: 'Remote Address', value: 'ip', description: 'Right when clients connect directly to Traefik; behind a proxy every client shares one bucket' },
-			{ name: 'X-Forwarded-For at Depth', value: 'ipDepth', description: 'Behind N trusted proxies (Cloudflare: 1)' },
+			{
+				name: 'Remote Address',
+				value: 'ip',
+				description:
+					'Right when clients connect directly to Traefik; behind a proxy every client shares one bucket',
+			},
+			{
+				name: 'X-Forwarded-For at Depth',
+				value: 'ipDepth',
+				description: 'Behind N trusted proxies (Cloudflare: 1)',
+			},
 			{ name: 'X-Forwarded-For Minus Excluded IPs', value: 'ipExcluded' },
-			{ name: 'Request Header', value: 'header', description: 'E.g. CF-Connecting-IP behind Cloudflare' },
+			{
+				name: 'Request Header',
+				value: 'header',
+				description: 'E.g. CF-Connecting-IP behind Cloudflare',
+			},
 			{ name: 'Request Host', value: 'host', description: 'One bucket per host name' },
 		],
 		default: 'ip',
@@ -78,7 +106,9 @@ export const description: INodeProperties[] = [
 		name: 'depth',
 		type: 'number',
 		default: 1,
-		displayOptions: { show: { operation: [op], middlewareType: ['rateLimit'], sourceCriterion: ['ipDepth'] } },
+		displayOptions: {
+			show: { operation: [op], middlewareType: ['rateLimit'], sourceCriterion: ['ipDepth'] },
+		},
 	},
 	{
 		displayName: 'Excluded IPs',
@@ -86,22 +116,34 @@ export const description: INodeProperties[] = [
 		type: 'string',
 		default: '',
 		placeholder: '173.245.48.0/20, 103.21.244.0/22',
-		displayOptions: { show: { operation: [op], middlewareType: ['rateLimit'], sourceCriterion: ['ipExcluded'] } },
+		displayOptions: {
+			show: { operation: [op], middlewareType: ['rateLimit'], sourceCriterion: ['ipExcluded'] },
+		},
 	},
 	{
 		displayName: 'Header Name',
 		name: 'headerName',
 		type: 'string',
 		default: 'CF-Connecting-IP',
-		displayOptions: { show: { operation: [op], middlewareType: ['rateLimit'], sourceCriterion: ['header'] } },
+		displayOptions: {
+			show: { operation: [op], middlewareType: ['rateLimit'], sourceCriterion: ['header'] },
+		},
 	},
 	{
 		displayName: 'Preset',
 		name: 'headersPreset',
 		type: 'options',
 		options: [
-			{ name: 'Strict', value: 'strict', description: 'HSTS preload, frames denied, no camera/microphone/geolocation' },
-			{ name: 'Moderate', value: 'moderate', description: 'HSTS, same-origin frames (for web UIs that frame themselves)' },
+			{
+				name: 'Strict',
+				value: 'strict',
+				description: 'HSTS preload, frames denied, no camera/microphone/geolocation',
+			},
+			{
+				name: 'Moderate',
+				value: 'moderate',
+				description: 'HSTS, same-origin frames (for web UIs that frame themselves)',
+			},
 		],
 		default: 'strict',
 		displayOptions: showFor(['secureHeaders']),
@@ -119,7 +161,8 @@ export const description: INodeProperties[] = [
 		name: 'headerOverrides',
 		type: 'json',
 		default: '{}',
-		description: 'More options of the v3 headers middleware, e.g. {"accessControlAllowOriginList": ["https://app.example.com"]}',
+		description:
+			'More options of the v3 headers middleware, e.g. {"accessControlAllowOriginList": ["https://app.example.com"]}',
 		displayOptions: showFor(['secureHeaders']),
 	},
 	{
@@ -136,7 +179,8 @@ export const description: INodeProperties[] = [
 		name: 'allowListDepth',
 		type: 'number',
 		default: 0,
-		description: 'Behind N proxies, the client address is the Nth from the right of X-Forwarded-For; 0 uses the remote address',
+		description:
+			'Behind N proxies, the client address is the Nth from the right of X-Forwarded-For; 0 uses the remote address',
 		displayOptions: showFor(['ipAllowList']),
 	},
 	{
@@ -153,7 +197,14 @@ export const description: INodeProperties[] = [
 				name: 'user',
 				values: [
 					{ displayName: 'Name', name: 'name', type: 'string', default: '' },
-					{ displayName: 'Password', name: 'password', type: 'string', typeOptions: { password: true }, default: '', description: 'Hashed with bcrypt; never in the output' },
+					{
+						displayName: 'Password',
+						name: 'password',
+						type: 'string',
+						typeOptions: { password: true },
+						default: '',
+						description: 'Hashed with bcrypt; never in the output',
+					},
 				],
 			},
 		],
@@ -204,7 +255,8 @@ export const description: INodeProperties[] = [
 		name: 'combineWithInput',
 		type: 'boolean',
 		default: false,
-		description: 'Whether to add the middleware to the YAML in the input item\'s "content" field (comments kept), to build one file from several nodes',
+		description:
+			'Whether to add the middleware to the YAML in the input item\'s "content" field (comments kept), to build one file from several nodes',
 		displayOptions: { show: { operation: [op] } },
 	},
 	{
@@ -230,8 +282,10 @@ function specOf(context: IExecuteFunctions, i: number): MiddlewareSpec {
 			const kind = context.getNodeParameter('sourceCriterion', i) as SourceCriterionOptions['kind'];
 			const source: SourceCriterionOptions = { kind };
 			if (kind === 'ipDepth') source.depth = context.getNodeParameter('depth', i) as number;
-			if (kind === 'ipExcluded') source.excludedIPs = list(context.getNodeParameter('excludedIPs', i) as string);
-			if (kind === 'header') source.headerName = context.getNodeParameter('headerName', i) as string;
+			if (kind === 'ipExcluded')
+				source.excludedIPs = list(context.getNodeParameter('excludedIPs', i) as string);
+			if (kind === 'header')
+				source.headerName = context.getNodeParameter('headerName', i) as string;
 			const burst = context.getNodeParameter('burst', i) as number;
 			return {
 				type,
@@ -247,15 +301,20 @@ function specOf(context: IExecuteFunctions, i: number): MiddlewareSpec {
 			try {
 				overrides = typeof raw === 'string' ? (JSON.parse(raw || '{}') as IDataObject) : raw;
 			} catch (error) {
-				throw new NodeOperationError(context.getNode(), `Extra Header Options is not valid JSON: ${errorMessage(error)}`, {
-					itemIndex: i,
-					description: 'E.g. {"accessControlAllowOriginList": ["https://app.example.com"]}',
-				});
+				throw new NodeOperationError(
+					context.getNode(),
+					`Extra Header Options is not valid JSON: ${errorMessage(error)}`,
+					{
+						itemIndex: i,
+						description: 'E.g. {"accessControlAllowOriginList": ["https://app.example.com"]}',
+					},
+				);
 			}
 			return {
 				type,
 				preset: context.getNodeParameter('headersPreset', i) as 'strict' | 'moderate',
-				contentSecurityPolicy: (context.getNodeParameter('contentSecurityPolicy', i) as string) || undefined,
+				contentSecurityPolicy:
+					(context.getNodeParameter('contentSecurityPolicy', i) as string) || undefined,
 				overrides,
 			};
 		}
@@ -266,13 +325,25 @@ function specOf(context: IExecuteFunctions, i: number): MiddlewareSpec {
 				depth: (context.getNodeParameter('allowListDepth', i) as number) || undefined,
 			};
 		case 'basicAuth': {
-			const users = ((context.getNodeParameter('users', i, {}) as IDataObject).user ?? []) as Array<{ name: string; password: string }>;
-			return { type, users: users.map((u) => ({ user: u.name, password: u.password })), realm: (context.getNodeParameter('realm', i) as string) || undefined };
+			const users = ((context.getNodeParameter('users', i, {}) as IDataObject).user ??
+				[]) as Array<{ name: string; password: string }>;
+			return {
+				type,
+				users: users.map((u) => ({ user: u.name, password: u.password })),
+				realm: (context.getNodeParameter('realm', i) as string) || undefined,
+			};
 		}
 		case 'redirectScheme':
-			return { type, scheme: context.getNodeParameter('scheme', i) as 'https' | 'http', permanent: context.getNodeParameter('permanent', i) as boolean };
+			return {
+				type,
+				scheme: context.getNodeParameter('scheme', i) as 'https' | 'http',
+				permanent: context.getNodeParameter('permanent', i) as boolean,
+			};
 		case 'compress':
-			return { type, minResponseBodyBytes: context.getNodeParameter('minResponseBodyBytes', i) as number };
+			return {
+				type,
+				minResponseBodyBytes: context.getNodeParameter('minResponseBodyBytes', i) as number,
+			};
 		case 'chain':
 			return { type, middlewares: list(context.getNodeParameter('chainMiddlewares', i) as string) };
 	}
@@ -289,10 +360,20 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			const combine = this.getNodeParameter('combineWithInput', i) as boolean;
 			const inputContent = items[i].json.content;
 			if (combine && typeof inputContent !== 'string') {
-				throw new InfraOpsError('"Add to Input YAML" is on but the input item has no "content" text', 'Connect the previous Build Middleware node, or turn the option off');
+				throw new InfraOpsError(
+					'"Add to Input YAML" is on but the input item has no "content" text',
+					'Connect the previous Build Middleware node, or turn the option off',
+				);
 			}
-			const combined = combine ? addToDocument(inputContent as string, built) : { yaml: built.yaml, json: built.json, config: built.config };
-			const middlewares = [...((combine ? (items[i].json.middlewares as string[] | undefined) : undefined) ?? []).filter((m) => m !== built.name), built.name];
+			const combined = combine
+				? addToDocument(inputContent as string, built)
+				: { yaml: built.yaml, json: built.json, config: built.config };
+			const middlewares = [
+				...(
+					(combine ? (items[i].json.middlewares as string[] | undefined) : undefined) ?? []
+				).filter((m) => m !== built.name),
+				built.name,
+			];
 			results.push({
 				itemIndex: i,
 				json: {

@@ -1,6 +1,11 @@
 /** Parameters shared by the operations (the dynamic folder, verification) and findings → items. */
 import { NodeOperationError } from 'n8n-workflow';
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 
 import { sshConnectionFrom, traefikConnectionFrom } from '../../shared/connections';
 import { type ErrorFields, errorItemJson, errorMessage } from '../../shared/errors';
@@ -21,7 +26,8 @@ export function folderProperties(operations: string[]): INodeProperties[] {
 			type: 'string',
 			default: DEFAULT_DYNAMIC_DIR,
 			required: true,
-			description: 'The folder Traefik\'s file provider watches (providers.file.directory), on the host of the SSH credential',
+			description:
+				"The folder Traefik's file provider watches (providers.file.directory), on the host of the SSH credential",
 			displayOptions: show,
 		},
 	];
@@ -36,7 +42,8 @@ export function deployProperties(operations: string[]): INodeProperties[] {
 			type: 'string',
 			default: DEFAULT_BACKUP_DIR,
 			required: true,
-			description: 'Where previous versions are kept; must be outside the watched folder, or Traefik would load them',
+			description:
+				'Where previous versions are kept; must be outside the watched folder, or Traefik would load them',
 			displayOptions: show,
 		},
 		{
@@ -44,7 +51,8 @@ export function deployProperties(operations: string[]): INodeProperties[] {
 			name: 'verifyWithApi',
 			type: 'boolean',
 			default: true,
-			description: 'Whether to wait until Traefik serves the file\'s routers and middlewares, enabled and without errors, and roll back automatically if not',
+			description:
+				"Whether to wait until Traefik serves the file's routers and middlewares, enabled and without errors, and roll back automatically if not",
 			displayOptions: show,
 		},
 		{
@@ -60,11 +68,31 @@ export function deployProperties(operations: string[]): INodeProperties[] {
 					name: 'behindProxy',
 					type: 'boolean',
 					default: false,
-					description: 'Whether Traefik sits behind Cloudflare or another proxy (then a rate limit without a source criterion is flagged)',
+					description:
+						'Whether Traefik sits behind Cloudflare or another proxy (then a rate limit without a source criterion is flagged)',
 				},
-				{ displayName: 'Dry Run', name: 'dryRun', type: 'boolean', default: false, description: 'Whether to validate and diff only, writing nothing' },
-				{ displayName: 'Keep Versions', name: 'keep', type: 'number', default: 20, description: 'How many previous versions of each file to keep' },
-				{ displayName: 'Verify Timeout (Seconds)', name: 'verifyTimeoutSeconds', type: 'number', default: 30, description: 'How long Traefik may take to load the change (its provider throttle is 2 s by default)' },
+				{
+					displayName: 'Dry Run',
+					name: 'dryRun',
+					type: 'boolean',
+					default: false,
+					description: 'Whether to validate and diff only, writing nothing',
+				},
+				{
+					displayName: 'Keep Versions',
+					name: 'keep',
+					type: 'number',
+					default: 20,
+					description: 'How many previous versions of each file to keep',
+				},
+				{
+					displayName: 'Verify Timeout (Seconds)',
+					name: 'verifyTimeoutSeconds',
+					type: 'number',
+					default: 30,
+					description:
+						'How long Traefik may take to load the change (its provider throttle is 2 s by default)',
+				},
 			],
 		},
 	];
@@ -79,10 +107,15 @@ export async function apiOf(context: IExecuteFunctions, i: number): Promise<Trae
 	try {
 		data = await context.getCredentials('infraOpsTraefikApi', i);
 	} catch (error) {
-		throw new NodeOperationError(context.getNode(), `No Traefik API credential is set: ${errorMessage(error)}`, {
-			itemIndex: i,
-			description: 'Select a Traefik API (Infra Ops) credential, or turn off "Verify With Traefik API" (the deploy is then not verified or rolled back automatically)',
-		});
+		throw new NodeOperationError(
+			context.getNode(),
+			`No Traefik API credential is set: ${errorMessage(error)}`,
+			{
+				itemIndex: i,
+				description:
+					'Select a Traefik API (Infra Ops) credential, or turn off "Verify With Traefik API" (the deploy is then not verified or rolled back automatically)',
+			},
+		);
 	}
 	return new TraefikApi(traefikConnectionFrom(data));
 }
@@ -96,10 +129,16 @@ export function folderOf(context: IExecuteFunctions, i: number): Folder {
 	};
 }
 
-export async function verifyOf(context: IExecuteFunctions, i: number): Promise<VerifyOptions | undefined> {
+export async function verifyOf(
+	context: IExecuteFunctions,
+	i: number,
+): Promise<VerifyOptions | undefined> {
 	if (!(context.getNodeParameter('verifyWithApi', i, true) as boolean)) return undefined;
 	const options = context.getNodeParameter('deployOptions', i, {}) as IDataObject;
-	return { api: await apiOf(context, i), timeoutMs: Math.max(1, Number(options.verifyTimeoutSeconds ?? 30)) * 1000 };
+	return {
+		api: await apiOf(context, i),
+		timeoutMs: Math.max(1, Number(options.verifyTimeoutSeconds ?? 30)) * 1000,
+	};
 }
 
 export interface Result extends ErrorFields {
@@ -114,7 +153,11 @@ export function toItems(context: IExecuteFunctions, results: Result[]): INodeExe
 	const marked = markChanged(findings, context.getWorkflowStaticData('node'));
 	let k = 0;
 	return results.map((r) => ({
-		json: r.finding ? (marked[k++] as unknown as IDataObject) : r.error !== undefined ? errorItemJson(r) : (r.json ?? {}),
+		json: r.finding
+			? (marked[k++] as unknown as IDataObject)
+			: r.error !== undefined
+				? errorItemJson(r)
+				: (r.json ?? {}),
 		pairedItem: { item: r.itemIndex },
 	}));
 }

@@ -1,4 +1,9 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 
 import { errorFields, InfraOpsError } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
@@ -16,7 +21,8 @@ export const description: INodeProperties[] = [
 		type: 'string',
 		default: '={{ $json.file }}',
 		required: true,
-		description: 'Name of the file in the dynamic folder (all input items are deployed as one change)',
+		description:
+			'Name of the file in the dynamic folder (all input items are deployed as one change)',
 		displayOptions: { show: { operation: [op] } },
 	},
 	{
@@ -33,18 +39,51 @@ export const description: INodeProperties[] = [
 		type: 'collection',
 		placeholder: 'Add check',
 		default: {},
-		description: 'For files from Fetch Git Files: a replayed webhook delivery or a commit older than the deployed one is refused (warning), recorded beside the kept versions on the Traefik host',
+		description:
+			'For files from Fetch Git Files: a replayed webhook delivery or a commit older than the deployed one is refused (warning), recorded beside the kept versions on the Traefik host',
 		displayOptions: { show: { operation: [op] } },
 		options: [
-			{ displayName: 'Allow Older Commit', name: 'allowOlderCommit', type: 'boolean', default: false, description: 'Whether to deploy a commit older than the deployed one (a rollback by git)' },
-			{ displayName: 'Commit', name: 'commit', type: 'string', default: '', placeholder: '={{ $(\'Fetch Git Files\').first().json.commit }}', description: 'The commit the files come from; recorded as deployed once served' },
-			{ displayName: 'Delivery ID', name: 'deliveryId', type: 'string', default: '', placeholder: '={{ $(\'Verify Webhook Signature\').first().json.deliveryId }}', description: 'The webhook delivery\'s ID; a delivery received before is not deployed again' },
-			{ displayName: 'Staging Folder', name: 'stagingDir', type: 'string', default: '/opt/traefik-stack/gitops-staging', description: 'The staging checkout of Fetch Git Files, where the commit is compared with the deployed one' },
+			{
+				displayName: 'Allow Older Commit',
+				name: 'allowOlderCommit',
+				type: 'boolean',
+				default: false,
+				description: 'Whether to deploy a commit older than the deployed one (a rollback by git)',
+			},
+			{
+				displayName: 'Commit',
+				name: 'commit',
+				type: 'string',
+				default: '',
+				placeholder: "={{ $('Fetch Git Files').first().json.commit }}",
+				description: 'The commit the files come from; recorded as deployed once served',
+			},
+			{
+				displayName: 'Delivery ID',
+				name: 'deliveryId',
+				type: 'string',
+				default: '',
+				placeholder: "={{ $('Verify Webhook Signature').first().json.deliveryId }}",
+				description: "The webhook delivery's ID; a delivery received before is not deployed again",
+			},
+			{
+				displayName: 'Staging Folder',
+				name: 'stagingDir',
+				type: 'string',
+				default: '/opt/traefik-stack/gitops-staging',
+				description:
+					'The staging checkout of Fetch Git Files, where the commit is compared with the deployed one',
+			},
 		],
 	},
 ];
 
-export function outcomeFinding(o: DeployOutcome, host: string, check: string, extra: IDataObject = {}): NewFinding {
+export function outcomeFinding(
+	o: DeployOutcome,
+	host: string,
+	check: string,
+	extra: IDataObject = {},
+): NewFinding {
 	return {
 		check,
 		target: `${host}:${o.path}`,
@@ -55,10 +94,24 @@ export function outcomeFinding(o: DeployOutcome, host: string, check: string, ex
 		diff: o.diff,
 		backup: o.backup ?? null,
 		problems: o.problems.map((p) => ({ ...p })),
-		verification: o.verification ? { ok: o.verification.ok, waitedMs: o.verification.waitedMs, checks: o.verification.checks.map((c) => ({ ...c })) } : null,
-		restoredVerification: o.restoredVerification ? { ok: o.restoredVerification.ok, checks: o.restoredVerification.checks.map((c) => ({ ...c })) } : null,
+		verification: o.verification
+			? {
+					ok: o.verification.ok,
+					waitedMs: o.verification.waitedMs,
+					checks: o.verification.checks.map((c) => ({ ...c })),
+				}
+			: null,
+		restoredVerification: o.restoredVerification
+			? {
+					ok: o.restoredVerification.ok,
+					checks: o.restoredVerification.checks.map((c) => ({ ...c })),
+				}
+			: null,
 		// a new deploy of the same outcome is a change worth telling
-		changeKey: o.action === 'written' || o.action === 'rolledBack' ? `${o.action}:${o.backup ?? ''}` : o.action,
+		changeKey:
+			o.action === 'written' || o.action === 'rolledBack'
+				? `${o.action}:${o.backup ?? ''}`
+				: o.action,
 		...extra,
 	};
 }
@@ -70,7 +123,11 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		const changes = items.map((_, i) => {
 			const fileName = String(this.getNodeParameter('deployFileName', i) ?? '');
 			const content = this.getNodeParameter('deployContent', i);
-			if (typeof content !== 'string') throw new InfraOpsError(`Item ${i} (${fileName}) has no content text`, 'Map "Content" to the field holding the YAML, e.g. {{ $json.content }}');
+			if (typeof content !== 'string')
+				throw new InfraOpsError(
+					`Item ${i} (${fileName}) has no content text`,
+					'Map "Content" to the field holding the YAML, e.g. {{ $json.content }}',
+				);
 			return { fileName, content, itemIndex: i };
 		});
 		if (changes.length === 0) return [];
@@ -86,7 +143,17 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			allowOlderCommit: git.allowOlderCommit === true,
 		};
 		const lockOwner = `n8n execution ${this.getExecutionId() ?? '?'}`;
-		const outcomes = await withSsh(conn, async (s) => await deployFiles(s, folder, changes, { behindProxy: options.behindProxy === true, dryRun: options.dryRun === true, verify, gitops, lockOwner }));
+		const outcomes = await withSsh(
+			conn,
+			async (s) =>
+				await deployFiles(s, folder, changes, {
+					behindProxy: options.behindProxy === true,
+					dryRun: options.dryRun === true,
+					verify,
+					gitops,
+					lockOwner,
+				}),
+		);
 		for (const o of outcomes) {
 			const itemIndex = changes.find((c) => c.fileName.trim() === o.file)?.itemIndex ?? 0;
 			results.push({ itemIndex, finding: outcomeFinding(o, conn.host, 'traefik-deploy') });

@@ -17,7 +17,8 @@ export const description: INodeProperties[] = [
 		default: '',
 		required: true,
 		placeholder: 'git@github.com:me/traefik-config.git',
-		description: 'Fetched by the Traefik host itself (its deploy key or credentials), over SSH from n8n; a token in an https URL reaches git through an askpass file, never a command line',
+		description:
+			'Fetched by the Traefik host itself (its deploy key or credentials), over SSH from n8n; a token in an https URL reaches git through an askpass file, never a command line',
 		displayOptions: show,
 	},
 	{
@@ -63,16 +64,19 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		try {
 			const conn = await sshOf(this, i);
 			const repoUrl = this.getNodeParameter('repoUrl', i) as string;
-			const files = await withSsh(conn, async (s) =>
-				await fetchGitFiles(s, {
-					repoUrl,
-					ref: this.getNodeParameter('branch', i) as string,
-					commit: this.getNodeParameter('commit', i) as string,
-					pathInRepo: this.getNodeParameter('pathInRepo', i) as string,
-					stagingDir: this.getNodeParameter('stagingDir', i) as string,
-				}),
+			const files = await withSsh(
+				conn,
+				async (s) =>
+					await fetchGitFiles(s, {
+						repoUrl,
+						ref: this.getNodeParameter('branch', i) as string,
+						commit: this.getNodeParameter('commit', i) as string,
+						pathInRepo: this.getNodeParameter('pathInRepo', i) as string,
+						stagingDir: this.getNodeParameter('stagingDir', i) as string,
+					}),
 			);
-			for (const f of files) results.push({ itemIndex: i, json: { ...f, repository: redactRepoUrl(repoUrl) } });
+			for (const f of files)
+				results.push({ itemIndex: i, json: { ...f, repository: redactRepoUrl(repoUrl) } });
 		} catch (error) {
 			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
 			results.push({ itemIndex: i, ...errorFields(error) });

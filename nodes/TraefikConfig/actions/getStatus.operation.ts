@@ -14,7 +14,8 @@ export const description: INodeProperties[] = [
 		name: 'onlyProblems',
 		type: 'boolean',
 		default: true,
-		description: 'Whether to emit only routers, services and middlewares with errors or warnings (the overview finding is always emitted)',
+		description:
+			'Whether to emit only routers, services and middlewares with errors or warnings (the overview finding is always emitted)',
 		displayOptions: { show: { operation: [op] } },
 	},
 	{
@@ -28,10 +29,17 @@ export const description: INodeProperties[] = [
 	},
 ];
 
-const KINDS = ['http/routers', 'http/services', 'http/middlewares', 'tcp/routers', 'tcp/services'] as const;
+const KINDS = [
+	'http/routers',
+	'http/services',
+	'http/middlewares',
+	'tcp/routers',
+	'tcp/services',
+] as const;
 
 export function entryStatus(entry: ApiEntry): FindingStatus {
-	if (entry.error?.length || (entry.status && !['enabled', 'warning'].includes(entry.status))) return 'critical';
+	if (entry.error?.length || (entry.status && !['enabled', 'warning'].includes(entry.status)))
+		return 'critical';
 	if (entry.status === 'warning') return 'warning';
 	const servers = entry.serverStatus as Record<string, string> | undefined;
 	if (servers && Object.values(servers).some((s) => s !== 'UP')) return 'warning';
@@ -48,7 +56,10 @@ export function overviewFinding(overview: Overview, target: string): NewFinding 
 			total += c.total;
 			errors += c.errors;
 			warnings += c.warnings;
-			if (c.errors || c.warnings) parts.push(`${protocol} ${kind}: ${c.errors} error${c.errors === 1 ? '' : 's'}, ${c.warnings} warning${c.warnings === 1 ? '' : 's'}`);
+			if (c.errors || c.warnings)
+				parts.push(
+					`${protocol} ${kind}: ${c.errors} error${c.errors === 1 ? '' : 's'}, ${c.warnings} warning${c.warnings === 1 ? '' : 's'}`,
+				);
 		}
 	}
 	const status: FindingStatus = errors > 0 ? 'critical' : warnings > 0 ? 'warning' : 'ok';
@@ -56,7 +67,10 @@ export function overviewFinding(overview: Overview, target: string): NewFinding 
 		check: 'traefik-status',
 		target,
 		status,
-		summary: status === 'ok' ? `Traefik: ${total} routers, services and middlewares, none with errors` : `Traefik: ${parts.join('; ')}`,
+		summary:
+			status === 'ok'
+				? `Traefik: ${total} routers, services and middlewares, none with errors`
+				: `Traefik: ${parts.join('; ')}`,
 		errors,
 		warnings,
 		total,
@@ -77,7 +91,9 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			const onlyProblems = this.getNodeParameter('onlyProblems', i) as boolean;
 			const overview = await api.overview();
 			results.push({ itemIndex: i, finding: overviewFinding(overview, target) });
-			const lists = await Promise.all(KINDS.map(async (kind) => ({ kind, entries: await api.list(kind) })));
+			const lists = await Promise.all(
+				KINDS.map(async (kind) => ({ kind, entries: await api.list(kind) })),
+			);
 			for (const { kind, entries } of lists) {
 				for (const entry of entries) {
 					if (provider && entry.provider !== provider) continue;

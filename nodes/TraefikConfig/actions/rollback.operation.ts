@@ -1,4 +1,9 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 
 import { errorFields } from '../../shared/errors';
 import { toNodeError } from '../../shared/nodeErrors';
@@ -24,7 +29,8 @@ export const description: INodeProperties[] = [
 		name: 'version',
 		type: 'string',
 		default: 'latest',
-		description: '"latest" restores the newest kept version that differs from the current file; or a kept file name such as routers.yml.20261127T101500000Z.bak',
+		description:
+			'"latest" restores the newest kept version that differs from the current file; or a kept file name such as routers.yml.20261127T101500000Z.bak',
 		displayOptions: { show: { operation: [op] } },
 	},
 ];
@@ -38,15 +44,22 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			const conn = await sshOf(this, i);
 			const folder = folderOf(this, i);
 			const verify = await verifyOf(this, i);
-			const outcome = await withSsh(conn, async (s) =>
-				await rollbackFile(s, folder, this.getNodeParameter('rollbackFileName', i) as string, {
-					version: this.getNodeParameter('version', i) as string,
-					behindProxy: options.behindProxy === true,
-					verify,
-					lockOwner: `n8n execution ${this.getExecutionId() ?? '?'}`,
-				}),
+			const outcome = await withSsh(
+				conn,
+				async (s) =>
+					await rollbackFile(s, folder, this.getNodeParameter('rollbackFileName', i) as string, {
+						version: this.getNodeParameter('version', i) as string,
+						behindProxy: options.behindProxy === true,
+						verify,
+						lockOwner: `n8n execution ${this.getExecutionId() ?? '?'}`,
+					}),
 			);
-			results.push({ itemIndex: i, finding: outcomeFinding(outcome, conn.host, 'traefik-rollback', { restoredFrom: outcome.restoredFrom }) });
+			results.push({
+				itemIndex: i,
+				finding: outcomeFinding(outcome, conn.host, 'traefik-rollback', {
+					restoredFrom: outcome.restoredFrom,
+				}),
+			});
 		} catch (error) {
 			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
 			results.push({ itemIndex: i, ...errorFields(error) });

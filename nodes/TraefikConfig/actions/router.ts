@@ -11,12 +11,22 @@ import * as rollback from './rollback.operation';
 import * as validate from './validate.operation';
 import * as verifyWebhookSignature from './verifyWebhookSignature.operation';
 
-const operations = { buildMiddleware, attachMiddlewares, validate, deploy, getStatus, rollback, fetchGitFiles, verifyWebhookSignature };
+const operations = {
+	buildMiddleware,
+	attachMiddlewares,
+	validate,
+	deploy,
+	getStatus,
+	rollback,
+	fetchGitFiles,
+	verifyWebhookSignature,
+};
 
 export async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 	const operation = this.getNodeParameter('operation', 0) as keyof typeof operations;
 	const handler = operations[operation];
-	if (!handler) throw new NodeOperationError(this.getNode(), `The operation "${operation}" is not known`);
+	if (!handler)
+		throw new NodeOperationError(this.getNode(), `The operation "${operation}" is not known`);
 	return [await handler.execute.call(this)];
 }
 

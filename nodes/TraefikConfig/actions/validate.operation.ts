@@ -1,4 +1,9 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 
 import { errorFields, InfraOpsError } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
@@ -17,8 +22,17 @@ export const description: INodeProperties[] = [
 		name: 'validateSource',
 		type: 'options',
 		options: [
-			{ name: 'Input Items (Checked With the Folder)', value: 'input', description: 'Each item\'s file name and content, as if they replaced those files in the folder' },
-			{ name: 'The Whole Dynamic Folder', value: 'folder', description: 'Every file now in the folder on the Traefik host' },
+			{
+				name: 'Input Items (Checked With the Folder)',
+				value: 'input',
+				description:
+					"Each item's file name and content, as if they replaced those files in the folder",
+			},
+			{
+				name: 'The Whole Dynamic Folder',
+				value: 'folder',
+				description: 'Every file now in the folder on the Traefik host',
+			},
 		],
 		default: 'input',
 		displayOptions: show,
@@ -44,12 +58,17 @@ export const description: INodeProperties[] = [
 		name: 'behindProxy',
 		type: 'boolean',
 		default: false,
-		description: 'Whether Traefik sits behind Cloudflare or another proxy (then a rate limit without a source criterion is flagged)',
+		description:
+			'Whether Traefik sits behind Cloudflare or another proxy (then a rate limit without a source criterion is flagged)',
 		displayOptions: show,
 	},
 ];
 
-export function reportFindings(report: ValidationReport, where: string, extra: (file: string) => IDataObject = () => ({})): NewFinding[] {
+export function reportFindings(
+	report: ValidationReport,
+	where: string,
+	extra: (file: string) => IDataObject = () => ({}),
+): NewFinding[] {
 	return report.files.map((file) => {
 		const problems = report.problems.filter((p) => p.file === file);
 		const status = report.statusByFile[file];
@@ -84,8 +103,16 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			for (let i = 0; i < items.length; i++) {
 				const name = String(this.getNodeParameter('fileName', i) ?? '').trim();
 				const text = this.getNodeParameter('content', i);
-				if (!name) throw new InfraOpsError(`Item ${i} has no file name`, 'Map "File Name" to the field holding it, e.g. {{ $json.file }}');
-				if (typeof text !== 'string') throw new InfraOpsError(`Item ${i} (${name}) has no content text`, 'Map "Content" to the field holding the YAML, e.g. {{ $json.content }}');
+				if (!name)
+					throw new InfraOpsError(
+						`Item ${i} has no file name`,
+						'Map "File Name" to the field holding it, e.g. {{ $json.file }}',
+					);
+				if (typeof text !== 'string')
+					throw new InfraOpsError(
+						`Item ${i} (${name}) has no content text`,
+						'Map "Content" to the field holding the YAML, e.g. {{ $json.content }}',
+					);
 				given.push({ name, text, itemIndex: i });
 			}
 		}
@@ -94,7 +121,10 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		const folder = await withSsh(conn, async (s) => await readFolder(s, dir));
 		const names = given.map((g) => g.name);
 		const files = [...folder.filter((f) => !names.includes(f.name)), ...given];
-		const report = validateFiles(files, { behindProxy: this.getNodeParameter('behindProxy', 0) as boolean, only: source === 'input' ? names : undefined });
+		const report = validateFiles(files, {
+			behindProxy: this.getNodeParameter('behindProxy', 0) as boolean,
+			only: source === 'input' ? names : undefined,
+		});
 		for (const finding of reportFindings(report, `${conn.host}:${dir}`)) {
 			const itemIndex = given.find((g) => g.name === finding.file)?.itemIndex ?? 0;
 			results.push({ itemIndex, finding });

@@ -1,8 +1,18 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 
 import { errorFields, InfraOpsError } from '../../shared/errors';
 import { toNodeError } from '../../shared/nodeErrors';
-import { deliveryIdOf, detectGitHost, verifyWebhookSignature, type GitHost } from '../webhookSignature';
+import {
+	deliveryIdOf,
+	detectGitHost,
+	verifyWebhookSignature,
+	type GitHost,
+} from '../webhookSignature';
 import { toItems, type Result } from './common';
 
 const op = 'verifyWebhookSignature';
@@ -14,7 +24,11 @@ export const description: INodeProperties[] = [
 		name: 'gitHost',
 		type: 'options',
 		options: [
-			{ name: 'Detect From Headers', value: 'auto', description: 'Whichever of the three the delivery carries; each needs the secret' },
+			{
+				name: 'Detect From Headers',
+				value: 'auto',
+				description: 'Whichever of the three the delivery carries; each needs the secret',
+			},
 			{ name: 'GitHub (X-Hub-Signature-256)', value: 'github' },
 			{ name: 'Gitea / Forgejo (X-Gitea-Signature)', value: 'gitea' },
 			{ name: 'GitLab (X-Gitlab-Token)', value: 'gitlab' },
@@ -27,7 +41,8 @@ export const description: INodeProperties[] = [
 		name: 'rawBodyField',
 		type: 'string',
 		default: 'data',
-		description: 'The Webhook node\'s raw body (turn on its "Raw Body" option): the signature covers the exact bytes',
+		description:
+			'The Webhook node\'s raw body (turn on its "Raw Body" option): the signature covers the exact bytes',
 		displayOptions: show,
 	},
 ];
@@ -45,7 +60,11 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			let raw: Buffer;
 			if (items[i].binary?.[field]) raw = await this.helpers.getBinaryDataBuffer(i, field);
 			else if (host === 'gitlab') raw = Buffer.alloc(0);
-			else throw new InfraOpsError(`The input has no binary field "${field}" with the raw request body`, 'Turn on "Raw Body" in the Webhook node\'s options: the HMAC is computed over the exact bytes sent');
+			else
+				throw new InfraOpsError(
+					`The input has no binary field "${field}" with the raw request body`,
+					'Turn on "Raw Body" in the Webhook node\'s options: the HMAC is computed over the exact bytes sent',
+				);
 			const verdict = verifyWebhookSignature(host, String(credential.secret ?? ''), raw, headers);
 			const body = (items[i].json.body ?? {}) as IDataObject;
 			results.push({
@@ -57,7 +76,12 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 					gitHost: host,
 					deliveryId: deliveryIdOf(headers) ?? null,
 					ref: typeof body.ref === 'string' ? body.ref : null,
-					commit: typeof body.after === 'string' ? body.after : typeof body.checkout_sha === 'string' ? body.checkout_sha : null,
+					commit:
+						typeof body.after === 'string'
+							? body.after
+							: typeof body.checkout_sha === 'string'
+								? body.checkout_sha
+								: null,
 					body,
 				},
 			});

@@ -1,5 +1,10 @@
 /** Parameters the operations share (how Trivy runs, the policy), and how results become items. */
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 
 import { dockerConnectionFrom, sshConnectionFrom } from '../../shared/connections';
 import { createDockerClient, pingDocker, type DockerClient } from '../../shared/docker';
@@ -23,8 +28,17 @@ export const runnerProperties: INodeProperties[] = [
 		type: 'options',
 		noDataExpression: true,
 		options: [
-			{ name: 'In Docker', value: 'docker', description: 'As a container through the Docker Engine API (Docker credential), the socket mounted read-only, a volume as its cache' },
-			{ name: 'Over SSH', value: 'ssh', description: 'The trivy binary on a remote host (SSH credential)' },
+			{
+				name: 'In Docker',
+				value: 'docker',
+				description:
+					'As a container through the Docker Engine API (Docker credential), the socket mounted read-only, a volume as its cache',
+			},
+			{
+				name: 'Over SSH',
+				value: 'ssh',
+				description: 'The trivy binary on a remote host (SSH credential)',
+			},
 			{ name: 'On the N8n Host', value: 'local', description: 'The trivy binary where n8n runs' },
 		],
 		default: 'docker',
@@ -35,7 +49,8 @@ export const runnerProperties: INodeProperties[] = [
 		name: 'trivyImage',
 		type: 'string',
 		default: DEFAULT_TRIVY_IMAGE,
-		description: 'Used when it is on the Docker host; pulled only when it is not. Pin a version you have tested.',
+		description:
+			'Used when it is on the Docker host; pulled only when it is not. Pin a version you have tested.',
 		displayOptions: { show: { operation: SCAN_OPERATIONS, runner: ['docker'] } },
 	},
 	{
@@ -51,7 +66,8 @@ export const runnerProperties: INodeProperties[] = [
 		name: 'useServer',
 		type: 'boolean',
 		default: false,
-		description: 'Whether to scan in client/server mode (--server) against a Trivy server that holds the vulnerability DB; its URL and token come from the Trivy Server credential',
+		description:
+			'Whether to scan in client/server mode (--server) against a Trivy server that holds the vulnerability DB; its URL and token come from the Trivy Server credential',
 		displayOptions: scans,
 	},
 ];
@@ -69,7 +85,8 @@ export const policyProperties: INodeProperties[] = [
 			{ name: 'Unknown', value: 'UNKNOWN' },
 		],
 		default: ['HIGH', 'CRITICAL'],
-		description: 'Which severities count; any CRITICAL makes the finding critical, the others a warning',
+		description:
+			'Which severities count; any CRITICAL makes the finding critical, the others a warning',
 	},
 	{
 		displayName: 'Ignore List',
@@ -78,15 +95,35 @@ export const policyProperties: INodeProperties[] = [
 		typeOptions: { multipleValues: true },
 		placeholder: 'Add CVE to ignore',
 		default: {},
-		description: 'Accepted risks: left out of counts and alerts until their expiry date, after which they alert again',
+		description:
+			'Accepted risks: left out of counts and alerts until their expiry date, after which they alert again',
 		options: [
 			{
 				displayName: 'Rule',
 				name: 'rules',
 				values: [
-					{ displayName: 'Vulnerability ID', name: 'id', type: 'string', default: '', placeholder: 'CVE-2024-3094' },
-					{ displayName: 'Reason', name: 'reason', type: 'string', default: '', placeholder: 'Not reachable: the binary is not used' },
-					{ displayName: 'Expires', name: 'expires', type: 'string', default: '', placeholder: '2026-12-31', description: 'YYYY-MM-DD; empty ignores it with no end' },
+					{
+						displayName: 'Vulnerability ID',
+						name: 'id',
+						type: 'string',
+						default: '',
+						placeholder: 'CVE-2024-3094',
+					},
+					{
+						displayName: 'Reason',
+						name: 'reason',
+						type: 'string',
+						default: '',
+						placeholder: 'Not reachable: the binary is not used',
+					},
+					{
+						displayName: 'Expires',
+						name: 'expires',
+						type: 'string',
+						default: '',
+						placeholder: '2026-12-31',
+						description: 'YYYY-MM-DD; empty ignores it with no end',
+					},
 				],
 			},
 		],
@@ -98,25 +135,98 @@ export const policyProperties: INodeProperties[] = [
 		placeholder: 'Add option',
 		default: {},
 		options: [
-			{ displayName: 'Cache Volume', name: 'cacheVolume', type: 'string', default: 'trivy-cache', description: 'Named volume for Trivy\'s DB in Docker mode, kept between runs' },
-			{ displayName: 'Concurrency', name: 'concurrency', type: 'number', typeOptions: { minValue: 1 }, default: 2, description: 'How many images are scanned at once. Above 1, each scan keeps Trivy\'s scan cache in memory (Trivy lets one process at a time use the one on disk), and the first scan runs alone to update the DB.' },
-			{ displayName: 'Container Label Filter', name: 'containerLabel', type: 'string', default: '', placeholder: 'com.docker.compose.project=ai-stack', description: 'Scan Running Containers: only containers with this label (key or key=value)' },
-			{ displayName: 'Docker Socket on Host', name: 'hostSocketPath', type: 'string', default: '', placeholder: '/var/run/docker.sock', description: 'Docker mode: the socket path on the Docker host, mounted read-only into Trivy. Empty: the Docker credential\'s socket path, else /var/run/docker.sock.' },
-			{ displayName: 'Ignore Unfixed', name: 'ignoreUnfixed', type: 'boolean', default: false, description: 'Whether to leave out vulnerabilities with no fixed version yet' },
-			{ displayName: 'Network Mode', name: 'networkMode', type: 'string', default: '', placeholder: 'host', description: 'Docker mode: network of the Trivy container (it downloads its DB unless Skip DB Update or a server is used). Empty: the engine\'s default.' },
-			{ displayName: 'One Item per Vulnerability', name: 'perVulnerability', type: 'boolean', default: false, description: 'Whether to also output one item per vulnerability and package, after the image findings' },
-			{ displayName: 'Skip DB Update', name: 'skipDbUpdate', type: 'boolean', default: false, description: 'Whether Trivy uses the DB already in its cache instead of downloading it (--skip-db-update)' },
-			{ displayName: 'Timeout per Image (Minutes)', name: 'timeoutMinutes', type: 'number', typeOptions: { minValue: 1 }, default: 10 },
-			{ displayName: 'Top CVEs', name: 'topCves', type: 'number', typeOptions: { minValue: 0 }, default: 10, description: 'How many CVEs each image finding lists (most severe, fixable first)' },
+			{
+				displayName: 'Cache Volume',
+				name: 'cacheVolume',
+				type: 'string',
+				default: 'trivy-cache',
+				description: "Named volume for Trivy's DB in Docker mode, kept between runs",
+			},
+			{
+				displayName: 'Concurrency',
+				name: 'concurrency',
+				type: 'number',
+				typeOptions: { minValue: 1 },
+				default: 2,
+				description:
+					"How many images are scanned at once. Above 1, each scan keeps Trivy's scan cache in memory (Trivy lets one process at a time use the one on disk), and the first scan runs alone to update the DB.",
+			},
+			{
+				displayName: 'Container Label Filter',
+				name: 'containerLabel',
+				type: 'string',
+				default: '',
+				placeholder: 'com.docker.compose.project=ai-stack',
+				description: 'Scan Running Containers: only containers with this label (key or key=value)',
+			},
+			{
+				displayName: 'Docker Socket on Host',
+				name: 'hostSocketPath',
+				type: 'string',
+				default: '',
+				placeholder: '/var/run/docker.sock',
+				description:
+					"Docker mode: the socket path on the Docker host, mounted read-only into Trivy. Empty: the Docker credential's socket path, else /var/run/docker.sock.",
+			},
+			{
+				displayName: 'Ignore Unfixed',
+				name: 'ignoreUnfixed',
+				type: 'boolean',
+				default: false,
+				description: 'Whether to leave out vulnerabilities with no fixed version yet',
+			},
+			{
+				displayName: 'Network Mode',
+				name: 'networkMode',
+				type: 'string',
+				default: '',
+				placeholder: 'host',
+				description:
+					"Docker mode: network of the Trivy container (it downloads its DB unless Skip DB Update or a server is used). Empty: the engine's default.",
+			},
+			{
+				displayName: 'One Item per Vulnerability',
+				name: 'perVulnerability',
+				type: 'boolean',
+				default: false,
+				description:
+					'Whether to also output one item per vulnerability and package, after the image findings',
+			},
+			{
+				displayName: 'Skip DB Update',
+				name: 'skipDbUpdate',
+				type: 'boolean',
+				default: false,
+				description:
+					'Whether Trivy uses the DB already in its cache instead of downloading it (--skip-db-update)',
+			},
+			{
+				displayName: 'Timeout per Image (Minutes)',
+				name: 'timeoutMinutes',
+				type: 'number',
+				typeOptions: { minValue: 1 },
+				default: 10,
+			},
+			{
+				displayName: 'Top CVEs',
+				name: 'topCves',
+				type: 'number',
+				typeOptions: { minValue: 0 },
+				default: 10,
+				description: 'How many CVEs each image finding lists (most severe, fixable first)',
+			},
 		],
 	},
 ];
 
 export function readPolicy(ctx: IExecuteFunctions, i: number): Policy {
 	const options = ctx.getNodeParameter('options', i, {}) as IDataObject;
-	const rules = ((ctx.getNodeParameter('ignoreList', i, {}) as IDataObject).rules ?? []) as IgnoreRule[];
+	const rules = ((ctx.getNodeParameter('ignoreList', i, {}) as IDataObject).rules ??
+		[]) as IgnoreRule[];
 	return {
-		severities: parseSeverities(ctx.getNodeParameter('severities', i, ['HIGH', 'CRITICAL']) as string[]),
+		severities: parseSeverities(
+			ctx.getNodeParameter('severities', i, ['HIGH', 'CRITICAL']) as string[],
+		),
 		ignoreUnfixed: options.ignoreUnfixed === true,
 		ignore: validateIgnoreRules(rules),
 		topN: Number(options.topCves ?? 10),
@@ -133,7 +243,10 @@ export interface Scanner {
 }
 
 /** Opens the Docker client once; Docker mode and Scan Running Containers share it. */
-export async function openDocker(ctx: IExecuteFunctions, i: number): Promise<{ client: DockerClient; socketPath?: string }> {
+export async function openDocker(
+	ctx: IExecuteFunctions,
+	i: number,
+): Promise<{ client: DockerClient; socketPath?: string }> {
 	let data;
 	try {
 		data = await ctx.getCredentials('infraOpsDockerApi', i);
@@ -155,7 +268,12 @@ export async function openDocker(ctx: IExecuteFunctions, i: number): Promise<{ c
 	return { client, socketPath: conn.kind === 'socket' ? conn.socketPath : undefined };
 }
 
-export async function openScanner(ctx: IExecuteFunctions, i: number, policy: Policy, docker: () => Promise<{ client: DockerClient; socketPath?: string }>): Promise<Scanner> {
+export async function openScanner(
+	ctx: IExecuteFunctions,
+	i: number,
+	policy: Policy,
+	docker: () => Promise<{ client: DockerClient; socketPath?: string }>,
+): Promise<Scanner> {
 	const options = ctx.getNodeParameter('options', i, {}) as IDataObject;
 	const runnerKind = ctx.getNodeParameter('runner', i) as string;
 	let serverUrl: string | undefined;
@@ -179,8 +297,11 @@ export async function openScanner(ctx: IExecuteFunctions, i: number, policy: Pol
 		const dockerRunner = new DockerTrivyRunner(
 			client.docker,
 			{
-				trivyImage: String(ctx.getNodeParameter('trivyImage', i, DEFAULT_TRIVY_IMAGE)).trim() || DEFAULT_TRIVY_IMAGE,
-				hostSocketPath: String(options.hostSocketPath ?? '').trim() || socketPath || '/var/run/docker.sock',
+				trivyImage:
+					String(ctx.getNodeParameter('trivyImage', i, DEFAULT_TRIVY_IMAGE)).trim() ||
+					DEFAULT_TRIVY_IMAGE,
+				hostSocketPath:
+					String(options.hostSocketPath ?? '').trim() || socketPath || '/var/run/docker.sock',
 				cacheVolume: String(options.cacheVolume ?? '').trim() || 'trivy-cache',
 				networkMode: String(options.networkMode ?? '').trim() || undefined,
 			},
@@ -190,7 +311,10 @@ export async function openScanner(ctx: IExecuteFunctions, i: number, policy: Pol
 		runner = dockerRunner;
 		scanOptions.cacheDir = CONTAINER_CACHE_DIR;
 	} else if (runnerKind === 'ssh') {
-		runner = new SshTrivyRunner(await openSsh(sshConnectionFrom(await ctx.getCredentials('infraOpsSshApi', i))), trivyPathParameter(ctx, i));
+		runner = new SshTrivyRunner(
+			await openSsh(sshConnectionFrom(await ctx.getCredentials('infraOpsSshApi', i))),
+			trivyPathParameter(ctx, i),
+		);
 	} else if (runnerKind === 'local') {
 		runner = new LocalTrivyRunner(trivyPathParameter(ctx, i));
 	} else {
@@ -202,17 +326,30 @@ export async function openScanner(ctx: IExecuteFunctions, i: number, policy: Pol
 function trivyPathParameter(ctx: IExecuteFunctions, i: number): string {
 	const path = String(ctx.getNodeParameter('trivyPath', i, 'trivy')).trim() || 'trivy';
 	if (!/^[A-Za-z0-9_./+-]+$/.test(path) || path.startsWith('-')) {
-		throw new InfraOpsError(`Trivy Path "${path}" is not a program name or path`, 'Use e.g. trivy or /usr/local/bin/trivy (no spaces or quotes)');
+		throw new InfraOpsError(
+			`Trivy Path "${path}" is not a program name or path`,
+			'Use e.g. trivy or /usr/local/bin/trivy (no spaces or quotes)',
+		);
 	}
 	return path;
 }
 
 /** Marks `changed` (new CVE ids, or a newly failing scan) and turns results into items paired with their input. */
-export function toItems(ctx: IExecuteFunctions, results: ImageResult[], itemIndex: number, perVulnerability: boolean): INodeExecutionData[] {
+export function toItems(
+	ctx: IExecuteFunctions,
+	results: ImageResult[],
+	itemIndex: number,
+	perVulnerability: boolean,
+): INodeExecutionData[] {
 	const marked = markImageChanged(results, ctx.getWorkflowStaticData('node'));
-	const items: INodeExecutionData[] = marked.map((f) => ({ json: f as unknown as IDataObject, pairedItem: { item: itemIndex } }));
+	const items: INodeExecutionData[] = marked.map((f) => ({
+		json: f as unknown as IDataObject,
+		pairedItem: { item: itemIndex },
+	}));
 	if (perVulnerability) {
-		for (const r of results) for (const v of vulnerabilityItems(r)) items.push({ json: v as IDataObject, pairedItem: { item: itemIndex } });
+		for (const r of results)
+			for (const v of vulnerabilityItems(r))
+				items.push({ json: v as IDataObject, pairedItem: { item: itemIndex } });
 	}
 	return items;
 }

@@ -1,4 +1,9 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 
 import { errorFields, InfraOpsError } from '../../shared/errors';
 import { toNodeError } from '../../shared/nodeErrors';
@@ -14,8 +19,16 @@ export const description: INodeProperties[] = [
 		name: 'reportSource',
 		type: 'options',
 		options: [
-			{ name: 'Text', value: 'text', description: 'The JSON as text, e.g. an expression on an earlier node\'s output' },
-			{ name: 'Binary Input', value: 'binary', description: 'A file an earlier node read or received' },
+			{
+				name: 'Text',
+				value: 'text',
+				description: "The JSON as text, e.g. an expression on an earlier node's output",
+			},
+			{
+				name: 'Binary Input',
+				value: 'binary',
+				description: 'A file an earlier node read or received',
+			},
 		],
 		default: 'text',
 		displayOptions: show,
@@ -44,21 +57,32 @@ export const description: INodeProperties[] = [
 		type: 'string',
 		default: '',
 		placeholder: 'nginx:1.27',
-		description: 'What the finding is about (and what new CVEs are tracked by); empty takes the report\'s first RepoTag, else its ArtifactName',
+		description:
+			"What the finding is about (and what new CVEs are tracked by); empty takes the report's first RepoTag, else its ArtifactName",
 		displayOptions: show,
 	},
 ];
 
-async function readReportText(ctx: IExecuteFunctions, i: number): Promise<{ text: string | Buffer; source: string }> {
+async function readReportText(
+	ctx: IExecuteFunctions,
+	i: number,
+): Promise<{ text: string | Buffer; source: string }> {
 	if (ctx.getNodeParameter('reportSource', i, 'text') === 'binary') {
 		const property = ctx.getNodeParameter('binaryPropertyName', i, 'data') as string;
 		ctx.helpers.assertBinaryData(i, property);
-		return { text: await ctx.helpers.getBinaryDataBuffer(i, property), source: `The binary field "${property}"` };
+		return {
+			text: await ctx.helpers.getBinaryDataBuffer(i, property),
+			source: `The binary field "${property}"`,
+		};
 	}
 	const value = ctx.getNodeParameter('reportText', i, '') as unknown;
 	// an expression such as {{ $json }} hands over an object already parsed
 	const text = typeof value === 'string' ? value : JSON.stringify(value);
-	if (!text.trim()) throw new InfraOpsError('Report JSON is empty', 'Paste the output of trivy image --format json, or map it from an earlier node');
+	if (!text.trim())
+		throw new InfraOpsError(
+			'Report JSON is empty',
+			'Paste the output of trivy image --format json, or map it from an earlier node',
+		);
 	return { text, source: 'Report JSON' };
 }
 
@@ -70,8 +94,18 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			const policy = readPolicy(this, i);
 			const { text, source } = await readReportText(this, i);
 			const report = parseTrivyReport(text, source);
-			const reference = (this.getNodeParameter('reference', i, '') as string).trim() || report.repoTags[0] || report.artifactName || report.imageId || 'report';
-			const result: ImageResult = reportFinding({ reference, imageId: report.imageId }, report, policy, this.getWorkflowStaticData('node'));
+			const reference =
+				(this.getNodeParameter('reference', i, '') as string).trim() ||
+				report.repoTags[0] ||
+				report.artifactName ||
+				report.imageId ||
+				'report';
+			const result: ImageResult = reportFinding(
+				{ reference, imageId: report.imageId },
+				report,
+				policy,
+				this.getWorkflowStaticData('node'),
+			);
 			const options = this.getNodeParameter('options', i, {}) as IDataObject;
 			out.push(...toItems(this, [result], i, options.perVulnerability === true));
 		} catch (error) {

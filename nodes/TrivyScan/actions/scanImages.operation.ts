@@ -1,4 +1,9 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 
 import { errorFields, InfraOpsError } from '../../shared/errors';
 import { toNodeError } from '../../shared/nodeErrors';
@@ -16,7 +21,8 @@ export const description: INodeProperties[] = [
 		default: '',
 		required: true,
 		placeholder: 'ghcr.io/open-webui/open-webui:main, n8nio/n8n:2.41.1',
-		description: 'Image references, separated by commas or new lines; each distinct one is scanned once',
+		description:
+			'Image references, separated by commas or new lines; each distinct one is scanned once',
 		displayOptions: { show: { operation: ['scanImages'] } },
 	},
 ];
@@ -30,16 +36,28 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		try {
 			const policy = readPolicy(this, i);
 			const images = [...new Set(splitList(this.getNodeParameter('images', i, '') as string))];
-			if (!images.length) throw new InfraOpsError('No image to scan', 'List image references in Images, e.g. nginx:1.27');
+			if (!images.length)
+				throw new InfraOpsError(
+					'No image to scan',
+					'List image references in Images, e.g. nginx:1.27',
+				);
 			const scanner = await openScanner(this, i, policy, async () => {
 				const opened = await openDocker(this, i);
 				docker = opened.client;
 				return opened;
 			});
 			close = () => scanner.close();
-			const outcomes = await scanAll(scanner.runner, images, scanner.options, scanner.concurrency, scanner.token);
+			const outcomes = await scanAll(
+				scanner.runner,
+				images,
+				scanner.options,
+				scanner.concurrency,
+				scanner.token,
+			);
 			const store = this.getWorkflowStaticData('node');
-			const results = outcomes.map((o) => outcomeFinding({ reference: o.image, scannedOn: scanner.runner.where }, o, policy, store));
+			const results = outcomes.map((o) =>
+				outcomeFinding({ reference: o.image, scannedOn: scanner.runner.where }, o, policy, store),
+			);
 			const options = this.getNodeParameter('options', i, {}) as IDataObject;
 			out.push(...toItems(this, results, i, options.perVulnerability === true));
 		} catch (error) {

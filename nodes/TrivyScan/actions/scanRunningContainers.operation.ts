@@ -1,4 +1,9 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 
 import type { DockerClient } from '../../shared/docker';
 import { errorFields } from '../../shared/errors';
@@ -10,7 +15,8 @@ import { openDocker, openScanner, readPolicy, toItems } from './common';
 
 export const description: INodeProperties[] = [
 	{
-		displayName: 'Running containers are listed through the Docker credential and deduplicated by image ID: each image is scanned once, and its finding names the containers that use it',
+		displayName:
+			'Running containers are listed through the Docker credential and deduplicated by image ID: each image is scanned once, and its finding names the containers that use it',
 		name: 'runningNotice',
 		type: 'notice',
 		default: '',
@@ -30,7 +36,11 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			docker = await openDocker(this, i);
 			const opened = docker;
 			const label = String(options.containerLabel ?? '').trim();
-			const running = await listRunningImages(opened.client.docker, opened.client.target, label ? [label] : []);
+			const running = await listRunningImages(
+				opened.client.docker,
+				opened.client.target,
+				label ? [label] : [],
+			);
 			if (!running.length) {
 				out.push(...toItems(this, [nothingRunningResult(opened.client.target, label)], i, false));
 				continue;
@@ -46,7 +56,17 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			);
 			const store = this.getWorkflowStaticData('node');
 			const results = running.map((image, k) =>
-				outcomeFinding({ reference: image.reference, imageId: image.imageId, containers: image.containers, scannedOn: scanner.runner.where }, outcomes[k], policy, store),
+				outcomeFinding(
+					{
+						reference: image.reference,
+						imageId: image.imageId,
+						containers: image.containers,
+						scannedOn: scanner.runner.where,
+					},
+					outcomes[k],
+					policy,
+					store,
+				),
 			);
 			out.push(...toItems(this, results, i, options.perVulnerability === true));
 		} catch (error) {

@@ -17,7 +17,12 @@ if (Object.keys(map).length > 0) {
 			const to = map[`${options.host}:${options.port || 443}`];
 			if (to) {
 				const i = to.lastIndexOf(':');
-				args[0] = { ...options, host: to.slice(0, i), port: Number(to.slice(i + 1)), servername: options.servername || options.host };
+				args[0] = {
+					...options,
+					host: to.slice(0, i),
+					port: Number(to.slice(i + 1)),
+					servername: options.servername || options.host,
+				};
 			}
 		}
 		return connect.apply(this, args);

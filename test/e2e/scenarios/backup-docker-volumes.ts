@@ -21,12 +21,19 @@ const hostPathsName = 'traefik-stack';
 let stackDir = '';
 
 async function writeVolume(services: Services): Promise<void> {
-	const docker = await createDockerClient({ kind: 'socket', socketPath: services.docker.socketPath });
+	const docker = await createDockerClient({
+		kind: 'socket',
+		socketPath: services.docker.socketPath,
+	});
 	try {
 		await docker.docker.createVolume({ Name: volume });
 		const writer = await docker.docker.createContainer({
 			Image: services.docker.image,
-			Cmd: ['sh', '-c', 'set -e; mkdir -p /v/pg; printf "CREATE TABLE t();" > /v/pg/dump.sql; printf "%s" e2e > /v/marker'],
+			Cmd: [
+				'sh',
+				'-c',
+				'set -e; mkdir -p /v/pg; printf "CREATE TABLE t();" > /v/pg/dump.sql; printf "%s" e2e > /v/marker',
+			],
 			HostConfig: { Binds: [`${volume}:/v`], NetworkMode: 'none' },
 		});
 		await writer.start();
@@ -41,15 +48,30 @@ async function writeVolume(services: Services): Promise<void> {
 /** Fetches a backup object, decrypts it with `age`, decompresses it with the Debian tool, and lists the tar. */
 async function listBackup(ctx: RunContext, key: string, compression: string): Promise<string[]> {
 	const { s3 } = ctx.services;
-	const client = createS3Client({ provider: 'other', endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true } as never);
+	const client = createS3Client({
+		provider: 'other',
+		endpoint: s3.endpoint,
+		region: s3.region,
+		bucket: s3.bucket,
+		accessKeyId: s3.accessKeyId,
+		secretAccessKey: s3.secretAccessKey,
+		forcePathStyle: true,
+	} as never);
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-backup-'));
 	try {
 		const out = await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
 		fs.writeFileSync(path.join(dir, 'b.age'), Buffer.from(await out.Body!.transformToByteArray()));
-		fs.writeFileSync(path.join(dir, 'key.txt'), String(ctx.credential('infraOpsBackupEncryption').secretKey), { mode: 0o600 });
+		fs.writeFileSync(
+			path.join(dir, 'key.txt'),
+			String(ctx.credential('infraOpsBackupEncryption').secretKey),
+			{ mode: 0o600 },
+		);
 		const decompress = { zstd: 'zstd -d', gzip: 'gzip -d', none: 'cat' }[compression];
 		if (!decompress) throw new Error(`unexpected compression ${compression}`);
-		const tar = execFileSync('sh', ['-c', `age -d -i key.txt b.age | ${decompress}`], { cwd: dir, maxBuffer: 1 << 26 });
+		const tar = execFileSync('sh', ['-c', `age -d -i key.txt b.age | ${decompress}`], {
+			cwd: dir,
+			maxBuffer: 1 << 26,
+		});
 		return execFileSync('tar', ['-tf', '-'], { input: tar }).toString().trim().split('\n');
 	} finally {
 		client.destroy();
@@ -62,7 +84,10 @@ const scenario: Scenario = {
 		await writeVolume(services);
 		stackDir = path.join(services.ssh.dataDir, `e2e-stack-${run}`);
 		fs.mkdirSync(path.join(stackDir, 'dynamic'), { recursive: true });
-		fs.writeFileSync(path.join(stackDir, 'dynamic', 'middlewares.yml'), 'http:\n  middlewares: {}\n');
+		fs.writeFileSync(
+			path.join(stackDir, 'dynamic', 'middlewares.yml'),
+			'http:\n  middlewares: {}\n',
+		);
 		fs.writeFileSync(path.join(stackDir, '.env'), 'POSTGRES_PASSWORD=e2e\n');
 		return {
 			settings: {
@@ -76,8 +101,14 @@ const scenario: Scenario = {
 			},
 			cleanup: async () => {
 				fs.rmSync(stackDir, { recursive: true, force: true });
-				const docker = await createDockerClient({ kind: 'socket', socketPath: services.docker.socketPath });
-				await docker.docker.getVolume(volume).remove().catch(() => undefined);
+				const docker = await createDockerClient({
+					kind: 'socket',
+					socketPath: services.docker.socketPath,
+				});
+				await docker.docker
+					.getVolume(volume)
+					.remove()
+					.catch(() => undefined);
 				docker.close();
 			},
 		};
@@ -92,19 +123,47 @@ const scenario: Scenario = {
 		expect(ok.status).toBe('success');
 		const findings = ctx.outputOf(ok, 'Back Up Volumes');
 		expect(findings).toEqual([
-			expect.objectContaining({ check: 'volume-backup', target: volume, status: 'ok', key: expect.stringMatching(new RegExp(`^e2e-${run}/${volume}/`)) }),
-			expect.objectContaining({ check: 'volume-backup', target: hostPathsName, status: 'ok', key: expect.stringMatching(new RegExp(`^e2e-${run}/`)) }),
+			expect.objectContaining({
+				check: 'volume-backup',
+				target: volume,
+				status: 'ok',
+				key: expect.stringMatching(new RegExp(`^e2e-${run}/${volume}/`)),
+			}),
+			expect.objectContaining({
+				check: 'volume-backup',
+				target: hostPathsName,
+				status: 'ok',
+				key: expect.stringMatching(new RegExp(`^e2e-${run}/`)),
+			}),
 		]);
 		expect(JSON.stringify(ok.data)).not.toContain('AGE-SECRET-KEY');
-		const volumeFiles = await listBackup(ctx, String(findings[0].key), String(findings[0].compression));
+		const volumeFiles = await listBackup(
+			ctx,
+			String(findings[0].key),
+			String(findings[0].compression),
+		);
 		expect(volumeFiles).toEqual(expect.arrayContaining(['./pg/dump.sql', './marker']));
-		const hostFiles = await listBackup(ctx, String(findings[1].key), String(findings[1].compression));
+		const hostFiles = await listBackup(
+			ctx,
+			String(findings[1].key),
+			String(findings[1].compression),
+		);
 		expect(hostFiles.join('\n')).toContain('dynamic/middlewares.yml');
 		// Prune holds the Backup Encryption credential: it counts only backups whose manifest signature verifies
 		const pruned = ctx.outputOf(ok, 'Prune Old Backups');
 		expect(pruned).toEqual([
-			expect.objectContaining({ status: 'ok', signatureChecked: true, unsigned: [], kept: [expect.objectContaining({ key: findings[0].key })] }),
-			expect.objectContaining({ status: 'ok', signatureChecked: true, unsigned: [], kept: [expect.objectContaining({ key: findings[1].key })] }),
+			expect.objectContaining({
+				status: 'ok',
+				signatureChecked: true,
+				unsigned: [],
+				kept: [expect.objectContaining({ key: findings[0].key })],
+			}),
+			expect.objectContaining({
+				status: 'ok',
+				signatureChecked: true,
+				unsigned: [],
+				kept: [expect.objectContaining({ key: findings[1].key })],
+			}),
 		]);
 		expect(slack.messages.length).toBe(slackSeen);
 		expect(smtp.messages.length).toBe(mailSeen);
@@ -117,14 +176,28 @@ const scenario: Scenario = {
 		expect(failed.status).toBe('success');
 		expect(ctx.outputOf(failed, 'Back Up Volumes')).toEqual([
 			expect.objectContaining({ target: volume, status: 'ok' }),
-			expect.objectContaining({ target: hostPathsName, status: 'error', summary: expect.stringContaining(`Backup of ${hostPathsName} failed`) }),
+			expect.objectContaining({
+				target: hostPathsName,
+				status: 'error',
+				summary: expect.stringContaining(`Backup of ${hostPathsName} failed`),
+			}),
 		]);
 		// (Prune also warns that it skipped traefik-stack, whose backup failed: a second, separate alert)
 		const problem = `Backup of ${hostPathsName} failed: read host paths failed`;
 		const posted = slack.messages.slice(slackSeen).filter((m) => m.text.includes(problem));
-		expect(posted).toEqual([expect.objectContaining({ channel: '#e2e-backups', text: expect.stringContaining(`volume-backup ${hostPathsName}`) })]);
+		expect(posted).toEqual([
+			expect.objectContaining({
+				channel: '#e2e-backups',
+				text: expect.stringContaining(`volume-backup ${hostPathsName}`),
+			}),
+		]);
 		const mails = smtp.messages.slice(mailSeen).filter((m) => m.text.includes(problem));
-		expect(mails).toEqual([expect.objectContaining({ to: ['oncall@example.com'], subject: expect.stringContaining(`error: volume-backup ${hostPathsName}`) })]);
+		expect(mails).toEqual([
+			expect.objectContaining({
+				to: ['oncall@example.com'],
+				subject: expect.stringContaining(`error: volume-backup ${hostPathsName}`),
+			}),
+		]);
 		expect(slack.unknownCalls).toEqual([]);
 
 		return (

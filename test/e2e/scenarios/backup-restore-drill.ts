@@ -22,70 +22,123 @@ const prefix = `drill-${run}`;
 
 const scenario: Scenario = {
 	prepare() {
-		return { settings: { keyPrefix: prefix, volumes: volume, slackChannel: '#e2e-drills', alertEmail: 'ops@example.com', fromEmail: 'n8n@example.com' } };
+		return {
+			settings: {
+				keyPrefix: prefix,
+				volumes: volume,
+				slackChannel: '#e2e-drills',
+				alertEmail: 'ops@example.com',
+				fromEmail: 'n8n@example.com',
+			},
+		};
 	},
 
 	async run(ctx) {
 		const { docker: dockerInfo, s3 } = ctx.services;
 		const docker = await createDockerClient({ kind: 'socket', socketPath: dockerInfo.socketPath });
-		const client = createS3Client({ provider: 'minio', endpoint: s3.endpoint, region: s3.region, bucket: s3.bucket, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey });
+		const client = createS3Client({
+			provider: 'minio',
+			endpoint: s3.endpoint,
+			region: s3.region,
+			bucket: s3.bucket,
+			accessKeyId: s3.accessKeyId,
+			secretAccessKey: s3.secretAccessKey,
+		});
 		try {
 			await docker.docker.createVolume({ Name: volume });
 			const writer = await docker.docker.createContainer({
 				Image: dockerInfo.image,
-				Cmd: ['sh', '-c', 'set -e; mkdir -p /v/db /v/empty; printf "rows" > /v/db/data; ln -s db/data /v/link'],
+				Cmd: [
+					'sh',
+					'-c',
+					'set -e; mkdir -p /v/db /v/empty; printf "rows" > /v/db/data; ln -s db/data /v/link',
+				],
 				HostConfig: { Binds: [`${volume}:/v`], NetworkMode: 'none' },
 			});
 			await writer.start();
 			await writer.wait();
 			await writer.remove();
-			const recipients = parseRecipients(String(ctx.credential('infraOpsBackupEncryption').recipients));
+			const recipients = parseRecipients(
+				String(ctx.credential('infraOpsBackupEncryption').recipients),
+			);
 			// signed as the Backup operation signs with this credential: Verify takes the newest signed backup as "latest"
-			const signingKey = signingKeyFrom({ identity: String(ctx.credential('infraOpsBackupEncryption').secretKey) }).key;
+			const signingKey = signingKeyFrom({
+				identity: String(ctx.credential('infraOpsBackupEncryption').secretKey),
+			}).key;
 			if (!signingKey) throw new Error('the e2e Backup Encryption credential gives no signing key');
 			// written as the workflow's Backup writes it (recipients only), signed with the drill credential's key
 			const backupNow = async () =>
-				await backupVolume(docker.docker, { s3: client, bucket: s3.bucket, prefix }, { name: volume, driver: 'local', labels: {} }, {
-					compression: 'auto',
-					encryption: { kind: 'recipients', publicKeys: recipients.map((r) => r.publicKey), fingerprints: recipients.map((r) => r.fingerprint) },
-					stopMode: 'never',
-					helperImage: dockerInfo.image,
-					hooksBefore: [],
-					hooksAfter: [],
-					signingKey,
-				});
+				await backupVolume(
+					docker.docker,
+					{ s3: client, bucket: s3.bucket, prefix },
+					{ name: volume, driver: 'local', labels: {} },
+					{
+						compression: 'auto',
+						encryption: {
+							kind: 'recipients',
+							publicKeys: recipients.map((r) => r.publicKey),
+							fingerprints: recipients.map((r) => r.fingerprint),
+						},
+						stopMode: 'never',
+						helperImage: dockerInfo.image,
+						hooksBefore: [],
+						hooksAfter: [],
+						signingKey,
+					},
+				);
 			const backup = await backupNow();
 
 			const mails = ctx.sinks.smtp.messages.length;
 			const slack = ctx.sinks.slack.messages.length;
 			const good = await ctx.runWebhook();
 			const passed = ctx.outputOf(good, 'Verify Latest Backups');
-			if (passed.length !== 1 || passed[0].status !== 'ok') throw new Error(`drill of a good backup: ${JSON.stringify(passed)}`);
-			if (ctx.sinks.smtp.messages.length !== mails || ctx.sinks.slack.messages.length !== slack) throw new Error('a passing drill must not alert');
+			if (passed.length !== 1 || passed[0].status !== 'ok')
+				throw new Error(`drill of a good backup: ${JSON.stringify(passed)}`);
+			if (ctx.sinks.smtp.messages.length !== mails || ctx.sinks.slack.messages.length !== slack)
+				throw new Error('a passing drill must not alert');
 
-			await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: backup.key, Body: randomBytes(4096) }));
+			await client.send(
+				new PutObjectCommand({ Bucket: s3.bucket, Key: backup.key, Body: randomBytes(4096) }),
+			);
 			const started = Date.now();
 			const bad = await ctx.runWebhook();
 			const badSeconds = ((Date.now() - started) / 1000).toFixed(1);
 			// a damaged archive must fail fast, not hang the scratch restore until Docker's request timeout
-			if (Number(badSeconds) > 30) throw new Error(`the drill of a damaged backup took ${badSeconds}s`);
+			if (Number(badSeconds) > 30)
+				throw new Error(`the drill of a damaged backup took ${badSeconds}s`);
 			const failed = ctx.outputOf(bad, 'Verify Latest Backups');
-			if (failed.length !== 1 || failed[0].status === 'ok') throw new Error(`drill of a damaged backup: ${JSON.stringify(failed)}`);
+			if (failed.length !== 1 || failed[0].status === 'ok')
+				throw new Error(`drill of a damaged backup: ${JSON.stringify(failed)}`);
 			const mail = ctx.sinks.smtp.messages.slice(mails);
 			const msgs = ctx.sinks.slack.messages.slice(slack);
-			if (mail.length !== 1 || !mail[0].subject.includes(volume)) throw new Error(`expected one email naming ${volume}: ${JSON.stringify(mail.map((m) => m.subject))}`);
-			if (msgs.length !== 1 || !msgs[0].text.includes(volume) || !msgs[0].text.includes(String(failed[0].summary).slice(0, 20))) throw new Error(`expected one Slack message naming ${volume} and the problem: ${JSON.stringify(msgs.map((m) => m.text))}`);
+			if (mail.length !== 1 || !mail[0].subject.includes(volume))
+				throw new Error(
+					`expected one email naming ${volume}: ${JSON.stringify(mail.map((m) => m.subject))}`,
+				);
+			if (
+				msgs.length !== 1 ||
+				!msgs[0].text.includes(volume) ||
+				!msgs[0].text.includes(String(failed[0].summary).slice(0, 20))
+			)
+				throw new Error(
+					`expected one Slack message naming ${volume} and the problem: ${JSON.stringify(msgs.map((m) => m.text))}`,
+				);
 
 			// a fresh good backup is "latest"; the drill's credential now holds the identity with a typo
 			const fresh = await backupNow();
 			const original = ctx.credential('infraOpsBackupEncryption');
 			const identity = String(original.secretKey);
-			const listed = await ctx.api<{ data: { id: string; type: string }[] }>('GET', '/credentials?limit=250');
+			const listed = await ctx.api<{ data: { id: string; type: string }[] }>(
+				'GET',
+				'/credentials?limit=250',
+			);
 			const credentialId = listed.data.find((c) => c.type === 'infraOpsBackupEncryption')?.id;
 			if (!credentialId) throw new Error('n8n holds no Backup Encryption credential');
 			const mails2 = ctx.sinks.smtp.messages.length;
 			const slack2 = ctx.sinks.slack.messages.length;
-			await ctx.api('PATCH', `/credentials/${credentialId}`, { data: { ...original, secretKey: typoInIdentity(identity) } });
+			await ctx.api('PATCH', `/credentials/${credentialId}`, {
+				data: { ...original, secretKey: typoInIdentity(identity) },
+			});
 			let typoRun;
 			try {
 				typoRun = await ctx.runWebhook();
@@ -93,14 +146,31 @@ const scenario: Scenario = {
 				await ctx.api('PATCH', `/credentials/${credentialId}`, { data: original });
 			}
 			const typoOut = ctx.outputOf(typoRun, 'Verify Latest Backups');
-			if (typoOut.length !== 1 || typoOut[0].status !== 'critical' || typoOut[0].key !== fresh.key) throw new Error(`drill with a mistyped identity: ${JSON.stringify(typoOut)}`);
-			const alerts = [...ctx.sinks.smtp.messages.slice(mails2).map((m) => `${m.subject}\n${m.text}`), ...ctx.sinks.slack.messages.slice(slack2).map((m) => m.text)];
-			if (alerts.length !== 2) throw new Error(`expected one email and one Slack message for the mistyped identity, got ${alerts.length}`);
-			const manifest = await (await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: `${fresh.key}.manifest.json` }))).Body!.transformToString();
-			for (const [what, text] of [['alerts', alerts.join('\n')], ['execution output', JSON.stringify(typoOut)], ['manifest', manifest]] as const) {
-				if (firstKeyFragment(text, identity)) throw new Error(`the ${what} of the drill with a mistyped identity hold part of the key`);
+			if (typoOut.length !== 1 || typoOut[0].status !== 'critical' || typoOut[0].key !== fresh.key)
+				throw new Error(`drill with a mistyped identity: ${JSON.stringify(typoOut)}`);
+			const alerts = [
+				...ctx.sinks.smtp.messages.slice(mails2).map((m) => `${m.subject}\n${m.text}`),
+				...ctx.sinks.slack.messages.slice(slack2).map((m) => m.text),
+			];
+			if (alerts.length !== 2)
+				throw new Error(
+					`expected one email and one Slack message for the mistyped identity, got ${alerts.length}`,
+				);
+			const manifest = await (
+				await client.send(
+					new GetObjectCommand({ Bucket: s3.bucket, Key: `${fresh.key}.manifest.json` }),
+				)
+			).Body!.transformToString();
+			for (const [what, text] of [
+				['alerts', alerts.join('\n')],
+				['execution output', JSON.stringify(typoOut)],
+				['manifest', manifest],
+			] as const) {
+				if (firstKeyFragment(text, identity))
+					throw new Error(`the ${what} of the drill with a mistyped identity hold part of the key`);
 			}
-			if (!alerts[0].includes('Identity (Private Key)')) throw new Error(`the alert does not name the field: ${alerts[0].slice(0, 200)}`);
+			if (!alerts[0].includes('Identity (Private Key)'))
+				throw new Error(`the alert does not name the field: ${alerts[0].slice(0, 200)}`);
 
 			return `good backup of ${volume} verified with a scratch restore, no alert; damaged archive -> ${String(failed[0].status)} "${String(failed[0].summary).slice(0, 80)}", Slack and email name the volume (damaged run took ${badSeconds}s); mistyped identity -> critical, no 8 characters of the key in the alerts, output or manifest`;
 		} finally {

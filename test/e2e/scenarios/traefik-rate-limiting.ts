@@ -47,7 +47,10 @@ function check(cond: boolean, what: string, detail: unknown = ''): void {
 
 const scenario: Scenario = {
 	async prepare({ services }) {
-		const root = path.join(services.ssh.dataDir, `e2e-traefik-rl-${randomBytes(3).toString('hex')}`);
+		const root = path.join(
+			services.ssh.dataDir,
+			`e2e-traefik-rl-${randomBytes(3).toString('hex')}`,
+		);
 		dynamicDir = path.join(root, 'dynamic');
 		backupDir = path.join(root, 'dynamic-history');
 		fs.mkdirSync(dynamicDir, { recursive: true });
@@ -55,8 +58,17 @@ const scenario: Scenario = {
 		replay = await startTraefikReplay({ watchDir: dynamicDir, loadDelayMs: 500 });
 		return {
 			// 5 s instead of the default 30: the rollback run waits the whole timeout twice (the change, then the restored file)
-			settings: { dynamicDir, backupDir, verifyTimeoutSeconds: 5, slackChannel: '#e2e-traefik', alertEmail: 'ops@example.com', fromEmail: 'n8n@example.com' },
-			credentials: { infraOpsTraefikApi: { url: replay.url, authentication: 'none', tls: 'system' } },
+			settings: {
+				dynamicDir,
+				backupDir,
+				verifyTimeoutSeconds: 5,
+				slackChannel: '#e2e-traefik',
+				alertEmail: 'ops@example.com',
+				fromEmail: 'n8n@example.com',
+			},
+			credentials: {
+				infraOpsTraefikApi: { url: replay.url, authentication: 'none', tls: 'system' },
+			},
 			cleanup: async () => await replay?.close(),
 		};
 	},
@@ -65,43 +77,140 @@ const scenario: Scenario = {
 		const slack0 = ctx.sinks.slack.messages.length;
 		const mail0 = ctx.sinks.smtp.messages.length;
 		const first = await ctx.runWebhook({ timeoutMs: 120_000 });
-		check(first.status === 'success', `first run ended ${first.status}`, first.data?.resultData.error?.message);
+		check(
+			first.status === 'success',
+			`first run ended ${first.status}`,
+			first.data?.resultData.error?.message,
+		);
 		const deployed = ctx.outputOf(first, 'Deploy');
-		check(deployed.length === 2 && deployed.every((d) => d.status === 'ok' && d.action === 'written'), 'both files deployed', deployed.map((d) => [d.file, d.status, d.action, d.summary]));
-		check(deployed.every((d) => (d.verification as { ok?: boolean } | null)?.ok === true), 'both verified as served by Traefik', deployed.map((d) => d.verification));
+		check(
+			deployed.length === 2 && deployed.every((d) => d.status === 'ok' && d.action === 'written'),
+			'both files deployed',
+			deployed.map((d) => [d.file, d.status, d.action, d.summary]),
+		);
+		check(
+			deployed.every((d) => (d.verification as { ok?: boolean } | null)?.ok === true),
+			'both verified as served by Traefik',
+			deployed.map((d) => d.verification),
+		);
 
 		const middlewares = fs.readFileSync(path.join(dynamicDir, 'infra-ops-middlewares.yml'), 'utf8');
-		check(/general-ratelimit:\n\s+rateLimit:\n\s+average: 100\n\s+period: 1m/.test(middlewares), 'general limit 100 per 1m', middlewares);
-		check(/api-ratelimit:\n\s+rateLimit:\n\s+average: 10\n\s+period: 1m/.test(middlewares), 'API limit 10 per 1m', middlewares);
-		check(/depth: 1/.test(middlewares) && /secure-headers:\n\s+headers:/.test(middlewares), 'source criterion and secure headers', middlewares);
+		check(
+			/general-ratelimit:\n\s+rateLimit:\n\s+average: 100\n\s+period: 1m/.test(middlewares),
+			'general limit 100 per 1m',
+			middlewares,
+		);
+		check(
+			/api-ratelimit:\n\s+rateLimit:\n\s+average: 10\n\s+period: 1m/.test(middlewares),
+			'API limit 10 per 1m',
+			middlewares,
+		);
+		check(
+			/depth: 1/.test(middlewares) && /secure-headers:\n\s+headers:/.test(middlewares),
+			'source criterion and secure headers',
+			middlewares,
+		);
 		const routers = fs.readFileSync(path.join(dynamicDir, 'routers.yml'), 'utf8');
-		check(routers.startsWith('# Routers of the stack -- edited by hand, keep the comments') && routers.includes('rule: Host(`n8n.example.com`)   # editor'), 'comments and formatting kept', routers);
-		check(/n8n-api:\n[^]*?middlewares:\n\s+- api-ratelimit\n\s+- general-ratelimit\n\s+- secure-headers/.test(routers), 'the API router gets the API limit first', routers);
-		check(fs.readdirSync(backupDir).some((f) => f.startsWith('routers.yml.') && fs.readFileSync(path.join(backupDir, f), 'utf8') === ROUTERS), 'the hand-written version is kept outside the watched folder');
-		check(fs.readdirSync(dynamicDir).sort().join() === 'infra-ops-middlewares.yml,routers.yml', 'nothing else in the watched folder', fs.readdirSync(dynamicDir));
-		const served = (await (await fetch(`${replay!.url}/api/http/routers/n8n-api@file`)).json()) as { middlewares: string[]; status: string };
-		check(served.status === 'enabled' && served.middlewares.join() === 'api-ratelimit@file,general-ratelimit@file,secure-headers@file', 'the recorded-response API serves the new router', served);
+		check(
+			routers.startsWith('# Routers of the stack -- edited by hand, keep the comments') &&
+				routers.includes('rule: Host(`n8n.example.com`)   # editor'),
+			'comments and formatting kept',
+			routers,
+		);
+		check(
+			/n8n-api:\n[^]*?middlewares:\n\s+- api-ratelimit\n\s+- general-ratelimit\n\s+- secure-headers/.test(
+				routers,
+			),
+			'the API router gets the API limit first',
+			routers,
+		);
+		check(
+			fs
+				.readdirSync(backupDir)
+				.some(
+					(f) =>
+						f.startsWith('routers.yml.') &&
+						fs.readFileSync(path.join(backupDir, f), 'utf8') === ROUTERS,
+				),
+			'the hand-written version is kept outside the watched folder',
+		);
+		check(
+			fs.readdirSync(dynamicDir).sort().join() === 'infra-ops-middlewares.yml,routers.yml',
+			'nothing else in the watched folder',
+			fs.readdirSync(dynamicDir),
+		);
+		const served = (await (await fetch(`${replay!.url}/api/http/routers/n8n-api@file`)).json()) as {
+			middlewares: string[];
+			status: string;
+		};
+		check(
+			served.status === 'enabled' &&
+				served.middlewares.join() ===
+					'api-ratelimit@file,general-ratelimit@file,secure-headers@file',
+			'the recorded-response API serves the new router',
+			served,
+		);
 		const slack1 = ctx.sinks.slack.messages.slice(slack0);
-		check(slack1.length === 2 && slack1.every((m) => m.channel === '#e2e-traefik' && /OK\* Traefik rate limiting: written/.test(m.text)), 'one Slack message per deployed file', slack1.map((m) => m.text));
+		check(
+			slack1.length === 2 &&
+				slack1.every(
+					(m) => m.channel === '#e2e-traefik' && /OK\* Traefik rate limiting: written/.test(m.text),
+				),
+			'one Slack message per deployed file',
+			slack1.map((m) => m.text),
+		);
 		check(ctx.sinks.smtp.messages.length === mail0, 'no email for a successful deploy');
 
 		const second = await ctx.runWebhook({ timeoutMs: 120_000 });
 		check(second.status === 'success', `second run ended ${second.status}`);
-		check(ctx.outputOf(second, 'Deploy').every((d) => d.action === 'unchanged'), 'second run: unchanged', ctx.outputOf(second, 'Deploy'));
+		check(
+			ctx.outputOf(second, 'Deploy').every((d) => d.action === 'unchanged'),
+			'second run: unchanged',
+			ctx.outputOf(second, 'Deploy'),
+		);
 		check(ctx.sinks.slack.messages.length === slack0 + 2, 'second run: no alert');
 
 		// a router added by hand, which Traefik rejects once the middlewares are attached
-		const handEdited = fs.readFileSync(path.join(dynamicDir, 'routers.yml'), 'utf8').replace('  services:\n', '    flowise:\n      rule: Host(`flow.example.com`)\n      service: n8n\n  services:\n');
+		const handEdited = fs
+			.readFileSync(path.join(dynamicDir, 'routers.yml'), 'utf8')
+			.replace(
+				'  services:\n',
+				'    flowise:\n      rule: Host(`flow.example.com`)\n      service: n8n\n  services:\n',
+			);
 		fs.writeFileSync(path.join(dynamicDir, 'routers.yml'), handEdited);
 		replay!.options.failRouters = new Set(['flowise']);
 		const third = await ctx.runWebhook({ timeoutMs: 180_000 });
-		check(third.status === 'success', `third run ended ${third.status}`, third.data?.resultData.error?.message);
+		check(
+			third.status === 'success',
+			`third run ended ${third.status}`,
+			third.data?.resultData.error?.message,
+		);
 		const rolled = ctx.outputOf(third, 'Deploy').find((d) => d.file === 'routers.yml');
-		check(rolled?.status === 'critical' && rolled.action === 'rolledBack' && /flowise@file/.test(String(rolled.summary)), 'the rejected change is rolled back, critical', rolled);
-		check(fs.readFileSync(path.join(dynamicDir, 'routers.yml'), 'utf8') === handEdited, 'the previous (hand-edited) file is back');
+		check(
+			rolled?.status === 'critical' &&
+				rolled.action === 'rolledBack' &&
+				/flowise@file/.test(String(rolled.summary)),
+			'the rejected change is rolled back, critical',
+			rolled,
+		);
+		check(
+			fs.readFileSync(path.join(dynamicDir, 'routers.yml'), 'utf8') === handEdited,
+			'the previous (hand-edited) file is back',
+		);
 		const mails = ctx.sinks.smtp.messages.slice(mail0);
-		check(mails.length === 1 && /critical: Traefik routers\.yml rolledBack/.test(mails[0].subject) && /^\+\s+- general-ratelimit$/m.test(mails[0].text), 'one email with the diff', mails.map((m) => [m.subject, m.text]));
-		check(ctx.sinks.slack.messages.slice(slack0 + 2).some((m) => /CRITICAL\* Traefik rate limiting: rolledBack routers\.yml/.test(m.text)), 'Slack names the rollback');
+		check(
+			mails.length === 1 &&
+				/critical: Traefik routers\.yml rolledBack/.test(mails[0].subject) &&
+				/^\+\s+- general-ratelimit$/m.test(mails[0].text),
+			'one email with the diff',
+			mails.map((m) => [m.subject, m.text]),
+		);
+		check(
+			ctx.sinks.slack.messages
+				.slice(slack0 + 2)
+				.some((m) => /CRITICAL\* Traefik rate limiting: rolledBack routers\.yml/.test(m.text)),
+			'Slack names the rollback',
+		);
 		return 'middlewares (100/min, 10/min, secure headers) + routers deployed and served (recorded-response API), comments kept, old version kept outside the folder; rerun silent; a router Traefik rejects is rolled back: Slack + email with the diff';
 	},
 };

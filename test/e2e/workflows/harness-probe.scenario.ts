@@ -11,8 +11,22 @@ const TARGET = 'E2E unpublished target';
 const target: WorkflowJson = {
 	name: TARGET,
 	nodes: [
-		{ id: 'b6a8f9e2-0c1d-4e5f-8a9b-1c2d3e4f5a01', name: 'Start', type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, position: [0, 0], parameters: {} },
-		{ id: 'b6a8f9e2-0c1d-4e5f-8a9b-1c2d3e4f5a02', name: 'Nothing', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [240, 0], parameters: {} },
+		{
+			id: 'b6a8f9e2-0c1d-4e5f-8a9b-1c2d3e4f5a01',
+			name: 'Start',
+			type: 'n8n-nodes-base.manualTrigger',
+			typeVersion: 1,
+			position: [0, 0],
+			parameters: {},
+		},
+		{
+			id: 'b6a8f9e2-0c1d-4e5f-8a9b-1c2d3e4f5a02',
+			name: 'Nothing',
+			type: 'n8n-nodes-base.noOp',
+			typeVersion: 1,
+			position: [240, 0],
+			parameters: {},
+		},
 	],
 	connections: { Start: { main: [[{ node: 'Nothing', type: 'main', index: 0 }]] } },
 	settings: { executionOrder: 'v1' },
@@ -20,7 +34,12 @@ const target: WorkflowJson = {
 
 const scenario: Scenario = {
 	prepare: ({ n8nBaseUrl }) => ({
-		settings: { n8nBaseUrl, slackChannel: '#e2e-alerts', emailFrom: 'n8n-e2e@example.com', emailTo: 'oncall@example.com' },
+		settings: {
+			n8nBaseUrl,
+			slackChannel: '#e2e-alerts',
+			emailFrom: 'n8n-e2e@example.com',
+			emailTo: 'oncall@example.com',
+		},
 		workflows: [target],
 	}),
 
@@ -34,10 +53,20 @@ const scenario: Scenario = {
 		expect(critical.status).toBe('success');
 		const targetId = ctx.workflowIdByName(TARGET);
 		expect(ctx.outputOf(critical, 'Findings')).toEqual([
-			expect.objectContaining({ check: 'n8n-workflow-published', status: 'critical', workflowId: targetId, target: expect.stringContaining(`"${TARGET}" (${targetId})`) }),
+			expect.objectContaining({
+				check: 'n8n-workflow-published',
+				status: 'critical',
+				workflowId: targetId,
+				target: expect.stringContaining(`"${TARGET}" (${targetId})`),
+			}),
 		]);
 		const posted = slack.messages.slice(slackSeen);
-		expect(posted).toEqual([expect.objectContaining({ channel: '#e2e-alerts', text: expect.stringContaining(`workflow "${TARGET}" (${targetId})`) })]);
+		expect(posted).toEqual([
+			expect.objectContaining({
+				channel: '#e2e-alerts',
+				text: expect.stringContaining(`workflow "${TARGET}" (${targetId})`),
+			}),
+		]);
 		expect(posted[0].text).toContain('CRITICAL');
 		expect(posted[0].text).toContain('is not published');
 		expect(slack.unknownCalls).toEqual([]);
@@ -46,8 +75,12 @@ const scenario: Scenario = {
 		expect(mails[0]).toEqual({
 			from: 'n8n-e2e@example.com',
 			to: ['oncall@example.com'],
-			subject: expect.stringContaining(`CRITICAL n8n-workflow-published: ${ctx.n8nBaseUrl} workflow "${TARGET}"`),
-			text: expect.stringContaining(`Workflow "${TARGET}" is not published: its triggers do not run`),
+			subject: expect.stringContaining(
+				`CRITICAL n8n-workflow-published: ${ctx.n8nBaseUrl} workflow "${TARGET}"`,
+			),
+			text: expect.stringContaining(
+				`Workflow "${TARGET}" is not published: its triggers do not run`,
+			),
 		});
 
 		// the probe itself is published: an ok finding, and no alert
@@ -55,7 +88,9 @@ const scenario: Scenario = {
 		mailSeen = smtp.messages.length;
 		const ok = await ctx.runWebhook({ body: { workflow: ctx.workflow.name } });
 		expect(ok.status).toBe('success');
-		expect(ctx.outputOf(ok, 'Findings')).toEqual([expect.objectContaining({ status: 'ok', workflowId: ctx.workflow.id })]);
+		expect(ctx.outputOf(ok, 'Findings')).toEqual([
+			expect.objectContaining({ status: 'ok', workflowId: ctx.workflow.id }),
+		]);
 		expect(ctx.outputOf(ok, 'All good')).toHaveLength(1);
 		expect(slack.messages.length).toBe(slackSeen);
 		expect(smtp.messages.length).toBe(mailSeen);
