@@ -187,10 +187,17 @@ export function generateSecret(spec: SecretSpec): GeneratedSecret {
 	}
 	const { utils } = loadSsh2();
 	const comment = spec.comment ?? '';
-	const pair =
+	let pair =
 		spec.algorithm === 'rsa4096'
 			? utils.generateKeyPairSync('rsa', { bits: 4096, comment })
 			: utils.generateKeyPairSync('ed25519', { comment });
+	// ssh2 1.17 strips leading zero bytes from an ed25519 public key (1 key in 256), which leaves a
+	// 31-byte key that OpenSSH refuses to load ("error in libcrypto") and an authorized_keys line that
+	// never matches: draw again until the key has its 32 bytes
+	for (let tries = 0; spec.algorithm === 'ed25519' && !hasWholeEd25519Key(pair.public); tries++) {
+		if (tries >= 16) throw new InfraOpsError('Could not generate a valid ed25519 key pair');
+		pair = utils.generateKeyPairSync('ed25519', { comment });
+	}
 	const publicKey = pair.public.trim();
 	return {
 		kind: 'sshKey',
@@ -204,6 +211,16 @@ export function generateSecret(spec: SecretSpec): GeneratedSecret {
 			publicKey,
 		},
 	};
+}
+
+/** True when an `ssh-ed25519` public key line carries a 32-byte key (RFC 8709). */
+export function hasWholeEd25519Key(line: string): boolean {
+	const blob = Buffer.from(line.trim().split(/\s+/)[1] ?? '', 'base64');
+	if (blob.length < 4) return false;
+	const nameLength = blob.readUInt32BE(0);
+	const at = 4 + nameLength;
+	if (blob.length < at + 4) return false;
+	return blob.readUInt32BE(at) === 32 && blob.length === at + 4 + 32;
 }
 
 /** `SHA256:…` of an OpenSSH public key line, as `ssh-keygen -lf` prints it. */

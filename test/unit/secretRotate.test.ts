@@ -10,6 +10,7 @@ import {
 	classAlphabets,
 	generatePassword,
 	generateSecret,
+	hasWholeEd25519Key,
 	passwordEntropyBits,
 	publicKeyFingerprint,
 	secretFingerprint,
@@ -109,6 +110,23 @@ describe('generate', () => {
 		} finally {
 			rmSync(dir, { recursive: true, force: true });
 		}
+	});
+	it('never hands out an ed25519 key whose public key lost a leading zero byte (ssh2 1.17 strips it in 1 key of 256; OpenSSH then refuses the private key)', () => {
+		// 2,000 draws: the old code returns a 31-byte key here with probability 1 - (255/256)^2000 > 99.9 %
+		for (let i = 0; i < 2000; i++) {
+			const key = generateSecret({ kind: 'sshKey', algorithm: 'ed25519' });
+			const blob = Buffer.from(key.publicKey!.split(' ')[1], 'base64');
+			expect(blob.readUInt32BE(4 + 'ssh-ed25519'.length)).toBe(32);
+			expect(hasWholeEd25519Key(key.publicKey!)).toBe(true);
+		}
+		// the shape ssh2 produced: a 31-byte key is recognised as broken
+		const broken = Buffer.concat([
+			Buffer.from([0, 0, 0, 11]),
+			Buffer.from('ssh-ed25519'),
+			Buffer.from([0, 0, 0, 31]),
+			Buffer.alloc(31, 7),
+		]);
+		expect(hasWholeEd25519Key(`ssh-ed25519 ${broken.toString('base64')}`)).toBe(false);
 	});
 });
 
