@@ -22,7 +22,8 @@ function parseArgs(argv) {
 		else if (a === '--pack-destination' || a === '--notes') {
 			if (!argv[i + 1]) throw new Error(`${a} needs a value`);
 			args[a === '--notes' ? 'notes' : 'dest'] = resolve(argv[++i]);
-		} else throw new Error(`unknown argument ${a} (use --pack-destination DIR, --notes FILE, --json)`);
+		} else
+			throw new Error(`unknown argument ${a} (use --pack-destination DIR, --notes FILE, --json)`);
 	}
 	return args;
 }
@@ -38,7 +39,7 @@ function releaseNotes({ name, version, integrity }) {
 		integrity,
 		'```',
 		'',
-		'Pin it in a self-hosted n8n (2.21 or later; n8n checks the registry\'s `dist.integrity` against it before installing):',
+		"Pin it in a self-hosted n8n (2.21 or later; n8n checks the registry's `dist.integrity` against it before installing):",
 		'',
 		'```sh',
 		'N8N_COMMUNITY_PACKAGES_MANAGED_BY_ENV=true',
