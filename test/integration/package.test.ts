@@ -16,7 +16,8 @@ import { dirname, join, resolve } from 'node:path';
 const root = resolve(__dirname, '../..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
 	name: string;
-	n8n: { nodes: string[]; credentials: string[] };
+	main?: string;
+	n8n: { nodes: string[]; credentials: string[]; strict?: boolean };
 };
 
 describe('packed package, installed as n8n does', () => {
@@ -88,6 +89,37 @@ describe('packed package, installed as n8n does', () => {
 		expect(
 			files.filter((f) => f.startsWith('package/test/') || f.startsWith('package/node_modules/')),
 		).toEqual([]);
+	});
+
+	it('names no main and is not strict; every n8n path is in the tarball, and n8n-core loads it from there', () => {
+		const manifest = JSON.parse(
+			readFileSync(join(installed, 'package.json'), 'utf8'),
+		) as typeof pkg;
+		// n8n reads only the n8n block (n8n-core's PackageDirectoryLoader); a main naming a missing file
+		// would only mislead require() and tools
+		expect(manifest.main).toBeUndefined();
+		// strict asks n8n-node lint for the template's ESLint config; this pack needs runtime
+		// dependencies, so it is a self-hosted, unverified package
+		expect(manifest.n8n.strict).toBe(false);
+		const paths = [...manifest.n8n.nodes, ...manifest.n8n.credentials];
+		expect(paths).toEqual([...pkg.n8n.nodes, ...pkg.n8n.credentials]);
+		expect(paths.filter((p) => !existsSync(join(installed, p)))).toEqual([]);
+		const script = `
+			const { PackageDirectoryLoader } = require(${JSON.stringify(require.resolve('n8n-core'))});
+			const loader = new PackageDirectoryLoader(${JSON.stringify(installed)});
+			loader.loadAll().then(() => process.stdout.write(JSON.stringify({
+				name: loader.packageName,
+				nodes: Object.keys(loader.nodeTypes).length,
+				credentials: Object.keys(loader.credentialTypes).length,
+			})));`;
+		const loaded = JSON.parse(
+			execFileSync(process.execPath, ['-e', script], { cwd: dir, encoding: 'utf8' }),
+		) as unknown;
+		expect(loaded).toEqual({
+			name: pkg.name,
+			nodes: pkg.n8n.nodes.length,
+			credentials: pkg.n8n.credentials.length,
+		});
 	});
 
 	it('requires every node and credential file in a fresh Node process, with icons in place', () => {
