@@ -28,6 +28,8 @@ export interface FindingsOptions {
 	store?: Record<string, unknown>;
 	/** Called with all findings and the store before `changed` is computed (e.g. to set change keys). */
 	beforeMark?: (findings: NewFinding[], store: Record<string, unknown>) => void;
+	/** Replaces `markChanged` where news is not a change of status (Trivy: a new CVE id only). */
+	mark?: (findings: NewFinding[], store: Record<string, unknown>) => Finding[];
 }
 
 /**
@@ -81,7 +83,7 @@ export function findingsToItems(
 	if (findings.length) {
 		const store = options.store ?? ctx.getWorkflowStaticData('node');
 		options.beforeMark?.(findings, store);
-		marked = markChanged(findings, store);
+		marked = (options.mark ?? markChanged)(findings, store);
 	}
 	let k = 0;
 	for (const outcome of outcomes) {
