@@ -43,7 +43,8 @@ export function failedItem(ctx: IExecuteFunctions, error: unknown, itemIndex: nu
 
 /**
  * Runs `work` for every input item (one at a time by default; `concurrency` > 1 for independent
- * network checks) and returns the outcomes in input order.
+ * network checks) and returns the outcomes in input order. `work` may also return
+ * `{ findings, ...failedItem(ctx, error, i) }` to keep what it produced before it failed.
  */
 export async function forEachItem(
 	ctx: IExecuteFunctions,
@@ -70,7 +71,8 @@ export async function forEachItem(
 
 /**
  * Items from outcomes, in order: each finding with `changed` against the previous run, each json
- * object as is, each error as an error item; all paired with the input item they came from.
+ * object as is, then the error (if any) as an error item; all paired with the input item they came
+ * from.
  */
 export function findingsToItems(
 	ctx: IExecuteFunctions,
@@ -88,15 +90,13 @@ export function findingsToItems(
 	let k = 0;
 	for (const outcome of outcomes) {
 		const pairedItem = { item: outcome.itemIndex };
-		if (outcome.error !== undefined) {
-			items.push({ json: errorItemJson(outcome), pairedItem });
-			continue;
-		}
 		for (let n = 0; n < (outcome.findings?.length ?? 0); n++)
 			items.push({ json: marked[k++] as unknown as IDataObject, pairedItem });
 		const json =
 			outcome.json === undefined ? [] : Array.isArray(outcome.json) ? outcome.json : [outcome.json];
 		for (const j of json) items.push({ json: j, pairedItem });
+		// after what the item produced before it failed (e.g. Traefik's overview, then a failed list)
+		if (outcome.error !== undefined) items.push({ json: errorItemJson(outcome), pairedItem });
 	}
 	return items;
 }
