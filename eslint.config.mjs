@@ -2,6 +2,20 @@ import { n8nCommunityNodesPlugin } from '@n8n/eslint-plugin-community-nodes';
 import jsoncParser from 'jsonc-eslint-parser';
 import tseslint from 'typescript-eslint';
 
+/** The only files under nodes/ that may import n8n: node files, their operations and methods, and
+ * the shared adapter files (items, router, errors, locks' owner, credential tests and fields). */
+const N8N_FACING = [
+	'nodes/**/*.node.ts',
+	'nodes/**/actions/**/*.ts',
+	'nodes/**/methods/**/*.ts',
+	'nodes/shared/items.ts',
+	'nodes/shared/router.ts',
+	'nodes/shared/nodeErrors.ts',
+	'nodes/shared/nodeLocks.ts',
+	'nodes/shared/credentialTests.ts',
+	'nodes/shared/tlsCredentialFields.ts',
+];
+
 export default tseslint.config(
 	{
 		ignores: [
@@ -33,11 +47,30 @@ export default tseslint.config(
 		languageOptions: { parser: jsoncParser },
 	},
 	{
-		// Domain modules and shared transports have no n8n import by design (DESIGN.md): they throw
-		// InfraOpsError with a hint, and node files turn it into a NodeOperationError (toNodeError)
+		// Domain modules and shared transports throw InfraOpsError with a hint; node files turn it
+		// into a NodeOperationError (toNodeError), so the n8n rule asking for NodeApiError is off here
 		files: ['nodes/**/*.ts'],
-		ignores: ['nodes/**/*.node.ts', 'nodes/**/actions/**/*.ts', 'nodes/**/methods/**/*.ts'],
-		rules: { '@n8n/community-nodes/require-node-api-error': 'off' },
+		ignores: N8N_FACING,
+		rules: {
+			'@n8n/community-nodes/require-node-api-error': 'off',
+			'no-restricted-imports': [
+				'error',
+				{
+					paths: ['n8n-workflow', 'n8n-core'].map((name) => ({
+						name,
+						message:
+							'Domain modules and shared transports stay free of n8n, so they are testable without it and the n8n-facing layer stays thin: take plain values, throw InfraOpsError with a hint, and adapt in the node file, actions/ or the adapter (nodes/shared/items.ts, router.ts, nodeErrors.ts).',
+					})),
+					patterns: [
+						{
+							group: ['n8n-workflow/*', 'n8n-core/*', '@n8n/*'],
+							message:
+								'Domain modules and shared transports stay free of n8n: adapt in the node file, actions/ or the adapter.',
+						},
+					],
+				},
+			],
+		},
 	},
 	{
 		files: ['test/**/*.ts', 'bench/**/*.ts'],

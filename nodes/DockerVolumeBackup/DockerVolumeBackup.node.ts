@@ -7,18 +7,7 @@ import type {
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { credentialTests } from '../shared/credentialTests';
-import { errorFields } from '../shared/errors';
-import { toNodeError } from '../shared/nodeErrors';
-import * as backup from './actions/backup.operation';
-import { prefixProperty } from './actions/common';
-import * as list from './actions/list.operation';
-import { lockWaitProperty } from './actions/lock';
-import * as prune from './actions/prune.operation';
-import * as restore from './actions/restore.operation';
-import * as verify from './actions/verify.operation';
-
-const operations = { backup, restore, list, prune, verify } as const;
-type Operation = keyof typeof operations;
+import { operationProperties, router } from './actions/router';
 
 export class DockerVolumeBackup implements INodeType {
 	description: INodeTypeDescription = {
@@ -97,34 +86,13 @@ export class DockerVolumeBackup implements INodeType {
 				],
 				default: 'backup',
 			},
-			prefixProperty,
-			lockWaitProperty,
-			...backup.description,
-			...restore.description,
-			...list.description,
-			...prune.description,
-			...verify.description,
+			...operationProperties,
 		],
 	};
 
 	methods = { credentialTest: credentialTests };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-		const items = this.getInputData();
-		const out: INodeExecutionData[] = [];
-		for (let i = 0; i < items.length; i++) {
-			const operation = this.getNodeParameter('operation', i) as Operation;
-			try {
-				out.push(...(await operations[operation].execute.call(this, i)));
-			} catch (error) {
-				const nodeError = toNodeError(this.getNode(), error, i);
-				if (this.continueOnFail()) {
-					out.push({ json: errorFields(nodeError), pairedItem: { item: i } });
-					continue;
-				}
-				throw nodeError;
-			}
-		}
-		return [out];
+		return await router.call(this);
 	}
 }

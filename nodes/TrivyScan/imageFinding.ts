@@ -132,17 +132,26 @@ export function nothingRunningResult(dockerTarget: string, labelFilter: string):
  * with CVEs already reported, and an alert on those would repeat old news.
  */
 export function markImageChanged(
-	results: ImageResult[],
+	findings: NewFinding[],
 	store: Record<string, unknown>,
 	now?: Date,
 ): Finding[] {
-	return markChanged(
-		results.map((r) => r.finding),
-		store,
-		now,
-	).map((finding, k) =>
-		finding.status === 'error' ? finding : { ...finding, changed: results[k].newCves.length > 0 },
+	return markChanged(findings, store, now).map((finding) =>
+		finding.status === 'error'
+			? finding
+			: { ...finding, changed: ((finding.newCves as string[] | undefined) ?? []).length > 0 },
 	);
+}
+
+/** What one input item yields: the image findings, then (optionally) one item per vulnerability. */
+export function imageOutput(
+	results: ImageResult[],
+	perVulnerability: boolean,
+): { findings: NewFinding[]; json: Record<string, unknown>[] } {
+	return {
+		findings: results.map((r) => r.finding),
+		json: perVulnerability ? results.flatMap(vulnerabilityItems) : [],
+	};
 }
 
 function foundIn(locations: Vulnerability['locations']): string {

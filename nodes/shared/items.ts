@@ -28,6 +28,8 @@ export interface FindingsOptions {
 	store?: Record<string, unknown>;
 	/** Called with all findings and the store before `changed` is computed (e.g. to set change keys). */
 	beforeMark?: (findings: NewFinding[], store: Record<string, unknown>) => void;
+	/** Replaces `markChanged` where news is not a change of status (Trivy: a new CVE id only). */
+	mark?: (findings: NewFinding[], store: Record<string, unknown>) => Finding[];
 }
 
 /**
@@ -41,7 +43,8 @@ export function failedItem(ctx: IExecuteFunctions, error: unknown, itemIndex: nu
 
 /**
  * Runs `work` for every input item (one at a time by default; `concurrency` > 1 for independent
- * network checks) and returns the outcomes in input order.
+ * network checks) and returns the outcomes in input order. `work` may also return
+ * `{ findings, ...failedItem(ctx, error, i) }` to keep what it produced before it failed.
  */
 export async function forEachItem(
 	ctx: IExecuteFunctions,
@@ -68,7 +71,8 @@ export async function forEachItem(
 
 /**
  * Items from outcomes, in order: each finding with `changed` against the previous run, each json
- * object as is, each error as an error item; all paired with the input item they came from.
+ * object as is, then the error (if any) as an error item; all paired with the input item they came
+ * from.
  */
 export function findingsToItems(
 	ctx: IExecuteFunctions,
@@ -81,20 +85,18 @@ export function findingsToItems(
 	if (findings.length) {
 		const store = options.store ?? ctx.getWorkflowStaticData('node');
 		options.beforeMark?.(findings, store);
-		marked = markChanged(findings, store);
+		marked = (options.mark ?? markChanged)(findings, store);
 	}
 	let k = 0;
 	for (const outcome of outcomes) {
 		const pairedItem = { item: outcome.itemIndex };
-		if (outcome.error !== undefined) {
-			items.push({ json: errorItemJson(outcome), pairedItem });
-			continue;
-		}
 		for (let n = 0; n < (outcome.findings?.length ?? 0); n++)
 			items.push({ json: marked[k++] as unknown as IDataObject, pairedItem });
 		const json =
 			outcome.json === undefined ? [] : Array.isArray(outcome.json) ? outcome.json : [outcome.json];
 		for (const j of json) items.push({ json: j, pairedItem });
+		// after what the item produced before it failed (e.g. Traefik's overview, then a failed list)
+		if (outcome.error !== undefined) items.push({ json: errorItemJson(outcome), pairedItem });
 	}
 	return items;
 }

@@ -414,7 +414,7 @@ describe('new CVEs since the last run', () => {
 							},
 						};
 			const [finding] = markImageChanged(
-				[outcomeFinding({ reference: 'app:1' }, outcome, policy(), store)],
+				[outcomeFinding({ reference: 'app:1' }, outcome, policy(), store).finding],
 				store,
 			);
 			return [finding.status, finding.changed];
@@ -462,7 +462,7 @@ describe('new CVEs since the last run', () => {
 						},
 						policy(),
 						store,
-					),
+					).finding,
 				],
 				store,
 			)[0].changed,

@@ -7,20 +7,19 @@ import type {
 
 import { mapConcurrent } from '../../shared/concurrency';
 import { sshConnectionFrom } from '../../shared/connections';
-import { errorFields, errorMessage } from '../../shared/errors';
+import { errorMessage } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
-import { toNodeError } from '../../shared/nodeErrors';
+import { itemsFrom } from '../../shared/items';
 import { withSsh } from '../../shared/ssh';
-import { parseAcmeJson, type AcmeContents } from '../acmeJson';
+import { parseAcmeJson } from '../acmeJson';
 import { judgeChain, type Assessment } from '../judge';
 import { probeTls } from '../tlsProbe';
 import {
 	assessmentFinding,
+	certificateChangeKeys,
 	readThresholds,
 	readTimeoutMs,
 	thresholdOptions,
-	toItems,
-	type CheckResult,
 } from './common';
 
 const show = { show: { operation: ['checkAcmeJson'] } };
@@ -126,31 +125,19 @@ async function readAcmeJson(
 }
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	const items = this.getInputData();
-	const results: CheckResult[] = [];
 	const assessments = new Map<NewFinding, Assessment>();
-	for (let i = 0; i < items.length; i++) {
-		let contents: AcmeContents;
-		let options: IDataObject;
-		let source: string;
-		let timeoutMs: number;
-		try {
-			options = this.getNodeParameter('acmeOptions', i, {}) as IDataObject;
-			timeoutMs = readTimeoutMs(options);
-			const read = await readAcmeJson(this, i);
-			source = read.source;
-			contents = parseAcmeJson(read.text, read.source);
-		} catch (error) {
-			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			results.push({ itemIndex: i, ...errorFields(error) });
-			continue;
-		}
-		// one bad entry must not hide the others: it becomes its own error finding
-		for (const failure of contents.failures) {
-			const target = `${failure.resolver}/${failure.domain ?? `#${failure.index ?? '?'}`}`;
-			results.push({
-				itemIndex: i,
-				finding: {
+	return await itemsFrom(
+		this,
+		async (i) => {
+			const options = this.getNodeParameter('acmeOptions', i, {}) as IDataObject;
+			const timeoutMs = readTimeoutMs(options);
+			const { text, source } = await readAcmeJson(this, i);
+			const contents = parseAcmeJson(text, source);
+			const findings: NewFinding[] = [];
+			// one bad entry must not hide the others: it becomes its own error finding
+			for (const failure of contents.failures) {
+				const target = `${failure.resolver}/${failure.domain ?? `#${failure.index ?? '?'}`}`;
+				findings.push({
 					check: 'cert-acme',
 					target,
 					status: 'error',
@@ -159,71 +146,69 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 					domain: failure.domain,
 					entry: failure.index,
 					source,
-				},
-			});
-		}
-		if (contents.certificates.length === 0 && contents.failures.length === 0) {
-			results.push({
-				itemIndex: i,
-				finding: {
+				});
+			}
+			if (contents.certificates.length === 0 && contents.failures.length === 0) {
+				findings.push({
 					check: 'cert-acme',
 					target: source,
 					status: 'warning',
 					summary: `no certificates in ${source}: unknown layout or empty`,
 					source,
 					layout: contents.layout,
-				},
-			});
-		}
-		const thresholds = readThresholds(options);
-		const now = new Date();
-		const checked = await mapConcurrent(
-			contents.certificates,
-			10,
-			async (cert): Promise<CheckResult> => {
-				const target = `${cert.resolver}/${cert.domain}`;
-				const extra: IDataObject = {
-					resolver: cert.resolver,
-					domain: cert.domain,
-					requestedSans: cert.sans,
-					source,
-					layout: contents.layout,
-				};
-				let served: { fingerprint256: string; notAfter: Date } | undefined;
-				if (options.compareServed) {
-					try {
-						const probe = await probeTls({
-							host: cert.domain,
-							port: Number(options.port || 443),
-							connectTo: String(options.connectTo || '') || undefined,
-							startTls: 'none',
-							timeoutMs,
-						});
-						const leaf = probe.chain[0];
-						if (leaf) {
-							served = { fingerprint256: leaf.fingerprint256, notAfter: leaf.validToDate };
-							extra.servedFingerprint256 = leaf.fingerprint256;
-							extra.servedNotAfter = leaf.validToDate.toISOString();
-						}
-					} catch (error) {
-						extra.servedError = errorMessage(error);
-					}
-				}
-				const assessment = judgeChain({
-					chain: cert.chain,
-					hostname: cert.domain,
-					alsoNames: cert.sans,
-					thresholds,
-					now,
-					customCa: String(options.customCa || '') || undefined,
-					served,
 				});
-				const finding = assessmentFinding('cert-acme', target, assessment, extra);
-				assessments.set(finding, assessment);
-				return { itemIndex: i, finding };
-			},
-		);
-		results.push(...checked);
-	}
-	return toItems(this, results, assessments);
+			}
+			const thresholds = readThresholds(options);
+			const now = new Date();
+			const checked = await mapConcurrent(
+				contents.certificates,
+				10,
+				async (cert): Promise<NewFinding> => {
+					const target = `${cert.resolver}/${cert.domain}`;
+					const extra: IDataObject = {
+						resolver: cert.resolver,
+						domain: cert.domain,
+						requestedSans: cert.sans,
+						source,
+						layout: contents.layout,
+					};
+					let served: { fingerprint256: string; notAfter: Date } | undefined;
+					if (options.compareServed) {
+						try {
+							const probe = await probeTls({
+								host: cert.domain,
+								port: Number(options.port || 443),
+								connectTo: String(options.connectTo || '') || undefined,
+								startTls: 'none',
+								timeoutMs,
+							});
+							const leaf = probe.chain[0];
+							if (leaf) {
+								served = { fingerprint256: leaf.fingerprint256, notAfter: leaf.validToDate };
+								extra.servedFingerprint256 = leaf.fingerprint256;
+								extra.servedNotAfter = leaf.validToDate.toISOString();
+							}
+						} catch (error) {
+							extra.servedError = errorMessage(error);
+						}
+					}
+					const assessment = judgeChain({
+						chain: cert.chain,
+						hostname: cert.domain,
+						alsoNames: cert.sans,
+						thresholds,
+						now,
+						customCa: String(options.customCa || '') || undefined,
+						served,
+					});
+					const finding = assessmentFinding('cert-acme', target, assessment, extra);
+					assessments.set(finding, assessment);
+					return finding;
+				},
+			);
+			findings.push(...checked);
+			return findings;
+		},
+		{ beforeMark: certificateChangeKeys(assessments) },
+	);
 }

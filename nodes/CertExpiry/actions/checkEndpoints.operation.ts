@@ -6,20 +6,19 @@ import type {
 } from 'n8n-workflow';
 
 import { mapConcurrent } from '../../shared/concurrency';
-import { errorFields, errorMessage } from '../../shared/errors';
+import { errorMessage } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
-import { toNodeError } from '../../shared/nodeErrors';
+import { findingsToItems, forEachItem } from '../../shared/items';
 import { judgeChain, type Assessment } from '../judge';
 import { startTlsForPort, type StartTlsProtocol } from '../startTls';
 import { parseTargetList, type Target } from '../targets';
 import { probeTls } from '../tlsProbe';
 import {
 	assessmentFinding,
+	certificateChangeKeys,
 	readThresholds,
 	readTimeoutMs,
 	thresholdOptions,
-	toItems,
-	type CheckResult,
 } from './common';
 
 const show = { show: { operation: ['checkEndpoints'] } };
@@ -118,28 +117,24 @@ interface Job {
 	timeoutMs: number;
 }
 
+// Endpoints of all items share one concurrency bound: items are read first, then every endpoint is
+// probed at once, and each finding goes back to its item's outcome.
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	const items = this.getInputData();
 	const jobs: Job[] = [];
-	const results: CheckResult[] = [];
-	for (let i = 0; i < items.length; i++) {
-		try {
-			const raw = this.getNodeParameter('targets', i) as unknown;
-			const text = Array.isArray(raw) ? raw.join('\n') : String(raw ?? '');
-			const targets = parseTargetList(text);
-			if (targets.length === 0) throw new Error('No target is set: give at least one host[:port]');
-			const options = this.getNodeParameter('options', i, {}) as IDataObject;
-			const timeoutMs = readTimeoutMs(options);
-			for (const target of targets) jobs.push({ itemIndex: i, target, options, timeoutMs });
-		} catch (error) {
-			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			results.push({ itemIndex: i, ...errorFields(error) });
-		}
-	}
+	const outcomes = await forEachItem(this, async (i) => {
+		const raw = this.getNodeParameter('targets', i) as unknown;
+		const text = Array.isArray(raw) ? raw.join('\n') : String(raw ?? '');
+		const targets = parseTargetList(text);
+		if (targets.length === 0) throw new Error('No target is set: give at least one host[:port]');
+		const options = this.getNodeParameter('options', i, {}) as IDataObject;
+		const timeoutMs = readTimeoutMs(options);
+		for (const target of targets) jobs.push({ itemIndex: i, target, options, timeoutMs });
+		return [];
+	});
 
 	const concurrency = Math.max(1, Number(jobs[0]?.options.concurrency ?? 50));
 	const assessments = new Map<NewFinding, Assessment>();
-	const checked = await mapConcurrent(jobs, concurrency, async (job): Promise<CheckResult> => {
+	const checked = await mapConcurrent(jobs, concurrency, async (job): Promise<NewFinding> => {
 		const { target, options } = job;
 		const startTls = String(options.startTls ?? 'auto');
 		const protocol: StartTlsProtocol =
@@ -172,21 +167,17 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 				startTls: protocol,
 			});
 			assessments.set(finding, assessment);
-			return { itemIndex: job.itemIndex, finding };
+			return finding;
 		} catch (error) {
 			return {
-				itemIndex: job.itemIndex,
-				finding: {
-					check: 'cert-expiry',
-					target: target.label,
-					status: 'error',
-					summary: `${target.label}: ${errorMessage(error)}`,
-					startTls: protocol,
-				},
+				check: 'cert-expiry',
+				target: target.label,
+				status: 'error',
+				summary: `${target.label}: ${errorMessage(error)}`,
+				startTls: protocol,
 			};
 		}
 	});
-	results.push(...checked);
-	results.sort((a, b) => a.itemIndex - b.itemIndex);
-	return toItems(this, results, assessments);
+	checked.forEach((finding, k) => outcomes[jobs[k].itemIndex].findings?.push(finding));
+	return findingsToItems(this, outcomes, { beforeMark: certificateChangeKeys(assessments) });
 }

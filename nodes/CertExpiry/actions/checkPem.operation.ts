@@ -1,16 +1,14 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import { errorFields } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
-import { toNodeError } from '../../shared/nodeErrors';
+import { itemsFrom } from '../../shared/items';
 import { judgeChain, type Assessment } from '../judge';
 import { parsePemCertificates } from '../pem';
 import {
 	assessmentFinding,
+	certificateChangeKeys,
 	readThresholds,
 	thresholdOptions,
-	toItems,
-	type CheckResult,
 } from './common';
 
 const show = { show: { operation: ['checkPem'] } };
@@ -72,11 +70,10 @@ export const description: INodeProperties[] = [
 ];
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	const items = this.getInputData();
-	const results: CheckResult[] = [];
 	const assessments = new Map<NewFinding, Assessment>();
-	for (let i = 0; i < items.length; i++) {
-		try {
+	return await itemsFrom(
+		this,
+		async (i) => {
 			const options = this.getNodeParameter('pemOptions', i, {}) as {
 				name?: string;
 				hostname?: string;
@@ -105,11 +102,8 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 				chain[0].fingerprint256;
 			const finding = assessmentFinding('cert-pem', target, assessment, { source });
 			assessments.set(finding, assessment);
-			results.push({ itemIndex: i, finding });
-		} catch (error) {
-			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			results.push({ itemIndex: i, ...errorFields(error) });
-		}
-	}
-	return toItems(this, results, assessments);
+			return [finding];
+		},
+		{ beforeMark: certificateChangeKeys(assessments) },
+	);
 }

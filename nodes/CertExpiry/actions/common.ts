@@ -1,14 +1,9 @@
-/** Parameters shared by the operations: thresholds and trust, and how findings become items. */
-import type {
-	IDataObject,
-	IExecuteFunctions,
-	INodeExecutionData,
-	INodeProperties,
-} from 'n8n-workflow';
+/** Parameters shared by the operations: thresholds and trust, and the certificate change key. */
+import type { IDataObject, INodeProperties } from 'n8n-workflow';
 
-import { markChanged, type NewFinding } from '../../shared/findings';
+import type { NewFinding } from '../../shared/findings';
 import { certificateChangeKey, type Assessment, type Thresholds } from '../judge';
-import { type ErrorFields, errorItemJson, InfraOpsError } from '../../shared/errors';
+import { InfraOpsError } from '../../shared/errors';
 
 export const thresholdOptions: INodeProperties[] = [
 	{
@@ -75,12 +70,6 @@ export function readTimeoutMs(options: IDataObject): number {
 	return Math.max(1, Math.round(seconds * 1000));
 }
 
-/** `error`: a bad input of this item when continueOnFail is on. */
-export interface CheckResult extends ErrorFields {
-	itemIndex: number;
-	finding?: NewFinding;
-}
-
 export function assessmentFinding(
 	check: string,
 	target: string,
@@ -98,28 +87,22 @@ export function assessmentFinding(
 	};
 }
 
-/** Marks `changed` against the previous run and turns results into items paired with their input. */
-export function toItems(
-	context: IExecuteFunctions,
-	results: CheckResult[],
+/**
+ * `findingsToItems`' `beforeMark` for certificate findings: a renewed certificate (new fingerprint)
+ * counts as a change even when its status stays the same.
+ */
+export function certificateChangeKeys(
 	assessments: Map<NewFinding, Assessment>,
-): INodeExecutionData[] {
-	const store = context.getWorkflowStaticData('node');
-	const findings = results.flatMap((r) => (r.finding ? [r.finding] : []));
-	for (const finding of findings) {
-		const assessment = assessments.get(finding);
-		if (assessment)
-			finding.changeKey = certificateChangeKey(
-				store,
-				`${finding.check}|${finding.target}`,
-				assessment,
-			);
-	}
-	const marked = markChanged(findings, store);
-	let k = 0;
-	return results.map((r) =>
-		r.finding
-			? { json: marked[k++] as unknown as IDataObject, pairedItem: { item: r.itemIndex } }
-			: { json: errorItemJson(r), pairedItem: { item: r.itemIndex } },
-	);
+): (findings: NewFinding[], store: Record<string, unknown>) => void {
+	return (findings, store) => {
+		for (const finding of findings) {
+			const assessment = assessments.get(finding);
+			if (assessment)
+				finding.changeKey = certificateChangeKey(
+					store,
+					`${finding.check}|${finding.target}`,
+					assessment,
+				);
+		}
+	};
 }

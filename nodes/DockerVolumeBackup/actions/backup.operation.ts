@@ -5,6 +5,8 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
+import { itemsFrom } from '../../shared/items';
+import { splitList } from '../../shared/lists';
 import { errorMessage } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
 import type { SshSession } from '../../shared/ssh';
@@ -21,12 +23,10 @@ import { LockedError, lockedFinding, withVolumeLock } from './lock';
 import {
 	bytesText,
 	encryptionSetting,
-	findingItems,
 	helperImageOption,
 	openDocker,
 	openSshSession,
 	signingKey,
-	splitList,
 	stopTimeoutOption,
 	storageTarget,
 } from './common';
@@ -295,10 +295,11 @@ function failure(volume: string, error: unknown): NewFinding {
 	};
 }
 
-export async function execute(
-	this: IExecuteFunctions,
-	itemIndex: number,
-): Promise<INodeExecutionData[]> {
+export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
+	return await itemsFrom(this, async (i) => await executeItem.call(this, i));
+}
+
+async function executeItem(this: IExecuteFunctions, itemIndex: number): Promise<NewFinding[]> {
 	const selectBy = this.getNodeParameter('selectBy', itemIndex) as VolumeSelector['mode'];
 	const selector: VolumeSelector = {
 		mode: selectBy,
@@ -413,5 +414,5 @@ export async function execute(
 		docker.close();
 		target.close();
 	}
-	return findingItems(this, findings, itemIndex);
+	return findings;
 }

@@ -1,10 +1,5 @@
-/** What every operation shares: credentials → clients, the storage target, encryption keys, findings output. */
-import type {
-	IDataObject,
-	IExecuteFunctions,
-	INodeExecutionData,
-	INodeProperties,
-} from 'n8n-workflow';
+/** What every operation shares: credentials → clients, the storage target, encryption keys. */
+import type { IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 
 import { parseRecipients } from '../../shared/ageKeys';
 import {
@@ -15,7 +10,6 @@ import {
 } from '../../shared/connections';
 import { createDockerClient, pingDocker, type DockerClient } from '../../shared/docker';
 import { InfraOpsError } from '../../shared/errors';
-import { markChanged, type NewFinding } from '../../shared/findings';
 import { toNodeError } from '../../shared/nodeErrors';
 import { createS3Client } from '../../shared/s3';
 import { openSsh, type SshSession } from '../../shared/ssh';
@@ -156,18 +150,6 @@ export async function decryptKey(ctx: IExecuteFunctions): Promise<AgeDecryptKey 
 	return undefined;
 }
 
-export function findingItems(
-	ctx: IExecuteFunctions,
-	findings: NewFinding[],
-	itemIndex: number,
-): INodeExecutionData[] {
-	const marked = markChanged(findings, ctx.getWorkflowStaticData('node'));
-	return marked.map((f) => ({
-		json: f as unknown as IDataObject,
-		pairedItem: { item: itemIndex },
-	}));
-}
-
 export function bytesText(n: number): string {
 	const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
 	let v = n;
@@ -177,11 +159,4 @@ export function bytesText(n: number): string {
 		u++;
 	}
 	return `${v.toFixed(u ? 1 : 0)} ${units[u]}`;
-}
-
-export function splitList(text: string): string[] {
-	return text
-		.split(/[\n,]+/)
-		.map((s) => s.trim())
-		.filter(Boolean);
 }

@@ -1,8 +1,15 @@
-import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeProperties,
+} from 'n8n-workflow';
 
+import { itemsFrom, type ItemOutput } from '../../shared/items';
+import { splitList } from '../../shared/lists';
 import { listBackups, listVolumeFolders, readManifest } from '../store';
 import { CLOCK_SKEW_MS } from '../engine';
-import { signingKey, splitList, storageTarget } from './common';
+import { signingKey, storageTarget } from './common';
 import { checkSignature } from '../signing';
 
 const show = { show: { operation: ['list'] } };
@@ -27,10 +34,11 @@ export const description: INodeProperties[] = [
 	},
 ];
 
-export async function execute(
-	this: IExecuteFunctions,
-	itemIndex: number,
-): Promise<INodeExecutionData[]> {
+export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
+	return await itemsFrom(this, async (i) => await executeItem.call(this, i));
+}
+
+async function executeItem(this: IExecuteFunctions, itemIndex: number): Promise<ItemOutput> {
 	const target = await storageTarget(this, itemIndex);
 	try {
 		let volumes = splitList(this.getNodeParameter('volumes', itemIndex, '') as string);
@@ -39,7 +47,7 @@ export async function execute(
 		const signing = (await signingKey(this)).key;
 		const now = Date.now();
 		const futureAfter = now + CLOCK_SKEW_MS;
-		const out: INodeExecutionData[] = [];
+		const out: IDataObject[] = [];
 		for (const volume of volumes) {
 			for (const b of (await listBackups(target.s3, target.bucket, target.prefix, volume)).slice(
 				0,
@@ -51,40 +59,37 @@ export async function execute(
 				const futureDated = b.at.getTime() > futureAfter;
 				const signature = signing ? checkSignature(manifest, b.key, signing) : undefined;
 				out.push({
-					json: {
-						...(futureDated
-							? {
-									status: 'warning',
-									summary: `future-dated backup ${b.key}: ignored for "latest" and retention; no run of this node writes such a key`,
-								}
-							: {}),
-						volume,
-						key: b.key,
-						createdAt: b.at.toISOString(),
-						ageHours: Math.round(((now - b.at.getTime()) / 3_600_000) * 10) / 10,
-						sizeBytes: b.size,
-						complete: b.complete,
-						compression: b.compression,
-						encrypted: b.encrypted,
-						files: manifest?.tar.files,
-						verified: manifest?.verified?.ok ?? false,
-						verifiedAt: manifest?.verified?.at,
-						futureDated,
-						// only with a signing key: without one, signed and planted manifests look alike
-						...(signature
-							? {
-									signed: signature.state,
-									...(signature.reason && signature.state !== false
-										? { signatureProblem: signature.reason }
-										: {}),
-								}
-							: {}),
-					},
-					pairedItem: { item: itemIndex },
+					...(futureDated
+						? {
+								status: 'warning',
+								summary: `future-dated backup ${b.key}: ignored for "latest" and retention; no run of this node writes such a key`,
+							}
+						: {}),
+					volume,
+					key: b.key,
+					createdAt: b.at.toISOString(),
+					ageHours: Math.round(((now - b.at.getTime()) / 3_600_000) * 10) / 10,
+					sizeBytes: b.size,
+					complete: b.complete,
+					compression: b.compression,
+					encrypted: b.encrypted,
+					files: manifest?.tar.files,
+					verified: manifest?.verified?.ok ?? false,
+					verifiedAt: manifest?.verified?.at,
+					futureDated,
+					// only with a signing key: without one, signed and planted manifests look alike
+					...(signature
+						? {
+								signed: signature.state,
+								...(signature.reason && signature.state !== false
+									? { signatureProblem: signature.reason }
+									: {}),
+							}
+						: {}),
 				});
 			}
 		}
-		return out;
+		return { json: out };
 	} finally {
 		target.close();
 	}

@@ -1,5 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
+import { itemsFrom } from '../../shared/items';
+import { splitList } from '../../shared/lists';
 import { errorMessage, InfraOpsError } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
 import {
@@ -10,7 +12,7 @@ import {
 	unsignedNote,
 } from '../engine';
 import { listVolumeFolders } from '../store';
-import { findingItems, signingKey, splitList, storageTarget } from './common';
+import { signingKey, storageTarget } from './common';
 
 const show = { show: { operation: ['prune'] } };
 
@@ -86,47 +88,40 @@ export const description: INodeProperties[] = [
 	},
 ];
 
-export async function execute(
-	this: IExecuteFunctions,
-	itemIndex: number,
-): Promise<INodeExecutionData[]> {
+export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
+	return await itemsFrom(this, async (i) => await executeItem.call(this, i));
+}
+
+async function executeItem(this: IExecuteFunctions, itemIndex: number): Promise<NewFinding[]> {
 	const input = this.getInputData()[itemIndex]?.json ?? {};
 	if (
 		(this.getNodeParameter('skipFailed', itemIndex, true) as boolean) &&
 		input.check === 'volume-backup' &&
 		input.status === 'error'
 	) {
-		return findingItems(
-			this,
-			[
-				{
-					check: 'volume-prune',
-					target: String(input.volume ?? input.target ?? ''),
-					status: 'warning',
-					summary: `Not pruning ${String(input.volume ?? '')}: its backup failed in this run`,
-					skipped: true,
-					volume: String(input.volume ?? ''),
-				},
-			],
-			itemIndex,
-		);
+		return [
+			{
+				check: 'volume-prune',
+				target: String(input.volume ?? input.target ?? ''),
+				status: 'warning',
+				summary: `Not pruning ${String(input.volume ?? '')}: its backup failed in this run`,
+				skipped: true,
+				volume: String(input.volume ?? ''),
+			},
+		];
 	}
 	// another execution holds the volume (its backup or restore runs now) and prunes after its own backup
 	if (input.check === 'volume-backup' && input.lockedBy) {
-		return findingItems(
-			this,
-			[
-				{
-					check: 'volume-prune',
-					target: String(input.volume ?? input.target ?? ''),
-					status: 'warning',
-					summary: `Not pruning ${String(input.volume ?? '')}: ${String(input.summary ?? 'another run holds it')}`,
-					skipped: true,
-					volume: String(input.volume ?? ''),
-				},
-			],
-			itemIndex,
-		);
+		return [
+			{
+				check: 'volume-prune',
+				target: String(input.volume ?? input.target ?? ''),
+				status: 'warning',
+				summary: `Not pruning ${String(input.volume ?? '')}: ${String(input.summary ?? 'another run holds it')}`,
+				skipped: true,
+				volume: String(input.volume ?? ''),
+			},
+		];
 	}
 	const target = await storageTarget(this, itemIndex);
 	try {
@@ -174,7 +169,7 @@ export async function execute(
 				});
 			}
 		}
-		return findingItems(this, findings, itemIndex);
+		return findings;
 	} finally {
 		target.close();
 	}

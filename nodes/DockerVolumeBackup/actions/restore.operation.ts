@@ -1,5 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
+import { itemsFrom } from '../../shared/items';
+import type { NewFinding } from '../../shared/findings';
 import { restoreHostPaths, restoreVolume } from '../restore';
 import { LockedError, lockedFinding, orLocked, withVolumeLock } from './lock';
 import {
@@ -7,7 +9,6 @@ import {
 	allowUnsignedOption,
 	bytesText,
 	decryptKey,
-	findingItems,
 	helperImageOption,
 	openDocker,
 	openSshSession,
@@ -92,10 +93,11 @@ export const description: INodeProperties[] = [
 	{ ...stopTimeoutOption, displayOptions: intoVolume },
 ];
 
-export async function execute(
-	this: IExecuteFunctions,
-	itemIndex: number,
-): Promise<INodeExecutionData[]> {
+export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
+	return await itemsFrom(this, async (i) => await executeItem.call(this, i));
+}
+
+async function executeItem(this: IExecuteFunctions, itemIndex: number): Promise<NewFinding[]> {
 	const target = await storageTarget(this, itemIndex);
 	try {
 		const key = await decryptKey(this);
@@ -118,19 +120,15 @@ export async function execute(
 					...trust,
 					keepSetid: this.getNodeParameter('keepSetid', itemIndex, false) as boolean,
 				});
-				return findingItems(
-					this,
-					[
-						{
-							check: 'volume-restore',
-							target: `${result.host}:${result.folder}`,
-							status: result.warnings.length ? 'warning' : 'ok',
-							summary: `Restored ${result.key} into ${result.folder} on ${result.host}: ${result.entries} entries, ${bytesText(result.fileBytes)} (original paths: ${result.paths.join(', ')})${result.warnings.length ? `; ${result.warnings.join('; ')}` : ''}`,
-							...result,
-						},
-					],
-					itemIndex,
-				);
+				return [
+					{
+						check: 'volume-restore',
+						target: `${result.host}:${result.folder}`,
+						status: result.warnings.length ? 'warning' : 'ok',
+						summary: `Restored ${result.key} into ${result.folder} on ${result.host}: ${result.entries} entries, ${bytesText(result.fileBytes)} (original paths: ${result.paths.join(', ')})${result.warnings.length ? `; ${result.warnings.join('; ')}` : ''}`,
+						...result,
+					},
+				];
 			} finally {
 				ssh.close();
 			}
@@ -162,25 +160,17 @@ export async function execute(
 				),
 			);
 			if (result instanceof LockedError)
-				return findingItems(
-					this,
-					[lockedFinding('volume-restore', into, result, 'not restored')],
-					itemIndex,
-				);
+				return [lockedFinding('volume-restore', into, result, 'not restored')];
 			result.warnings.push(...lockNotes);
-			return findingItems(
-				this,
-				[
-					{
-						check: 'volume-restore',
-						target: result.targetVolume,
-						status: result.warnings.length ? 'warning' : 'ok',
-						summary: `Restored ${result.key} into ${result.targetVolume}: ${result.entries} entries, ${bytesText(result.fileBytes)}${result.warnings.length ? ` (${result.warnings.join('; ')})` : ''}`,
-						...result,
-					},
-				],
-				itemIndex,
-			);
+			return [
+				{
+					check: 'volume-restore',
+					target: result.targetVolume,
+					status: result.warnings.length ? 'warning' : 'ok',
+					summary: `Restored ${result.key} into ${result.targetVolume}: ${result.entries} entries, ${bytesText(result.fileBytes)}${result.warnings.length ? ` (${result.warnings.join('; ')})` : ''}`,
+					...result,
+				},
+			];
 		} finally {
 			docker.close();
 		}

@@ -1,5 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
+import { itemsFrom } from '../../shared/items';
+import { splitList } from '../../shared/lists';
 import type { DockerClient } from '../../shared/docker';
 import { errorMessage } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
@@ -12,11 +14,9 @@ import {
 	allowUnsignedOption,
 	bytesText,
 	decryptKey,
-	findingItems,
 	helperImageOption,
 	openDocker,
 	signingKey,
-	splitList,
 	storageTarget,
 } from './common';
 
@@ -66,10 +66,11 @@ export const description: INodeProperties[] = [
 	},
 ];
 
-export async function execute(
-	this: IExecuteFunctions,
-	itemIndex: number,
-): Promise<INodeExecutionData[]> {
+export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
+	return await itemsFrom(this, async (i) => await executeItem.call(this, i));
+}
+
+async function executeItem(this: IExecuteFunctions, itemIndex: number): Promise<NewFinding[]> {
 	const target = await storageTarget(this, itemIndex);
 	const scratchRestore = this.getNodeParameter('scratchRestore', itemIndex, false) as boolean;
 	let docker: DockerClient | undefined;
@@ -139,7 +140,7 @@ export async function execute(
 				});
 			}
 		}
-		return findingItems(this, findings, itemIndex);
+		return findings;
 	} finally {
 		docker?.close();
 		target.close();

@@ -1,10 +1,8 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import { errorFields } from '../../shared/errors';
-import { toNodeError } from '../../shared/nodeErrors';
+import { itemsFrom } from '../../shared/items';
 import { auditSegmentation, parseTierMap } from '../segmentation';
-import type { PveClient } from '../transport/pveClient';
-import { findingItems, type ItemFindings, pveClient } from './common';
+import { pveClientOf } from './common';
 
 const show = { show: { operation: ['auditSegmentation'] } };
 
@@ -31,23 +29,11 @@ export const description: INodeProperties[] = [
 ];
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	const items = this.getInputData();
-	const results: ItemFindings[] = [];
-	// created inside the try: a credential mistake is then an error item under continueOnFail too
-	let client: PveClient | undefined;
-	for (let i = 0; i < items.length; i++) {
-		try {
-			client ??= await pveClient(this);
-			const map = parseTierMap(this.getNodeParameter('tierMap', i) as string);
-			const node = (this.getNodeParameter('auditNode', i, '') as string).trim();
-			results.push({
-				itemIndex: i,
-				findings: await auditSegmentation(client, map, { node: node || undefined }),
-			});
-		} catch (error) {
-			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			results.push({ itemIndex: i, ...errorFields(error) });
-		}
-	}
-	return findingItems(this, results);
+	const pve = pveClientOf(this);
+	return await itemsFrom(this, async (i) => {
+		const client = await pve();
+		const map = parseTierMap(this.getNodeParameter('tierMap', i) as string);
+		const node = (this.getNodeParameter('auditNode', i, '') as string).trim();
+		return await auditSegmentation(client, map, { node: node || undefined });
+	});
 }

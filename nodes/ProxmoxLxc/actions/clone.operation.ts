@@ -5,8 +5,9 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
+import { itemsFrom } from '../../shared/items';
 import { cloneContainer } from '../lxc';
-import { perItem, target } from './common';
+import { target, pveClientOf } from './common';
 
 const show = { show: { operation: ['clone'] } };
 
@@ -71,7 +72,9 @@ export const description: INodeProperties[] = [
 ];
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	return await perItem(this, async (i, client) => {
+	const pve = pveClientOf(this);
+	return await itemsFrom(this, async (i) => {
+		const client = await pve();
 		const { node, vmid } = target(this, i);
 		const options = this.getNodeParameter('cloneOptions', i, {}) as {
 			description?: string;
@@ -89,10 +92,12 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			...options,
 		});
 		return {
-			vmid: newid,
-			source: vmid,
-			node: options.target || node,
-			task,
-		} as unknown as IDataObject;
+			json: {
+				vmid: newid,
+				source: vmid,
+				node: options.target || node,
+				task,
+			} as unknown as IDataObject,
+		};
 	});
 }

@@ -1,21 +1,20 @@
-/** What the operations share: the PVE client from the credential, node/VMID parameters, and how
- * results and findings become items paired with their input. */
-import type {
-	IDataObject,
-	IExecuteFunctions,
-	INodeExecutionData,
-	INodeProperties,
-} from 'n8n-workflow';
+/** What the operations share: the PVE client from the credential and the node/VMID parameters. */
+import type { IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 
 import { proxmoxConnectionFrom } from '../../shared/connections';
-import { type ErrorFields, errorFields, errorItemJson } from '../../shared/errors';
-import { markChanged, type NewFinding } from '../../shared/findings';
-import { toNodeError } from '../../shared/nodeErrors';
 import { checkNodeName, checkVmid } from '../lxc';
 import { PveClient } from '../transport/pveClient';
 
-export async function pveClient(ctx: IExecuteFunctions): Promise<PveClient> {
-	return new PveClient(proxmoxConnectionFrom(await ctx.getCredentials('infraOpsProxmoxApi')));
+/**
+ * The PVE client, made on first use inside an item's work (a credential mistake is then an error item
+ * under continueOnFail too) and kept for the next items once made.
+ */
+export function pveClientOf(ctx: IExecuteFunctions): () => Promise<PveClient> {
+	let client: PveClient | undefined;
+	return async () =>
+		(client ??= new PveClient(
+			proxmoxConnectionFrom(await ctx.getCredentials('infraOpsProxmoxApi')),
+		));
 }
 
 export function nodeProperty(operations: string[]): INodeProperties {
@@ -48,50 +47,4 @@ export function target(ctx: IExecuteFunctions, i: number): { node: string; vmid:
 		node: checkNodeName(ctx.getNodeParameter('node', i)),
 		vmid: checkVmid(ctx.getNodeParameter('vmid', i)),
 	};
-}
-
-/** Runs `fn` per input item; bad input or a failed call is an error item with continueOnFail. */
-export async function perItem(
-	ctx: IExecuteFunctions,
-	fn: (itemIndex: number, client: PveClient) => Promise<IDataObject | IDataObject[]>,
-): Promise<INodeExecutionData[]> {
-	const items = ctx.getInputData();
-	const out: INodeExecutionData[] = [];
-	let client: PveClient | undefined;
-	for (let i = 0; i < items.length; i++) {
-		try {
-			client ??= await pveClient(ctx);
-			const result = await fn(i, client);
-			for (const json of Array.isArray(result) ? result : [result])
-				out.push({ json, pairedItem: { item: i } });
-		} catch (error) {
-			if (!ctx.continueOnFail()) throw toNodeError(ctx.getNode(), error, i);
-			out.push({ json: errorFields(error), pairedItem: { item: i } });
-		}
-	}
-	return out;
-}
-
-/** One input item's findings, or its error under continueOnFail. */
-export interface ItemFindings extends ErrorFields {
-	itemIndex: number;
-	findings?: NewFinding[];
-}
-
-/** Findings of all items, `changed` marked against the previous run, each paired with its input. */
-export function findingItems(
-	ctx: IExecuteFunctions,
-	results: ItemFindings[],
-): INodeExecutionData[] {
-	const all = results.flatMap((r) => r.findings ?? []);
-	const marked = markChanged(all, ctx.getWorkflowStaticData('node'));
-	let k = 0;
-	return results.flatMap((r) =>
-		r.findings
-			? r.findings.map(() => ({
-					json: marked[k++] as unknown as IDataObject,
-					pairedItem: { item: r.itemIndex },
-				}))
-			: [{ json: errorItemJson(r), pairedItem: { item: r.itemIndex } }],
-	);
 }

@@ -6,9 +6,10 @@ import type {
 } from 'n8n-workflow';
 
 import { InfraOpsError } from '../../shared/errors';
+import { itemsFrom } from '../../shared/items';
 import { createContainer } from '../lxc';
 import { buildNet } from '../propertyStrings';
-import { perItem, target } from './common';
+import { target, pveClientOf } from './common';
 
 const show = { show: { operation: ['create'] } };
 
@@ -217,7 +218,9 @@ export function netFromParams(net: NetworkParams): string {
 }
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	return await perItem(this, async (i, client) => {
+	const pve = pveClientOf(this);
+	return await itemsFrom(this, async (i) => {
+		const client = await pve();
 		const { node, vmid } = target(this, i);
 		const options = this.getNodeParameter('createOptions', i, {}) as {
 			features?: string[];
@@ -261,6 +264,6 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 					: undefined,
 			},
 		});
-		return { vmid, node, created: true, task } as unknown as IDataObject;
+		return { json: { vmid, node, created: true, task } as unknown as IDataObject };
 	});
 }

@@ -5,8 +5,9 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
+import { itemsFrom } from '../../shared/items';
 import { deleteContainer } from '../lxc';
-import { perItem, target } from './common';
+import { target, pveClientOf } from './common';
 
 const show = { show: { operation: ['delete'] } };
 
@@ -31,12 +32,14 @@ export const description: INodeProperties[] = [
 ];
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	return await perItem(this, async (i, client) => {
+	const pve = pveClientOf(this);
+	return await itemsFrom(this, async (i) => {
+		const client = await pve();
 		const { node, vmid } = target(this, i);
 		const task = await deleteContainer(client, node, vmid, {
 			force: this.getNodeParameter('force', i) as boolean,
 			purge: this.getNodeParameter('purge', i) as boolean,
 		});
-		return { vmid, node, deleted: true, task } as unknown as IDataObject;
+		return { json: { vmid, node, deleted: true, task } as unknown as IDataObject };
 	});
 }

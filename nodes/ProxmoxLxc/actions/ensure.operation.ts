@@ -1,11 +1,9 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import { errorFields } from '../../shared/errors';
-import { toNodeError } from '../../shared/nodeErrors';
+import { itemsFrom } from '../../shared/items';
 import { parseDesiredState } from '../desiredState';
 import { applyContainers, applyFinding, planContainers, planFinding } from '../ensure';
-import type { PveClient } from '../transport/pveClient';
-import { findingItems, type ItemFindings, pveClient } from './common';
+import { pveClientOf } from './common';
 
 const show = { show: { operation: ['ensure'] } };
 
@@ -62,29 +60,19 @@ export const description: INodeProperties[] = [
 ];
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	const items = this.getInputData();
-	const results: ItemFindings[] = [];
-	// created inside the try: a credential mistake is then an error item under continueOnFail too
-	let client: PveClient | undefined;
-	for (let i = 0; i < items.length; i++) {
-		try {
-			client ??= await pveClient(this);
-			const desired = parseDesiredState(this.getNodeParameter('desiredState', i) as string, {
-				defaultNode: (this.getNodeParameter('defaultNode', i, '') as string) || undefined,
-			});
-			const mode = this.getNodeParameter('ensureMode', i) as string;
-			if (mode === 'apply') {
-				const allowDelete = this.getNodeParameter('allowDelete', i, false) as boolean;
-				const outcomes = await applyContainers(client, desired, { allowDelete });
-				results.push({ itemIndex: i, findings: outcomes.map(applyFinding) });
-			} else {
-				const plans = await planContainers(client, desired);
-				results.push({ itemIndex: i, findings: plans.map((p, k) => planFinding(p, desired[k])) });
-			}
-		} catch (error) {
-			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			results.push({ itemIndex: i, ...errorFields(error) });
+	const pve = pveClientOf(this);
+	return await itemsFrom(this, async (i) => {
+		const client = await pve();
+		const desired = parseDesiredState(this.getNodeParameter('desiredState', i) as string, {
+			defaultNode: (this.getNodeParameter('defaultNode', i, '') as string) || undefined,
+		});
+		const mode = this.getNodeParameter('ensureMode', i) as string;
+		if (mode === 'apply') {
+			const allowDelete = this.getNodeParameter('allowDelete', i, false) as boolean;
+			const outcomes = await applyContainers(client, desired, { allowDelete });
+			return outcomes.map(applyFinding);
 		}
-	}
-	return findingItems(this, results);
+		const plans = await planContainers(client, desired);
+		return plans.map((p, k) => planFinding(p, desired[k]));
+	});
 }

@@ -5,8 +5,9 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
+import { itemsFrom } from '../../shared/items';
 import { getContainer } from '../lxc';
-import { nodeProperty, perItem, target, vmidProperty } from './common';
+import { nodeProperty, target, vmidProperty, pveClientOf } from './common';
 
 export const description: INodeProperties[] = [];
 
@@ -16,9 +17,13 @@ export const targetProperties: INodeProperties[] = [
 ];
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	return await perItem(this, async (i, client) => {
+	const pve = pveClientOf(this);
+	return await itemsFrom(this, async (i) => {
+		const client = await pve();
 		const { node, vmid } = target(this, i);
 		const details = await getContainer(client, node, vmid);
-		return { ...details, hostname: details.config.hostname ?? null } as unknown as IDataObject;
+		return {
+			json: { ...details, hostname: details.config.hostname ?? null } as unknown as IDataObject,
+		};
 	});
 }

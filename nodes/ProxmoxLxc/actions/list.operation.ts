@@ -5,8 +5,9 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
+import { itemsFrom } from '../../shared/items';
 import { listContainers } from '../lxc';
-import { perItem } from './common';
+import { pveClientOf } from './common';
 
 export const description: INodeProperties[] = [
 	{
@@ -21,8 +22,12 @@ export const description: INodeProperties[] = [
 ];
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	return await perItem(this, async (i, client) => {
+	const pve = pveClientOf(this);
+	return await itemsFrom(this, async (i) => {
+		const client = await pve();
 		const node = (this.getNodeParameter('listNode', i, '') as string).trim();
-		return (await listContainers(client, { node: node || undefined })) as unknown as IDataObject[];
+		return {
+			json: (await listContainers(client, { node: node || undefined })) as unknown as IDataObject[],
+		};
 	});
 }

@@ -5,8 +5,9 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
+import { itemsFrom } from '../../shared/items';
 import { power, type PowerAction } from '../lxc';
-import { perItem, target } from './common';
+import { target, pveClientOf } from './common';
 
 const show = { show: { operation: ['power'] } };
 
@@ -61,7 +62,9 @@ export const description: INodeProperties[] = [
 ];
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	return await perItem(this, async (i, client) => {
+	const pve = pveClientOf(this);
+	return await itemsFrom(this, async (i) => {
+		const client = await pve();
 		const { node, vmid } = target(this, i);
 		const action = this.getNodeParameter('powerAction', i) as PowerAction;
 		const options = this.getNodeParameter('powerOptions', i, {}) as {
@@ -74,6 +77,6 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			forceStop: action === 'shutdown' ? options.forceStop : undefined,
 			waitMs: (options.waitSeconds ?? 60) * 1000,
 		});
-		return result as unknown as IDataObject;
+		return { json: result as unknown as IDataObject };
 	});
 }

@@ -1,6 +1,4 @@
-import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
-import { NodeOperationError } from 'n8n-workflow';
-
+import { makeRouter } from '../../shared/router';
 import * as auditSegmentation from './auditSegmentation.operation';
 import * as clone from './clone.operation';
 import * as create from './create.operation';
@@ -12,7 +10,7 @@ import * as power from './power.operation';
 import * as snapshot from './snapshot.operation';
 import * as updateConfig from './updateConfig.operation';
 
-const operations = {
+export const router = makeRouter({
 	auditSegmentation,
 	list,
 	get,
@@ -23,15 +21,7 @@ const operations = {
 	snapshot,
 	delete: deleteOp,
 	ensure,
-};
-
-export async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-	const operation = this.getNodeParameter('operation', 0) as keyof typeof operations;
-	const handler = operations[operation];
-	if (!handler)
-		throw new NodeOperationError(this.getNode(), `The operation "${operation}" is not known`);
-	return [await handler.execute.call(this)];
-}
+});
 
 export const operationProperties = [
 	...get.targetProperties,

@@ -5,8 +5,9 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
+import { itemsFrom } from '../../shared/items';
 import { createSnapshot, deleteSnapshot, listSnapshots, rollbackSnapshot } from '../lxc';
-import { perItem, target } from './common';
+import { target, pveClientOf } from './common';
 
 export const description: INodeProperties[] = [
 	{
@@ -52,15 +53,19 @@ export const description: INodeProperties[] = [
 ];
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	return await perItem(this, async (i, client) => {
+	const pve = pveClientOf(this);
+	return await itemsFrom(this, async (i) => {
+		const client = await pve();
 		const { node, vmid } = target(this, i);
 		const action = this.getNodeParameter('snapshotAction', i) as string;
 		if (action === 'list')
-			return (await listSnapshots(client, node, vmid)).map((s) => ({
-				vmid,
-				node,
-				...s,
-			})) as unknown as IDataObject[];
+			return {
+				json: (await listSnapshots(client, node, vmid)).map((s) => ({
+					vmid,
+					node,
+					...s,
+				})) as unknown as IDataObject[],
+			};
 		const name = this.getNodeParameter('snapname', i) as string;
 		const task =
 			action === 'create'
@@ -80,6 +85,6 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 							this.getNodeParameter('startAfterRollback', i, false) as boolean,
 						)
 					: await deleteSnapshot(client, node, vmid, name);
-		return { vmid, node, snapshot: name, action, task } as unknown as IDataObject;
+		return { json: { vmid, node, snapshot: name, action, task } as unknown as IDataObject };
 	});
 }

@@ -6,8 +6,9 @@ import type {
 } from 'n8n-workflow';
 
 import { InfraOpsError } from '../../shared/errors';
+import { itemsFrom } from '../../shared/items';
 import { power, updateConfig } from '../lxc';
-import { perItem, target } from './common';
+import { target, pveClientOf } from './common';
 
 const show = { show: { operation: ['updateConfig'] } };
 
@@ -77,7 +78,9 @@ export const description: INodeProperties[] = [
 ];
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	return await perItem(this, async (i, client) => {
+	const pve = pveClientOf(this);
+	return await itemsFrom(this, async (i) => {
+		const client = await pve();
 		const { node, vmid } = target(this, i);
 		const rows =
 			(this.getNodeParameter('setValues', i, {}) as { value?: { key: string; value: string }[] })
@@ -109,6 +112,6 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			const r = await power(client, node, vmid, 'reboot');
 			rebooted = !r.unchanged;
 		}
-		return { ...result, rebooted } as unknown as IDataObject;
+		return { json: { ...result, rebooted } as unknown as IDataObject };
 	});
 }

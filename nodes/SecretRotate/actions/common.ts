@@ -1,14 +1,7 @@
-/** The secret's parameters, shared by Generate and Rotate, and how findings become items. */
-import type {
-	IDataObject,
-	IExecuteFunctions,
-	INodeExecutionData,
-	INodeProperties,
-} from 'n8n-workflow';
+/** The secret's parameters, shared by Generate and Rotate. */
+import type { IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 
-import { markChanged, type NewFinding } from '../../shared/findings';
 import { DEFAULT_SYMBOLS, type CharacterClass, type SecretSpec } from '../generate';
-import { type ErrorFields, errorItemJson } from '../../shared/errors';
 
 export const secretProperties: INodeProperties[] = [
 	{
@@ -128,32 +121,4 @@ export function readSecretSpec(context: IExecuteFunctions, i: number): SecretSpe
 		symbols: context.getNodeParameter('symbols', i, DEFAULT_SYMBOLS) as string,
 		excludeAmbiguous: context.getNodeParameter('excludeAmbiguous', i, true) as boolean,
 	};
-}
-
-/** One line per entry, commas also accepted; blanks and `#` comments dropped. */
-export function splitList(value: unknown): string[] {
-	return String(value ?? '')
-		.split(/[\n,]+/)
-		.map((s) => s.trim())
-		.filter((s) => s && !s.startsWith('#'));
-}
-
-export interface ItemResult extends ErrorFields {
-	itemIndex: number;
-	findings?: NewFinding[];
-}
-
-export function toItems(context: IExecuteFunctions, results: ItemResult[]): INodeExecutionData[] {
-	const store = context.getWorkflowStaticData('node');
-	const out: INodeExecutionData[] = [];
-	for (const r of results) {
-		if (!r.findings) {
-			out.push({ json: errorItemJson(r), pairedItem: { item: r.itemIndex } });
-			continue;
-		}
-		for (const finding of markChanged(r.findings, store)) {
-			out.push({ json: finding as unknown as IDataObject, pairedItem: { item: r.itemIndex } });
-		}
-	}
-	return out;
 }

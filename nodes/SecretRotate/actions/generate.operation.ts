@@ -5,8 +5,7 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
-import { errorFields } from '../../shared/errors';
-import { toNodeError } from '../../shared/nodeErrors';
+import { itemsFrom } from '../../shared/items';
 import { generateSecret } from '../generate';
 import { readSecretSpec } from './common';
 
@@ -31,21 +30,13 @@ export const description: INodeProperties[] = [
 ];
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	const items = this.getInputData();
-	const out: INodeExecutionData[] = [];
-	for (let i = 0; i < items.length; i++) {
-		try {
-			const secret = generateSecret(readSecretSpec(this, i));
-			const json: IDataObject = { ...secret.metadata };
-			if (this.getNodeParameter('includeSecret', i, false) as boolean) {
-				json.secret = secret.value;
-				if (secret.publicKey) json.publicKey = secret.publicKey;
-			}
-			out.push({ json, pairedItem: { item: i } });
-		} catch (error) {
-			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			out.push({ json: errorFields(error), pairedItem: { item: i } });
+	return await itemsFrom(this, async (i) => {
+		const secret = generateSecret(readSecretSpec(this, i));
+		const json: IDataObject = { ...secret.metadata };
+		if (this.getNodeParameter('includeSecret', i, false) as boolean) {
+			json.secret = secret.value;
+			if (secret.publicKey) json.publicKey = secret.publicKey;
 		}
-	}
-	return out;
+		return { json };
+	});
 }

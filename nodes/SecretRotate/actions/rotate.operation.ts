@@ -7,9 +7,10 @@ import {
 	sshConnectionFrom,
 	vaultConnectionFrom,
 } from '../../shared/connections';
-import { errorFields, InfraOpsError } from '../../shared/errors';
+import { InfraOpsError } from '../../shared/errors';
+import { itemsFrom } from '../../shared/items';
+import { splitList } from '../../shared/lists';
 import { lockOwnerOf, lockWaitMs } from '../../shared/nodeLocks';
-import { toNodeError } from '../../shared/nodeErrors';
 import { generateSecret } from '../generate';
 import { rotate, type RotationTarget } from '../rotation';
 import { ContainersTarget } from '../targets/containers';
@@ -19,7 +20,7 @@ import { SshAuthorizedKeyTarget } from '../targets/sshAuthorizedKey';
 import { SwarmSecretTarget } from '../targets/swarmSecret';
 import { VaultKvTarget } from '../targets/vaultKv';
 import { PostgresRoleTarget } from '../targets/postgresRole';
-import { readSecretSpec, splitList, toItems, type ItemResult } from './common';
+import { readSecretSpec } from './common';
 
 const showKind = (kind: string) => ({ show: { operation: ['rotate'], targetKinds: [kind] } });
 
@@ -434,26 +435,18 @@ async function buildTargets(context: IExecuteFunctions, i: number): Promise<Rota
 }
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	const items = this.getInputData();
-	const results: ItemResult[] = [];
-	for (let i = 0; i < items.length; i++) {
-		try {
-			const targets = await buildTargets(this, i);
-			const secret = generateSecret(readSecretSpec(this, i));
-			const outcome = await rotate(
-				targets,
-				secret,
-				{
-					info: (message) => this.logger.info(message),
-					warn: (message) => this.logger.warn(message),
-				},
-				{ owner: lockOwnerOf(this), waitMs: lockWaitMs(this, i) },
-			);
-			results.push({ itemIndex: i, findings: outcome.findings });
-		} catch (error) {
-			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			results.push({ itemIndex: i, ...errorFields(error) });
-		}
-	}
-	return toItems(this, results);
+	return await itemsFrom(this, async (i) => {
+		const targets = await buildTargets(this, i);
+		const secret = generateSecret(readSecretSpec(this, i));
+		const outcome = await rotate(
+			targets,
+			secret,
+			{
+				info: (message) => this.logger.info(message),
+				warn: (message) => this.logger.warn(message),
+			},
+			{ owner: lockOwnerOf(this), waitMs: lockWaitMs(this, i) },
+		);
+		return outcome.findings;
+	});
 }

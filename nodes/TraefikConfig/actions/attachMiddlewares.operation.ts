@@ -1,13 +1,14 @@
 import { posix } from 'node:path';
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import { errorFields, InfraOpsError } from '../../shared/errors';
+import { InfraOpsError } from '../../shared/errors';
 import { loadDiff } from '../../shared/lazy';
-import { toNodeError } from '../../shared/nodeErrors';
+import { itemsFrom } from '../../shared/items';
+import { splitList } from '../../shared/lists';
 import { withSsh } from '../../shared/ssh';
 import { attachMiddlewares, type RouterSelector } from '../attach';
 import { checkFileName, redactDiff } from '../deploy';
-import { sshOf, toItems, type Result } from './common';
+import { sshOf } from './common';
 
 const op = 'attachMiddlewares';
 const show = { show: { operation: [op] } };
@@ -110,69 +111,52 @@ export const description: INodeProperties[] = [
 	},
 ];
 
-const list = (text: string) =>
-	String(text ?? '')
-		.split(/[\s,]+/)
-		.map((s) => s.trim())
-		.filter(Boolean);
-
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	const items = this.getInputData();
-	const results: Result[] = [];
-	for (let i = 0; i < items.length; i++) {
-		try {
-			const file = checkFileName(this.getNodeParameter('routersFile', i) as string);
-			let text: string;
-			if (this.getNodeParameter('attachSource', i) === 'input') {
-				const given = this.getNodeParameter('attachContent', i);
-				if (typeof given !== 'string')
-					throw new InfraOpsError(
-						`Item ${i} has no content text`,
-						'Map "Content" to the field holding the YAML, e.g. {{ $json.content }}',
-					);
-				text = given;
-			} else {
-				const dir = this.getNodeParameter('dynamicDir', i) as string;
-				const conn = await sshOf(this, i);
-				text = (
-					await withSsh(conn, async (s) => await s.readFile(posix.join(dir, file), 4 * 1024 * 1024))
-				).toString('utf8');
-			}
-			const selection = this.getNodeParameter('routerSelection', i) as RouterSelector['by'];
-			const routers: RouterSelector =
-				selection === 'name'
-					? { by: 'name', names: list(this.getNodeParameter('routerNames', i) as string) }
-					: selection === 'rule'
-						? { by: 'rule', pattern: this.getNodeParameter('rulePattern', i) as string }
-						: { by: 'all' };
-			const result = attachMiddlewares(
-				text,
-				{
-					middlewares: list(this.getNodeParameter('attachMiddlewareNames', i) as string),
-					routers,
-					position: this.getNodeParameter('position', i) as 'first' | 'last',
-				},
-				file,
-			);
-			results.push({
-				itemIndex: i,
-				json: {
-					file,
-					content: result.text,
-					changed: result.changed,
-					routers: result.routers.map((r) => ({ ...r })),
-					notFound: result.notFound,
-					diff: result.changed
-						? redactDiff(
-								loadDiff().createTwoFilesPatch(`a/${file}`, `b/${file}`, text, result.text),
-							)
-						: '',
-				},
-			});
-		} catch (error) {
-			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			results.push({ itemIndex: i, ...errorFields(error) });
+	return await itemsFrom(this, async (i) => {
+		const file = checkFileName(this.getNodeParameter('routersFile', i) as string);
+		let text: string;
+		if (this.getNodeParameter('attachSource', i) === 'input') {
+			const given = this.getNodeParameter('attachContent', i);
+			if (typeof given !== 'string')
+				throw new InfraOpsError(
+					`Item ${i} has no content text`,
+					'Map "Content" to the field holding the YAML, e.g. {{ $json.content }}',
+				);
+			text = given;
+		} else {
+			const dir = this.getNodeParameter('dynamicDir', i) as string;
+			const conn = await sshOf(this, i);
+			text = (
+				await withSsh(conn, async (s) => await s.readFile(posix.join(dir, file), 4 * 1024 * 1024))
+			).toString('utf8');
 		}
-	}
-	return toItems(this, results);
+		const selection = this.getNodeParameter('routerSelection', i) as RouterSelector['by'];
+		const routers: RouterSelector =
+			selection === 'name'
+				? { by: 'name', names: splitList(this.getNodeParameter('routerNames', i), { words: true }) }
+				: selection === 'rule'
+					? { by: 'rule', pattern: this.getNodeParameter('rulePattern', i) as string }
+					: { by: 'all' };
+		const result = attachMiddlewares(
+			text,
+			{
+				middlewares: splitList(this.getNodeParameter('attachMiddlewareNames', i), { words: true }),
+				routers,
+				position: this.getNodeParameter('position', i) as 'first' | 'last',
+			},
+			file,
+		);
+		return {
+			json: {
+				file,
+				content: result.text,
+				changed: result.changed,
+				routers: result.routers.map((r) => ({ ...r })),
+				notFound: result.notFound,
+				diff: result.changed
+					? redactDiff(loadDiff().createTwoFilesPatch(`a/${file}`, `b/${file}`, text, result.text))
+					: '',
+			},
+		};
+	});
 }

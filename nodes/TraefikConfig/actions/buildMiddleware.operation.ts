@@ -6,15 +6,14 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
-import { errorFields, errorMessage, InfraOpsError } from '../../shared/errors';
-import { toNodeError } from '../../shared/nodeErrors';
+import { errorMessage, InfraOpsError } from '../../shared/errors';
+import { itemsFrom } from '../../shared/items';
 import {
 	addToDocument,
 	buildMiddleware,
 	type MiddlewareSpec,
 	type SourceCriterionOptions,
 } from '../middleware';
-import { toItems, type Result } from './common';
 
 const op = 'buildMiddleware';
 const showFor = (types: string[]) => ({ show: { operation: [op], middlewareType: types } });
@@ -352,45 +351,37 @@ function specOf(context: IExecuteFunctions, i: number): MiddlewareSpec {
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
 	const items = this.getInputData();
-	const results: Result[] = [];
-	for (let i = 0; i < items.length; i++) {
-		try {
-			const spec = specOf(this, i);
-			const built = buildMiddleware(this.getNodeParameter('middlewareName', i) as string, spec);
-			const combine = this.getNodeParameter('combineWithInput', i) as boolean;
-			const inputContent = items[i].json.content;
-			if (combine && typeof inputContent !== 'string') {
-				throw new InfraOpsError(
-					'"Add to Input YAML" is on but the input item has no "content" text',
-					'Connect the previous Build Middleware node, or turn the option off',
-				);
-			}
-			const combined = combine
-				? addToDocument(inputContent as string, built)
-				: { yaml: built.yaml, json: built.json, config: built.config };
-			const middlewares = [
-				...(
-					(combine ? (items[i].json.middlewares as string[] | undefined) : undefined) ?? []
-				).filter((m) => m !== built.name),
-				built.name,
-			];
-			results.push({
-				itemIndex: i,
-				json: {
-					file: this.getNodeParameter('outputFileName', i) as string,
-					middleware: built.name,
-					type: spec.type,
-					middlewares,
-					content: combined.yaml,
-					json: combined.json,
-					config: combined.config as IDataObject,
-					notes: built.notes,
-				},
-			});
-		} catch (error) {
-			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			results.push({ itemIndex: i, ...errorFields(error) });
+	return await itemsFrom(this, async (i) => {
+		const spec = specOf(this, i);
+		const built = buildMiddleware(this.getNodeParameter('middlewareName', i) as string, spec);
+		const combine = this.getNodeParameter('combineWithInput', i) as boolean;
+		const inputContent = items[i].json.content;
+		if (combine && typeof inputContent !== 'string') {
+			throw new InfraOpsError(
+				'"Add to Input YAML" is on but the input item has no "content" text',
+				'Connect the previous Build Middleware node, or turn the option off',
+			);
 		}
-	}
-	return toItems(this, results);
+		const combined = combine
+			? addToDocument(inputContent as string, built)
+			: { yaml: built.yaml, json: built.json, config: built.config };
+		const middlewares = [
+			...((combine ? (items[i].json.middlewares as string[] | undefined) : undefined) ?? []).filter(
+				(m) => m !== built.name,
+			),
+			built.name,
+		];
+		return {
+			json: {
+				file: this.getNodeParameter('outputFileName', i) as string,
+				middleware: built.name,
+				type: spec.type,
+				middlewares,
+				content: combined.yaml,
+				json: combined.json,
+				config: combined.config as IDataObject,
+				notes: built.notes,
+			},
+		};
+	});
 }

@@ -1,15 +1,9 @@
-/** Parameters shared by the operations (the dynamic folder, verification) and findings → items. */
+/** Parameters shared by the operations: the dynamic folder, verification, SSH and the API. */
 import { NodeOperationError } from 'n8n-workflow';
-import type {
-	IDataObject,
-	IExecuteFunctions,
-	INodeExecutionData,
-	INodeProperties,
-} from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 
 import { sshConnectionFrom, traefikConnectionFrom } from '../../shared/connections';
-import { type ErrorFields, errorItemJson, errorMessage } from '../../shared/errors';
-import { markChanged, type NewFinding } from '../../shared/findings';
+import { errorMessage } from '../../shared/errors';
 import type { SshConnection } from '../../shared/ssh';
 import type { Folder, VerifyOptions } from '../deploy';
 import { TraefikApi } from '../traefikApi';
@@ -139,25 +133,4 @@ export async function verifyOf(
 		api: await apiOf(context, i),
 		timeoutMs: Math.max(1, Number(options.verifyTimeoutSeconds ?? 30)) * 1000,
 	};
-}
-
-export interface Result extends ErrorFields {
-	itemIndex: number;
-	finding?: NewFinding;
-	json?: IDataObject;
-}
-
-/** Findings get `changed` against the previous run; plain results pass through; all paired with their input. */
-export function toItems(context: IExecuteFunctions, results: Result[]): INodeExecutionData[] {
-	const findings = results.flatMap((r) => (r.finding ? [r.finding] : []));
-	const marked = markChanged(findings, context.getWorkflowStaticData('node'));
-	let k = 0;
-	return results.map((r) => ({
-		json: r.finding
-			? (marked[k++] as unknown as IDataObject)
-			: r.error !== undefined
-				? errorItemJson(r)
-				: (r.json ?? {}),
-		pairedItem: { item: r.itemIndex },
-	}));
 }

@@ -5,12 +5,12 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
-import { errorFields, InfraOpsError } from '../../shared/errors';
+import { InfraOpsError } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
-import { toNodeError } from '../../shared/nodeErrors';
+import { failedItem, findingsToItems, type ItemOutcome } from '../../shared/items';
 import { withSsh } from '../../shared/ssh';
 import { deployFiles, type DeployOutcome } from '../deploy';
-import { folderOf, sshOf, toItems, verifyOf, type Result } from './common';
+import { folderOf, sshOf, verifyOf } from './common';
 
 const op = 'deploy';
 
@@ -118,7 +118,7 @@ export function outcomeFinding(
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
 	const items = this.getInputData();
-	const results: Result[] = [];
+	const outcomes: ItemOutcome[] = [];
 	try {
 		const changes = items.map((_, i) => {
 			const fileName = String(this.getNodeParameter('deployFileName', i) ?? '');
@@ -143,7 +143,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			allowOlderCommit: git.allowOlderCommit === true,
 		};
 		const lockOwner = `n8n execution ${this.getExecutionId() ?? '?'}`;
-		const outcomes = await withSsh(
+		const deployed = await withSsh(
 			conn,
 			async (s) =>
 				await deployFiles(s, folder, changes, {
@@ -154,13 +154,16 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 					lockOwner,
 				}),
 		);
-		for (const o of outcomes) {
+		for (const o of deployed) {
 			const itemIndex = changes.find((c) => c.fileName.trim() === o.file)?.itemIndex ?? 0;
-			results.push({ itemIndex, finding: outcomeFinding(o, conn.host, 'traefik-deploy') });
+			outcomes.push({ itemIndex, findings: [outcomeFinding(o, conn.host, 'traefik-deploy')] });
 		}
 	} catch (error) {
-		if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, 0);
-		for (let i = 0; i < items.length; i++) results.push({ itemIndex: i, ...errorFields(error) });
+		// one change: its error is every item's (the first one names it when Continue On Fail is off)
+		return findingsToItems(
+			this,
+			items.map((_, i) => failedItem(this, error, i)),
+		);
 	}
-	return toItems(this, results);
+	return findingsToItems(this, outcomes);
 }

@@ -1,10 +1,9 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import { errorFields } from '../../shared/errors';
-import { toNodeError } from '../../shared/nodeErrors';
+import { itemsFrom } from '../../shared/items';
 import { withSsh } from '../../shared/ssh';
 import { fetchGitFiles, redactRepoUrl } from '../gitSource';
-import { sshOf, toItems, type Result } from './common';
+import { sshOf } from './common';
 
 const op = 'fetchGitFiles';
 const show = { show: { operation: [op] } };
@@ -58,29 +57,20 @@ export const description: INodeProperties[] = [
 ];
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	const items = this.getInputData();
-	const results: Result[] = [];
-	for (let i = 0; i < items.length; i++) {
-		try {
-			const conn = await sshOf(this, i);
-			const repoUrl = this.getNodeParameter('repoUrl', i) as string;
-			const files = await withSsh(
-				conn,
-				async (s) =>
-					await fetchGitFiles(s, {
-						repoUrl,
-						ref: this.getNodeParameter('branch', i) as string,
-						commit: this.getNodeParameter('commit', i) as string,
-						pathInRepo: this.getNodeParameter('pathInRepo', i) as string,
-						stagingDir: this.getNodeParameter('stagingDir', i) as string,
-					}),
-			);
-			for (const f of files)
-				results.push({ itemIndex: i, json: { ...f, repository: redactRepoUrl(repoUrl) } });
-		} catch (error) {
-			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			results.push({ itemIndex: i, ...errorFields(error) });
-		}
-	}
-	return toItems(this, results);
+	return await itemsFrom(this, async (i) => {
+		const conn = await sshOf(this, i);
+		const repoUrl = this.getNodeParameter('repoUrl', i) as string;
+		const files = await withSsh(
+			conn,
+			async (s) =>
+				await fetchGitFiles(s, {
+					repoUrl,
+					ref: this.getNodeParameter('branch', i) as string,
+					commit: this.getNodeParameter('commit', i) as string,
+					pathInRepo: this.getNodeParameter('pathInRepo', i) as string,
+					stagingDir: this.getNodeParameter('stagingDir', i) as string,
+				}),
+		);
+		return { json: files.map((f) => ({ ...f, repository: redactRepoUrl(repoUrl) })) };
+	});
 }

@@ -1,10 +1,9 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import { errorFields } from '../../shared/errors';
 import type { FindingStatus, NewFinding } from '../../shared/findings';
-import { toNodeError } from '../../shared/nodeErrors';
+import { failedItem, itemsFrom } from '../../shared/items';
 import type { ApiEntry, Overview } from '../traefikApi';
-import { apiOf, toItems, type Result } from './common';
+import { apiOf } from './common';
 
 const op = 'getStatus';
 
@@ -80,50 +79,46 @@ export function overviewFinding(overview: Overview, target: string): NewFinding 
 }
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	const items = this.getInputData();
-	const results: Result[] = [];
-	for (let i = 0; i < items.length; i++) {
+	return await itemsFrom(this, async (i) => {
+		const api = await apiOf(this, i);
+		const base = new URL(api.conn.baseUrl);
+		const target = `${base.protocol}//${base.host}`;
+		const provider = String(this.getNodeParameter('provider', i) ?? '').trim();
+		const onlyProblems = this.getNodeParameter('onlyProblems', i) as boolean;
+		const overview = await api.overview();
+		const findings = [overviewFinding(overview, target)];
+		let lists;
 		try {
-			const api = await apiOf(this, i);
-			const base = new URL(api.conn.baseUrl);
-			const target = `${base.protocol}//${base.host}`;
-			const provider = String(this.getNodeParameter('provider', i) ?? '').trim();
-			const onlyProblems = this.getNodeParameter('onlyProblems', i) as boolean;
-			const overview = await api.overview();
-			results.push({ itemIndex: i, finding: overviewFinding(overview, target) });
-			const lists = await Promise.all(
+			lists = await Promise.all(
 				KINDS.map(async (kind) => ({ kind, entries: await api.list(kind) })),
 			);
-			for (const { kind, entries } of lists) {
-				for (const entry of entries) {
-					if (provider && entry.provider !== provider) continue;
-					const status = entryStatus(entry);
-					if (onlyProblems && status === 'ok') continue;
-					const what = kind.replace('/', ' ').replace(/s$/, '');
-					results.push({
-						itemIndex: i,
-						finding: {
-							check: 'traefik-status',
-							target: `${target} ${kind}/${entry.name}`,
-							status,
-							summary:
-								status === 'ok'
-									? `${what} ${entry.name} is enabled`
-									: `${what} ${entry.name} is ${entry.status ?? 'unknown'}${entry.error?.length ? `: ${entry.error.join('; ')}` : ''}`,
-							kind,
-							name: entry.name,
-							provider: entry.provider ?? null,
-							traefikStatus: entry.status ?? null,
-							errors: entry.error ?? [],
-							changeKey: (entry.error ?? []).join('|'),
-						},
-					});
-				}
-			}
 		} catch (error) {
-			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			results.push({ itemIndex: i, ...errorFields(error) });
+			// the overview still counts: it comes out before the error item
+			return { findings, ...failedItem(this, error, i) };
 		}
-	}
-	return toItems(this, results);
+		for (const { kind, entries } of lists) {
+			for (const entry of entries) {
+				if (provider && entry.provider !== provider) continue;
+				const status = entryStatus(entry);
+				if (onlyProblems && status === 'ok') continue;
+				const what = kind.replace('/', ' ').replace(/s$/, '');
+				findings.push({
+					check: 'traefik-status',
+					target: `${target} ${kind}/${entry.name}`,
+					status,
+					summary:
+						status === 'ok'
+							? `${what} ${entry.name} is enabled`
+							: `${what} ${entry.name} is ${entry.status ?? 'unknown'}${entry.error?.length ? `: ${entry.error.join('; ')}` : ''}`,
+					kind,
+					name: entry.name,
+					provider: entry.provider ?? null,
+					traefikStatus: entry.status ?? null,
+					errors: entry.error ?? [],
+					changeKey: (entry.error ?? []).join('|'),
+				});
+			}
+		}
+		return findings;
+	});
 }

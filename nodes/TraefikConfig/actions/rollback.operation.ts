@@ -5,11 +5,10 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
-import { errorFields } from '../../shared/errors';
-import { toNodeError } from '../../shared/nodeErrors';
+import { itemsFrom } from '../../shared/items';
 import { withSsh } from '../../shared/ssh';
 import { rollbackFile } from '../deploy';
-import { folderOf, sshOf, toItems, verifyOf, type Result } from './common';
+import { folderOf, sshOf, verifyOf } from './common';
 import { outcomeFinding } from './deploy.operation';
 
 const op = 'rollback';
@@ -36,34 +35,25 @@ export const description: INodeProperties[] = [
 ];
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	const items = this.getInputData();
-	const results: Result[] = [];
-	for (let i = 0; i < items.length; i++) {
-		try {
-			const options = this.getNodeParameter('deployOptions', i, {}) as IDataObject;
-			const conn = await sshOf(this, i);
-			const folder = folderOf(this, i);
-			const verify = await verifyOf(this, i);
-			const outcome = await withSsh(
-				conn,
-				async (s) =>
-					await rollbackFile(s, folder, this.getNodeParameter('rollbackFileName', i) as string, {
-						version: this.getNodeParameter('version', i) as string,
-						behindProxy: options.behindProxy === true,
-						verify,
-						lockOwner: `n8n execution ${this.getExecutionId() ?? '?'}`,
-					}),
-			);
-			results.push({
-				itemIndex: i,
-				finding: outcomeFinding(outcome, conn.host, 'traefik-rollback', {
-					restoredFrom: outcome.restoredFrom,
+	return await itemsFrom(this, async (i) => {
+		const options = this.getNodeParameter('deployOptions', i, {}) as IDataObject;
+		const conn = await sshOf(this, i);
+		const folder = folderOf(this, i);
+		const verify = await verifyOf(this, i);
+		const outcome = await withSsh(
+			conn,
+			async (s) =>
+				await rollbackFile(s, folder, this.getNodeParameter('rollbackFileName', i) as string, {
+					version: this.getNodeParameter('version', i) as string,
+					behindProxy: options.behindProxy === true,
+					verify,
+					lockOwner: `n8n execution ${this.getExecutionId() ?? '?'}`,
 				}),
-			});
-		} catch (error) {
-			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			results.push({ itemIndex: i, ...errorFields(error) });
-		}
-	}
-	return toItems(this, results);
+		);
+		return [
+			outcomeFinding(outcome, conn.host, 'traefik-rollback', {
+				restoredFrom: outcome.restoredFrom,
+			}),
+		];
+	});
 }

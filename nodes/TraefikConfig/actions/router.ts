@@ -1,6 +1,6 @@
-import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import { NodeOperationError } from 'n8n-workflow';
+import type { INodeProperties } from 'n8n-workflow';
 
+import { makeRouter } from '../../shared/router';
 import * as attachMiddlewares from './attachMiddlewares.operation';
 import * as buildMiddleware from './buildMiddleware.operation';
 import { deployProperties, folderProperties } from './common';
@@ -11,7 +11,7 @@ import * as rollback from './rollback.operation';
 import * as validate from './validate.operation';
 import * as verifyWebhookSignature from './verifyWebhookSignature.operation';
 
-const operations = {
+export const router = makeRouter({
 	buildMiddleware,
 	attachMiddlewares,
 	validate,
@@ -20,15 +20,7 @@ const operations = {
 	rollback,
 	fetchGitFiles,
 	verifyWebhookSignature,
-};
-
-export async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-	const operation = this.getNodeParameter('operation', 0) as keyof typeof operations;
-	const handler = operations[operation];
-	if (!handler)
-		throw new NodeOperationError(this.getNode(), `The operation "${operation}" is not known`);
-	return [await handler.execute.call(this)];
-}
+});
 
 export const operationProperties: INodeProperties[] = [
 	...folderProperties(['attachMiddlewares', 'validate', 'deploy', 'rollback']),

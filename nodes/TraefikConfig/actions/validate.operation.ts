@@ -5,13 +5,13 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
-import { errorFields, InfraOpsError } from '../../shared/errors';
+import { InfraOpsError } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
-import { toNodeError } from '../../shared/nodeErrors';
+import { failedItem, findingsToItems, type ItemOutcome } from '../../shared/items';
 import { withSsh } from '../../shared/ssh';
 import { readFolder } from '../deploy';
 import { validateFiles, type DynamicFile, type ValidationReport } from '../validate';
-import { sshOf, toItems, type Result } from './common';
+import { sshOf } from './common';
 
 const op = 'validate';
 const show = { show: { operation: [op] } };
@@ -94,7 +94,7 @@ export function reportFindings(
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
 	const items = this.getInputData();
-	const results: Result[] = [];
+	const outcomes: ItemOutcome[] = [];
 	const source = this.getNodeParameter('validateSource', 0) as string;
 	// One check over all items: they are the files of one change
 	const given: Array<DynamicFile & { itemIndex: number }> = [];
@@ -127,11 +127,14 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		});
 		for (const finding of reportFindings(report, `${conn.host}:${dir}`)) {
 			const itemIndex = given.find((g) => g.name === finding.file)?.itemIndex ?? 0;
-			results.push({ itemIndex, finding });
+			outcomes.push({ itemIndex, findings: [finding] });
 		}
 	} catch (error) {
-		if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, 0);
-		for (let i = 0; i < items.length; i++) results.push({ itemIndex: i, ...errorFields(error) });
+		// one change: its error is every item's (the first one names it when Continue On Fail is off)
+		return findingsToItems(
+			this,
+			items.map((_, i) => failedItem(this, error, i)),
+		);
 	}
-	return toItems(this, results);
+	return findingsToItems(this, outcomes);
 }

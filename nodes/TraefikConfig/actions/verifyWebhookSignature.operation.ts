@@ -5,15 +5,14 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
-import { errorFields, InfraOpsError } from '../../shared/errors';
-import { toNodeError } from '../../shared/nodeErrors';
+import { InfraOpsError } from '../../shared/errors';
+import { itemsFrom } from '../../shared/items';
 import {
 	deliveryIdOf,
 	detectGitHost,
 	verifyWebhookSignature,
 	type GitHost,
 } from '../webhookSignature';
-import { toItems, type Result } from './common';
 
 const op = 'verifyWebhookSignature';
 const show = { show: { operation: [op] } };
@@ -49,46 +48,38 @@ export const description: INodeProperties[] = [
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
 	const items = this.getInputData();
-	const results: Result[] = [];
-	for (let i = 0; i < items.length; i++) {
-		try {
-			const credential = await this.getCredentials('infraOpsGitWebhookApi', i);
-			const headers = (items[i].json.headers ?? {}) as Record<string, unknown>;
-			const chosen = this.getNodeParameter('gitHost', i) as GitHost | 'auto';
-			const host: GitHost = chosen === 'auto' ? (detectGitHost(headers) ?? 'github') : chosen;
-			const field = this.getNodeParameter('rawBodyField', i) as string;
-			let raw: Buffer;
-			if (items[i].binary?.[field]) raw = await this.helpers.getBinaryDataBuffer(i, field);
-			else if (host === 'gitlab') raw = Buffer.alloc(0);
-			else
-				throw new InfraOpsError(
-					`The input has no binary field "${field}" with the raw request body`,
-					'Turn on "Raw Body" in the Webhook node\'s options: the HMAC is computed over the exact bytes sent',
-				);
-			const verdict = verifyWebhookSignature(host, String(credential.secret ?? ''), raw, headers);
-			const body = (items[i].json.body ?? {}) as IDataObject;
-			results.push({
-				itemIndex: i,
-				json: {
-					signatureValid: verdict.valid,
-					signatureHeader: verdict.header,
-					reason: verdict.reason ?? null,
-					gitHost: host,
-					deliveryId: deliveryIdOf(headers) ?? null,
-					ref: typeof body.ref === 'string' ? body.ref : null,
-					commit:
-						typeof body.after === 'string'
-							? body.after
-							: typeof body.checkout_sha === 'string'
-								? body.checkout_sha
-								: null,
-					body,
-				},
-			});
-		} catch (error) {
-			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			results.push({ itemIndex: i, ...errorFields(error) });
-		}
-	}
-	return toItems(this, results);
+	return await itemsFrom(this, async (i) => {
+		const credential = await this.getCredentials('infraOpsGitWebhookApi', i);
+		const headers = (items[i].json.headers ?? {}) as Record<string, unknown>;
+		const chosen = this.getNodeParameter('gitHost', i) as GitHost | 'auto';
+		const host: GitHost = chosen === 'auto' ? (detectGitHost(headers) ?? 'github') : chosen;
+		const field = this.getNodeParameter('rawBodyField', i) as string;
+		let raw: Buffer;
+		if (items[i].binary?.[field]) raw = await this.helpers.getBinaryDataBuffer(i, field);
+		else if (host === 'gitlab') raw = Buffer.alloc(0);
+		else
+			throw new InfraOpsError(
+				`The input has no binary field "${field}" with the raw request body`,
+				'Turn on "Raw Body" in the Webhook node\'s options: the HMAC is computed over the exact bytes sent',
+			);
+		const verdict = verifyWebhookSignature(host, String(credential.secret ?? ''), raw, headers);
+		const body = (items[i].json.body ?? {}) as IDataObject;
+		return {
+			json: {
+				signatureValid: verdict.valid,
+				signatureHeader: verdict.header,
+				reason: verdict.reason ?? null,
+				gitHost: host,
+				deliveryId: deliveryIdOf(headers) ?? null,
+				ref: typeof body.ref === 'string' ? body.ref : null,
+				commit:
+					typeof body.after === 'string'
+						? body.after
+						: typeof body.checkout_sha === 'string'
+							? body.checkout_sha
+							: null,
+				body,
+			},
+		};
+	});
 }

@@ -1,10 +1,5 @@
-/** Parameters the operations share (how Trivy runs, the policy), and how results become items. */
-import type {
-	IDataObject,
-	IExecuteFunctions,
-	INodeExecutionData,
-	INodeProperties,
-} from 'n8n-workflow';
+/** Parameters the operations share (how Trivy runs, the policy). */
+import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 
 import { dockerConnectionFrom, sshConnectionFrom } from '../../shared/connections';
 import { createDockerClient, pingDocker, type DockerClient } from '../../shared/docker';
@@ -13,7 +8,6 @@ import { toNodeError } from '../../shared/nodeErrors';
 import { openSsh } from '../../shared/ssh';
 import { parseSeverities, validateIgnoreRules, type IgnoreRule, type Policy } from '../assess';
 import { CONTAINER_CACHE_DIR, DEFAULT_TRIVY_IMAGE, DockerTrivyRunner } from '../dockerRunner';
-import { markImageChanged, vulnerabilityItems, type ImageResult } from '../imageFinding';
 import { LocalTrivyRunner } from '../localRunner';
 import { SshTrivyRunner } from '../sshRunner';
 import { trivyServerUrl, type TrivyRunner, type TrivyScanOptions } from '../trivyRun';
@@ -332,31 +326,4 @@ function trivyPathParameter(ctx: IExecuteFunctions, i: number): string {
 		);
 	}
 	return path;
-}
-
-/** Marks `changed` (new CVE ids, or a newly failing scan) and turns results into items paired with their input. */
-export function toItems(
-	ctx: IExecuteFunctions,
-	results: ImageResult[],
-	itemIndex: number,
-	perVulnerability: boolean,
-): INodeExecutionData[] {
-	const marked = markImageChanged(results, ctx.getWorkflowStaticData('node'));
-	const items: INodeExecutionData[] = marked.map((f) => ({
-		json: f as unknown as IDataObject,
-		pairedItem: { item: itemIndex },
-	}));
-	if (perVulnerability) {
-		for (const r of results)
-			for (const v of vulnerabilityItems(r))
-				items.push({ json: v as IDataObject, pairedItem: { item: itemIndex } });
-	}
-	return items;
-}
-
-export function splitList(text: string): string[] {
-	return text
-		.split(/[\n,\s]+/)
-		.map((s) => s.trim())
-		.filter(Boolean);
 }

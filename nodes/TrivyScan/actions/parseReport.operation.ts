@@ -5,11 +5,11 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
-import { errorFields, InfraOpsError } from '../../shared/errors';
-import { toNodeError } from '../../shared/nodeErrors';
-import { reportFinding, type ImageResult } from '../imageFinding';
+import { InfraOpsError } from '../../shared/errors';
+import { itemsFrom, type ItemOutput } from '../../shared/items';
+import { imageOutput, markImageChanged, reportFinding } from '../imageFinding';
 import { parseTrivyReport } from '../report';
-import { readPolicy, toItems } from './common';
+import { readPolicy } from './common';
 
 const show = { show: { operation: ['parseReport'] } };
 
@@ -87,10 +87,9 @@ async function readReportText(
 }
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	const out: INodeExecutionData[] = [];
-	const items = this.getInputData();
-	for (let i = 0; i < items.length; i++) {
-		try {
+	return await itemsFrom(
+		this,
+		async (i) => {
 			const policy = readPolicy(this, i);
 			const { text, source } = await readReportText(this, i);
 			const report = parseTrivyReport(text, source);
@@ -100,18 +99,15 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 				report.artifactName ||
 				report.imageId ||
 				'report';
-			const result: ImageResult = reportFinding(
+			const result = reportFinding(
 				{ reference, imageId: report.imageId },
 				report,
 				policy,
 				this.getWorkflowStaticData('node'),
 			);
 			const options = this.getNodeParameter('options', i, {}) as IDataObject;
-			out.push(...toItems(this, [result], i, options.perVulnerability === true));
-		} catch (error) {
-			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			out.push({ json: errorFields(error), pairedItem: { item: i } });
-		}
-	}
-	return out;
+			return imageOutput([result], options.perVulnerability === true) as ItemOutput;
+		},
+		{ mark: markImageChanged },
+	);
 }

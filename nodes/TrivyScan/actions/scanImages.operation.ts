@@ -5,12 +5,13 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
-import { errorFields, InfraOpsError } from '../../shared/errors';
-import { toNodeError } from '../../shared/nodeErrors';
 import type { DockerClient } from '../../shared/docker';
-import { outcomeFinding } from '../imageFinding';
+import { InfraOpsError } from '../../shared/errors';
+import { itemsFrom, type ItemOutput } from '../../shared/items';
+import { splitList } from '../../shared/lists';
+import { imageOutput, markImageChanged, outcomeFinding } from '../imageFinding';
 import { scanAll } from '../trivyRun';
-import { openDocker, openScanner, readPolicy, splitList, toItems } from './common';
+import { openDocker, openScanner, readPolicy } from './common';
 
 export const description: INodeProperties[] = [
 	{
@@ -28,45 +29,45 @@ export const description: INodeProperties[] = [
 ];
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	const out: INodeExecutionData[] = [];
-	const items = this.getInputData();
-	for (let i = 0; i < items.length; i++) {
-		let docker: DockerClient | undefined;
-		let close = () => {};
-		try {
-			const policy = readPolicy(this, i);
-			const images = [...new Set(splitList(this.getNodeParameter('images', i, '') as string))];
-			if (!images.length)
-				throw new InfraOpsError(
-					'No image to scan',
-					'List image references in Images, e.g. nginx:1.27',
+	return await itemsFrom(
+		this,
+		async (i) => {
+			let docker: DockerClient | undefined;
+			let close = () => {};
+			try {
+				const policy = readPolicy(this, i);
+				const images = [
+					...new Set(splitList(this.getNodeParameter('images', i, ''), { words: true })),
+				];
+				if (!images.length)
+					throw new InfraOpsError(
+						'No image to scan',
+						'List image references in Images, e.g. nginx:1.27',
+					);
+				const scanner = await openScanner(this, i, policy, async () => {
+					const opened = await openDocker(this, i);
+					docker = opened.client;
+					return opened;
+				});
+				close = () => scanner.close();
+				const outcomes = await scanAll(
+					scanner.runner,
+					images,
+					scanner.options,
+					scanner.concurrency,
+					scanner.token,
 				);
-			const scanner = await openScanner(this, i, policy, async () => {
-				const opened = await openDocker(this, i);
-				docker = opened.client;
-				return opened;
-			});
-			close = () => scanner.close();
-			const outcomes = await scanAll(
-				scanner.runner,
-				images,
-				scanner.options,
-				scanner.concurrency,
-				scanner.token,
-			);
-			const store = this.getWorkflowStaticData('node');
-			const results = outcomes.map((o) =>
-				outcomeFinding({ reference: o.image, scannedOn: scanner.runner.where }, o, policy, store),
-			);
-			const options = this.getNodeParameter('options', i, {}) as IDataObject;
-			out.push(...toItems(this, results, i, options.perVulnerability === true));
-		} catch (error) {
-			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			out.push({ json: errorFields(error), pairedItem: { item: i } });
-		} finally {
-			close();
-			(docker as DockerClient | undefined)?.close();
-		}
-	}
-	return out;
+				const store = this.getWorkflowStaticData('node');
+				const results = outcomes.map((o) =>
+					outcomeFinding({ reference: o.image, scannedOn: scanner.runner.where }, o, policy, store),
+				);
+				const options = this.getNodeParameter('options', i, {}) as IDataObject;
+				return imageOutput(results, options.perVulnerability === true) as ItemOutput;
+			} finally {
+				close();
+				(docker as DockerClient | undefined)?.close();
+			}
+		},
+		{ mark: markImageChanged },
+	);
 }

@@ -6,12 +6,16 @@ import type {
 } from 'n8n-workflow';
 
 import type { DockerClient } from '../../shared/docker';
-import { errorFields } from '../../shared/errors';
-import { toNodeError } from '../../shared/nodeErrors';
+import { itemsFrom, type ItemOutput } from '../../shared/items';
 import { listRunningImages } from '../containers';
-import { nothingRunningResult, outcomeFinding } from '../imageFinding';
+import {
+	imageOutput,
+	markImageChanged,
+	nothingRunningResult,
+	outcomeFinding,
+} from '../imageFinding';
 import { scanAll } from '../trivyRun';
-import { openDocker, openScanner, readPolicy, toItems } from './common';
+import { openDocker, openScanner, readPolicy } from './common';
 
 export const description: INodeProperties[] = [
 	{
@@ -25,57 +29,56 @@ export const description: INodeProperties[] = [
 ];
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	const out: INodeExecutionData[] = [];
-	const items = this.getInputData();
-	for (let i = 0; i < items.length; i++) {
-		let docker: { client: DockerClient; socketPath?: string } | undefined;
-		let close = () => {};
-		try {
-			const policy = readPolicy(this, i);
-			const options = this.getNodeParameter('options', i, {}) as IDataObject;
-			docker = await openDocker(this, i);
-			const opened = docker;
-			const label = String(options.containerLabel ?? '').trim();
-			const running = await listRunningImages(
-				opened.client.docker,
-				opened.client.target,
-				label ? [label] : [],
-			);
-			if (!running.length) {
-				out.push(...toItems(this, [nothingRunningResult(opened.client.target, label)], i, false));
-				continue;
+	return await itemsFrom(
+		this,
+		async (i) => {
+			let docker: { client: DockerClient; socketPath?: string } | undefined;
+			let close = () => {};
+			try {
+				const policy = readPolicy(this, i);
+				const options = this.getNodeParameter('options', i, {}) as IDataObject;
+				docker = await openDocker(this, i);
+				const opened = docker;
+				const label = String(options.containerLabel ?? '').trim();
+				const running = await listRunningImages(
+					opened.client.docker,
+					opened.client.target,
+					label ? [label] : [],
+				);
+				if (!running.length)
+					return imageOutput(
+						[nothingRunningResult(opened.client.target, label)],
+						false,
+					) as ItemOutput;
+				const scanner = await openScanner(this, i, policy, async () => opened);
+				close = () => scanner.close();
+				const outcomes = await scanAll(
+					scanner.runner,
+					running.map((r) => r.reference),
+					{ ...scanner.options, dockerOnly: true },
+					scanner.concurrency,
+					scanner.token,
+				);
+				const store = this.getWorkflowStaticData('node');
+				const results = running.map((image, k) =>
+					outcomeFinding(
+						{
+							reference: image.reference,
+							imageId: image.imageId,
+							containers: image.containers,
+							scannedOn: scanner.runner.where,
+						},
+						outcomes[k],
+						policy,
+						store,
+					),
+				);
+				return imageOutput(results, options.perVulnerability === true) as ItemOutput;
+			} finally {
+				close();
+				docker?.client.close();
 			}
-			const scanner = await openScanner(this, i, policy, async () => opened);
-			close = () => scanner.close();
-			const outcomes = await scanAll(
-				scanner.runner,
-				running.map((r) => r.reference),
-				{ ...scanner.options, dockerOnly: true },
-				scanner.concurrency,
-				scanner.token,
-			);
-			const store = this.getWorkflowStaticData('node');
-			const results = running.map((image, k) =>
-				outcomeFinding(
-					{
-						reference: image.reference,
-						imageId: image.imageId,
-						containers: image.containers,
-						scannedOn: scanner.runner.where,
-					},
-					outcomes[k],
-					policy,
-					store,
-				),
-			);
-			out.push(...toItems(this, results, i, options.perVulnerability === true));
-		} catch (error) {
-			if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, i);
-			out.push({ json: errorFields(error), pairedItem: { item: i } });
-		} finally {
-			close();
-			docker?.client.close();
-		}
-	}
-	return out;
+		},
+		{ mark: markImageChanged },
+	);
 }

@@ -1,0 +1,20 @@
+import { makeRouter } from '../../shared/router';
+import * as backup from './backup.operation';
+import { prefixProperty } from './common';
+import * as list from './list.operation';
+import { lockWaitProperty } from './lock';
+import * as prune from './prune.operation';
+import * as restore from './restore.operation';
+import * as verify from './verify.operation';
+
+export const router = makeRouter({ backup, restore, list, prune, verify });
+
+export const operationProperties = [
+	prefixProperty,
+	lockWaitProperty,
+	...backup.description,
+	...restore.description,
+	...list.description,
+	...prune.description,
+	...verify.description,
+];
