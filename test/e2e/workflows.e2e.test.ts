@@ -78,6 +78,27 @@ const canary: WorkflowJson = {
 			position: [240, 0],
 			parameters: {},
 		},
+		// sticky notes the browser check must flag: one drawn over a node, one too small for its text
+		{
+			id: 'c0a1b2c3-d4e5-4f60-8172-839405a6b703',
+			name: 'Over a node',
+			type: 'n8n-nodes-base.stickyNote',
+			typeVersion: 1,
+			position: [200, -40],
+			parameters: { content: '## Over a node', width: 200, height: 180 },
+		},
+		{
+			id: 'c0a1b2c3-d4e5-4f60-8172-839405a6b704',
+			name: 'Too small',
+			type: 'n8n-nodes-base.stickyNote',
+			typeVersion: 1,
+			position: [0, 300],
+			parameters: {
+				content: `## Too small\n${'This note has far more text than its size can show. '.repeat(6)}`,
+				width: 160,
+				height: 80,
+			},
+		},
 	],
 	connections: { Start: { main: [[{ node: 'Not a node', type: 'main', index: 0 }]] } },
 	settings: { executionOrder: 'v1' },
@@ -234,6 +255,8 @@ async function runEntry(e: WorkflowEntry): Promise<string> {
 			e.id!,
 			e.json,
 			path.join(OUTPUT, `${path.basename(e.file, '.json')}.png`),
+			// the workflows of workflows/ explain themselves: a visible "Start here" note (workflows/README.md)
+			{ startNote: e !== probe },
 		),
 	);
 	return checks.join('; ');
@@ -267,12 +290,17 @@ describe('harness', () => {
 
 	it('the browser check flags a node type n8n does not know', async () => {
 		const error = await browser!
-			.checkWorkflow(canaryEntry.id!, canary, path.join(OUTPUT, 'harness-canary.png'))
+			.checkWorkflow(canaryEntry.id!, canary, path.join(OUTPUT, 'harness-canary.png'), {
+				startNote: true,
+			})
 			.then(
 				() => undefined,
 				(err: Error) => err,
 			);
 		expect(error?.message).toContain(`node "Not a node" (${pkg.name}.noSuchNode) shows as unknown`);
+		expect(error?.message).toContain('no sticky note named "Start here"');
+		expect(error?.message).toContain('sticky note "Over a node" covers node "Not a node"');
+		expect(error?.message).toContain('sticky note "Too small" cuts off its text');
 		expect(
 			canvasProblems(
 				[
@@ -288,7 +316,9 @@ describe('harness', () => {
 				pkg.name,
 			),
 		).toEqual([`node "x" (${pkg.name}.x): icon did not render (/x.svg)`]);
-		say('E2E harness canary ok an unknown node type on the canvas fails the browser check');
+		say(
+			'E2E harness canary ok an unknown node type, a missing Start here note, a note over a node and a note that cuts off its text each fail the browser check',
+		);
 		harnessOk++;
 	});
 
