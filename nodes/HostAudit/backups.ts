@@ -48,12 +48,12 @@ export async function auditBackups(
 				allowUnsigned: options.allowUnsigned,
 				now,
 			});
-			const ageHours =
-				Math.round(((now.getTime() - Date.parse(manifest.createdAt)) / 3_600_000) * 10) / 10;
+			const ageMs = now.getTime() - Date.parse(manifest.createdAt);
+			const ageHours = Math.round((ageMs / 3_600_000) * 10) / 10;
 			const encryption = manifest.encryption.kind;
 			if (!options.signingKey) notes.push(NO_SIGNING_KEY_NOTE);
 			const problems: string[] = [];
-			if (!(ageHours <= options.maxAgeHours))
+			if (!(ageMs <= options.maxAgeHours * 3_600_000))
 				problems.push(`the latest backup is ${ageHours} h old (allowed: ${options.maxAgeHours} h)`);
 			if (encryption === 'none') problems.push('the latest backup is not encrypted');
 			findings.push({
