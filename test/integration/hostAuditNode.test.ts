@@ -109,6 +109,8 @@ describe('Audit Host (node)', () => {
 		const parameters = {
 			operation: 'auditHost',
 			hostLabel: '={{ $json.host }}',
+			// the credential names another host: Connect To takes its user, key and pinned host keys elsewhere
+			hostAddress: `${services().ssh.host}:${services().ssh.port}`,
 			allowedPorts: '={{ $json.ports }}',
 			expectedHostname: 'Traefik',
 			options: {
@@ -120,10 +122,12 @@ describe('Audit Host (node)', () => {
 			{ host: 'first', ports: '22' },
 			{ host: 'second', ports: '22, 99999' },
 		];
+		const creds = credentials();
+		creds.infraOpsSshApi = { ...creds.infraOpsSshApi, host: 'nowhere.invalid', port: 1 };
 		const first = await runWorkflow({
 			workflow: workflow(AUDIT, parameters, true),
 			nodeTypes,
-			credentials: credentials(),
+			credentials: creds,
 			input,
 		});
 		expect(first.error).toBeUndefined();
@@ -144,7 +148,7 @@ describe('Audit Host (node)', () => {
 		const again = await runWorkflow({
 			workflow: workflow(AUDIT, parameters, true),
 			nodeTypes,
-			credentials: credentials(),
+			credentials: creds,
 			input: [input[0]],
 			staticData: first.staticData,
 		});

@@ -20,6 +20,16 @@ export const description: INodeProperties[] = [
 		displayOptions: show,
 	},
 	{
+		displayName: 'Connect To',
+		name: 'hostAddress',
+		type: 'string',
+		default: '',
+		placeholder: '10.0.20.5 or traefik.lan:2222',
+		description:
+			"Host (and port) to audit with the credential's user and key, so one credential serves several hosts; their host key fingerprints must all be in the credential. Empty: the credential's host.",
+		displayOptions: show,
+	},
+	{
 		displayName: 'Expected Hostname',
 		name: 'expectedHostname',
 		type: 'string',
@@ -132,7 +142,11 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		const o = this.getNodeParameter('options', i, {}) as Record<string, unknown>;
 		const allowedPorts = splitList(this.getNodeParameter('allowedPorts', i, ''));
 		parsePortRules(allowedPorts); // a typo is the item's error, before anything connects
-		const { conn, open } = await sshTarget(this, i);
+		const { conn, open } = await sshTarget(
+			this,
+			i,
+			(this.getNodeParameter('hostAddress', i, '') as string).trim(),
+		);
 		const session = await open();
 		try {
 			return await auditHost(session, {

@@ -8,6 +8,7 @@ import {
 	sshConnectionFrom,
 } from '../../shared/connections';
 import { createDockerClient, pingDocker, type DockerClient } from '../../shared/docker';
+import { InfraOpsError } from '../../shared/errors';
 import { toNodeError } from '../../shared/nodeErrors';
 import { createS3Client } from '../../shared/s3';
 import { openSsh, type SshConnection, type SshSession } from '../../shared/ssh';
@@ -15,11 +16,23 @@ import type { StorageTarget } from '../../DockerVolumeBackup/engine';
 import { normalizePrefix } from '../../DockerVolumeBackup/manifest';
 import { signingKeyFrom, type SigningKey } from '../../DockerVolumeBackup/signing';
 
+/** The credential's connection, optionally to another `host[:port]` with the same user, key and pinned host keys. */
 export async function sshTarget(
 	ctx: IExecuteFunctions,
 	itemIndex: number,
+	address = '',
 ): Promise<{ conn: SshConnection; open: () => Promise<SshSession> }> {
 	const conn = sshConnectionFrom(await ctx.getCredentials('infraOpsSshApi', itemIndex));
+	if (address) {
+		const m = /^(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(address);
+		if (!m)
+			throw new InfraOpsError(
+				`Connect To "${address}" is not a host or host:port`,
+				'Write it as 10.0.20.5, traefik.lan or traefik.lan:2222',
+			);
+		conn.host = m[1].replace(/^\[|\]$/g, '');
+		if (m[2]) conn.port = Number(m[2]);
+	}
 	return { conn, open: async () => await openSsh(conn) };
 }
 
