@@ -20,19 +20,13 @@ import {
 	stopContainers,
 	volumeUsers,
 } from './dockerVolumes';
-import {
-	checkAgainstManifest,
-	readBackupStream,
-	requireDecryptKey,
-	resolveBackup,
-	stepError,
-	type StorageTarget,
-	type TrustOptions,
-} from './engine';
+import { inStep, StepError } from './errors';
 import { isSafeName, type BackupManifest } from './manifest';
-import { getStream } from './store';
+import { checkAgainstManifest, readBackupStream, requireDecryptKey } from './pipeline';
+import { getStream, type StorageTarget } from './store';
 import { putTree, rootFolderTar } from './tarPut';
 import { TarScanner, type TarStats } from './tarScan';
+import { resolveBackup, type TrustOptions } from './trust';
 
 export const STAGING_LABEL = 'infra-ops.backup.staging';
 
@@ -145,7 +139,7 @@ function throwIfFailed(result: StreamRestore): void {
 		const text = result.archiveProblems
 			.map((p) => p.replace(/^reading the backup failed: /, ''))
 			.join('; ');
-		throw stepError(
+		throw new StepError(
 			'read backup',
 			new InfraOpsError(
 				text,
@@ -154,7 +148,7 @@ function throwIfFailed(result: StreamRestore): void {
 		);
 	}
 	if (result.restoreProblems.length) {
-		throw stepError(
+		throw new StepError(
 			'write volume',
 			new InfraOpsError(
 				result.restoreProblems.join('; '),
@@ -345,7 +339,7 @@ export async function restoreVolume(
 			throwIfFailed(r);
 			// the volume root as backed up (a database's is 0700, owned by its user), as Replace sets it
 			if (r.root)
-				await step('write volume', () =>
+				await inStep('write volume', () =>
 					helper!.putArchive(rootFolderTar('dst', r.root!), { path: '/' }),
 				);
 			return done(r, true, false, []);
@@ -430,11 +424,11 @@ export async function restoreVolume(
 		// (any volume larger than the buffers in between hung until the API time-out)
 		sourceHelper = await createHelper(docker, image, [`${staging}:/src:ro`]);
 		copyHelper = await createHelper(docker, image, [`${targetVolume}:/dst`]);
-		const mkdir = await step('write volume', () =>
+		const mkdir = await inStep('write volume', () =>
 			runScript(docker, image, [`${targetVolume}:/dst`], 'mkdir -m 0700 -- "/dst/$1"', [incoming]),
 		);
 		if (mkdir.code !== 0)
-			throw stepError(
+			throw new StepError(
 				'write volume',
 				new InfraOpsError(
 					`cannot create a folder in ${targetVolume}: ${mkdir.output || `exit ${mkdir.code}`}`,
@@ -443,11 +437,11 @@ export async function restoreVolume(
 		incomingMade = true;
 		const source = await readVolumeArchive(sourceHelper, '/src');
 		const copy = putTree(copyHelper, `/dst/${incoming}`, source);
-		await step('write volume', () => copy.done);
-		const copied = await step('write volume', () => readTree(copyHelper!, `/dst/${incoming}`));
+		await inStep('write volume', () => copy.done);
+		const copied = await inStep('write volume', () => readTree(copyHelper!, `/dst/${incoming}`));
 		const problems = treeProblems(manifest, copied);
 		if (problems.length)
-			throw stepError(
+			throw new StepError(
 				'write volume',
 				new InfraOpsError(
 					`the copy into ${targetVolume} does not match the backup: ${problems.join('; ')}`,
@@ -458,7 +452,7 @@ export async function restoreVolume(
 		await removeQuietly(sourceHelper);
 		sourceHelper = undefined;
 
-		await step('stop containers', () =>
+		await inStep('stop containers', () =>
 			stopContainers(
 				docker,
 				users.filter((u) => u.running),
@@ -466,7 +460,7 @@ export async function restoreVolume(
 				stopped,
 			),
 		);
-		const swap = await step('swap volume content', () =>
+		const swap = await inStep('swap volume content', () =>
 			runScript(docker, image, [`${targetVolume}:/dst`], SWAP_SCRIPT, [
 				incoming,
 				previous,
@@ -491,7 +485,7 @@ export async function restoreVolume(
 					: swap.code === 10
 						? 'nothing was moved'
 						: 'every entry was moved back: the volume holds its old content';
-			throw stepError(
+			throw new StepError(
 				'swap volume content',
 				new InfraOpsError(
 					`the swap script exited with ${swap.code}${swap.output ? ` (${swap.output.slice(-300)})` : ''}; ${state}`,
@@ -528,14 +522,6 @@ export async function restoreVolume(
 		// on failure these would be lost with the warnings: they go into the error instead
 		if (failure instanceof Error && after.length) failure.message += `; ${after.join('; ')}`;
 		else warnings.push(...after);
-	}
-}
-
-async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
-	try {
-		return await fn();
-	} catch (error) {
-		throw (error as { step?: string }).step ? error : stepError(name, error);
 	}
 }
 
@@ -629,9 +615,9 @@ export async function restoreHostPaths(
 			})
 			.catch((error: unknown) => (writeError = error));
 		await reading.done.catch((error: Error) => {
-			throw stepError('read backup', error);
+			throw new StepError('read backup', error);
 		});
-		if (writeError) throw stepError('write host folder', writeError);
+		if (writeError) throw new StepError('write host folder', writeError);
 		const problems = checkAgainstManifest(manifest, reading.counter, reading.scanner.stats!);
 		if (problems.length)
 			throw new InfraOpsError(`Restored data does not match the manifest: ${problems.join('; ')}`);
@@ -643,7 +629,7 @@ export async function restoreHostPaths(
 				`cd ${tree} && find . ! -type d ! -type l \\( -perm -4000 -o -perm -2000 \\) -print -exec chmod ug-s {} +`,
 			);
 			if (cleared.code !== 0)
-				throw stepError(
+				throw new StepError(
 					'clear setuid/setgid bits',
 					new Error(cleared.stderr.trim() || `exit ${cleared.code}`),
 				);
@@ -660,7 +646,7 @@ export async function restoreHostPaths(
 			`cd ${tree} && find . \\( -type b -o -type c \\) -print -exec rm -f -- {} +`,
 		);
 		if (devices.code !== 0)
-			throw stepError(
+			throw new StepError(
 				'remove device nodes',
 				new Error(devices.stderr.trim() || `exit ${devices.code}`),
 			);
@@ -680,7 +666,7 @@ export async function restoreHostPaths(
 		const moved = await ssh.exec(
 			`{ [ ! -e ${quoted} ] || rmdir -- ${quoted}; } && mv -T -- ${tree} ${quoted}`,
 		);
-		if (moved.code !== 0) throw stepError('move into place', new Error(moved.stderr.trim()));
+		if (moved.code !== 0) throw new StepError('move into place', new Error(moved.stderr.trim()));
 		placed = true;
 		return {
 			name: manifest.volume,

@@ -7,6 +7,7 @@ import type { BuildMiddleware } from '@smithy/types';
 
 import { errorMessage, InfraOpsError } from '../shared/errors';
 import { loadS3 } from '../shared/lazy';
+import { UploadError } from './errors';
 import {
 	MANIFEST_SUFFIX,
 	parseArchiveKey,
@@ -14,6 +15,13 @@ import {
 	type BackupManifest,
 	type ParsedKey,
 } from './manifest';
+
+/** Where backups go: a bucket, and the prefix under which each volume has its folder. */
+export interface StorageTarget {
+	s3: S3Client;
+	bucket: string;
+	prefix: string;
+}
 
 /** Counts and hashes the bytes that go to storage. */
 export class HashCounter extends Transform {
@@ -332,14 +340,12 @@ export async function uploadStream(
 			const note = result.aborted
 				? `multipart upload ${uploadId} aborted, no parts left`
 				: `multipart upload ${uploadId} could NOT be aborted (${result.error}); set a lifecycle rule that aborts incomplete multipart uploads`;
-			throw Object.assign(
-				new InfraOpsError(`${errorMessage(error)} (${note})`, (error as InfraOpsError).hint, {
-					cause: error,
-				}),
-				{
-					uploadId,
-					uploadAborted: result.aborted,
-				},
+			throw new UploadError(
+				`${errorMessage(error)} (${note})`,
+				(error as InfraOpsError).hint,
+				uploadId,
+				result.aborted,
+				{ cause: error },
 			);
 		}
 		throw error;

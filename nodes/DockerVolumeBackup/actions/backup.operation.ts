@@ -15,7 +15,7 @@ import {
 	type BackupOptions,
 	type BackupResult,
 	type StopMode,
-} from '../engine';
+} from '../backup';
 import type { CompressionChoice } from '../compression';
 import { LockedError, lockedFinding, withVolumeLock } from './lock';
 import {

@@ -1,7 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
 import { listBackups, listVolumeFolders, readManifest } from '../store';
-import { CLOCK_SKEW_MS } from '../engine';
+import { CLOCK_SKEW_MS } from '../trust';
 import { signingKey, splitList, storageTarget } from './common';
 import { checkSignature } from '../signing';
 

@@ -2,13 +2,8 @@ import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n
 
 import { errorMessage, InfraOpsError } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
-import {
-	futureDatedNote,
-	NO_SIGNING_KEY_NOTE,
-	pruneVolume,
-	UNSIGNED_HINT,
-	unsignedNote,
-} from '../engine';
+import { pruneVolume } from '../prune';
+import { futureDatedNote, NO_SIGNING_KEY_NOTE, UNSIGNED_HINT, unsignedNote } from '../trust';
 import { listVolumeFolders } from '../store';
 import { findingItems, signingKey, splitList, storageTarget } from './common';
 
