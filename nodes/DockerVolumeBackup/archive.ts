@@ -88,17 +88,16 @@ export async function openVolumeArchive(
 	for (const hook of options.hooksBefore.filter((h) => !h.volume || h.volume === volume.name)) {
 		await inStep(`command before (${hook.container})`, () => runHook(docker, hook), timings);
 	}
-	let helper: Dockerode.Container | undefined;
-	cleanups.push(async () => {
-		await removeQuietly(helper);
-		return undefined;
-	});
-	helper = await inStep(
+	const helper = await inStep(
 		'create helper container',
 		() => createHelper(docker, image, [`${volume.name}:/src:ro`]),
 		timings,
 	);
-	const tar = await inStep('read archive', () => readVolumeArchive(helper!, '/src'), timings);
+	cleanups.push(async () => {
+		await removeQuietly(helper);
+		return undefined;
+	});
+	const tar = await inStep('read archive', () => readVolumeArchive(helper, '/src'), timings);
 	return { tar, stopped, live };
 }
 
