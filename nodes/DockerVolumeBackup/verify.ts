@@ -11,7 +11,7 @@ import type { AgeDecryptKey } from './age';
 import { createHelper, pickHelperImage, removeQuietly } from './dockerVolumes';
 import { manifestKey } from './manifest';
 import { checkAgainstManifest, readBackupStream } from './pipeline';
-import { restoreStream } from './restore';
+import { restoreStream } from './stage';
 import { getStream, putJson, type StorageTarget } from './store';
 import { resolveBackup, type TrustOptions } from './trust';
 

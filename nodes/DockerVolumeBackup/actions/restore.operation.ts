@@ -1,6 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 
-import { restoreHostPaths, restoreVolume } from '../restore';
+import { restoreVolume } from '../restore';
+import { restoreHostPaths } from '../restoreHost';
 import { LockedError, lockedFinding, orLocked, withVolumeLock } from './lock';
 import {
 	allowUnencryptedOption,
