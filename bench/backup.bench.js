@@ -183,7 +183,9 @@ async function main() {
 	const storeOnly = async ({ s3conn, bytes, root }) => {
 		const { Readable } = require('node:stream');
 		const { createS3Client } = require(root + '/dist/nodes/shared/s3');
-		const { uploadStream, DEFAULT_UPLOAD } = require(root + '/dist/nodes/DockerVolumeBackup/store');
+		const { uploadStream, DEFAULT_UPLOAD } = require(
+			root + '/dist/nodes/DockerVolumeBackup/upload',
+		);
 		const s3 = createS3Client(s3conn);
 		const block = require('node:crypto').randomBytes(256 * 1024);
 		function* blocks() {

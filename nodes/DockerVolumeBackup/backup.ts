@@ -32,15 +32,8 @@ import {
 } from './manifest';
 import { backupStream, type EncryptionSetting } from './pipeline';
 import { signManifest, type SigningKey } from './signing';
-import {
-	deleteKeys,
-	headSize,
-	putJson,
-	uploadStream,
-	DEFAULT_UPLOAD,
-	type StorageTarget,
-	type UploadOptions,
-} from './store';
+import { deleteKeys, headSize, putJson, type StorageTarget } from './store';
+import { uploadStream, DEFAULT_UPLOAD, type UploadOptions } from './upload';
 import type { SparseSeen, TarStats } from './tarScan';
 
 export type { HostPathSource } from './archive';

@@ -3,14 +3,42 @@
  * storage, and stored object → hash → age → decompress → scan on the way back. Streams only: nothing
  * is held whole in memory or written to disk. No n8n import.
  */
-import { PassThrough, pipeline, type Readable, type Transform } from 'node:stream';
+import { createHash } from 'node:crypto';
+import {
+	PassThrough,
+	pipeline,
+	Transform,
+	type Readable,
+	type TransformCallback,
+} from 'node:stream';
 
 import { InfraOpsError } from '../shared/errors';
 import { AgeDecryptStream, AgeEncryptStream, type AgeDecryptKey, type AgeKeyMaterial } from './age';
 import { createCompressor, createDecompressor, type Compression } from './compression';
 import type { BackupManifest } from './manifest';
-import { HashCounter } from './store';
 import { TarScanner, type TarStats } from './tarScan';
+
+/** Counts and hashes the bytes that go to storage. */
+export class HashCounter extends Transform {
+	private readonly hash = createHash('sha256');
+	bytes = 0;
+	sha256 = '';
+
+	constructor() {
+		super({ highWaterMark: 1024 * 1024 });
+	}
+
+	override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+		this.hash.update(chunk);
+		this.bytes += chunk.length;
+		callback(null, chunk);
+	}
+
+	override _flush(callback: TransformCallback): void {
+		this.sha256 = this.hash.digest('hex');
+		callback();
+	}
+}
 
 export type EncryptionSetting =
 	| { kind: 'recipients'; publicKeys: Buffer[]; fingerprints: string[] }

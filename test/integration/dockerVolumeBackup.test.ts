@@ -26,10 +26,9 @@ import {
 	listAll,
 	listBackups,
 	putJson,
-	uploadStream,
-	DEFAULT_UPLOAD,
 	type StorageTarget,
 } from '../../nodes/DockerVolumeBackup/store';
+import { uploadStream, DEFAULT_UPLOAD } from '../../nodes/DockerVolumeBackup/upload';
 import { createDockerClient, type DockerClient } from '../../nodes/shared/docker';
 import { identityToRecipient } from '../../nodes/shared/ageKeys';
 import { credentialTests } from '../../nodes/shared/credentialTests';
