@@ -1,3 +1,4 @@
+// Over 350 lines: one SshSession class (exec, streams, SFTP, atomic write, host key pinning) whose methods share one connection and its timeouts.
 /** SSH transport: exec with timeout and exit status, SFTP read, atomic write, host key pinning. */
 import { createHash, randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
