@@ -103,7 +103,7 @@ async function main() {
 	};
 	const ours = async ({ socketPath, s3conn, volume, recipient, root }) => {
 		const Docker = require('dockerode');
-		const { backupVolume } = require(root + '/dist/nodes/DockerVolumeBackup/engine');
+		const { backupVolume } = require(root + '/dist/nodes/DockerVolumeBackup/backup');
 		const { createS3Client } = require(root + '/dist/nodes/shared/s3');
 		const { parseRecipient } = require(root + '/dist/nodes/shared/ageKeys');
 		const docker = new Docker({ socketPath, timeout: 600000 });
@@ -159,7 +159,7 @@ async function main() {
 		const Docker = require('dockerode');
 		const { Writable } = require('node:stream');
 		const { pipeline } = require('node:stream/promises');
-		const { backupStream } = require(root + '/dist/nodes/DockerVolumeBackup/engine');
+		const { backupStream } = require(root + '/dist/nodes/DockerVolumeBackup/pipeline');
 		const { parseRecipient } = require(root + '/dist/nodes/shared/ageKeys');
 		const docker = new Docker({ socketPath, timeout: 600000 });
 		const r = parseRecipient(recipient);
@@ -183,7 +183,9 @@ async function main() {
 	const storeOnly = async ({ s3conn, bytes, root }) => {
 		const { Readable } = require('node:stream');
 		const { createS3Client } = require(root + '/dist/nodes/shared/s3');
-		const { uploadStream, DEFAULT_UPLOAD } = require(root + '/dist/nodes/DockerVolumeBackup/store');
+		const { uploadStream, DEFAULT_UPLOAD } = require(
+			root + '/dist/nodes/DockerVolumeBackup/upload',
+		);
 		const s3 = createS3Client(s3conn);
 		const block = require('node:crypto').randomBytes(256 * 1024);
 		function* blocks() {

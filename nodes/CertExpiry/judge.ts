@@ -1,3 +1,4 @@
+// Over 350 lines: judgeChain is one verdict over one chain (expiry, name, trust, key, signature, protocol); every helper here serves only it.
 /** Judges a served or stored certificate chain: expiry against thresholds that scale with the
  * certificate's lifetime, host name, trust, key and signature strength, protocol version. */
 import { X509Certificate } from 'node:crypto';

@@ -11,7 +11,7 @@ import {
 	type TLSSocket,
 } from 'node:tls';
 
-import { describeConnectError, InfraOpsError } from '../shared/errors';
+import { describeConnectError, InfraOpsError, TimeoutError } from '../shared/errors';
 import { negotiateStartTls, type StartTlsProtocol } from './startTls';
 
 export interface ProbeOptions {
@@ -82,13 +82,7 @@ export async function probeTls(options: ProbeOptions): Promise<ProbeResult> {
 	let timer: NodeJS.Timeout | undefined;
 	const timeout = new Promise<never>((_, reject) => {
 		timer = setTimeout(
-			() =>
-				reject(
-					Object.assign(
-						new InfraOpsError(`No TLS handshake with ${where} within ${timeoutMs} ms`),
-						{ code: 'ETIMEDOUT' },
-					),
-				),
+			() => reject(new TimeoutError(`No TLS handshake with ${where} within ${timeoutMs} ms`)),
 			timeoutMs,
 		);
 	});

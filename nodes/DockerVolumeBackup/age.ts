@@ -1,3 +1,4 @@
+// Over 350 lines: one file format (header, recipient stanzas, STREAM payload) written to its spec; the parts only work together, and the tests against the real age cover it whole.
 /**
  * The age v1 file format (https://age-encryption.org/v1), streaming, on Node's native crypto:
  * X25519 + HKDF-SHA256 + ChaCha20-Poly1305 recipients, scrypt passphrases, the 64 KiB STREAM

@@ -9,16 +9,11 @@ import type Dockerode from 'dockerode';
 import { errorMessage } from '../shared/errors';
 import type { AgeDecryptKey } from './age';
 import { createHelper, pickHelperImage, removeQuietly } from './dockerVolumes';
-import {
-	checkAgainstManifest,
-	readBackupStream,
-	resolveBackup,
-	type StorageTarget,
-	type TrustOptions,
-} from './engine';
 import { manifestKey } from './manifest';
-import { restoreStream } from './restore';
-import { getStream, putJson } from './store';
+import { checkAgainstManifest, readBackupStream } from './pipeline';
+import { restoreStream } from './stage';
+import { getStream, putJson, type StorageTarget } from './store';
+import { resolveBackup, type TrustOptions } from './trust';
 
 export interface VerifyResult {
 	volume: string;

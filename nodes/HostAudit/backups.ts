@@ -6,11 +6,8 @@
  */
 import { errorFields } from '../shared/errors';
 import type { NewFinding } from '../shared/findings';
-import {
-	NO_SIGNING_KEY_NOTE,
-	resolveBackup,
-	type StorageTarget,
-} from '../DockerVolumeBackup/engine';
+import type { StorageTarget } from '../DockerVolumeBackup/store';
+import { NO_SIGNING_KEY_NOTE, resolveBackup } from '../DockerVolumeBackup/trust';
 import type { SigningKey } from '../DockerVolumeBackup/signing';
 import { listVolumeFolders } from '../DockerVolumeBackup/store';
 import { CHECKLIST } from './control';

@@ -1,3 +1,4 @@
+// Over 350 lines: one validator of the desired-state document, field by field (containerFrom alone is ~125 lines of checks); split, the checks of one container would sit in two files.
 /** The desired-state document (JSON or YAML) for LXC containers, checked field by field so a mistake
  * is reported with its path (e.g. `containers[1].net.net0.tag`). */
 

@@ -1,3 +1,4 @@
+// Over 350 lines: plan and apply of one container share its diff types (KeyChange, ContainerPlan) and finding wording: apply executes exactly what plan shows.
 /** Ensure: desired state vs what PVE runs (plan), and the smallest set of calls that closes the gap
  * (apply). Apply never destroys a container or removes a device unless `allowDelete` is on. */
 import { mapConcurrent } from '../shared/concurrency';

@@ -1,3 +1,4 @@
+// Over 350 lines: a flat list of 28 small PVE API calls, one function each; none of them is long.
 /** LXC operations on a PVE cluster: plain arguments in, plain data out (no n8n import). */
 import { InfraOpsError } from '../shared/errors';
 import type { PveClient, PveParams, TaskResult } from './transport/pveClient';

@@ -1,3 +1,4 @@
+// Over 350 lines: a schema table (one shape per Traefik v3 object, checked against SchemaStore's types), not logic.
 /**
  * Structure check of Traefik v3 dynamic configuration (file provider), without a JSON-schema engine
  * at runtime. The shapes below follow SchemaStore's traefik-v3-file-provider schema; each object

@@ -1,3 +1,4 @@
+// Over 350 lines: the cross-file checks need every file parsed into one view; parser and checks share the problem shape and the line lookup.
 /**
  * Checks dynamic files the way Traefik's file provider would take them, plus the mistakes it does
  * not report loudly: one unparsable file makes Traefik drop the whole update (the old config stays

@@ -3,7 +3,7 @@
  * read and demultiplex the logs, remove. No n8n import. */
 import type Dockerode from 'dockerode';
 
-import { errorMessage, InfraOpsError, withTimeout } from '../shared/errors';
+import { errorMessage, InfraOpsError, TimeoutError, withTimeout } from '../shared/errors';
 import { RUNNER_LABEL } from './containers';
 import type { ProcessResult, TrivyRunner } from './trivyRun';
 
@@ -161,10 +161,7 @@ export async function waitForExit(
 	try {
 		for (;;) {
 			const remaining = deadline - Date.now();
-			if (remaining <= 0)
-				throw Object.assign(new InfraOpsError(`${what} did not finish within ${timeoutMs} ms`), {
-					code: 'ETIMEDOUT',
-				});
+			if (remaining <= 0) throw new TimeoutError(`${what} did not finish within ${timeoutMs} ms`);
 			let timer: NodeJS.Timeout | undefined;
 			const pause = new Promise<undefined>(
 				(resolve) => (timer = setTimeout(() => resolve(undefined), Math.min(1000, remaining))),

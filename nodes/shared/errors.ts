@@ -13,6 +13,16 @@ export class InfraOpsError extends Error {
 	}
 }
 
+/** No answer within the time allowed; `code` is the one Node gives its own socket timeouts. */
+export class TimeoutError extends InfraOpsError {
+	readonly code = 'ETIMEDOUT';
+
+	constructor(message: string, hint?: string, options?: { cause?: unknown }) {
+		super(message, hint, options);
+		this.name = 'TimeoutError';
+	}
+}
+
 /**
  * A last guard for messages that reach execution data, manifests and alerts: an age identity or a PEM
  * private key quoted by some library is cut out. Key parsers already word their own errors without
@@ -87,15 +97,7 @@ export function describeConnectError(what: string, error: unknown): InfraOpsErro
 export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 	let timer: NodeJS.Timeout | undefined;
 	const timeout = new Promise<never>((_, reject) => {
-		timer = setTimeout(
-			() =>
-				reject(
-					Object.assign(new InfraOpsError(`${what} timed out after ${ms} ms`), {
-						code: 'ETIMEDOUT',
-					}),
-				),
-			ms,
-		);
+		timer = setTimeout(() => reject(new TimeoutError(`${what} timed out after ${ms} ms`)), ms);
 		timer.unref?.();
 	});
 	try {

@@ -3,7 +3,7 @@
 import { request as httpPlainRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 
-import { describeConnectError, InfraOpsError } from './errors';
+import { describeConnectError, InfraOpsError, TimeoutError } from './errors';
 
 export type TlsTrust =
 	/** `savedAsSelfSigned`: the credential still carries the switch that versions before the TLS modes had. */
@@ -109,12 +109,7 @@ async function openTls(url: URL, trust: TlsTrust, timeoutMs: number): Promise<TL
 		});
 		const timer = setTimeout(() => {
 			socket.destroy();
-			reject(
-				Object.assign(
-					new InfraOpsError(`TLS handshake with ${url.host} timed out after ${timeoutMs} ms`),
-					{ code: 'ETIMEDOUT' },
-				),
-			);
+			reject(new TimeoutError(`TLS handshake with ${url.host} timed out after ${timeoutMs} ms`));
 		}, timeoutMs);
 		socket.once('secureConnect', () => {
 			clearTimeout(timer);
@@ -228,11 +223,8 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
 		);
 		request.setTimeout(timeoutMs, () =>
 			request.destroy(
-				Object.assign(
-					new InfraOpsError(
-						`${req.method ?? 'GET'} ${url.origin}${url.pathname} timed out after ${timeoutMs} ms`,
-					),
-					{ code: 'ETIMEDOUT' },
+				new TimeoutError(
+					`${req.method ?? 'GET'} ${url.origin}${url.pathname} timed out after ${timeoutMs} ms`,
 				),
 			),
 		);

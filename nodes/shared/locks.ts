@@ -1,3 +1,4 @@
+// Over 350 lines: three lock kinds (Docker name, SSH mkdir, PostgreSQL advisory) share one lease protocol (acquire, renew, take over, release only your own), kept in one place so they cannot drift.
 /**
  * Lease locks held on the target itself, so they hold across n8n queue-mode workers (never process
  * memory): a never-started Docker container with a deterministic name (Docker refuses a duplicate

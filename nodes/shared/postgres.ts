@@ -2,7 +2,7 @@
 import { isIP } from 'node:net';
 import type { Client } from 'pg';
 
-import { describeConnectError, InfraOpsError } from './errors';
+import { describeConnectError, InfraOpsError, TimeoutError } from './errors';
 import { loadPg } from './lazy';
 
 export interface PostgresConnection {
@@ -104,12 +104,9 @@ export function explainPostgresError(conn: PostgresConnection, error: unknown): 
 		);
 	}
 	if (/timeout/i.test(message)) {
-		return Object.assign(
-			new InfraOpsError(`${target}: no answer within ${CONNECT_TIMEOUT_MS} ms`, undefined, {
-				cause: error,
-			}),
-			{ code: 'ETIMEDOUT' },
-		);
+		return new TimeoutError(`${target}: no answer within ${CONNECT_TIMEOUT_MS} ms`, undefined, {
+			cause: error,
+		});
 	}
 	if (code && /^[0-9A-Z]{5}$/.test(code))
 		return new InfraOpsError(`${target}: ${message} (SQLSTATE ${code})`, undefined, {

@@ -1,10 +1,11 @@
+// Over 350 lines: one SshSession class (exec, streams, SFTP, atomic write, host key pinning) whose methods share one connection and its timeouts.
 /** SSH transport: exec with timeout and exit status, SFTP read, atomic write, host key pinning. */
 import { createHash, randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Client, ClientChannel, ConnectConfig, SFTPWrapper, Stats } from 'ssh2';
 
-import { describeConnectError, InfraOpsError, withTimeout } from './errors';
+import { describeConnectError, InfraOpsError, TimeoutError, withTimeout } from './errors';
 import { loadSsh2 } from './lazy';
 
 /** One POSIX shell word: single-quoted, with embedded single quotes closed, escaped and reopened. */
@@ -152,12 +153,9 @@ export async function connectSsh(
 			}
 			if (/timed out/i.test(error.message)) {
 				return reject(
-					Object.assign(
-						new InfraOpsError(`${target}: no SSH handshake within ${timeoutMs} ms`, undefined, {
-							cause: error,
-						}),
-						{ code: 'ETIMEDOUT' },
-					),
+					new TimeoutError(`${target}: no SSH handshake within ${timeoutMs} ms`, undefined, {
+						cause: error,
+					}),
 				);
 			}
 			reject(describeConnectError(target, error));

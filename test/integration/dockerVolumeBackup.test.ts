@@ -13,12 +13,8 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/clie
 import type { ICredentialTestFunctions, INodeExecutionData } from 'n8n-workflow';
 
 import { DockerVolumeBackup } from '../../nodes/DockerVolumeBackup/DockerVolumeBackup.node';
-import {
-	backupVolume,
-	pruneVolume,
-	type BackupOptions,
-	type StorageTarget,
-} from '../../nodes/DockerVolumeBackup/engine';
+import { backupVolume, type BackupOptions } from '../../nodes/DockerVolumeBackup/backup';
+import { pruneVolume } from '../../nodes/DockerVolumeBackup/prune';
 import { verifyBackup } from '../../nodes/DockerVolumeBackup/verify';
 import {
 	archiveKey,
@@ -30,9 +26,9 @@ import {
 	listAll,
 	listBackups,
 	putJson,
-	uploadStream,
-	DEFAULT_UPLOAD,
+	type StorageTarget,
 } from '../../nodes/DockerVolumeBackup/store';
+import { uploadStream, DEFAULT_UPLOAD } from '../../nodes/DockerVolumeBackup/upload';
 import { createDockerClient, type DockerClient } from '../../nodes/shared/docker';
 import { identityToRecipient } from '../../nodes/shared/ageKeys';
 import { credentialTests } from '../../nodes/shared/credentialTests';
@@ -2177,6 +2173,75 @@ describe('the bucket and the operator are not trusted blindly (issue 14: key lea
 	});
 });
 
+describe('fault injection: the manifest write fails after the archive is stored (s3rver)', () => {
+	it('a host path backup, like a volume backup, deletes its archive and names the step when the manifest cannot be written', async () => {
+		// s3rver keeps an object as files named `<last key segment>._S3rver_<what>`, and a file name has at
+		// most 255 bytes (NAME_MAX). The manifest's key is the archive's plus ".manifest.json" (14 bytes): with
+		// the archive's last segment 230 bytes long, its own files fit (longest suffix "._S3rver_metadata.json",
+		// 22) and every request on the manifest key fails (ENAMETOOLONG, a 500), after the archive is stored.
+		const archiveName = (name: string) =>
+			archiveKey('', name, new Date(), 'none', true, 'deadbeef').slice(name.length + 1);
+		const fill = 230 - archiveName('').length;
+		const name = `m${run}`.padEnd(fill, 'x');
+		expect(archiveName(name).length).toBe(230);
+		expect(archiveName(name).length + '._S3rver_metadata.json'.length).toBeLessThanOrEqual(255);
+		expect(manifestKey(archiveName(name)).length + '._S3rver_object'.length).toBeGreaterThan(255);
+		await makeVolume(name, 'printf kept > /v/a.txt');
+		const { ssh } = services();
+		const base = mkdtempSync(join(tmpdir(), 'iops-manifestfail-'));
+		const stack = join(base, 'stack');
+		execFileSync('sh', ['-c', `mkdir -p '${stack}' && printf 'A=1\n' > '${stack}/.env'`]);
+		const prefix = `mf-${run}`;
+		try {
+			const { outputs, error } = await runWorkflow({
+				workflow: workflow([
+					{
+						name: 'Backup',
+						parameters: {
+							operation: 'backup',
+							prefix,
+							selectBy: 'names',
+							volumeNames: name,
+							encryption: 'recipients',
+							compression: 'none',
+							stopContainers: 'never',
+							hostPathsEnabled: true,
+							hostPathsName: name,
+							hostPaths: stack,
+						},
+					},
+				]),
+				nodeTypes,
+				credentials: credentials({
+					infraOpsSshApi: {
+						host: ssh.host,
+						port: ssh.port,
+						username: ssh.username,
+						authentication: 'privateKey',
+						privateKey: ssh.privateKey,
+						hostKeyFingerprint: ssh.hostKeyFingerprint,
+					},
+				}),
+			});
+			expect(error).toBeUndefined();
+			const findings = json(outputs.Backup[0]);
+			expect(findings.map((f) => [f.target, f.status, f.failedStep])).toEqual([
+				[name, 'error', 'write manifest'],
+				[name, 'error', 'write manifest'],
+			]);
+			for (const f of findings) expect(f.summary).toMatch(/ failed: write manifest failed: /);
+			// neither archive is left without its manifest (the host path one was, before issue 16)
+			expect(await listAll(s3, services().s3.bucket, `${prefix}/`)).toEqual([]);
+		} finally {
+			rmSync(base, { recursive: true, force: true });
+			await docker.docker
+				.getVolume(name)
+				.remove()
+				.catch(() => undefined);
+		}
+	});
+});
+
 describe('fault injection: the S3 server dies mid-upload (fauxqs, which implements AbortMultipartUpload)', () => {
 	let fq: FauxqsHandle;
 	afterAll(async () => fq?.stop());
@@ -2269,7 +2334,7 @@ require.extensions['.ts'] = (module, filename) => {
 	module._compile(out.outputText, filename);
 };
 const a = JSON.parse(process.argv[1]);
-const { backupVolume } = require(a.root + '/nodes/DockerVolumeBackup/engine.ts');
+const { backupVolume } = require(a.root + '/nodes/DockerVolumeBackup/backup.ts');
 const { createS3Client } = require(a.root + '/nodes/shared/s3.ts');
 const { parseRecipient } = require(a.root + '/nodes/shared/ageKeys.ts');
 require('@aws-sdk/client-s3');

@@ -5,7 +5,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 
-import { partSizeFor, uploadStream } from '../../nodes/DockerVolumeBackup/store';
+import { partSizeFor, uploadStream } from '../../nodes/DockerVolumeBackup/upload';
 import { checkBucket, createS3Client, type S3Connection } from '../../nodes/shared/s3';
 import { services } from '../harness/services';
 

@@ -7,7 +7,8 @@ import type {
 
 import { itemsFrom } from '../../shared/items';
 import { splitList } from '../../shared/lists';
-import { errorMessage } from '../../shared/errors';
+import { errorMessage, InfraOpsError } from '../../shared/errors';
+import { StepError } from '../errors';
 import type { NewFinding } from '../../shared/findings';
 import type { SshSession } from '../../shared/ssh';
 import { selectVolumes, type ExecHook, type VolumeSelector } from '../dockerVolumes';
@@ -17,7 +18,7 @@ import {
 	type BackupOptions,
 	type BackupResult,
 	type StopMode,
-} from '../engine';
+} from '../backup';
 import type { CompressionChoice } from '../compression';
 import { LockedError, lockedFinding, withVolumeLock } from './lock';
 import {
@@ -30,7 +31,6 @@ import {
 	stopTimeoutOption,
 	storageTarget,
 } from './common';
-import { InfraOpsError } from '../../shared/errors';
 
 const show = { show: { operation: ['backup'] } };
 
@@ -281,17 +281,17 @@ function sparseNote(sparse: BackupResult['sparse']): string {
 }
 
 function failure(volume: string, error: unknown): NewFinding {
-	const e = error as { step?: string; hint?: string; uploadId?: string; uploadAborted?: boolean };
+	const step = error instanceof StepError ? error : undefined;
 	return {
 		check: 'volume-backup',
 		target: volume,
 		status: 'error',
 		summary: `Backup of ${volume} failed: ${errorMessage(error)}`,
 		volume,
-		failedStep: e.step ?? 'backup',
-		hint: e.hint,
-		multipartUploadId: e.uploadId,
-		multipartUploadAborted: e.uploadAborted,
+		failedStep: step?.step ?? 'backup',
+		hint: error instanceof InfraOpsError ? error.hint : undefined,
+		multipartUploadId: step?.uploadId,
+		multipartUploadAborted: step?.uploadAborted,
 	};
 }
 

@@ -14,9 +14,10 @@ import { toNodeError } from '../../shared/nodeErrors';
 import { createS3Client } from '../../shared/s3';
 import { openSsh, type SshSession } from '../../shared/ssh';
 import type { AgeDecryptKey } from '../age';
-import type { EncryptionSetting, StorageTarget } from '../engine';
+import type { EncryptionSetting } from '../pipeline';
 import { normalizePrefix } from '../manifest';
 import { signingKeyFrom, type SigningKey } from '../signing';
+import type { StorageTarget } from '../store';
 
 export const prefixProperty: INodeProperties = {
 	displayName: 'Key Prefix',

@@ -8,7 +8,7 @@ import type {
 import { itemsFrom, type ItemOutput } from '../../shared/items';
 import { splitList } from '../../shared/lists';
 import { listBackups, listVolumeFolders, readManifest } from '../store';
-import { CLOCK_SKEW_MS } from '../engine';
+import { CLOCK_SKEW_MS } from '../trust';
 import { signingKey, storageTarget } from './common';
 import { checkSignature } from '../signing';
 

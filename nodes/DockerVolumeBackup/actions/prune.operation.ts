@@ -4,13 +4,8 @@ import { itemsFrom } from '../../shared/items';
 import { splitList } from '../../shared/lists';
 import { errorMessage, InfraOpsError } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
-import {
-	futureDatedNote,
-	NO_SIGNING_KEY_NOTE,
-	pruneVolume,
-	UNSIGNED_HINT,
-	unsignedNote,
-} from '../engine';
+import { pruneVolume } from '../prune';
+import { futureDatedNote, NO_SIGNING_KEY_NOTE, UNSIGNED_HINT, unsignedNote } from '../trust';
 import { listVolumeFolders } from '../store';
 import { signingKey, storageTarget } from './common';
 

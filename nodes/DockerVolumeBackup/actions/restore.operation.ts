@@ -2,7 +2,8 @@ import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n
 
 import { itemsFrom } from '../../shared/items';
 import type { NewFinding } from '../../shared/findings';
-import { restoreHostPaths, restoreVolume } from '../restore';
+import { restoreVolume } from '../restore';
+import { restoreHostPaths } from '../restoreHost';
 import { LockedError, lockedFinding, orLocked, withVolumeLock } from './lock';
 import {
 	allowUnencryptedOption,

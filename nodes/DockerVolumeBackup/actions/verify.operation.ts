@@ -5,7 +5,7 @@ import { splitList } from '../../shared/lists';
 import type { DockerClient } from '../../shared/docker';
 import { errorMessage } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
-import { futureDatedBackups, futureDatedNote, NO_SIGNING_KEY_NOTE } from '../engine';
+import { futureDatedBackups, futureDatedNote, NO_SIGNING_KEY_NOTE } from '../trust';
 import { normalizePrefix } from '../manifest';
 import { verifyBackup } from '../verify';
 import { listVolumeFolders } from '../store';

@@ -12,7 +12,7 @@ import { InfraOpsError } from '../../shared/errors';
 import { toNodeError } from '../../shared/nodeErrors';
 import { createS3Client } from '../../shared/s3';
 import { openSsh, type SshConnection, type SshSession } from '../../shared/ssh';
-import type { StorageTarget } from '../../DockerVolumeBackup/engine';
+import type { StorageTarget } from '../../DockerVolumeBackup/store';
 import { normalizePrefix } from '../../DockerVolumeBackup/manifest';
 import { signingKeyFrom, type SigningKey } from '../../DockerVolumeBackup/signing';
 

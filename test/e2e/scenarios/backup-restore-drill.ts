@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 
-import { backupVolume } from '../../../nodes/DockerVolumeBackup/engine';
+import { backupVolume } from '../../../nodes/DockerVolumeBackup/backup';
 import { signingKeyFrom } from '../../../nodes/DockerVolumeBackup/signing';
 import { parseRecipients } from '../../../nodes/shared/ageKeys';
 import { createDockerClient } from '../../../nodes/shared/docker';
