@@ -42,6 +42,7 @@ export type TlsProblem =
 	| 'self-signed'
 	| 'wrong-host'
 	| 'untrusted'
+	| 'wrong-purpose'
 	| 'handshake-failed';
 
 const DEFAULT_EXPECT: StatusRange[] = [{ from: 200, to: 399 }];
@@ -81,7 +82,8 @@ export function parseUrlLine(line: string, lineNumber = 1): UrlSpec {
 		throw new InfraOpsError(`${where}: only http:// and https:// URLs can be checked`);
 	if (url.username || url.password)
 		throw new InfraOpsError(
-			`${where}: the URL carries a user name or password`,
+			// the line itself is not echoed: it holds the password
+			`Line ${lineNumber}: the URL carries a user name or password`,
 			'Credentials in a URL would end up in every finding and alert: check a URL that needs no login (a health endpoint)',
 		);
 
@@ -94,6 +96,11 @@ export function parseUrlLine(line: string, lineNumber = 1): UrlSpec {
 			expect = ranges;
 			expectText = second;
 			textPart = rest ?? '';
+		} else if (/^[\dxX|-]+$/.test(second)) {
+			throw new InfraOpsError(
+				`${where}: "${second}" is not an HTTP status`,
+				'Write the expected status as 200, 2xx, 200-299 or 200|401 (statuses 100-599)',
+			);
 		}
 	}
 	let contains: string | undefined;
@@ -139,6 +146,7 @@ const TLS_CODES: Record<string, TlsProblem> = {
 	UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'untrusted',
 	CERT_UNTRUSTED: 'untrusted',
 	CERT_SIGNATURE_FAILURE: 'untrusted',
+	INVALID_PURPOSE: 'wrong-purpose',
 	EPROTO: 'handshake-failed',
 };
 
@@ -148,6 +156,7 @@ const TLS_WORDS: Record<TlsProblem, string> = {
 	'self-signed': 'TLS certificate self-signed (not trusted)',
 	'wrong-host': 'TLS certificate issued for another host name',
 	untrusted: 'TLS certificate not trusted (unknown issuer or incomplete chain)',
+	'wrong-purpose': 'TLS certificate not made for a server (key usage)',
 	'handshake-failed': 'TLS handshake failed',
 };
 
@@ -180,8 +189,10 @@ export async function checkUrl(spec: UrlSpec, options: UrlCheckOptions): Promise
 	};
 	const started = process.hrtime.bigint();
 	const elapsed = () => Math.round(Number(process.hrtime.bigint() - started) / 1e6);
+	// http.ts times out an idle socket; the overall deadline also ends a server that drips bytes,
+	// and the abort closes the socket at once so the next URL's slot starts clean
+	const abort = new AbortController();
 	try {
-		// http.ts times out an idle socket; the outer deadline also ends a server that drips bytes
 		const response = await withTimeout(
 			httpRequest({
 				url: spec.url,
@@ -189,10 +200,11 @@ export async function checkUrl(spec: UrlSpec, options: UrlCheckOptions): Promise
 				timeoutMs: options.timeoutMs,
 				tls: options.tls,
 				maxBytes: MAX_BODY_BYTES,
+				signal: abort.signal,
 			}),
 			options.timeoutMs,
 			`GET ${spec.url}`,
-		);
+		).finally(() => abort.abort());
 		const latencyMs = elapsed();
 		const expect = spec.expect.length ? spec.expect : DEFAULT_EXPECT;
 		const statusOk = expect.some((r) => response.status >= r.from && response.status <= r.to);
