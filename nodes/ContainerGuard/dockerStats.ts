@@ -1,6 +1,6 @@
 /**
- * Usage from the Docker stats API, sampled inside the run: one list, one inspect per container (for
- * its limits), then two one-shot stats samples `windowMs` apart, one request per container per
+ * Usage from the Docker stats API, sampled inside the run: one list, one inspect per running container
+ * (for its limits), then two one-shot stats samples `windowMs` apart, one request per container per
  * sample, at most `concurrency` at once. CPU is the mean over the window; memory the higher of the
  * two working-set samples (usage minus inactive file cache, as `docker stats` shows it).
  */
@@ -9,7 +9,12 @@ import type Dockerode from 'dockerode';
 import type { DockerClient } from '../shared/docker';
 import { mapConcurrent } from '../shared/concurrency';
 import { errorMessage, withTimeout } from '../shared/errors';
-import type { ContainerSelection } from './containers';
+import {
+	inspectAll,
+	listContainers,
+	type ContainerSelection,
+	type InspectInfo,
+} from './containers';
 import type { ContainerUsage } from './rightsizing';
 
 export interface StatsSample {
@@ -58,41 +63,11 @@ export function coresBetween(a: StatsSample, b: StatsSample): number {
 	return wallNs > 0 ? used / wallNs : 0;
 }
 
-/** `*` any text, `?` one character; anything else literal. */
-function globToRegExp(glob: string): RegExp {
-	const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-	return new RegExp(`^${body}$`);
-}
-
-export function matchesSelection(
-	name: string,
-	labels: Record<string, string>,
-	selection: ContainerSelection,
-): boolean {
-	if (selection.names.length && !selection.names.some((n) => globToRegExp(n).test(name))) return false;
-	for (const wanted of selection.labels) {
-		const eq = wanted.indexOf('=');
-		const key = eq < 0 ? wanted : wanted.slice(0, eq);
-		if (!(key in labels)) return false;
-		if (eq >= 0 && labels[key] !== wanted.slice(eq + 1)) return false;
-	}
-	if (selection.composeProject && labels['com.docker.compose.project'] !== selection.composeProject)
-		return false;
-	return true;
-}
-
 export interface SampledContainer {
 	usage?: ContainerUsage;
 	/** The container could not be sampled (stopped or removed during the window). */
 	error?: string;
 	name: string;
-}
-
-interface Target {
-	id: string;
-	name: string;
-	labels: Record<string, string>;
-	image: string;
 }
 
 async function sample(docker: Dockerode, id: string, timeoutMs: number): Promise<StatsSample> {
@@ -104,9 +79,14 @@ async function sample(docker: Dockerode, id: string, timeoutMs: number): Promise
 	return parseStats(raw);
 }
 
-async function limitsOf(docker: Dockerode, id: string, timeoutMs: number) {
-	const info = await withTimeout(docker.getContainer(id).inspect(), timeoutMs, `Docker inspect of ${id.slice(0, 12)}`);
-	const host = info.HostConfig as { Memory?: number; NanoCpus?: number; CpuQuota?: number; CpuPeriod?: number };
+/** Limits from an inspect: NanoCpus (`--cpus`) or quota/period, memory (0: none). */
+export function limitsOf(info: InspectInfo) {
+	const host = info.HostConfig as {
+		Memory?: number;
+		NanoCpus?: number;
+		CpuQuota?: number;
+		CpuPeriod?: number;
+	};
 	const cpu = host.NanoCpus
 		? host.NanoCpus / 1e9
 		: host.CpuQuota && host.CpuQuota > 0
@@ -121,24 +101,18 @@ export async function sampleDockerUsage(
 	options: { windowMs: number; concurrency: number; timeoutMs: number },
 ): Promise<SampledContainer[]> {
 	const { docker } = client;
-	const listed = await withTimeout(docker.listContainers({ all: false }), options.timeoutMs, `Docker list at ${client.target}`);
-	const targets: Target[] = listed
-		.map((c) => ({
-			id: c.Id,
-			name: (c.Names?.[0] ?? c.Id.slice(0, 12)).replace(/^\//, ''),
-			labels: c.Labels ?? {},
-			image: c.Image,
-		}))
-		.filter((t) => matchesSelection(t.name, t.labels, selection))
-		.sort((a, b) => a.name.localeCompare(b.name));
+	const listed = await listContainers(docker, client.target, selection);
+	const inspected = await inspectAll(
+		docker,
+		client.target,
+		listed.filter((c) => c.state === 'running'),
+		options.concurrency,
+	);
+	const targets = inspected.map(({ listed: c, info }) => ({ ...c, limits: limitsOf(info) }));
 
 	const first = await mapConcurrent(targets, options.concurrency, async (t) => {
 		try {
-			const [limits, s] = await Promise.all([
-				limitsOf(docker, t.id, options.timeoutMs),
-				sample(docker, t.id, options.timeoutMs),
-			]);
-			return { limits, s };
+			return { s: await sample(docker, t.id, options.timeoutMs) };
 		} catch (error) {
 			return { error: errorMessage(error) };
 		}
@@ -157,7 +131,7 @@ export async function sampleDockerUsage(
 	return targets.map((t, i): SampledContainer => {
 		const a = first[i];
 		const b = second[i];
-		if (a.error !== undefined || b.error !== undefined || !a.s || !b.s || !a.limits)
+		if (a.error !== undefined || b.error !== undefined || !a.s || !b.s)
 			return { name: t.name, error: a.error ?? b.error ?? 'no sample' };
 		return {
 			name: t.name,
@@ -165,11 +139,11 @@ export async function sampleDockerUsage(
 				name: t.name,
 				id: t.id.slice(0, 12),
 				image: t.image,
-				composeProject: t.labels['com.docker.compose.project'],
-				composeService: t.labels['com.docker.compose.service'],
+				composeProject: t.compose?.project,
+				composeService: t.compose?.service,
 				memoryBytes: Math.max(a.s.workingSetBytes, b.s.workingSetBytes),
 				cpuCores: coresBetween(a.s, b.s),
-				...a.limits,
+				...t.limits,
 			},
 		};
 	});

@@ -85,7 +85,10 @@ export async function promQuery(options: PrometheusOptions, query: string): Prom
 		status?: string;
 		error?: string;
 		errorType?: string;
-		data?: { resultType?: string; result?: Array<{ metric: Record<string, string>; value: [number, string] }> };
+		data?: {
+			resultType?: string;
+			result?: Array<{ metric: Record<string, string>; value: [number, string] }>;
+		};
 	};
 	try {
 		body = JSON.parse(response.text()) as typeof body;
@@ -138,7 +141,11 @@ export async function containerUsageFromPrometheus(
 ): Promise<ContainerUsage[]> {
 	const queries = containerQueries(q);
 	const keys = Object.keys(queries) as Array<keyof typeof queries>;
-	const results = await mapConcurrent(keys, keys.length, async (k) => await promQuery(options, queries[k]));
+	const results = await mapConcurrent(
+		keys,
+		keys.length,
+		async (k) => await promQuery(options, queries[k]),
+	);
 	const byKey = Object.fromEntries(keys.map((k, i) => [k, results[i]])) as Record<
 		keyof typeof queries,
 		Sample[]
@@ -150,6 +157,9 @@ export async function containerUsageFromPrometheus(
 			u = { name: m.name };
 			usage.set(m.name, u);
 		}
+		u.labels ??= Object.fromEntries(
+			Object.entries(m).filter(([k]) => k.startsWith('container_label_')),
+		);
 		u.image ??= m.image || undefined;
 		u.composeProject ??= m.container_label_com_docker_compose_project || undefined;
 		u.composeService ??= m.container_label_com_docker_compose_service || undefined;
@@ -158,11 +168,13 @@ export async function containerUsageFromPrometheus(
 		return u;
 	};
 	const higher = (a: number | undefined, b: number) => (a === undefined ? b : Math.max(a, b));
-	for (const s of byKey.memory) entry(s.metric).memoryBytes = higher(entry(s.metric).memoryBytes, s.value);
+	for (const s of byKey.memory)
+		entry(s.metric).memoryBytes = higher(entry(s.metric).memoryBytes, s.value);
 	for (const s of byKey.cpu) entry(s.metric).cpuCores = higher(entry(s.metric).cpuCores, s.value);
 	for (const s of byKey.memoryLimit) {
 		const u = entry(s.metric);
-		if (s.value > 0 && s.value < UNLIMITED_MEMORY) u.memoryLimitBytes = higher(u.memoryLimitBytes, s.value);
+		if (s.value > 0 && s.value < UNLIMITED_MEMORY)
+			u.memoryLimitBytes = higher(u.memoryLimitBytes, s.value);
 	}
 	const periods = new Map(byKey.cpuPeriod.map((s) => [s.metric.id ?? s.metric.name, s.value]));
 	for (const s of byKey.cpuQuota) {
@@ -182,9 +194,14 @@ export interface HostThresholds {
 }
 
 /** File systems that are not disks: never worth a "disk full" alert. */
-const PSEUDO_FS = 'tmpfs|ramfs|devtmpfs|overlay|squashfs|nsfs|proc|sysfs|cgroup2?|autofs|fuse\\..*';
+const PSEUDO_FS = 'tmpfs|ramfs|devtmpfs|overlay|squashfs|nsfs|proc|sysfs|cgroup2?|autofs|fuse[.].*';
 
-export function hostQueries(o: { rateWindow: string; period: string; step: string; matchers: string }) {
+export function hostQueries(o: {
+	rateWindow: string;
+	period: string;
+	step: string;
+	matchers: string;
+}) {
 	const m = o.matchers;
 	const busy = `1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"${m}}[${o.rateWindow}]))`;
 	return {
@@ -208,7 +225,11 @@ export async function hostFindings(
 ): Promise<NewFinding[]> {
 	const queries = hostQueries(q);
 	const keys = Object.keys(queries) as Array<keyof typeof queries>;
-	const results = await mapConcurrent(keys, keys.length, async (k) => await promQuery(options, queries[k]));
+	const results = await mapConcurrent(
+		keys,
+		keys.length,
+		async (k) => await promQuery(options, queries[k]),
+	);
 	const r = Object.fromEntries(keys.map((k, i) => [k, results[i]])) as Record<
 		keyof typeof queries,
 		Sample[]
@@ -248,7 +269,9 @@ export async function hostFindings(
 			thresholdPercent: t.memoryWarnPercent,
 		});
 	}
-	const sizes = new Map(r.diskSize.map((s) => [`${s.metric.instance}|${s.metric.mountpoint}`, s.value]));
+	const sizes = new Map(
+		r.diskSize.map((s) => [`${s.metric.instance}|${s.metric.mountpoint}`, s.value]),
+	);
 	const seen = new Set<string>();
 	for (const s of r.diskAvail) {
 		const instance = s.metric.instance ?? 'host';
@@ -273,5 +296,9 @@ export async function hostFindings(
 			minFreeBytes: t.diskMinFreeBytes,
 		});
 	}
-	return findings.sort((a, b) => a.check.localeCompare(b.check) || a.target.localeCompare(b.target));
+	return findings.sort(
+		(a, b) =>
+			String(a.check).localeCompare(String(b.check)) ||
+			String(a.target).localeCompare(String(b.target)),
+	);
 }

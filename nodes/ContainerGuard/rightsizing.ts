@@ -30,6 +30,8 @@ export interface ContainerUsage {
 	/** undefined or 0: no limit. */
 	memoryLimitBytes?: number;
 	cpuLimitCores?: number;
+	/** Labels as the source names them (to select on); never copied into findings. */
+	labels?: Record<string, string>;
 }
 
 export interface RightsizingRules {
@@ -83,7 +85,13 @@ function advise(
 }
 
 export function adviseMemory(u: ContainerUsage, rules = DEFAULT_RULES): ResourceAdvice {
-	return advise(u.memoryBytes, u.memoryLimitBytes, rules.memoryHeadroom, rules.memoryStepBytes, rules);
+	return advise(
+		u.memoryBytes,
+		u.memoryLimitBytes,
+		rules.memoryHeadroom,
+		rules.memoryStepBytes,
+		rules,
+	);
 }
 
 export function adviseCpu(u: ContainerUsage, rules = DEFAULT_RULES): ResourceAdvice {

@@ -10,13 +10,14 @@ import * as applyLimits from './applyLimits.operation';
 import * as auditLimits from './auditLimits.operation';
 import * as checkUrls from './checkUrls.operation';
 import * as health from './health.operation';
+import * as usage from './usage.operation';
 
 interface OperationModule extends Operation {
 	option: INodePropertyOptions & { value: string };
 	description: INodeProperties[];
 }
 
-const modules: OperationModule[] = [health, auditLimits, applyLimits, checkUrls];
+const modules: OperationModule[] = [health, auditLimits, applyLimits, checkUrls, usage];
 
 export const operationOptions: INodePropertyOptions[] = modules
 	.map((m) => m.option)
