@@ -109,7 +109,7 @@ function withoutDraft4Ids(node: unknown): unknown {
 function validateCompose(snippet: string): unknown {
 	const doc = parse(snippet);
 	const ajv = new Ajv2019({ strict: false, allErrors: true, validateSchema: false });
-	const validate = ajv.compile(withoutDraft4Ids(composeSchema));
+	const validate = ajv.compile(withoutDraft4Ids(composeSchema) as object);
 	if (!validate(doc)) throw new Error(`${snippet}\n${JSON.stringify(validate.errors, null, 2)}`);
 	return doc;
 }
