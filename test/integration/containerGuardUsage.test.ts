@@ -66,6 +66,15 @@ async function runGuard(
 
 const GIB = 1024 * MIB;
 
+/** A rightsizing finding as the tests read it. */
+interface Rightsized {
+	[detail: string]: unknown;
+	status: string;
+	summary: string;
+	memory: Record<string, unknown> & { usedBytes: number };
+	cpu: Record<string, unknown> & { usedCores: number };
+}
+
 describe('Usage & Rightsizing from Prometheus (real Prometheus + node_exporter, cAdvisor stand-in)', () => {
 	let stack: PrometheusStack;
 	beforeAll(async () => {
@@ -126,7 +135,7 @@ describe('Usage & Rightsizing from Prometheus (real Prometheus + node_exporter, 
 		});
 		expect(error).toBeUndefined();
 		expect(json.map((j) => j.target)).toEqual(['db', 'qdrant', 'web', 'worker']);
-		const by = new Map(json.map((j) => [j.target, j as IDataObject & Record<string, any>]));
+		const by = new Map(json.map((j) => [j.target, j as unknown as Rightsized]));
 
 		const web = by.get('web')!;
 		expect(web).toMatchObject({
@@ -322,7 +331,7 @@ describe('Usage & Rightsizing from Docker stats (real dockerd)', () => {
 		});
 		expect(error).toBeUndefined();
 		expect(json.map((j) => j.target)).toEqual([`${tag}-busy`, `${tag}-free`, `${tag}-idle`]);
-		const [busy, free, idle] = json as Array<IDataObject & Record<string, any>>;
+		const [busy, free, idle] = json as unknown as Rightsized[];
 		expect(busy.basis).toBe('Docker stats over 2 s');
 		expect(busy.cpu.limitCores).toBe(0.5);
 		expect(busy.cpu.usedCores).toBeGreaterThan(idle.cpu.usedCores);
