@@ -109,6 +109,7 @@ export async function sampleDockerUsage(
 		options.concurrency,
 	);
 	const targets = inspected.map(({ listed: c, info }) => ({ ...c, limits: limitsOf(info) }));
+	if (!targets.length) return [];
 
 	const first = await mapConcurrent(targets, options.concurrency, async (t) => {
 		try {

@@ -201,6 +201,16 @@ describe('Usage & Rightsizing from Prometheus (real Prometheus + node_exporter, 
 			usageOptions: { rateWindow: '5s', step: '1s', includeHost: false },
 		});
 		expect(named.json.map((j) => j.target)).toEqual(['web', 'worker']);
+		const none = await runGuard({
+			...base(),
+			containerNames: 'nope-*',
+			usageOptions: { rateWindow: '5s', step: '1s', includeHost: false },
+		});
+		expect(none.json).toHaveLength(1);
+		expect(none.json[0]).toMatchObject({ status: 'warning', target: 'containers' });
+		expect(none.json[0].summary).toMatch(
+			/^No container matching names nope-\* in cAdvisor's series/,
+		);
 		const again = await runGuard(
 			{
 				...base(),
@@ -353,5 +363,11 @@ describe('Usage & Rightsizing from Docker stats (real dockerd)', () => {
 		expect(free.memory).toMatchObject({ verdict: 'unlimited', limitBytes: null });
 		expect(free.cpu).toMatchObject({ verdict: 'unlimited', limitCores: null });
 		expect(free.memory.usedBytes).toBeGreaterThan(0);
+
+		const none = await runGuard({ usageSource: 'docker', containerNames: `${tag}-nothing` });
+		expect(none.json[0]).toMatchObject({ status: 'warning', target: 'containers' });
+		expect(none.json[0].summary).toContain(
+			`No container matching names ${tag}-nothing running at unix://`,
+		);
 	});
 });

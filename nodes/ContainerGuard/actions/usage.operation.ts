@@ -232,6 +232,22 @@ function selected(u: ContainerUsage, selection: ContainerSelection): boolean {
 	return !selection.composeProject || u.composeProject === selection.composeProject;
 }
 
+/** An empty report would read as "all fine": say that nothing matched, and what was asked for. */
+function noContainer(selection: ContainerSelection, where: string): NewFinding {
+	const asked = [
+		selection.names.length ? `names ${selection.names.join(', ')}` : '',
+		selection.labels.length ? `labels ${selection.labels.join(', ')}` : '',
+		selection.composeProject ? `compose project ${selection.composeProject}` : '',
+	].filter(Boolean);
+	return {
+		check: 'rightsizing',
+		target: 'containers',
+		status: 'warning',
+		summary: `No container ${asked.length ? `matching ${asked.join('; ')} ` : ''}${where}`,
+		hint: 'Check the container names, labels and compose project, and that the containers run (or that Prometheus scrapes cAdvisor)',
+	};
+}
+
 async function fromPrometheusSource(ctx: IExecuteFunctions, i: number, o: IDataObject) {
 	const prom: PrometheusOptions = {
 		url: checkPrometheusUrl(String(ctx.getNodeParameter('prometheusUrl', i, ''))),
@@ -257,8 +273,10 @@ async function fromPrometheusSource(ctx: IExecuteFunctions, i: number, o: IDataO
 				matchers: containerMatchers,
 			});
 			const basis = `p95 over ${window.period} from Prometheus`;
-			for (const u of usage.filter((x) => selected(x, selection)))
-				findings.push(rightsizingFinding(u, basis, rules));
+			const chosen = usage.filter((x) => selected(x, selection));
+			for (const u of chosen) findings.push(rightsizingFinding(u, basis, rules));
+			if (!chosen.length)
+				findings.push(noContainer(selection, `in cAdvisor's series at ${prom.url}`));
 		}
 		if (o.includeHost !== false)
 			findings.push(
@@ -303,6 +321,8 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 				timeoutMs: positive(o.timeoutSeconds, 'Timeout (Seconds)', 30) * 1000,
 			});
 			const basis = `Docker stats over ${windowMs / 1000} s`;
+			if (!sampled.length)
+				return [noContainer(readSelection(this, i), `running at ${client.target}`)];
 			return sampled.map(
 				(s): NewFinding =>
 					s.usage
