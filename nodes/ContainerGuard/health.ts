@@ -19,6 +19,8 @@ export interface HealthOptions {
 	/** Docker target and selection: containers of another selection are not "gone" from this one. */
 	scope: string;
 	now: Date;
+	/** Names given without wildcards: one that matches no container is a finding, not silence. */
+	expectedNames?: string[];
 }
 
 interface Seen {
@@ -174,6 +176,19 @@ export function assessHealth(
 			previousCondition: seen.condition,
 			lastSeen: seen.lastSeen,
 			containerId: seen.id.slice(0, 12),
+		});
+	}
+	for (const name of options.expectedNames ?? []) {
+		if (next[name] || /[*?]/.test(name)) continue;
+		findings.push({
+			check: 'container-health',
+			target: name,
+			status: SEVERITY.gone,
+			summary: `no container named ${name}`,
+			changeKey: 'gone',
+			condition: 'gone',
+			previousCondition: null,
+			lastSeen: null,
 		});
 	}
 	all[options.scope] = next;
