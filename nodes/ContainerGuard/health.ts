@@ -56,8 +56,17 @@ export function assessHealth(
 	store: Record<string, unknown>,
 	options: HealthOptions,
 ): NewFinding[] {
-	const all = ((store[STORE_KEY] as HealthState | undefined) ?? {}) as HealthState;
-	const before = all[options.scope] ?? {};
+	const kept = store[STORE_KEY];
+	const all = (kept && typeof kept === 'object' ? kept : {}) as HealthState;
+	// static data outlives versions of this code and can be edited: entries of another shape are dropped
+	const before = Object.fromEntries(
+		Object.entries(all[options.scope] ?? {}).filter(
+			([, seen]) =>
+				typeof seen?.id === 'string' &&
+				Array.isArray(seen.samples) &&
+				typeof seen.lastSeen === 'string',
+		),
+	);
 	const next: Record<string, Seen> = {};
 	const nowMs = options.now.getTime();
 	const windowStart = nowMs - options.windowMinutes * 60_000;
