@@ -150,7 +150,7 @@ describe('Container Guard: Check URLs (real HTTP and TLS servers on loopback)', 
 			changed: true,
 		});
 		expect(slow).toMatchObject({ status: 'warning', problem: 'slow', httpStatus: 200 });
-		expect(slow.latencyMs as number).toBeGreaterThanOrEqual(1500);
+		expect(slow.latencyMs as number).toBeGreaterThanOrEqual(1400);
 		expect(down).toMatchObject({ status: 'critical', problem: 'unreachable' });
 		expect(down.summary).toMatch(/is down: .*ECONNREFUSED/);
 	});
@@ -173,14 +173,15 @@ describe('Container Guard: Check URLs (real HTTP and TLS servers on loopback)', 
 			urls,
 			urlOptions: { timeoutSeconds: 0.3, concurrency: 2 },
 		});
-		// two at a time: five held URLs take at least three rounds of the timeout (a lower bound, so
-		// no race); the server may see a close after the next connect, so it cannot count the bound
-		expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+		// two at a time: five held URLs take three rounds of the 300 ms timeout (a lower bound, with
+		// slack for timer granularity; unbounded they would take one); the server may see a close after
+		// the next connect, so it cannot count the bound
+		expect(Date.now() - started).toBeGreaterThanOrEqual(800);
 		expect(json).toHaveLength(5);
 		for (const j of json) {
 			expect(j).toMatchObject({ status: 'critical', problem: 'timeout' });
 			expect(j.summary).toContain('no answer within 300 ms');
-			expect(j.latencyMs as number).toBeGreaterThanOrEqual(290);
+			expect(j.latencyMs as number).toBeGreaterThanOrEqual(250);
 		}
 		expect(seen).toBe(5);
 		expect(most).toBeGreaterThanOrEqual(2);
