@@ -1,15 +1,18 @@
 /**
  * health-monitoring.json in real n8n against the harness's dockerd, over exactly three runs: a
  * container that is down (exited 3) alerts once; still down, no alert; started again, one recovery
- * alert. Slack and email each get exactly one message per transition.
+ * alert. Slack and email each get exactly one message per transition. Check URLs probes a real HTTP
+ * server on loopback that stays up: ok every run, and never an alert.
  */
 import Docker from 'dockerode';
+import * as http from 'node:http';
 
 import type { Scenario } from '../scenario';
 
 const LABEL = 'io.infra-ops.e2e-health';
 const NAME = 'e2e-health-web';
 let docker: Docker;
+let site: http.Server;
 
 const scenario: Scenario = {
 	async prepare({ services }) {
@@ -28,14 +31,19 @@ const scenario: Scenario = {
 		});
 		await c.start();
 		await c.wait();
+		site = http.createServer((_req, res) => res.end('<h1>Shop is open</h1>'));
+		await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
+		const port = (site.address() as { port: number }).port;
 		return {
 			settings: {
+				urls: `http://127.0.0.1:${port}/ 200 "Shop is open"`,
 				containerLabels: `${LABEL}=1`,
 				slackChannel: '#infra-alerts',
 				alertEmail: 'ops@example.com',
 				fromEmail: 'n8n@example.com',
 			},
 			cleanup: async () => {
+				await new Promise((resolve) => site.close(resolve));
 				await docker
 					.getContainer(NAME)
 					.remove({ force: true })
@@ -57,6 +65,9 @@ const scenario: Scenario = {
 				throw new Error(
 					`run ${n} ended ${execution.status}: ${execution.data?.resultData.error?.message ?? ''}`,
 				);
+			const urls = ctx.outputOf(execution, 'Check URLs');
+			if (urls.length !== 1 || urls[0].status !== 'ok' || urls[0].changed !== false)
+				throw new Error(`run ${n}: the URL should be ok and unchanged: ${JSON.stringify(urls)}`);
 			return ctx.outputOf(execution, 'Health').find((f) => f.target === NAME);
 		};
 		const check = (cond: boolean, what: string) => {
@@ -99,7 +110,7 @@ const scenario: Scenario = {
 				/recovered/.test(a.mails[1].subject),
 			'run 3: exactly one more Slack and email alert saying it recovered',
 		);
-		return 'three runs: down → 1 Slack + 1 email; still down → none; recovered → 1 Slack + 1 email';
+		return 'three runs: down → 1 Slack + 1 email; still down → none; recovered → 1 Slack + 1 email; the URL ok throughout, never alerted';
 	},
 };
 
