@@ -23,6 +23,8 @@ export interface HttpRequest {
 	tls?: TlsTrust;
 	/** Bodies larger than this are refused instead of buffered. */
 	maxBytes?: number;
+	/** Ends the request (and its socket) when aborted, e.g. at a caller's overall deadline. */
+	signal?: AbortSignal;
 }
 
 export interface HttpResponse {
@@ -185,6 +187,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
 				headers: { host: url.host, ...headers },
 				agent: socket ? undefined : false,
 				createConnection: socket ? () => socket : undefined,
+				signal: req.signal,
 			},
 			(response) => {
 				const chunks: Buffer[] = [];
