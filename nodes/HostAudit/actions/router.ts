@@ -1,0 +1,12 @@
+import { makeRouter } from '../../shared/router';
+import * as auditBackups from './auditBackups.operation';
+import * as auditContainers from './auditContainers.operation';
+import * as auditHost from './auditHost.operation';
+
+export const router = makeRouter({ auditHost, auditContainers, auditBackups });
+
+export const operationProperties = [
+	...auditHost.description,
+	...auditContainers.description,
+	...auditBackups.description,
+];
