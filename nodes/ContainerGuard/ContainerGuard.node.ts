@@ -25,11 +25,11 @@ export class ContainerGuard implements INodeType {
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [
 			{
-				// every operation but Check URLs talks to the Docker Engine
+				// every operation but Check URLs (and Error Logs from Loki) talks to the Docker Engine
 				name: 'infraOpsDockerApi',
 				required: true,
 				testedBy: 'infraOpsDockerApiTest',
-				displayOptions: { hide: { operation: ['checkUrls'] } },
+				displayOptions: { hide: { operation: ['checkUrls'], logSource: ['loki'] } },
 			},
 		],
 		properties: [

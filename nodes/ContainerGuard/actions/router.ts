@@ -8,6 +8,7 @@ import type { INodeProperties, INodePropertyOptions } from 'n8n-workflow';
 import { makeRouter, type Operation } from '../../shared/router';
 import * as applyLimits from './applyLimits.operation';
 import * as auditLimits from './auditLimits.operation';
+import * as errorLogs from './errorLogs.operation';
 import * as health from './health.operation';
 
 interface OperationModule extends Operation {
@@ -15,7 +16,7 @@ interface OperationModule extends Operation {
 	description: INodeProperties[];
 }
 
-const modules: OperationModule[] = [health, auditLimits, applyLimits];
+const modules: OperationModule[] = [health, auditLimits, applyLimits, errorLogs];
 
 export const operationOptions: INodePropertyOptions[] = modules
 	.map((m) => m.option)
