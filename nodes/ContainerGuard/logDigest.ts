@@ -314,14 +314,11 @@ export async function dockerErrorDigest(
 			return {
 				id: c.id,
 				cursor,
-				finding: digestFinding(
-					'log-errors',
-					target,
-					digestLines(lines, options),
-					cursor,
-					options,
-					{ container: c.name, source: 'docker', truncated },
-				),
+				finding: digestFinding('log-errors', target, digestLines(lines, options), cursor, options, {
+					container: c.name,
+					source: 'docker',
+					truncated,
+				}),
 			};
 		} catch (error) {
 			const status = (error as { statusCode?: number }).statusCode;
