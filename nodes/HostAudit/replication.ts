@@ -45,7 +45,7 @@ interface ReplicaRow {
 }
 
 const PRIMARY_SQL = `
-SELECT application_name, client_addr::text AS client_addr, state, sync_state,
+SELECT application_name, host(client_addr) AS client_addr, state, sync_state,
        sent_lsn::text, write_lsn::text, flush_lsn::text, replay_lsn::text,
        pg_current_wal_lsn()::text AS primary_lsn,
        pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::float8 AS replay_lag_bytes,
@@ -157,6 +157,8 @@ function senderFinding(
 		replayLsn: row.replay_lsn,
 		lagBytes: bytes,
 		lagSeconds: seconds,
+		// lagging → gone (both critical) is news too
+		changeKey: why.length ? 'lagging' : (row.state ?? ''),
 	};
 }
 
@@ -207,6 +209,7 @@ async function replicaFinding(
 			status: 'critical',
 			summary: `${target} is not in recovery: it was promoted or is not a replica`,
 			inRecovery: false,
+			changeKey: 'promoted',
 		};
 	const receive = parseLsn(row.receive_lsn);
 	const replay = parseLsn(row.replay_lsn);
@@ -239,6 +242,7 @@ async function replicaFinding(
 		lagSeconds: seconds,
 		replayPaused: row.paused,
 		receiverStatus: row.receiver_status,
+		changeKey: why.length ? 'lagging' : notes.join(', '),
 	};
 }
 
@@ -271,6 +275,7 @@ export async function auditReplication(
 				summary: `Expected replica ${entry} is not connected to the primary ${primary} (absent from pg_stat_replication)`,
 				replica: entry,
 				state: 'absent',
+				changeKey: 'absent',
 			});
 	}
 	for (const row of rows)
