@@ -93,7 +93,8 @@ export async function startReplica(
 			unix_socket_directories: dir,
 			cluster_name: name,
 			hot_standby: 'on',
-			ssl: 'off',
+			// server.crt / server.key came with the base backup (the primary's, for localhost and 127.0.0.1)
+			ssl: 'on',
 			fsync: 'off',
 		}).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
 	];
