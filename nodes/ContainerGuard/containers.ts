@@ -111,8 +111,9 @@ export async function listContainers(
 }
 
 /**
- * Inspects each listed container once (8 at a time). A container removed between the list and its
- * inspect is left out: it no longer exists.
+ * Inspects each listed container once (8 at a time: over SSH every request is its own session, and
+ * sshd allows 10 per connection by default). A container removed between the list and its inspect
+ * is left out: it no longer exists.
  */
 export async function inspectAll(
 	docker: Dockerode,

@@ -19,6 +19,8 @@ export interface HealthOptions {
 	/** Docker target and selection: containers of another selection are not "gone" from this one. */
 	scope: string;
 	now: Date;
+	/** Names given without wildcards: one that matches no container is a finding, not silence. */
+	expectedNames?: string[];
 }
 
 interface Seen {
@@ -54,8 +56,17 @@ export function assessHealth(
 	store: Record<string, unknown>,
 	options: HealthOptions,
 ): NewFinding[] {
-	const all = ((store[STORE_KEY] as HealthState | undefined) ?? {}) as HealthState;
-	const before = all[options.scope] ?? {};
+	const kept = store[STORE_KEY];
+	const all = (kept && typeof kept === 'object' ? kept : {}) as HealthState;
+	// static data outlives versions of this code and can be edited: entries of another shape are dropped
+	const before = Object.fromEntries(
+		Object.entries(all[options.scope] ?? {}).filter(
+			([, seen]) =>
+				typeof seen?.id === 'string' &&
+				Array.isArray(seen.samples) &&
+				typeof seen.lastSeen === 'string',
+		),
+	);
 	const next: Record<string, Seen> = {};
 	const nowMs = options.now.getTime();
 	const windowStart = nowMs - options.windowMinutes * 60_000;
@@ -174,6 +185,19 @@ export function assessHealth(
 			previousCondition: seen.condition,
 			lastSeen: seen.lastSeen,
 			containerId: seen.id.slice(0, 12),
+		});
+	}
+	for (const name of options.expectedNames ?? []) {
+		if (next[name] || /[*?]/.test(name)) continue;
+		findings.push({
+			check: 'container-health',
+			target: name,
+			status: SEVERITY.gone,
+			summary: `no container named ${name}`,
+			changeKey: 'gone',
+			condition: 'gone',
+			previousCondition: null,
+			lastSeen: null,
 		});
 	}
 	all[options.scope] = next;

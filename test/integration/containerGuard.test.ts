@@ -54,13 +54,16 @@ function workflow(parameters: IDataObject, continueOnFail = false) {
 
 async function run(
 	parameters: IDataObject,
-	opts: { staticData?: IDataObject; continueOnFail?: boolean } = {},
+	opts: { staticData?: IDataObject; continueOnFail?: boolean; socketPath?: string } = {},
 ): Promise<RunResult & { out: IDataObject[] }> {
 	const result = await runWorkflow({
 		workflow: workflow(parameters, opts.continueOnFail),
 		nodeTypes: { [TYPE]: new ContainerGuard() },
 		credentials: {
-			infraOpsDockerApi: { connection: 'socket', socketPath: services().docker.socketPath },
+			infraOpsDockerApi: {
+				connection: 'socket',
+				socketPath: opts.socketPath ?? services().docker.socketPath,
+			},
 		},
 		staticData: opts.staticData,
 	});
@@ -480,6 +483,31 @@ describe('Health (real dockerd)', () => {
 		});
 		const again = await health();
 		expect(again[`${RUN}-h-worker`]).toMatchObject({ condition: 'gone', changed: false });
+	});
+
+	it('a Docker Engine that cannot be reached is a clear error item under Continue On Fail', async () => {
+		const { out } = await run(params, {
+			continueOnFail: true,
+			socketPath: `${services().root}/no-such-docker.sock`,
+		});
+		expect(out).toEqual([
+			{
+				error: expect.stringMatching(/^Cannot reach Docker at unix:\/\/.*no-such-docker\.sock/),
+				hint: expect.stringContaining('the socket file does not exist'),
+			},
+		]);
+	});
+
+	it('a container named without wildcards that does not exist is a finding, not silence', async () => {
+		const { out } = await run({
+			operation: 'health',
+			containerNames: `${RUN}-h-web\n${RUN}-h-typo`,
+		});
+		expect(out.map((f) => [f.target, f.condition, f.status])).toEqual([
+			[`${RUN}-h-web`, 'up', 'ok'],
+			[`${RUN}-h-typo`, 'gone', 'critical'],
+		]);
+		expect(out[1].summary).toBe(`no container named ${RUN}-h-typo`);
 	});
 
 	it('reports a container OOM-killed by its 16 MiB limit as down with oomKilled', async () => {

@@ -66,6 +66,7 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 					forgetHours: Number(this.getNodeParameter('forgetHours', i, 24)),
 					scope: `${target} ${JSON.stringify(selection)}`,
 					now: new Date(),
+					expectedNames: selection.names,
 				});
 			}),
 		{ store },
