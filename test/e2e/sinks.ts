@@ -14,8 +14,8 @@ export interface ReceivedMail {
 	to: string[];
 	subject: string;
 	text: string;
-	/** The HTML body, when the mail has one ('' otherwise). */
-	html: string;
+	/** The HTML body, only on mails that have one. */
+	html?: string;
 }
 
 export interface ReceivedSlackMessage {
@@ -73,7 +73,7 @@ export async function startSmtpSink(): Promise<SmtpSink> {
 						to: session.envelope.rcptTo.map((r) => r.address),
 						subject: mail.subject ?? '',
 						text: mail.text ?? '',
-						html: typeof mail.html === 'string' ? mail.html : '',
+						...(typeof mail.html === 'string' ? { html: mail.html } : {}),
 					});
 					callback();
 				},

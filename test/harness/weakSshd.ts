@@ -3,7 +3,8 @@
  * empty passwords permitted), for tests that must see sshd hardening controls fail. It reuses the
  * harness's host key and authorized keys, and runs without the audit capabilities, as a container
  * does (Docker's default capability set has no AUDIT_CONTROL), so root sessions on it see the
- * kernel refuse audit requests.
+ * kernel refuse audit requests. Its sessions get APT_CONFIG pointing at a configuration that reads no
+ * apt.conf.d parts, as on a host where automatic upgrades were never set up.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -38,6 +39,9 @@ export async function startWeakSshd(name: string): Promise<WeakSshd> {
 	const harnessDir = path.join(root, 'ssh');
 	const dir = fs.mkdtempSync(path.join(root, `${name}-`));
 	const configFile = path.join(dir, 'sshd_config');
+	const noParts = path.join(dir, 'apt.conf.d');
+	fs.mkdirSync(noParts);
+	fs.writeFileSync(path.join(dir, 'apt.conf'), `Dir::Etc::Parts "${noParts}";\n`);
 	for (let attempt = 0; ; attempt++) {
 		const port = await freePort();
 		fs.writeFileSync(
@@ -58,6 +62,7 @@ export async function startWeakSshd(name: string): Promise<WeakSshd> {
 				'PrintMotd no',
 				'UseDNS no',
 				'MaxSessions 100',
+				`SetEnv APT_CONFIG=${path.join(dir, 'apt.conf')}`,
 				'',
 			].join('\n'),
 		);

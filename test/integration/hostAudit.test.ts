@@ -4,6 +4,7 @@
  * capabilities, as a container does. Both passing and failing controls come from real commands.
  */
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -11,6 +12,7 @@ import { openSsh, type SshConnection, type SshSession } from '../../nodes/shared
 import type { Finding, NewFinding } from '../../nodes/shared/findings';
 import type { Control } from '../../nodes/HostAudit/control';
 import { auditHost, type HostAuditOptions } from '../../nodes/HostAudit/probe';
+import { Daemon, waitUntil } from '../harness/proc';
 import { services } from '../harness/services';
 import { startWeakSshd, type WeakSshd } from '../harness/weakSshd';
 
@@ -257,5 +259,156 @@ describe('the other host controls on this machine', () => {
 			options({ controls: ['disk', 'memory'], minFreeDiskGb: 0.001, minAvailableMemoryPercent: 0 }),
 		);
 		expect(ok.every((f: NewFinding | Finding) => f.result === 'pass')).toBe(true);
+	});
+});
+
+/**
+ * The passing side of the controls a stock test machine fails: each test hardens this machine the way
+ * the remediation says, with the real tool, audits, and undoes it in `finally`.
+ */
+describe('the same controls passing once the machine is hardened (undone after each test)', () => {
+	const sh = (cmd: string) => execFileSync('sh', ['-c', cmd], { encoding: 'utf8' });
+	const audit = async (control: string) =>
+		one(await auditHost(good, options({ controls: [control] })), control);
+
+	test('unattended-upgrades: a host whose apt configuration does not enable it fails (APT_CONFIG on the weak sshd)', async () => {
+		const f = one(
+			await auditHost(weakRoot, options({ controls: ['unattended-upgrades'] })),
+			'unattended-upgrades',
+		);
+		expect(f).toMatchObject({ result: 'fail', status: 'warning' });
+		expect(f.summary).toMatch(
+			/installed but not enabled \(APT::Periodic::Unattended-Upgrade unset\)/,
+		);
+	});
+
+	test('fail2ban: a running server without an sshd jail fails; with the sshd jail it passes', async () => {
+		const dir = fs.mkdtempSync(path.join(services().root, 'f2b-'));
+		fs.cpSync('/etc/fail2ban', dir, { recursive: true });
+		for (const f of fs.readdirSync(path.join(dir, 'jail.d')))
+			fs.rmSync(path.join(dir, 'jail.d', f));
+		fs.writeFileSync(path.join(dir, 'auth.log'), '');
+		fs.writeFileSync(
+			path.join(dir, 'fail2ban.local'),
+			`[Definition]\nlogtarget = ${dir}/fail2ban.log\npidfile = ${dir}/fail2ban.pid\ndbfile = :memory:\n`,
+		);
+		const jail = (enabled: boolean) =>
+			fs.writeFileSync(
+				path.join(dir, 'jail.local'),
+				`[DEFAULT]\nbackend = polling\nbanaction = dummy\n[sshd]\nenabled = ${enabled}\nlogpath = ${dir}/auth.log\n`,
+			);
+		// the server listens on the default socket, where the host's own fail2ban-client looks
+		fs.mkdirSync('/var/run/fail2ban', { recursive: true });
+		expect(fs.existsSync('/var/run/fail2ban/fail2ban.sock')).toBe(false);
+		const server = new Daemon('fail2ban', 'fail2ban-server', ['-c', dir, '-f', '-x'], {
+			logFile: path.join(dir, 'server.out'),
+		});
+		try {
+			jail(false);
+			await waitUntil(
+				'fail2ban to answer',
+				async () => /pong/.test(sh('fail2ban-client ping 2>&1 || true')),
+				{
+					timeoutMs: 30_000,
+					daemon: server,
+				},
+			);
+			expect(await audit('fail2ban')).toMatchObject({
+				result: 'fail',
+				summary: 'fail2ban runs without an sshd jail',
+			});
+			jail(true);
+			sh(`fail2ban-client -c ${dir} reload`);
+			await waitUntil(
+				'the sshd jail',
+				async () => /sshd/.test(sh('fail2ban-client status 2>&1 || true')),
+				{
+					timeoutMs: 30_000,
+					daemon: server,
+				},
+			);
+			expect(await audit('fail2ban')).toMatchObject({
+				result: 'pass',
+				status: 'ok',
+				summary: 'fail2ban runs with the sshd jail (0 banned now)',
+			});
+		} finally {
+			sh('fail2ban-client stop >/dev/null 2>&1 || true');
+			await server.stop('SIGTERM', 10_000);
+		}
+	});
+
+	test('firewall: one INPUT rule in iptables passes', async () => {
+		const rule = '-p tcp --dport 9 -m comment --comment infra-ops-host-audit-test -j ACCEPT';
+		sh(`iptables -A INPUT ${rule}`);
+		try {
+			const f = await audit('firewall');
+			expect(f).toMatchObject({ result: 'pass', status: 'ok' });
+			expect(f.summary).toMatch(/^iptables INPUT has [1-9]\d* rule\(s\)/);
+			expect(f.evidence).toContain('infra-ops-host-audit-test');
+		} finally {
+			sh(`iptables -D INPUT ${rule}`);
+		}
+	});
+
+	test('auditd: running without rules fails; with a watch rule it passes', async () => {
+		expect(sh('pidof auditd || true').trim()).toBe('');
+		const enabledBefore = /^enabled (\d)/m.exec(sh('auditctl -s'))![1];
+		sh('auditd');
+		try {
+			await waitUntil('auditd to register', async () => /^pid [1-9]/m.test(sh('auditctl -s')), {
+				timeoutMs: 30_000,
+			});
+			sh('auditctl -D >/dev/null');
+			expect(await audit('auditd')).toMatchObject({
+				result: 'fail',
+				summary: 'auditd runs with no rules loaded',
+			});
+			sh('auditctl -w /etc/hostname -p wa -k infra-ops-host-audit-test');
+			const f = await audit('auditd');
+			expect(f).toMatchObject({ result: 'pass', status: 'ok' });
+			expect(f.summary).toMatch(/^auditd runs \(pid \d+\) with 1 rule\(s\)$/);
+		} finally {
+			sh('auditctl -D >/dev/null 2>&1 || true');
+			sh('kill $(pidof auditd) 2>/dev/null || true');
+			await waitUntil('auditd to stop', async () => sh('pidof auditd || true').trim() === '', {
+				timeoutMs: 30_000,
+			});
+			sh(`auditctl -e ${enabledBefore} >/dev/null`);
+		}
+	});
+
+	test('AIDE: a database made by aide --init passes once aide --check has run', async () => {
+		const db = '/var/lib/aide/aide.db';
+		const log = '/var/log/aide/aide.log';
+		expect(fs.existsSync(db) || fs.existsSync(log)).toBe(false);
+		const dir = fs.mkdtempSync(path.join(services().root, 'aide-'));
+		fs.mkdirSync(path.join(dir, 'tree'));
+		fs.writeFileSync(path.join(dir, 'tree', 'file'), 'watched\n');
+		// --init reports too: to stdout, so only --check leaves the log a daily check writes
+		const conf = (report: string) => {
+			const file = path.join(dir, `aide-${report.replace(/\W/g, '')}.conf`);
+			fs.writeFileSync(
+				file,
+				`database_in=file:${db}\ndatabase_out=file:${db}.new\nreport_url=${report}\n${dir}/tree R\n`,
+			);
+			return file;
+		};
+		fs.mkdirSync('/var/lib/aide', { recursive: true, mode: 0o700 });
+		fs.mkdirSync('/var/log/aide', { recursive: true });
+		try {
+			sh(`aide --config=${conf('stdout')} --init >/dev/null && mv ${db}.new ${db}`);
+			const initialised = await audit('aide');
+			expect(initialised).toMatchObject({ result: 'fail', status: 'warning' });
+			expect(initialised.summary).toMatch(
+				/database is initialised \(0 days ago\) but no check has run/,
+			);
+			sh(`aide --config=${conf(`file:${log}`)} --check >/dev/null`);
+			const f = await audit('aide');
+			expect(f).toMatchObject({ result: 'pass', status: 'ok' });
+			expect(f.summary).toBe("AIDE's database is initialised; last check 0 days ago");
+		} finally {
+			for (const f of [db, `${db}.new`, log]) fs.rmSync(f, { force: true });
+		}
 	});
 });

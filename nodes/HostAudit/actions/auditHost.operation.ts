@@ -138,35 +138,40 @@ export const description: INodeProperties[] = [
 ];
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	return await itemsFrom(this, async (i) => {
-		const o = this.getNodeParameter('options', i, {}) as Record<string, unknown>;
-		const allowedPorts = splitList(this.getNodeParameter('allowedPorts', i, ''));
-		parsePortRules(allowedPorts); // a typo is the item's error, before anything connects
-		const { conn, open } = await sshTarget(
-			this,
-			i,
-			(this.getNodeParameter('hostAddress', i, '') as string).trim(),
-		);
-		const session = await open();
-		try {
-			return await auditHost(session, {
-				target: (this.getNodeParameter('hostLabel', i, '') as string).trim() || conn.host,
-				useSudo: this.getNodeParameter('useSudo', i, false) as boolean,
-				expectedHostname: this.getNodeParameter('expectedHostname', i, '') as string,
-				allowedPorts,
-				includeLoopback: Boolean(o.includeLoopback),
-				sshdConfigFile: (o.sshdConfigFile as string) || '/etc/ssh/sshd_config',
-				minFreeDiskGb: Number(o.minFreeDiskGb ?? 10),
-				mounts: splitList(o.mounts),
-				minAvailableMemoryPercent: Number(o.minAvailableMemoryPercent ?? 10),
-				aideMaxAgeDays: Number(o.aideMaxAgeDays ?? 8),
-				aptListsMaxAgeDays: 7,
-				commandTimeoutMs: Number(o.commandTimeoutS ?? 60) * 1000,
-				concurrency: Number(o.concurrency ?? 4),
-				controls: (o.controls as string[] | undefined) ?? [],
-			});
-		} finally {
-			session.close();
-		}
-	});
+	return await itemsFrom(
+		this,
+		async (i) => {
+			const o = this.getNodeParameter('options', i, {}) as Record<string, unknown>;
+			const allowedPorts = splitList(this.getNodeParameter('allowedPorts', i, ''));
+			parsePortRules(allowedPorts); // a typo is the item's error, before anything connects
+			const { conn, open } = await sshTarget(
+				this,
+				i,
+				(this.getNodeParameter('hostAddress', i, '') as string).trim(),
+			);
+			const session = await open();
+			try {
+				return await auditHost(session, {
+					target: (this.getNodeParameter('hostLabel', i, '') as string).trim() || conn.host,
+					useSudo: this.getNodeParameter('useSudo', i, false) as boolean,
+					expectedHostname: this.getNodeParameter('expectedHostname', i, '') as string,
+					allowedPorts,
+					includeLoopback: Boolean(o.includeLoopback),
+					sshdConfigFile: (o.sshdConfigFile as string) || '/etc/ssh/sshd_config',
+					minFreeDiskGb: Number(o.minFreeDiskGb ?? 10),
+					mounts: splitList(o.mounts),
+					minAvailableMemoryPercent: Number(o.minAvailableMemoryPercent ?? 10),
+					aideMaxAgeDays: Number(o.aideMaxAgeDays ?? 8),
+					aptListsMaxAgeDays: 7,
+					commandTimeoutMs: Number(o.commandTimeoutS ?? 60) * 1000,
+					concurrency: Number(o.concurrency ?? 4),
+					controls: (o.controls as string[] | undefined) ?? [],
+				});
+			} finally {
+				session.close();
+			}
+			// hosts are independent: a few at once, each on its own connection
+		},
+		{ concurrency: 3 },
+	);
 }

@@ -68,7 +68,7 @@ const scenario: Scenario = {
 
 		const mails = ctx.sinks.smtp.messages.slice(mailsBefore);
 		check(mails.length === 1, `one report email (got ${mails.length})`);
-		const html = mails[0].html;
+		const html = mails[0].html ?? '';
 		check(/Host hardening audit: \d+ ✗/.test(mails[0].subject), `subject: ${mails[0].subject}`);
 		const row = (label: string) =>
 			new RegExp(`<tr><td>${label}</td>((?:<td[^>]*>.</td>)+)</tr>`).exec(html)?.[1] ?? '';
