@@ -3,13 +3,9 @@ import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n
 import { InfraOpsError } from '../../shared/errors';
 import { itemsFrom } from '../../shared/items';
 import { inspectAll, listContainers } from '../containers';
-import {
-	compilePattern,
-	DEFAULT_ERROR_PATTERN,
-	dockerErrorDigest,
-	lokiErrorDigest,
-	type DigestOptions,
-} from '../logDigest';
+import { dockerErrorDigest } from '../dockerLogs';
+import { compilePattern, DEFAULT_ERROR_PATTERN, type DigestOptions } from '../logDigest';
+import { lokiErrorDigest } from '../lokiLogs';
 import { readSelection, selectionProperties, withGuardDocker } from './common';
 
 export const option = {
