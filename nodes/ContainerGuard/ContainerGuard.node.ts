@@ -25,11 +25,13 @@ export class ContainerGuard implements INodeType {
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [
 			{
-				// every operation but Check URLs (and Usage from Prometheus) talks to the Docker Engine
+				// every operation but Check URLs (and Usage from Prometheus, Error Logs from Loki) talks to the Docker Engine
 				name: 'infraOpsDockerApi',
 				required: true,
 				testedBy: 'infraOpsDockerApiTest',
-				displayOptions: { hide: { operation: ['checkUrls'], usageSource: ['prometheus'] } },
+				displayOptions: {
+					hide: { operation: ['checkUrls'], usageSource: ['prometheus'], logSource: ['loki'] },
+				},
 			},
 		],
 		properties: [

@@ -18,7 +18,7 @@ export class HostAudit implements INodeType {
 		version: 1,
 		subtitle: '={{$parameter["operation"]}}',
 		description:
-			'The security-hardening checklist as controls with evidence and remediation, read over SSH without changing the host; plus container privileges, network isolation and backup freshness',
+			'The security-hardening checklist as controls with evidence and remediation, read over SSH without changing the host; plus container privileges, network isolation, backup freshness and PostgreSQL replication lag',
 		defaults: { name: 'Host Audit' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
@@ -49,6 +49,12 @@ export class HostAudit implements INodeType {
 				testedBy: 'infraOpsBackupEncryptionTest',
 				displayOptions: { show: { operation: ['auditBackups'] } },
 			},
+			{
+				name: 'infraOpsPostgresApi',
+				required: true,
+				testedBy: 'infraOpsPostgresApiTest',
+				displayOptions: { show: { operation: ['auditReplication'] } },
+			},
 		],
 		properties: [
 			{
@@ -76,6 +82,13 @@ export class HostAudit implements INodeType {
 						value: 'auditBackups',
 						description: 'The latest backup of each volume is fresh and encrypted',
 						action: 'Audit backups',
+					},
+					{
+						name: 'Audit Replication',
+						value: 'auditReplication',
+						description:
+							'PostgreSQL streaming replication: each replica connected, its lag in bytes and seconds',
+						action: 'Audit replication',
 					},
 				],
 				default: 'auditHost',

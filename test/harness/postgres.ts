@@ -16,7 +16,7 @@ export interface PostgresService {
 }
 
 /** Server binaries of the preferred major version (15), else the newest installed. */
-function postgresBinDir(): string {
+export function postgresBinDir(): string {
 	const base = '/usr/lib/postgresql';
 	const versions = fs.existsSync(base)
 		? fs
@@ -30,7 +30,7 @@ function postgresBinDir(): string {
 	return path.join(base, version, 'bin');
 }
 
-function systemUser(name: string): { uid: number; gid: number } {
+export function systemUser(name: string): { uid: number; gid: number } {
 	const line = fs
 		.readFileSync('/etc/passwd', 'utf8')
 		.split('\n')

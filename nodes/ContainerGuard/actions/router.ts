@@ -9,6 +9,7 @@ import { makeRouter, type Operation } from '../../shared/router';
 import * as applyLimits from './applyLimits.operation';
 import * as auditLimits from './auditLimits.operation';
 import * as checkUrls from './checkUrls.operation';
+import * as errorLogs from './errorLogs.operation';
 import * as health from './health.operation';
 import * as usage from './usage.operation';
 
@@ -17,7 +18,7 @@ interface OperationModule extends Operation {
 	description: INodeProperties[];
 }
 
-const modules: OperationModule[] = [health, auditLimits, applyLimits, checkUrls, usage];
+const modules: OperationModule[] = [health, auditLimits, applyLimits, checkUrls, usage, errorLogs];
 
 export const operationOptions: INodePropertyOptions[] = modules
 	.map((m) => m.option)
