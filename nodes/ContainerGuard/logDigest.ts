@@ -6,6 +6,7 @@
  */
 import { errorMessage, InfraOpsError } from '../shared/errors';
 import type { NewFinding } from '../shared/findings';
+import { redactSecrets } from '../shared/secretShapes';
 
 export const DEFAULT_ERROR_PATTERN =
 	'level=error|level=fatal|\\bERROR\\b|\\bFATAL\\b|\\bpanic\\b|Traceback|exception';
@@ -92,7 +93,9 @@ export function digestLines(lines: LogLine[], options: DigestOptions): SourceDig
 		errorLines++;
 		if (first === undefined || line.ns < first) first = line.ns;
 		if (last === undefined || line.ns > last) last = line.ns;
-		const key = normaliseMessage(line.text);
+		// log lines carry what applications print: passwords, tokens, keys never reach the digest
+		const text = redactSecrets(line.text.slice(0, 2_000));
+		const key = normaliseMessage(text);
 		const group = groups.get(key);
 		if (group) {
 			group.count++;
@@ -100,7 +103,7 @@ export function digestLines(lines: LogLine[], options: DigestOptions): SourceDig
 			if (line.ns > group.last) group.last = line.ns;
 		} else {
 			groups.set(key, {
-				example: line.text.trim().slice(0, 500),
+				example: text.trim().slice(0, 500),
 				count: 1,
 				first: line.ns,
 				last: line.ns,

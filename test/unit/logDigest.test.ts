@@ -1,6 +1,11 @@
 /** The pure parts of Error Logs and Audit Replication: Docker's log frames, timestamps, the cursor cut, LSNs. */
 import { demultiplex, parseTimestampedLines } from '../../nodes/ContainerGuard/dockerLogs';
-import { cutAtCursor, digestLines, timestampToNs } from '../../nodes/ContainerGuard/logDigest';
+import {
+	cutAtCursor,
+	digestFinding,
+	digestLines,
+	timestampToNs,
+} from '../../nodes/ContainerGuard/logDigest';
 import { formatBytes, parseLsn } from '../../nodes/HostAudit/replication';
 
 function frame(stream: 1 | 2, text: string): Buffer {
@@ -64,5 +69,84 @@ describe('LSNs', () => {
 		expect(parseLsn('16/B374D848')! - parseLsn('16/B3740000')!).toBe(0xd848n);
 		expect(parseLsn(null)).toBeUndefined();
 		expect(formatBytes(2 * 1024 * 1024)).toBe('2.0 MiB');
+	});
+});
+
+describe('Error Logs never copies a secret into the digest', () => {
+	const lines = [
+		'ERROR db connect failed: password=hunter2 user=app host=db',
+		'ERROR upstream 401 for request with Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U',
+		'level=error msg="s3 upload failed" aws_access_key_id=AKIAIOSFODNN7EXAMPLE aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+		'ERROR bad key -----BEGIN OPENSSH PRIVATE KEY----- b3BlbnNzaC1rZXktdjEAAAAABG5vbmU',
+		'ERROR decrypt failed with AGE-SECRET-KEY-1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSKNRNV2',
+		'ERROR {"event":"login","api_key":"sk_live_abcdef123456","client_secret": "very secret value"}',
+		'ERROR cannot reach postgres://app:S3cr3tPw@db:5432/app',
+		'ERROR slack post failed token xoxb-1234567890-abcdefghijkl ghp_abcdefghijklmnopqrstuvwxyz0123456789',
+	];
+	const secrets = [
+		'hunter2',
+		'eyJhbGciOiJIUzI1NiJ9',
+		'AKIAIOSFODNN7EXAMPLE',
+		'wJalrXUtnFEMI',
+		'b3BlbnNzaC1rZXktdjEAAAAABG5vbmU',
+		'QYQSZQGPQYQSZQGP',
+		'sk_live_abcdef123456',
+		'very secret value',
+		'S3cr3tPw',
+		'xoxb-1234567890',
+		'ghp_abcdefghijklmnop',
+	];
+
+	it('threat: passwords, Bearer tokens, AWS keys, PEM and age keys in log lines are masked in examples, messages and the summary', () => {
+		const digest = digestLines(
+			lines.map((text, i) => ({ ns: BigInt(i + 1) * 1_000_000_000n, text })),
+			{ pattern: /error/i, topMessages: 20, criticalAbove: 0 },
+		);
+		expect(digest.errorLines).toBe(lines.length);
+		const finding = digestFinding(
+			'log-errors',
+			'app',
+			digest,
+			9n,
+			{
+				pattern: /error/i,
+				topMessages: 20,
+				criticalAbove: 0,
+			},
+			{},
+		);
+		const out = JSON.stringify(finding);
+		for (const secret of secrets) expect(out).not.toContain(secret);
+		// what failed stays readable
+		expect(out).toContain('db connect failed: password=(redacted) user=app host=db');
+		expect(out).toContain('postgres://app:(redacted)@db:5432/app');
+		expect(out).toContain('s3 upload failed');
+	});
+
+	it('a multi-megabyte line without separators is digested in linear time', () => {
+		const text = `ERROR ${'passwordpasswordtoken'.repeat(200_000)}`;
+		const started = Date.now();
+		const digest = digestLines([{ ns: 1n, text }], {
+			pattern: /error/i,
+			topMessages: 1,
+			criticalAbove: 0,
+		});
+		expect(digest.top[0].example.length).toBeLessThanOrEqual(500);
+		expect(Date.now() - started).toBeLessThan(5_000);
+	});
+
+	it('ordinary error words are not masked', () => {
+		const digest = digestLines(
+			[
+				{
+					ns: 1n,
+					text: 'ERROR 3 tests passed, token expired for user bob, Basic authentication failed',
+				},
+			],
+			{ pattern: /error/i, topMessages: 1, criticalAbove: 0 },
+		);
+		expect(digest.top[0].example).toBe(
+			'ERROR 3 tests passed, token expired for user bob, Basic authentication failed',
+		);
 	});
 });
