@@ -6,6 +6,7 @@
  * static data), never in process memory.
  */
 import type { NewFinding } from '../shared/findings';
+import { redactSecrets } from '../shared/secretShapes';
 import { describeContainer, type InspectInfo, type ListedContainer } from './containers';
 
 export type Condition = 'up' | 'down' | 'unhealthy' | 'flapping' | 'paused' | 'gone';
@@ -93,7 +94,9 @@ export function assessHealth(
 
 		const status = state.Status;
 		const health = state.Health?.Status;
-		const lastProbe = state.Health?.Log?.[state.Health.Log.length - 1];
+		const probe = state.Health?.Log?.[state.Health.Log.length - 1];
+		// a probe prints what it ran into (a curl -u, a DSN): never into an alert
+		const lastProbe = probe && { ...probe, Output: redactSecrets(String(probe.Output ?? '')) };
 		let condition: Condition;
 		if (!['running', 'restarting', 'paused'].includes(status)) condition = 'down';
 		else if (inWindow > options.flapRestarts) condition = 'flapping';

@@ -386,7 +386,10 @@ describe('Health (real dockerd)', () => {
 			{},
 			{
 				Healthcheck: {
-					Test: ['CMD-SHELL', 'test -f /tmp/ok || { echo "/tmp/ok is missing"; exit 1; }'],
+					Test: [
+						'CMD-SHELL',
+						'test -f /tmp/ok || { echo "/tmp/ok is missing (db password=hunter2 via postgres://app:hunter2@db)"; exit 1; }',
+					],
 					Interval: 3e8,
 					Timeout: 5e9,
 					Retries: 1,
@@ -454,6 +457,13 @@ describe('Health (real dockerd)', () => {
 			changed: true,
 			state: 'exited',
 		});
+	});
+
+	it('threat: a probe that prints a password reaches the finding and summary with it masked', async () => {
+		const f = await health();
+		const web = JSON.stringify(f[`${RUN}-h-web`]);
+		expect(web).toContain('/tmp/ok is missing (db password=(redacted)');
+		expect(web).not.toContain('hunter2');
 	});
 
 	it('marks nothing changed while the same containers stay in the same condition', async () => {
