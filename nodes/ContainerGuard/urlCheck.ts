@@ -13,6 +13,7 @@ import { errorMessage, InfraOpsError, withTimeout } from '../shared/errors';
 import type { NewFinding } from '../shared/findings';
 import { httpRequest, type TlsTrust } from '../shared/http';
 import { mapConcurrent } from '../shared/concurrency';
+import { redactSecrets } from '../shared/secretShapes';
 
 export interface StatusRange {
 	from: number;
@@ -65,7 +66,8 @@ function parseStatus(token: string): StatusRange[] | undefined {
 
 /** One line of the list; throws naming the line and what is wrong with it. */
 export function parseUrlLine(line: string, lineNumber = 1): UrlSpec {
-	const where = `Line ${lineNumber} ("${line}")`;
+	// a line that does not parse may still hold a password (user:pass@ with a bad port, ?token=)
+	const where = `Line ${lineNumber} ("${redactSecrets(line)}")`;
 	const m = /^(\S+)(?:\s+(\S+))?(?:\s+(.*))?$/.exec(line.trim());
 	if (!m) throw new InfraOpsError(`${where} is empty`);
 	const [, rawUrl, second, rest] = m;
@@ -74,7 +76,7 @@ export function parseUrlLine(line: string, lineNumber = 1): UrlSpec {
 		url = new URL(rawUrl);
 	} catch {
 		throw new InfraOpsError(
-			`${where}: "${rawUrl}" is not a URL`,
+			`${where}: "${redactSecrets(rawUrl)}" is not a URL`,
 			'Start each line with the full URL, e.g. https://chat.example.com 200 "Open WebUI"',
 		);
 	}
@@ -180,7 +182,8 @@ function describeExpect(spec: UrlSpec): string {
 
 /** Checks one URL; never throws: every failure is a finding. */
 export async function checkUrl(spec: UrlSpec, options: UrlCheckOptions): Promise<NewFinding> {
-	const target = spec.url;
+	// the URL is checked as given; findings and alerts show it with ?token=… values masked
+	const target = redactSecrets(spec.url);
 	const base = {
 		check: 'url',
 		target,
@@ -240,7 +243,7 @@ export async function checkUrl(spec: UrlSpec, options: UrlCheckOptions): Promise
 		const tls = tlsProblem(error);
 		const code = errorCode(error);
 		const timedOut = code === 'ETIMEDOUT';
-		const message = errorMessage(error);
+		const message = redactSecrets(errorMessage(error));
 		const what = tls
 			? `${TLS_WORDS[tls]}: ${message}`
 			: timedOut

@@ -1,5 +1,10 @@
 /** The line syntax of Check URLs: URL [STATUS] ["TEXT" | WORD]. */
-import { parseUrlLine, parseUrlList, tlsProblem } from '../../nodes/ContainerGuard/urlCheck';
+import {
+	checkUrl,
+	parseUrlLine,
+	parseUrlList,
+	tlsProblem,
+} from '../../nodes/ContainerGuard/urlCheck';
 
 describe('Check URLs line syntax', () => {
 	it('reads URL, status forms and the expected text', () => {
@@ -44,5 +49,33 @@ describe('Check URLs line syntax', () => {
 		);
 		expect(tlsProblem({ code: 'ERR_SSL_WRONG_VERSION_NUMBER' })).toBe('handshake-failed');
 		expect(tlsProblem({ code: 'ECONNREFUSED' })).toBeUndefined();
+	});
+});
+
+describe('Check URLs never shows a secret of the URL', () => {
+	it('threat: a line with user:password@ that does not parse is refused without echoing the password', () => {
+		for (const line of [
+			'https://admin:hunter2@grafana.lan:99999/ 200',
+			'https://admin:hunter2@grafana lan',
+		]) {
+			let message = '';
+			try {
+				parseUrlLine(line, 3);
+			} catch (error) {
+				message = (error as Error).message;
+			}
+			expect(message).toMatch(/^Line 3/);
+			expect(message).not.toContain('hunter2');
+		}
+	});
+
+	it('threat: a ?token= in a checked URL is masked in the target and the summary', async () => {
+		// port 1 on loopback refuses at once: the down path, which also quotes the error
+		const finding = await checkUrl(parseUrlLine('http://127.0.0.1:1/health?token=s3cr3tvalue'), {
+			timeoutMs: 5_000,
+		});
+		expect(finding.status).toBe('critical');
+		expect(JSON.stringify(finding)).not.toContain('s3cr3tvalue');
+		expect(finding.target).toBe('http://127.0.0.1:1/health?token=(redacted)');
 	});
 });
