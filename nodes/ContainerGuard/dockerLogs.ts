@@ -136,7 +136,8 @@ export async function dockerErrorDigest(
 				readLogBytes(
 					docker,
 					c.id,
-					nsToDockerSince(since),
+					// the cursor is the last line handled: read from just after it
+					nsToDockerSince(previous !== undefined ? previous + 1n : since),
 					nsToDockerSince(nowNs),
 					options.maxBytes,
 				),
@@ -144,9 +145,18 @@ export async function dockerErrorDigest(
 				`reading the logs of ${c.name}`,
 			);
 			// `since` is inclusive at the second's fraction Docker keeps: drop what the cursor covers
-			const read = parseTimestampedLines(demultiplex(buffer, c.tty)).filter(
+			let read = parseTimestampedLines(demultiplex(buffer, c.tty)).filter(
 				(l) => previous === undefined || l.ns > previous,
 			);
+			if (truncated && !read.length) {
+				// one line longer than Max KiB would hold the cursor forever; Docker stamps every 16 KiB
+				// piece of a line with the line's time, so its start is digested and the cursor passes it
+				const head = parseTimestampedLines(
+					`${buffer.toString('utf8', c.tty ? 0 : 8, (c.tty ? 0 : 8) + 2_000).split(/\r?\n/)[0]}\n`,
+				)[0];
+				if (head && (previous === undefined || head.ns > previous))
+					read = [{ ns: head.ns, text: `${head.text} … (cut: the line is longer than Max KiB)` }];
+			}
 			const { lines, cursor } = cutAtCursor(read, truncated, previous ?? since);
 			return {
 				id: c.id,

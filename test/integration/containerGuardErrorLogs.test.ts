@@ -253,6 +253,37 @@ describe('Error Logs from Docker (real dockerd)', () => {
 		SLOW,
 	);
 
+	for (const tty of [false, true])
+		it(
+			`threat: one log line longer than Max KiB (${tty ? 'TTY' : 'no TTY'}) does not stall the cursor: the error after it is reported`,
+			async () => {
+				// 200 KB without a newline (a minified JSON dump, a base64 blob), then an error line
+				await start(
+					`long-${tty ? 'tty' : 'plain'}`,
+					[
+						"head -c 200000 /dev/zero | tr '\\0' a",
+						'echo',
+						'echo "ERROR after the long line"',
+						'echo long-done',
+						'exec sleep 3600',
+					].join('\n'),
+					'long-done',
+					tty,
+				);
+				const params = { containerNames: `${RUN}-long-${tty ? 'tty' : 'plain'}`, maxKib: 8 };
+				let staticData: IDataObject = {};
+				const seen: string[] = [];
+				for (let n = 0; n < 6 && !seen.some((s) => s.includes('after the long line')); n++) {
+					const r = await run(params, staticData);
+					expect(r.error).toBeUndefined();
+					staticData = r.staticData;
+					for (const f of r.out) seen.push(JSON.stringify(f.topMessages ?? f.summary));
+				}
+				expect(seen.join('\n')).toContain('ERROR after the long line');
+			},
+			SLOW,
+		);
+
 	it('refuses an invalid error pattern with a hint, and continueOnFail turns it into an error item', async () => {
 		const failed = await run({ containerNames: 'none', errorPattern: '(unclosed' });
 		expect(failed.error?.message).toMatch(/not a valid regular expression/);
