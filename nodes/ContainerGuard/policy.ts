@@ -3,7 +3,7 @@
  * and the rules containers it matches must meet. The first matching entry applies. Parse errors name
  * the line and the key.
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 
 import { InfraOpsError } from '../shared/errors';
 import { globToRegExp, type ComposeIdentity, type InspectInfo } from './containers';
@@ -40,6 +40,9 @@ export const POLICY_KEYS = [
 	'allowOomKillDisable',
 	'severity',
 ];
+
+/** The least memory limit Docker accepts. */
+const MIN_MEMORY = 6 * 1024 * 1024;
 
 const RESTART_POLICIES = ['no', 'always', 'unless-stopped', 'on-failure'];
 
@@ -78,8 +81,13 @@ export function parsePolicy(text: string): PolicyEntry[] {
 			'the policy must be a list of entries ("- match: ...")',
 		);
 	const entries: PolicyEntry[] = [];
-	for (const item of doc.contents.items) {
-		const line = lineOf(item as Node);
+	// anchors and aliases as in compose files: an alias stands for its one anchored node, and lists
+	// are built with the library's alias bound, so an alias bomb is an error, not a hang
+	const deref = (node: unknown): Node | null =>
+		isAlias(node) ? ((node.resolve(doc) as Node | undefined) ?? null) : (node as Node | null);
+	for (const entryNode of doc.contents.items) {
+		const line = lineOf(entryNode as Node);
+		const item = deref(entryNode);
 		if (!isMap(item)) throw policyError(line, 'each entry must be a mapping with at least "match"');
 		const entry: Partial<PolicyEntry> & { line: number } = {
 			line,
@@ -90,14 +98,24 @@ export function parsePolicy(text: string): PolicyEntry[] {
 			const keyNode = pair.key as Node;
 			const key = isScalar(keyNode) ? String(keyNode.value) : '';
 			const at = lineOf(keyNode);
-			const valueNode = pair.value as Node | null;
-			const value: unknown = isSeq(valueNode)
-				? valueNode.toJSON()
-				: isScalar(valueNode)
-					? valueNode.value
-					: valueNode === null
-						? null
-						: (valueNode as { toJSON(): unknown }).toJSON();
+			if (key === '<<')
+				throw policyError(
+					at,
+					'merge keys (<<: *name) are not supported: write the keys out, or give the entries one shared match',
+				);
+			const valueNode = deref(pair.value);
+			let value: unknown;
+			try {
+				value = isSeq(valueNode)
+					? valueNode.toJS(doc, { maxAliasCount: 100 })
+					: isScalar(valueNode)
+						? valueNode.value
+						: valueNode === null
+							? null
+							: (valueNode as { toJSON(): unknown }).toJSON();
+			} catch (error) {
+				throw policyError(at, `${key}: ${(error as Error).message.split('\n')[0]}`);
+			}
 			const limit = (parse: (v: unknown) => number): LimitRule => {
 				if (value === 'required' || value === true) return { required: true };
 				try {
@@ -118,7 +136,13 @@ export function parsePolicy(text: string): PolicyEntry[] {
 					break;
 				case 'memory':
 				case 'memoryReservation':
-					entry[key] = limit((v) => parseBytes(v, key));
+					entry[key] = limit((v) => {
+						const bytes = parseBytes(v, key);
+						// `memory: 512` is 512 bytes: every container would violate it and no fix could apply
+						if (bytes < MIN_MEMORY)
+							throw new Error(`${key}: ${String(v)} is below 6 MiB (write a unit: 512m, 1g)`);
+						return bytes;
+					});
 					break;
 				case 'cpus':
 					entry.cpus = limit((v) => parseCpus(v, key));

@@ -35,7 +35,8 @@ export function parseBytes(value: unknown, what: string): number {
 /** A CPU count (`0.5`, `2`) → NanoCpus. */
 export function parseCpus(value: unknown, what: string): number {
 	const n = typeof value === 'number' ? value : Number(String(value ?? '').trim());
-	if (!Number.isFinite(n) || n <= 0)
+	// above 1024 is a typo (Docker would refuse it, or JSON would turn 1e308 into null)
+	if (!Number.isFinite(n) || n <= 0 || n > 1024)
 		throw new InfraOpsError(
 			`${what}: "${String(value)}" is not a CPU count`,
 			'Write e.g. 0.5 or 2',

@@ -58,6 +58,41 @@ describe('policy', () => {
 		expect(() => parsePolicy(text)).toThrow(message);
 	});
 
+	it.each([
+		[
+			'- match: "*"\n  memory: 512\n',
+			/^Policy, line 2: memory: 512 is below 6 MiB \(write a unit: 512m, 1g\)/,
+		],
+		[
+			'- match: "*"\n  memoryReservation: 0\n',
+			/^Policy, line 2: memoryReservation: 0 is below 6 MiB/,
+		],
+		['- match: "*"\n  cpus: 1e308\n', /^Policy, line 2: cpus: "1e\+308" is not a CPU count/],
+		['- &d {match: "*", memory: 1g}\n- <<: *d\n  match: web\n', /^Policy, line 2: merge keys/],
+	])('threat: a hostile or mistyped policy %j is refused naming the line', (text, message) => {
+		expect(() => parsePolicy(text)).toThrow(message);
+	});
+
+	it('newcomer: anchors and aliases as in compose files are read, and an alias bomb is refused', () => {
+		const entries = parsePolicy(
+			'- match: web-*\n  restartPolicy: &restart [always, unless-stopped]\n  memory: &mem 1g\n- match: "*"\n  restartPolicy: *restart\n  memory: *mem\n',
+		);
+		expect(entries[1]).toMatchObject({
+			restartPolicy: ['always', 'unless-stopped'],
+			memory: { required: true, max: 1024 * MiB },
+		});
+		// each entry's list holds ten of the previous one: 10^6 strings if expanded without a bound
+		const bomb = [0, 1, 2, 3, 4, 5]
+			.map(
+				(n) =>
+					`- match: m${n}\n  restartPolicy: &x${n} [${Array(10)
+						.fill(n ? `*x${n - 1}` : 'always')
+						.join(', ')}]`,
+			)
+			.join('\n');
+		expect(() => parsePolicy(bomb)).toThrow(/^Policy, line \d+: restartPolicy/);
+	});
+
 	it('reads a JSON policy too', () => {
 		expect(parsePolicy('[{"match": "db-*", "pidsLimit": 100}]')[0]).toMatchObject({
 			match: 'db-*',
