@@ -8,6 +8,7 @@
 import { mapConcurrent } from '../shared/concurrency';
 import { errorMessage } from '../shared/errors';
 import type { NewFinding } from '../shared/findings';
+import { redactSecrets } from '../shared/secretShapes';
 import { shellQuote, type ExecResult } from '../shared/ssh';
 import {
 	type Control,
@@ -101,9 +102,10 @@ function toFinding(control: Control, verdict: Verdict, target: string): NewFindi
 		checklist: control.checklist,
 		status,
 		result: verdict.result,
-		summary: verdict.summary,
-		...(verdict.reason ? { reason: verdict.reason } : {}),
-		evidence: trimEvidence(verdict.evidence),
+		// command output is the host's text (a config, an error quoting an env file): no secret leaves it
+		summary: redactSecrets(verdict.summary),
+		...(verdict.reason ? { reason: redactSecrets(verdict.reason) } : {}),
+		evidence: trimEvidence(redactSecrets(verdict.evidence)),
 		remediation: verdict.remediation ?? control.remediation,
 		...(verdict.details ?? {}),
 		stateKey,

@@ -1,4 +1,5 @@
 /** Listening ports, hostname, and the review's host alerts (free disk per mount, memory). */
+import { shellQuote } from '../shared/ssh';
 import { InfraOpsError } from '../shared/errors';
 import {
 	CHECKLIST,
@@ -118,6 +119,8 @@ export const hostnameControl: Control = {
 		const fqdn = section(output, 'fqdn').text.trim();
 		const expected = options.expectedHostname.trim();
 		const evidence = `hostname: ${short}\nhostname -f: ${fqdn}`;
+		// a command to paste: a Settings value that is not a plain host name is quoted, never shell text
+		const name = /^[A-Za-z0-9.-]+$/.test(expected) ? expected : shellQuote(expected);
 		if (!short) return unknown('hostname printed nothing', evidence);
 		const match = [short, fqdn].some((n) => n.toLowerCase() === expected.toLowerCase());
 		return match
@@ -127,7 +130,7 @@ export const hostnameControl: Control = {
 					severity: 'warning',
 					summary: `Hostname is "${short}", expected "${expected}"`,
 					evidence,
-					remediation: `hostnamectl set-hostname ${expected} (on a Proxmox LXC: pct set <vmid> --hostname ${expected})`,
+					remediation: `hostnamectl set-hostname ${name} (on a Proxmox LXC: pct set <vmid> --hostname ${name})`,
 				};
 	},
 };

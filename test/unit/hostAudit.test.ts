@@ -2,10 +2,19 @@
  * command line the runner builds, run through a real local shell. */
 import { execFileSync } from 'node:child_process';
 
-import { firewallControl } from '../../nodes/HostAudit/controls';
-import type { ControlOptions, ProbeOutput } from '../../nodes/HostAudit/control';
-import { commandLine, parseSections } from '../../nodes/HostAudit/probe';
-import { parseListeners, parsePortRules } from '../../nodes/HostAudit/resources';
+import * as fs from 'node:fs';
+
+import { firewallControl, sshdControl } from '../../nodes/HostAudit/controls';
+import {
+	section,
+	step,
+	unknown,
+	type Control,
+	type ControlOptions,
+	type ProbeOutput,
+} from '../../nodes/HostAudit/control';
+import { auditHost, commandLine, parseSections } from '../../nodes/HostAudit/probe';
+import { hostnameControl, parseListeners, parsePortRules } from '../../nodes/HostAudit/resources';
 
 const opts = {} as ControlOptions;
 const output = (stdout: string): ProbeOutput => ({
@@ -111,5 +120,78 @@ describe('firewall judge on the documented formats (ufw(8) "status verbose", nft
 		);
 		expect(verdict).toMatchObject({ result: 'unknown' });
 		expect((verdict as { reason: string }).reason).toMatch(/ufw status was refused .*Use Sudo/);
+	});
+});
+
+describe('what the host prints and what Settings say never turn into secrets or commands', () => {
+	const local = {
+		exec: async (command: string) => {
+			try {
+				return {
+					code: 0,
+					stdout: execFileSync('sh', ['-c', command], { encoding: 'utf8' }),
+					stderr: '',
+				};
+			} catch (error) {
+				const e = error as { status: number; stdout: string; stderr: string };
+				return { code: e.status, stdout: e.stdout, stderr: e.stderr };
+			}
+		},
+	};
+	const options = {
+		target: 'h1',
+		useSudo: false,
+		commandTimeoutMs: 10_000,
+		concurrency: 2,
+		sshdConfigFile: '/etc/ssh/sshd_config',
+		allowedPorts: [],
+		includeLoopback: false,
+		expectedHostname: '',
+		minFreeDiskGb: 1,
+		mounts: [],
+		minAvailableMemoryPercent: 1,
+		aideMaxAgeDays: 8,
+		aptListsMaxAgeDays: 7,
+	};
+
+	test('threat: a command output with a password, token or key reaches evidence and summary masked', async () => {
+		const leaky: Control = {
+			id: 'leaky',
+			title: 'leaky',
+			checklist: 'x',
+			needsRoot: false,
+			remediation: '-',
+			script: () =>
+				step(
+					'env',
+					"echo 'DB_PASSWORD=hunter2'; echo 'Authorization: Bearer abcdef123456'; echo 'AWS AKIAIOSFODNN7EXAMPLE'",
+				),
+			judge: (out) =>
+				unknown(`saw ${section(out, 'env').text.split('\n')[0]}`, section(out, 'env').text),
+		};
+		const [finding] = await auditHost(local, options, [leaky]);
+		const text = JSON.stringify(finding);
+		expect(text).toContain('DB_PASSWORD=(redacted)');
+		for (const secret of ['hunter2', 'abcdef123456', 'AKIAIOSFODNN7EXAMPLE'])
+			expect(text).not.toContain(secret);
+	});
+
+	test('threat: a hostile Expected Hostname is quoted in the remediation command, never shell text', async () => {
+		const [finding] = await auditHost(local, { ...options, expectedHostname: 'web1; rm -rf /' }, [
+			hostnameControl,
+		]);
+		expect(finding.result).toBe('fail');
+		expect(finding.remediation).toContain("hostnamectl set-hostname 'web1; rm -rf /'");
+		const [plain] = await auditHost(local, { ...options, expectedHostname: 'no-such-host.lan' }, [
+			hostnameControl,
+		]);
+		expect(plain.remediation).toMatch(/^hostnamectl set-hostname no-such-host\.lan /);
+	});
+
+	test('a hostile sshd config path stays one argument (guard)', () => {
+		const marker = `/tmp/rv-pwned-${process.pid}`;
+		const script = sshdControl.script({ ...options, sshdConfigFile: `/x'; touch ${marker}; '` });
+		execFileSync('sh', ['-c', `${commandLine(script, 5_000, false)}; true`], { encoding: 'utf8' });
+		expect(fs.existsSync(marker)).toBe(false);
 	});
 });
