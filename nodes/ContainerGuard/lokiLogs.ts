@@ -2,6 +2,7 @@
 import { InfraOpsError } from '../shared/errors';
 import type { NewFinding } from '../shared/findings';
 import { httpRequest } from '../shared/http';
+import { redactSecrets } from '../shared/secretShapes';
 import {
 	cursorsOf,
 	cutAtCursor,
@@ -47,7 +48,7 @@ export async function lokiErrorDigest(
 		base = new URL(options.url);
 	} catch {
 		throw new InfraOpsError(
-			`Loki URL "${options.url}" is not a URL`,
+			`Loki URL "${redactSecrets(options.url)}" is not a URL`,
 			'Write it as http://loki:3100',
 		);
 	}

@@ -6,6 +6,7 @@ import { errorMessage, InfraOpsError } from '../shared/errors';
 import type { FindingStatus, NewFinding } from '../shared/findings';
 import { httpRequest, type TlsTrust } from '../shared/http';
 import { mapConcurrent } from '../shared/concurrency';
+import { redactSecrets } from '../shared/secretShapes';
 import { formatBytes, type ContainerUsage } from './rightsizing';
 
 export interface PrometheusOptions {
@@ -50,7 +51,7 @@ export function checkPrometheusUrl(value: string): string {
 		url = new URL(value.trim());
 	} catch {
 		throw new InfraOpsError(
-			`Prometheus URL "${value}" is not a URL`,
+			`Prometheus URL "${redactSecrets(value)}" is not a URL`,
 			'Give the base URL Prometheus answers on, e.g. http://prometheus:9090',
 		);
 	}

@@ -7,6 +7,8 @@ import {
 	timestampToNs,
 } from '../../nodes/ContainerGuard/logDigest';
 import { formatBytes, parseLsn } from '../../nodes/HostAudit/replication';
+import { lokiErrorDigest } from '../../nodes/ContainerGuard/lokiLogs';
+import { checkPrometheusUrl } from '../../nodes/ContainerGuard/prometheus';
 
 function frame(stream: 1 | 2, text: string): Buffer {
 	const body = Buffer.from(text);
@@ -148,5 +150,30 @@ describe('Error Logs never copies a secret into the digest', () => {
 		expect(digest.top[0].example).toBe(
 			'ERROR 3 tests passed, token expired for user bob, Basic authentication failed',
 		);
+	});
+});
+
+describe('Loki and Prometheus URLs with a password', () => {
+	it('threat: a Loki or Prometheus URL that does not parse is refused without echoing its password', async () => {
+		const url = 'http://admin:hunter2@loki:99999';
+		const loki = await lokiErrorDigest(
+			{},
+			{
+				url,
+				query: '{job="docker"}',
+				containerLabel: 'container',
+				lookbackMinutes: 5,
+				limit: 10,
+				headers: {},
+				now: new Date(),
+				pattern: /error/i,
+				topMessages: 1,
+				criticalAbove: 0,
+			},
+		).catch((error: Error) => error.message);
+		expect(loki).toMatch(/^Loki URL ".*" is not a URL$/);
+		expect(loki).not.toContain('hunter2');
+		expect(() => checkPrometheusUrl(url)).toThrow(/^Prometheus URL ".*" is not a URL$/);
+		expect(() => checkPrometheusUrl(url)).not.toThrow(/hunter2/);
 	});
 });
