@@ -6,6 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+type IDataObject = Record<string, unknown>;
+
 interface WorkflowNode {
 	name: string;
 	type: string;
@@ -32,5 +34,39 @@ describe('workflows that change live containers', () => {
 		);
 		expect(apply.length).toBeGreaterThan(0);
 		for (const a of apply) expect(a).toEqual({ ...a, onError: 'continueRegularOutput' });
+	});
+});
+
+describe('log-error-digest: log lines are text in Slack', () => {
+	it('threat: a logged <!channel>, <url|label> or ``` cannot ping, link or leave the code block', () => {
+		const workflow = JSON.parse(
+			fs.readFileSync(path.join(dir, 'log-error-digest.json'), 'utf8'),
+		) as { nodes: WorkflowNode[] };
+		const code = String(
+			workflow.nodes.find((n) => n.name === 'Build Digest')?.parameters.jsCode ?? '',
+		);
+		// the Code node's own JavaScript, run as n8n runs it: `$input.all()` gives the items
+		const finding = {
+			check: 'log-errors',
+			target: 'docker/web',
+			status: 'warning',
+			errorLines: 1,
+			topMessages: [
+				{
+					count: 1,
+					example: 'ERROR ``` <!channel> <https://evil.example/reset|Reset your password> &amp;',
+					first: '2026-12-04T16:00:00.000Z',
+					last: '2026-12-04T16:00:00.000Z',
+				},
+			],
+		};
+		const run = new Function('$input', code) as (input: unknown) => { json: IDataObject }[];
+		const [out] = run({ all: () => [{ json: finding }] });
+		const slack = String(out.json.slack);
+		expect(slack).not.toMatch(/<!channel>|<https:/);
+		expect(slack).toContain('&lt;!channel&gt;');
+		expect(slack.match(/```/g)).toHaveLength(2);
+		// the email is plain text: unchanged
+		expect(String(out.json.text)).toContain('<!channel>');
 	});
 });
