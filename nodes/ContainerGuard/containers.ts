@@ -161,11 +161,19 @@ export async function inspectOne(
 			);
 		throw dockerError(`inspecting ${ref}`, target, error);
 	}
+	const name = info.Name.replace(/^\//, '');
+	// Docker also resolves the start of an ID: a mistyped name such as "cafe" must not change another
+	// container whose ID happens to begin with it
+	if (name !== ref && !(ref.length >= 12 && info.Id.startsWith(ref)))
+		throw new InfraOpsError(
+			`No container named "${ref}" at Docker ${target} (it matches only the start of ${name}'s ID)`,
+			'Give the exact container name, or at least 12 characters of the ID (docker ps)',
+		);
 	const labels = info.Config?.Labels ?? {};
 	return {
 		listed: {
 			id: info.Id,
-			name: info.Name.replace(/^\//, ''),
+			name,
 			state: info.State.Status,
 			image: info.Config?.Image ?? '',
 			labels,

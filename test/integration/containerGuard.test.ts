@@ -341,6 +341,24 @@ describe('Apply Limits (real dockerd)', () => {
 		expect((await c.inspect()).HostConfig.Memory).toBe(128 * MiB);
 	});
 
+	it('threat: a name that only matches the start of another container ID changes nothing', async () => {
+		const c = await start('apply-prefix', 'exec sleep 3600');
+		const { Id } = await c.inspect();
+		// what a mistyped hex-looking name ("cafe", "deadbeef") resolves to in Docker: an ID prefix
+		const { out } = await run(
+			{ operation: 'applyLimits', container: Id.slice(0, 11), cpus: '0.5' },
+			{ continueOnFail: true },
+		);
+		expect(out[0].error).toMatch(
+			/^No container named ".{11}" at Docker .*matches only the start of/,
+		);
+		expect((await c.inspect()).HostConfig.NanoCpus ?? 0).toBe(0);
+		// a 12-character ID, as docker ps prints it, is meant
+		const byId = await run({ operation: 'applyLimits', container: Id.slice(0, 12), cpus: '0.5' });
+		expect(byId.error).toBeUndefined();
+		expect((await c.inspect()).HostConfig.NanoCpus).toBe(5e8);
+	});
+
 	it('an unknown container and a bad size are clear errors', async () => {
 		const unknown = await run(
 			{ operation: 'applyLimits', container: `${RUN}-nope`, cpus: '1' },
