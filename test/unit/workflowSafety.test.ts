@@ -70,3 +70,29 @@ describe('log-error-digest: log lines are text in Slack', () => {
 		expect(String(out.json.text)).toContain('<!channel>');
 	});
 });
+
+describe('health-monitoring: a probe output is text in Slack', () => {
+	it('threat: a health probe that prints <!channel> or <url|label> cannot ping or link in the Slack alert', () => {
+		const workflow = JSON.parse(
+			fs.readFileSync(path.join(dir, 'health-monitoring.json'), 'utf8'),
+		) as { nodes: WorkflowNode[] };
+		const text = String(
+			workflow.nodes.find((n) => n.type === 'n8n-nodes-base.slack')?.parameters.text ?? '',
+		);
+		const $json = {
+			status: 'critical',
+			target: 'web',
+			summary:
+				'web is unhealthy (3 failed probes): <!channel> <https://evil.example|log in> & retry',
+		};
+		// each {{ }} of the n8n expression, evaluated with the finding as $json
+		const rendered = text
+			.replace(/^=/, '')
+			.replace(/\{\{([\s\S]*?)\}\}/g, (_m, expr: string) =>
+				String((new Function('$json', `return (${expr});`) as (j: unknown) => unknown)($json)),
+			);
+		expect(rendered).toContain('web is unhealthy');
+		expect(rendered).not.toMatch(/<!channel>|<https:/);
+		expect(rendered).toContain('&lt;!channel&gt; &lt;https://evil.example|log in&gt; &amp; retry');
+	});
+});
