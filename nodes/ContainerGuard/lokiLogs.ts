@@ -1,5 +1,5 @@
 /** Error lines from Loki's `/loki/api/v1/query_range`, grouped per container label. */
-import { InfraOpsError } from '../shared/errors';
+import { InfraOpsError, withTimeout } from '../shared/errors';
 import type { NewFinding } from '../shared/findings';
 import { httpRequest } from '../shared/http';
 import { redactSecrets } from '../shared/secretShapes';
@@ -73,11 +73,18 @@ export async function lokiErrorDigest(
 		limit: String(options.limit),
 		direction: 'forward',
 	}).toString();
-	const response = await httpRequest({
-		url: url.toString(),
-		headers: options.headers,
-		timeoutMs: LOG_TIMEOUT_MS,
-	});
+	// the socket's idle timeout does not end a server that drips bytes: the whole answer has a deadline
+	const abort = new AbortController();
+	const response = await withTimeout(
+		httpRequest({
+			url: url.toString(),
+			headers: options.headers,
+			timeoutMs: LOG_TIMEOUT_MS,
+			signal: abort.signal,
+		}),
+		LOG_TIMEOUT_MS,
+		`Loki at ${base.origin}`,
+	).finally(() => abort.abort());
 	if (response.status !== 200)
 		throw new InfraOpsError(
 			`Loki at ${base.origin} answered ${response.status}: ${response.text().slice(0, 300)}`,

@@ -3,11 +3,14 @@
  * metric names and labels), and the Docker stats path on the harness's real dockerd with a busy
  * container (CPU-limited), an idle one with a large memory limit and one without limits. */
 import type Dockerode from 'dockerode';
+import { createServer } from 'node:http';
 import * as net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { IDataObject, INode } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { ContainerGuard } from '../../nodes/ContainerGuard/ContainerGuard.node';
+import { promQuery } from '../../nodes/ContainerGuard/prometheus';
 import { MIB } from '../../nodes/ContainerGuard/rightsizing';
 import { loadDockerode } from '../../nodes/shared/lazy';
 import { startPrometheusStack, type PrometheusStack } from '../harness/prometheus';
@@ -370,4 +373,35 @@ describe('Usage & Rightsizing from Docker stats (real dockerd)', () => {
 			`No container matching names ${tag}-nothing running at unix://`,
 		);
 	});
+});
+
+describe('a Prometheus that drips its answer', () => {
+	it('threat: an answer trickling one byte at a time ends at the query timeout, not never', async () => {
+		// a stuck proxy in front of Prometheus: headers at once, then a byte every 100 ms, never done
+		const timers = new Set<NodeJS.Timeout>();
+		const server = createServer((_req, res) => {
+			res.writeHead(200, { 'content-type': 'application/json' });
+			const t = setInterval(() => res.write(' '), 100);
+			timers.add(t);
+			res.on('close', () => clearInterval(t));
+		});
+		await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+		try {
+			const { port } = server.address() as AddressInfo;
+			const outcome = await promQuery(
+				{ url: `http://127.0.0.1:${port}`, timeoutMs: 1_500 },
+				'up',
+			).then(
+				() => 'answered',
+				(error: Error) => error.message,
+			);
+			expect(outcome).toMatch(
+				/^Prometheus at http:\/\/127\.0\.0\.1:\d+ cannot be queried: .*timed out after 1500 ms/,
+			);
+		} finally {
+			for (const t of timers) clearInterval(t);
+			server.closeAllConnections();
+			await new Promise((resolve) => server.close(resolve));
+		}
+	}, 20_000);
 });
