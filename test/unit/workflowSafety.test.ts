@@ -71,28 +71,36 @@ describe('log-error-digest: log lines are text in Slack', () => {
 	});
 });
 
-describe('health-monitoring: a probe output is text in Slack', () => {
-	it('threat: a health probe that prints <!channel> or <url|label> cannot ping or link in the Slack alert', () => {
-		const workflow = JSON.parse(
-			fs.readFileSync(path.join(dir, 'health-monitoring.json'), 'utf8'),
-		) as { nodes: WorkflowNode[] };
-		const text = String(
-			workflow.nodes.find((n) => n.type === 'n8n-nodes-base.slack')?.parameters.text ?? '',
-		);
-		const $json = {
-			status: 'critical',
-			target: 'web',
-			summary:
-				'web is unhealthy (3 failed probes): <!channel> <https://evil.example|log in> & retry',
-		};
-		// each {{ }} of the n8n expression, evaluated with the finding as $json
-		const rendered = text
-			.replace(/^=/, '')
-			.replace(/\{\{([\s\S]*?)\}\}/g, (_m, expr: string) =>
-				String((new Function('$json', `return (${expr});`) as (j: unknown) => unknown)($json)),
+describe('probe output and host output are text in Slack', () => {
+	it.each([
+		['health-monitoring.json', 'a health probe'],
+		['host-hardening-audit.json', 'a listening process named so on an audited host'],
+	])(
+		'threat: in %s, %s printing <!channel> or <url|label> cannot ping or link in the Slack alert',
+		(file) => {
+			const workflow = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as {
+				nodes: WorkflowNode[];
+			};
+			const text = String(
+				workflow.nodes.find((n) => n.type === 'n8n-nodes-base.slack')?.parameters.text ?? '',
 			);
-		expect(rendered).toContain('web is unhealthy');
-		expect(rendered).not.toMatch(/<!channel>|<https:/);
-		expect(rendered).toContain('&lt;!channel&gt; &lt;https://evil.example|log in&gt; &amp; retry');
-	});
+			const $json = {
+				status: 'critical',
+				target: 'web',
+				summary:
+					'web is unhealthy (3 failed probes): <!channel> <https://evil.example|log in> & retry',
+			};
+			// each {{ }} of the n8n expression, evaluated with the finding as $json
+			const rendered = text
+				.replace(/^=/, '')
+				.replace(/\{\{([\s\S]*?)\}\}/g, (_m, expr: string) =>
+					String((new Function('$json', `return (${expr});`) as (j: unknown) => unknown)($json)),
+				);
+			expect(rendered).toContain('web is unhealthy');
+			expect(rendered).not.toMatch(/<!channel>|<!here>|<https:/);
+			expect(rendered).toContain(
+				'&lt;!channel&gt; &lt;https://evil.example|log in&gt; &amp; retry',
+			);
+		},
+	);
 });
