@@ -128,6 +128,17 @@ function ensureN8n({ version = N8N_VERSION } = {}) {
 	return result;
 }
 
+/** The installed n8n, or an error that says how to install it: the e2e suite must not install it under a test
+ * timeout (`npm run test:e2e` runs scripts/n8n/ensure.js before jest). */
+function installedN8n({ version = N8N_VERSION } = {}) {
+	const dir = n8nDir(version);
+	if (!isInstalled(dir))
+		throw new Error(
+			`n8n@${version} is not installed in ${dir}: run \`node scripts/n8n/ensure.js\` first (\`npm run test:e2e\` does)`,
+		);
+	return { dir, bin: path.join(dir, 'node_modules/n8n/bin/n8n'), version };
+}
+
 /** `npm run build`, under Node 24. */
 function buildPackage() {
 	run('npm', ['run', '--silent', 'build'], { cwd: ROOT });
@@ -324,8 +335,11 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function waitReady(baseUrl, { timeoutMs = 120_000, child } = {}) {
 	const deadline = Date.now() + timeoutMs;
 	for (;;) {
-		if (child && child.exitCode !== null)
-			throw new Error(`n8n exited (code ${child.exitCode}) before it was ready`);
+		if (child && (child.exitCode !== null || child.signalCode !== null))
+			throw new Error(
+				`n8n exited (${child.signalCode ? `signal ${child.signalCode}` : `exit code ${child.exitCode}`}) before it was ready`,
+			);
+		if (child?.spawnError) throw new Error(`n8n did not start: ${child.spawnError.message}`);
 		try {
 			const res = await fetch(`${baseUrl}/healthz/readiness`, {
 				signal: AbortSignal.timeout(2000),
@@ -335,7 +349,9 @@ async function waitReady(baseUrl, { timeoutMs = 120_000, child } = {}) {
 			// not listening yet
 		}
 		if (Date.now() > deadline)
-			throw new Error(`n8n at ${baseUrl} not ready after ${timeoutMs / 1000}s`);
+			throw new Error(
+				`n8n at ${baseUrl} did not answer /healthz/readiness within ${timeoutMs / 1000}s (still running; stopped now)`,
+			);
 		await sleep(250);
 	}
 }
@@ -356,6 +372,8 @@ async function startN8n(
 		stdio: stdio === 'inherit' ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
 		detached: true,
 	});
+	// a missing binary or node surfaces as an 'error' event, which unhandled would crash the caller
+	child.once('error', (err) => (child.spawnError = err));
 	let output = '';
 	if (child.stdout) {
 		for (const stream of [child.stdout, child.stderr]) {
@@ -381,6 +399,7 @@ async function startN8n(
 		}),
 	);
 	const stop = async () => {
+		if (child.spawnError) return { code: null, signal: null };
 		if (child.exitCode !== null || child.signalCode !== null) return exited;
 		try {
 			process.kill(-child.pid, 'SIGTERM');
@@ -496,6 +515,7 @@ module.exports = {
 	toolEnv,
 	n8nDir,
 	ensureN8n,
+	installedN8n,
 	buildPackage,
 	installPackage,
 	hashPassword,
