@@ -48,10 +48,11 @@ async function importChangedWorkflows(install, env) {
 
 async function main() {
 	const t0 = Date.now();
-	const install = n8n.ensureN8n();
 	let t = Date.now();
+	// build first: a compile error shows in seconds, not after n8n's first install
 	n8n.buildPackage();
 	say(`built in ${((Date.now() - t) / 1000).toFixed(1)}s`);
+	const install = n8n.ensureN8n();
 	fs.mkdirSync(userFolder, { recursive: true });
 	n8n.installPackage(userFolder, { reuseDependencies: true });
 
