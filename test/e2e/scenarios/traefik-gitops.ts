@@ -93,7 +93,8 @@ const scenario: Scenario = {
 		fs.mkdirSync(path.join(work, 'dynamic'), { recursive: true });
 		execFileSync('git', ['init', '-q', '--bare', '-b', 'main', bare]);
 		git('init', '-q', '-b', 'main');
-		replay = await startTraefikReplay({ watchDir: dynamicDir, loadDelayMs: 500 });
+		// the project's own API fixture, so the scenario runs without ../shared/reference
+		replay = await startTraefikReplay({ base: 'fixture', watchDir: dynamicDir, loadDelayMs: 500 });
 		return {
 			settings: {
 				repoUrl: bare,

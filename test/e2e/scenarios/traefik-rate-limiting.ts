@@ -55,7 +55,8 @@ const scenario: Scenario = {
 		backupDir = path.join(root, 'dynamic-history');
 		fs.mkdirSync(dynamicDir, { recursive: true });
 		fs.writeFileSync(path.join(dynamicDir, 'routers.yml'), ROUTERS);
-		replay = await startTraefikReplay({ watchDir: dynamicDir, loadDelayMs: 500 });
+		// the project's own API fixture, so the scenario runs without ../shared/reference
+		replay = await startTraefikReplay({ base: 'fixture', watchDir: dynamicDir, loadDelayMs: 500 });
 		return {
 			// 5 s instead of the default 30: the rollback run waits the whole timeout twice (the change, then the restored file)
 			settings: {
