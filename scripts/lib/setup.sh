@@ -38,6 +38,7 @@ use_node24() {
 	bin="$(scripts/node24.sh)"
 	export PATH="$bin:$PATH"
 	export npm_config_nodedir="$(dirname "$bin")"
+	export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 }
 
 # `npm ci` when node_modules is missing or does not match package-lock.json: the lock's SHA-256 recorded
