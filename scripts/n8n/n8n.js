@@ -72,6 +72,22 @@ function isInstalled(dir) {
 	);
 }
 
+/** The pid of a live process installing into `dir` (its `<dir>.partial-<pid>` scratch folder), if any. */
+function installingPid(dir) {
+	const prefix = `${path.basename(dir)}.partial-`;
+	for (const name of fs.readdirSync(path.dirname(dir))) {
+		const pid = Number(name.startsWith(prefix) ? name.slice(prefix.length) : NaN);
+		if (!Number.isInteger(pid) || pid === process.pid) continue;
+		try {
+			process.kill(pid, 0);
+			return pid;
+		} catch (err) {
+			if (err.code === 'EPERM') return pid;
+		}
+	}
+	return undefined;
+}
+
 /**
  * Installs n8n@N8N_VERSION into <cache>/n8n-<version> unless it is there already. Install scripts are
  * skipped (several download binaries, which cannot work offline) and only the two native modules n8n
@@ -84,8 +100,18 @@ function ensureN8n({ version = N8N_VERSION } = {}) {
 	const result = { dir, bin: path.join(dir, 'node_modules/n8n/bin/n8n'), version };
 	if (isInstalled(dir)) return result;
 
-	const t0 = Date.now();
 	fs.mkdirSync(path.dirname(dir), { recursive: true });
+	// scripts/dev and scripts/test started side by side on a fresh machine: wait for the other install
+	// (its scratch folder is named after its pid) instead of downloading and compiling twice
+	for (let waiting = false; ; waiting = true) {
+		const other = installingPid(dir);
+		if (!other) break;
+		if (!waiting) log(`waiting for the install of n8n@${version} that process ${other} is running`);
+		Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5000);
+	}
+	if (isInstalled(dir)) return result;
+
+	const t0 = Date.now();
 	const scratch = `${dir}.partial-${process.pid}`;
 	fs.rmSync(scratch, { recursive: true, force: true });
 	fs.mkdirSync(scratch);
