@@ -1,6 +1,6 @@
 /**
  * workflows/traefik-rate-limiting.json in real n8n: a hand-written routers.yml on the harness's sshd,
- * and a recorded-response Traefik API (../shared/reference/traefik/api/ bodies plus the watched
+ * and a replayed Traefik API (the project's fixture, test/fixtures/traefik-api, plus the watched
  * folder's routers, as Traefik's file provider loads them). The first run builds the review's
  * middlewares (100/min general, 10/min API, secure headers), attaches them, validates, deploys both
  * files and sees them served: Slack says so. The second run changes nothing and says nothing. Then
@@ -148,7 +148,7 @@ const scenario: Scenario = {
 			served.status === 'enabled' &&
 				served.middlewares.join() ===
 					'api-ratelimit@file,general-ratelimit@file,secure-headers@file',
-			'the recorded-response API serves the new router',
+			'the replayed Traefik API serves the new router',
 			served,
 		);
 		const slack1 = ctx.sinks.slack.messages.slice(slack0);
@@ -212,7 +212,7 @@ const scenario: Scenario = {
 				.some((m) => /CRITICAL\* Traefik rate limiting: rolledBack routers\.yml/.test(m.text)),
 			'Slack names the rollback',
 		);
-		return 'middlewares (100/min, 10/min, secure headers) + routers deployed and served (recorded-response API), comments kept, old version kept outside the folder; rerun silent; a router Traefik rejects is rolled back: Slack + email with the diff';
+		return 'middlewares (100/min, 10/min, secure headers) + routers deployed and served (replayed Traefik API, fixture), comments kept, old version kept outside the folder; rerun silent; a router Traefik rejects is rolled back: Slack + email with the diff';
 	},
 };
 export default scenario;
