@@ -4,7 +4,7 @@
  * snippet that makes the change survive the next `docker compose up`.
  */
 import type Dockerode from 'dockerode';
-import { stringify } from 'yaml';
+import { loadYaml } from '../shared/lazy';
 
 import { InfraOpsError, withTimeout } from '../shared/errors';
 import { describeContainer, type ListedContainer, type InspectInfo } from './containers';
@@ -105,7 +105,7 @@ export function composeSnippet(input: ResourcesSnippetInput): string {
 	const service: Record<string, unknown> = {};
 	if (Object.keys(resources).length) service.deploy = { resources };
 	if (input.pidsLimit !== undefined) service.pids_limit = input.pidsLimit;
-	return stringify({ services: { [input.service]: service } });
+	return loadYaml().stringify({ services: { [input.service]: service } });
 }
 
 export interface ApplyResult {

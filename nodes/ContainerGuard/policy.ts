@@ -3,7 +3,9 @@
  * and the rules containers it matches must meet. The first matching entry applies. Parse errors name
  * the line and the key.
  */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import type { Node } from 'yaml';
+
+import { loadYaml } from '../shared/lazy';
 
 import { InfraOpsError } from '../shared/errors';
 import { globToRegExp, type ComposeIdentity, type InspectInfo } from './containers';
@@ -64,6 +66,7 @@ function policyError(line: number, message: string): InfraOpsError {
 }
 
 export function parsePolicy(text: string): PolicyEntry[] {
+	const { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } = loadYaml();
 	const lineCounter = new LineCounter();
 	const doc = parseDocument(text, { lineCounter, prettyErrors: false });
 	const lineOf = (node: Node | null | undefined): number =>

@@ -6,7 +6,7 @@
  * Environment (all optional):
  *   INFRA_OPS_DEV_EMAIL     owner login, default admin@example.com
  *   INFRA_OPS_DEV_PASSWORD  owner password, default InfraOps-dev-1
- *   INFRA_OPS_DEV_PORT      default 5678
+ *   INFRA_OPS_DEV_PORT      default 5678 (its task-runner broker listens on the next port, 5679 by default)
  *   INFRA_OPS_DEV_LISTEN    address to listen on, default 127.0.0.1 (0.0.0.0 to reach it from elsewhere)
  *   INFRA_OPS_DEV_DIR       n8n user folder (database, settings), default .n8n-dev/ in the repository
  *   INFRA_OPS_N8N_VERSION   default 2.41.1; INFRA_OPS_CACHE where n8n and Node 24 are cached
@@ -21,6 +21,7 @@ const n8n = require('./n8n');
 const email = process.env.INFRA_OPS_DEV_EMAIL || 'admin@example.com';
 const password = process.env.INFRA_OPS_DEV_PASSWORD || 'InfraOps-dev-1';
 const port = Number(process.env.INFRA_OPS_DEV_PORT || 5678);
+const brokerPort = port + 1;
 const listen = process.env.INFRA_OPS_DEV_LISTEN || '127.0.0.1';
 const userFolder = path.resolve(process.env.INFRA_OPS_DEV_DIR || path.join(n8n.ROOT, '.n8n-dev'));
 const say = (line) => process.stdout.write(`[dev] ${line}\n`);
@@ -48,16 +49,18 @@ async function importChangedWorkflows(install, env) {
 
 async function main() {
 	const t0 = Date.now();
-	const install = n8n.ensureN8n();
 	let t = Date.now();
+	// build first: a compile error shows in seconds, not after n8n's first install
 	n8n.buildPackage();
 	say(`built in ${((Date.now() - t) / 1000).toFixed(1)}s`);
+	const install = n8n.ensureN8n();
 	fs.mkdirSync(userFolder, { recursive: true });
 	n8n.installPackage(userFolder, { reuseDependencies: true });
 
 	const env = n8n.n8nEnv({
 		userFolder,
 		port,
+		brokerPort,
 		listen,
 		host: 'localhost',
 		owner: { email, password },

@@ -34,6 +34,7 @@ export function node24Bin(): string;
 export function toolEnv(extra?: Record<string, string>): NodeJS.ProcessEnv;
 export function n8nDir(version?: string): string;
 export function ensureN8n(options?: { version?: string }): N8nInstall;
+export function installedN8n(options?: { version?: string }): N8nInstall;
 export function buildPackage(): void;
 export function installPackage(
 	userFolder: string,

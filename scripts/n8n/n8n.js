@@ -72,6 +72,22 @@ function isInstalled(dir) {
 	);
 }
 
+/** The pid of a live process installing into `dir` (its `<dir>.partial-<pid>` scratch folder), if any. */
+function installingPid(dir) {
+	const prefix = `${path.basename(dir)}.partial-`;
+	for (const name of fs.readdirSync(path.dirname(dir))) {
+		const pid = Number(name.startsWith(prefix) ? name.slice(prefix.length) : NaN);
+		if (!Number.isInteger(pid) || pid === process.pid) continue;
+		try {
+			process.kill(pid, 0);
+			return pid;
+		} catch (err) {
+			if (err.code === 'EPERM') return pid;
+		}
+	}
+	return undefined;
+}
+
 /**
  * Installs n8n@N8N_VERSION into <cache>/n8n-<version> unless it is there already. Install scripts are
  * skipped (several download binaries, which cannot work offline) and only the two native modules n8n
@@ -84,8 +100,18 @@ function ensureN8n({ version = N8N_VERSION } = {}) {
 	const result = { dir, bin: path.join(dir, 'node_modules/n8n/bin/n8n'), version };
 	if (isInstalled(dir)) return result;
 
-	const t0 = Date.now();
 	fs.mkdirSync(path.dirname(dir), { recursive: true });
+	// scripts/dev and scripts/test started side by side on a fresh machine: wait for the other install
+	// (its scratch folder is named after its pid) instead of downloading and compiling twice
+	for (let waiting = false; ; waiting = true) {
+		const other = installingPid(dir);
+		if (!other) break;
+		if (!waiting) log(`waiting for the install of n8n@${version} that process ${other} is running`);
+		Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5000);
+	}
+	if (isInstalled(dir)) return result;
+
+	const t0 = Date.now();
 	const scratch = `${dir}.partial-${process.pid}`;
 	fs.rmSync(scratch, { recursive: true, force: true });
 	fs.mkdirSync(scratch);
@@ -126,6 +152,17 @@ function ensureN8n({ version = N8N_VERSION } = {}) {
 	}
 	log(`n8n@${version} ready in ${seconds(t0)}`);
 	return result;
+}
+
+/** The installed n8n, or an error that says how to install it: the e2e suite must not install it under a test
+ * timeout (`npm run test:e2e` runs scripts/n8n/ensure.js before jest). */
+function installedN8n({ version = N8N_VERSION } = {}) {
+	const dir = n8nDir(version);
+	if (!isInstalled(dir))
+		throw new Error(
+			`n8n@${version} is not installed in ${dir}: run \`node scripts/n8n/ensure.js\` first (\`npm run test:e2e\` does)`,
+		);
+	return { dir, bin: path.join(dir, 'node_modules/n8n/bin/n8n'), version };
 }
 
 /** `npm run build`, under Node 24. */
@@ -324,8 +361,11 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function waitReady(baseUrl, { timeoutMs = 120_000, child } = {}) {
 	const deadline = Date.now() + timeoutMs;
 	for (;;) {
-		if (child && child.exitCode !== null)
-			throw new Error(`n8n exited (code ${child.exitCode}) before it was ready`);
+		if (child && (child.exitCode !== null || child.signalCode !== null))
+			throw new Error(
+				`n8n exited (${child.signalCode ? `signal ${child.signalCode}` : `exit code ${child.exitCode}`}) before it was ready`,
+			);
+		if (child?.spawnError) throw new Error(`n8n did not start: ${child.spawnError.message}`);
 		try {
 			const res = await fetch(`${baseUrl}/healthz/readiness`, {
 				signal: AbortSignal.timeout(2000),
@@ -335,7 +375,9 @@ async function waitReady(baseUrl, { timeoutMs = 120_000, child } = {}) {
 			// not listening yet
 		}
 		if (Date.now() > deadline)
-			throw new Error(`n8n at ${baseUrl} not ready after ${timeoutMs / 1000}s`);
+			throw new Error(
+				`n8n at ${baseUrl} did not answer /healthz/readiness within ${timeoutMs / 1000}s (still running; stopped now)`,
+			);
 		await sleep(250);
 	}
 }
@@ -356,6 +398,8 @@ async function startN8n(
 		stdio: stdio === 'inherit' ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
 		detached: true,
 	});
+	// a missing binary or node surfaces as an 'error' event, which unhandled would crash the caller
+	child.once('error', (err) => (child.spawnError = err));
 	let output = '';
 	if (child.stdout) {
 		for (const stream of [child.stdout, child.stderr]) {
@@ -381,6 +425,7 @@ async function startN8n(
 		}),
 	);
 	const stop = async () => {
+		if (child.spawnError) return { code: null, signal: null };
 		if (child.exitCode !== null || child.signalCode !== null) return exited;
 		try {
 			process.kill(-child.pid, 'SIGTERM');
@@ -496,6 +541,7 @@ module.exports = {
 	toolEnv,
 	n8nDir,
 	ensureN8n,
+	installedN8n,
 	buildPackage,
 	installPackage,
 	hashPassword,

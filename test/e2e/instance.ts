@@ -199,7 +199,8 @@ export async function startInstance(opts: {
 	log: (line: string) => void;
 }): Promise<E2eInstance> {
 	const { services, sinks, entries, log } = opts;
-	const install = n8n.ensureN8n();
+	// installed before jest starts (scripts/n8n/ensure.js), never under the hook's timeout
+	const install = n8n.installedN8n();
 	const userFolder = path.join(services.root, 'n8n');
 	fs.mkdirSync(userFolder, { recursive: true });
 	n8n.installPackage(userFolder);

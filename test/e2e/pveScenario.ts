@@ -8,9 +8,12 @@ import * as fs from 'node:fs';
 
 import { PVE_APIDATA } from '../harness/pveSchema';
 import { startPveSimulator, type PveSimulator } from '../harness/pveSimulator';
+import { scenarioSkip } from '../support/reference';
 import type { Prepared, SettingValue } from './scenario';
 
-export const PVE_SKIPPED = 'skipped: ../shared/reference absent (no PVE schema for the simulator)';
+/** What run() returns without the simulator: skipped by name, or (CI set) an error naming the missing folder. */
+export const pveSkipped = (scenario: string): string =>
+	scenarioSkip(scenario, 'proxmox', 'apidata.js') ?? 'skipped';
 
 export async function preparePve(setup: {
 	tokenId: string;

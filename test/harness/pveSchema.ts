@@ -6,9 +6,10 @@
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as path from 'node:path';
 
-export const PVE_APIDATA = path.resolve(__dirname, '../../../shared/reference/proxmox/apidata.js');
+import { referencePath } from '../support/reference';
+
+export const PVE_APIDATA = referencePath('proxmox', 'apidata.js');
 
 export interface SchemaProperty {
 	type?: string | string[];

@@ -14,9 +14,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { referencePath } from '../support/reference';
 import { requireBinary, run } from './proc';
 
-export const TRIVY_REFERENCE_DIR = path.resolve(__dirname, '../../../shared/reference/trivy');
+export const TRIVY_REFERENCE_DIR = referencePath('trivy');
 
 export interface StandInSpec {
 	/** Image reference → recorded report file name in ../shared/reference/trivy (e.g. alpine-310.json.golden). */

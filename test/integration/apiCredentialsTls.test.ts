@@ -14,6 +14,7 @@ import {
 } from '../harness/tls';
 import { startVaultKv, type VaultKvServer } from '../harness/vaultKv';
 import {
+	describeWithTraefikReference as describeRef,
 	referenceAvailable,
 	startTraefikReplay,
 	type TraefikReplay,
@@ -29,11 +30,6 @@ let vaultUrl: string;
 let traefikUrl: string;
 // the Traefik API stand-in replays Traefik's recorded responses from ../shared/reference
 const withReference = referenceAvailable();
-const describeRef = withReference ? describe : describe.skip;
-if (!withReference)
-	console.warn(
-		'recorded-response Traefik API credential tests skipped: ../shared/reference absent',
-	);
 const TRAEFIK_AUTH = { username: 'ops', password: 'traefik-api-password-for-tls-test' };
 
 const portOf = (url: string) => Number(new URL(url).port);

@@ -24,13 +24,10 @@ import { auditSegmentation, parseTierMap } from '../../nodes/ProxmoxLxc/segmenta
 import { PveApiError, PveClient, PveTaskError } from '../../nodes/ProxmoxLxc/transport/pveClient';
 import { checkValue, PVE_APIDATA, PveSchema } from '../harness/pveSchema';
 import { startPveSimulator, type PveSimulator } from '../harness/pveSimulator';
+import { describeWithReference } from '../support/reference';
 
 const haveReference = fs.existsSync(PVE_APIDATA);
-if (!haveReference)
-	console.warn(
-		`Proxmox schema-conformance tests skipped: ../shared/reference absent (${PVE_APIDATA})`,
-	);
-const describeRef = haveReference ? describe : describe.skip;
+const describeRef = describeWithReference('proxmox', 'apidata.js');
 
 const TOKEN_ID = 'automation@pve!n8n';
 const SECRET = '6f1c1a52-8d36-4b0e-9e0c-1a2b3c4d5e6f';

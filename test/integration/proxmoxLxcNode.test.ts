@@ -4,21 +4,15 @@
  * PVE API is the simulator of test/harness/pveSimulator.ts, validating requests and answers against
  * ../shared/reference/proxmox/apidata.js at test time.
  */
-import * as fs from 'node:fs';
 import type { IDataObject, INode } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { ProxmoxLxc } from '../../nodes/ProxmoxLxc/ProxmoxLxc.node';
-import { PVE_APIDATA } from '../harness/pveSchema';
 import { startPveSimulator, type PveSimulator } from '../harness/pveSimulator';
+import { describeWithReference } from '../support/reference';
 import { runWorkflow, type WorkflowJson } from '../support/workflowRunner';
 
-const haveReference = fs.existsSync(PVE_APIDATA);
-if (!haveReference)
-	console.warn(
-		`Proxmox node schema-conformance tests skipped: ../shared/reference absent (${PVE_APIDATA})`,
-	);
-const describeRef = haveReference ? describe : describe.skip;
+const describeRef = describeWithReference('proxmox', 'apidata.js');
 
 const TYPE = 'n8n-nodes-infra-ops.proxmoxLxc';
 const TOKEN_ID = 'automation@pve!n8n';

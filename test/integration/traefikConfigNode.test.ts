@@ -14,16 +14,13 @@ import {
 import { TraefikConfig } from '../../nodes/TraefikConfig/TraefikConfig.node';
 import { services } from '../harness/services';
 import {
-	referenceAvailable,
+	describeWithTraefikReference as describeRef,
 	startTraefikReplay,
 	type TraefikReplay,
 } from '../support/traefikApiReplay';
 import { runWorkflow, type RunResult, type WorkflowJson } from '../support/workflowRunner';
 
 const TYPE = 'n8n-nodes-infra-ops.traefikConfig';
-const describeRef = referenceAvailable() ? describe : describe.skip;
-if (!referenceAvailable())
-	console.warn('recorded-response Traefik API node tests skipped: ../shared/reference absent');
 
 jest.setTimeout(30_000);
 

@@ -17,14 +17,10 @@ import { fetchGitFiles } from '../../nodes/TraefikConfig/gitSource';
 import { TraefikApi } from '../../nodes/TraefikConfig/traefikApi';
 import { services } from '../harness/services';
 import {
-	referenceAvailable,
+	describeWithTraefikReference as describeRef,
 	startTraefikReplay,
 	type TraefikReplay,
 } from '../support/traefikApiReplay';
-
-const describeRef = referenceAvailable() ? describe : describe.skip;
-if (!referenceAvailable())
-	console.warn('recorded-response Traefik API tests skipped: ../shared/reference absent');
 
 function conn(overrides: Partial<SshConnection> = {}): SshConnection {
 	const { ssh } = services();

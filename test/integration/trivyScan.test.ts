@@ -18,16 +18,14 @@ import {
 	TRIVY_REFERENCE_DIR,
 	type StandInSpec,
 } from '../harness/trivyStandIn';
+import { describeWithReference } from '../support/reference';
 import { runWorkflow, type RunResult, type WorkflowJson } from '../support/workflowRunner';
 
 const TYPE = 'n8n-nodes-infra-ops.trivyScan';
 const STAND_IN = 'infra-ops-test/trivy-standin:1';
 const LABEL = 'io.infra-ops.test-trivy';
 const TOKEN = 'trivy-server-token-4f1c9e';
-const haveRef = fs.existsSync(TRIVY_REFERENCE_DIR);
-const describeRef = haveRef ? describe : describe.skip;
-if (!haveRef)
-	console.warn(`Trivy stand-in tests skipped: ../shared/reference absent (${TRIVY_REFERENCE_DIR})`);
+const describeRef = describeWithReference('trivy');
 
 const APP = {
 	a: 'infra-ops-test/app-a:1',

@@ -14,12 +14,19 @@ import * as path from 'node:path';
 import { parse } from 'yaml';
 
 import { MIDDLEWARE_TYPES } from '../../nodes/TraefikConfig/schema';
+import { describeWithReference, referenceMissing, referencePath } from './reference';
 
-export const REFERENCE_API_DIR = path.resolve(__dirname, '../../../shared/reference/traefik/api');
+export const REFERENCE_API_DIR = referencePath('traefik', 'api');
+/** The project's own small API responses, written from Traefik's documented /api/http/* shapes: what the
+ * e2e scenarios serve, so they run without the reference folder. */
+export const FIXTURE_API_DIR = path.resolve(__dirname, '../fixtures/traefik-api');
 
 export function referenceAvailable(): boolean {
-	return fs.existsSync(path.join(REFERENCE_API_DIR, 'routers.json'));
+	return !referenceMissing('traefik', 'api', 'routers.json');
 }
+
+/** describe for the tests that replay Traefik's recorded responses (see support/reference.ts). */
+export const describeWithTraefikReference = describeWithReference('traefik', 'api', 'routers.json');
 
 type Entry = Record<string, unknown> & { name: string };
 interface LoadedConfig {
@@ -32,6 +39,9 @@ interface LoadedConfig {
 type Counts = Record<string, { total: number; errors: number; warnings: number }>;
 
 export interface ReplayOptions {
+	/** Whose responses to serve besides the watched folder's: Traefik's recorded ones (../shared/reference,
+	 * the default) or the project's fixture (test/fixtures/traefik-api). */
+	base?: 'recorded' | 'fixture';
 	/** Local path of the folder Traefik would watch (the harness's sshd writes to local disk). */
 	watchDir?: string;
 	/** Router names (without @file) that Traefik reports as disabled with an error, as if a backend rejected them. */
@@ -54,8 +64,8 @@ export interface TraefikReplay {
 	close(): Promise<void>;
 }
 
-function readJson<T>(name: string): T {
-	return JSON.parse(fs.readFileSync(path.join(REFERENCE_API_DIR, name), 'utf8')) as T;
+function readJson<T>(dir: string, name: string): T {
+	return JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8')) as T;
 }
 
 interface FileSnapshot {
@@ -158,12 +168,13 @@ function loadFolder(
 }
 
 export async function startTraefikReplay(options: ReplayOptions = {}): Promise<TraefikReplay> {
+	const dir = options.base === 'fixture' ? FIXTURE_API_DIR : REFERENCE_API_DIR;
 	const recorded = {
-		routers: readJson<Entry[]>('routers.json'),
-		middlewares: readJson<Entry[]>('middlewares.json'),
-		services: readJson<Entry[]>('services.json'),
-		overview: readJson<{ http: Counts }>('overview-dynamic.json'),
-		routerBar: readJson<Entry>('router-bar.json'),
+		routers: readJson<Entry[]>(dir, 'routers.json'),
+		middlewares: readJson<Entry[]>(dir, 'middlewares.json'),
+		services: readJson<Entry[]>(dir, 'services.json'),
+		overview: readJson<{ http: Counts }>(dir, 'overview-dynamic.json'),
+		routerBar: readJson<Entry>(dir, 'router-bar.json'),
 	};
 	const requests: string[] = [];
 	let served: FileSnapshot = { routers: [], middlewares: [], services: [], mtimeMs: 0 };

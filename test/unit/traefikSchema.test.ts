@@ -4,16 +4,14 @@
  * the schema's known gaps (rateLimit.redis, ipStrategy.ipv6Subnet), where Traefik v3 is right. */
 import Ajv from 'ajv';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 
 import { checkStructure } from '../../nodes/TraefikConfig/schema';
 import { validateFiles } from '../../nodes/TraefikConfig/validate';
+import { describeWithReference, itWithReference, referencePath } from '../support/reference';
 
-const ROOT = path.resolve(__dirname, '../..');
-const SCHEMA = path.resolve(ROOT, '../shared/reference/traefik/traefik-v3-file-provider.json');
-const describeRef = fs.existsSync(SCHEMA) ? describe : describe.skip;
-if (!fs.existsSync(SCHEMA))
-	console.warn(`schema-conformance tests skipped: ../shared/reference absent (${SCHEMA})`);
+const SCHEMA = referencePath('traefik', 'traefik-v3-file-provider.json');
+const describeRef = describeWithReference('traefik', 'traefik-v3-file-provider.json');
+const itWithV2Schema = itWithReference('traefik', 'traefik-v2-file-provider.json');
 
 const lb = (url = 'http://openwebui:8080') => ({ loadBalancer: { servers: [{ url }] } });
 
@@ -424,20 +422,20 @@ describe("Validate's verdicts match the verdicts of Traefik's documented parser 
 		if (message) expect(report.problems.map((p) => p.message).join('\n')).toMatch(message);
 	});
 
-	it('has at least 30 rows, both verdicts, and its v2-only rows are options of the v2 schema (reference data)', () => {
-		expect(TABLE.length).toBeGreaterThanOrEqual(30);
-		expect(new Set(TABLE.map((r) => r[2]))).toEqual(new Set(['loads', 'refused']));
-		const v2 = JSON.parse(
-			fs.readFileSync(
-				path.resolve(ROOT, '../shared/reference/traefik/traefik-v2-file-provider.json'),
-				'utf8',
-			),
-		) as {
-			definitions: { headersMiddleware: { properties: Record<string, unknown> } };
-		};
-		for (const option of V2_ONLY)
-			expect(Object.keys(v2.definitions.headersMiddleware.properties)).toContain(option);
-	});
+	itWithV2Schema(
+		'has at least 30 rows, both verdicts, and its v2-only rows are options of the v2 schema (reference data)',
+		() => {
+			expect(TABLE.length).toBeGreaterThanOrEqual(30);
+			expect(new Set(TABLE.map((r) => r[2]))).toEqual(new Set(['loads', 'refused']));
+			const v2 = JSON.parse(
+				fs.readFileSync(referencePath('traefik', 'traefik-v2-file-provider.json'), 'utf8'),
+			) as {
+				definitions: { headersMiddleware: { properties: Record<string, unknown> } };
+			};
+			for (const option of V2_ONLY)
+				expect(Object.keys(v2.definitions.headersMiddleware.properties)).toContain(option);
+		},
+	);
 
 	it('names the line of a refused key', () => {
 		const text = 'http:\n  routers: {}\n  tls:\n    options: {}\n';

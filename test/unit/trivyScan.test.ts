@@ -30,13 +30,10 @@ import {
 	type TrivyRunner,
 	type TrivyScanOptions,
 } from '../../nodes/TrivyScan/trivyRun';
+import { describeWithReference, referencePath } from '../support/reference';
 
-const ROOT = path.resolve(__dirname, '../..');
-const REF = path.resolve(ROOT, '../shared/reference/trivy');
-const haveRef = fs.existsSync(REF);
-const describeRef = haveRef ? describe : describe.skip;
-if (!haveRef)
-	console.warn(`Trivy recorded-report tests skipped: ../shared/reference absent (${REF})`);
+const REF = referencePath('trivy');
+const describeRef = describeWithReference('trivy');
 const golden = (name: string) => fs.readFileSync(path.join(REF, `${name}.json.golden`), 'utf8');
 
 const policy = (over: Partial<Policy> = {}): Policy => ({

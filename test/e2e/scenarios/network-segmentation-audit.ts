@@ -5,7 +5,7 @@
  * their tier (email and Slack), one has no tier (Slack), two are fine (no alert).
  */
 import type { PveSimulator } from '../../harness/pveSimulator';
-import { check, preparePve, PVE_SKIPPED } from '../pveScenario';
+import { check, preparePve, pveSkipped } from '../pveScenario';
 import type { Scenario } from '../scenario';
 
 let sim: PveSimulator | undefined;
@@ -56,7 +56,7 @@ const scenario: Scenario = {
 	},
 
 	async run(ctx) {
-		if (!sim) return PVE_SKIPPED;
+		if (!sim) return pveSkipped('network-segmentation-audit');
 		const slack = ctx.sinks.slack.messages.length;
 		const mails = ctx.sinks.smtp.messages.length;
 		const run = await ctx.runWebhook();

@@ -6,7 +6,7 @@
  * a manual edit afterwards (n8n's memory) alerts once more, naming the key.
  */
 import type { PveSimulator } from '../../harness/pveSimulator';
-import { check, preparePve, PVE_SKIPPED } from '../pveScenario';
+import { check, preparePve, pveSkipped } from '../pveScenario';
 import type { Scenario } from '../scenario';
 
 let sim: PveSimulator | undefined;
@@ -62,7 +62,7 @@ const scenario: Scenario = {
 	},
 
 	async run(ctx) {
-		if (!sim) return PVE_SKIPPED;
+		if (!sim) return pveSkipped('proxmox-drift-detection');
 		const mails = ctx.sinks.smtp.messages.length;
 		const slack = ctx.sinks.slack.messages.length;
 		const first = await ctx.runWebhook();

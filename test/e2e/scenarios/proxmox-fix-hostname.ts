@@ -5,7 +5,7 @@
  * afterwards proves the new name is in effect. A second run finds nothing to rename.
  */
 import type { PveSimulator } from '../../harness/pveSimulator';
-import { check, preparePve, PVE_SKIPPED } from '../pveScenario';
+import { check, preparePve, pveSkipped } from '../pveScenario';
 import type { Scenario } from '../scenario';
 
 let sim: PveSimulator | undefined;
@@ -46,7 +46,7 @@ const scenario: Scenario = {
 	},
 
 	async run(ctx) {
-		if (!sim) return PVE_SKIPPED;
+		if (!sim) return pveSkipped('proxmox-fix-hostname');
 		const slack = ctx.sinks.slack.messages.length;
 		const mails = ctx.sinks.smtp.messages.length;
 		const digestBefore = sim.digestOf(105);

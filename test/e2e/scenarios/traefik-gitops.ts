@@ -2,8 +2,8 @@
  * workflows/traefik-gitops.json in real n8n: a real bare git repository on the harness's "Traefik
  * host" (sshd), pushed to by the scenario; the Git host's webhook is signed like GitHub's
  * (X-Hub-Signature-256). A wrong signature gets 401 and changes nothing; a signed push is fetched
- * into a staging checkout over SSH, validated, deployed and verified against a recorded-response
- * Traefik API; the same delivery re-sent is refused (a replay, warning); a pushed commit with a
+ * into a staging checkout over SSH, validated, deployed and verified against a replayed Traefik API
+ * (the project's fixture, test/fixtures/traefik-api, plus the watched folder's routers); the same delivery re-sent is refused (a replay, warning); a pushed commit with a
  * broken reference is refused (critical, Slack + email), and
  * the live files stay as they were.
  */
@@ -93,7 +93,8 @@ const scenario: Scenario = {
 		fs.mkdirSync(path.join(work, 'dynamic'), { recursive: true });
 		execFileSync('git', ['init', '-q', '--bare', '-b', 'main', bare]);
 		git('init', '-q', '-b', 'main');
-		replay = await startTraefikReplay({ watchDir: dynamicDir, loadDelayMs: 500 });
+		// the project's own API fixture, so the scenario runs without ../shared/reference
+		replay = await startTraefikReplay({ base: 'fixture', watchDir: dynamicDir, loadDelayMs: 500 });
 		return {
 			settings: {
 				repoUrl: bare,
@@ -309,7 +310,7 @@ const scenario: Scenario = {
 				),
 			'Slack alert for the refused commit',
 		);
-		return 'forged and unsigned pushes get 401 and deploy nothing; a signed push is fetched on the host (real git), validated, deployed and served (recorded-response API); the same delivery re-sent is refused (warning); a broken commit is refused: critical on Slack + email, live files unchanged';
+		return 'forged and unsigned pushes get 401 and deploy nothing; a signed push is fetched on the host (real git), validated, deployed and served (replayed Traefik API, fixture); the same delivery re-sent is refused (warning); a broken commit is refused: critical on Slack + email, live files unchanged';
 	},
 };
 export default scenario;

@@ -1,6 +1,6 @@
 /**
  * workflows/traefik-rate-limiting.json in real n8n: a hand-written routers.yml on the harness's sshd,
- * and a recorded-response Traefik API (../shared/reference/traefik/api/ bodies plus the watched
+ * and a replayed Traefik API (the project's fixture, test/fixtures/traefik-api, plus the watched
  * folder's routers, as Traefik's file provider loads them). The first run builds the review's
  * middlewares (100/min general, 10/min API, secure headers), attaches them, validates, deploys both
  * files and sees them served: Slack says so. The second run changes nothing and says nothing. Then
@@ -55,7 +55,8 @@ const scenario: Scenario = {
 		backupDir = path.join(root, 'dynamic-history');
 		fs.mkdirSync(dynamicDir, { recursive: true });
 		fs.writeFileSync(path.join(dynamicDir, 'routers.yml'), ROUTERS);
-		replay = await startTraefikReplay({ watchDir: dynamicDir, loadDelayMs: 500 });
+		// the project's own API fixture, so the scenario runs without ../shared/reference
+		replay = await startTraefikReplay({ base: 'fixture', watchDir: dynamicDir, loadDelayMs: 500 });
 		return {
 			// 5 s instead of the default 30: the rollback run waits the whole timeout twice (the change, then the restored file)
 			settings: {
@@ -147,7 +148,7 @@ const scenario: Scenario = {
 			served.status === 'enabled' &&
 				served.middlewares.join() ===
 					'api-ratelimit@file,general-ratelimit@file,secure-headers@file',
-			'the recorded-response API serves the new router',
+			'the replayed Traefik API serves the new router',
 			served,
 		);
 		const slack1 = ctx.sinks.slack.messages.slice(slack0);
@@ -211,7 +212,7 @@ const scenario: Scenario = {
 				.some((m) => /CRITICAL\* Traefik rate limiting: rolledBack routers\.yml/.test(m.text)),
 			'Slack names the rollback',
 		);
-		return 'middlewares (100/min, 10/min, secure headers) + routers deployed and served (recorded-response API), comments kept, old version kept outside the folder; rerun silent; a router Traefik rejects is rolled back: Slack + email with the diff';
+		return 'middlewares (100/min, 10/min, secure headers) + routers deployed and served (replayed Traefik API, fixture), comments kept, old version kept outside the folder; rerun silent; a router Traefik rejects is rolled back: Slack + email with the diff';
 	},
 };
 export default scenario;
