@@ -6,12 +6,11 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import type { IDataObject, INode } from 'n8n-workflow';
-import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { ContainerGuard } from '../../nodes/ContainerGuard/ContainerGuard.node';
 import { requireBinary, run } from '../harness/proc';
 import { makeCertificates, startTlsServer, type TlsServer } from '../harness/services';
-import { runWorkflow, type WorkflowJson } from '../support/workflowRunner';
+import { runWorkflow, startThen, type WorkflowJson } from '../support/workflowRunner';
 
 jest.setTimeout(60_000);
 
@@ -22,32 +21,14 @@ afterAll(async () => {
 });
 
 function workflow(parameters: IDataObject, continueOnFail = false): WorkflowJson {
-	const nodes: INode[] = [
+	return startThen(
 		{
-			id: '0',
-			name: 'Start',
-			type: 'test.start',
-			typeVersion: 1,
-			position: [0, 0],
-			parameters: {},
-		},
-		{
-			id: '1',
 			name: 'Guard',
 			type: TYPE,
-			typeVersion: 1,
-			position: [200, 0],
 			parameters: { operation: 'checkUrls', ...parameters } as INode['parameters'],
-			...(continueOnFail ? { onError: 'continueRegularOutput' as const } : {}),
 		},
-	];
-	return {
-		nodes,
-		connections: {
-			Start: { main: [[{ node: 'Guard', type: NodeConnectionTypes.Main, index: 0 }]] },
-		},
-		settings: { executionOrder: 'v1' },
-	};
+		continueOnFail,
+	);
 }
 
 async function runGuard(

@@ -7,7 +7,6 @@ import { createServer } from 'node:http';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { IDataObject, INode } from 'n8n-workflow';
-import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { ContainerGuard } from '../../nodes/ContainerGuard/ContainerGuard.node';
 import { promQuery } from '../../nodes/ContainerGuard/prometheus';
@@ -15,40 +14,22 @@ import { MIB } from '../../nodes/ContainerGuard/rightsizing';
 import { loadDockerode } from '../../nodes/shared/lazy';
 import { startPrometheusStack, type PrometheusStack } from '../harness/prometheus';
 import { services } from '../harness/services';
-import { runWorkflow, type WorkflowJson } from '../support/workflowRunner';
+import { runWorkflow, startThen, type WorkflowJson } from '../support/workflowRunner';
 
 jest.setTimeout(120_000);
 
 const TYPE = 'n8n-nodes-infra-ops.containerGuard';
 
 function workflow(parameters: IDataObject, continueOnFail = false): WorkflowJson {
-	const nodes: INode[] = [
+	return startThen(
 		{
-			id: '0',
-			name: 'Start',
-			type: 'test.start',
-			typeVersion: 1,
-			position: [0, 0],
-			parameters: {},
-		},
-		{
-			id: '1',
 			name: 'Guard',
 			type: TYPE,
-			typeVersion: 1,
-			position: [200, 0],
 			parameters: { operation: 'usage', ...parameters } as INode['parameters'],
 			credentials: { infraOpsDockerApi: { id: 'docker', name: 'docker' } },
-			...(continueOnFail ? { onError: 'continueRegularOutput' as const } : {}),
 		},
-	];
-	return {
-		nodes,
-		connections: {
-			Start: { main: [[{ node: 'Guard', type: NodeConnectionTypes.Main, index: 0 }]] },
-		},
-		settings: { executionOrder: 'v1' },
-	};
+		continueOnFail,
+	);
 }
 
 async function runGuard(

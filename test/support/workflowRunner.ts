@@ -83,6 +83,34 @@ export interface RunResult {
 
 export const START_NODE_TYPE = 'test.start';
 
+/** A Start node feeding one node named `name`: the workflow most node tests run. */
+export function startThen(
+	node: Omit<INode, 'id' | 'typeVersion' | 'position'> & Partial<INode>,
+	continueOnFail = false,
+): WorkflowJson {
+	return {
+		nodes: [
+			{
+				id: '0',
+				name: 'Start',
+				type: START_NODE_TYPE,
+				typeVersion: 1,
+				position: [0, 0],
+				parameters: {},
+			},
+			{
+				id: '1',
+				typeVersion: 1,
+				position: [200, 0],
+				...node,
+				...(continueOnFail ? { onError: 'continueRegularOutput' as const } : {}),
+			},
+		],
+		connections: { Start: { main: [[{ node: node.name, type: 'main', index: 0 }]] } },
+		settings: { executionOrder: 'v1' },
+	};
+}
+
 /** The run starts in 'trigger' mode with this node's items already on the execution stack, as when
  * a real trigger fires; WorkflowExecute then passes a trigger node's stacked items straight through,
  * so `trigger()` itself never runs. */

@@ -6,6 +6,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
+import { itWithReference, REFERENCE_DIR } from '../support/reference';
+
 const root = resolve(__dirname, '../..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
 	name: string;
@@ -108,10 +110,9 @@ describe('scripts/fetch-reference.sh', () => {
 		expect(existsSync(join(dest, `${first}.part`))).toBe(false);
 	});
 
-	// reference-data test: needs ../shared/reference (skips without it unless CI is set)
-	const reference = resolve(root, '../shared/reference');
-	const withReference = existsSync(reference) || process.env.CI ? it : it.skip;
-	withReference('accepts the recorded reference data as pinned (all 13 files)', () => {
+	// reference-data test: skips by name without ../shared/reference, fails with CI set
+	const reference = REFERENCE_DIR;
+	itWithReference()('accepts the recorded reference data as pinned (all 13 files)', () => {
 		const dest = join(dir, 'dest-ok');
 		const out = execFileSync(join(root, 'scripts/fetch-reference.sh'), [dest], {
 			encoding: 'utf8',
