@@ -14,6 +14,7 @@ const N8N_FACING = [
 	'nodes/shared/nodeLocks.ts',
 	'nodes/shared/credentialTests.ts',
 	'nodes/shared/tlsCredentialFields.ts',
+	'nodes/shared/nodeCredentials.ts',
 ];
 
 export default tseslint.config(

@@ -1,11 +1,9 @@
 /** Parameter reading and the Docker client every Docker-backed operation of Container Guard shares. */
 import type { IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 
-import { dockerConnectionFrom } from '../../shared/connections';
 import { createDockerClient, pingDocker, type DockerClient } from '../../shared/docker';
-import { errorMessage, InfraOpsError } from '../../shared/errors';
 import { splitList } from '../../shared/lists';
-import { toNodeError } from '../../shared/nodeErrors';
+import { dockerCredential } from '../../shared/nodeCredentials';
 import type { ContainerSelection } from '../containers';
 
 /** Opens the Docker Engine of the credential for `fn` and always closes it. */
@@ -14,17 +12,13 @@ export async function withGuardDocker<T>(
 	i: number,
 	fn: (client: DockerClient) => Promise<T>,
 ): Promise<T> {
-	let data;
-	try {
-		data = await ctx.getCredentials('infraOpsDockerApi', i);
-	} catch (error) {
-		const missing = new InfraOpsError(
-			`No Docker Engine credential: ${errorMessage(error)}`,
+	const client = await createDockerClient(
+		await dockerCredential(
+			ctx,
+			i,
 			'Attach a Docker Engine (Infra Ops) credential to the Container Guard node',
-		);
-		throw toNodeError(ctx.getNode(), missing, i);
-	}
-	const client = await createDockerClient(dockerConnectionFrom(data));
+		),
+	);
 	try {
 		await pingDocker(client);
 		return await fn(client);

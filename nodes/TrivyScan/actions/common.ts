@@ -1,9 +1,10 @@
 /** Parameters the operations share (how Trivy runs, the policy). */
 import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 
-import { dockerConnectionFrom, sshConnectionFrom } from '../../shared/connections';
+import { sshConnectionFrom } from '../../shared/connections';
 import { createDockerClient, pingDocker, type DockerClient } from '../../shared/docker';
-import { errorMessage, InfraOpsError } from '../../shared/errors';
+import { InfraOpsError } from '../../shared/errors';
+import { dockerCredential } from '../../shared/nodeCredentials';
 import { toNodeError } from '../../shared/nodeErrors';
 import { openSsh } from '../../shared/ssh';
 import { parseSeverities, validateIgnoreRules, type IgnoreRule, type Policy } from '../assess';
@@ -241,17 +242,11 @@ export async function openDocker(
 	ctx: IExecuteFunctions,
 	i: number,
 ): Promise<{ client: DockerClient; socketPath?: string }> {
-	let data;
-	try {
-		data = await ctx.getCredentials('infraOpsDockerApi', i);
-	} catch (error) {
-		const missing = new InfraOpsError(
-			`No Docker Engine credential: ${errorMessage(error)}`,
-			'Scan Running Containers and Trivy in Docker need a Docker Engine (Infra Ops) credential; for Scan Images, Trivy can also run over SSH or on the n8n host',
-		);
-		throw toNodeError(ctx.getNode(), missing, i);
-	}
-	const conn = dockerConnectionFrom(data);
+	const conn = await dockerCredential(
+		ctx,
+		i,
+		'Scan Running Containers and Trivy in Docker need a Docker Engine (Infra Ops) credential; for Scan Images, Trivy can also run over SSH or on the n8n host',
+	);
 	const client = await createDockerClient(conn);
 	try {
 		await pingDocker(client);
