@@ -1,5 +1,5 @@
 /** Error lines from Loki's `/loki/api/v1/query_range`, grouped per container label. */
-import { InfraOpsError, withTimeout } from '../shared/errors';
+import { InfraOpsError } from '../shared/errors';
 import type { NewFinding } from '../shared/findings';
 import { httpRequest } from '../shared/http';
 import { redactSecrets } from '../shared/secretShapes';
@@ -73,18 +73,12 @@ export async function lokiErrorDigest(
 		limit: String(options.limit),
 		direction: 'forward',
 	}).toString();
-	// the socket's idle timeout does not end a server that drips bytes: the whole answer has a deadline
-	const abort = new AbortController();
-	const response = await withTimeout(
-		httpRequest({
-			url: url.toString(),
-			headers: options.headers,
-			timeoutMs: LOG_TIMEOUT_MS,
-			signal: abort.signal,
-		}),
-		LOG_TIMEOUT_MS,
-		`Loki at ${base.origin}`,
-	).finally(() => abort.abort());
+	const response = await httpRequest({
+		url: url.toString(),
+		headers: options.headers,
+		timeoutMs: LOG_TIMEOUT_MS,
+		deadline: { ms: LOG_TIMEOUT_MS, what: `Loki at ${base.origin}` },
+	});
 	if (response.status !== 200)
 		throw new InfraOpsError(
 			`Loki at ${base.origin} answered ${response.status}: ${response.text().slice(0, 300)}`,

@@ -2,7 +2,7 @@
  * Usage from Prometheus: p95 per container over a period from cAdvisor's series, and host CPU,
  * memory and disk from node_exporter's. Instant queries over the HTTP API (`/api/v1/query`).
  */
-import { errorMessage, InfraOpsError, withTimeout } from '../shared/errors';
+import { errorMessage, InfraOpsError } from '../shared/errors';
 import type { FindingStatus, NewFinding } from '../shared/findings';
 import { httpRequest, type TlsTrust } from '../shared/http';
 import { mapConcurrent } from '../shared/concurrency';
@@ -69,19 +69,13 @@ export function checkPrometheusUrl(value: string): string {
 export async function promQuery(options: PrometheusOptions, query: string): Promise<Sample[]> {
 	const where = `Prometheus at ${options.url}`;
 	let response;
-	// the socket's idle timeout does not end a server that drips bytes: the whole answer has a deadline
-	const abort = new AbortController();
 	try {
-		response = await withTimeout(
-			httpRequest({
-				url: `${options.url}/api/v1/query?query=${encodeURIComponent(query)}`,
-				timeoutMs: options.timeoutMs,
-				tls: options.tls,
-				signal: abort.signal,
-			}),
-			options.timeoutMs,
-			'the query',
-		).finally(() => abort.abort());
+		response = await httpRequest({
+			url: `${options.url}/api/v1/query?query=${encodeURIComponent(query)}`,
+			timeoutMs: options.timeoutMs,
+			tls: options.tls,
+			deadline: { ms: options.timeoutMs, what: 'the query' },
+		});
 	} catch (error) {
 		throw new InfraOpsError(
 			`${where} cannot be queried: ${errorMessage(error)}`,

@@ -9,7 +9,7 @@
  * - TEXT: in double quotes (may hold spaces), or one bare word; the body must contain it, case-sensitive.
  * e.g. `https://chat.example.com 200 "Open WebUI"`, `http://qdrant:6333/healthz 2xx`, `http://n8n:5678`.
  */
-import { errorMessage, InfraOpsError, withTimeout } from '../shared/errors';
+import { errorMessage, InfraOpsError } from '../shared/errors';
 import type { NewFinding } from '../shared/findings';
 import { httpRequest, type TlsTrust } from '../shared/http';
 import { mapConcurrent } from '../shared/concurrency';
@@ -192,22 +192,15 @@ export async function checkUrl(spec: UrlSpec, options: UrlCheckOptions): Promise
 	};
 	const started = process.hrtime.bigint();
 	const elapsed = () => Math.round(Number(process.hrtime.bigint() - started) / 1e6);
-	// http.ts times out an idle socket; the overall deadline also ends a server that drips bytes,
-	// and the abort closes the socket at once so the next URL's slot starts clean
-	const abort = new AbortController();
 	try {
-		const response = await withTimeout(
-			httpRequest({
-				url: spec.url,
-				headers: { accept: 'text/html,application/json;q=0.9,*/*;q=0.8' },
-				timeoutMs: options.timeoutMs,
-				tls: options.tls,
-				maxBytes: MAX_BODY_BYTES,
-				signal: abort.signal,
-			}),
-			options.timeoutMs,
-			`GET ${spec.url}`,
-		).finally(() => abort.abort());
+		const response = await httpRequest({
+			url: spec.url,
+			headers: { accept: 'text/html,application/json;q=0.9,*/*;q=0.8' },
+			timeoutMs: options.timeoutMs,
+			tls: options.tls,
+			maxBytes: MAX_BODY_BYTES,
+			deadline: { ms: options.timeoutMs, what: `GET ${spec.url}` },
+		});
 		const latencyMs = elapsed();
 		const expect = spec.expect.length ? spec.expect : DEFAULT_EXPECT;
 		const statusOk = expect.some((r) => response.status >= r.from && response.status <= r.to);

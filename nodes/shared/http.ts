@@ -3,7 +3,7 @@
 import { request as httpPlainRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 
-import { describeConnectError, InfraOpsError, TimeoutError } from './errors';
+import { describeConnectError, InfraOpsError, TimeoutError, withTimeout } from './errors';
 
 export type TlsTrust =
 	/** `savedAsSelfSigned`: the credential still carries the switch that versions before the TLS modes had. */
@@ -23,8 +23,11 @@ export interface HttpRequest {
 	tls?: TlsTrust;
 	/** Bodies larger than this are refused instead of buffered. */
 	maxBytes?: number;
-	/** Ends the request (and its socket) when aborted, e.g. at a caller's overall deadline. */
+	/** Ends the request (and its socket) when aborted. */
 	signal?: AbortSignal;
+	/** An overall deadline for the whole exchange: `timeoutMs` only ends an idle socket, not a server
+	 * that drips bytes. `what` names the request in the timeout error. */
+	deadline?: { ms: number; what: string };
 }
 
 export interface HttpResponse {
@@ -152,6 +155,18 @@ async function openTls(url: URL, trust: TlsTrust, timeoutMs: number): Promise<TL
 }
 
 export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
+	if (!req.deadline) return await exchange(req);
+	// the abort closes the socket at once, so a caller's concurrency slot starts clean
+	const abort = new AbortController();
+	const signal = req.signal ? AbortSignal.any([req.signal, abort.signal]) : abort.signal;
+	try {
+		return await withTimeout(exchange({ ...req, signal }), req.deadline.ms, req.deadline.what);
+	} finally {
+		abort.abort();
+	}
+}
+
+async function exchange(req: HttpRequest): Promise<HttpResponse> {
 	let url: URL;
 	try {
 		url = new URL(req.url);
