@@ -45,7 +45,8 @@ export interface StoredValue<T = unknown> {
 
 export const DEFAULT_STATE_TABLE = 'infra_ops_state';
 export const STATE_TIMEOUT_MS = 15_000;
-const CAS_ATTEMPTS = 8;
+/** Optimistic rounds before update() takes the row lock. */
+const CAS_ATTEMPTS = 5;
 /** Deadlock or serialization failure: PostgreSQL rolled back one side; running it again is safe. */
 const RETRYABLE = new Set(['40P01', '40001']);
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -235,42 +236,60 @@ export class PostgresStateStore {
 		version: number,
 		value: unknown,
 	): Promise<boolean> {
-		const json = JSON.stringify(value ?? null);
-		const params = [scope.workflowId, scope.node, `value:${name}`, json, version];
+		const params = [scope.workflowId, scope.node, `value:${name}`, JSON.stringify(value ?? null)];
 		const { rowCount } =
 			version === 0
 				? await this.query(
-						`insert into ${this.table} (workflow_id, node, state_key, value, version)
-						 values ($1, $2, $3, $4::jsonb, 1) on conflict do nothing`,
-						params.slice(0, 4),
+						`insert into ${this.table} as t (workflow_id, node, state_key, value, version)
+						 values ($1, $2, $3, $4::jsonb, 1)
+						 on conflict (workflow_id, node, state_key) do update
+						   set value = excluded.value, version = 1, updated_at = now() where t.version = 0`,
+						params,
 					)
 				: await this.query(
 						`update ${this.table} set value = $4::jsonb, version = version + 1, updated_at = now()
 						 where workflow_id = $1 and node = $2 and state_key = $3 and version = $5`,
-						params,
+						[...params, version],
 					);
 		return rowCount === 1;
 	}
 
 	/**
-	 * Read, compute, compare-and-set; on a lost race read again and recompute, a bounded number of
-	 * times. `next` must be a pure function of the current value (it may run more than once).
+	 * Read, compute, compare-and-set; on a lost race read again and recompute, up to CAS_ATTEMPTS
+	 * times, then once more under the row lock (so a run among many busy writers still finishes).
+	 * `next` must be a pure function of the current value: it may run more than once.
 	 */
 	async update<T>(
 		scope: StateScope,
 		name: string,
 		next: (current: T | undefined) => T,
 	): Promise<T> {
-		for (let attempt = 1; ; attempt++) {
+		for (let attempt = 1; attempt <= CAS_ATTEMPTS; attempt++) {
 			const { value, version } = await this.read<T>(scope, name);
 			const updated = next(value);
 			if (await this.compareAndSet(scope, name, version, updated)) return updated;
-			if (attempt >= CAS_ATTEMPTS)
-				throw new InfraOpsError(
-					`${this.target}: the state value "${name}" changed under this run ${CAS_ATTEMPTS} times in a row`,
-					'Many runs of this workflow overlap: space out its triggers, or run it less often',
-				);
 		}
+		let updated: T | undefined;
+		await this.transaction(async () => {
+			const key = [scope.workflowId, scope.node, `value:${name}`];
+			await this.query(
+				`insert into ${this.table} (workflow_id, node, state_key) values ($1, $2, $3)
+				 on conflict do nothing`,
+				key,
+			);
+			const { rows } = await this.query<{ value: T | null }>(
+				`select value from ${this.table}
+				 where workflow_id = $1 and node = $2 and state_key = $3 for update`,
+				key,
+			);
+			updated = next(rows[0]?.value ?? undefined);
+			await this.query(
+				`update ${this.table} set value = $4::jsonb, version = version + 1, updated_at = now()
+				 where workflow_id = $1 and node = $2 and state_key = $3`,
+				[...key, JSON.stringify(updated ?? null)],
+			);
+		});
+		return updated as T;
 	}
 
 	private async transaction(work: () => Promise<void>): Promise<void> {
