@@ -5,8 +5,13 @@
  * Overlap is real: separate connections (separate PostgreSQL sessions) racing on one row; the lock
  * timeout is deterministic (another session holds the row lock until the test releases it).
  */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import type { IDataObject } from 'n8n-workflow';
+import * as ts from 'typescript';
 
 import { CertExpiry } from '../../nodes/CertExpiry/CertExpiry.node';
 import { InfraOpsError, TimeoutError } from '../../nodes/shared/errors';
@@ -109,6 +114,73 @@ describe('PostgreSQL state store (real server)', () => {
 			expect(results.flat().filter(Boolean)).toHaveLength(1);
 		} finally {
 			await Promise.all(fresh.map(async (s) => await s.close()));
+		}
+	});
+
+	it('of 10 child processes claiming one transition at once, exactly one reports it changed', async () => {
+		// the shared modules as plain CommonJS (what the build emits), so each child is a separate Node
+		// process like an n8n worker; pg resolves from this checkout's node_modules
+		const root = resolve(__dirname, '../..');
+		const out = mkdtempSync(join(tmpdir(), 'state-store-children-'));
+		try {
+			mkdirSync(join(out, 'shared'));
+			for (const file of readdirSync(join(root, 'nodes/shared')).filter((f) => f.endsWith('.ts')))
+				writeFileSync(
+					join(out, 'shared', file.replace(/\.ts$/, '.js')),
+					ts.transpileModule(readFileSync(join(root, 'nodes/shared', file), 'utf8'), {
+						compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
+					}).outputText,
+				);
+			// ready when connected; claims on 'go' (a barrier, no timers); answers with its result
+			writeFileSync(
+				join(out, 'child.js'),
+				`const { PostgresStateStore } = require('./shared/stateStore');
+				const [conn, scope, key, at] = JSON.parse(process.argv[2]);
+				PostgresStateStore.open(conn).then((store) => {
+					process.on('message', async () => {
+						try {
+							const [changed] = await store.claim(scope, [{ key, status: 'critical' }], new Date(at));
+							process.send({ changed });
+						} catch (error) {
+							process.send({ error: String(error && error.message) });
+						} finally {
+							await store.close();
+						}
+					});
+					process.send({ ready: true });
+				}, (error) => process.send({ error: String(error.message) }));`,
+			);
+			const conn = connection();
+			await withStateStore(conn, async (store) => {
+				await store.claim(scope, [{ key: KEY, status: 'ok' }], at(0));
+			});
+			const children: ChildProcess[] = [];
+			const message = (child: ChildProcess) =>
+				new Promise<{ ready?: boolean; changed?: boolean; error?: string }>((done, fail) => {
+					child.once('message', (m) => done(m as { changed?: boolean }));
+					child.once('exit', (code) => fail(new Error(`child exited with ${code}`)));
+				});
+			try {
+				const args = JSON.stringify([conn, scope, KEY, at(1).toISOString()]);
+				for (let n = 0; n < 10; n++)
+					children.push(
+						fork(join(out, 'child.js'), [args], {
+							env: { ...process.env, NODE_PATH: join(root, 'node_modules') },
+						}),
+					);
+				expect(await Promise.all(children.map(message))).toEqual(
+					children.map(() => ({ ready: true })),
+				);
+				const answers = children.map(message);
+				for (const child of children) child.send('go');
+				const results = await Promise.all(answers);
+				expect(results.filter((r) => r.error)).toEqual([]);
+				expect(results.filter((r) => r.changed === true)).toHaveLength(1);
+			} finally {
+				for (const child of children) if (child.exitCode === null) child.kill();
+			}
+		} finally {
+			rmSync(out, { recursive: true, force: true });
 		}
 	});
 
