@@ -121,20 +121,20 @@ async function sharedState(ctx: IExecuteFunctions, values: StateValues): Promise
 	return {
 		store,
 		mark: async (findings, rule = isTransition) => {
-			const stateStore = await db();
-			for (const name of names) {
-				const mine = store[name];
-				if (mine === undefined || JSON.stringify(mine) === JSON.stringify(base[name].value))
-					continue;
-				if (await stateStore.compareAndSet(scope, name, base[name].version, mine)) continue;
-				// another run wrote it since this one read it: merge onto what is there now
-				await stateStore.update(scope, name, (current) =>
-					values[name](current, mine, base[name].value),
-				);
-			}
-			if (!findings.length) return [];
-			const changed = await stateStore.claim(
+			// only what this run changed is written back; the rest stays as others left it
+			const writes = names
+				.filter(
+					(name) =>
+						store[name] !== undefined &&
+						JSON.stringify(store[name]) !== JSON.stringify(base[name].value),
+				)
+				.map((name) => ({ name, base: base[name], mine: store[name], merge: values[name] }));
+			if (!findings.length && !writes.length) return [];
+			const changed = await (
+				await db()
+			).commit(
 				scope,
+				writes,
 				findings.map((f) => ({
 					key: findingStateKey(f),
 					status: f.status as Finding['status'],
