@@ -100,22 +100,22 @@ async function sharedState(ctx: IExecuteFunctions, values: StateValues): Promise
 		);
 	}
 	const scope = scopeOf(ctx);
-	// when this run looked: a run that started earlier and finishes later must not overwrite it
-	const observedAt = new Date();
-	let opened: PostgresStateStore | undefined;
-	// opened on first use: an operation whose items fail before any finding never connects
-	const db = async () => (opened ??= await PostgresStateStore.open(stateStoreConnectionFrom(data)));
+	const db = await PostgresStateStore.open(stateStoreConnectionFrom(data));
+	let observedAt: Date;
 	const names = Object.keys(values);
 	const base: Record<string, { value: unknown; version: number }> = {};
 	const store: Record<string, unknown> = {};
 	try {
+		// when this run looked, in the database's clock (workers' clocks may disagree): a run that
+		// started earlier and finishes later must not overwrite it
+		observedAt = await db.now();
 		for (const name of names) {
-			base[name] = await (await db()).read(scope, name);
+			base[name] = await db.read(scope, name);
 			// a copy: the operation mutates `store`, `base` stays what was read, for the merge
 			store[name] = structuredClone(base[name].value);
 		}
 	} catch (error) {
-		await opened?.close();
+		await db.close();
 		throw toNodeError(ctx.getNode(), error);
 	}
 	return {
@@ -130,9 +130,7 @@ async function sharedState(ctx: IExecuteFunctions, values: StateValues): Promise
 				)
 				.map((name) => ({ name, base: base[name], mine: store[name], merge: values[name] }));
 			if (!findings.length && !writes.length) return [];
-			const changed = await (
-				await db()
-			).commit(
+			const changed = await db.commit(
 				scope,
 				writes,
 				findings.map((f) => ({
@@ -145,7 +143,7 @@ async function sharedState(ctx: IExecuteFunctions, values: StateValues): Promise
 			);
 			return findings.map((f, i) => asFinding(f, changed[i]));
 		},
-		close: async () => await opened?.close(),
+		close: async () => await db.close(),
 	};
 }
 

@@ -286,6 +286,12 @@ export class PostgresStateStore {
 		return changed;
 	}
 
+	/** The database server's clock: one clock for every worker. */
+	async now(): Promise<Date> {
+		const { rows } = await this.query<{ now: Date }>('select clock_timestamp() as now');
+		return rows[0].now;
+	}
+
 	/** A value and its version (0 when there is none yet). */
 	async read<T>(scope: StateScope, name: string): Promise<StoredValue<T>> {
 		const { rows } = await this.query<{ value: T | null; version: string }>(
