@@ -55,10 +55,20 @@ function queueModeError(ctx: IExecuteFunctions): Error {
 	return toNodeError(
 		ctx.getNode(),
 		new InfraOpsError(
-			`${ctx.getNode().name}: n8n runs in queue mode, where workflow static data is not kept between runs, so "changed" would be computed against nothing (every problem alerting on every run, no recovery ever reported)`,
+			`${ctx.getNode().name}: n8n runs in queue mode, where workflow static data is not kept between runs, so "changed" would be computed against nothing (every problem alerting on every run, no recovery ever reported); nothing was done`,
 			QUEUE_HINT,
 		),
 	);
+}
+
+/**
+ * Called by the router before any operation runs: in queue mode a node without a State Store stops
+ * here, before it touches anything (a backup, a rotation, a deploy), rather than doing its work and
+ * then computing `changed` against nothing. One rule for every operation, so an operator attaches the
+ * credential to every Infra Ops node once and never meets the error half way through a run.
+ */
+export function refuseQueueModeWithoutStore(ctx: IExecuteFunctions): void {
+	if (inQueueMode() && !hasStateStore(ctx)) throw queueModeError(ctx);
 }
 
 export function hasStateStore(ctx: IExecuteFunctions): boolean {
@@ -71,17 +81,14 @@ function scopeOf(ctx: IExecuteFunctions): StateScope {
 }
 
 /** The static-data store: what the pack always did, and the fallback for one regular-mode n8n. */
-function staticState(ctx: IExecuteFunctions, values: StateValues): NodeState {
-	const queue = inQueueMode();
-	if (queue && Object.keys(values).length) throw queueModeError(ctx);
+function staticState(ctx: IExecuteFunctions): NodeState {
+	// the router refuses queue mode without a State Store first; this holds for a caller without one
+	if (inQueueMode()) throw queueModeError(ctx);
 	const store = ctx.getWorkflowStaticData('node');
 	return {
 		store,
-		mark: async (findings, rule = isTransition) => {
-			if (!findings.length) return [];
-			if (queue) throw queueModeError(ctx);
-			return markChanged(findings, store, new Date(), rule);
-		},
+		mark: async (findings, rule = isTransition) =>
+			findings.length ? markChanged(findings, store, new Date(), rule) : [],
 		close: async () => undefined,
 	};
 }
@@ -155,7 +162,7 @@ export async function openNodeState(
 	ctx: IExecuteFunctions,
 	values: StateValues = {},
 ): Promise<NodeState> {
-	if (!hasStateStore(ctx)) return staticState(ctx, values);
+	if (!hasStateStore(ctx)) return staticState(ctx);
 	try {
 		return await sharedState(ctx, values);
 	} catch (error) {

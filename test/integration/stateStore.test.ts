@@ -418,7 +418,7 @@ describe('Cert Expiry → Check PEM with the State Store credential (n8n Workflo
 		try {
 			const result = await check(expiring);
 			expect(result.error?.name).toBe('NodeOperationError');
-			expect(result.error?.message).toMatch(/queue mode/);
+			expect(result.error?.message).toMatch(/queue mode.*nothing was done$/);
 			expect(result.error?.description).toMatch(/Infra Ops State Store/);
 			expect(result.error?.description).toMatch(/docs\/deploy\.md/);
 			// with the credential, queue mode works
