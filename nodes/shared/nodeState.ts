@@ -84,11 +84,16 @@ function scopeOf(ctx: IExecuteFunctions): StateScope {
 function staticState(ctx: IExecuteFunctions): NodeState {
 	// the router refuses queue mode without a State Store first; this holds for a caller without one
 	if (inQueueMode()) throw queueModeError(ctx);
-	const store = ctx.getWorkflowStaticData('node');
+	// fetched on first use: n8n saves static data it handed out, so an operation without findings or
+	// values does not get an empty entry written for its node
+	let store: Record<string, unknown> | undefined;
+	const staticData = () => (store ??= ctx.getWorkflowStaticData('node'));
 	return {
-		store,
+		get store() {
+			return staticData();
+		},
 		mark: async (findings, rule = isTransition) =>
-			findings.length ? markChanged(findings, store, new Date(), rule) : [],
+			findings.length ? markChanged(findings, staticData(), new Date(), rule) : [],
 		close: async () => undefined,
 	};
 }
