@@ -62,7 +62,9 @@ export async function holdRepoLock(
 		return {
 			release: async () => {
 				channel.end();
-				await Promise.race([closed, new Promise((r) => setTimeout(r, 5000))]);
+				let timer: NodeJS.Timeout | undefined;
+				await Promise.race([closed, new Promise((r) => (timer = setTimeout(r, 5000)))]);
+				clearTimeout(timer);
 				channel.close();
 			},
 		};
