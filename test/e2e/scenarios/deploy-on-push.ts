@@ -5,8 +5,10 @@
  * repository's start.sh, run by the Settings' command) starts it; n8n's own /healthz is the URL
  * checked; the same delivery re-sent is refused (warning); a push whose start script exits 3 is
  * critical on Slack and email with the exit status and the output's tail (a secret in it masked),
- * and is rolled back to the previous commit, whose start script runs again.
+ * and is rolled back to the previous commit, whose start script runs again; a push that starts but
+ * leaves a container of the compose project down (harness dockerd) is critical and rolled back too.
  */
+import Docker from 'dockerode';
 import { execFileSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -16,6 +18,9 @@ import type { Scenario } from '../scenario';
 
 const SECRET = randomBytes(24).toString('hex');
 const PUSH_PATH = 'infra-ops/deploy-on-push/push';
+const PROJECT = 'e2e-deploy';
+const WEB = 'e2e-deploy-web';
+let docker: Docker;
 
 let root = '';
 let origin = '';
@@ -58,7 +63,7 @@ function check(cond: boolean, what: string, detail: unknown = ''): void {
 }
 
 const scenario: Scenario = {
-	prepare({ services, n8nBaseUrl }) {
+	async prepare({ services, n8nBaseUrl }) {
 		root = path.join(services.ssh.dataDir, `e2e-deploy-on-push-${randomBytes(3).toString('hex')}`);
 		origin = path.join(root, 'origin.git');
 		dev = path.join(root, 'dev');
@@ -69,6 +74,16 @@ const scenario: Scenario = {
 		git(dev, 'remote', 'add', 'origin', origin);
 		push('v1', GOOD);
 		execFileSync('git', ['clone', '-q', '-b', 'main', origin, stackDir]);
+		// the stack's one container, as compose labels it; Container Health looks at its project
+		docker = new Docker({ socketPath: services.docker.socketPath });
+		const web = await docker.createContainer({
+			name: WEB,
+			Image: services.docker.image,
+			Cmd: ['sleep', '3600'],
+			Labels: { 'com.docker.compose.project': PROJECT, 'com.docker.compose.service': 'web' },
+			HostConfig: { NetworkMode: 'none' },
+		});
+		await web.start();
 		return {
 			settings: {
 				repoDir: stackDir,
@@ -77,12 +92,18 @@ const scenario: Scenario = {
 				commandTimeoutMinutes: 1,
 				checkAfterSeconds: 1,
 				urlsToCheck: `${n8nBaseUrl}/healthz`,
+				composeProject: PROJECT,
 				rollBackOnFailure: true,
 				slackChannel: '#e2e-deploy',
 				alertEmail: 'ops@example.com',
 				fromEmail: 'n8n@example.com',
 			},
 			credentials: { infraOpsGitWebhookApi: { secret: SECRET } },
+			cleanup: async () =>
+				await docker
+					.getContainer(WEB)
+					.remove({ force: true })
+					.catch(() => undefined),
 		};
 	},
 
@@ -123,6 +144,12 @@ const scenario: Scenario = {
 		check(fs.readFileSync(path.join(root, 'running'), 'utf8') === 'v2\n', 'the start command ran');
 		const urls = ctx.outputOf(run1, 'Check URLs');
 		check(urls.length === 1 && urls[0].status === 'ok', 'the Settings URL was checked', urls);
+		const health = ctx.outputOf(run1, 'Container Health');
+		check(
+			health.length === 1 && health[0].status === 'ok' && health[0].target === WEB,
+			"the compose project's container was checked",
+			health,
+		);
 		const slack1 = ctx.sinks.slack.messages.slice(slack0);
 		check(
 			slack1.length === 1 &&
@@ -199,7 +226,33 @@ const scenario: Scenario = {
 		);
 		const everything = JSON.stringify([slack3, mails.map((m) => m.text), failed]);
 		check(!everything.includes('supersecret-e2e-value'), 'the secret in the output is masked');
-		return 'a signed push is checked out on the host (real git over sshd), started and its URL checked: a short Slack notice; the same delivery re-sent is refused (warning); a start script exiting 3 is critical on Slack + email with exit status and output tail (secret masked) and is rolled back to the previous commit, whose start script runs again';
+
+		// a push that starts fine but leaves the stack's container down: critical, rolled back
+		await docker.getContainer(WEB).kill();
+		const slack4 = ctx.sinks.slack.messages.length;
+		const v4 = push('v4', GOOD);
+		const run4 = await deliver(v4, 'de9l0y00-0000-4000-8000-000000000004');
+		const [started] = ctx.outputOf(run4, 'Deploy Stack');
+		check(started?.status === 'ok' && started.toCommit === v4, 'v4 started', started);
+		const [down] = ctx.outputOf(run4, 'Container Health');
+		check(down?.status === 'critical', 'Container Health sees the container down', down);
+		const [judged] = ctx.outputOf(run4, 'Judge Deploy');
+		check(judged?.status === 'critical' && judged.rollBack === true, 'judged critical', judged);
+		const [back4] = ctx.outputOf(run4, 'Roll Back');
+		check(
+			back4?.status === 'ok' && back4.fromCommit === v4 && back4.toCommit === v2,
+			'rolled back after the failed check',
+			back4,
+		);
+		check(git(stackDir, 'rev-parse', 'HEAD') === v2, 'the host is back on v2');
+		check(
+			ctx.sinks.slack.messages
+				.slice(slack4)
+				.some((m) => /CRITICAL\* deploy of main/.test(m.text) && m.text.includes(WEB)),
+			'Slack names the container that is down',
+			ctx.sinks.slack.messages.slice(slack4).map((m) => m.text),
+		);
+		return "a signed push is checked out on the host (real git over sshd), started and its URL checked: a short Slack notice; the same delivery re-sent is refused (warning); a start script exiting 3 is critical on Slack + email with exit status and output tail (secret masked) and is rolled back to the previous commit, whose start script runs again; a push that leaves the compose project's container down is critical and rolled back";
 	},
 };
 export default scenario;
