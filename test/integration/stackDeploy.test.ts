@@ -1,10 +1,12 @@
 /** Stack Deploy against the harness's real sshd and real git on loopback: a bare "origin", the host's
- * working clone (the deploy folder) and a developer clone that pushes commits. */
+ * working clone (the deploy folder) and a developer clone that pushes commits; the node itself through
+ * n8n-core's WorkflowExecute (per-item commits from expressions, continueOnFail, pairedItem). */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { openSsh, type SshConnection, type SshSession } from '../../nodes/shared/ssh';
+import { StackDeploy } from '../../nodes/StackDeploy/StackDeploy.node';
 import {
 	deployCommit,
 	rollBack,
@@ -12,6 +14,7 @@ import {
 	type DeployRequest,
 } from '../../nodes/StackDeploy/stackDeploy';
 import { services } from '../harness/services';
+import { runWorkflow, startThen } from '../support/workflowRunner';
 
 jest.setTimeout(120_000);
 
@@ -307,5 +310,94 @@ describe('Stack Deploy (real sshd, real git on loopback)', () => {
 		} finally {
 			other.close();
 		}
+	});
+});
+
+describe('Stack Deploy node (n8n-core WorkflowExecute)', () => {
+	const TYPE = 'n8n-nodes-infra-ops.stackDeploy';
+	const SSH = { infraOpsSshApi: { id: '1', name: 'Stack host' } };
+	const credentials = () => {
+		const { ssh } = services();
+		return {
+			infraOpsSshApi: {
+				host: ssh.host,
+				port: ssh.port,
+				username: ssh.username,
+				authentication: 'privateKey',
+				privateKey: ssh.privateKey,
+				hostKeyFingerprint: ssh.hostKeyFingerprint,
+			},
+		};
+	};
+
+	it('deploys per item, turns a hostile commit into an error item (continueOnFail), then rolls back', async () => {
+		const s = stack();
+		const v1 = head(s.deployDir);
+		const v2 = s.push('VERSION', 'v2\n');
+		const deploy = (commit: unknown) =>
+			runWorkflow({
+				workflow: startThen(
+					{
+						name: 'Deploy Stack',
+						type: TYPE,
+						credentials: SSH,
+						parameters: {
+							operation: 'deploy',
+							repoDir: s.deployDir,
+							command: 'cat VERSION',
+							timeoutMinutes: 1,
+							lockWaitS: 30,
+							branch: 'main',
+							commit: '={{ $json.commit }}',
+						},
+					},
+					true,
+				),
+				nodeTypes: { [TYPE]: new StackDeploy() },
+				credentials: credentials(),
+				input: [{ commit }],
+			});
+		const bad = await deploy(`$(touch ${s.root}/pwned)`);
+		const [badItem] = bad.outputs['Deploy Stack'][0];
+		expect(badItem.json).toMatchObject({ error: expect.stringMatching(/is not a full commit id/) });
+		expect(badItem.json.hint).toMatch(/40 hexadecimal characters/);
+		expect(badItem.pairedItem).toEqual({ item: 0 });
+		expect(fs.existsSync(path.join(s.root, 'pwned'))).toBe(false);
+
+		const good = await deploy(v2);
+		const [item] = good.outputs['Deploy Stack'][0];
+		expect(item.json).toMatchObject({
+			check: 'stack-deploy',
+			status: 'ok',
+			changed: false,
+			fromCommit: v1,
+			toCommit: v2,
+			outputTail: 'v2',
+		});
+		expect(JSON.stringify(good.outputs)).not.toContain('PRIVATE KEY');
+
+		const back = await runWorkflow({
+			workflow: startThen({
+				name: 'Roll Back',
+				type: TYPE,
+				credentials: SSH,
+				parameters: {
+					operation: 'rollBack',
+					repoDir: s.deployDir,
+					command: 'cat VERSION',
+					timeoutMinutes: 1,
+				},
+			}),
+			nodeTypes: { [TYPE]: new StackDeploy() },
+			credentials: credentials(),
+		});
+		expect(back.error).toBeUndefined();
+		expect(back.outputs['Roll Back'][0][0].json).toMatchObject({
+			status: 'ok',
+			action: 'rolled-back',
+			toCommit: v1,
+			outputTail: 'v1',
+		});
+		expect(head(s.deployDir)).toBe(v1);
 	});
 });
