@@ -334,7 +334,7 @@ describe('Stack Deploy node (n8n-core WorkflowExecute)', () => {
 		const s = stack();
 		const v1 = head(s.deployDir);
 		const v2 = s.push('VERSION', 'v2\n');
-		const deploy = (commit: unknown) =>
+		const deploy = (commit: string) =>
 			runWorkflow({
 				workflow: startThen(
 					{
