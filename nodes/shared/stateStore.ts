@@ -1,3 +1,4 @@
+// Over 350 lines: claims and compare-and-set values share one table and commit in one transaction; the SQL, the lock order and the timeouts are kept in one place so they cannot drift.
 /**
  * The state store every n8n process shares (queue mode: a main and several workers): one PostgreSQL
  * table, rows keyed by workflow id + node name + state key. Two kinds of row:
@@ -5,6 +6,7 @@
  *   lock so that of overlapping runs seeing one transition exactly one reports `changed`, and an
  *   observation older than the stored one is ignored (a slow run cannot flip the row back);
  * - `value:<name>`: a JSON value (cursors, samples) with a version, written by compare-and-set.
+ * A run's values and claims commit together (commit), so a failed run leaves neither.
  * One connection per node execution (open → use → close in finally); every statement is bounded by
  * the server's statement_timeout (a lock wait included) and the client's query timeout.
  */
@@ -59,7 +61,7 @@ class CasConflict extends Error {}
 
 export const DEFAULT_STATE_TABLE = 'infra_ops_state';
 export const STATE_TIMEOUT_MS = 15_000;
-/** Optimistic rounds before update() takes the row lock. */
+/** Optimistic rounds before update() and commit() take the row lock. */
 const CAS_ATTEMPTS = 5;
 /** Deadlock or serialization failure: PostgreSQL rolled back one side; running it again is safe. */
 const RETRYABLE = new Set(['40P01', '40001']);
