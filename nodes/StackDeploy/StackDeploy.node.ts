@@ -23,7 +23,15 @@ export class StackDeploy implements INodeType {
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'infraOpsSshApi', required: true, testedBy: 'infraOpsSshApiTest' }],
+		credentials: [
+			{ name: 'infraOpsSshApi', required: true, testedBy: 'infraOpsSshApiTest' },
+			{
+				// optional: where `changed` and cursors live when n8n runs on several processes (nodeState.ts)
+				name: 'infraOpsStateStoreApi',
+				required: false,
+				testedBy: 'infraOpsStateStoreApiTest',
+			},
+		],
 		properties: [
 			{
 				displayName: 'Operation',
