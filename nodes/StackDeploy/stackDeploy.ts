@@ -19,10 +19,14 @@ export const DEFAULT_START_COMMAND =
 	'python3 start_services.py --profile cpu --environment private';
 export const STATE_FILE = 'infra-ops-deploy.json';
 export const LOCK_FILE = 'infra-ops-deploy.lock';
+/** Held by the start command while it runs (see repoLock.ts); its output goes to LOG_FILE. */
+export const RUN_LOCK_FILE = 'infra-ops-deploy.run.lock';
+export const LOG_FILE = 'infra-ops-deploy.log';
 const MAX_DELIVERIES = 500;
 const GIT_TIMEOUT_S = 120;
 const TAIL_LINES = 30;
 const TAIL_CHARS = 3000;
+const TAIL_BYTES = 64 * 1024;
 
 const SHA = /^[0-9a-f]{40}$/;
 const DELIVERY_ID = /^[A-Za-z0-9._:-]{1,200}$/;
@@ -207,14 +211,23 @@ class Repo {
 		);
 	}
 
-	/** The start command under coreutils `timeout`, which kills the command's whole process group. */
-	async runCommand(command: string, timeoutS: number): Promise<CommandResult> {
+	/**
+	 * The start command under coreutils `timeout`, which kills the command's whole process group. Its
+	 * output goes to a file on the host, read back by its tail: a daemon it leaves running may hold its
+	 * stdout for ever, the output may be megabytes, and a command whose SSH connection was cut goes on
+	 * writing there (not into a closed pipe) under the run lock, which the next deploy waits for.
+	 */
+	async runCommand(command: string, timeoutS: number, gitDir: string): Promise<CommandResult> {
 		const started = Date.now();
 		const limit = Math.ceil(timeoutS);
+		const log = shellQuote(posix.join(gitDir, LOG_FILE));
+		const run = shellQuote(posix.join(gitDir, RUN_LOCK_FILE));
 		let r;
 		try {
 			r = await this.session.exec(
-				`cd -- ${shellQuote(this.dir)} && exec timeout -k 10 ${limit} sh -c ${shellQuote(command)} </dev/null 2>&1`,
+				`cd -- ${shellQuote(this.dir)} && (umask 077 && : >${log}) && ` +
+					`flock -o ${run} timeout -k 10 ${limit} sh -c ${shellQuote(command)} </dev/null >${log} 2>&1; ` +
+					`s=$?; tail -n ${TAIL_LINES * 4} -- ${log} | tail -c ${TAIL_BYTES}; exit $s`,
 				{ timeoutMs: (limit + 30) * 1000 },
 			);
 		} catch (error) {
@@ -239,7 +252,13 @@ async function withRepo<T>(
 		'finding the git folder',
 		'The repository folder must be a git clone (git clone <url> <folder>) readable by the SSH user',
 	);
-	const lock = await holdRepoLock(session, posix.join(gitDir, LOCK_FILE), t.lockWaitS, t.holder);
+	const lock = await holdRepoLock(
+		session,
+		posix.join(gitDir, LOCK_FILE),
+		t.lockWaitS,
+		t.holder,
+		posix.join(gitDir, RUN_LOCK_FILE),
+	);
 	try {
 		return await fn(repo, gitDir);
 	} finally {
@@ -310,6 +329,15 @@ export async function deployCommit(session: SshSession, req: DeployRequest): Pro
 			return refused(
 				`webhook delivery ${deliveryId} was received before (${seen.at}): a replayed delivery is not deployed`,
 			);
+		if (wanted && /^0+$/.test(wanted))
+			return refused(`the push deleted branch ${branch}: nothing to deploy`);
+		const current = await repo.head();
+		// the delivery id is not signed: a captured push re-sent under a new id must not restart the stack
+		if (deliveryId && wanted && current === wanted && state.deployedCommit === wanted)
+			return refused(
+				`commit ${short(wanted)} is already deployed: a push re-sent under a new delivery id is not deployed again (Run Now redeploys it)`,
+				{ fromCommit: current, toCommit: wanted },
+			);
 		const remoteRef = `refs/remotes/${remote}/${branch}`;
 		await repo.gitOk(
 			['fetch', '--quiet', '--no-tags', '--', remote, `+refs/heads/${branch}:${remoteRef}`],
@@ -323,7 +351,12 @@ export async function deployCommit(session: SshSession, req: DeployRequest): Pro
 				`Commit ${short(sha)} is not on branch ${branch} of ${remote}: refusing to deploy it (nothing changed)`,
 				"Only commits reachable from the pushed branch are deployed; check the webhook's branch and the repository it comes from",
 			);
-		const from = await repo.head();
+		// HEAD already on the commit while the state names another: a deploy cut off after its checkout,
+		// before it wrote the state; what it replaced is the commit the state says was deployed
+		const from =
+			current === sha && state.deployedCommit && state.deployedCommit !== sha
+				? state.deployedCommit
+				: current;
 		if (from && sha !== from && !req.allowOlderCommit && (await repo.isAncestor(sha, from)))
 			return refused(
 				`commit ${short(sha)} is older than the checked-out ${short(from)}: not deployed; turn on "Allow Older Commit" to roll back by push`,
@@ -338,7 +371,7 @@ export async function deployCommit(session: SshSession, req: DeployRequest): Pro
 				? [...state.deliveries, { id: deliveryId, at: new Date().toISOString() }]
 				: state.deliveries,
 		});
-		const run = await repo.runCommand(req.command, req.timeoutS);
+		const run = await repo.runCommand(req.command, req.timeoutS, gitDir);
 		return commandFinding(
 			session,
 			req,
@@ -375,7 +408,7 @@ export async function rollBack(
 			deployedCommit: sha,
 			deployedAt: new Date().toISOString(),
 		});
-		const run = await repo.runCommand(t.command, t.timeoutS);
+		const run = await repo.runCommand(t.command, t.timeoutS, gitDir);
 		return commandFinding(
 			session,
 			t,
