@@ -385,9 +385,11 @@ export async function deployCommit(session: SshSession, req: DeployRequest): Pro
 /** Check out the commit the last deploy replaced (or `commit`) and run the start command again. */
 export async function rollBack(
 	session: SshSession,
-	t: StackTarget & { commit?: string },
+	t: StackTarget & { commit?: string; onlyIfAt?: string },
 ): Promise<NewFinding> {
 	const asked = t.commit?.trim() ? checkCommit(t.commit, 'Commit') : undefined;
+	// the commit the failed deploy checked out: a newer deploy since then is not undone
+	const onlyIfAt = t.onlyIfAt?.trim() ? checkCommit(t.onlyIfAt, 'Only If At') : undefined;
 	return await withRepo(session, t, async (repo, gitDir) => {
 		const state = await repo.readState(gitDir);
 		const sha = asked ?? state.previousCommit;
@@ -402,6 +404,17 @@ export async function rollBack(
 				'Fetch it first, or choose a commit the clone has',
 			);
 		const from = await repo.head();
+		if (onlyIfAt && from !== onlyIfAt)
+			return {
+				check: 'stack-deploy',
+				target: `${session.target}:${t.repoDir}`,
+				status: 'warning',
+				summary: `the folder moved on to ${short(from)} since: not rolled back to ${short(sha)} (it was to undo ${short(onlyIfAt)})`,
+				action: 'refused',
+				fromCommit: from ?? null,
+				toCommit: sha,
+				changeKey: 'refused',
+			};
 		await repo.checkout(sha);
 		await repo.writeState(gitDir, {
 			...state,

@@ -511,6 +511,27 @@ describe('Stack Deploy against hostile input and failures (review)', () => {
 		});
 	});
 
+	it('threat: a roll back that comes after a newer push was deployed leaves the newer deploy alone', async () => {
+		const s = stack();
+		const v1 = head(s.deployDir);
+		const v2 = s.push('VERSION', 'v2\n');
+		// push v2 deploys; its checks fail while push v3 is deployed in the meantime (the lock is free
+		// during the workflow's wait and checks); then v2's run rolls back what it replaced
+		expect(await deployCommit(session, request(s, { commit: v2 }))).toMatchObject({ status: 'ok' });
+		const v3 = s.push('VERSION', 'v3\n');
+		expect(await deployCommit(session, request(s, { commit: v3 }))).toMatchObject({ status: 'ok' });
+		const back = await rollBack(session, { ...request(s), commit: v1, onlyIfAt: v2 });
+		expect(back).toMatchObject({ status: 'warning', action: 'refused', toCommit: v1 });
+		expect(back.summary).toMatch(/moved on to .* since: not rolled back/);
+		expect(head(s.deployDir)).toBe(v3);
+		expect(fs.readFileSync(path.join(s.root, 'started.log'), 'utf8')).toBe(
+			'started v2\nstarted v3\n',
+		);
+		await expect(
+			rollBack(session, { ...request(s), commit: v1, onlyIfAt: 'not-a-commit' }),
+		).rejects.toThrow(/is not a full commit id/);
+	});
+
 	it('threat: a repository folder with spaces and quotes, a detached HEAD and untracked files deploys', async () => {
 		const s = stack();
 		const odd = path.join(s.root, "my stack's $(touch pwned) dir");
