@@ -532,6 +532,43 @@ describe('Stack Deploy against hostile input and failures (review)', () => {
 		).rejects.toThrow(/is not a full commit id/);
 	});
 
+	it("threat: a start command that prints the stack's .env (local-ai-packaged's secret names) leaks none of its values", async () => {
+		const s = stack();
+		const v2 = s.push('VERSION', 'v2\n');
+		// the secret names of coleam00/local-ai-packaged's .env.example, each with a distinct value
+		const names = [
+			'N8N_ENCRYPTION_KEY',
+			'N8N_USER_MANAGEMENT_JWT_SECRET',
+			'POSTGRES_PASSWORD',
+			'JWT_SECRET',
+			'DASHBOARD_PASSWORD',
+			'S3_PROTOCOL_ACCESS_KEY_SECRET',
+			'NEO4J_AUTH',
+			'CLICKHOUSE_PASSWORD',
+			'MINIO_ROOT_PASSWORD',
+			'LANGFUSE_SALT',
+			'NEXTAUTH_SECRET',
+			'ENCRYPTION_KEY',
+			'SECRET_KEY_BASE',
+			'VAULT_ENC_KEY',
+			'JWT_AUTH_TOKEN_SECRET',
+			'SMTP_PASS',
+			'LOGFLARE_PRIVATE_ACCESS_TOKEN',
+		];
+		const env = names
+			.map((n, i) => `${n}=${n === 'NEO4J_AUTH' ? 'neo4j/' : ''}v4lue${i}x9q`)
+			.join('\n');
+		fs.writeFileSync(path.join(s.root, 'dot-env'), `${env}\n`);
+		// e.g. a start script run with `set -x`, or one that dumps its environment when compose fails
+		const finding = await deployCommit(
+			session,
+			request(s, { commit: v2, command: `cat ${path.join(s.root, 'dot-env')}; exit 1` }),
+		);
+		expect(finding).toMatchObject({ status: 'critical', exitStatus: 1 });
+		for (const n of names) expect(finding.outputTail).toContain(`${n}=`);
+		expect(JSON.stringify(finding)).not.toMatch(/v4lue\d+x9q/);
+	});
+
 	it('threat: a repository folder with spaces and quotes, a detached HEAD and untracked files deploys', async () => {
 		const s = stack();
 		const odd = path.join(s.root, "my stack's $(touch pwned) dir");
