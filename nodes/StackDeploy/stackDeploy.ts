@@ -344,8 +344,11 @@ export async function deployCommit(session: SshSession, req: DeployRequest): Pro
 			`git fetch of ${remote} ${branch}`,
 			'Check that the host can reach the remote with its own deploy key, and that the branch exists there',
 		);
-		const sha =
-			wanted ?? (await repo.gitOk(['rev-parse', '--verify', remoteRef], 'reading ' + remoteRef));
+		const branchHead = await repo.gitOk(
+			['rev-parse', '--verify', remoteRef],
+			'reading ' + remoteRef,
+		);
+		const sha = wanted ?? branchHead;
 		if (!(await repo.hasCommit(sha)) || !(await repo.isAncestor(sha, remoteRef)))
 			throw new InfraOpsError(
 				`Commit ${short(sha)} is not on branch ${branch} of ${remote}: refusing to deploy it (nothing changed)`,
@@ -357,7 +360,15 @@ export async function deployCommit(session: SshSession, req: DeployRequest): Pro
 			current === sha && state.deployedCommit && state.deployedCommit !== sha
 				? state.deployedCommit
 				: current;
-		if (from && sha !== from && !req.allowOlderCommit && (await repo.isAncestor(sha, from)))
+		// an older commit that is the branch's head now: a force push rewound the branch to it; one the
+		// branch has moved past is an old push re-sent
+		if (
+			from &&
+			sha !== from &&
+			sha !== branchHead &&
+			!req.allowOlderCommit &&
+			(await repo.isAncestor(sha, from))
+		)
 			return refused(
 				`commit ${short(sha)} is older than the checked-out ${short(from)}: not deployed; turn on "Allow Older Commit" to roll back by push`,
 				{ fromCommit: from, toCommit: sha },

@@ -569,6 +569,54 @@ describe('Stack Deploy against hostile input and failures (review)', () => {
 		expect(JSON.stringify(finding)).not.toMatch(/v4lue\d+x9q/);
 	});
 
+	it('threat: a force push that rewinds the branch deploys the commit it rewound to; that push replayed later does not', async () => {
+		const s = stack();
+		const v1 = head(s.deployDir);
+		const v2 = s.push('VERSION', 'v2\n');
+		expect(
+			await deployCommit(session, request(s, { commit: v2, deliveryId: 'gh-1' })),
+		).toMatchObject({
+			status: 'ok',
+		});
+		// v2 is broken: the developer resets main to v1 and force-pushes (GitHub: "forced": true, "after": v1)
+		git(s.dev, 'reset', '-q', '--hard', v1);
+		git(s.dev, 'push', '-q', '--force', 'origin', 'HEAD:refs/heads/main');
+		const rewound = await deployCommit(session, request(s, { commit: v1, deliveryId: 'gh-2' }));
+		expect(rewound).toMatchObject({
+			status: 'ok',
+			action: 'deployed',
+			fromCommit: v2,
+			toCommit: v1,
+		});
+		expect(head(s.deployDir)).toBe(v1);
+		const v3 = s.push('VERSION', 'v3\n');
+		expect(
+			await deployCommit(session, request(s, { commit: v3, deliveryId: 'gh-3' })),
+		).toMatchObject({
+			status: 'ok',
+		});
+		// the force push's payload re-sent under a new delivery id: v1 is no longer the branch's head
+		const replay = await deployCommit(session, request(s, { commit: v1, deliveryId: 'gh-4' }));
+		expect(replay).toMatchObject({ status: 'warning', action: 'refused' });
+		expect(head(s.deployDir)).toBe(v3);
+	});
+
+	it('threat: the same delivery twice at the same moment (two workers) deploys once', async () => {
+		const s = stack();
+		const v2 = s.push('VERSION', 'v2\n');
+		const other = await openSsh(conn());
+		try {
+			const both = await Promise.all([
+				deployCommit(session, request(s, { commit: v2, deliveryId: 'gh-twice', lockWaitS: 60 })),
+				deployCommit(other, request(s, { commit: v2, deliveryId: 'gh-twice', lockWaitS: 60 })),
+			]);
+			expect(both.map((f) => f.action).sort()).toEqual(['deployed', 'refused']);
+			expect(fs.readFileSync(path.join(s.root, 'started.log'), 'utf8')).toBe('started v2\n');
+		} finally {
+			other.close();
+		}
+	});
+
 	it('threat: a repository folder with spaces and quotes, a detached HEAD and untracked files deploys', async () => {
 		const s = stack();
 		const odd = path.join(s.root, "my stack's $(touch pwned) dir");
