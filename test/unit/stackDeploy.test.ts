@@ -69,3 +69,28 @@ describe('deploy-on-push.json wiring (review)', () => {
 		expect(String(params('Roll Back Report').jsCode)).toContain("r.action === 'refused'");
 	});
 });
+
+describe('deploy-on-push.json: which pushes deploy (review)', () => {
+	const workflow = JSON.parse(
+		fs.readFileSync(path.join(__dirname, '../../workflows/deploy-on-push.json'), 'utf8'),
+	) as { nodes: Array<{ name: string; parameters: Record<string, any> }> };
+	const expression = String(
+		workflow.nodes.find((n) => n.name === 'Pushed Branch?')?.parameters.conditions.conditions[0]
+			.leftValue,
+	).replace(/^=\{\{([\s\S]*)\}\}$/, '$1');
+	// the filter's expression as plain JavaScript, with the push as Verify Push Signature outputs it
+	const pushes = (ref: string, branch: string) =>
+		new Function('$', '$json', `return (${expression});`)(
+			() => ({ isExecuted: true, first: () => ({ json: { ref } }) }),
+			{ branch },
+		) as boolean;
+
+	it('newcomer: Settings "branch" written as the full ref (refs/heads/stable) still matches pushes to it', () => {
+		expect(pushes('refs/heads/stable', 'stable')).toBe(true);
+		expect(pushes('refs/heads/stable', 'refs/heads/stable')).toBe(true);
+		expect(pushes('refs/heads/stable', ' stable ')).toBe(true);
+		expect(pushes('refs/heads/main', 'stable')).toBe(false);
+		// a tag push (GitHub and GitLab: "ref": "refs/tags/…") never deploys
+		expect(pushes('refs/tags/stable', 'stable')).toBe(false);
+	});
+});
