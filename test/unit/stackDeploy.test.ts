@@ -73,9 +73,14 @@ describe('deploy-on-push.json wiring (review)', () => {
 describe('deploy-on-push.json: which pushes deploy (review)', () => {
 	const workflow = JSON.parse(
 		fs.readFileSync(path.join(__dirname, '../../workflows/deploy-on-push.json'), 'utf8'),
-	) as { nodes: Array<{ name: string; parameters: Record<string, any> }> };
+	) as {
+		nodes: Array<{
+			name: string;
+			parameters: { conditions?: { conditions: Array<{ leftValue: string }> } };
+		}>;
+	};
 	const expression = String(
-		workflow.nodes.find((n) => n.name === 'Pushed Branch?')?.parameters.conditions.conditions[0]
+		workflow.nodes.find((n) => n.name === 'Pushed Branch?')?.parameters.conditions?.conditions[0]
 			.leftValue,
 	).replace(/^=\{\{([\s\S]*)\}\}$/, '$1');
 	// the filter's expression as plain JavaScript, with the push as Verify Push Signature outputs it
