@@ -64,6 +64,8 @@ interface CommandResult {
 	timedOut: boolean;
 	durationS: number;
 	outputTail: string;
+	/** Set when the SSH connection closed before the command ended: its log on the host. */
+	lostLog?: string;
 }
 
 const short = (sha?: string) => (sha ? sha.slice(0, 12) : '(none)');
@@ -236,7 +238,14 @@ class Repo {
 		}
 		const durationS = Math.round((Date.now() - started) / 100) / 10;
 		const timedOut = (r.code === 124 || r.code === 137) && durationS >= limit - 1;
-		return { exitStatus: r.code, timedOut, durationS, outputTail: outputTail(r.stdout + r.stderr) };
+		const lostLog = r.code === null && !r.signal ? posix.join(gitDir, LOG_FILE) : undefined;
+		return {
+			exitStatus: r.code,
+			timedOut,
+			durationS,
+			outputTail: outputTail(r.stdout + r.stderr),
+			...(lostLog ? { lostLog } : {}),
+		};
 	}
 }
 
@@ -279,7 +288,9 @@ function commandFinding(
 		? `${base.what} ${move}: the start command succeeded in ${run.durationS} s`
 		: run.timedOut
 			? `${base.what} ${move}: the start command did not finish within ${Math.ceil(t.timeoutS)} s and was killed`
-			: `${base.what} ${move}: the start command failed with exit status ${run.exitStatus}`;
+			: run.lostLog
+				? `${base.what} ${move}: the SSH connection was lost while the start command ran: it goes on on the host (output in ${run.lostLog})`
+				: `${base.what} ${move}: the start command failed with exit status ${run.exitStatus}`;
 	return {
 		check: 'stack-deploy',
 		target: `${session.target}:${t.repoDir}`,

@@ -410,7 +410,12 @@ describe('Stack Deploy against hostile input and failures (review)', () => {
 			).catch((error: unknown) => error);
 			await waitFor(running);
 			hop.cut();
-			await first; // whatever it says: n8n lost the host
+			// n8n lost the host: critical, saying so (not "exit status null"), and where the output goes
+			const lost = (await first) as { status?: string; summary?: string };
+			expect(lost).toMatchObject({ status: 'critical', exitStatus: null, timedOut: false });
+			expect(lost.summary).toMatch(
+				/the SSH connection was lost while the start command ran: it goes on on the host \(output in .*infra-ops-deploy\.log\)/,
+			);
 			const v3 = s.push('VERSION', 'v3\n');
 			// the first start command still runs on the host (it waits for "go"): the second deploy must wait
 			// for it and give up after its Lock Wait, instead of checking out v3 under it
