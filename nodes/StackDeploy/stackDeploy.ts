@@ -1,3 +1,4 @@
+// Over 350 lines: one Repo class (git, state, the start command) and the two operations that share it under one lock; the checks between them only make sense read together.
 /**
  * Deploy a stack from Git on its host over SSH: in the repository folder, fetch the branch, check
  * out exactly the pushed commit (only one that is on the branch), run the stack's start command with

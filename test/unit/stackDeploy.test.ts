@@ -59,6 +59,8 @@ describe('deploy-on-push.json wiring (review)', () => {
 		// the default 300 s lock wait with a 15-minute start command: a push during a long image pull
 		// failed with "locked" and the newest commit was never deployed
 		expect(params('Deploy Stack').lockWaitS).toMatch(/\$json\.commandTimeoutMinutes \* 60 \+ \d+/);
+		// Roll Back too: after a lost SSH connection it waits for the start command still running
+		expect(params('Roll Back').lockWaitS).toMatch(/\.commandTimeoutMinutes \* 60 \+ \d+/);
 	});
 
 	it('threat: Roll Back only undoes the commit its own deploy checked out (a newer push deployed during the checks stays)', () => {
