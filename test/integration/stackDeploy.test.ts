@@ -641,6 +641,37 @@ describe('Stack Deploy against hostile input and failures (review)', () => {
 		expect(fs.existsSync(path.join(odd, 'pwned'))).toBe(false);
 	});
 
+	it('threat: local changes to a file the pushed commit changes stop the deploy with the hint, nothing changed or recorded', async () => {
+		const s = stack();
+		const v1 = head(s.deployDir);
+		const v2 = s.push('VERSION', 'v2\n');
+		fs.writeFileSync(path.join(s.deployDir, 'VERSION'), 'edited on the host\n');
+		await expect(
+			deployCommit(session, request(s, { commit: v2, deliveryId: 'gh-local' })),
+		).rejects.toMatchObject({
+			message: expect.stringMatching(
+				/checking out .* failed .*VERSION.*commit your changes or stash them/,
+			),
+			hint: expect.stringMatching(/Local changes to tracked files block the checkout/),
+		});
+		expect(head(s.deployDir)).toBe(v1);
+		expect(fs.readFileSync(path.join(s.deployDir, 'VERSION'), 'utf8')).toBe('edited on the host\n');
+		expect(fs.existsSync(path.join(s.deployDir, '.git', STATE_FILE))).toBe(false);
+		expect(fs.existsSync(path.join(s.root, 'started.log'))).toBe(false);
+	});
+
+	it('threat: a lock file planted as a folder stops the deploy with a clear error, nothing changed', async () => {
+		const s = stack();
+		const v1 = head(s.deployDir);
+		const v2 = s.push('VERSION', 'v2\n');
+		fs.mkdirSync(path.join(s.deployDir, '.git', 'infra-ops-deploy.lock'));
+		await expect(deployCommit(session, request(s, { commit: v2 }))).rejects.toMatchObject({
+			message: expect.stringMatching(/cannot lock .*infra-ops-deploy\.lock: .*Is a directory/),
+			hint: expect.stringMatching(/write access to the repository's \.git folder/),
+		});
+		expect(head(s.deployDir)).toBe(v1);
+	});
+
 	it('threat: a planted state file (wrong commit shape, not JSON) stops the deploy with a clear error, nothing changed', async () => {
 		const s = stack();
 		const v1 = head(s.deployDir);
