@@ -29,7 +29,8 @@ const TAIL_LINES = 30;
 const TAIL_CHARS = 3000;
 const TAIL_BYTES = 64 * 1024;
 
-const SHA = /^[0-9a-f]{40}$/;
+// SHA-1, or SHA-256 for a repository created with --object-format=sha256 (Gitea, Forgejo)
+const SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 const DELIVERY_ID = /^[A-Za-z0-9._:-]{1,200}$/;
 
 export interface StackTarget {
@@ -76,7 +77,7 @@ export function checkCommit(value: string, what: string): string {
 	if (!SHA.test(sha))
 		throw new InfraOpsError(
 			`${what} "${value.slice(0, 80)}" is not a full commit id`,
-			'A commit is 40 hexadecimal characters, e.g. the push payload\'s "after"',
+			'A commit is 40 hexadecimal characters (64 in a SHA-256 repository), e.g. the push payload\'s "after"',
 		);
 	return sha;
 }

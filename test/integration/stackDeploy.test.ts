@@ -672,6 +672,46 @@ describe('Stack Deploy against hostile input and failures (review)', () => {
 		expect(head(s.deployDir)).toBe(v1);
 	});
 
+	it('newcomer: a SHA-256 repository (Gitea/Forgejo "after" of 64 hex) deploys its pushed commit', async () => {
+		const root = path.join(services().ssh.dataDir, `stack-deploy-sha256-${process.pid}`);
+		const origin = path.join(root, 'origin.git');
+		const dev = path.join(root, 'dev');
+		const deployDir = path.join(root, 'stack');
+		fs.mkdirSync(dev, { recursive: true });
+		execFileSync('git', ['init', '-q', '--bare', '--object-format=sha256', '-b', 'main', origin]);
+		execFileSync('git', ['init', '-q', '--object-format=sha256', '-b', 'main', dev]);
+		const commit = (text: string) => {
+			fs.writeFileSync(path.join(dev, 'VERSION'), text);
+			git(dev, 'add', '.');
+			git(dev, 'commit', '-q', '-m', text);
+			git(dev, 'push', '-q', origin, 'HEAD:refs/heads/main');
+			return git(dev, 'rev-parse', 'HEAD');
+		};
+		const v1 = commit('v1\n');
+		execFileSync('git', ['clone', '-q', '-b', 'main', origin, deployDir]);
+		const v2 = commit('v2\n');
+		expect(v2).toMatch(/^[0-9a-f]{64}$/);
+		const finding = await deployCommit(session, {
+			repoDir: deployDir,
+			branch: 'main',
+			commit: v2,
+			command: 'cat VERSION',
+			timeoutS: 60,
+			lockWaitS: 0,
+			holder: 'jest',
+		});
+		expect(finding).toMatchObject({ status: 'ok', fromCommit: v1, toCommit: v2, outputTail: 'v2' });
+		expect(
+			await rollBack(session, {
+				repoDir: deployDir,
+				command: 'cat VERSION',
+				timeoutS: 60,
+				lockWaitS: 0,
+				holder: 'jest',
+			}),
+		).toMatchObject({ status: 'ok', toCommit: v1 });
+	});
+
 	it('threat: a planted state file (wrong commit shape, not JSON) stops the deploy with a clear error, nothing changed', async () => {
 		const s = stack();
 		const v1 = head(s.deployDir);
