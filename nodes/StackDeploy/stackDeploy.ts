@@ -58,6 +58,8 @@ export interface DeployState {
 	deployedCommit?: string;
 	previousCommit?: string;
 	deployedAt?: string;
+	/** Commits Roll Back undid, newest last: a webhook re-sending one is refused. */
+	rolledBack?: string[];
 	deliveries: Array<{ id: string; at: string }>;
 }
 
@@ -194,12 +196,20 @@ class Repo {
 		}
 		const shaOrNone = (v: unknown) => v === undefined || (typeof v === 'string' && SHA.test(v));
 		if (!raw || typeof raw !== 'object' || !Array.isArray(raw.deliveries)) throw damaged('no list');
-		if (!shaOrNone(raw.deployedCommit) || !shaOrNone(raw.previousCommit))
+		if (
+			!shaOrNone(raw.deployedCommit) ||
+			!shaOrNone(raw.previousCommit) ||
+			!(
+				raw.rolledBack === undefined ||
+				(Array.isArray(raw.rolledBack) && raw.rolledBack.every(shaOrNone))
+			)
+		)
 			throw damaged('a commit is not a commit id');
 		return {
 			deployedCommit: raw.deployedCommit,
 			previousCommit: raw.previousCommit,
 			deployedAt: typeof raw.deployedAt === 'string' ? raw.deployedAt : undefined,
+			...(raw.rolledBack ? { rolledBack: raw.rolledBack } : {}),
 			deliveries: raw.deliveries
 				.filter((d) => typeof d?.id === 'string' && typeof d.at === 'string')
 				.map((d) => ({ id: d.id, at: d.at })),
@@ -344,6 +354,11 @@ export async function deployCommit(session: SshSession, req: DeployRequest): Pro
 			);
 		if (wanted && /^0+$/.test(wanted))
 			return refused(`the push deleted branch ${branch}: nothing to deploy`);
+		if (deliveryId && wanted && state.rolledBack?.includes(wanted))
+			return refused(
+				`commit ${short(wanted)} was rolled back: a push of it re-sent under a new delivery id is not deployed again (push a fix, or Run Now with this commit)`,
+				{ toCommit: wanted },
+			);
 		const current = await repo.head();
 		// the delivery id is not signed: a captured push re-sent under a new id must not restart the stack
 		if (deliveryId && wanted && current === wanted && state.deployedCommit === wanted)
@@ -390,6 +405,7 @@ export async function deployCommit(session: SshSession, req: DeployRequest): Pro
 		await repo.writeState(gitDir, {
 			deployedCommit: sha,
 			previousCommit: from && from !== sha ? from : state.previousCommit,
+			...(state.rolledBack ? { rolledBack: state.rolledBack } : {}),
 			deployedAt: new Date().toISOString(),
 			deliveries: deliveryId
 				? [...state.deliveries, { id: deliveryId, at: new Date().toISOString() }]
@@ -444,6 +460,9 @@ export async function rollBack(
 			...state,
 			deployedCommit: sha,
 			deployedAt: new Date().toISOString(),
+			...(from && from !== sha
+				? { rolledBack: [...(state.rolledBack ?? []).filter((c) => c !== from), from].slice(-50) }
+				: {}),
 		});
 		const run = await repo.runCommand(t.command, t.timeoutS, gitDir);
 		return commandFinding(

@@ -516,6 +516,40 @@ describe('Stack Deploy against hostile input and failures (review)', () => {
 		});
 	});
 
+	it('threat: the push of a commit that was rolled back, re-sent under a new delivery id, does not deploy it again', async () => {
+		const s = stack();
+		const v1 = head(s.deployDir);
+		const v2 = s.push('VERSION', 'v2\n');
+		const command = 'echo "started $(cat VERSION)" >> ../started.log; grep -q v1 VERSION';
+		expect(
+			await deployCommit(session, request(s, { commit: v2, deliveryId: 'gh-1', command })),
+		).toMatchObject({ status: 'critical' });
+		expect(
+			await rollBack(session, { ...request(s, { command }), commit: v1, onlyIfAt: v2 }),
+		).toMatchObject({ status: 'ok', toCommit: v1 });
+		// a captured copy of v2's signed push under a new id would start the broken commit again
+		const replay = await deployCommit(
+			session,
+			request(s, { commit: v2, deliveryId: 'gh-2', command }),
+		);
+		expect(replay).toMatchObject({ status: 'warning', action: 'refused' });
+		expect(replay.summary).toMatch(/was rolled back/);
+		expect(head(s.deployDir)).toBe(v1);
+		expect(fs.readFileSync(path.join(s.root, 'started.log'), 'utf8')).toBe(
+			'started v2\nstarted v1\n',
+		);
+		// a new push deploys and the rolled-back commit stays remembered; Run Now (no delivery id) may
+		// still choose it
+		const v3 = s.push('VERSION', 'v1 again\n');
+		expect(
+			await deployCommit(session, request(s, { commit: v3, deliveryId: 'gh-3', command })),
+		).toMatchObject({ status: 'ok' });
+		expect(readState(s.deployDir)).toMatchObject({ rolledBack: [v2] });
+		expect(
+			await deployCommit(session, request(s, { commit: v2, allowOlderCommit: true, command })),
+		).toMatchObject({ action: 'failed' });
+	});
+
 	it('threat: a roll back that comes after a newer push was deployed leaves the newer deploy alone', async () => {
 		const s = stack();
 		const v1 = head(s.deployDir);
