@@ -16,21 +16,32 @@ export interface HeldRepoLock {
 
 const GRACE_MS = 30_000;
 
-/** Waits up to `waitS` seconds for the lock on `lockFile`; refuses naming the holder when it stays held. */
+/**
+ * Waits up to `waitS` seconds for the lock on `lockFile`; refuses naming the holder when it stays held.
+ * With `runLockFile`, it then also waits for that lock, which a start command holds while it runs
+ * (runLocked): one whose SSH connection was cut runs on without the deploy lock, and must end before
+ * the next deploy checks out under it.
+ */
 export async function holdRepoLock(
 	session: SshSession,
 	lockFile: string,
 	waitS: number,
 	holder: string,
+	runLockFile?: string,
 ): Promise<HeldRepoLock> {
 	const wait = Math.max(0, Math.floor(waitS));
 	const label = holder.replace(/[^\w .:@()/-]/g, '?').slice(0, 200);
 	const file = shellQuote(lockFile);
+	const waitFlag = wait === 0 ? '-n' : `-w ${wait}`;
+	const run = runLockFile ? shellQuote(runLockFile) : '';
 	// after the lock is taken the holder's name goes into the file (the lock is on the open file, not
 	// its content), so a refused run can say who holds it; `cat` keeps fd 9 open until stdin closes
 	const script =
 		`exec 9>>${file} || exit 71; ` +
-		`if flock ${wait === 0 ? '-n' : `-w ${wait}`} 9; then printf '%s\\n' ${shellQuote(label)} > ${file}; ` +
+		`if flock ${waitFlag} 9; then printf '%s\\n' ${shellQuote(label)} > ${file}; ` +
+		(run
+			? `exec 8>>${run} || exit 71; flock ${waitFlag} 8 || { echo infra-ops-running; exit 75; }; exec 8>&-; `
+			: '') +
 		`echo infra-ops-locked; exec cat >/dev/null; ` +
 		`else echo infra-ops-busy; head -c 300 -- ${file}; exit 75; fi`;
 	const channel = await new Promise<ClientChannel>((resolve, reject) =>
@@ -44,8 +55,8 @@ export async function holdRepoLock(
 	let out = '';
 	let err = '';
 	channel.stderr.on('data', (chunk: Buffer) => (err = (err + chunk.toString('utf8')).slice(-2000)));
-	const verdict = await new Promise<'locked' | 'busy' | 'failed'>((resolve) => {
-		const timer = setTimeout(() => resolve('failed'), wait * 1000 + GRACE_MS);
+	const verdict = await new Promise<'locked' | 'busy' | 'running' | 'failed'>((resolve) => {
+		const timer = setTimeout(() => resolve('failed'), 2 * wait * 1000 + GRACE_MS);
 		channel.on('data', (chunk: Buffer) => {
 			out = (out + chunk.toString('utf8')).slice(0, 4000);
 			if (out.startsWith('infra-ops-locked\n')) {
@@ -55,7 +66,13 @@ export async function holdRepoLock(
 		});
 		void closed.then(() => {
 			clearTimeout(timer);
-			resolve(out.startsWith('infra-ops-busy') ? 'busy' : 'failed');
+			resolve(
+				out.startsWith('infra-ops-busy')
+					? 'busy'
+					: out.startsWith('infra-ops-running')
+						? 'running'
+						: 'failed',
+			);
 		});
 	});
 	if (verdict === 'locked') {
@@ -77,6 +94,11 @@ export async function holdRepoLock(
 			`This run waited ${wait} s; run it again once the other deploy ended, or raise "Lock Wait (Seconds)"`,
 		);
 	}
+	if (verdict === 'running')
+		throw new InfraOpsError(
+			`${session.target}: the start command of an earlier deploy still runs in this folder (its SSH connection was lost): not deploying over it`,
+			`This run waited ${wait} s. Its output goes to infra-ops-deploy.log beside ${lockFile}; run the deploy again once it ended, or raise "Lock Wait (Seconds)"`,
+		);
 	throw new InfraOpsError(
 		`${session.target}: cannot lock ${lockFile}: ${err.trim().slice(-300) || 'flock did not answer'}`,
 		"The deploy needs `flock` (util-linux) on the host and write access to the repository's .git folder",

@@ -1,3 +1,4 @@
+// Over 350 lines: one Repo class (git, state, the start command) and the two operations that share it under one lock; the checks between them only make sense read together.
 /**
  * Deploy a stack from Git on its host over SSH: in the repository folder, fetch the branch, check
  * out exactly the pushed commit (only one that is on the branch), run the stack's start command with
@@ -19,12 +20,17 @@ export const DEFAULT_START_COMMAND =
 	'python3 start_services.py --profile cpu --environment private';
 export const STATE_FILE = 'infra-ops-deploy.json';
 export const LOCK_FILE = 'infra-ops-deploy.lock';
+/** Held by the start command while it runs (see repoLock.ts); its output goes to LOG_FILE. */
+export const RUN_LOCK_FILE = 'infra-ops-deploy.run.lock';
+export const LOG_FILE = 'infra-ops-deploy.log';
 const MAX_DELIVERIES = 500;
 const GIT_TIMEOUT_S = 120;
 const TAIL_LINES = 30;
 const TAIL_CHARS = 3000;
+const TAIL_BYTES = 64 * 1024;
 
-const SHA = /^[0-9a-f]{40}$/;
+// SHA-1, or SHA-256 for a repository created with --object-format=sha256 (Gitea, Forgejo)
+const SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 const DELIVERY_ID = /^[A-Za-z0-9._:-]{1,200}$/;
 
 export interface StackTarget {
@@ -52,6 +58,8 @@ export interface DeployState {
 	deployedCommit?: string;
 	previousCommit?: string;
 	deployedAt?: string;
+	/** Commits Roll Back undid, newest last: a webhook re-sending one is refused. */
+	rolledBack?: string[];
 	deliveries: Array<{ id: string; at: string }>;
 }
 
@@ -60,6 +68,8 @@ interface CommandResult {
 	timedOut: boolean;
 	durationS: number;
 	outputTail: string;
+	/** Set when the SSH connection closed before the command ended: its log on the host. */
+	lostLog?: string;
 }
 
 const short = (sha?: string) => (sha ? sha.slice(0, 12) : '(none)');
@@ -69,7 +79,7 @@ export function checkCommit(value: string, what: string): string {
 	if (!SHA.test(sha))
 		throw new InfraOpsError(
 			`${what} "${value.slice(0, 80)}" is not a full commit id`,
-			'A commit is 40 hexadecimal characters, e.g. the push payload\'s "after"',
+			'A commit is 40 hexadecimal characters (64 in a SHA-256 repository), e.g. the push payload\'s "after"',
 		);
 	return sha;
 }
@@ -186,12 +196,20 @@ class Repo {
 		}
 		const shaOrNone = (v: unknown) => v === undefined || (typeof v === 'string' && SHA.test(v));
 		if (!raw || typeof raw !== 'object' || !Array.isArray(raw.deliveries)) throw damaged('no list');
-		if (!shaOrNone(raw.deployedCommit) || !shaOrNone(raw.previousCommit))
+		if (
+			!shaOrNone(raw.deployedCommit) ||
+			!shaOrNone(raw.previousCommit) ||
+			!(
+				raw.rolledBack === undefined ||
+				(Array.isArray(raw.rolledBack) && raw.rolledBack.every(shaOrNone))
+			)
+		)
 			throw damaged('a commit is not a commit id');
 		return {
 			deployedCommit: raw.deployedCommit,
 			previousCommit: raw.previousCommit,
 			deployedAt: typeof raw.deployedAt === 'string' ? raw.deployedAt : undefined,
+			...(raw.rolledBack ? { rolledBack: raw.rolledBack } : {}),
 			deliveries: raw.deliveries
 				.filter((d) => typeof d?.id === 'string' && typeof d.at === 'string')
 				.map((d) => ({ id: d.id, at: d.at })),
@@ -207,14 +225,23 @@ class Repo {
 		);
 	}
 
-	/** The start command under coreutils `timeout`, which kills the command's whole process group. */
-	async runCommand(command: string, timeoutS: number): Promise<CommandResult> {
+	/**
+	 * The start command under coreutils `timeout`, which kills the command's whole process group. Its
+	 * output goes to a file on the host, read back by its tail: a daemon it leaves running may hold its
+	 * stdout for ever, the output may be megabytes, and a command whose SSH connection was cut goes on
+	 * writing there (not into a closed pipe) under the run lock, which the next deploy waits for.
+	 */
+	async runCommand(command: string, timeoutS: number, gitDir: string): Promise<CommandResult> {
 		const started = Date.now();
 		const limit = Math.ceil(timeoutS);
+		const log = shellQuote(posix.join(gitDir, LOG_FILE));
+		const run = shellQuote(posix.join(gitDir, RUN_LOCK_FILE));
 		let r;
 		try {
 			r = await this.session.exec(
-				`cd -- ${shellQuote(this.dir)} && exec timeout -k 10 ${limit} sh -c ${shellQuote(command)} </dev/null 2>&1`,
+				`cd -- ${shellQuote(this.dir)} && (umask 077 && : >${log}) && ` +
+					`flock -o ${run} timeout -k 10 ${limit} sh -c ${shellQuote(command)} </dev/null >${log} 2>&1; ` +
+					`s=$?; tail -n ${TAIL_LINES * 4} -- ${log} | tail -c ${TAIL_BYTES}; exit $s`,
 				{ timeoutMs: (limit + 30) * 1000 },
 			);
 		} catch (error) {
@@ -223,7 +250,14 @@ class Repo {
 		}
 		const durationS = Math.round((Date.now() - started) / 100) / 10;
 		const timedOut = (r.code === 124 || r.code === 137) && durationS >= limit - 1;
-		return { exitStatus: r.code, timedOut, durationS, outputTail: outputTail(r.stdout + r.stderr) };
+		const lostLog = r.code === null && !r.signal ? posix.join(gitDir, LOG_FILE) : undefined;
+		return {
+			exitStatus: r.code,
+			timedOut,
+			durationS,
+			outputTail: outputTail(r.stdout + r.stderr),
+			...(lostLog ? { lostLog } : {}),
+		};
 	}
 }
 
@@ -239,7 +273,13 @@ async function withRepo<T>(
 		'finding the git folder',
 		'The repository folder must be a git clone (git clone <url> <folder>) readable by the SSH user',
 	);
-	const lock = await holdRepoLock(session, posix.join(gitDir, LOCK_FILE), t.lockWaitS, t.holder);
+	const lock = await holdRepoLock(
+		session,
+		posix.join(gitDir, LOCK_FILE),
+		t.lockWaitS,
+		t.holder,
+		posix.join(gitDir, RUN_LOCK_FILE),
+	);
 	try {
 		return await fn(repo, gitDir);
 	} finally {
@@ -260,7 +300,9 @@ function commandFinding(
 		? `${base.what} ${move}: the start command succeeded in ${run.durationS} s`
 		: run.timedOut
 			? `${base.what} ${move}: the start command did not finish within ${Math.ceil(t.timeoutS)} s and was killed`
-			: `${base.what} ${move}: the start command failed with exit status ${run.exitStatus}`;
+			: run.lostLog
+				? `${base.what} ${move}: the SSH connection was lost while the start command ran: it goes on on the host (output in ${run.lostLog})`
+				: `${base.what} ${move}: the start command failed with exit status ${run.exitStatus}`;
 	return {
 		check: 'stack-deploy',
 		target: `${session.target}:${t.repoDir}`,
@@ -310,21 +352,51 @@ export async function deployCommit(session: SshSession, req: DeployRequest): Pro
 			return refused(
 				`webhook delivery ${deliveryId} was received before (${seen.at}): a replayed delivery is not deployed`,
 			);
+		if (wanted && /^0+$/.test(wanted))
+			return refused(`the push deleted branch ${branch}: nothing to deploy`);
+		if (deliveryId && wanted && state.rolledBack?.includes(wanted))
+			return refused(
+				`commit ${short(wanted)} was rolled back: a push of it re-sent under a new delivery id is not deployed again (push a fix, or Run Now with this commit)`,
+				{ toCommit: wanted },
+			);
+		const current = await repo.head();
+		// the delivery id is not signed: a captured push re-sent under a new id must not restart the stack
+		if (deliveryId && wanted && current === wanted && state.deployedCommit === wanted)
+			return refused(
+				`commit ${short(wanted)} is already deployed: a push re-sent under a new delivery id is not deployed again (Run Now redeploys it)`,
+				{ fromCommit: current, toCommit: wanted },
+			);
 		const remoteRef = `refs/remotes/${remote}/${branch}`;
 		await repo.gitOk(
 			['fetch', '--quiet', '--no-tags', '--', remote, `+refs/heads/${branch}:${remoteRef}`],
 			`git fetch of ${remote} ${branch}`,
 			'Check that the host can reach the remote with its own deploy key, and that the branch exists there',
 		);
-		const sha =
-			wanted ?? (await repo.gitOk(['rev-parse', '--verify', remoteRef], 'reading ' + remoteRef));
+		const branchHead = await repo.gitOk(
+			['rev-parse', '--verify', remoteRef],
+			'reading ' + remoteRef,
+		);
+		const sha = wanted ?? branchHead;
 		if (!(await repo.hasCommit(sha)) || !(await repo.isAncestor(sha, remoteRef)))
 			throw new InfraOpsError(
 				`Commit ${short(sha)} is not on branch ${branch} of ${remote}: refusing to deploy it (nothing changed)`,
 				"Only commits reachable from the pushed branch are deployed; check the webhook's branch and the repository it comes from",
 			);
-		const from = await repo.head();
-		if (from && sha !== from && !req.allowOlderCommit && (await repo.isAncestor(sha, from)))
+		// HEAD already on the commit while the state names another: a deploy cut off after its checkout,
+		// before it wrote the state; what it replaced is the commit the state says was deployed
+		const from =
+			current === sha && state.deployedCommit && state.deployedCommit !== sha
+				? state.deployedCommit
+				: current;
+		// an older commit that is the branch's head now: a force push rewound the branch to it; one the
+		// branch has moved past is an old push re-sent
+		if (
+			from &&
+			sha !== from &&
+			sha !== branchHead &&
+			!req.allowOlderCommit &&
+			(await repo.isAncestor(sha, from))
+		)
 			return refused(
 				`commit ${short(sha)} is older than the checked-out ${short(from)}: not deployed; turn on "Allow Older Commit" to roll back by push`,
 				{ fromCommit: from, toCommit: sha },
@@ -333,12 +405,13 @@ export async function deployCommit(session: SshSession, req: DeployRequest): Pro
 		await repo.writeState(gitDir, {
 			deployedCommit: sha,
 			previousCommit: from && from !== sha ? from : state.previousCommit,
+			...(state.rolledBack ? { rolledBack: state.rolledBack } : {}),
 			deployedAt: new Date().toISOString(),
 			deliveries: deliveryId
 				? [...state.deliveries, { id: deliveryId, at: new Date().toISOString() }]
 				: state.deliveries,
 		});
-		const run = await repo.runCommand(req.command, req.timeoutS);
+		const run = await repo.runCommand(req.command, req.timeoutS, gitDir);
 		return commandFinding(
 			session,
 			req,
@@ -352,9 +425,11 @@ export async function deployCommit(session: SshSession, req: DeployRequest): Pro
 /** Check out the commit the last deploy replaced (or `commit`) and run the start command again. */
 export async function rollBack(
 	session: SshSession,
-	t: StackTarget & { commit?: string },
+	t: StackTarget & { commit?: string; onlyIfAt?: string },
 ): Promise<NewFinding> {
 	const asked = t.commit?.trim() ? checkCommit(t.commit, 'Commit') : undefined;
+	// the commit the failed deploy checked out: a newer deploy since then is not undone
+	const onlyIfAt = t.onlyIfAt?.trim() ? checkCommit(t.onlyIfAt, 'Only If At') : undefined;
 	return await withRepo(session, t, async (repo, gitDir) => {
 		const state = await repo.readState(gitDir);
 		const sha = asked ?? state.previousCommit;
@@ -369,13 +444,27 @@ export async function rollBack(
 				'Fetch it first, or choose a commit the clone has',
 			);
 		const from = await repo.head();
+		if (onlyIfAt && from !== onlyIfAt)
+			return {
+				check: 'stack-deploy',
+				target: `${session.target}:${t.repoDir}`,
+				status: 'warning',
+				summary: `the folder moved on to ${short(from)} since: not rolled back to ${short(sha)} (it was to undo ${short(onlyIfAt)})`,
+				action: 'refused',
+				fromCommit: from ?? null,
+				toCommit: sha,
+				changeKey: 'refused',
+			};
 		await repo.checkout(sha);
 		await repo.writeState(gitDir, {
 			...state,
 			deployedCommit: sha,
 			deployedAt: new Date().toISOString(),
+			...(from && from !== sha
+				? { rolledBack: [...(state.rolledBack ?? []).filter((c) => c !== from), from].slice(-50) }
+				: {}),
 		});
-		const run = await repo.runCommand(t.command, t.timeoutS);
+		const run = await repo.runCommand(t.command, t.timeoutS, gitDir);
 		return commandFinding(
 			session,
 			t,

@@ -10,11 +10,12 @@ import { redactKeyMaterial } from './errors';
 const MASK = '(redacted)';
 
 /**
- * Names whose value is a secret: `password`, `db_pass`, `client_secret`, `api-key`, `X-Auth-Token`, …
+ * Names whose value is a secret: `password`, `db_pass`, `client_secret`, `api-key`, `X-Auth-Token`,
+ * `N8N_ENCRYPTION_KEY`, `LANGFUSE_SALT`, `NEO4J_AUTH` (user/password), …
  * Every repetition is bounded, so a multi-megabyte log line stays linear.
  */
 const SECRET_NAME =
-	'[A-Za-z0-9_.-]{0,40}(?:passw(?:or)?d|passwd|pass|pwd|secret(?:[_-]?key)?|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credentials?)(?:[_.-][A-Za-z0-9]{1,20})?(?![A-Za-z0-9])';
+	'[A-Za-z0-9_.-]{0,40}(?:passw(?:or)?d|passwd|pass|pwd|secret(?:[_-]?key)?|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|enc(?:ryption)?[_-]?key|salt|[_-]auth|credentials?)(?:[_.-][A-Za-z0-9]{1,20})?(?![A-Za-z0-9])';
 
 const PATTERNS: [RegExp, string | ((...m: string[]) => string)][] = [
 	// Authorization: Bearer xyz / Basic base64 (also without the header name)

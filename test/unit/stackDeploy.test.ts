@@ -1,4 +1,7 @@
 /** Stack Deploy's checks on webhook data (before anything reaches a shell) and on copied output. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
 import { checkBranch, checkCommit, outputTail } from '../../nodes/StackDeploy/stackDeploy';
 
 describe('Stack Deploy input checks', () => {
@@ -43,5 +46,58 @@ describe('outputTail', () => {
 
 	it('bounds a single endless line', () => {
 		expect(outputTail('x'.repeat(100_000)).length).toBeLessThanOrEqual(3000);
+	});
+});
+
+describe('deploy-on-push.json wiring (review)', () => {
+	const workflow = JSON.parse(
+		fs.readFileSync(path.join(__dirname, '../../workflows/deploy-on-push.json'), 'utf8'),
+	) as { nodes: Array<{ name: string; parameters: Record<string, unknown> }> };
+	const params = (name: string) => workflow.nodes.find((n) => n.name === name)?.parameters ?? {};
+
+	it('newcomer: a second push waits for a running deploy as long as its start command may take (Lock Wait from commandTimeoutMinutes)', () => {
+		// the default 300 s lock wait with a 15-minute start command: a push during a long image pull
+		// failed with "locked" and the newest commit was never deployed
+		expect(params('Deploy Stack').lockWaitS).toMatch(/\$json\.commandTimeoutMinutes \* 60 \+ \d+/);
+		// Roll Back too: after a lost SSH connection it waits for the start command still running
+		expect(params('Roll Back').lockWaitS).toMatch(/\.commandTimeoutMinutes \* 60 \+ \d+/);
+	});
+
+	it('threat: Roll Back only undoes the commit its own deploy checked out (a newer push deployed during the checks stays)', () => {
+		expect(params('Roll Back')).toMatchObject({
+			rollBackCommit: '={{ $json.fromCommit }}',
+			onlyIfAt: '={{ $json.toCommit }}',
+		});
+		expect(String(params('Roll Back Report').jsCode)).toContain("r.action === 'refused'");
+	});
+});
+
+describe('deploy-on-push.json: which pushes deploy (review)', () => {
+	const workflow = JSON.parse(
+		fs.readFileSync(path.join(__dirname, '../../workflows/deploy-on-push.json'), 'utf8'),
+	) as {
+		nodes: Array<{
+			name: string;
+			parameters: { conditions?: { conditions: Array<{ leftValue: string }> } };
+		}>;
+	};
+	const expression = String(
+		workflow.nodes.find((n) => n.name === 'Pushed Branch?')?.parameters.conditions?.conditions[0]
+			.leftValue,
+	).replace(/^=\{\{([\s\S]*)\}\}$/, '$1');
+	// the filter's expression as plain JavaScript, with the push as Verify Push Signature outputs it
+	const pushes = (ref: string, branch: string) =>
+		new Function('$', '$json', `return (${expression});`)(
+			() => ({ isExecuted: true, first: () => ({ json: { ref } }) }),
+			{ branch },
+		) as boolean;
+
+	it('newcomer: Settings "branch" written as the full ref (refs/heads/stable) still matches pushes to it', () => {
+		expect(pushes('refs/heads/stable', 'stable')).toBe(true);
+		expect(pushes('refs/heads/stable', 'refs/heads/stable')).toBe(true);
+		expect(pushes('refs/heads/stable', ' stable ')).toBe(true);
+		expect(pushes('refs/heads/main', 'stable')).toBe(false);
+		// a tag push (GitHub and GitLab: "ref": "refs/tags/…") never deploys
+		expect(pushes('refs/tags/stable', 'stable')).toBe(false);
 	});
 });

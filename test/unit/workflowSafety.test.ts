@@ -139,3 +139,35 @@ describe('host-hardening-audit: one Slack digest per run, host output as text', 
 		expect(slack).toContain("Fix: `ss -ltnp; kill 'pidof x'`");
 	});
 });
+
+describe('host-hardening-audit: the Slack digest stays whole (review)', () => {
+	it("threat: a fleet's first audit (hundreds of changed failures) stays under Slack's 40,000-character cut and says how many more are in the email", () => {
+		// Slack truncates a message's text over 40,000 characters (api.slack.com changelog
+		// 2018-04-truncating-really-long-messages): the last hosts would vanish mid-line
+		const workflow = JSON.parse(
+			fs.readFileSync(path.join(dir, 'host-hardening-audit.json'), 'utf8'),
+		) as { nodes: WorkflowNode[] };
+		const code = String(
+			workflow.nodes.find((n) => n.name === 'Slack Digest')?.parameters.jsCode ?? '',
+		);
+		const findings = Array.from({ length: 300 }, (_, i) => ({
+			status: i === 299 ? 'critical' : 'warning',
+			target: `host-${i}`,
+			title: 'Pending security updates',
+			summary: `${i} packages: ${'libfoo '.repeat(30)}`,
+			remediation: 'apt-get update && apt-get -y upgrade',
+		}));
+		const run = new Function('$input', code) as (input: unknown) => { json: IDataObject }[];
+		const out = run({ all: () => findings.map((json) => ({ json })) });
+		const slack = String(out[0].json.slack);
+		expect(slack.length).toBeLessThan(40_000);
+		expect(slack).toMatch(/^:shield: \*CRITICAL\* 300 failing controls changed/);
+		expect(slack).toContain('host-0: Pending security updates');
+		const listed = (slack.match(/^• /gm) ?? []).length;
+		expect(listed).toBeGreaterThan(10);
+		expect(slack).toMatch(
+			new RegExp(`… and ${300 - listed} more: every failing control is in the emailed report$`),
+		);
+		expect(out[0].json.controls).toHaveLength(300);
+	});
+});

@@ -23,7 +23,7 @@ export const description: INodeProperties[] = [
 		default: '',
 		placeholder: "={{ $('Verify Push Signature').first().json.commit }}",
 		description:
-			'The pushed commit (40 hexadecimal characters); empty deploys the head of the branch',
+			'The pushed commit (40 hexadecimal characters, 64 in a SHA-256 repository); empty deploys the head of the branch',
 		displayOptions: show,
 	},
 	{
