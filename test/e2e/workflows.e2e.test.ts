@@ -5,6 +5,10 @@
  * own test-only workflow (test/e2e/workflows/harness-probe.json) and checks that n8n lists our types.
  *
  * Prints `E2E <workflow file> ok <what was checked>` per workflow and `E2E workflows=<n> passed=<n>`.
+ *
+ * `npm run test:e2e -- --queue` (INFRA_OPS_E2E_MODE=queue) runs the same against n8n in queue mode: Redis,
+ * PostgreSQL, one main and two workers (scripts/n8n/queue.js), checks from the workers' logs that both ran
+ * executions, and prints `E2E queue workers=2 workflows=<n> passed=<n>`.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -13,10 +17,12 @@ import * as n8n from '../../scripts/n8n/n8n';
 import { services } from '../harness/services';
 import { canvasProblems, startBrowser, type BrowserSession } from './browser';
 import {
+	QUEUE_WORKERS,
 	startInstance,
 	webhookNodes,
 	WEBHOOK_HEADER,
 	type E2eInstance,
+	type E2eMode,
 	type WorkflowEntry,
 } from './instance';
 import {
@@ -37,6 +43,7 @@ const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
 	n8n: { nodes: string[]; credentials: string[] };
 };
 
+const mode: E2eMode = process.env.INFRA_OPS_E2E_MODE === 'queue' ? 'queue' : 'regular';
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const note = (line: string) => process.stderr.write(`[e2e] ${line}\n`);
 
@@ -125,6 +132,7 @@ beforeAll(async () => {
 		sinks,
 		entries: [probe, canaryEntry, ...repoWorkflows],
 		log: note,
+		mode,
 	});
 	browser = await startBrowser(instance.baseUrl, instance.owner, pkg.name);
 	note(
@@ -139,7 +147,7 @@ afterAll(async () => {
 	await sinks?.close();
 	say(`E2E harness passed=${harnessOk} of 3`);
 	say(
-		`E2E workflows=${repoWorkflows.length} passed=${passed}${only.length ? ` (INFRA_OPS_E2E_ONLY: ${allWorkflows.length - repoWorkflows.length} not run)` : ''}`,
+		`E2E ${mode === 'queue' ? `queue workers=${QUEUE_WORKERS} ` : ''}workflows=${repoWorkflows.length} passed=${passed}${only.length ? ` (INFRA_OPS_E2E_ONLY: ${allWorkflows.length - repoWorkflows.length} not run)` : ''}`,
 	);
 }, 120_000);
 
@@ -343,3 +351,33 @@ describe('workflows/', () => {
 		});
 	}
 });
+
+if (mode === 'queue') {
+	describe('queue mode', () => {
+		// after every workflow ran: n8n's execution records do not say which worker ran an execution, but each
+		// worker logs "Worker started execution <id>" (info level, its own output); every id it names must be a
+		// finished execution record, none may appear in two workers' logs, and each worker must have run some
+		it(`the ${QUEUE_WORKERS} workers both ran executions`, async () => {
+			const inst = instance!;
+			const byWorker = inst.workers.map((w) => ({ name: w.name, ids: w.executionIds() }));
+			const all = byWorker.flatMap((w) => w.ids);
+			expect(new Set(all).size).toBe(all.length);
+			for (const id of all) {
+				const record = await inst.api<{ id: string; finished: boolean; status: string }>(
+					'GET',
+					`/executions/${id}`,
+				);
+				expect({ id: record.id, status: record.status }).toEqual({
+					id,
+					status: expect.stringMatching(/^(success|error|canceled)$/),
+				});
+			}
+			expect(byWorker.map((w) => ({ name: w.name, ran: w.ids.length > 0 }))).toEqual(
+				byWorker.map((w) => ({ name: w.name, ran: true })),
+			);
+			say(
+				`E2E queue executions ${byWorker.map((w) => `${w.name}=${w.ids.length}`).join(' ')} (from each worker's "Worker started execution <id>" log lines, each a finished execution record)`,
+			);
+		});
+	});
+}
