@@ -8,7 +8,7 @@
 // faster than their own CPU time, nor all processes faster than 4 cores allow).
 const { execFileSync, fork } = require('node:child_process');
 const crypto = require('node:crypto');
-const { mkdtempSync, readFileSync, rmSync } = require('node:fs');
+const { chmodSync, mkdtempSync, readFileSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
 
@@ -120,6 +120,8 @@ const cpu = (pids) => pids.map((pid) => queue.cpuSeconds(pid));
 
 async function main() {
 	const dir = mkdtempSync(join(tmpdir(), 'bench-queue-'));
+	// PostgreSQL runs as the postgres user and must enter it
+	chmodSync(dir, 0o711);
 	const stops = [];
 	try {
 		execFileSync(

@@ -150,7 +150,16 @@ async function startPostgres(dir, { port } = {}) {
 			})()
 		: undefined;
 	fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-	if (owner) fs.chownSync(dir, owner.uid, owner.gid);
+	if (owner) {
+		for (let p = path.dirname(dir); ; p = path.dirname(p)) {
+			if ((fs.statSync(p).mode & 0o001) === 0)
+				throw new Error(
+					`PostgreSQL runs as the postgres user, which cannot enter ${p} (no o+x): chmod o+x ${p}, or keep the data elsewhere`,
+				);
+			if (p === path.dirname(p)) break;
+		}
+		fs.chownSync(dir, owner.uid, owner.gid);
+	}
 	const opts = {
 		...(owner ?? {}),
 		cwd: dir,
