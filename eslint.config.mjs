@@ -15,6 +15,8 @@ const N8N_FACING = [
 	'nodes/shared/credentialTests.ts',
 	'nodes/shared/tlsCredentialFields.ts',
 	'nodes/shared/nodeCredentials.ts',
+	'nodes/shared/nodeState.ts',
+	'nodes/shared/postgresCredentialFields.ts',
 ];
 
 export default tseslint.config(

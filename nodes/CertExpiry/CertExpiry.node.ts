@@ -30,6 +30,12 @@ export class CertExpiry implements INodeType {
 				testedBy: 'infraOpsSshApiTest',
 				displayOptions: { show: { operation: ['checkAcmeJson'], source: ['ssh'] } },
 			},
+			{
+				// optional: where `changed` and cursors live when n8n runs on several processes (nodeState.ts)
+				name: 'infraOpsStateStoreApi',
+				required: false,
+				testedBy: 'infraOpsStateStoreApiTest',
+			},
 		],
 		properties: [
 			{

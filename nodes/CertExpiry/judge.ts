@@ -444,15 +444,25 @@ export function judgeChain(input: ChainInput): Assessment {
  * target, so a renewal counts as a change once while a CDN that flips between two certificates
  * does not (the latest expiry only moves forward).
  */
+export const LATEST_EXPIRY_KEY = 'infraOpsCertLatestExpiry';
+
+/** Overlapping runs' latest expiries combine by keeping the later per target (the shared State Store's merge). */
+export function mergeLatestExpiry(current: unknown, mine: unknown): Record<string, string> {
+	const now = { ...((current ?? {}) as Record<string, string>) };
+	for (const [target, notAfter] of Object.entries((mine ?? {}) as Record<string, string>))
+		if (!now[target] || now[target] < notAfter) now[target] = notAfter;
+	return now;
+}
+
 export function certificateChangeKey(
 	store: Record<string, unknown>,
 	target: string,
 	assessment: Assessment,
 ): string {
-	const latest = ((store.infraOpsCertLatestExpiry as Record<string, string> | undefined) ??= {});
+	const latest = ((store[LATEST_EXPIRY_KEY] as Record<string, string> | undefined) ??= {});
 	const notAfter = assessment.details.notAfter;
 	if (!latest[target] || latest[target] < notAfter) latest[target] = notAfter;
-	store.infraOpsCertLatestExpiry = latest;
+	store[LATEST_EXPIRY_KEY] = latest;
 	return `${assessment.problems
 		.map((p) => p.code)
 		.sort()

@@ -33,6 +33,12 @@ export class ContainerGuard implements INodeType {
 					hide: { operation: ['checkUrls'], usageSource: ['prometheus'], logSource: ['loki'] },
 				},
 			},
+			{
+				// optional: where `changed` and cursors live when n8n runs on several processes (nodeState.ts)
+				name: 'infraOpsStateStoreApi',
+				required: false,
+				testedBy: 'infraOpsStateStoreApiTest',
+			},
 		],
 		properties: [
 			{

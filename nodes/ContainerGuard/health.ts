@@ -35,7 +35,7 @@ interface Seen {
 
 type HealthState = Record<string, Record<string, Seen>>;
 
-const STORE_KEY = 'containerGuardHealth';
+export const STORE_KEY = 'containerGuardHealth';
 const SEVERITY: Record<Condition, NewFinding['status']> = {
 	up: 'ok',
 	down: 'critical',
@@ -206,4 +206,23 @@ export function assessHealth(
 	all[options.scope] = next;
 	store[STORE_KEY] = all;
 	return findings;
+}
+
+/**
+ * How two overlapping runs' container records combine (the shared State Store's merge): per
+ * container the later sighting wins; one this run forgot stays forgotten unless another run has seen
+ * it since.
+ */
+export function mergeHealth(current: unknown, mine: unknown, base: unknown): HealthState {
+	const now = structuredClone((current ?? {}) as HealthState);
+	const before = (base ?? {}) as HealthState;
+	for (const [scope, seen] of Object.entries((mine ?? {}) as HealthState)) {
+		const merged = (now[scope] ??= {});
+		for (const [name, entry] of Object.entries(seen))
+			if (!merged[name] || merged[name].lastSeen <= entry.lastSeen) merged[name] = entry;
+		for (const [name, old] of Object.entries(before[scope] ?? {}))
+			if (!(name in seen) && merged[name] && merged[name].lastSeen <= old.lastSeen)
+				delete merged[name];
+	}
+	return now;
 }

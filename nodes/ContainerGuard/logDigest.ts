@@ -25,7 +25,7 @@ export interface DigestOptions {
 	criticalAbove: number;
 }
 
-const CURSORS_KEY = 'infraOpsLogCursors';
+export const CURSORS_KEY = 'infraOpsLogCursors';
 /** Per Docker logs read and per Loki query. */
 export const LOG_TIMEOUT_MS = 30_000;
 
@@ -179,4 +179,24 @@ export function cutAtCursor<L extends LogLine>(
 export function cursorsOf(store: Record<string, unknown>, scope: string): Record<string, string> {
 	const all = (store[CURSORS_KEY] ??= {}) as Record<string, Record<string, string>>;
 	return (all[scope] ??= {});
+}
+
+type Cursors = Record<string, Record<string, string>>;
+
+/**
+ * How two overlapping runs' cursors combine (the shared State Store's merge): per source the later
+ * cursor wins, so no run re-reads what another already reported; a cursor this run dropped (its
+ * container is gone) stays dropped unless another run moved it meanwhile.
+ */
+export function mergeCursors(current: unknown, mine: unknown, base: unknown): Cursors {
+	const now = structuredClone((current ?? {}) as Cursors);
+	const before = (base ?? {}) as Cursors;
+	for (const [scope, cursors] of Object.entries((mine ?? {}) as Cursors)) {
+		const merged = (now[scope] ??= {});
+		for (const [id, cursor] of Object.entries(cursors))
+			if (merged[id] === undefined || BigInt(cursor) > BigInt(merged[id])) merged[id] = cursor;
+		for (const id of Object.keys(before[scope] ?? {}))
+			if (!(id in cursors) && merged[id] === before[scope][id]) delete merged[id];
+	}
+	return now;
 }

@@ -44,6 +44,12 @@ export class DockerVolumeBackup implements INodeType {
 				testedBy: 'infraOpsSshApiTest',
 				displayOptions: { show: { operation: ['backup', 'restore'], hostPathsEnabled: [true] } },
 			},
+			{
+				// optional: where `changed` and cursors live when n8n runs on several processes (nodeState.ts)
+				name: 'infraOpsStateStoreApi',
+				required: false,
+				testedBy: 'infraOpsStateStoreApiTest',
+			},
 		],
 		properties: [
 			{

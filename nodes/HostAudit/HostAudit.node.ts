@@ -55,6 +55,12 @@ export class HostAudit implements INodeType {
 				testedBy: 'infraOpsPostgresApiTest',
 				displayOptions: { show: { operation: ['auditReplication'] } },
 			},
+			{
+				// optional: where `changed` and cursors live when n8n runs on several processes (nodeState.ts)
+				name: 'infraOpsStateStoreApi',
+				required: false,
+				testedBy: 'infraOpsStateStoreApiTest',
+			},
 		],
 		properties: [
 			{

@@ -25,6 +25,12 @@ export class ProxmoxLxc implements INodeType {
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [
 			{ name: 'infraOpsProxmoxApi', required: true, testedBy: 'infraOpsProxmoxApiTest' },
+			{
+				// optional: where `changed` and cursors live when n8n runs on several processes (nodeState.ts)
+				name: 'infraOpsStateStoreApi',
+				required: false,
+				testedBy: 'infraOpsStateStoreApiTest',
+			},
 		],
 		properties: [
 			{

@@ -55,6 +55,12 @@ export class SecretRotate implements INodeType {
 				displayOptions: forTargets('vaultKv'),
 			},
 			{ name: 'infraOpsN8nApi', required: true, displayOptions: forTargets('n8nCredential') },
+			{
+				// optional: where `changed` and cursors live when n8n runs on several processes (nodeState.ts)
+				name: 'infraOpsStateStoreApi',
+				required: false,
+				testedBy: 'infraOpsStateStoreApiTest',
+			},
 		],
 		properties: [
 			{

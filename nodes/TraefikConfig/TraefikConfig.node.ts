@@ -47,6 +47,12 @@ export class TraefikConfig implements INodeType {
 				testedBy: 'infraOpsGitWebhookApiTest',
 				displayOptions: { show: { operation: ['verifyWebhookSignature'] } },
 			},
+			{
+				// optional: where `changed` and cursors live when n8n runs on several processes (nodeState.ts)
+				name: 'infraOpsStateStoreApi',
+				required: false,
+				testedBy: 'infraOpsStateStoreApiTest',
+			},
 		],
 		properties: [
 			{

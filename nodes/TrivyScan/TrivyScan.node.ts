@@ -46,6 +46,12 @@ export class TrivyScan implements INodeType {
 					show: { operation: ['scanImages', 'scanRunningContainers'], useServer: [true] },
 				},
 			},
+			{
+				// optional: where `changed` and cursors live when n8n runs on several processes (nodeState.ts)
+				name: 'infraOpsStateStoreApi',
+				required: false,
+				testedBy: 'infraOpsStateStoreApiTest',
+			},
 		],
 		properties: [
 			{

@@ -197,7 +197,7 @@ interface CveState {
 	generation: number;
 }
 
-const CVE_STATE_KEY = 'infraOpsTrivyCves';
+export const CVE_STATE_KEY = 'infraOpsTrivyCves';
 
 /**
  * Which CVE ids are new for `key` since the last run, and a change key for markChanged that moves
@@ -220,4 +220,16 @@ export function trackNewCves(
 	all[key] = { ids: [...cveIds].sort(), generation };
 	store[CVE_STATE_KEY] = all;
 	return { newCves, changeKey: `cves:${generation}` };
+}
+
+/**
+ * How two overlapping runs' CVE sets combine (the shared State Store's merge): per image the entry of
+ * the higher generation wins (on a tie, this run's), so a generation never goes back and a change key
+ * already claimed is never handed out again.
+ */
+export function mergeCveState(current: unknown, mine: unknown): Record<string, CveState> {
+	const now = structuredClone((current ?? {}) as Record<string, CveState>);
+	for (const [key, entry] of Object.entries((mine ?? {}) as Record<string, CveState>))
+		if (!now[key] || now[key].generation <= entry.generation) now[key] = entry;
+	return now;
 }

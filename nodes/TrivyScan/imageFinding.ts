@@ -1,5 +1,11 @@
 /** One finding per scanned image, and optionally one item per vulnerability. No n8n import. */
-import { markChanged, type Finding, type NewFinding } from '../shared/findings';
+import {
+	isTransition,
+	markChanged,
+	type ChangeRule,
+	type Finding,
+	type NewFinding,
+} from '../shared/findings';
 import {
 	assessVulnerabilities,
 	describeAssessment,
@@ -126,21 +132,26 @@ export function nothingRunningResult(dockerTarget: string, labelFilter: string):
 }
 
 /**
- * Sets `changed` and keeps the state in `store` (workflow static data). An image finding is news when
- * its CVE set gained a member or its scan newly failed; markChanged alone would also flag a status
- * that only drops (critical to warning once the CRITICAL CVE is fixed) or a scan that works again
- * with CVEs already reported, and an alert on those would repeat old news.
+ * The change rule of image findings, for both stores. An image finding is news when its CVE set
+ * gained a member or its scan newly failed; the default rule alone would also flag a status that
+ * only drops (critical to warning once the CRITICAL CVE is fixed) or a scan that works again with
+ * CVEs already reported, and an alert on those would repeat old news. New CVEs move the change key
+ * (a new generation): of overlapping runs that saw the same new CVEs, only the one that moves the
+ * stored key first reports them.
  */
+export const isImageChange: ChangeRule = (before, finding) =>
+	finding.status === 'error'
+		? isTransition(before, finding)
+		: ((finding.newCves as string[] | undefined) ?? []).length > 0 &&
+			(before?.changeKey ?? '') !== (finding.changeKey ?? '');
+
+/** Sets `changed` by isImageChange and keeps the state in `store` (workflow static data). */
 export function markImageChanged(
 	findings: NewFinding[],
 	store: Record<string, unknown>,
 	now?: Date,
 ): Finding[] {
-	return markChanged(findings, store, now).map((finding) =>
-		finding.status === 'error'
-			? finding
-			: { ...finding, changed: ((finding.newCves as string[] | undefined) ?? []).length > 0 },
-	);
+	return markChanged(findings, store, now, isImageChange);
 }
 
 /** What one input item yields: the image findings, then (optionally) one item per vulnerability. */

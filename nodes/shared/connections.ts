@@ -5,6 +5,7 @@ import { InfraOpsError } from './errors';
 import { tlsTrustFromCredential, type TlsTrust } from './http';
 import type { PostgresConnection } from './postgres';
 import type { S3Connection, S3Provider } from './s3';
+import type { StateStoreConnection } from './stateStore';
 import { parseFingerprints, type SshConnection } from './ssh';
 
 type Data = Record<string, unknown>;
@@ -99,6 +100,13 @@ export function postgresConnectionFrom(data: Data): PostgresConnection {
 		password: str(data, 'password'),
 		ssl: ssl as PostgresConnection['ssl'],
 		ca: str(data, 'ca') || undefined,
+	};
+}
+
+export function stateStoreConnectionFrom(data: Data): StateStoreConnection {
+	return {
+		...postgresConnectionFrom(data),
+		table: str(data, 'table').trim() || 'infra_ops_state',
 	};
 }
 

@@ -9,6 +9,7 @@ import {
 	proxmoxConnectionFrom,
 	s3ConnectionFrom,
 	sshConnectionFrom,
+	stateStoreConnectionFrom,
 	traefikConnectionFrom,
 	vaultConnectionFrom,
 	type HttpApiConnection,
@@ -19,6 +20,7 @@ import { httpRequest } from './http';
 import { withPostgres } from './postgres';
 import { checkBucket, describeS3Target } from './s3';
 import { withSsh } from './ssh';
+import { checkStateStore } from './stateStore';
 
 type Data = Record<string, unknown>;
 
@@ -55,6 +57,10 @@ export async function checkPostgresCredential(data: Data): Promise<string> {
 		);
 		return `Connected to PostgreSQL ${rows[0]?.version}`;
 	});
+}
+
+export async function checkStateStoreCredential(data: Data): Promise<string> {
+	return await checkStateStore(stateStoreConnectionFrom(data));
 }
 
 export function checkBackupEncryptionCredential(data: Data): string {

@@ -14,6 +14,7 @@ import {
 	checkProxmoxCredential,
 	checkS3Credential,
 	checkSshCredential,
+	checkStateStoreCredential,
 	checkTraefikCredential,
 	checkVaultCredential,
 } from './credentialChecks';
@@ -51,6 +52,7 @@ export const credentialTests = {
 	infraOpsSshApiTest: asCredentialTest(checkSshCredential),
 	infraOpsS3ApiTest: asCredentialTest(checkS3Credential),
 	infraOpsPostgresApiTest: asCredentialTest(checkPostgresCredential),
+	infraOpsStateStoreApiTest: asCredentialTest(checkStateStoreCredential),
 	infraOpsBackupEncryptionTest: asCredentialTest(checkBackupEncryptionCredential),
 	infraOpsProxmoxApiTest: asCredentialTest(checkProxmoxCredential),
 	infraOpsTraefikApiTest: asCredentialTest(checkTraefikCredential),

@@ -8,8 +8,9 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-wor
 
 import { mapConcurrent } from './concurrency';
 import { errorFields, errorItemJson, type ErrorFields } from './errors';
-import { markChanged, type Finding, type NewFinding } from './findings';
+import type { ChangeRule, Finding, NewFinding } from './findings';
 import { toNodeError } from './nodeErrors';
+import { openNodeState, type NodeState, type StateValues } from './nodeState';
 
 /** What one input item produced: findings (alerting checks), plain json (data operations), or both. */
 export interface ItemOutput {
@@ -24,12 +25,13 @@ export interface ItemOutcome extends ItemOutput, ErrorFields {
 
 /** How `findingsToItems` reads and writes the previous run's state, and may adjust findings first. */
 export interface FindingsOptions {
-	/** Where the last run's statuses live; defaults to the node's workflow static data. */
-	store?: Record<string, unknown>;
+	/** Named values besides `changed` the operation keeps in the store (cursors, samples), each with
+	 * how overlapping runs' writes merge; `work` and `beforeMark` read and change them in `store`. */
+	values?: StateValues;
 	/** Called with all findings and the store before `changed` is computed (e.g. to set change keys). */
 	beforeMark?: (findings: NewFinding[], store: Record<string, unknown>) => void;
-	/** Replaces `markChanged` where news is not a change of status (Trivy: a new CVE id only). */
-	mark?: (findings: NewFinding[], store: Record<string, unknown>) => Finding[];
+	/** Replaces the default change rule where news is not a change of status (Trivy: a new CVE id only). */
+	rule?: ChangeRule;
 }
 
 /**
@@ -70,23 +72,32 @@ export async function forEachItem(
 }
 
 /**
- * Items from outcomes, in order: each finding with `changed` against the previous run, each json
- * object as is, then the error (if any) as an error item; all paired with the input item they came
- * from.
+ * Items from outcomes, in order: each finding with `changed` against the previous run (in the shared
+ * State Store when the node has one, else workflow static data: nodeState.ts), each json object as
+ * is, then the error (if any) as an error item; all paired with the input item they came from.
+ * `state`: the execution's store when the caller opened it (itemsFrom), else opened and closed here.
  */
-export function findingsToItems(
+export async function findingsToItems(
 	ctx: IExecuteFunctions,
 	outcomes: ItemOutcome[],
 	options: FindingsOptions = {},
-): INodeExecutionData[] {
+	state?: NodeState,
+): Promise<INodeExecutionData[]> {
 	const findings = outcomes.flatMap((o) => o.findings ?? []);
-	const items: INodeExecutionData[] = [];
 	let marked: Finding[] = [];
-	if (findings.length) {
-		const store = options.store ?? ctx.getWorkflowStaticData('node');
-		options.beforeMark?.(findings, store);
-		marked = (options.mark ?? markChanged)(findings, store);
+	if (findings.length || (state && options.values)) {
+		const own = state ? undefined : await openNodeState(ctx, options.values);
+		const used = (state ?? own) as NodeState;
+		try {
+			if (findings.length) options.beforeMark?.(findings, used.store);
+			marked = await used.mark(findings, options.rule);
+		} catch (error) {
+			throw toNodeError(ctx.getNode(), error);
+		} finally {
+			await own?.close();
+		}
 	}
+	const items: INodeExecutionData[] = [];
 	let k = 0;
 	for (const outcome of outcomes) {
 		const pairedItem = { item: outcome.itemIndex };
@@ -101,11 +112,20 @@ export function findingsToItems(
 	return items;
 }
 
-/** The common case: `forEachItem` then `findingsToItems`. */
+/**
+ * The common case: `forEachItem` then `findingsToItems`, with one store for the execution (`work`
+ * gets its object, for the named `values`), closed at the end whatever happens.
+ */
 export async function itemsFrom(
 	ctx: IExecuteFunctions,
-	work: (itemIndex: number) => Promise<ItemOutput | NewFinding[]>,
+	work: (itemIndex: number, store: Record<string, unknown>) => Promise<ItemOutput | NewFinding[]>,
 	options: { concurrency?: number } & FindingsOptions = {},
 ): Promise<INodeExecutionData[]> {
-	return findingsToItems(ctx, await forEachItem(ctx, work, options), options);
+	const state = await openNodeState(ctx, options.values);
+	try {
+		const outcomes = await forEachItem(ctx, async (i) => await work(i, state.store), options);
+		return await findingsToItems(ctx, outcomes, options, state);
+	} finally {
+		await state.close();
+	}
 }

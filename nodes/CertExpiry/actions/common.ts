@@ -2,7 +2,14 @@
 import type { IDataObject, INodeProperties } from 'n8n-workflow';
 
 import type { NewFinding } from '../../shared/findings';
-import { certificateChangeKey, type Assessment, type Thresholds } from '../judge';
+import type { StateValues } from '../../shared/nodeState';
+import {
+	certificateChangeKey,
+	LATEST_EXPIRY_KEY,
+	mergeLatestExpiry,
+	type Assessment,
+	type Thresholds,
+} from '../judge';
 import { InfraOpsError } from '../../shared/errors';
 
 export const thresholdOptions: INodeProperties[] = [
@@ -86,6 +93,9 @@ export function assessmentFinding(
 		...extra,
 	};
 }
+
+/** The value certificate change keys keep besides `changed` (latest expiry per target), with its merge. */
+export const CERT_VALUES: StateValues = { [LATEST_EXPIRY_KEY]: mergeLatestExpiry };
 
 /**
  * `findingsToItems`' `beforeMark` for certificate findings: a renewed certificate (new fingerprint)

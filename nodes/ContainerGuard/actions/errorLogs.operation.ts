@@ -4,7 +4,13 @@ import { InfraOpsError } from '../../shared/errors';
 import { itemsFrom } from '../../shared/items';
 import { inspectAll, listContainers } from '../containers';
 import { dockerErrorDigest } from '../dockerLogs';
-import { compilePattern, DEFAULT_ERROR_PATTERN, type DigestOptions } from '../logDigest';
+import {
+	compilePattern,
+	CURSORS_KEY,
+	DEFAULT_ERROR_PATTERN,
+	mergeCursors,
+	type DigestOptions,
+} from '../logDigest';
 import { lokiErrorDigest } from '../lokiLogs';
 import { readSelection, selectionProperties, withGuardDocker } from './common';
 
@@ -143,11 +149,10 @@ function positive(ctx: IExecuteFunctions, name: string, i: number, fallback: num
 }
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	// the since-cursors sit beside the `changed` state, in this node's workflow static data
-	const store = this.getWorkflowStaticData('node');
+	// the since-cursors sit beside the `changed` state, in this node's state store
 	return await itemsFrom(
 		this,
-		async (i) => {
+		async (i, store) => {
 			const digest: DigestOptions = {
 				pattern: compilePattern(String(this.getNodeParameter('errorPattern', i, ''))),
 				topMessages: positive(this, 'topMessages', i, 5),
@@ -195,6 +200,6 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 				);
 			});
 		},
-		{ store },
+		{ values: { [CURSORS_KEY]: mergeCursors } },
 	);
 }

@@ -2,7 +2,7 @@ import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n
 
 import { itemsFrom } from '../../shared/items';
 import { inspectAll, listContainers } from '../containers';
-import { assessHealth } from '../health';
+import { assessHealth, mergeHealth, STORE_KEY } from '../health';
 import { readSelection, selectionProperties, withGuardDocker } from './common';
 
 export const option = {
@@ -48,11 +48,10 @@ export const description: INodeProperties[] = [
 ];
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
-	// restart samples and last-seen containers sit in the same static data as the `changed` state
-	const store = this.getWorkflowStaticData('node');
+	// restart samples and last-seen containers sit in the node's state store beside the `changed` state
 	return await itemsFrom(
 		this,
-		async (i) =>
+		async (i, store) =>
 			await withGuardDocker(this, i, async ({ docker, target }) => {
 				const selection = readSelection(this, i);
 				const containers = await inspectAll(
@@ -69,6 +68,6 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 					expectedNames: selection.names,
 				});
 			}),
-		{ store },
+		{ values: { [STORE_KEY]: mergeHealth } },
 	);
 }

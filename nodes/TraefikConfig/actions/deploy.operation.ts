@@ -160,10 +160,10 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		}
 	} catch (error) {
 		// one change: its error is every item's (the first one names it when Continue On Fail is off)
-		return findingsToItems(
+		return await findingsToItems(
 			this,
 			items.map((_, i) => failedItem(this, error, i)),
 		);
 	}
-	return findingsToItems(this, outcomes);
+	return await findingsToItems(this, outcomes);
 }

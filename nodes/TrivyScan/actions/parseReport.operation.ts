@@ -7,8 +7,9 @@ import type {
 
 import { InfraOpsError } from '../../shared/errors';
 import { itemsFrom, type ItemOutput } from '../../shared/items';
-import { imageOutput, markImageChanged, reportFinding } from '../imageFinding';
+import { imageOutput, isImageChange, reportFinding } from '../imageFinding';
 import { parseTrivyReport } from '../report';
+import { CVE_STATE_KEY, mergeCveState } from '../assess';
 import { readPolicy } from './common';
 
 const show = { show: { operation: ['parseReport'] } };
@@ -89,7 +90,7 @@ async function readReportText(
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
 	return await itemsFrom(
 		this,
-		async (i) => {
+		async (i, store) => {
 			const policy = readPolicy(this, i);
 			const { text, source } = await readReportText(this, i);
 			const report = parseTrivyReport(text, source);
@@ -99,15 +100,10 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 				report.artifactName ||
 				report.imageId ||
 				'report';
-			const result = reportFinding(
-				{ reference, imageId: report.imageId },
-				report,
-				policy,
-				this.getWorkflowStaticData('node'),
-			);
+			const result = reportFinding({ reference, imageId: report.imageId }, report, policy, store);
 			const options = this.getNodeParameter('options', i, {}) as IDataObject;
 			return imageOutput([result], options.perVulnerability === true) as ItemOutput;
 		},
-		{ mark: markImageChanged },
+		{ rule: isImageChange, values: { [CVE_STATE_KEY]: mergeCveState } },
 	);
 }

@@ -9,8 +9,9 @@ import type { DockerClient } from '../../shared/docker';
 import { InfraOpsError } from '../../shared/errors';
 import { itemsFrom, type ItemOutput } from '../../shared/items';
 import { splitList } from '../../shared/lists';
-import { imageOutput, markImageChanged, outcomeFinding } from '../imageFinding';
+import { imageOutput, isImageChange, outcomeFinding } from '../imageFinding';
 import { scanAll } from '../trivyRun';
+import { CVE_STATE_KEY, mergeCveState } from '../assess';
 import { openDocker, openScanner, readPolicy } from './common';
 
 export const description: INodeProperties[] = [
@@ -31,7 +32,7 @@ export const description: INodeProperties[] = [
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
 	return await itemsFrom(
 		this,
-		async (i) => {
+		async (i, store) => {
 			let docker: DockerClient | undefined;
 			let close = () => {};
 			try {
@@ -57,7 +58,6 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 					scanner.concurrency,
 					scanner.token,
 				);
-				const store = this.getWorkflowStaticData('node');
 				const results = outcomes.map((o) =>
 					outcomeFinding({ reference: o.image, scannedOn: scanner.runner.where }, o, policy, store),
 				);
@@ -68,6 +68,6 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 				(docker as DockerClient | undefined)?.close();
 			}
 		},
-		{ mark: markImageChanged },
+		{ rule: isImageChange, values: { [CVE_STATE_KEY]: mergeCveState } },
 	);
 }

@@ -8,13 +8,9 @@ import type {
 import type { DockerClient } from '../../shared/docker';
 import { itemsFrom, type ItemOutput } from '../../shared/items';
 import { listRunningImages } from '../containers';
-import {
-	imageOutput,
-	markImageChanged,
-	nothingRunningResult,
-	outcomeFinding,
-} from '../imageFinding';
+import { imageOutput, isImageChange, nothingRunningResult, outcomeFinding } from '../imageFinding';
 import { scanAll } from '../trivyRun';
+import { CVE_STATE_KEY, mergeCveState } from '../assess';
 import { openDocker, openScanner, readPolicy } from './common';
 
 export const description: INodeProperties[] = [
@@ -31,7 +27,7 @@ export const description: INodeProperties[] = [
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
 	return await itemsFrom(
 		this,
-		async (i) => {
+		async (i, store) => {
 			let docker: { client: DockerClient; socketPath?: string } | undefined;
 			let close = () => {};
 			try {
@@ -59,7 +55,6 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 					scanner.concurrency,
 					scanner.token,
 				);
-				const store = this.getWorkflowStaticData('node');
 				const results = running.map((image, k) =>
 					outcomeFinding(
 						{
@@ -79,6 +74,6 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 				docker?.client.close();
 			}
 		},
-		{ mark: markImageChanged },
+		{ rule: isImageChange, values: { [CVE_STATE_KEY]: mergeCveState } },
 	);
 }

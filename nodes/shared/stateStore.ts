@@ -1,0 +1,375 @@
+/**
+ * The state store every n8n process shares (queue mode: a main and several workers): one PostgreSQL
+ * table, rows keyed by workflow id + node name + state key. Two kinds of row:
+ * - `finding:<check|target|stateKey>`: a finding's last status and change key, claimed under a row
+ *   lock so that of overlapping runs seeing one transition exactly one reports `changed`, and an
+ *   observation older than the stored one is ignored (a slow run cannot flip the row back);
+ * - `value:<name>`: a JSON value (cursors, samples) with a version, written by compare-and-set.
+ * One connection per node execution (open → use → close in finally); every statement is bounded by
+ * the server's statement_timeout (a lock wait included) and the client's query timeout.
+ */
+import type { Client, QueryResultRow } from 'pg';
+
+import { errorMessage, InfraOpsError, TimeoutError } from './errors';
+import { isTransition, type FindingStatus, type PreviousState } from './findings';
+import {
+	connectPostgres,
+	describePostgresTarget,
+	explainPostgresError,
+	type PostgresConnection,
+} from './postgres';
+
+export interface StateStoreConnection extends PostgresConnection {
+	/** `name` or `schema.name`, created on first use. */
+	table: string;
+}
+
+/** Whose rows: a workflow's node (as n8n's node static data is). */
+export interface StateScope {
+	workflowId: string;
+	node: string;
+}
+
+/** One finding to claim: its state key (findingStateKey) and what this run observed. */
+export interface Observation {
+	key: string;
+	status: FindingStatus;
+	changeKey?: string;
+}
+
+export interface StoredValue<T = unknown> {
+	value: T | undefined;
+	/** 0: no row yet. */
+	version: number;
+}
+
+export const DEFAULT_STATE_TABLE = 'infra_ops_state';
+export const STATE_TIMEOUT_MS = 15_000;
+/** Optimistic rounds before update() takes the row lock. */
+const CAS_ATTEMPTS = 5;
+/** Deadlock or serialization failure: PostgreSQL rolled back one side; running it again is safe. */
+const RETRYABLE = new Set(['40P01', '40001']);
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/** The table name quoted for SQL, or an error saying what a valid one looks like. */
+export function quoteTableName(name: string): string {
+	const parts = name.trim().split('.');
+	if (parts.length > 2 || !parts.every((p) => IDENT.test(p)))
+		throw new InfraOpsError(
+			`State Store table name "${name}" is not a plain table name`,
+			'Use letters, digits and underscores (starting with a letter), optionally schema.table, e.g. infra_ops_state',
+		);
+	return parts.map((p) => `"${p}"`).join('.');
+}
+
+export class PostgresStateStore {
+	private constructor(
+		private readonly client: Client,
+		private readonly table: string,
+		private readonly target: string,
+		private readonly timeoutMs: number,
+		private readonly conn: StateStoreConnection,
+	) {}
+
+	/** Connects and makes sure the table exists (creating it once, safe when workers race). */
+	static async open(
+		conn: StateStoreConnection,
+		options: { timeoutMs?: number } = {},
+	): Promise<PostgresStateStore> {
+		const table = quoteTableName(conn.table || DEFAULT_STATE_TABLE);
+		const timeoutMs = options.timeoutMs ?? STATE_TIMEOUT_MS;
+		const client = await connectPostgres(conn, { statementTimeoutMs: timeoutMs });
+		const store = new PostgresStateStore(
+			client,
+			table,
+			`${describePostgresTarget(conn)} table ${table}`,
+			timeoutMs,
+			conn,
+		);
+		try {
+			await store.ensureTable();
+			return store;
+		} catch (error) {
+			await store.close();
+			throw error;
+		}
+	}
+
+	describe(): string {
+		return this.target;
+	}
+
+	async close(): Promise<void> {
+		await this.client.end().catch(() => undefined);
+	}
+
+	private async ensureTable(): Promise<void> {
+		const exists = await this.query<{ found: boolean }>(
+			'select to_regclass($1) is not null as found',
+			[this.table],
+		);
+		if (exists.rows[0]?.found) return;
+		// concurrent CREATE TABLE IF NOT EXISTS can still fail on pg_type's unique index: one creator at a time
+		await this.transaction(async () => {
+			await this.query('select pg_advisory_xact_lock(hashtext($1))', [
+				`n8n-nodes-infra-ops:${this.table}`,
+			]);
+			await this.query(
+				`create table if not exists ${this.table} (
+					workflow_id text not null,
+					node text not null,
+					state_key text not null,
+					status text,
+					change_key text,
+					observed_at timestamptz,
+					value jsonb,
+					version bigint not null default 0,
+					updated_at timestamptz not null default now(),
+					primary key (workflow_id, node, state_key)
+				)`,
+			);
+		});
+	}
+
+	/**
+	 * Compares each observation with its row under a row lock and returns, in order, whether this run
+	 * moved it (`rule` decides, as for static data). An observation older than the row's is ignored:
+	 * changed false, the row kept. All rows of one call are locked in one transaction, in key order.
+	 */
+	async claim(
+		scope: StateScope,
+		observations: Observation[],
+		observedAt: Date,
+		rule: (before: PreviousState | undefined, index: number) => boolean = (before, i) =>
+			isTransition(before, observations[i]),
+	): Promise<boolean[]> {
+		if (!observations.length) return [];
+		const keys = [...new Set(observations.map((o) => `finding:${o.key}`))].sort();
+		return await this.retrying(async () => {
+			const changed: boolean[] = [];
+			await this.transaction(async () => {
+				// a row per key first (status null: never seen), so FOR UPDATE has something to lock
+				await this.query(
+					`insert into ${this.table} (workflow_id, node, state_key)
+					 select $1, $2, k from unnest($3::text[]) with ordinality as u(k, n) order by n
+					 on conflict do nothing`,
+					[scope.workflowId, scope.node, keys],
+				);
+				const { rows } = await this.query<{
+					state_key: string;
+					status: FindingStatus | null;
+					change_key: string | null;
+					observed_at: Date | null;
+				}>(
+					`select state_key, status, change_key, observed_at from ${this.table}
+					 where workflow_id = $1 and node = $2 and state_key = any($3::text[])
+					 order by state_key collate "C" for update`,
+					[scope.workflowId, scope.node, keys],
+				);
+				const current = new Map<string, PreviousState | undefined>();
+				const observedTimes = new Map<string, number>();
+				for (const row of rows) {
+					current.set(
+						row.state_key,
+						row.status
+							? {
+									status: row.status,
+									changeKey: row.change_key ?? undefined,
+									at: row.observed_at?.toISOString() ?? '',
+								}
+							: undefined,
+					);
+					if (row.observed_at) observedTimes.set(row.state_key, row.observed_at.getTime());
+				}
+				const writes = new Map<string, Observation>();
+				observations.forEach((o, i) => {
+					const key = `finding:${o.key}`;
+					const storedAt = observedTimes.get(key);
+					if (storedAt !== undefined && storedAt > observedAt.getTime()) {
+						changed[i] = false; // a newer run already recorded what it saw
+						return;
+					}
+					const before = current.get(key);
+					changed[i] = rule(before, i);
+					const next = { status: o.status, changeKey: o.changeKey, at: observedAt.toISOString() };
+					// a later observation of the same key in this call compares with this one
+					current.set(key, next);
+					writes.set(key, o);
+				});
+				if (writes.size)
+					await this.query(
+						`update ${this.table} t set status = u.status, change_key = u.change_key,
+						   observed_at = $6, updated_at = now()
+						 from unnest($3::text[], $4::text[], $5::text[]) as u(k, status, change_key)
+						 where t.workflow_id = $1 and t.node = $2 and t.state_key = u.k`,
+						[
+							scope.workflowId,
+							scope.node,
+							[...writes.keys()],
+							[...writes.values()].map((o) => o.status),
+							[...writes.values()].map((o) => o.changeKey ?? null),
+							observedAt,
+						],
+					);
+			});
+			return changed;
+		});
+	}
+
+	/** A value and its version (0 when there is none yet). */
+	async read<T>(scope: StateScope, name: string): Promise<StoredValue<T>> {
+		const { rows } = await this.query<{ value: T | null; version: string }>(
+			`select value, version from ${this.table}
+			 where workflow_id = $1 and node = $2 and state_key = $3`,
+			[scope.workflowId, scope.node, `value:${name}`],
+		);
+		const row = rows[0];
+		return row
+			? { value: row.value ?? undefined, version: Number(row.version) }
+			: { value: undefined, version: 0 };
+	}
+
+	/** Writes `value` if the row is still at `version` (0: absent); false when another run got there first. */
+	async compareAndSet(
+		scope: StateScope,
+		name: string,
+		version: number,
+		value: unknown,
+	): Promise<boolean> {
+		const params = [scope.workflowId, scope.node, `value:${name}`, JSON.stringify(value ?? null)];
+		const { rowCount } =
+			version === 0
+				? await this.query(
+						`insert into ${this.table} as t (workflow_id, node, state_key, value, version)
+						 values ($1, $2, $3, $4::jsonb, 1)
+						 on conflict (workflow_id, node, state_key) do update
+						   set value = excluded.value, version = 1, updated_at = now() where t.version = 0`,
+						params,
+					)
+				: await this.query(
+						`update ${this.table} set value = $4::jsonb, version = version + 1, updated_at = now()
+						 where workflow_id = $1 and node = $2 and state_key = $3 and version = $5`,
+						[...params, version],
+					);
+		return rowCount === 1;
+	}
+
+	/**
+	 * Read, compute, compare-and-set; on a lost race read again and recompute, up to CAS_ATTEMPTS
+	 * times, then once more under the row lock (so a run among many busy writers still finishes).
+	 * `next` must be a pure function of the current value: it may run more than once.
+	 */
+	async update<T>(
+		scope: StateScope,
+		name: string,
+		next: (current: T | undefined) => T,
+	): Promise<T> {
+		for (let attempt = 1; attempt <= CAS_ATTEMPTS; attempt++) {
+			const { value, version } = await this.read<T>(scope, name);
+			const updated = next(value);
+			if (await this.compareAndSet(scope, name, version, updated)) return updated;
+		}
+		let updated: T | undefined;
+		await this.transaction(async () => {
+			const key = [scope.workflowId, scope.node, `value:${name}`];
+			await this.query(
+				`insert into ${this.table} (workflow_id, node, state_key) values ($1, $2, $3)
+				 on conflict do nothing`,
+				key,
+			);
+			const { rows } = await this.query<{ value: T | null }>(
+				`select value from ${this.table}
+				 where workflow_id = $1 and node = $2 and state_key = $3 for update`,
+				key,
+			);
+			updated = next(rows[0]?.value ?? undefined);
+			await this.query(
+				`update ${this.table} set value = $4::jsonb, version = version + 1, updated_at = now()
+				 where workflow_id = $1 and node = $2 and state_key = $3`,
+				[...key, JSON.stringify(updated ?? null)],
+			);
+		});
+		return updated as T;
+	}
+
+	private async transaction(work: () => Promise<void>): Promise<void> {
+		await this.query('begin');
+		try {
+			await work();
+			await this.query('commit');
+		} catch (error) {
+			await this.client.query('rollback').catch(() => undefined);
+			throw error;
+		}
+	}
+
+	private async retrying<T>(work: () => Promise<T>): Promise<T> {
+		for (let attempt = 1; ; attempt++) {
+			try {
+				return await work();
+			} catch (error) {
+				const code = (error as { cause?: { code?: string } }).cause?.code;
+				if (attempt >= 3 || !code || !RETRYABLE.has(code)) throw error;
+			}
+		}
+	}
+
+	private async query<R extends object = Record<string, unknown>>(
+		text: string,
+		values: unknown[] = [],
+	): Promise<{ rows: R[]; rowCount: number | null }> {
+		try {
+			return await this.client.query<R & QueryResultRow>(text, values);
+		} catch (error) {
+			throw this.explain(error);
+		}
+	}
+
+	private explain(error: unknown): InfraOpsError {
+		const code = (error as { code?: string }).code;
+		const message = errorMessage(error);
+		if (code === '57014' || code === '55P03' || /query read timeout/i.test(message))
+			return new TimeoutError(
+				`${this.target}: no answer within ${this.timeoutMs} ms (a state row may be locked by another run of this workflow that hangs)`,
+				'Check for a stuck session on the state table (pg_stat_activity, state "idle in transaction") and end it; runs that overlap normally wait only milliseconds',
+				{ cause: error },
+			);
+		if (code === '42501')
+			return new InfraOpsError(
+				`${this.target}: permission denied (${message})`,
+				`Let the State Store user create the table (GRANT CREATE ON SCHEMA … TO ${this.conn.user}) or create it once as an owner and grant SELECT, INSERT, UPDATE on it`,
+				{ cause: error },
+			);
+		return explainPostgresError(this.conn, error);
+	}
+}
+
+/** The credential test: connects, creates the table if missing, and proves a write round-trips. */
+export async function checkStateStore(conn: StateStoreConnection): Promise<string> {
+	return await withStateStore(conn, async (store) => {
+		const scope = { workflowId: '-', node: 'credential test' };
+		const at = new Date().toISOString();
+		await store.update(scope, 'probe', () => at);
+		const back = await store.read<string>(scope, 'probe');
+		if (back.value !== at)
+			throw new InfraOpsError(
+				`${store.describe()}: a value written was not read back`,
+				'Check that nothing else writes this table (another program, a trigger)',
+			);
+		return `Connected; ${store.describe()} is ready for shared state`;
+	});
+}
+
+/** Opens the store, runs `work`, closes it whatever happens. */
+export async function withStateStore<T>(
+	conn: StateStoreConnection,
+	work: (store: PostgresStateStore) => Promise<T>,
+	options: { timeoutMs?: number } = {},
+): Promise<T> {
+	const store = await PostgresStateStore.open(conn, options);
+	try {
+		return await work(store);
+	} finally {
+		await store.close();
+	}
+}

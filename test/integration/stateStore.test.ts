@@ -1,0 +1,382 @@
+/**
+ * The shared State Store (nodes/shared/stateStore.ts) against the harness's real PostgreSQL, and
+ * through a real node run by n8n-core's WorkflowExecute (Cert Expiry → Check PEM with the "Infra Ops
+ * State Store" credential attached and static data empty on every run, as queue-mode workers see it).
+ * Overlap is real: separate connections (separate PostgreSQL sessions) racing on one row; the lock
+ * timeout is deterministic (another session holds the row lock until the test releases it).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client } from 'pg';
+import type { IDataObject } from 'n8n-workflow';
+import * as ts from 'typescript';
+
+import { CertExpiry } from '../../nodes/CertExpiry/CertExpiry.node';
+import { InfraOpsError, TimeoutError } from '../../nodes/shared/errors';
+import {
+	PostgresStateStore,
+	quoteTableName,
+	withStateStore,
+	type StateScope,
+	type StateStoreConnection,
+} from '../../nodes/shared/stateStore';
+import { makeCertificates } from '../harness/services';
+import { services } from '../harness/services';
+import { runWorkflow, startThen } from '../support/workflowRunner';
+
+let tables = 0;
+/** A fresh table per test: tests never see each other's rows. */
+function connection(overrides: Partial<StateStoreConnection> = {}): StateStoreConnection {
+	const { postgres } = services();
+	return {
+		host: postgres.host,
+		port: postgres.port,
+		database: postgres.database,
+		user: postgres.user,
+		password: postgres.password,
+		ssl: 'disable',
+		table: `state_test_${process.pid}_${++tables}`,
+		...overrides,
+	};
+}
+
+async function adminClient(): Promise<Client> {
+	const { postgres } = services();
+	const client = new Client({
+		host: postgres.host,
+		port: postgres.port,
+		database: postgres.database,
+		user: postgres.user,
+		password: postgres.password,
+		connectionTimeoutMillis: 10_000,
+	});
+	await client.connect();
+	return client;
+}
+
+const scope: StateScope = { workflowId: 'wf-1', node: 'Cert Expiry' };
+const at = (minute: number) => new Date(Date.UTC(2026, 11, 4, 12, minute));
+const KEY = 'cert-expiry|files.example:443';
+
+describe('PostgreSQL state store (real server)', () => {
+	it('creates its table once when 10 connections open it at the same time', async () => {
+		const conn = connection();
+		const stores = await Promise.all(
+			Array.from({ length: 10 }, async () => await PostgresStateStore.open(conn)),
+		);
+		try {
+			const admin = await adminClient();
+			try {
+				const { rows } = await admin.query<{ n: string }>(
+					'select count(*) as n from pg_class where relname = $1',
+					[conn.table],
+				);
+				expect(rows[0].n).toBe('1');
+			} finally {
+				await admin.end();
+			}
+		} finally {
+			await Promise.all(stores.map(async (s) => await s.close()));
+		}
+	});
+
+	it('of 10 connections claiming one transition at once, exactly one reports it changed', async () => {
+		const conn = connection();
+		await withStateStore(conn, async (store) => {
+			expect(await store.claim(scope, [{ key: KEY, status: 'ok' }], at(0))).toEqual([false]);
+		});
+		const stores = await Promise.all(
+			Array.from({ length: 10 }, async () => await PostgresStateStore.open(conn)),
+		);
+		try {
+			const results = await Promise.all(
+				stores.map(
+					async (s) =>
+						await s.claim(scope, [{ key: KEY, status: 'critical', changeKey: 'expiring' }], at(1)),
+				),
+			);
+			expect(results.flat().filter(Boolean)).toHaveLength(1);
+		} finally {
+			await Promise.all(stores.map(async (s) => await s.close()));
+		}
+		// and of 10 first sightings at once (no row yet), exactly one too
+		const fresh = await Promise.all(
+			Array.from({ length: 10 }, async () => await PostgresStateStore.open(conn)),
+		);
+		try {
+			const results = await Promise.all(
+				fresh.map(
+					async (s) => await s.claim(scope, [{ key: 'new|target', status: 'warning' }], at(1)),
+				),
+			);
+			expect(results.flat().filter(Boolean)).toHaveLength(1);
+		} finally {
+			await Promise.all(fresh.map(async (s) => await s.close()));
+		}
+	});
+
+	it('of 10 child processes claiming one transition at once, exactly one reports it changed', async () => {
+		// the shared modules as plain CommonJS (what the build emits), so each child is a separate Node
+		// process like an n8n worker; pg resolves from this checkout's node_modules
+		const root = resolve(__dirname, '../..');
+		const out = mkdtempSync(join(tmpdir(), 'state-store-children-'));
+		try {
+			mkdirSync(join(out, 'shared'));
+			for (const file of readdirSync(join(root, 'nodes/shared')).filter((f) => f.endsWith('.ts')))
+				writeFileSync(
+					join(out, 'shared', file.replace(/\.ts$/, '.js')),
+					ts.transpileModule(readFileSync(join(root, 'nodes/shared', file), 'utf8'), {
+						compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
+					}).outputText,
+				);
+			// ready when connected; claims on 'go' (a barrier, no timers); answers with its result
+			writeFileSync(
+				join(out, 'child.js'),
+				`const { PostgresStateStore } = require('./shared/stateStore');
+				const [conn, scope, key, at] = JSON.parse(process.argv[2]);
+				PostgresStateStore.open(conn).then((store) => {
+					process.on('message', async () => {
+						try {
+							const [changed] = await store.claim(scope, [{ key, status: 'critical' }], new Date(at));
+							process.send({ changed });
+						} catch (error) {
+							process.send({ error: String(error && error.message) });
+						} finally {
+							await store.close();
+						}
+					});
+					process.send({ ready: true });
+				}, (error) => process.send({ error: String(error.message) }));`,
+			);
+			const conn = connection();
+			await withStateStore(conn, async (store) => {
+				await store.claim(scope, [{ key: KEY, status: 'ok' }], at(0));
+			});
+			const children: ChildProcess[] = [];
+			const message = (child: ChildProcess) =>
+				new Promise<{ ready?: boolean; changed?: boolean; error?: string }>((done, fail) => {
+					child.once('message', (m) => done(m as { changed?: boolean }));
+					child.once('exit', (code) => fail(new Error(`child exited with ${code}`)));
+				});
+			try {
+				const args = JSON.stringify([conn, scope, KEY, at(1).toISOString()]);
+				for (let n = 0; n < 10; n++)
+					children.push(
+						fork(join(out, 'child.js'), [args], {
+							env: { ...process.env, NODE_PATH: join(root, 'node_modules') },
+						}),
+					);
+				expect(await Promise.all(children.map(message))).toEqual(
+					children.map(() => ({ ready: true })),
+				);
+				const answers = children.map(message);
+				for (const child of children) child.send('go');
+				const results = await Promise.all(answers);
+				expect(results.filter((r) => r.error)).toEqual([]);
+				expect(results.filter((r) => r.changed === true)).toHaveLength(1);
+			} finally {
+				for (const child of children) if (child.exitCode === null) child.kill();
+			}
+		} finally {
+			rmSync(out, { recursive: true, force: true });
+		}
+	});
+
+	it('alerts, stays silent, then reports the recovery over three sequential runs', async () => {
+		await withStateStore(connection(), async (store) => {
+			const run = async (minute: number, status: 'ok' | 'critical') =>
+				(await store.claim(scope, [{ key: KEY, status }], at(minute)))[0];
+			expect(await run(0, 'ok')).toBe(false); // first sighting, healthy: no news
+			expect(await run(1, 'critical')).toBe(true);
+			expect(await run(2, 'critical')).toBe(false);
+			expect(await run(3, 'ok')).toBe(true);
+		});
+	});
+
+	it('ignores an observation older than the stored one: a slow run cannot flip the row back', async () => {
+		await withStateStore(connection(), async (store) => {
+			expect(await store.claim(scope, [{ key: KEY, status: 'ok' }], at(0))).toEqual([false]);
+			expect(await store.claim(scope, [{ key: KEY, status: 'critical' }], at(10))).toEqual([true]);
+			// a run that looked at minute 5 (before the renewal broke) finishes now: no bogus recovery
+			expect(await store.claim(scope, [{ key: KEY, status: 'ok' }], at(5))).toEqual([false]);
+			// the row still says critical: the next real observation of critical is no news
+			expect(await store.claim(scope, [{ key: KEY, status: 'critical' }], at(11))).toEqual([false]);
+		});
+	});
+
+	it('loses no update when 10 connections compare-and-set one cursor 10 times each', async () => {
+		const conn = connection();
+		const stores = await Promise.all(
+			Array.from({ length: 10 }, async () => await PostgresStateStore.open(conn)),
+		);
+		try {
+			await Promise.all(
+				stores.map(async (s) => {
+					for (let n = 0; n < 10; n++)
+						await s.update<{ count: number }>(scope, 'counter', (c) => ({
+							count: (c?.count ?? 0) + 1,
+						}));
+				}),
+			);
+			const { value, version } = await stores[0].read<{ count: number }>(scope, 'counter');
+			expect(value).toEqual({ count: 100 });
+			expect(version).toBe(100);
+		} finally {
+			await Promise.all(stores.map(async (s) => await s.close()));
+		}
+		// a stale version loses
+		await withStateStore(conn, async (store) => {
+			expect(await store.compareAndSet(scope, 'counter', 99, { count: 0 })).toBe(false);
+			expect(await store.compareAndSet(scope, 'counter', 100, { count: 0 })).toBe(true);
+		});
+	});
+
+	it('a wrong password is a clear error that does not contain the password', async () => {
+		const password = 'Wr0ng-Pa55word-x9';
+		const error = await PostgresStateStore.open(connection({ password })).catch((e: unknown) => e);
+		expect(error).toBeInstanceOf(InfraOpsError);
+		expect((error as Error).message).toMatch(/authentication failed/);
+		expect((error as InfraOpsError).hint).toMatch(/user and password/);
+		expect(
+			JSON.stringify({ m: (error as Error).message, h: (error as InfraOpsError).hint }),
+		).not.toContain(password);
+	});
+
+	it('a row held locked by another session is a clear timeout error, not a hang', async () => {
+		const conn = connection();
+		await withStateStore(conn, async (store) => {
+			await store.claim(scope, [{ key: KEY, status: 'ok' }], at(0));
+		});
+		const holder = await adminClient();
+		try {
+			await holder.query('begin');
+			await holder.query(
+				`select 1 from ${quoteTableName(conn.table)} where workflow_id = $1 and node = $2 and state_key = $3 for update`,
+				[scope.workflowId, scope.node, `finding:${KEY}`],
+			);
+			const error = await withStateStore(
+				conn,
+				async (store) => await store.claim(scope, [{ key: KEY, status: 'critical' }], at(1)),
+				{ timeoutMs: 1_000 },
+			).catch((e: unknown) => e);
+			expect(error).toBeInstanceOf(TimeoutError);
+			expect((error as Error).message).toMatch(/no answer within 1000 ms/);
+			expect((error as InfraOpsError).hint).toMatch(/idle in transaction/);
+		} finally {
+			await holder.query('rollback');
+			await holder.end();
+		}
+		// once the lock is gone the transition is still there to claim
+		await withStateStore(conn, async (store) => {
+			expect(await store.claim(scope, [{ key: KEY, status: 'critical' }], at(2))).toEqual([true]);
+		});
+	});
+
+	it('refuses a table name that is not a plain identifier', async () => {
+		await expect(PostgresStateStore.open(connection({ table: 'x; drop table y' }))).rejects.toThrow(
+			/not a plain table name/,
+		);
+		expect(quoteTableName('ops.infra_ops_state')).toBe('"ops"."infra_ops_state"');
+	});
+});
+
+describe('Cert Expiry → Check PEM with the State Store credential (n8n WorkflowExecute)', () => {
+	const TYPE = 'n8n-nodes-infra-ops.certExpiry';
+	let expiring: { pem: string; ca: string };
+	let healthy: { pem: string; ca: string };
+
+	beforeAll(async () => {
+		const a = await makeCertificates({
+			leaves: [{ commonName: 'files.example', days: 3, notBeforeDays: -87 }],
+		});
+		const b = await makeCertificates({
+			leaves: [{ commonName: 'files.example', days: 89, notBeforeDays: -1 }],
+		});
+		expiring = { pem: a.leaf.certPem, ca: a.ca.certPem };
+		healthy = { pem: b.leaf.certPem, ca: b.ca.certPem };
+	});
+
+	function check(cert: { pem: string; ca: string }, conn?: StateStoreConnection) {
+		return runWorkflow({
+			workflow: startThen({
+				name: 'Cert Expiry',
+				type: TYPE,
+				parameters: {
+					operation: 'checkPem',
+					pemSource: 'text',
+					pem: cert.pem,
+					pemOptions: { name: 'files.example', customCa: cert.ca },
+				},
+				...(conn
+					? {
+							credentials: {
+								infraOpsStateStoreApi: { id: 'state', name: 'Infra Ops State Store' },
+							},
+						}
+					: {}),
+			}),
+			nodeTypes: { [TYPE]: new CertExpiry() },
+			credentials: conn ? { infraOpsStateStoreApi: { ...conn } } : {},
+			// what a queue-mode worker starts from: no static data, ever
+			staticData: {},
+		});
+	}
+
+	const finding = (result: Awaited<ReturnType<typeof check>>) => {
+		expect(result.error).toBeUndefined();
+		return result.outputs['Cert Expiry'][0][0].json as IDataObject;
+	};
+
+	it('alerts, stays silent, then reports the renewal, with static data empty on every run', async () => {
+		const conn = connection();
+		const first = await check(expiring, conn);
+		expect(finding(first)).toMatchObject({ status: 'critical', changed: true });
+		// the shared store holds the state: n8n's static data is untouched
+		expect(first.staticData).toEqual({});
+		expect(finding(await check(expiring, conn))).toMatchObject({
+			status: 'critical',
+			changed: false,
+		});
+		expect(finding(await check(healthy, conn))).toMatchObject({ status: 'ok', changed: true });
+		expect(finding(await check(healthy, conn))).toMatchObject({ status: 'ok', changed: false });
+	});
+
+	it('of 10 overlapping executions seeing one certificate go critical, exactly one alerts', async () => {
+		const conn = connection();
+		expect(finding(await check(healthy, conn))).toMatchObject({ status: 'ok', changed: false });
+		const runs = await Promise.all(
+			Array.from({ length: 10 }, async () => await check(expiring, conn)),
+		);
+		const changed = runs.map((r) => finding(r)).filter((f) => f.changed === true);
+		expect(changed).toHaveLength(1);
+		expect(changed[0]).toMatchObject({ status: 'critical' });
+	});
+
+	it('a wrong State Store password fails the node clearly, without the password', async () => {
+		const password = 'N0t-The-Pa55word-q7';
+		const result = await check(expiring, connection({ password }));
+		expect(result.error?.name).toBe('NodeOperationError');
+		expect(result.error?.message).toMatch(/authentication failed/);
+		expect(JSON.stringify(result.error)).not.toContain(password);
+	});
+
+	it('in queue mode without the credential the node fails and says to attach an Infra Ops State Store', async () => {
+		const before = process.env.EXECUTIONS_MODE;
+		process.env.EXECUTIONS_MODE = 'queue';
+		try {
+			const result = await check(expiring);
+			expect(result.error?.name).toBe('NodeOperationError');
+			expect(result.error?.message).toMatch(/queue mode/);
+			expect(result.error?.description).toMatch(/Infra Ops State Store/);
+			expect(result.error?.description).toMatch(/docs\/deploy\.md/);
+			// with the credential, queue mode works
+			const conn = connection();
+			expect(finding(await check(expiring, conn))).toMatchObject({ changed: true });
+		} finally {
+			if (before === undefined) delete process.env.EXECUTIONS_MODE;
+			else process.env.EXECUTIONS_MODE = before;
+		}
+	});
+});
