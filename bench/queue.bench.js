@@ -184,16 +184,12 @@ async function main() {
 		});
 		const id = n8n.stableId('bench-queue');
 		const wf = workflow(id, ports, ca);
-		const stateStore = queue.stateStoreCredential?.(pg);
-		if (stateStore) {
-			await n8n.importCredentials(install, env, [stateStore]);
-			for (const node of wf.nodes)
-				if (node.type.startsWith(`${PACK}.`))
-					node.credentials = {
-						[stateStore.type]: { id: stateStore.id, name: stateStore.name },
-					};
-		}
-		await n8n.importWorkflows(install, env, [{ file: 'bench-queue.json', workflow: wf }]);
+		// queue mode keeps change-detection state in PostgreSQL (the nodes refuse to run without it)
+		const stateStore = queue.stateStoreCredential(pg);
+		await n8n.importCredentials(install, env, [stateStore]);
+		await n8n.importWorkflows(install, env, [
+			{ file: 'bench-queue.json', workflow: queue.attachToPack(wf, stateStore) },
+		]);
 		// published before the main starts: the CLI writes the database, the main activates it at start
 		await n8n.n8nCli(install, ['publish:workflow', `--id=${id}`], env);
 		const main = await n8n.startN8n(install, env);

@@ -8,7 +8,8 @@
  * starts), the main on the same port and two `n8n worker` processes, all with one encryption key (kept in
  * <data>/encryption-key) and the pack in one nodes folder every process loads (scripts/n8n/queue.js). Its
  * data folder is .n8n-dev-queue/ unless INFRA_OPS_DEV_DIR says otherwise. Each worker's log lines start with
- * [worker-N].
+ * [worker-N]. An "Infra Ops State Store" credential on that PostgreSQL is attached to every node of the pack
+ * in the imported workflows: queue mode keeps no workflow static data between runs.
  *
  * Environment (all optional):
  *   INFRA_OPS_DEV_EMAIL     owner login, default admin@example.com
@@ -42,7 +43,7 @@ const say = (line) => process.stdout.write(`[dev] ${line}\n`);
 
 /** Imports the workflow files that are new or changed since the last start (so edits made in n8n to an
  * unchanged file survive a restart); returns how many were imported. */
-async function importChangedWorkflows(install, env) {
+async function importChangedWorkflows(install, env, stateStore) {
 	const stateFile = path.join(userFolder, 'imported-workflows.json');
 	const state = fs.existsSync(stateFile) ? JSON.parse(fs.readFileSync(stateFile, 'utf8')) : {};
 	const entries = [];
@@ -51,7 +52,13 @@ async function importChangedWorkflows(install, env) {
 		const text = fs.readFileSync(file, 'utf8');
 		const name = path.basename(file);
 		hashes[name] = crypto.createHash('sha256').update(text).digest('hex');
-		if (state[name] !== hashes[name]) entries.push({ file, workflow: JSON.parse(text) });
+		if (state[name] !== hashes[name]) {
+			const workflow = JSON.parse(text);
+			entries.push({
+				file,
+				workflow: stateStore ? queue.attachToPack(workflow, stateStore) : workflow,
+			});
+		}
 	}
 	if (entries.length > 0) {
 		await n8n.importWorkflows(install, env, entries);
@@ -123,7 +130,10 @@ async function main() {
 		extra: services?.env,
 	});
 	t = Date.now();
-	const { imported, total } = await importChangedWorkflows(install, env);
+	// queue mode: the nodes keep change-detection state in PostgreSQL (this one), attached to each on import
+	const stateStore = services && queue.stateStoreCredential(services.postgres);
+	if (stateStore) await n8n.importCredentials(install, env, [stateStore]);
+	const { imported, total } = await importChangedWorkflows(install, env, stateStore);
 	say(
 		`${total} workflow file(s) in workflows/, ${imported} (re)imported${imported ? ` in ${((Date.now() - t) / 1000).toFixed(1)}s` : ''}; starting n8n ${install.version}`,
 	);

@@ -32,6 +32,20 @@ export function queueEnv(options: {
 	postgres: QueuePostgres;
 	encryptionKey: string;
 }): Record<string, string>;
+export interface CredentialRecord {
+	id: string;
+	name: string;
+	type: string;
+	data: Record<string, unknown>;
+}
+export function stateStoreCredential(
+	postgres: QueuePostgres,
+	options?: { name?: string; ssl?: 'disable' | 'require' | 'verify-full'; ca?: string },
+): CredentialRecord;
+export function attachToPack<T extends { nodes: { type: string }[] }>(
+	workflow: T,
+	credential: { id: string; name: string; type: string },
+): T;
 export function shareNodesFolder(mainFolder: string, folder: string): void;
 export function startWorker(
 	install: N8nInstall,

@@ -253,6 +253,44 @@ function queueEnv({ redis, postgres, encryptionKey }) {
 	};
 }
 
+/**
+ * The Infra Ops State Store credential (the pack's `infraOpsStateStoreApi`, for `n8n import:credentials`)
+ * on a PostgreSQL reached on loopback: in queue mode every change-detecting node needs one, since workflow
+ * static data is not kept between runs there (docs/deploy.md, "State Store (queue mode)").
+ */
+function stateStoreCredential(
+	postgres,
+	{ name = 'Infra Ops State Store', ssl = 'disable', ca } = {},
+) {
+	return {
+		id: n8n.stableId(`credential:infraOpsStateStoreApi:${name}`),
+		name,
+		type: 'infraOpsStateStoreApi',
+		data: {
+			host: postgres.host,
+			port: postgres.port,
+			database: postgres.database,
+			user: postgres.user,
+			password: postgres.password,
+			ssl,
+			...(ca ? { ca } : {}),
+			table: 'infra_ops_state',
+		},
+	};
+}
+
+/** A copy of a workflow with `credential` attached to every node of the pack that has none of its type. */
+function attachToPack(workflow, credential) {
+	const copy = JSON.parse(JSON.stringify(workflow));
+	for (const node of copy.nodes ?? [])
+		if (node.type.startsWith(`${n8n.PACKAGE_NAME}.`))
+			node.credentials = {
+				[credential.type]: { id: credential.id, name: credential.name },
+				...node.credentials,
+			};
+	return copy;
+}
+
 /** `<folder>/.n8n/nodes` → the main's nodes folder, where installPackage put the pack. */
 function shareNodesFolder(mainFolder, folder) {
 	const target = path.join(mainFolder, '.n8n', 'nodes');
@@ -326,6 +364,8 @@ module.exports = {
 	startRedis,
 	startPostgres,
 	queueEnv,
+	stateStoreCredential,
+	attachToPack,
 	shareNodesFolder,
 	startWorker,
 	cpuSeconds,
