@@ -32,6 +32,7 @@ import {
 	type RunContext,
 	type WorkflowJson,
 } from './scenario';
+import { overlapEntry } from './overlap';
 import { startSinks, type Sinks } from './sinks';
 
 jest.setTimeout(10 * 60_000);
@@ -110,6 +111,8 @@ const canary: WorkflowJson = {
 	connections: { Start: { main: [[{ node: 'Not a node', type: 'main', index: 0 }]] } },
 	settings: { executionOrder: 'v1' },
 };
+/** Queue mode: the certificate workflow's overlap test (test/e2e/overlap.ts). */
+const overlap = mode === 'queue' ? overlapEntry() : undefined;
 const canaryEntry: WorkflowEntry = {
 	file: path.join(__dirname, 'workflows', 'canary.json'),
 	label: 'canary',
@@ -130,7 +133,7 @@ beforeAll(async () => {
 	instance = await startInstance({
 		services: services(),
 		sinks,
-		entries: [probe, canaryEntry, ...repoWorkflows],
+		entries: [probe, canaryEntry, ...repoWorkflows, ...(overlap ? [overlap] : [])],
 		log: note,
 		mode,
 	});
@@ -143,7 +146,8 @@ beforeAll(async () => {
 afterAll(async () => {
 	await browser?.close().catch((err: Error) => note(`browser close: ${err.message}`));
 	await instance?.stop();
-	for (const e of [probe, ...repoWorkflows]) await e.prepared?.cleanup?.();
+	for (const e of [probe, ...repoWorkflows, ...(overlap ? [overlap] : [])])
+		await e.prepared?.cleanup?.();
 	await sinks?.close();
 	say(`E2E harness passed=${harnessOk} of 3`);
 	say(
@@ -218,6 +222,7 @@ function context(e: WorkflowEntry): RunContext {
 			if (!data) throw new Error(`no ${type} credential in the suite`);
 			return data;
 		},
+		workers: inst.workers,
 		workflowIdByName: (name: string) => {
 			const id = inst.workflowIds.get(name);
 			if (!id) throw new Error(`no imported workflow named "${name}"`);
@@ -354,6 +359,11 @@ describe('workflows/', () => {
 
 if (mode === 'queue') {
 	describe('queue mode', () => {
+		it(overlap!.label, async () => {
+			const checked = await runEntry(overlap!);
+			say(`E2E ${overlap!.label} ok ${checked}`);
+		});
+
 		// after every workflow ran: n8n's execution records do not say which worker ran an execution, but each
 		// worker logs "Worker started execution <id>" (info level, its own output); every id it names must be a
 		// finished execution record, none may appear in two workers' logs, and each worker must have run some
