@@ -4,6 +4,7 @@ import type { N8nHandle, N8nInstall } from './n8n';
 export interface RedisHandle {
 	host: string;
 	port: number;
+	pid: number;
 	stop(): Promise<unknown>;
 }
 
@@ -26,7 +27,7 @@ export function startRedis(dir: string): Promise<RedisHandle>;
 export function startPostgres(
 	dir: string,
 	options?: { port?: number },
-): Promise<QueuePostgres & { stop(): Promise<unknown> }>;
+): Promise<QueuePostgres & { pid: number; stop(): Promise<unknown> }>;
 export function queueEnv(options: {
 	redis: { host: string; port: number };
 	postgres: QueuePostgres;

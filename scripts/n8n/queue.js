@@ -112,7 +112,7 @@ async function startRedis(dir) {
 		},
 		{ proc },
 	);
-	return { host: '127.0.0.1', port, stop: () => proc.stop('SIGTERM', 5000) };
+	return { host: '127.0.0.1', port, pid: proc.child.pid, stop: () => proc.stop('SIGTERM', 5000) };
 }
 
 function postgresBinDir() {
@@ -224,6 +224,7 @@ async function startPostgres(dir, { port } = {}) {
 		user: 'n8n',
 		password,
 		database: 'postgres',
+		pid: proc.child.pid,
 		// SIGINT: fast shutdown, without waiting for n8n's pool to disconnect
 		stop: () => proc.stop('SIGINT', 15_000),
 	};
