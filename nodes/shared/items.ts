@@ -114,7 +114,7 @@ export async function findingsToItems(
 
 /**
  * The common case: `forEachItem` then `findingsToItems`, with one store for the execution (`work`
- * gets its object, for the named `values`), closed at the end whatever happens.
+ * gets the object holding the declared `values`), closed at the end whatever happens.
  */
 export async function itemsFrom(
 	ctx: IExecuteFunctions,
@@ -123,7 +123,9 @@ export async function itemsFrom(
 ): Promise<INodeExecutionData[]> {
 	const state = await openNodeState(ctx, options.values);
 	try {
-		const outcomes = await forEachItem(ctx, async (i) => await work(i, state.store), options);
+		// only the declared values reach `work`: what is not declared would not be kept by the shared store
+		const store = options.values ? state.store : {};
+		const outcomes = await forEachItem(ctx, async (i) => await work(i, store), options);
 		return await findingsToItems(ctx, outcomes, options, state);
 	} finally {
 		await state.close();

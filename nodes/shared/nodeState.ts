@@ -55,10 +55,20 @@ function queueModeError(ctx: IExecuteFunctions): Error {
 	return toNodeError(
 		ctx.getNode(),
 		new InfraOpsError(
-			`${ctx.getNode().name}: n8n runs in queue mode, where workflow static data is not kept between runs, so "changed" would be computed against nothing (every problem alerting on every run, no recovery ever reported)`,
+			`${ctx.getNode().name}: n8n runs in queue mode, where workflow static data is not kept between runs, so "changed" would be computed against nothing (every problem alerting on every run, no recovery ever reported); nothing was done`,
 			QUEUE_HINT,
 		),
 	);
+}
+
+/**
+ * Called by the router before any operation runs: in queue mode a node without a State Store stops
+ * here, before it touches anything (a backup, a rotation, a deploy), rather than doing its work and
+ * then computing `changed` against nothing. One rule for every operation, so an operator attaches the
+ * credential to every Infra Ops node once and never meets the error half way through a run.
+ */
+export function refuseQueueModeWithoutStore(ctx: IExecuteFunctions): void {
+	if (inQueueMode() && !hasStateStore(ctx)) throw queueModeError(ctx);
 }
 
 export function hasStateStore(ctx: IExecuteFunctions): boolean {
@@ -71,17 +81,19 @@ function scopeOf(ctx: IExecuteFunctions): StateScope {
 }
 
 /** The static-data store: what the pack always did, and the fallback for one regular-mode n8n. */
-function staticState(ctx: IExecuteFunctions, values: StateValues): NodeState {
-	const queue = inQueueMode();
-	if (queue && Object.keys(values).length) throw queueModeError(ctx);
-	const store = ctx.getWorkflowStaticData('node');
+function staticState(ctx: IExecuteFunctions): NodeState {
+	// the router refuses queue mode without a State Store first; this holds for a caller without one
+	if (inQueueMode()) throw queueModeError(ctx);
+	// fetched on first use: n8n saves static data it handed out, so an operation without findings or
+	// values does not get an empty entry written for its node
+	let store: Record<string, unknown> | undefined;
+	const staticData = () => (store ??= ctx.getWorkflowStaticData('node'));
 	return {
-		store,
-		mark: async (findings, rule = isTransition) => {
-			if (!findings.length) return [];
-			if (queue) throw queueModeError(ctx);
-			return markChanged(findings, store, new Date(), rule);
+		get store() {
+			return staticData();
 		},
+		mark: async (findings, rule = isTransition) =>
+			findings.length ? markChanged(findings, staticData(), new Date(), rule) : [],
 		close: async () => undefined,
 	};
 }
@@ -100,41 +112,39 @@ async function sharedState(ctx: IExecuteFunctions, values: StateValues): Promise
 		);
 	}
 	const scope = scopeOf(ctx);
-	// when this run looked: a run that started earlier and finishes later must not overwrite it
-	const observedAt = new Date();
-	let opened: PostgresStateStore | undefined;
-	// opened on first use: an operation whose items fail before any finding never connects
-	const db = async () => (opened ??= await PostgresStateStore.open(stateStoreConnectionFrom(data)));
+	const db = await PostgresStateStore.open(stateStoreConnectionFrom(data));
+	let observedAt: Date;
 	const names = Object.keys(values);
 	const base: Record<string, { value: unknown; version: number }> = {};
 	const store: Record<string, unknown> = {};
 	try {
+		// when this run looked, in the database's clock (workers' clocks may disagree): a run that
+		// started earlier and finishes later must not overwrite it
+		observedAt = await db.now();
 		for (const name of names) {
-			base[name] = await (await db()).read(scope, name);
+			base[name] = await db.read(scope, name);
 			// a copy: the operation mutates `store`, `base` stays what was read, for the merge
 			store[name] = structuredClone(base[name].value);
 		}
 	} catch (error) {
-		await opened?.close();
+		await db.close();
 		throw toNodeError(ctx.getNode(), error);
 	}
 	return {
 		store,
 		mark: async (findings, rule = isTransition) => {
-			const stateStore = await db();
-			for (const name of names) {
-				const mine = store[name];
-				if (mine === undefined || JSON.stringify(mine) === JSON.stringify(base[name].value))
-					continue;
-				if (await stateStore.compareAndSet(scope, name, base[name].version, mine)) continue;
-				// another run wrote it since this one read it: merge onto what is there now
-				await stateStore.update(scope, name, (current) =>
-					values[name](current, mine, base[name].value),
-				);
-			}
-			if (!findings.length) return [];
-			const changed = await stateStore.claim(
+			// only what this run changed is written back; the rest stays as others left it
+			const writes = names
+				.filter(
+					(name) =>
+						store[name] !== undefined &&
+						JSON.stringify(store[name]) !== JSON.stringify(base[name].value),
+				)
+				.map((name) => ({ name, base: base[name], mine: store[name], merge: values[name] }));
+			if (!findings.length && !writes.length) return [];
+			const changed = await db.commit(
 				scope,
+				writes,
 				findings.map((f) => ({
 					key: findingStateKey(f),
 					status: f.status as Finding['status'],
@@ -145,7 +155,7 @@ async function sharedState(ctx: IExecuteFunctions, values: StateValues): Promise
 			);
 			return findings.map((f, i) => asFinding(f, changed[i]));
 		},
-		close: async () => await opened?.close(),
+		close: async () => await db.close(),
 	};
 }
 
@@ -157,7 +167,7 @@ export async function openNodeState(
 	ctx: IExecuteFunctions,
 	values: StateValues = {},
 ): Promise<NodeState> {
-	if (!hasStateStore(ctx)) return staticState(ctx, values);
+	if (!hasStateStore(ctx)) return staticState(ctx);
 	try {
 		return await sharedState(ctx, values);
 	} catch (error) {

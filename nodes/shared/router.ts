@@ -2,6 +2,8 @@
 import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
+import { refuseQueueModeWithoutStore } from './nodeState';
+
 export interface Operation {
 	execute(this: IExecuteFunctions): Promise<INodeExecutionData[]>;
 }
@@ -19,6 +21,7 @@ export function makeRouter(
 				description: `Choose one of: ${Object.keys(operations).join(', ')}`,
 			});
 		}
+		refuseQueueModeWithoutStore(this);
 		return [await handler.execute.call(this)];
 	};
 }

@@ -43,6 +43,20 @@ export interface StoredValue<T = unknown> {
 	version: number;
 }
 
+/** Decides a claim from the locked row's state (undefined: never seen) and the observation's index. */
+export type ClaimRule = (before: PreviousState | undefined, index: number) => boolean;
+
+/** A value a run computed (`mine`) from what it read (`base`), and how to merge it onto a newer one. */
+export interface ValueWrite {
+	name: string;
+	base: StoredValue;
+	mine: unknown;
+	merge: (current: unknown, mine: unknown, base: unknown) => unknown;
+}
+
+/** Another run wrote a value since this one read it: roll back, merge, try again. */
+class CasConflict extends Error {}
+
 export const DEFAULT_STATE_TABLE = 'infra_ops_state';
 export const STATE_TIMEOUT_MS = 15_000;
 /** Optimistic rounds before update() takes the row lock. */
@@ -140,80 +154,142 @@ export class PostgresStateStore {
 		scope: StateScope,
 		observations: Observation[],
 		observedAt: Date,
-		rule: (before: PreviousState | undefined, index: number) => boolean = (before, i) =>
-			isTransition(before, observations[i]),
+		rule: ClaimRule = (before, i) => isTransition(before, observations[i]),
 	): Promise<boolean[]> {
 		if (!observations.length) return [];
-		const keys = [...new Set(observations.map((o) => `finding:${o.key}`))].sort();
 		return await this.retrying(async () => {
-			const changed: boolean[] = [];
+			let changed: boolean[] = [];
 			await this.transaction(async () => {
-				// a row per key first (status null: never seen), so FOR UPDATE has something to lock
-				await this.query(
-					`insert into ${this.table} (workflow_id, node, state_key)
-					 select $1, $2, k from unnest($3::text[]) with ordinality as u(k, n) order by n
-					 on conflict do nothing`,
-					[scope.workflowId, scope.node, keys],
-				);
-				const { rows } = await this.query<{
-					state_key: string;
-					status: FindingStatus | null;
-					change_key: string | null;
-					observed_at: Date | null;
-				}>(
-					`select state_key, status, change_key, observed_at from ${this.table}
-					 where workflow_id = $1 and node = $2 and state_key = any($3::text[])
-					 order by state_key collate "C" for update`,
-					[scope.workflowId, scope.node, keys],
-				);
-				const current = new Map<string, PreviousState | undefined>();
-				const observedTimes = new Map<string, number>();
-				for (const row of rows) {
-					current.set(
-						row.state_key,
-						row.status
-							? {
-									status: row.status,
-									changeKey: row.change_key ?? undefined,
-									at: row.observed_at?.toISOString() ?? '',
-								}
-							: undefined,
-					);
-					if (row.observed_at) observedTimes.set(row.state_key, row.observed_at.getTime());
-				}
-				const writes = new Map<string, Observation>();
-				observations.forEach((o, i) => {
-					const key = `finding:${o.key}`;
-					const storedAt = observedTimes.get(key);
-					if (storedAt !== undefined && storedAt > observedAt.getTime()) {
-						changed[i] = false; // a newer run already recorded what it saw
-						return;
-					}
-					const before = current.get(key);
-					changed[i] = rule(before, i);
-					const next = { status: o.status, changeKey: o.changeKey, at: observedAt.toISOString() };
-					// a later observation of the same key in this call compares with this one
-					current.set(key, next);
-					writes.set(key, o);
-				});
-				if (writes.size)
-					await this.query(
-						`update ${this.table} t set status = u.status, change_key = u.change_key,
-						   observed_at = $6, updated_at = now()
-						 from unnest($3::text[], $4::text[], $5::text[]) as u(k, status, change_key)
-						 where t.workflow_id = $1 and t.node = $2 and t.state_key = u.k`,
-						[
-							scope.workflowId,
-							scope.node,
-							[...writes.keys()],
-							[...writes.values()].map((o) => o.status),
-							[...writes.values()].map((o) => o.changeKey ?? null),
-							observedAt,
-						],
-					);
+				changed = await this.claimRows(scope, observations, observedAt, rule);
 			});
 			return changed;
 		});
+	}
+
+	/**
+	 * A run's end in one transaction: its values written by compare-and-set, then its findings claimed
+	 * (claim), so a run that fails half way leaves neither (a cursor moved past lines nobody was told
+	 * of, a CVE set that already knows the CVE whose alert was lost). A value another run wrote since
+	 * `base` is merged onto what is stored and tried again, up to CAS_ATTEMPTS times, then written
+	 * under its row lock.
+	 */
+	async commit(
+		scope: StateScope,
+		values: ValueWrite[],
+		observations: Observation[],
+		observedAt: Date,
+		rule: ClaimRule = (before, i) => isTransition(before, observations[i]),
+	): Promise<boolean[]> {
+		const writes = [...values].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+		let plan = writes.map((w) => ({ version: w.base.version, value: w.mine }));
+		for (let attempt = 1; ; attempt++) {
+			const locked = attempt > CAS_ATTEMPTS;
+			const result = await this.retrying(async () => {
+				let changed: boolean[] | undefined;
+				await this.transaction(async () => {
+					for (const [k, w] of writes.entries()) {
+						if (locked)
+							await this.lockedUpdate(scope, w.name, (c) => w.merge(c, w.mine, w.base.value));
+						else if (!(await this.compareAndSet(scope, w.name, plan[k].version, plan[k].value)))
+							throw new CasConflict();
+					}
+					changed = await this.claimRows(scope, observations, observedAt, rule);
+				}).catch((error: unknown) => {
+					if (!(error instanceof CasConflict)) throw error;
+				});
+				return changed;
+			});
+			if (result) return result;
+			plan = [];
+			for (const w of writes) {
+				const current = await this.read(scope, w.name);
+				plan.push({
+					version: current.version,
+					value: w.merge(current.value, w.mine, w.base.value),
+				});
+			}
+		}
+	}
+
+	private async claimRows(
+		scope: StateScope,
+		observations: Observation[],
+		observedAt: Date,
+		rule: ClaimRule,
+	): Promise<boolean[]> {
+		if (!observations.length) return [];
+		const keys = [...new Set(observations.map((o) => `finding:${o.key}`))].sort();
+		const changed: boolean[] = [];
+		// a row per key first (status null: never seen), so FOR UPDATE has something to lock
+		await this.query(
+			`insert into ${this.table} (workflow_id, node, state_key)
+				 select $1, $2, k from unnest($3::text[]) with ordinality as u(k, n) order by n
+				 on conflict do nothing`,
+			[scope.workflowId, scope.node, keys],
+		);
+		const { rows } = await this.query<{
+			state_key: string;
+			status: FindingStatus | null;
+			change_key: string | null;
+			observed_at: Date | null;
+		}>(
+			`select state_key, status, change_key, observed_at from ${this.table}
+				 where workflow_id = $1 and node = $2 and state_key = any($3::text[])
+				 order by state_key collate "C" for update`,
+			[scope.workflowId, scope.node, keys],
+		);
+		const current = new Map<string, PreviousState | undefined>();
+		const observedTimes = new Map<string, number>();
+		for (const row of rows) {
+			current.set(
+				row.state_key,
+				row.status
+					? {
+							status: row.status,
+							changeKey: row.change_key ?? undefined,
+							at: row.observed_at?.toISOString() ?? '',
+						}
+					: undefined,
+			);
+			if (row.observed_at) observedTimes.set(row.state_key, row.observed_at.getTime());
+		}
+		const writes = new Map<string, Observation>();
+		observations.forEach((o, i) => {
+			const key = `finding:${o.key}`;
+			const storedAt = observedTimes.get(key);
+			if (storedAt !== undefined && storedAt > observedAt.getTime()) {
+				changed[i] = false; // a newer run already recorded what it saw
+				return;
+			}
+			const before = current.get(key);
+			changed[i] = rule(before, i);
+			const next = { status: o.status, changeKey: o.changeKey, at: observedAt.toISOString() };
+			// a later observation of the same key in this call compares with this one
+			current.set(key, next);
+			writes.set(key, o);
+		});
+		if (writes.size)
+			await this.query(
+				`update ${this.table} t set status = u.status, change_key = u.change_key,
+					   observed_at = $6, updated_at = now()
+					 from unnest($3::text[], $4::text[], $5::text[]) as u(k, status, change_key)
+					 where t.workflow_id = $1 and t.node = $2 and t.state_key = u.k`,
+				[
+					scope.workflowId,
+					scope.node,
+					[...writes.keys()],
+					[...writes.values()].map((o) => o.status),
+					[...writes.values()].map((o) => o.changeKey ?? null),
+					observedAt,
+				],
+			);
+		return changed;
+	}
+
+	/** The database server's clock: one clock for every worker. */
+	async now(): Promise<Date> {
+		const { rows } = await this.query<{ now: Date }>('select clock_timestamp() as now');
+		return rows[0].now;
 	}
 
 	/** A value and its version (0 when there is none yet). */
@@ -271,25 +347,35 @@ export class PostgresStateStore {
 		}
 		let updated: T | undefined;
 		await this.transaction(async () => {
-			const key = [scope.workflowId, scope.node, `value:${name}`];
-			await this.query(
-				`insert into ${this.table} (workflow_id, node, state_key) values ($1, $2, $3)
-				 on conflict do nothing`,
-				key,
-			);
-			const { rows } = await this.query<{ value: T | null }>(
-				`select value from ${this.table}
-				 where workflow_id = $1 and node = $2 and state_key = $3 for update`,
-				key,
-			);
-			updated = next(rows[0]?.value ?? undefined);
-			await this.query(
-				`update ${this.table} set value = $4::jsonb, version = version + 1, updated_at = now()
-				 where workflow_id = $1 and node = $2 and state_key = $3`,
-				[...key, JSON.stringify(updated ?? null)],
-			);
+			updated = await this.lockedUpdate(scope, name, next);
 		});
 		return updated as T;
+	}
+
+	/** Read-compute-write under the row lock, inside the caller's transaction. */
+	private async lockedUpdate<T>(
+		scope: StateScope,
+		name: string,
+		next: (current: T | undefined) => T,
+	): Promise<T> {
+		const key = [scope.workflowId, scope.node, `value:${name}`];
+		await this.query(
+			`insert into ${this.table} (workflow_id, node, state_key) values ($1, $2, $3)
+			 on conflict do nothing`,
+			key,
+		);
+		const { rows } = await this.query<{ value: T | null }>(
+			`select value from ${this.table}
+			 where workflow_id = $1 and node = $2 and state_key = $3 for update`,
+			key,
+		);
+		const updated = next(rows[0]?.value ?? undefined);
+		await this.query(
+			`update ${this.table} set value = $4::jsonb, version = version + 1, updated_at = now()
+			 where workflow_id = $1 and node = $2 and state_key = $3`,
+			[...key, JSON.stringify(updated ?? null)],
+		);
+		return updated;
 	}
 
 	private async transaction(work: () => Promise<void>): Promise<void> {

@@ -23,7 +23,13 @@ const RUN = `l${process.pid}`;
 
 let docker: Docker;
 
-async function run(parameters: IDataObject, staticData: IDataObject = {}, continueOnFail = false) {
+async function run(
+	parameters: IDataObject,
+	staticData: IDataObject = {},
+	continueOnFail = false,
+	/** State Store credential data: cursors and `changed` then live in that PostgreSQL table. */
+	stateStore?: Record<string, unknown>,
+) {
 	const result = await runWorkflow({
 		workflow: {
 			nodes: [
@@ -43,7 +49,10 @@ async function run(parameters: IDataObject, staticData: IDataObject = {}, contin
 					position: [200, 0],
 					parameters: { operation: 'errorLogs', ...parameters },
 					...(continueOnFail ? { onError: 'continueRegularOutput' } : {}),
-					credentials: { infraOpsDockerApi: { id: 'docker', name: 'docker' } },
+					credentials: {
+						infraOpsDockerApi: { id: 'docker', name: 'docker' },
+						...(stateStore ? { infraOpsStateStoreApi: { id: 'state', name: 'state' } } : {}),
+					},
 				},
 			] as INode[],
 			connections: {
@@ -54,6 +63,7 @@ async function run(parameters: IDataObject, staticData: IDataObject = {}, contin
 		nodeTypes: { [TYPE]: new ContainerGuard() },
 		credentials: {
 			infraOpsDockerApi: { connection: 'socket', socketPath: services().docker.socketPath },
+			...(stateStore ? { infraOpsStateStoreApi: stateStore } : {}),
 		},
 		staticData,
 	});
@@ -393,6 +403,42 @@ describe('Error Logs from a Loki stand-in (documented query_range format; Loki d
 		expect(third.out).toEqual([
 			expect.objectContaining({ target: 'loki/qdrant', errorLines: 1, changed: true }),
 		]);
+	});
+
+	it('with the State Store and static data empty on every run, the cursor holds and overlapping runs report new lines once', async () => {
+		const { postgres } = services();
+		const stateStore = {
+			host: postgres.host,
+			port: postgres.port,
+			database: postgres.database,
+			user: postgres.user,
+			password: postgres.password,
+			ssl: 'disable',
+			table: `guard_logs_${process.pid}`,
+		};
+		// its own query, so its own cursor (the stand-in answers every query alike)
+		const params = { logSource: 'loki', lokiUrl: url, lokiQuery: '{job="docker",via="store"}' };
+		const first = await run(params, {}, false, stateStore);
+		expect(first.error).toBeUndefined();
+		expect(first.staticData).toEqual({});
+		expect(Object.keys(byTarget(first.out)).sort()).toEqual(['loki/flowise', 'loki/qdrant']);
+		const second = await run(params, {}, false, stateStore);
+		expect(second.out).toEqual([]);
+
+		entries.push({
+			stream: { container: 'flowise', job: 'docker' },
+			ns: BigInt(Date.now()) * 1_000_000n - 1_000_000n,
+			line: 'ERROR upstream 500 from 10.0.0.7:3000',
+		});
+		const overlapping = await Promise.all(
+			Array.from({ length: 5 }, async () => await run(params, {}, false, stateStore)),
+		);
+		const reported = overlapping.flatMap((r) => r.out).filter((f) => f.changed === true);
+		expect(reported).toEqual([
+			expect.objectContaining({ target: 'loki/flowise', errorLines: 1, changed: true }),
+		]);
+		// and the cursor moved past it for good
+		expect((await run(params, {}, false, stateStore)).out).toEqual([]);
 	});
 
 	it('says what is wrong when Loki answers an error', async () => {

@@ -95,6 +95,34 @@ describe('credential tests (real services)', () => {
 		);
 	});
 
+	it('Infra Ops State Store: creates its table and round-trips a write; wrong password and bad table name explained', async () => {
+		const { postgres } = services();
+		const data = {
+			host: postgres.host,
+			port: postgres.port,
+			database: postgres.database,
+			user: postgres.user,
+			password: postgres.password,
+			ssl: 'require',
+			table: `cred_test_state_${process.pid}`,
+		};
+		expect(await run('infraOpsStateStoreApiTest', data)).toEqual({
+			status: 'OK',
+			message: expect.stringMatching(
+				/^Connected; PostgreSQL .* table "cred_test_state_\d+" is ready/,
+			),
+		});
+		const wrong = await run('infraOpsStateStoreApiTest', { ...data, password: 'Not-It-42x' });
+		expect(wrong).toEqual({
+			status: 'Error',
+			message: expect.stringMatching(/authentication failed/),
+		});
+		expect(wrong.message).not.toContain('Not-It-42x');
+		expect((await run('infraOpsStateStoreApiTest', { ...data, table: 'a b' })).message).toMatch(
+			/not a plain table name/,
+		);
+	});
+
 	it('Backup encryption: real age-keygen keys parse and match; a foreign identity is caught', async () => {
 		const keyFile = (): { identity: string; recipient: string } => {
 			const text = execFileSync('age-keygen', {

@@ -274,6 +274,56 @@ describe('PostgreSQL state store (real server)', () => {
 		});
 	});
 
+	it("a run's values and claims commit together: a claim that fails leaves the value unwritten; a lost compare-and-set merges", async () => {
+		const conn = connection();
+		const merge = (current: unknown, mine: unknown) => ({
+			...(current as object),
+			...(mine as object),
+		});
+		await withStateStore(conn, async (store) => {
+			await store.claim(scope, [{ key: KEY, status: 'ok' }], at(0));
+		});
+		const base = { value: undefined, version: 0 };
+		const holder = await adminClient();
+		try {
+			await holder.query('begin');
+			await holder.query(
+				`select 1 from ${quoteTableName(conn.table)} where state_key = $1 for update`,
+				[`finding:${KEY}`],
+			);
+			const error = await withStateStore(
+				conn,
+				async (store) =>
+					await store.commit(
+						scope,
+						[{ name: 'cursors', base, mine: { a: '5' }, merge }],
+						[{ key: KEY, status: 'critical' }],
+						at(1),
+					),
+				{ timeoutMs: 1_000 },
+			).catch((e: unknown) => e);
+			expect(error).toBeInstanceOf(TimeoutError);
+		} finally {
+			await holder.query('rollback');
+			await holder.end();
+		}
+		await withStateStore(conn, async (store) => {
+			// rolled back with the claim: the cursor did not move past what nobody was told of
+			expect(await store.read(scope, 'cursors')).toEqual({ value: undefined, version: 0 });
+			const commit = async (mine: object, minute: number) =>
+				await store.commit(
+					scope,
+					[{ name: 'cursors', base, mine, merge }],
+					[{ key: KEY, status: 'critical' }],
+					at(minute),
+				);
+			expect(await commit({ a: '5' }, 1)).toEqual([true]);
+			// read the same base, lost the race: merged onto what the first wrote
+			expect(await commit({ b: '7' }, 2)).toEqual([false]);
+			expect(await store.read(scope, 'cursors')).toEqual({ value: { a: '5', b: '7' }, version: 2 });
+		});
+	});
+
 	it('refuses a table name that is not a plain identifier', async () => {
 		await expect(PostgresStateStore.open(connection({ table: 'x; drop table y' }))).rejects.toThrow(
 			/not a plain table name/,
@@ -368,7 +418,7 @@ describe('Cert Expiry → Check PEM with the State Store credential (n8n Workflo
 		try {
 			const result = await check(expiring);
 			expect(result.error?.name).toBe('NodeOperationError');
-			expect(result.error?.message).toMatch(/queue mode/);
+			expect(result.error?.message).toMatch(/queue mode.*nothing was done$/);
 			expect(result.error?.description).toMatch(/Infra Ops State Store/);
 			expect(result.error?.description).toMatch(/docs\/deploy\.md/);
 			// with the credential, queue mode works

@@ -47,7 +47,11 @@ let work: string;
 let docker: Docker;
 const cacheVolume = `trivy-cache-test-${process.pid}`;
 
-function workflow(parameters: IDataObject, continueOnFail = false): WorkflowJson {
+function workflow(
+	parameters: IDataObject,
+	continueOnFail = false,
+	stateStore = false,
+): WorkflowJson {
 	return {
 		name: 'trivy test',
 		nodes: [
@@ -71,6 +75,7 @@ function workflow(parameters: IDataObject, continueOnFail = false): WorkflowJson
 					infraOpsDockerApi: { id: 'docker', name: 'docker' },
 					infraOpsSshApi: { id: 'ssh', name: 'ssh' },
 					infraOpsTrivyServerApi: { id: 'trivy', name: 'trivy' },
+					...(stateStore ? { infraOpsStateStoreApi: { id: 'state', name: 'state' } } : {}),
 				},
 			},
 		] as INode[],
@@ -88,11 +93,13 @@ async function run(
 		staticData?: IDataObject;
 		continueOnFail?: boolean;
 		token?: string;
+		/** State Store credential data: CVE sets and `changed` then live in that PostgreSQL table. */
+		stateStore?: Record<string, unknown>;
 	} = {},
 ): Promise<RunResult & { findings: IDataObject[] }> {
 	const { ssh, docker: d } = services();
 	const result = await runWorkflow({
-		workflow: workflow(parameters, opts.continueOnFail),
+		workflow: workflow(parameters, opts.continueOnFail, opts.stateStore !== undefined),
 		nodeTypes: { [TYPE]: new TrivyScan() },
 		credentials: {
 			infraOpsDockerApi: { connection: 'socket', socketPath: d.socketPath },
@@ -108,6 +115,7 @@ async function run(
 				url: 'http://trivy-server.invalid:4954',
 				token: opts.token ?? TOKEN,
 			},
+			...(opts.stateStore ? { infraOpsStateStoreApi: opts.stateStore } : {}),
 		},
 		input: opts.input,
 		staticData: opts.staticData,
@@ -644,6 +652,37 @@ describeRef('Trivy Scan (stand-in Trivy printing recorded reports)', () => {
 		const notJson = await run({ operation: 'parseReport', reportText: 'Total: 3 (HIGH: 3)' });
 		expect(notJson.error?.message).toMatch(/^Report JSON is not JSON/);
 		expect(notJson.error?.description).toMatch(/--format json/);
+	});
+});
+
+describeRef('Trivy Scan Parse Report with the State Store (recorded report)', () => {
+	it('of 10 overlapping runs seeing the same new CVEs, one reports them; static data stays empty', async () => {
+		const { postgres } = services();
+		const stateStore = {
+			host: postgres.host,
+			port: postgres.port,
+			database: postgres.database,
+			user: postgres.user,
+			password: postgres.password,
+			ssl: 'disable',
+			table: `trivy_state_${process.pid}`,
+		};
+		const text = fs.readFileSync(path.join(TRIVY_REFERENCE_DIR, 'alpine-310.json.golden'), 'utf8');
+		const params = { operation: 'parseReport', reportText: text, severities: ['MEDIUM'] };
+		const runs = await Promise.all(
+			Array.from({ length: 10 }, async () => await run(params, { stateStore, staticData: {} })),
+		);
+		for (const r of runs) expect(r.staticData).toEqual({});
+		const reported = runs.flatMap((r) => r.findings).filter((f) => f.changed === true);
+		expect(reported).toEqual([
+			expect.objectContaining({
+				target: 'ghcr.io/aquasecurity/trivy-test-images:alpine-310',
+				newCves: ['CVE-2019-1549', 'CVE-2019-1551'],
+			}),
+		]);
+		// the next run knows them: nothing new, nothing changed
+		const again = await run(params, { stateStore, staticData: {} });
+		expect(again.findings[0]).toMatchObject({ changed: false, newCves: [] });
 	});
 });
 

@@ -72,10 +72,7 @@ describe('log-error-digest: log lines are text in Slack', () => {
 });
 
 describe('probe output and host output are text in Slack', () => {
-	it.each([
-		['health-monitoring.json', 'a health probe'],
-		['host-hardening-audit.json', 'a listening process named so on an audited host'],
-	])(
+	it.each([['health-monitoring.json', 'a health probe']])(
 		'threat: in %s, %s printing <!channel> or <url|label> cannot ping or link in the Slack alert',
 		(file) => {
 			const workflow = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as {
@@ -103,4 +100,42 @@ describe('probe output and host output are text in Slack', () => {
 			);
 		},
 	);
+});
+
+describe('host-hardening-audit: one Slack digest per run, host output as text', () => {
+	it('threat: a listening process named <!channel> or <url|label> on an audited host cannot ping or link; every changed failure is in one message', () => {
+		const workflow = JSON.parse(
+			fs.readFileSync(path.join(dir, 'host-hardening-audit.json'), 'utf8'),
+		) as { nodes: WorkflowNode[] };
+		const code = String(
+			workflow.nodes.find((n) => n.name === 'Slack Digest')?.parameters.jsCode ?? '',
+		);
+		const findings = [
+			{
+				status: 'critical',
+				target: 'traefik',
+				title: 'Listening ports',
+				summary: 'port 6666 open by <!channel> <https://evil.example|log in> & retry',
+				remediation: 'ss -ltnp; kill `pidof x`',
+			},
+			{
+				status: 'warning',
+				target: 'ai-stack',
+				title: 'Hostname as expected',
+				summary: 'hostname is web',
+				remediation: 'hostnamectl set-hostname ai-stack',
+			},
+		];
+		const run = new Function('$input', code) as (input: unknown) => { json: IDataObject }[];
+		const out = run({ all: () => findings.map((json) => ({ json })) });
+		expect(out).toHaveLength(1);
+		const slack = String(out[0].json.slack);
+		expect(slack).toMatch(/^:shield: \*CRITICAL\* 2 failing controls changed/);
+		expect(slack).toContain('traefik: Listening ports');
+		expect(slack).toContain('ai-stack: Hostname as expected');
+		expect(slack).toContain('hostnamectl set-hostname ai-stack');
+		expect(slack).not.toMatch(/<!channel>|<!here>|<https:/);
+		expect(slack).toContain('&lt;!channel&gt; &lt;https://evil.example|log in&gt; &amp; retry');
+		expect(slack).toContain("Fix: `ss -ltnp; kill 'pidof x'`");
+	});
 });

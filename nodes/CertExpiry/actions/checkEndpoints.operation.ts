@@ -9,6 +9,7 @@ import { mapConcurrent } from '../../shared/concurrency';
 import { errorMessage } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
 import { findingsToItems, forEachItem } from '../../shared/items';
+import { openNodeState, type NodeState } from '../../shared/nodeState';
 import { judgeChain, type Assessment } from '../judge';
 import { startTlsForPort, type StartTlsProtocol } from '../startTls';
 import { parseTargetList, type Target } from '../targets';
@@ -121,6 +122,16 @@ interface Job {
 // Endpoints of all items share one concurrency bound: items are read first, then every endpoint is
 // probed at once, and each finding goes back to its item's outcome.
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
+	// opened before the probes: a shared store dates this run's observation from when it looked
+	const state = await openNodeState(this, CERT_VALUES);
+	try {
+		return await checkAll.call(this, state);
+	} finally {
+		await state.close();
+	}
+}
+
+async function checkAll(this: IExecuteFunctions, state: NodeState): Promise<INodeExecutionData[]> {
 	const jobs: Job[] = [];
 	const outcomes = await forEachItem(this, async (i) => {
 		const raw = this.getNodeParameter('targets', i) as unknown;
@@ -180,8 +191,10 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		}
 	});
 	checked.forEach((finding, k) => outcomes[jobs[k].itemIndex].findings?.push(finding));
-	return await findingsToItems(this, outcomes, {
-		beforeMark: certificateChangeKeys(assessments),
-		values: CERT_VALUES,
-	});
+	return await findingsToItems(
+		this,
+		outcomes,
+		{ beforeMark: certificateChangeKeys(assessments), values: CERT_VALUES },
+		state,
+	);
 }

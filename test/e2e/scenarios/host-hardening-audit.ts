@@ -87,6 +87,10 @@ const scenario: Scenario = {
 
 		const slack = ctx.sinks.slack.messages.slice(slackBefore);
 		check(
+			slack.length === 1,
+			`one Slack digest per run (got ${JSON.stringify(slack.map((m) => m.text))})`,
+		);
+		check(
 			slack.some((m) => /traefik: Hostname as expected/.test(m.text) && /hostnamectl/.test(m.text)),
 			`Slack names the failing hostname control with its fix (got ${JSON.stringify(slack.map((m) => m.text))})`,
 		);
@@ -105,7 +109,7 @@ const scenario: Scenario = {
 			`the same failures do not alert again (got ${JSON.stringify(again.map((m) => m.text))})`,
 		);
 		check(ctx.sinks.smtp.messages.length === mailsBefore + 2, 'the report is mailed on every run');
-		return `2 hosts + 1 unreachable audited; email checklist (sshd ✓✓??, hostname ✗✓??) with evidence; ${slack.length} Slack alerts for changed failures, none repeated on the second run`;
+		return `2 hosts + 1 unreachable audited; email checklist (sshd ✓✓??, hostname ✗✓??) with evidence; one Slack digest of the changed failures, none repeated on the second run`;
 	},
 };
 
