@@ -27,6 +27,7 @@ export default tseslint.config(
 			'coverage/**',
 			'test-output/**',
 			'.n8n-dev/**',
+			'.n8n-dev-queue/**',
 			'gulpfile.js',
 			'jest.config.js',
 		],

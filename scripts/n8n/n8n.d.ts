@@ -70,6 +70,9 @@ export function startN8n(
 		onOutput?: (chunk: string) => void;
 		timeoutMs?: number;
 		graceMs?: number;
+		/** 'worker' runs `n8n worker` (env needs QUEUE_HEALTH_CHECK_ACTIVE and QUEUE_HEALTH_CHECK_PORT). */
+		command?: 'start' | 'worker';
+		args?: string[];
 	},
 ): Promise<N8nHandle>;
 export function login(baseUrl: string, email: string, password: string): Promise<string>;

@@ -383,17 +383,25 @@ async function waitReady(baseUrl, { timeoutMs = 120_000, child } = {}) {
 }
 
 /**
- * Starts `n8n start`; resolves once /healthz/readiness answers. stop() sends SIGTERM (n8n shuts down
+ * Starts `n8n start` (or `n8n worker` with command: 'worker'); resolves once /healthz/readiness answers. stop() sends SIGTERM (n8n shuts down
  * gracefully, its task runner with it) and SIGKILLs the process group after `graceMs`.
  */
 async function startN8n(
 	install,
 	env,
-	{ stdio = 'pipe', onOutput, timeoutMs = 120_000, graceMs = 20_000 } = {},
+	{
+		stdio = 'pipe',
+		onOutput,
+		timeoutMs = 120_000,
+		graceMs = 20_000,
+		command = 'start',
+		args = [],
+	} = {},
 ) {
 	const t0 = Date.now();
-	const baseUrl = `http://127.0.0.1:${env.N8N_PORT}`;
-	const child = spawn(path.join(node24Bin(), 'node'), [install.bin, 'start'], {
+	// `n8n worker` answers /healthz/readiness on its own health port (QUEUE_HEALTH_CHECK_PORT)
+	const baseUrl = `http://127.0.0.1:${command === 'worker' ? env.QUEUE_HEALTH_CHECK_PORT : env.N8N_PORT}`;
+	const child = spawn(path.join(node24Bin(), 'node'), [install.bin, command, ...args], {
 		env,
 		stdio: stdio === 'inherit' ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
 		detached: true,

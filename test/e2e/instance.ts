@@ -8,7 +8,10 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { Client } from 'pg';
+
 import * as n8n from '../../scripts/n8n/n8n';
+import * as queue from '../../scripts/n8n/queue';
 import type { Services } from '../harness/services';
 import type {
 	Execution,
@@ -21,6 +24,21 @@ import type {
 import type { Sinks } from './sinks';
 
 export const WEBHOOK_HEADER = 'X-Infra-Ops-Token';
+
+/** `npm run test:e2e -- --queue` (scripts/n8n/e2e.js) sets INFRA_OPS_E2E_MODE=queue. */
+export type E2eMode = 'regular' | 'queue';
+export const QUEUE_WORKERS = 2;
+/** The credential type of the shared change-detection state; in queue mode every node of the pack gets one. */
+export const STATE_STORE_TYPE = 'infraOpsStateStoreApi';
+const PACK_PREFIX = `${n8n.PACKAGE_NAME}.`;
+
+/** Whether this build of the pack has the State Store credential (package.json lists it). */
+function packHasStateStore(): boolean {
+	const pkg = JSON.parse(fs.readFileSync(path.join(n8n.ROOT, 'package.json'), 'utf8')) as {
+		n8n: { credentials: string[] };
+	};
+	return pkg.n8n.credentials.some((c) => /InfraOpsStateStoreApi\.credentials\.js$/.test(c));
+}
 
 export interface WorkflowEntry {
 	/** Absolute path. */
@@ -42,6 +60,9 @@ interface CredentialRecord {
 }
 
 export interface E2eInstance {
+	mode: E2eMode;
+	/** Queue mode: the `n8n worker` processes (their logs name the executions each ran). */
+	workers: queue.WorkerHandle[];
 	baseUrl: string;
 	owner: { email: string; password: string };
 	apiKey: string;
@@ -70,6 +91,7 @@ const STANDARD_NAMES: Record<string, string> = {
 	infraOpsPostgresApi: 'PostgreSQL admin (e2e)',
 	infraOpsBackupEncryption: 'Backup encryption (e2e)',
 	infraOpsN8nApi: 'n8n API (e2e)',
+	[STATE_STORE_TYPE]: 'Infra Ops State Store (e2e)',
 };
 
 function ageKey(): { identity: string; recipient: string } {
@@ -131,6 +153,16 @@ function standardCredentials(
 		infraOpsBackupEncryption: { recipients: age.recipient, secretKey: age.identity },
 		// the key exists only once n8n runs; startInstance sets it then
 		infraOpsN8nApi: { baseUrl, apiKey: 'set-after-start' },
+		[STATE_STORE_TYPE]: {
+			host: postgres.host,
+			port: postgres.port,
+			database: postgres.database,
+			user: postgres.user,
+			password: postgres.password,
+			ssl: 'verify-full',
+			ca: postgres.ssl.caPem,
+			table: 'infra_ops_state',
+		},
 	};
 }
 
@@ -141,9 +173,14 @@ export function patchWorkflow(
 	credentialFor: (type: string) => CredentialRecord | undefined,
 	settings: Record<string, SettingValue> = {},
 	label = json.name,
+	/** Credentials attached to every node of the pack (queue mode: the State Store), unless it has one of that type. */
+	attachToPack: CredentialRecord[] = [],
 ): WorkflowJson {
 	const copy = JSON.parse(JSON.stringify(json)) as WorkflowJson;
 	for (const node of copy.nodes) {
+		if (node.type.startsWith(PACK_PREFIX))
+			for (const credential of attachToPack)
+				node.credentials = { [credential.type]: credential, ...node.credentials };
 		// scenarios run each workflow through its webhook; a schedule firing mid-suite (GitOps runs every
 		// 15 minutes) would add alerts to another scenario's sinks at a moment the clock decides
 		if (node.type === 'n8n-nodes-base.scheduleTrigger') node.disabled = true;
@@ -192,18 +229,52 @@ export function webhookNodes(json: WorkflowJson): WorkflowNode[] {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const FINISHED = new Set(['success', 'error', 'crashed', 'canceled']);
 
+/** Queue mode's own database in the harness's PostgreSQL (n8n's tables beside the tests' would collide). */
+async function createDatabase(services: Services, name: string): Promise<queue.QueuePostgres> {
+	const { postgres } = services;
+	const client = new Client({
+		host: postgres.host,
+		port: postgres.port,
+		user: postgres.user,
+		password: postgres.password,
+		database: postgres.database,
+		ssl: { ca: postgres.ssl.caPem },
+		connectionTimeoutMillis: 10_000,
+	});
+	await client.connect();
+	try {
+		await client.query(`DROP DATABASE IF EXISTS ${name}`);
+		await client.query(`CREATE DATABASE ${name}`);
+	} finally {
+		await client.end();
+	}
+	return { ...postgres, database: name };
+}
+
 export async function startInstance(opts: {
 	services: Services;
 	sinks: Sinks;
 	entries: WorkflowEntry[];
 	log: (line: string) => void;
+	mode?: E2eMode;
 }): Promise<E2eInstance> {
-	const { services, sinks, entries, log } = opts;
+	const { services, sinks, entries, log, mode = 'regular' } = opts;
 	// installed before jest starts (scripts/n8n/ensure.js), never under the hook's timeout
 	const install = n8n.installedN8n();
 	const userFolder = path.join(services.root, 'n8n');
 	fs.mkdirSync(userFolder, { recursive: true });
 	n8n.installPackage(userFolder);
+
+	// queue mode: Redis, a database of its own, one encryption key for main and workers
+	const queued =
+		mode === 'queue'
+			? await (async () => {
+					const redis = await queue.startRedis(path.join(services.root, 'redis'));
+					const postgres = await createDatabase(services, 'n8n_e2e_queue');
+					const encryptionKey = randomBytes(24).toString('base64url');
+					return { redis, postgres, env: queue.queueEnv({ redis, postgres, encryptionKey }) };
+				})()
+			: undefined;
 
 	const [port, brokerPort] = [await n8n.freePort(), await n8n.freePort()];
 	const baseUrl = `http://127.0.0.1:${port}`;
@@ -226,6 +297,7 @@ export async function startInstance(opts: {
 			NODE_EXTRA_CA_CERTS: sinks.slack.caFile,
 			GENERIC_TIMEZONE: 'UTC',
 			TZ: 'UTC',
+			...queued?.env,
 		},
 	});
 
@@ -244,6 +316,10 @@ export async function startInstance(opts: {
 			],
 		),
 	);
+	// queue mode: change detection keeps its state in PostgreSQL, shared by every worker (the harness's, its
+	// own database); attached to every node of the pack, as docs/deploy.md tells a queue-mode deployment to
+	const stateStore = queued && packHasStateStore() ? standard.get(STATE_STORE_TYPE) : undefined;
+	if (!stateStore) standard.delete(STATE_STORE_TYPE);
 	const credentials = [...standard.values()];
 	const workflows: { file: string; workflow: object }[] = [];
 	const ownCredentials = new Map<WorkflowEntry, Map<string, CredentialRecord>>();
@@ -263,7 +339,13 @@ export async function startInstance(opts: {
 		const credentialFor = (type: string) => own.get(type) ?? standard.get(type);
 		// a workflow without a scenario is imported as it is (its test fails anyway), so the browser can still show it
 		const workflow = entry.scenario
-			? patchWorkflow(entry.json, credentialFor, entry.prepared?.settings, entry.label)
+			? patchWorkflow(
+					entry.json,
+					credentialFor,
+					entry.prepared?.settings,
+					entry.label,
+					stateStore ? [stateStore] : [],
+				)
 			: entry.json;
 		entry.id = entry.json.id || n8n.stableId(path.basename(entry.file));
 		workflows.push({ file: entry.file, workflow: { ...workflow, id: entry.id } });
@@ -273,6 +355,7 @@ export async function startInstance(opts: {
 				credentialFor,
 				{},
 				`${entry.label} (extra workflow "${extra.name}")`,
+				stateStore ? [stateStore] : [],
 			);
 			workflows.push({
 				file: `${entry.file}#${extra.name}`,
@@ -289,8 +372,33 @@ export async function startInstance(opts: {
 	);
 
 	t0 = Date.now();
-	const handle = await n8n.startN8n(install, env);
-	log(`n8n ${install.version} ready at ${baseUrl} in ${(handle.startedInMs / 1000).toFixed(1)}s`);
+	const workers: queue.WorkerHandle[] = [];
+	let handle: n8n.N8nHandle | undefined;
+	const stopAll = async () => {
+		await Promise.all(workers.map((w) => w.stop()));
+		await handle?.stop();
+		await queued?.redis.stop();
+	};
+	try {
+		handle = await n8n.startN8n(install, env);
+		log(
+			`n8n ${install.version} ${mode === 'queue' ? 'main (queue mode) ' : ''}ready at ${baseUrl} in ${(handle.startedInMs / 1000).toFixed(1)}s`,
+		);
+		// workers after the main: it runs the database migrations they would otherwise race for
+		for (let i = 1; queued && i <= QUEUE_WORKERS; i++) {
+			const worker = await queue.startWorker(install, env, {
+				root: services.root,
+				mainFolder: userFolder,
+				index: i,
+				concurrency: 5,
+			});
+			workers.push(worker);
+			log(`n8n worker-${i} ready in ${(worker.startedInMs / 1000).toFixed(1)}s`);
+		}
+	} catch (err) {
+		await stopAll();
+		throw err;
+	}
 	try {
 		const cookie = await n8n.login(baseUrl, owner.email, owner.password);
 		const apiKey = await n8n.createApiKey(baseUrl, cookie, 'e2e');
@@ -346,6 +454,8 @@ export async function startInstance(opts: {
 			}
 		};
 		return {
+			mode,
+			workers,
 			baseUrl,
 			owner,
 			apiKey,
@@ -365,12 +475,10 @@ export async function startInstance(opts: {
 				),
 			waitForExecution,
 			lastExecutionId,
-			stop: async () => {
-				await handle.stop();
-			},
+			stop: stopAll,
 		};
 	} catch (err) {
-		await handle.stop();
+		await stopAll();
 		throw new Error(
 			`${(err as Error).message}\n--- n8n output ---\n${handle.output().slice(-6000)}`,
 		);

@@ -104,6 +104,8 @@ export interface RunContext extends PrepareContext {
 	workflowIdByName(name: string): string;
 	/** The data of the credential of this type that the workflow was imported with (e.g. the age identity, to decrypt a backup). */
 	credential(type: string): Record<string, unknown>;
+	/** Queue mode (`npm run test:e2e -- --queue`): the n8n workers, each with the execution ids its log names; empty otherwise. */
+	workers: { name: string; executionIds(): string[] }[];
 }
 
 export interface Scenario {

@@ -5,6 +5,10 @@
  * own test-only workflow (test/e2e/workflows/harness-probe.json) and checks that n8n lists our types.
  *
  * Prints `E2E <workflow file> ok <what was checked>` per workflow and `E2E workflows=<n> passed=<n>`.
+ *
+ * `npm run test:e2e -- --queue` (INFRA_OPS_E2E_MODE=queue) runs the same against n8n in queue mode: Redis,
+ * PostgreSQL, one main and two workers (scripts/n8n/queue.js), checks from the workers' logs that both ran
+ * executions, and prints `E2E queue workers=2 workflows=<n> passed=<n>`.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -13,10 +17,12 @@ import * as n8n from '../../scripts/n8n/n8n';
 import { services } from '../harness/services';
 import { canvasProblems, startBrowser, type BrowserSession } from './browser';
 import {
+	QUEUE_WORKERS,
 	startInstance,
 	webhookNodes,
 	WEBHOOK_HEADER,
 	type E2eInstance,
+	type E2eMode,
 	type WorkflowEntry,
 } from './instance';
 import {
@@ -26,6 +32,7 @@ import {
 	type RunContext,
 	type WorkflowJson,
 } from './scenario';
+import { overlapEntry } from './overlap';
 import { startSinks, type Sinks } from './sinks';
 
 jest.setTimeout(10 * 60_000);
@@ -37,6 +44,7 @@ const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
 	n8n: { nodes: string[]; credentials: string[] };
 };
 
+const mode: E2eMode = process.env.INFRA_OPS_E2E_MODE === 'queue' ? 'queue' : 'regular';
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const note = (line: string) => process.stderr.write(`[e2e] ${line}\n`);
 
@@ -103,6 +111,8 @@ const canary: WorkflowJson = {
 	connections: { Start: { main: [[{ node: 'Not a node', type: 'main', index: 0 }]] } },
 	settings: { executionOrder: 'v1' },
 };
+/** Queue mode: the certificate workflow's overlap test (test/e2e/overlap.ts). */
+const overlap = mode === 'queue' ? overlapEntry() : undefined;
 const canaryEntry: WorkflowEntry = {
 	file: path.join(__dirname, 'workflows', 'canary.json'),
 	label: 'canary',
@@ -123,8 +133,9 @@ beforeAll(async () => {
 	instance = await startInstance({
 		services: services(),
 		sinks,
-		entries: [probe, canaryEntry, ...repoWorkflows],
+		entries: [probe, canaryEntry, ...repoWorkflows, ...(overlap ? [overlap] : [])],
 		log: note,
+		mode,
 	});
 	browser = await startBrowser(instance.baseUrl, instance.owner, pkg.name);
 	note(
@@ -135,11 +146,12 @@ beforeAll(async () => {
 afterAll(async () => {
 	await browser?.close().catch((err: Error) => note(`browser close: ${err.message}`));
 	await instance?.stop();
-	for (const e of [probe, ...repoWorkflows]) await e.prepared?.cleanup?.();
+	for (const e of [probe, ...repoWorkflows, ...(overlap ? [overlap] : [])])
+		await e.prepared?.cleanup?.();
 	await sinks?.close();
 	say(`E2E harness passed=${harnessOk} of 3`);
 	say(
-		`E2E workflows=${repoWorkflows.length} passed=${passed}${only.length ? ` (INFRA_OPS_E2E_ONLY: ${allWorkflows.length - repoWorkflows.length} not run)` : ''}`,
+		`E2E ${mode === 'queue' ? `queue workers=${QUEUE_WORKERS} ` : ''}workflows=${repoWorkflows.length} passed=${passed}${only.length ? ` (INFRA_OPS_E2E_ONLY: ${allWorkflows.length - repoWorkflows.length} not run)` : ''}`,
 	);
 }, 120_000);
 
@@ -210,6 +222,7 @@ function context(e: WorkflowEntry): RunContext {
 			if (!data) throw new Error(`no ${type} credential in the suite`);
 			return data;
 		},
+		workers: inst.workers,
 		workflowIdByName: (name: string) => {
 			const id = inst.workflowIds.get(name);
 			if (!id) throw new Error(`no imported workflow named "${name}"`);
@@ -343,3 +356,38 @@ describe('workflows/', () => {
 		});
 	}
 });
+
+if (mode === 'queue') {
+	describe('queue mode', () => {
+		it(overlap!.label, async () => {
+			const checked = await runEntry(overlap!);
+			say(`E2E ${overlap!.label} ok ${checked}`);
+		});
+
+		// after every workflow ran: n8n's execution records do not say which worker ran an execution, but each
+		// worker logs "Worker started execution <id>" (info level, its own output); every id it names must be a
+		// finished execution record, none may appear in two workers' logs, and each worker must have run some
+		it(`the ${QUEUE_WORKERS} workers both ran executions`, async () => {
+			const inst = instance!;
+			const byWorker = inst.workers.map((w) => ({ name: w.name, ids: w.executionIds() }));
+			const all = byWorker.flatMap((w) => w.ids);
+			expect(new Set(all).size).toBe(all.length);
+			for (const id of all) {
+				const record = await inst.api<{ id: string; finished: boolean; status: string }>(
+					'GET',
+					`/executions/${id}`,
+				);
+				expect({ id: record.id, status: record.status }).toEqual({
+					id,
+					status: expect.stringMatching(/^(success|error|canceled)$/),
+				});
+			}
+			expect(byWorker.map((w) => ({ name: w.name, ran: w.ids.length > 0 }))).toEqual(
+				byWorker.map((w) => ({ name: w.name, ran: true })),
+			);
+			say(
+				`E2E queue executions ${byWorker.map((w) => `${w.name}=${w.ids.length}`).join(' ')} (from each worker's "Worker started execution <id>" log lines, each a finished execution record)`,
+			);
+		});
+	});
+}
