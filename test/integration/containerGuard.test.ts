@@ -13,6 +13,7 @@ import { ContainerGuard } from '../../nodes/ContainerGuard/ContainerGuard.node';
 import { parsePolicy } from '../../nodes/ContainerGuard/policy';
 import { waitUntil } from '../harness/proc';
 import { services } from '../harness/services';
+import { harnessPostgres } from '../support/harnessPostgres';
 import { runWorkflow, type RunResult } from '../support/workflowRunner';
 
 const TYPE = 'n8n-nodes-infra-ops.containerGuard';
@@ -395,16 +396,9 @@ describe.each([
 ])('Health (real dockerd), state in $store', ({ h }) => {
 	const shared = h === 'hs';
 	const stateStore = () => {
-		const { postgres } = services();
-		return {
-			host: postgres.host,
-			port: postgres.port,
-			database: postgres.database,
-			user: postgres.user,
-			password: postgres.password,
-			ssl: 'disable',
+		return harnessPostgres({
 			table: `guard_health_${process.pid}`,
-		};
+		});
 	};
 	const params = {
 		operation: 'health',

@@ -15,6 +15,7 @@ import { ContainerGuard } from '../../nodes/ContainerGuard/ContainerGuard.node';
 import { normaliseMessage } from '../../nodes/ContainerGuard/logDigest';
 import { waitUntil } from '../harness/proc';
 import { services } from '../harness/services';
+import { harnessPostgres } from '../support/harnessPostgres';
 import { runWorkflow } from '../support/workflowRunner';
 
 const TYPE = 'n8n-nodes-infra-ops.containerGuard';
@@ -406,16 +407,9 @@ describe('Error Logs from a Loki stand-in (documented query_range format; Loki d
 	});
 
 	it('with the State Store and static data empty on every run, the cursor holds and overlapping runs report new lines once', async () => {
-		const { postgres } = services();
-		const stateStore = {
-			host: postgres.host,
-			port: postgres.port,
-			database: postgres.database,
-			user: postgres.user,
-			password: postgres.password,
-			ssl: 'disable',
+		const stateStore = harnessPostgres({
 			table: `guard_logs_${process.pid}`,
-		};
+		});
 		// its own query, so its own cursor (the stand-in answers every query alike)
 		const params = { logSource: 'loki', lokiUrl: url, lokiQuery: '{job="docker",via="store"}' };
 		const first = await run(params, {}, false, stateStore);

@@ -12,6 +12,7 @@ import { DockerTrivyRunner } from '../../nodes/TrivyScan/dockerRunner';
 import { TrivyScan } from '../../nodes/TrivyScan/TrivyScan.node';
 import { runTrivyScan, scanAll, trivyImageArgs } from '../../nodes/TrivyScan/trivyRun';
 import { services } from '../harness/services';
+import { harnessPostgres } from '../support/harnessPostgres';
 import {
 	buildTrivyStandInImage,
 	installTrivyStandIn,
@@ -657,16 +658,9 @@ describeRef('Trivy Scan (stand-in Trivy printing recorded reports)', () => {
 
 describeRef('Trivy Scan Parse Report with the State Store (recorded report)', () => {
 	it('of 10 overlapping runs seeing the same new CVEs, one reports them; static data stays empty', async () => {
-		const { postgres } = services();
-		const stateStore = {
-			host: postgres.host,
-			port: postgres.port,
-			database: postgres.database,
-			user: postgres.user,
-			password: postgres.password,
-			ssl: 'disable',
+		const stateStore = harnessPostgres({
 			table: `trivy_state_${process.pid}`,
-		};
+		});
 		const text = fs.readFileSync(path.join(TRIVY_REFERENCE_DIR, 'alpine-310.json.golden'), 'utf8');
 		const params = { operation: 'parseReport', reportText: text, severities: ['MEDIUM'] };
 		const runs = await Promise.all(
