@@ -2,10 +2,12 @@
 // judge (bounded concurrency) against the review's method, an `openssl s_client | openssl x509
 // -noout -dates` per host in a shell loop. stall_s: our run with one endpoint among the 500 that
 // accepts and never answers. Endpoints live in a child process so neither side shares its CPU.
-const { execFileSync, execSync, fork } = require('node:child_process');
-const { mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
+const { execSync } = require('node:child_process');
+const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join, resolve } = require('node:path');
+
+const { startTlsEndpoints } = require('./tlsEndpoints');
 
 const root = resolve(__dirname, '..');
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS || 500);
@@ -14,26 +16,6 @@ const RUNS = Number(process.env.BENCH_RUNS || 3);
 const BASELINE_RUNS = Number(process.env.BENCH_BASELINE_RUNS || 1);
 const TIMEOUT_MS = 5000;
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY || 50);
-
-function serve() {
-	const tls = require('node:tls');
-	const net = require('node:net');
-	const [cert, key] = [
-		readFileSync(process.argv[3], 'utf8'),
-		readFileSync(process.argv[4], 'utf8'),
-	];
-	(async () => {
-		const ports = [];
-		for (let i = 0; i < ENDPOINTS; i++) {
-			const server = tls.createServer({ cert, key });
-			await new Promise((r) => server.listen(0, '127.0.0.1', r));
-			ports.push(server.address().port);
-		}
-		const silent = net.createServer(() => undefined);
-		await new Promise((r) => silent.listen(0, '127.0.0.1', r));
-		process.send({ ports, silent: silent.address().port });
-	})();
-}
 
 function load() {
 	return {
@@ -86,36 +68,9 @@ function baseline(ports, dir) {
 
 async function main() {
 	const dir = mkdtempSync(join(tmpdir(), 'bench-cert-'));
-	execFileSync(
-		'openssl',
-		[
-			'req',
-			'-x509',
-			'-newkey',
-			'ec',
-			'-pkeyopt',
-			'ec_paramgen_curve:P-256',
-			'-nodes',
-			'-subj',
-			'/CN=localhost',
-			'-addext',
-			'subjectAltName=DNS:localhost',
-			'-days',
-			'60',
-			'-keyout',
-			join(dir, 'key.pem'),
-			'-out',
-			join(dir, 'cert.pem'),
-		],
-		{ stdio: 'ignore' },
-	);
-	const child = fork(__filename, ['serve', join(dir, 'cert.pem'), join(dir, 'key.pem')], {
-		stdio: 'inherit',
-	});
-	child.once('exit', (code) => code && process.exit(1));
+	const endpoints = await startTlsEndpoints(dir, ENDPOINTS, { silent: true });
 	try {
-		const ca = readFileSync(join(dir, 'cert.pem'), 'utf8');
-		const { ports, silent } = await new Promise((r) => child.once('message', r));
+		const { ports, silent, ca } = endpoints;
 		const oursS = [];
 		const baseS = [];
 		await ours(ports.slice(0, 20), ca);
@@ -133,14 +88,12 @@ async function main() {
 			`BENCH cert endpoints=${ENDPOINTS} ours_s=${o.toFixed(2)} baseline_s=${Number.isNaN(b) ? 'skipped' : b.toFixed(2)} speedup=${Number.isNaN(b) ? 'n/a' : (b / o).toFixed(1)} stall_s=${stall.seconds.toFixed(2)} timeout_s=${TIMEOUT_MS / 1000} concurrency=${CONCURRENCY} runs=${RUNS} baseline_runs=${baseS.length}`,
 		);
 	} finally {
-		child.kill();
+		endpoints.stop();
 		rmSync(dir, { recursive: true, force: true });
 	}
 }
 
-if (process.argv[2] === 'serve') serve();
-else
-	main().catch((error) => {
-		console.error(error);
-		process.exit(1);
-	});
+main().catch((error) => {
+	console.error(error);
+	process.exit(1);
+});

@@ -9,37 +9,20 @@
 // executions at once, so twice the workers give twice the slots: the bound when one worker is not
 // CPU-bound, as measured here), the busiest worker's CPU time (a worker's JavaScript runs on one core),
 // and all processes' CPU time over 4 cores.
-const { execFileSync, fork } = require('node:child_process');
 const crypto = require('node:crypto');
-const { chmodSync, mkdtempSync, readFileSync, rmSync } = require('node:fs');
+const { chmodSync, mkdtempSync, rmSync } = require('node:fs');
 const os = require('node:os');
 const { join, resolve } = require('node:path');
 
 const root = resolve(__dirname, '..');
 const n8n = require(join(root, 'scripts/n8n/n8n.js'));
 const queue = require(join(root, 'scripts/n8n/queue.js'));
+const { startTlsEndpoints } = require('./tlsEndpoints');
 
 const RUNS = Number(process.env.BENCH_RUNS || 40);
 const ENDPOINTS = Number(process.env.BENCH_ENDPOINTS || 50);
 const WEBHOOK_PATH = 'bench/queue-cert';
 const PACK = n8n.PACKAGE_NAME;
-
-function serve() {
-	const tls = require('node:tls');
-	const [cert, key] = [
-		readFileSync(process.argv[3], 'utf8'),
-		readFileSync(process.argv[4], 'utf8'),
-	];
-	(async () => {
-		const ports = [];
-		for (let i = 0; i < ENDPOINTS; i++) {
-			const server = tls.createServer({ cert, key }, (socket) => socket.end());
-			await new Promise((r) => server.listen(0, '127.0.0.1', r));
-			ports.push(server.address().port);
-		}
-		process.send({ ports });
-	})();
-}
 
 function workflow(id, ports, ca) {
 	return {
@@ -127,35 +110,9 @@ async function main() {
 	chmodSync(dir, 0o711);
 	const stops = [];
 	try {
-		execFileSync(
-			'openssl',
-			[
-				'req',
-				'-x509',
-				'-newkey',
-				'ec',
-				'-pkeyopt',
-				'ec_paramgen_curve:P-256',
-				'-nodes',
-				'-subj',
-				'/CN=localhost',
-				'-addext',
-				'subjectAltName=DNS:localhost',
-				'-days',
-				'60',
-				'-keyout',
-				join(dir, 'key.pem'),
-				'-out',
-				join(dir, 'cert.pem'),
-			],
-			{ stdio: 'ignore' },
-		);
-		const endpoints = fork(__filename, ['serve', join(dir, 'cert.pem'), join(dir, 'key.pem')], {
-			stdio: 'inherit',
-		});
-		stops.push(async () => endpoints.kill());
-		const { ports } = await new Promise((r) => endpoints.once('message', r));
-		const ca = readFileSync(join(dir, 'cert.pem'), 'utf8');
+		const endpoints = await startTlsEndpoints(dir, ENDPOINTS);
+		stops.push(async () => endpoints.stop());
+		const { ports, ca } = endpoints;
 
 		const install = n8n.ensureN8n();
 		const redis = await queue.startRedis(join(dir, 'redis'));
@@ -256,9 +213,7 @@ async function main() {
 	}
 }
 
-if (process.argv[2] === 'serve') serve();
-else
-	main().catch((error) => {
-		console.error(error);
-		process.exit(1);
-	});
+main().catch((error) => {
+	console.error(error);
+	process.exit(1);
+});

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createTcpServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NodeConnectionTypes, type IDataObject, type INode } from 'n8n-workflow';
+import type { IDataObject } from 'n8n-workflow';
 import { SMTPServer } from 'smtp-server';
 
 import { CertExpiry } from '../../nodes/CertExpiry/CertExpiry.node';
@@ -18,7 +18,12 @@ import {
 	type LeafSpec,
 	type TlsServer,
 } from '../harness/services';
-import { runWorkflow, type RunResult, type WorkflowJson } from '../support/workflowRunner';
+import {
+	runWorkflow,
+	type RunResult,
+	type WorkflowJson,
+	startThen,
+} from '../support/workflowRunner';
 
 const TYPE = 'n8n-nodes-infra-ops.certExpiry';
 const servers: { close(): Promise<void> | void }[] = [];
@@ -27,33 +32,15 @@ afterAll(async () => {
 });
 
 function workflow(parameters: IDataObject, continueOnFail = false): WorkflowJson {
-	return {
-		name: 'cert expiry test',
-		nodes: [
-			{
-				id: '1',
-				name: 'Start',
-				type: 'test.start',
-				typeVersion: 1,
-				position: [0, 0] as [number, number],
-				parameters: {},
-			},
-			{
-				id: '2',
-				name: 'Cert Expiry',
-				type: TYPE,
-				typeVersion: 1,
-				position: [200, 0] as [number, number],
-				parameters,
-				...(continueOnFail ? { onError: 'continueRegularOutput' } : {}),
-				credentials: { infraOpsSshApi: { id: 'ssh', name: 'ssh' } },
-			},
-		] as INode[],
-		connections: {
-			Start: { main: [[{ node: 'Cert Expiry', type: NodeConnectionTypes.Main, index: 0 }]] },
+	return startThen(
+		{
+			name: 'Cert Expiry',
+			type: TYPE,
+			parameters,
+			credentials: { infraOpsSshApi: { id: 'ssh', name: 'ssh' } },
 		},
-		settings: { executionOrder: 'v1' },
-	};
+		continueOnFail,
+	);
 }
 
 async function run(

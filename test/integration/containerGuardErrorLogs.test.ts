@@ -9,13 +9,14 @@
 import Docker from 'dockerode';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { NodeConnectionTypes, type IDataObject, type INode } from 'n8n-workflow';
+import type { IDataObject } from 'n8n-workflow';
 
 import { ContainerGuard } from '../../nodes/ContainerGuard/ContainerGuard.node';
 import { normaliseMessage } from '../../nodes/ContainerGuard/logDigest';
 import { waitUntil } from '../harness/proc';
 import { services } from '../harness/services';
-import { runWorkflow } from '../support/workflowRunner';
+import { harnessPostgres } from '../support/harnessPostgres';
+import { runWorkflow, startThen } from '../support/workflowRunner';
 
 const TYPE = 'n8n-nodes-infra-ops.containerGuard';
 const LABEL = 'io.infra-ops.test-logs';
@@ -31,35 +32,18 @@ async function run(
 	stateStore?: Record<string, unknown>,
 ) {
 	const result = await runWorkflow({
-		workflow: {
-			nodes: [
-				{
-					id: '1',
-					name: 'Start',
-					type: 'test.start',
-					typeVersion: 1,
-					position: [0, 0],
-					parameters: {},
+		workflow: startThen(
+			{
+				name: 'Logs',
+				type: TYPE,
+				parameters: { operation: 'errorLogs', ...parameters },
+				credentials: {
+					infraOpsDockerApi: { id: 'docker', name: 'docker' },
+					...(stateStore ? { infraOpsStateStoreApi: { id: 'state', name: 'state' } } : {}),
 				},
-				{
-					id: '2',
-					name: 'Logs',
-					type: TYPE,
-					typeVersion: 1,
-					position: [200, 0],
-					parameters: { operation: 'errorLogs', ...parameters },
-					...(continueOnFail ? { onError: 'continueRegularOutput' } : {}),
-					credentials: {
-						infraOpsDockerApi: { id: 'docker', name: 'docker' },
-						...(stateStore ? { infraOpsStateStoreApi: { id: 'state', name: 'state' } } : {}),
-					},
-				},
-			] as INode[],
-			connections: {
-				Start: { main: [[{ node: 'Logs', type: NodeConnectionTypes.Main, index: 0 }]] },
 			},
-			settings: { executionOrder: 'v1' },
-		},
+			continueOnFail,
+		),
 		nodeTypes: { [TYPE]: new ContainerGuard() },
 		credentials: {
 			infraOpsDockerApi: { connection: 'socket', socketPath: services().docker.socketPath },
@@ -406,16 +390,9 @@ describe('Error Logs from a Loki stand-in (documented query_range format; Loki d
 	});
 
 	it('with the State Store and static data empty on every run, the cursor holds and overlapping runs report new lines once', async () => {
-		const { postgres } = services();
-		const stateStore = {
-			host: postgres.host,
-			port: postgres.port,
-			database: postgres.database,
-			user: postgres.user,
-			password: postgres.password,
-			ssl: 'disable',
+		const stateStore = harnessPostgres({
 			table: `guard_logs_${process.pid}`,
-		};
+		});
 		// its own query, so its own cursor (the stand-in answers every query alike)
 		const params = { logSource: 'loki', lokiUrl: url, lokiQuery: '{job="docker",via="store"}' };
 		const first = await run(params, {}, false, stateStore);

@@ -6,6 +6,7 @@ import type { ICredentialTestFunctions, ICredentialsDecrypted } from 'n8n-workfl
 
 import { credentialTests } from '../../nodes/shared/credentialTests';
 import { makeCertificates, services } from '../harness/services';
+import { harnessPostgres } from '../support/harnessPostgres';
 
 type TestName = keyof typeof credentialTests;
 const run = async (name: TestName, data: Record<string, unknown>) =>
@@ -77,15 +78,9 @@ describe('credential tests (real services)', () => {
 	});
 
 	it('PostgreSQL admin: connects; wrong password explained', async () => {
-		const { postgres } = services();
-		const data = {
-			host: postgres.host,
-			port: postgres.port,
-			database: postgres.database,
-			user: postgres.user,
-			password: postgres.password,
+		const data = harnessPostgres({
 			ssl: 'require',
-		};
+		});
 		expect(await run('infraOpsPostgresApiTest', data)).toEqual({
 			status: 'OK',
 			message: expect.stringMatching(/^Connected to PostgreSQL \d+/),
@@ -96,16 +91,10 @@ describe('credential tests (real services)', () => {
 	});
 
 	it('Infra Ops State Store: creates its table and round-trips a write; wrong password and bad table name explained', async () => {
-		const { postgres } = services();
-		const data = {
-			host: postgres.host,
-			port: postgres.port,
-			database: postgres.database,
-			user: postgres.user,
-			password: postgres.password,
+		const data = harnessPostgres({
 			ssl: 'require',
 			table: `cred_test_state_${process.pid}`,
-		};
+		});
 		expect(await run('infraOpsStateStoreApiTest', data)).toEqual({
 			status: 'OK',
 			message: expect.stringMatching(

@@ -8,13 +8,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { IDataObject, INodeExecutionData, INodeParameters } from 'n8n-workflow';
+import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
 
 import { DockerVolumeBackup } from '../../nodes/DockerVolumeBackup/DockerVolumeBackup.node';
 import { HostAudit } from '../../nodes/HostAudit/HostAudit.node';
 import { createDockerClient, type DockerClient } from '../../nodes/shared/docker';
 import { services } from '../harness/services';
-import { runWorkflow, type WorkflowJson } from '../support/workflowRunner';
+import { runWorkflow, type WorkflowJson, startThen } from '../support/workflowRunner';
 
 jest.setTimeout(180_000);
 
@@ -61,35 +61,20 @@ function credentials() {
 }
 
 function workflow(type: string, parameters: IDataObject, continueOnFail = false): WorkflowJson {
-	return {
-		nodes: [
-			{
-				id: 's',
-				name: 'Start',
-				type: 'test.start',
-				typeVersion: 1,
-				position: [0, 0],
-				parameters: {},
+	return startThen(
+		{
+			name: 'Node',
+			type,
+			parameters,
+			credentials: {
+				infraOpsSshApi: { id: '1', name: 'ssh' },
+				infraOpsDockerApi: { id: '2', name: 'docker' },
+				infraOpsS3Api: { id: '3', name: 's3' },
+				infraOpsBackupEncryption: { id: '4', name: 'age' },
 			},
-			{
-				id: 'n',
-				name: 'Node',
-				type,
-				typeVersion: 1,
-				position: [220, 0],
-				parameters: parameters as INodeParameters,
-				continueOnFail,
-				credentials: {
-					infraOpsSshApi: { id: '1', name: 'ssh' },
-					infraOpsDockerApi: { id: '2', name: 'docker' },
-					infraOpsS3Api: { id: '3', name: 's3' },
-					infraOpsBackupEncryption: { id: '4', name: 'age' },
-				},
-			},
-		],
-		connections: { Start: { main: [[{ node: 'Node', type: 'main' as never, index: 0 }]] } },
-		settings: { executionOrder: 'v1' },
-	};
+		},
+		continueOnFail,
+	);
 }
 
 beforeAll(async () => {

@@ -4,14 +4,14 @@
  * replay paused on the replica (`pg_wal_replay_pause()`) while the primary writes. A stopped replica
  * leaves pg_stat_replication; started again, it recovers. Waits are on what PostgreSQL reports.
  */
-import { NodeConnectionTypes, type IDataObject, type INode } from 'n8n-workflow';
+import type { IDataObject } from 'n8n-workflow';
 
 import { HostAudit } from '../../nodes/HostAudit/HostAudit.node';
 import { parseLsn } from '../../nodes/HostAudit/replication';
 import { queryPostgres, startReplica, type PgReplica } from '../harness/pgReplica';
 import { waitUntil } from '../harness/proc';
 import { services } from '../harness/services';
-import { runWorkflow } from '../support/workflowRunner';
+import { runWorkflow, startThen } from '../support/workflowRunner';
 
 const TYPE = 'n8n-nodes-infra-ops.hostAudit';
 const NAME = `replica_${process.pid}`;
@@ -34,31 +34,12 @@ function credential(overrides: IDataObject = {}) {
 
 async function run(parameters: IDataObject, staticData: IDataObject = {}, cred = credential()) {
 	const result = await runWorkflow({
-		workflow: {
-			nodes: [
-				{
-					id: '1',
-					name: 'Start',
-					type: 'test.start',
-					typeVersion: 1,
-					position: [0, 0],
-					parameters: {},
-				},
-				{
-					id: '2',
-					name: 'Audit',
-					type: TYPE,
-					typeVersion: 1,
-					position: [200, 0],
-					parameters: { operation: 'auditReplication', ...parameters },
-					credentials: { infraOpsPostgresApi: { id: 'pg', name: 'pg' } },
-				},
-			] as INode[],
-			connections: {
-				Start: { main: [[{ node: 'Audit', type: NodeConnectionTypes.Main, index: 0 }]] },
-			},
-			settings: { executionOrder: 'v1' },
-		},
+		workflow: startThen({
+			name: 'Audit',
+			type: TYPE,
+			parameters: { operation: 'auditReplication', ...parameters },
+			credentials: { infraOpsPostgresApi: { id: 'pg', name: 'pg' } },
+		}),
 		nodeTypes: { [TYPE]: new HostAudit() },
 		credentials: { infraOpsPostgresApi: cred },
 		staticData,

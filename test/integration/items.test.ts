@@ -23,7 +23,7 @@ import type { NewFinding } from '../../nodes/shared/findings';
 import { failedItem, findingsToItems, forEachItem } from '../../nodes/shared/items';
 import { makeRouter } from '../../nodes/shared/router';
 import { makeCertificates } from '../harness/services';
-import { runWorkflow, type WorkflowJson } from '../support/workflowRunner';
+import { runWorkflow, type WorkflowJson, startThen } from '../support/workflowRunner';
 
 function workflow(
 	type: string,
@@ -31,33 +31,15 @@ function workflow(
 	continueOnFail = false,
 	credentials: INode['credentials'] = undefined,
 ): WorkflowJson {
-	return {
-		name: 'item adapter test',
-		nodes: [
-			{
-				id: '1',
-				name: 'Start',
-				type: 'test.start',
-				typeVersion: 1,
-				position: [0, 0],
-				parameters: {},
-			},
-			{
-				id: '2',
-				name: 'Node',
-				type,
-				typeVersion: 1,
-				position: [200, 0],
-				parameters,
-				...(continueOnFail ? { onError: 'continueRegularOutput' } : {}),
-				...(credentials ? { credentials } : {}),
-			},
-		] as INode[],
-		connections: {
-			Start: { main: [[{ node: 'Node', type: NodeConnectionTypes.Main, index: 0 }]] },
+	return startThen(
+		{
+			name: 'Node',
+			type,
+			parameters,
+			...(credentials ? { credentials } : {}),
 		},
-		settings: { executionOrder: 'v1' },
-	};
+		continueOnFail,
+	);
 }
 
 const paired = (items: INodeExecutionData[]) =>

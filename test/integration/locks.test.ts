@@ -34,7 +34,7 @@ import { createS3Client } from '../../nodes/shared/s3';
 import { openSsh, type SshConnection } from '../../nodes/shared/ssh';
 import { services } from '../harness/services';
 import { canLogin } from '../support/pgLogin';
-import { runWorkflow, type WorkflowJson } from '../support/workflowRunner';
+import { runWorkflow, type WorkflowJson, startThen } from '../support/workflowRunner';
 
 jest.setTimeout(180_000);
 
@@ -82,35 +82,18 @@ function credentials() {
 }
 
 function workflow(type: string, name: string, parameters: Record<string, unknown>): WorkflowJson {
-	return {
-		nodes: [
-			{
-				id: 's',
-				name: 'Start',
-				type: 'test.start',
-				typeVersion: 1,
-				position: [0, 0],
-				parameters: {},
-			},
-			{
-				id: 'n',
-				name,
-				type,
-				typeVersion: 1,
-				position: [220, 0],
-				parameters,
-				credentials: {
-					infraOpsS3Api: { id: '1', name: 's3' },
-					infraOpsDockerApi: { id: '2', name: 'docker' },
-					infraOpsBackupEncryption: { id: '3', name: 'age' },
-					infraOpsSshApi: { id: '4', name: 'ssh' },
-					infraOpsPostgresApi: { id: '5', name: 'pg' },
-				},
-			},
-		] as never,
-		connections: { Start: { main: [[{ node: name, type: 'main' as never, index: 0 }]] } },
-		settings: { executionOrder: 'v1' },
-	};
+	return startThen({
+		name,
+		type,
+		parameters,
+		credentials: {
+			infraOpsS3Api: { id: '1', name: 's3' },
+			infraOpsDockerApi: { id: '2', name: 'docker' },
+			infraOpsBackupEncryption: { id: '3', name: 'age' },
+			infraOpsSshApi: { id: '4', name: 'ssh' },
+			infraOpsPostgresApi: { id: '5', name: 'pg' },
+		},
+	});
 }
 
 const sshConn = (): SshConnection => {

@@ -13,19 +13,10 @@ import {
 } from '../../nodes/shared/postgres';
 import { startPostgres, type PostgresService } from '../harness/postgres';
 import { services } from '../harness/services';
+import { harnessPostgres } from '../support/harnessPostgres';
 
-const admin = (overrides: Partial<PostgresConnection> = {}): PostgresConnection => {
-	const { postgres } = services();
-	return {
-		host: postgres.host,
-		port: postgres.port,
-		database: postgres.database,
-		user: postgres.user,
-		password: postgres.password,
-		ssl: 'disable',
-		...overrides,
-	};
-};
+const admin = (overrides: Partial<PostgresConnection> = {}): PostgresConnection =>
+	harnessPostgres(overrides);
 
 describe('PostgreSQL transport (real server)', () => {
 	it('connects and queries, with and without TLS', async () => {

@@ -4,13 +4,12 @@
  * PVE API is the simulator of test/harness/pveSimulator.ts, validating requests and answers against
  * ../shared/reference/proxmox/apidata.js at test time.
  */
-import type { IDataObject, INode } from 'n8n-workflow';
-import { NodeConnectionTypes } from 'n8n-workflow';
+import type { IDataObject } from 'n8n-workflow';
 
 import { ProxmoxLxc } from '../../nodes/ProxmoxLxc/ProxmoxLxc.node';
 import { startPveSimulator, type PveSimulator } from '../harness/pveSimulator';
 import { describeWithReference } from '../support/reference';
-import { runWorkflow, type WorkflowJson } from '../support/workflowRunner';
+import { runWorkflow, type WorkflowJson, startThen } from '../support/workflowRunner';
 
 const describeRef = describeWithReference('proxmox', 'apidata.js');
 
@@ -22,33 +21,15 @@ const PASSWORD = 'correct-horse-battery';
 let sim: PveSimulator;
 
 function workflow(parameters: IDataObject, continueOnFail = false): WorkflowJson {
-	return {
-		name: 'proxmox test',
-		nodes: [
-			{
-				id: '1',
-				name: 'Start',
-				type: 'test.start',
-				typeVersion: 1,
-				position: [0, 0],
-				parameters: {},
-			},
-			{
-				id: '2',
-				name: 'Proxmox LXC',
-				type: TYPE,
-				typeVersion: 1,
-				position: [200, 0],
-				parameters,
-				...(continueOnFail ? { onError: 'continueRegularOutput' } : {}),
-				credentials: { infraOpsProxmoxApi: { id: 'pve', name: 'pve' } },
-			},
-		] as INode[],
-		connections: {
-			Start: { main: [[{ node: 'Proxmox LXC', type: NodeConnectionTypes.Main, index: 0 }]] },
+	return startThen(
+		{
+			name: 'Proxmox LXC',
+			type: TYPE,
+			parameters,
+			credentials: { infraOpsProxmoxApi: { id: 'pve', name: 'pve' } },
 		},
-		settings: { executionOrder: 'v1' },
-	};
+		continueOnFail,
+	);
 }
 
 async function run(

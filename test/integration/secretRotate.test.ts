@@ -22,7 +22,7 @@ import { verifierMatches } from '../../nodes/SecretRotate/scram';
 import { startPostgres, type PostgresService } from '../harness/postgres';
 import { services, type PostgresInfo } from '../harness/services';
 import { canLogin } from '../support/pgLogin';
-import { runWorkflow, type WorkflowJson } from '../support/workflowRunner';
+import { runWorkflow, type WorkflowJson, startThen } from '../support/workflowRunner';
 
 jest.setTimeout(180_000);
 
@@ -90,33 +90,18 @@ function credentials() {
 }
 
 function workflow(parameters: Record<string, unknown>, continueOnFail = false): WorkflowJson {
-	return {
-		nodes: [
-			{
-				id: 's',
-				name: 'Start',
-				type: 'test.start',
-				typeVersion: 1,
-				position: [0, 0],
-				parameters: {},
+	return startThen(
+		{
+			name: 'Rotate',
+			type: NODE_TYPE,
+			parameters,
+			credentials: {
+				infraOpsPostgresApi: { id: '1', name: 'pg' },
+				infraOpsSshApi: { id: '2', name: 'ssh' },
 			},
-			{
-				id: 'r',
-				name: 'Rotate',
-				type: NODE_TYPE,
-				typeVersion: 1,
-				position: [220, 0],
-				parameters,
-				continueOnFail,
-				credentials: {
-					infraOpsPostgresApi: { id: '1', name: 'pg' },
-					infraOpsSshApi: { id: '2', name: 'ssh' },
-				},
-			},
-		] as never,
-		connections: { Start: { main: [[{ node: 'Rotate', type: 'main' as never, index: 0 }]] } },
-		settings: { executionOrder: 'v1' },
-	};
+		},
+		continueOnFail,
+	);
 }
 
 const ENV_A = [

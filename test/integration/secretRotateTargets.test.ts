@@ -15,7 +15,7 @@ import { VaultKvTarget } from '../../nodes/SecretRotate/targets/vaultKv';
 import { openSsh } from '../../nodes/shared/ssh';
 import { services } from '../harness/services';
 import { startVaultKv, type VaultKvServer } from '../harness/vaultKv';
-import { runWorkflow, type WorkflowJson } from '../support/workflowRunner';
+import { runWorkflow, type WorkflowJson, startThen } from '../support/workflowRunner';
 
 jest.setTimeout(240_000);
 
@@ -34,33 +34,16 @@ afterAll(async () => {
 });
 
 function workflow(parameters: Record<string, unknown>): WorkflowJson {
-	return {
-		nodes: [
-			{
-				id: 's',
-				name: 'Start',
-				type: 'test.start',
-				typeVersion: 1,
-				position: [0, 0],
-				parameters: {},
-			},
-			{
-				id: 'r',
-				name: 'Rotate',
-				type: NODE_TYPE,
-				typeVersion: 1,
-				position: [220, 0],
-				parameters: { operation: 'rotate', ...parameters },
-				credentials: {
-					infraOpsSshApi: { id: '1', name: 'ssh' },
-					infraOpsVaultApi: { id: '2', name: 'vault' },
-					infraOpsDockerApi: { id: '3', name: 'docker' },
-				},
-			},
-		] as never,
-		connections: { Start: { main: [[{ node: 'Rotate', type: 'main' as never, index: 0 }]] } },
-		settings: { executionOrder: 'v1' },
-	};
+	return startThen({
+		name: 'Rotate',
+		type: NODE_TYPE,
+		parameters: { operation: 'rotate', ...parameters },
+		credentials: {
+			infraOpsSshApi: { id: '1', name: 'ssh' },
+			infraOpsVaultApi: { id: '2', name: 'vault' },
+			infraOpsDockerApi: { id: '3', name: 'docker' },
+		},
+	});
 }
 
 function credentials(privateKey: string) {

@@ -24,22 +24,13 @@ import {
 } from '../../nodes/shared/stateStore';
 import { makeCertificates } from '../harness/services';
 import { services } from '../harness/services';
+import { harnessPostgres } from '../support/harnessPostgres';
 import { runWorkflow, startThen } from '../support/workflowRunner';
 
 let tables = 0;
 /** A fresh table per test: tests never see each other's rows. */
 function connection(overrides: Partial<StateStoreConnection> = {}): StateStoreConnection {
-	const { postgres } = services();
-	return {
-		host: postgres.host,
-		port: postgres.port,
-		database: postgres.database,
-		user: postgres.user,
-		password: postgres.password,
-		ssl: 'disable',
-		table: `state_test_${process.pid}_${++tables}`,
-		...overrides,
-	};
+	return harnessPostgres({ table: `state_test_${process.pid}_${++tables}`, ...overrides });
 }
 
 async function adminClient(): Promise<Client> {

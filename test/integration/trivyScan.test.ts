@@ -6,12 +6,13 @@ import Docker from 'dockerode';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { NodeConnectionTypes, type IDataObject, type INode } from 'n8n-workflow';
+import type { IDataObject } from 'n8n-workflow';
 
 import { DockerTrivyRunner } from '../../nodes/TrivyScan/dockerRunner';
 import { TrivyScan } from '../../nodes/TrivyScan/TrivyScan.node';
 import { runTrivyScan, scanAll, trivyImageArgs } from '../../nodes/TrivyScan/trivyRun';
 import { services } from '../harness/services';
+import { harnessPostgres } from '../support/harnessPostgres';
 import {
 	buildTrivyStandInImage,
 	installTrivyStandIn,
@@ -19,7 +20,12 @@ import {
 	type StandInSpec,
 } from '../harness/trivyStandIn';
 import { describeWithReference } from '../support/reference';
-import { runWorkflow, type RunResult, type WorkflowJson } from '../support/workflowRunner';
+import {
+	runWorkflow,
+	type RunResult,
+	type WorkflowJson,
+	startThen,
+} from '../support/workflowRunner';
 
 const TYPE = 'n8n-nodes-infra-ops.trivyScan';
 const STAND_IN = 'infra-ops-test/trivy-standin:1';
@@ -52,38 +58,20 @@ function workflow(
 	continueOnFail = false,
 	stateStore = false,
 ): WorkflowJson {
-	return {
-		name: 'trivy test',
-		nodes: [
-			{
-				id: '1',
-				name: 'Start',
-				type: 'test.start',
-				typeVersion: 1,
-				position: [0, 0] as [number, number],
-				parameters: {},
+	return startThen(
+		{
+			name: 'Trivy Scan',
+			type: TYPE,
+			parameters,
+			credentials: {
+				infraOpsDockerApi: { id: 'docker', name: 'docker' },
+				infraOpsSshApi: { id: 'ssh', name: 'ssh' },
+				infraOpsTrivyServerApi: { id: 'trivy', name: 'trivy' },
+				...(stateStore ? { infraOpsStateStoreApi: { id: 'state', name: 'state' } } : {}),
 			},
-			{
-				id: '2',
-				name: 'Trivy Scan',
-				type: TYPE,
-				typeVersion: 1,
-				position: [200, 0] as [number, number],
-				parameters,
-				...(continueOnFail ? { onError: 'continueRegularOutput' } : {}),
-				credentials: {
-					infraOpsDockerApi: { id: 'docker', name: 'docker' },
-					infraOpsSshApi: { id: 'ssh', name: 'ssh' },
-					infraOpsTrivyServerApi: { id: 'trivy', name: 'trivy' },
-					...(stateStore ? { infraOpsStateStoreApi: { id: 'state', name: 'state' } } : {}),
-				},
-			},
-		] as INode[],
-		connections: {
-			Start: { main: [[{ node: 'Trivy Scan', type: NodeConnectionTypes.Main, index: 0 }]] },
 		},
-		settings: { executionOrder: 'v1' },
-	};
+		continueOnFail,
+	);
 }
 
 async function run(
@@ -657,16 +645,9 @@ describeRef('Trivy Scan (stand-in Trivy printing recorded reports)', () => {
 
 describeRef('Trivy Scan Parse Report with the State Store (recorded report)', () => {
 	it('of 10 overlapping runs seeing the same new CVEs, one reports them; static data stays empty', async () => {
-		const { postgres } = services();
-		const stateStore = {
-			host: postgres.host,
-			port: postgres.port,
-			database: postgres.database,
-			user: postgres.user,
-			password: postgres.password,
-			ssl: 'disable',
+		const stateStore = harnessPostgres({
 			table: `trivy_state_${process.pid}`,
-		};
+		});
 		const text = fs.readFileSync(path.join(TRIVY_REFERENCE_DIR, 'alpine-310.json.golden'), 'utf8');
 		const params = { operation: 'parseReport', reportText: text, severities: ['MEDIUM'] };
 		const runs = await Promise.all(

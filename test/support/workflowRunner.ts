@@ -85,7 +85,8 @@ export const START_NODE_TYPE = 'test.start';
 
 /** A Start node feeding one node named `name`: the workflow most node tests run. */
 export function startThen(
-	node: Omit<INode, 'id' | 'typeVersion' | 'position'> & Partial<INode>,
+	node: Omit<INode, 'id' | 'typeVersion' | 'position' | 'parameters'> &
+		Partial<Omit<INode, 'parameters'>> & { parameters: object },
 	continueOnFail = false,
 ): WorkflowJson {
 	return {
@@ -103,6 +104,7 @@ export function startThen(
 				typeVersion: 1,
 				position: [200, 0],
 				...node,
+				parameters: node.parameters as INode['parameters'],
 				...(continueOnFail ? { onError: 'continueRegularOutput' as const } : {}),
 			},
 		],
