@@ -7,6 +7,7 @@ import type {
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { credentialTests } from '../shared/credentialTests';
+import { engineProperty } from './actions/engine';
 import { operationProperties, router } from './actions/router';
 
 export class DockerVolumeBackup implements INodeType {
@@ -27,9 +28,15 @@ export class DockerVolumeBackup implements INodeType {
 			{ name: 'infraOpsS3Api', required: true, testedBy: 'infraOpsS3ApiTest' },
 			{
 				name: 'infraOpsDockerApi',
-				required: true,
+				// Backup, Restore and Verify use it, and every operation of the Restic engine (restic runs
+				// in a container); displayOptions cannot say "or", so it is shown, and asked for when used
+				required: false,
 				testedBy: 'infraOpsDockerApiTest',
-				displayOptions: { show: { operation: ['backup', 'restore', 'verify'] } },
+			},
+			{
+				name: 'infraOpsResticRepositoryApi',
+				required: true,
+				displayOptions: { show: { engine: ['restic'] } },
 			},
 			{
 				name: 'infraOpsBackupEncryption',
@@ -86,6 +93,7 @@ export class DockerVolumeBackup implements INodeType {
 				],
 				default: 'backup',
 			},
+			engineProperty,
 			...operationProperties,
 		],
 	};

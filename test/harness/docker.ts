@@ -7,6 +7,8 @@ import { Daemon, requireBinary, run, settleAll, waitUntil } from './proc';
 import type { Services } from './services';
 
 export const TEST_IMAGE = 'infra-ops-test/busybox:1';
+/** Debian's restic (dynamically linked against libc only) with its loader, libc and the CA bundle. */
+export const RESTIC_IMAGE = 'infra-ops-test/restic:0.14.0';
 
 export interface DockerService {
 	info: Services['docker'];
@@ -19,6 +21,7 @@ export async function startDocker(root: string): Promise<DockerService> {
 	requireBinary('containerd', 'containerd');
 	requireBinary('runc', 'runc');
 	const busybox = requireBinary('busybox', 'busybox-static', ['/bin']);
+	const restic = requireBinary('restic', 'restic');
 
 	const dir = path.join(root, 'docker');
 	fs.mkdirSync(dir);
@@ -73,8 +76,9 @@ export async function startDocker(root: string): Promise<DockerService> {
 	};
 
 	try {
-		const [rootfsTar] = await settleAll([
+		const [rootfsTar, resticTar] = await settleAll([
 			buildRootfsTar(dir, busybox),
+			buildResticRootfsTar(dir, restic),
 			waitUntil(
 				'dockerd to answer /_ping',
 				async () => fs.existsSync(socketPath) && String(await client.ping()) === 'OK',
@@ -102,11 +106,24 @@ export async function startDocker(root: string): Promise<DockerService> {
 			],
 			{ env },
 		);
+		await run(
+			cli,
+			[
+				'import',
+				'--change',
+				'ENTRYPOINT ["/usr/bin/restic"]',
+				'--change',
+				'ENV PATH=/usr/bin:/bin',
+				resticTar,
+				RESTIC_IMAGE,
+			],
+			{ env },
+		);
 	} catch (err) {
 		await stop();
 		throw err;
 	}
-	return { info: { socketPath, image: TEST_IMAGE }, stop };
+	return { info: { socketPath, image: TEST_IMAGE, resticImage: RESTIC_IMAGE }, stop };
 }
 
 /** A root file system of busybox-static with one symlink per applet, packed for `docker import`. */
@@ -130,6 +147,28 @@ async function buildRootfsTar(dir: string, busybox: string): Promise<string> {
 	);
 	await fs.promises.writeFile(path.join(rootfs, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n');
 	const tar = path.join(dir, 'rootfs.tar');
+	await run('tar', ['-C', rootfs, '--numeric-owner', '--owner=0', '--group=0', '-cf', tar, '.']);
+	return tar;
+}
+
+/** restic, the loader and libc it links (ldd: nothing else), CA certificates, and a writable /tmp. */
+async function buildResticRootfsTar(dir: string, restic: string): Promise<string> {
+	const rootfs = path.join(dir, 'restic-rootfs');
+	const copies: [string, string][] = [
+		[restic, 'usr/bin/restic'],
+		['/lib/x86_64-linux-gnu/libc.so.6', 'lib/x86_64-linux-gnu/libc.so.6'],
+		['/lib64/ld-linux-x86-64.so.2', 'lib64/ld-linux-x86-64.so.2'],
+		['/etc/ssl/certs/ca-certificates.crt', 'etc/ssl/certs/ca-certificates.crt'],
+	];
+	for (const sub of ['tmp', 'etc', 'usr/bin', 'lib/x86_64-linux-gnu', 'lib64', 'etc/ssl/certs']) {
+		await fs.promises.mkdir(path.join(rootfs, sub), { recursive: true });
+	}
+	await fs.promises.chmod(path.join(rootfs, 'tmp'), 0o1777);
+	for (const [from, to] of copies) await fs.promises.copyFile(from, path.join(rootfs, to));
+	await fs.promises.chmod(path.join(rootfs, 'usr/bin/restic'), 0o755);
+	await fs.promises.writeFile(path.join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/tmp:/bin/false\n');
+	await fs.promises.writeFile(path.join(rootfs, 'etc/group'), 'root:x:0:\n');
+	const tar = path.join(dir, 'restic-rootfs.tar');
 	await run('tar', ['-C', rootfs, '--numeric-owner', '--owner=0', '--group=0', '-cf', tar, '.']);
 	return tar;
 }

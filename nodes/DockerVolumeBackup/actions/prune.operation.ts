@@ -8,6 +8,8 @@ import { pruneVolume } from '../prune';
 import { futureDatedNote, NO_SIGNING_KEY_NOTE, UNSIGNED_HINT, unsignedNote } from '../trust';
 import { listVolumeFolders } from '../store';
 import { signingKey, storageTarget } from './common';
+import { isRestic } from './engine';
+import * as restic from './resticEngine';
 
 const show = { show: { operation: ['prune'] } };
 
@@ -84,6 +86,7 @@ export const description: INodeProperties[] = [
 ];
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
+	if (isRestic(this)) return await restic.prune.call(this);
 	return await itemsFrom(this, async (i) => await executeItem.call(this, i));
 }
 

@@ -5,6 +5,7 @@ import * as list from './list.operation';
 import { lockWaitProperty } from './lock';
 import * as prune from './prune.operation';
 import * as restore from './restore.operation';
+import { description as resticProperties } from './resticEngine';
 import * as verify from './verify.operation';
 
 export const router = makeRouter({ backup, restore, list, prune, verify });
@@ -17,4 +18,5 @@ export const operationProperties = [
 	...list.description,
 	...prune.description,
 	...verify.description,
+	...resticProperties,
 ];

@@ -19,6 +19,8 @@ import {
 	signingKey,
 	storageTarget,
 } from './common';
+import { isRestic } from './engine';
+import * as restic from './resticEngine';
 
 const show = { show: { operation: ['verify'] } };
 
@@ -67,6 +69,7 @@ export const description: INodeProperties[] = [
 ];
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
+	if (isRestic(this)) return await restic.verify.call(this);
 	return await itemsFrom(this, async (i) => await executeItem.call(this, i));
 }
 

@@ -1,0 +1,304 @@
+/**
+ * restic, run in a helper container through the Docker Engine API: the repository's password, S3 keys
+ * and CA go in as files (archive PUT into the created container) before it starts, so neither its
+ * environment nor its command line (`docker inspect`) carries a secret. restic reads the keys through
+ * AWS_SHARED_CREDENTIALS_FILE (minio-go's credential chain), the password through RESTIC_PASSWORD_FILE.
+ * Its failures are mapped to clear errors here; nothing restic prints is passed on without removing
+ * the secrets from it. No n8n import.
+ */
+import { randomBytes } from 'node:crypto';
+import type Dockerode from 'dockerode';
+
+import { InfraOpsError } from '../shared/errors';
+import { resolveS3Endpoint, type S3Connection } from '../shared/s3';
+import { secretFilesTar } from '../shared/secretFiles';
+import { demuxDockerLogs, ensureImage } from '../TrivyScan/dockerRunner';
+import { HELPER_LABEL, removeQuietly } from './dockerVolumes';
+
+export const DEFAULT_RESTIC_IMAGE = 'restic/restic:0.17.3';
+/** The snapshots' host name: stable, so restic finds the parent snapshot whatever runs the helper. */
+export const RESTIC_HOST = 'infra-ops';
+/** Where a volume is mounted in the helper: stable, so the parent snapshot has the same path. */
+export const dataPath = (volume: string) => `/data/${volume}`;
+export const volumeTag = (volume: string) => `volume=${volume}`;
+const SECRETS_DIR = 'infra-ops-restic';
+/** A named volume for restic's cache: an unchanged backup then reads no index or tree from S3. */
+export const CACHE_VOLUME = 'infra-ops-restic-cache';
+
+export interface ResticRepository {
+	/** e.g. s3:https://minio.example.com/backups/restic (no secret in it) */
+	url: string;
+	/** `-o key=value` options */
+	options: string[];
+	password: string;
+	accessKeyId: string;
+	secretAccessKey: string;
+	caPem?: string;
+}
+
+export interface ResticSetup {
+	docker: Dockerode;
+	repo: ResticRepository;
+	image: string;
+	/** Docker network mode of the helper; empty = the engine's default. */
+	networkMode?: string;
+	/** Per restic command; default 6 h. */
+	timeoutMs?: number;
+	/** How long to retry while another restic run holds an exclusive lock; default 60 s. */
+	lockWaitMs?: number;
+	/** Time between lock retries (tests shorten it); default 5 s. */
+	lockRetryMs?: number;
+}
+
+/** The repository of the restic credential inside the bucket of the node's S3 credential. */
+export function resticRepository(
+	s3: S3Connection,
+	cred: { path?: string; password?: string; caPem?: string },
+): ResticRepository {
+	const password = cred.password ?? '';
+	if (!password)
+		throw new InfraOpsError(
+			'The Restic Repository credential has no password',
+			'Set the repository password (keep a copy outside n8n: without it nothing can be restored)',
+		);
+	const path = (cred.path ?? '').trim().replace(/^\/+|\/+$/g, '');
+	if (!path || /[\s'"\\]|\.\./.test(path))
+		throw new InfraOpsError(
+			`"${cred.path ?? ''}" is not a usable repository path`,
+			'Use a folder name such as restic or backups/restic',
+		);
+	const { endpoint, region, forcePathStyle } = resolveS3Endpoint(s3);
+	const host = endpoint ?? `https://s3.${region}.amazonaws.com`;
+	return {
+		url: `s3:${host}/${s3.bucket}/${path}`,
+		options: [`s3.region=${region}`, `s3.bucket-lookup=${forcePathStyle ? 'path' : 'auto'}`],
+		password,
+		accessKeyId: s3.accessKeyId,
+		secretAccessKey: s3.secretAccessKey,
+		caPem: cred.caPem?.trim() || undefined,
+	};
+}
+
+/** What restic said, with the repository's secrets removed. */
+export function scrub(text: string, repo: ResticRepository): string {
+	let out = text;
+	for (const secret of [repo.password, repo.secretAccessKey, repo.accessKeyId]) {
+		if (secret && secret.length >= 4) out = out.split(secret).join('***');
+	}
+	return out;
+}
+
+export type ResticFailureKind = 'password' | 'locked' | 'no-repository' | 'other';
+
+export class ResticError extends InfraOpsError {
+	constructor(
+		message: string,
+		hint: string | undefined,
+		readonly kind: ResticFailureKind,
+		readonly exitCode: number,
+	) {
+		super(message, hint);
+		this.name = 'ResticError';
+	}
+}
+
+export function classify(stderr: string): ResticFailureKind {
+	if (/wrong password or no key found/i.test(stderr)) return 'password';
+	if (/repository is already locked/i.test(stderr)) return 'locked';
+	if (
+		/Is there a repository at the following location\?|unable to open config file|config file does not exist/i.test(
+			stderr,
+		)
+	)
+		return 'no-repository';
+	return 'other';
+}
+
+function failure(
+	command: string,
+	code: number,
+	stderr: string,
+	repo: ResticRepository,
+): ResticError {
+	const kind = classify(stderr);
+	const tail = scrub(stderr, repo)
+		.split('\n')
+		.map((l) => l.trim())
+		.filter((l) => l && !/^using temporary cache|^\[\d/.test(l))
+		.slice(-6)
+		.join(' | ')
+		.slice(-800);
+	switch (kind) {
+		case 'password':
+			return new ResticError(
+				`The restic repository ${repo.url} does not open with this password`,
+				'Check the password in the Restic Repository credential; nothing was changed',
+				kind,
+				code,
+			);
+		case 'locked':
+			return new ResticError(
+				`The restic repository ${repo.url} is locked by another run`,
+				'Another backup, prune or check is running; if none is, a crashed run left a stale lock: `restic unlock`',
+				kind,
+				code,
+			);
+		case 'no-repository':
+			return new ResticError(
+				`There is no restic repository at ${repo.url}`,
+				'Run a Backup first (it creates the repository), or check the path in the Restic Repository credential and the bucket',
+				kind,
+				code,
+			);
+		default:
+			return new ResticError(
+				`restic ${command} exited with ${code}${tail ? `: ${tail}` : ''}`,
+				undefined,
+				kind,
+				code,
+			);
+	}
+}
+
+export interface ResticRun {
+	code: number;
+	stdout: string;
+	stderr: string;
+}
+
+/**
+ * Runs `restic <args>` once in a new helper container and removes it. Exit codes in `okCodes` return
+ * (restic backup's 3: a snapshot was made but some files could not be read); any other throws.
+ */
+export async function runRestic(
+	setup: ResticSetup,
+	args: string[],
+	opts: { binds?: string[]; okCodes?: number[] } = {},
+): Promise<ResticRun> {
+	const { docker, repo } = setup;
+	const secrets = `/${SECRETS_DIR}`;
+	const files: Record<string, string> = {
+		password: repo.password,
+		aws: `[default]\naws_access_key_id = ${repo.accessKeyId}\naws_secret_access_key = ${repo.secretAccessKey}\n`,
+	};
+	if (repo.caPem) files['ca.pem'] = repo.caPem.endsWith('\n') ? repo.caPem : `${repo.caPem}\n`;
+	const cmd = [
+		'-r',
+		repo.url,
+		...repo.options.flatMap((o) => ['-o', o]),
+		...(repo.caPem ? ['--cacert', `${secrets}/ca.pem`] : []),
+		...args,
+	];
+	const container = await docker.createContainer({
+		Image: setup.image,
+		Entrypoint: ['/usr/bin/restic'],
+		Cmd: cmd,
+		User: '0:0',
+		// a run's own host name: restic's lock then names this run, not a reused container
+		Hostname: `infra-ops-restic-${randomBytes(3).toString('hex')}`,
+		Env: [
+			`RESTIC_PASSWORD_FILE=${secrets}/password`,
+			`AWS_SHARED_CREDENTIALS_FILE=${secrets}/aws`,
+			'RESTIC_CACHE_DIR=/cache',
+			'HOME=/tmp',
+		],
+		Labels: { [HELPER_LABEL]: 'true' },
+		HostConfig: {
+			Binds: [...(opts.binds ?? []), `${CACHE_VOLUME}:/cache`],
+			NetworkMode: setup.networkMode || undefined,
+			AutoRemove: false,
+		},
+	});
+	try {
+		await container.putArchive(secretFilesTar(SECRETS_DIR, files), { path: '/' });
+		await container.start();
+		const timeoutMs = setup.timeoutMs ?? 6 * 3600_000;
+		let timer: NodeJS.Timeout | undefined;
+		const timedOut = new Promise<'timeout'>((resolve) => {
+			timer = setTimeout(() => resolve('timeout'), timeoutMs);
+		});
+		const waited = await Promise.race([
+			container.wait() as Promise<{ StatusCode: number }>,
+			timedOut,
+		]).finally(() => clearTimeout(timer));
+		if (waited === 'timeout') {
+			await container.kill().catch(() => undefined);
+			throw new ResticError(
+				`restic ${args[0]} did not finish within ${Math.round(timeoutMs / 1000)} s and was stopped`,
+				'Raise Restic Timeout, or check that the S3 endpoint answers; a stale lock may be left in the repository (`restic unlock` once no other run is active)',
+				'other',
+				-1,
+			);
+		}
+		const raw = (await container.logs({ stdout: true, stderr: true })) as unknown as Buffer;
+		const { stdout, stderr } = demuxDockerLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(raw));
+		const result = {
+			code: waited.StatusCode,
+			stdout: stdout.toString('utf8'),
+			stderr: stderr.toString('utf8'),
+		};
+		if (result.code !== 0 && !(opts.okCodes ?? []).includes(result.code))
+			throw failure(args[0], result.code, result.stderr, repo);
+		return result;
+	} finally {
+		await removeQuietly(container);
+	}
+}
+
+/** `runRestic`, retried while another run holds an exclusive lock, up to `lockWaitMs`. */
+export async function runResticWaiting(
+	setup: ResticSetup,
+	args: string[],
+	opts: { binds?: string[]; okCodes?: number[] } = {},
+): Promise<ResticRun> {
+	const deadline = Date.now() + (setup.lockWaitMs ?? 60_000);
+	for (;;) {
+		try {
+			return await runRestic(setup, args, opts);
+		} catch (error) {
+			if (!(error instanceof ResticError) || error.kind !== 'locked' || Date.now() >= deadline)
+				throw error;
+		}
+		await new Promise((r) =>
+			setTimeout(r, Math.min(setup.lockRetryMs ?? 5000, Math.max(0, deadline - Date.now()))),
+		);
+	}
+}
+
+/** Pulls the restic image only when the engine lacks it. */
+export async function ensureResticImage(setup: ResticSetup): Promise<void> {
+	await ensureImage(setup.docker, setup.image, undefined, {
+		image: 'restic image',
+		setting: 'Restic Image',
+	});
+}
+
+/** Opens the repository (proves the password); creates it when there is none yet and `create` is set. */
+export async function openRepository(
+	setup: ResticSetup,
+	create: boolean,
+): Promise<'opened' | 'created'> {
+	try {
+		await runRestic(setup, ['cat', 'config']);
+		return 'opened';
+	} catch (error) {
+		if (!(error instanceof ResticError) || error.kind !== 'no-repository' || !create) throw error;
+	}
+	await runRestic(setup, ['init']);
+	return 'created';
+}
+
+/** The JSON values of a `--json` output, one per line; lines that are not JSON are skipped. */
+export function jsonLines(text: string): unknown[] {
+	const out: unknown[] = [];
+	for (const line of text.split('\n')) {
+		const t = line.trim();
+		if (!t.startsWith('{') && !t.startsWith('[')) continue;
+		try {
+			out.push(JSON.parse(t));
+		} catch {
+			// a progress line cut short
+		}
+	}
+	return out;
+}
