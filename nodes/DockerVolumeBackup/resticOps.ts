@@ -19,6 +19,7 @@ import {
 	jsonLines,
 	openRepository,
 	RESTIC_HOST,
+	ResticError,
 	runRestic,
 	runResticWaiting,
 	volumeTag,
@@ -460,7 +461,7 @@ export async function resticVerify(
 	try {
 		await runResticWaiting(setup, ['check', ...(pct > 0 ? [`--read-data-subset=${pct}%`] : [])]);
 	} catch (error) {
-		if (error instanceof InfraOpsError && /locked by another run/.test(error.message)) throw error;
+		if (error instanceof ResticError && error.kind !== 'other') throw error;
 		checkProblems.push(errorMessage(error));
 	}
 	const results: ResticVerifyResult[] = [];

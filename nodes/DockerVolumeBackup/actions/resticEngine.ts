@@ -136,9 +136,15 @@ function lockedByRestic(check: string, target: string, error: ResticError): NewF
 	};
 }
 
+/** restic's lock error, also when a step wraps it. */
+function lockError(error: unknown): ResticError | undefined {
+	const inner = error instanceof StepError ? error.cause : error;
+	return inner instanceof ResticError && inner.kind === 'locked' ? inner : undefined;
+}
+
 function failed(check: string, target: string, what: string, error: unknown): NewFinding {
-	if (error instanceof ResticError && error.kind === 'locked')
-		return lockedByRestic(check, target, error);
+	const locked = lockError(error);
+	if (locked) return lockedByRestic(check, target, locked);
 	const step = error instanceof StepError ? error : undefined;
 	return {
 		check,
@@ -287,8 +293,8 @@ export async function restore(this: IExecuteFunctions): Promise<INodeExecutionDa
 		} catch (error) {
 			if (error instanceof LockedError)
 				return [lockedFinding('volume-restore', into, error, 'not restored')];
-			if (error instanceof ResticError && error.kind === 'locked')
-				return [lockedByRestic('volume-restore', into, error)];
+			const locked = lockError(error);
+			if (locked) return [lockedByRestic('volume-restore', into, locked)];
 			throw error;
 		} finally {
 			close();
@@ -355,8 +361,8 @@ export async function verify(this: IExecuteFunctions): Promise<INodeExecutionDat
 					helperImage: readerImage(this, itemIndex, setup),
 				});
 			} catch (error) {
-				if (error instanceof ResticError && error.kind === 'locked')
-					return [lockedByRestic('volume-verify', setup.repo.url, error)];
+				const locked = lockError(error);
+				if (locked) return [lockedByRestic('volume-verify', setup.repo.url, locked)];
 				throw error;
 			}
 			return outcome.volumes.map(
