@@ -14,6 +14,7 @@ import { resolveS3Endpoint, type S3Connection } from '../shared/s3';
 import { secretFilesTar } from '../shared/secretFiles';
 import { demuxDockerLogs, ensureImage } from '../TrivyScan/dockerRunner';
 import { HELPER_LABEL, removeQuietly } from './dockerVolumes';
+import { isSafeName } from './manifest';
 
 export const DEFAULT_RESTIC_IMAGE = 'restic/restic:0.17.3';
 /** The snapshots' host name: stable, so restic finds the parent snapshot whatever runs the helper. */
@@ -86,6 +87,10 @@ export function scrub(text: string, repo: ResticRepository): string {
 		if (secret && secret.length >= 4) out = out.split(secret).join('***');
 	}
 	return out;
+}
+
+export function checkVolumeName(volume: string): void {
+	if (!isSafeName(volume)) throw new InfraOpsError(`"${volume}" is not a valid volume name`);
 }
 
 export type ResticFailureKind = 'password' | 'locked' | 'no-repository' | 'other';

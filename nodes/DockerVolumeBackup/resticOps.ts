@@ -1,7 +1,7 @@
 /**
- * The restic engine's operations on Docker volumes: backup (users stopped and "before"/"after"
- * commands run exactly as the archive engine does, see archive.ts quiesceVolume), list, restore,
- * forget + prune, check + scratch restore. Every snapshot carries host `infra-ops`, the tag
+ * The restic engine's backup (users stopped and "before"/"after" commands run exactly as the archive
+ * engine does, see archive.ts quiesceVolume), forget + prune, and check + scratch restore (snapshots
+ * and restores: resticRestore.ts). Every snapshot carries host `infra-ops`, the tag
  * `volume=<name>` and the path `/data/<name>`, so restic finds the parent snapshot of a volume and
  * skips its unchanged files without reading them. No n8n import.
  */
@@ -10,9 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { errorMessage, InfraOpsError } from '../shared/errors';
 import { quiesceVolume, type ArchiveOptions, type Cleanup } from './archive';
 import { runCleanups, runHooksAfter } from './backup';
-import { createHelper, removeQuietly, type ExecHook, type VolumeInfo } from './dockerVolumes';
+import type { ExecHook, VolumeInfo } from './dockerVolumes';
 import { inStep, StepError } from './errors';
-import { isSafeName } from './manifest';
 import {
 	dataPath,
 	ensureResticImage,
@@ -20,12 +19,17 @@ import {
 	openRepository,
 	RESTIC_HOST,
 	ResticError,
-	runRestic,
 	runResticWaiting,
 	volumeTag,
 	type ResticSetup,
+	checkVolumeName,
 } from './restic';
-import { readTree } from './stage';
+import {
+	pickSnapshot,
+	restoreSnapshotInto,
+	type RawSnapshot,
+	type SnapshotContent,
+} from './resticRestore';
 
 export interface ResticBackupOptions extends Omit<ArchiveOptions, 'helperImage'> {
 	hooksAfter: ExecHook[];
@@ -70,10 +74,6 @@ interface BackupSummary {
 /** restic's --time format (the helper's clock is UTC). */
 export function resticTime(d: Date): string {
 	return d.toISOString().slice(0, 19).replace('T', ' ');
-}
-
-function checkVolumeName(volume: string): void {
-	if (!isSafeName(volume)) throw new InfraOpsError(`"${volume}" is not a valid volume name`);
 }
 
 export async function resticBackupVolume(
@@ -157,235 +157,6 @@ export async function resticBackupVolume(
 		timings,
 		warnings,
 	};
-}
-
-export interface Snapshot {
-	id: string;
-	shortId: string;
-	time: string;
-	volume: string;
-	paths: string[];
-	tags: string[];
-}
-
-interface RawSnapshot {
-	id: string;
-	short_id: string;
-	time: string;
-	paths?: string[];
-	tags?: string[] | null;
-	hostname?: string;
-}
-
-function toSnapshot(raw: RawSnapshot): Snapshot | undefined {
-	const tag = (raw.tags ?? []).find((t) => t.startsWith('volume='));
-	if (!tag || raw.hostname !== RESTIC_HOST) return undefined;
-	const volume = tag.slice('volume='.length);
-	// a snapshot whose path is not its volume's was not written by this node
-	if ((raw.paths ?? []).join() !== dataPath(volume)) return undefined;
-	return {
-		id: raw.id,
-		shortId: raw.short_id,
-		time: raw.time,
-		volume,
-		paths: raw.paths ?? [],
-		tags: raw.tags ?? [],
-	};
-}
-
-/** Snapshots this node wrote, oldest first; only `volume`'s when given. */
-export async function resticSnapshots(setup: ResticSetup, volume?: string): Promise<Snapshot[]> {
-	if (volume) checkVolumeName(volume);
-	const run = await runRestic(setup, [
-		'snapshots',
-		'--json',
-		'--no-lock',
-		'--host',
-		RESTIC_HOST,
-		...(volume ? ['--tag', volumeTag(volume)] : []),
-	]);
-	const list = (jsonLines(run.stdout)[0] ?? []) as RawSnapshot[];
-	return list
-		.map(toSnapshot)
-		.filter((s): s is Snapshot => !!s)
-		.sort((a, b) => a.time.localeCompare(b.time));
-}
-
-/** The snapshot to restore: `id` (which must be one of `volume`'s), or the volume's latest. */
-export async function pickSnapshot(
-	setup: ResticSetup,
-	volume: string,
-	id?: string,
-): Promise<Snapshot> {
-	const snapshots = await resticSnapshots(setup, volume);
-	const wanted = id?.trim();
-	const found = wanted
-		? snapshots.find((s) => s.id === wanted || s.shortId === wanted || s.id.startsWith(wanted))
-		: snapshots[snapshots.length - 1];
-	if (!found)
-		throw new InfraOpsError(
-			wanted
-				? `Snapshot ${wanted} is not a snapshot of volume ${volume} in the repository`
-				: `The repository has no snapshot of volume ${volume}`,
-			'List the snapshots (List operation, Restic engine) and pick one of this volume',
-		);
-	return found;
-}
-
-interface LsNode {
-	type: string;
-	path: string;
-	size?: number;
-	struct_type?: string;
-}
-
-export interface SnapshotContent {
-	entries: number;
-	files: number;
-	fileBytes: number;
-}
-
-/** What `restic ls --json` says the snapshot holds under the volume's path (its root included). */
-export async function snapshotContent(
-	setup: ResticSetup,
-	snapshot: Snapshot,
-): Promise<SnapshotContent> {
-	const run = await runRestic(setup, ['ls', '--json', '--no-lock', snapshot.id]);
-	const root = dataPath(snapshot.volume);
-	const nodes = (jsonLines(run.stdout) as LsNode[]).filter(
-		(n) => n.struct_type === 'node' && (n.path === root || n.path.startsWith(`${root}/`)),
-	);
-	const files = nodes.filter((n) => n.type === 'file');
-	return {
-		entries: nodes.length,
-		files: files.length,
-		fileBytes: files.reduce((sum, n) => sum + (n.size ?? 0), 0),
-	};
-}
-
-export interface ResticRestoreResult {
-	volume: string;
-	targetVolume: string;
-	snapshotId: string;
-	snapshotTime: string;
-	created: boolean;
-	entries: number;
-	files: number;
-	fileBytes: number;
-	durationMs: number;
-	warnings: string[];
-}
-
-/**
- * Restores a snapshot into `into` (mounted where restic wrote it from, so the volume root gets the
- * snapshot's mode and owner) with restic's own content check (--verify), then compares the written
- * tree (read back through Docker's archive API) with the snapshot's listing.
- */
-export async function restoreSnapshotInto(
-	setup: ResticSetup,
-	snapshot: Snapshot,
-	into: string,
-	helperImage: string,
-): Promise<SnapshotContent> {
-	const expected = await inStep('list snapshot', () => snapshotContent(setup, snapshot));
-	await inStep('restic restore', () =>
-		runRestic(setup, ['restore', '--no-lock', snapshot.id, '--target', '/restore', '--verify'], {
-			binds: [`${into}:/restore${dataPath(snapshot.volume)}`],
-		}),
-	);
-	const helper = await createHelper(setup.docker, helperImage, [`${into}:/dst:ro`]);
-	try {
-		const back = await inStep('read restored tree', () => readTree(helper, '/dst'));
-		const problems: string[] = [];
-		if (back.entries !== expected.entries)
-			problems.push(`${back.entries} entries restored, the snapshot lists ${expected.entries}`);
-		if (back.fileBytes > expected.fileBytes)
-			problems.push(
-				`${back.fileBytes} file bytes restored, the snapshot lists ${expected.fileBytes}`,
-			);
-		if (problems.length)
-			throw new StepError(
-				'compare with snapshot',
-				new InfraOpsError(`the restored tree differs from the snapshot: ${problems.join('; ')}`),
-			);
-	} finally {
-		await removeQuietly(helper);
-	}
-	return expected;
-}
-
-export interface ResticRestoreOptions {
-	volume: string;
-	snapshotId?: string;
-	/** Empty: the same volume, which must not exist or be empty. */
-	targetVolume?: string;
-	helperImage: string;
-}
-
-/**
- * Restores into a new volume (removed again if anything fails) or into an existing empty one. A
- * volume with content is refused: restore into a new one, check it, and switch the service over.
- */
-export async function resticRestoreVolume(
-	setup: ResticSetup,
-	options: ResticRestoreOptions,
-): Promise<ResticRestoreResult> {
-	const t0 = Date.now();
-	checkVolumeName(options.volume);
-	const targetVolume = options.targetVolume?.trim() || options.volume;
-	checkVolumeName(targetVolume);
-	await inStep('pull restic image', () => ensureResticImage(setup));
-	const snapshot = await inStep('find snapshot', () =>
-		pickSnapshot(setup, options.volume, options.snapshotId),
-	);
-	const { docker } = setup;
-	const exists = await docker
-		.getVolume(targetVolume)
-		.inspect()
-		.then(
-			() => true,
-			() => false,
-		);
-	if (exists) {
-		const helper = await createHelper(docker, options.helperImage, [`${targetVolume}:/dst:ro`]);
-		const seen = await readTree(helper, '/dst').finally(() => removeQuietly(helper));
-		if (seen.entries > 1)
-			throw new InfraOpsError(
-				`Volume "${targetVolume}" is not empty`,
-				'Restore into a new volume name (Target Volume), check it, then point the service at it',
-			);
-	} else {
-		await docker.createVolume({
-			Name: targetVolume,
-			Labels: { 'infra-ops.restic.snapshot': snapshot.id },
-		});
-	}
-	try {
-		const content = await restoreSnapshotInto(setup, snapshot, targetVolume, options.helperImage);
-		return {
-			volume: options.volume,
-			targetVolume,
-			snapshotId: snapshot.id,
-			snapshotTime: snapshot.time,
-			created: !exists,
-			...content,
-			durationMs: Date.now() - t0,
-			warnings: [],
-		};
-	} catch (error) {
-		if (!exists) {
-			const removed = await docker
-				.getVolume(targetVolume)
-				.remove()
-				.then(
-					() => true,
-					() => false,
-				);
-			if (!removed && error instanceof Error)
-				error.message += ` (the new volume ${targetVolume} is left half-written: docker volume rm ${targetVolume} before a retry)`;
-		}
-		throw error;
-	}
 }
 
 export interface ResticPolicy {

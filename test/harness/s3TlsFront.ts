@@ -14,6 +14,8 @@ import { makeCertificates } from './tls';
 export interface S3TlsFront {
 	endpoint: string;
 	caPem: string;
+	/** Request body bytes forwarded so far (what clients uploaded through the front). */
+	uploadedBytes: number;
 	/** Called before a request is forwarded; it may wait (the request waits with it). */
 	onRequest?: (req: { method: string; url: string }) => Promise<void> | void;
 	close(): Promise<void>;
@@ -25,6 +27,7 @@ export async function startS3TlsFront(upstream: string): Promise<S3TlsFront> {
 	const front: S3TlsFront = {
 		endpoint: '',
 		caPem: certs.ca.certPem,
+		uploadedBytes: 0,
 		close: async () => {
 			server.closeAllConnections();
 			await new Promise((r) => server.close(r));
@@ -55,6 +58,7 @@ export async function startS3TlsFront(upstream: string): Promise<S3TlsFront> {
 				);
 				// the server is gone: cut the client's connection as a dead server would
 				out.on('error', () => res.destroy());
+				req.on('data', (chunk: Buffer) => (front.uploadedBytes += chunk.length));
 				req.pipe(out);
 			})();
 		},

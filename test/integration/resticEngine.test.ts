@@ -1,8 +1,9 @@
 /**
  * Docker Volume Backup's Restic Repository engine with real restic (Debian's 0.14.0, in the harness's
- * `infra-ops-test/restic:0.14.0` image) on a real dockerd, and fauxqs as the S3 server behind an HTTPS
+ * `infra-ops-test/restic:0.14.0` image) on a real dockerd, and the harness's s3rver behind an HTTPS
  * front (test/harness/s3TlsFront.ts says why: minio-go's chunked signing over plain HTTP is not decoded
- * by fauxqs or s3rver). The node runs through n8n's WorkflowExecute.
+ * by s3rver or fauxqs; fauxqs also refuses bodies the size of restic's pack files). The node runs
+ * through n8n's WorkflowExecute.
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -22,7 +23,7 @@ import {
 } from '../../nodes/DockerVolumeBackup/restic';
 import { resticBackupVolume } from '../../nodes/DockerVolumeBackup/resticOps';
 import { createDockerClient, type DockerClient } from '../../nodes/shared/docker';
-import { startFauxqs, type FauxqsHandle } from '../harness/fauxqs';
+import { startS3rver, type S3rverHandle } from '../harness/s3';
 import { startS3TlsFront, type S3TlsFront } from '../harness/s3TlsFront';
 import { services } from '../harness/services';
 import { runWorkflow, type WorkflowJson } from '../support/workflowRunner';
@@ -34,25 +35,23 @@ const execFileAsync = promisify(execFile);
 const NODE_TYPE = 'n8n-nodes-infra-ops.dockerVolumeBackup';
 const nodeTypes = { [NODE_TYPE]: new DockerVolumeBackup() };
 const run = randomBytes(3).toString('hex');
-const BUCKET = 'restic-test';
 const PASSWORD = `pw-${randomBytes(12).toString('hex')}`;
-const SECRET_KEY = `secret-${randomBytes(12).toString('hex')}`;
+/** s3rver accepts only this key pair */
+const SECRET_KEY = 'S3RVER';
 
 let docker: DockerClient;
-let fauxqs: FauxqsHandle;
 let front: S3TlsFront;
 let dir: string;
 
 const json = (items: INodeExecutionData[]) => items.map((i) => i.json as Record<string, unknown>);
 
-function s3Credential() {
+function s3Credential(via = front) {
 	return {
 		provider: 'other',
-		endpoint: front.endpoint,
+		endpoint: via.endpoint,
 		region: 'us-east-1',
-		bucket: BUCKET,
-		accessKeyId: 'test',
-		// fauxqs accepts any key; a distinctive one shows whether it leaks anywhere
+		bucket: services().s3.bucket,
+		accessKeyId: 'S3RVER',
 		secretAccessKey: SECRET_KEY,
 		forcePathStyle: true,
 	};
@@ -168,17 +167,17 @@ function describeTar(tar: Buffer): { listing: string[]; contentSha: string } {
 }
 
 /** restic on this host, on the same repository (for what the node does not do: hold a lock, check --no-lock). */
-function hostRestic(repoPath: string): { args: string[]; env: NodeJS.ProcessEnv } {
+function hostRestic(repoPath: string, via = front): { args: string[]; env: NodeJS.ProcessEnv } {
 	writeFileSync(join(dir, 'pw'), PASSWORD);
 	writeFileSync(
 		join(dir, 'aws'),
-		`[default]\naws_access_key_id = test\naws_secret_access_key = ${SECRET_KEY}\n`,
+		`[default]\naws_access_key_id = S3RVER\naws_secret_access_key = ${SECRET_KEY}\n`,
 	);
-	writeFileSync(join(dir, 'ca.pem'), front.caPem);
+	writeFileSync(join(dir, 'ca.pem'), via.caPem);
 	return {
 		args: [
 			'-r',
-			`s3:${front.endpoint}/${BUCKET}/${repoPath}`,
+			`s3:${via.endpoint}/${services().s3.bucket}/${repoPath}`,
 			'-o',
 			's3.bucket-lookup=path',
 			'-o',
@@ -198,13 +197,11 @@ function hostRestic(repoPath: string): { args: string[]; env: NodeJS.ProcessEnv 
 beforeAll(async () => {
 	dir = mkdtempSync(join(tmpdir(), 'restic-'));
 	docker = await createDockerClient({ kind: 'socket', socketPath: services().docker.socketPath });
-	fauxqs = await startFauxqs({ bucket: BUCKET });
-	front = await startS3TlsFront(fauxqs.endpoint);
+	front = await startS3TlsFront(services().s3.endpoint);
 });
 
 afterAll(async () => {
 	await front?.close();
-	await fauxqs?.stop();
 	docker?.close();
 });
 
@@ -342,6 +339,37 @@ describe('restic engine: backups, restores, prune', () => {
 		expect(describeTar(await volumeTar(vol))).toEqual(before);
 	});
 
+	it('replaces a volume with content through a staging volume, its users stopped only for the swap', async () => {
+		const target = `r${run}_replace`;
+		await docker.docker.createVolume({ Name: target });
+		await inContainer(target, 'mkdir /v/old && printf old > /v/old/file && chmod 0700 /v');
+		const user = await docker.docker.createContainer({
+			Image: services().docker.image,
+			Cmd: ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'],
+			HostConfig: { Binds: [`${target}:/v`], NetworkMode: 'none' },
+		});
+		await user.start();
+		try {
+			const [f] = await runNode(repo, {
+				operation: 'restore',
+				volume: vol,
+				snapshotId: states[0].snapshotId,
+				targetVolume: target,
+				replace: true,
+			});
+			expect(f).toMatchObject({ status: 'ok', replaced: true });
+			expect(f.containersStopped).toHaveLength(1);
+			expect((await user.inspect()).State.Running).toBe(true);
+			expect(describeTar(await volumeTar(target))).toEqual(states[0].tree);
+			const left = await docker.docker.listVolumes();
+			expect((left.Volumes ?? []).filter((v) => v.Name.startsWith('infra-ops-staging-'))).toEqual(
+				[],
+			);
+		} finally {
+			await user.remove({ force: true });
+		}
+	});
+
 	it('verifies: restic check reads a data subset, a scratch restore matches the listing', async () => {
 		const [f] = await runNode(repo, {
 			operation: 'verify',
@@ -476,6 +504,17 @@ describe('restic engine: backups, restores, prune', () => {
 });
 
 describe('restic engine: S3 gone mid-backup', () => {
+	let s3: S3rverHandle;
+	let cutFront: S3TlsFront;
+	beforeAll(async () => {
+		s3 = await startS3rver({ bucket: services().s3.bucket, dir: mkdtempSync(join(dir, 's3-')) });
+		cutFront = await startS3TlsFront(s3.endpoint);
+	});
+	afterAll(async () => {
+		await cutFront?.close();
+		await s3?.stop();
+	});
+
 	it('fails with an error, and restic check --read-data passes on the repository afterwards', async () => {
 		const repo = `cut-${run}`;
 		const vol = `r${run}_cut`;
@@ -486,10 +525,10 @@ describe('restic engine: S3 gone mid-backup', () => {
 		);
 		const setup: ResticSetup = {
 			docker: docker.docker,
-			repo: resticRepository(s3Credential() as never, {
+			repo: resticRepository(s3Credential(cutFront) as never, {
 				path: repo,
 				password: PASSWORD,
-				caPem: front.caPem,
+				caPem: cutFront.caPem,
 			}),
 			image: services().docker.resticImage,
 			networkMode: 'host',
@@ -498,10 +537,10 @@ describe('restic engine: S3 gone mid-backup', () => {
 		await runRestic(setup, ['init']);
 		let killed = false;
 		// the first pack file upload: the repository has its config and keys, no data yet
-		front.onRequest = async (req) => {
+		cutFront.onRequest = async (req) => {
 			if (!killed && req.method === 'PUT' && req.url.includes(`/${repo}/data/`)) {
 				killed = true;
-				await fauxqs.kill();
+				await s3.stop();
 			}
 		};
 		try {
@@ -513,11 +552,12 @@ describe('restic engine: S3 gone mid-backup', () => {
 				),
 			).rejects.toThrow(/restic backup failed/);
 		} finally {
-			front.onRequest = undefined;
+			cutFront.onRequest = undefined;
 		}
 		expect(killed).toBe(true);
-		await fauxqs.restart();
-		const host = hostRestic(repo);
+		// the same folder and port: the server comes back with what it had stored
+		s3 = await startS3rver({ bucket: services().s3.bucket, dir: s3.dir, port: s3.port });
+		const host = hostRestic(repo, cutFront);
 		// the killed run's lock stays (restic calls a lock stale after 30 min): check without locking
 		// (async: the HTTPS front runs in this process)
 		const out = await execFileAsync('restic', [...host.args, 'check', '--no-lock', '--read-data'], {

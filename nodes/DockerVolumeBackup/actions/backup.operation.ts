@@ -21,7 +21,7 @@ import {
 } from '../backup';
 import type { CompressionChoice } from '../compression';
 import { LockedError, lockedFinding, withVolumeLock } from './lock';
-import { isRestic } from './engine';
+import { archiveOnly, isRestic } from './engine';
 import * as restic from './resticEngine';
 import {
 	bytesText,
@@ -89,7 +89,7 @@ export const description: INodeProperties[] = [
 		displayName: 'Encryption',
 		name: 'encryption',
 		type: 'options',
-		displayOptions: show,
+		displayOptions: { show: { ...show.show, ...archiveOnly } },
 		options: [
 			{
 				name: 'Age Recipients (Public Keys)',
@@ -109,7 +109,7 @@ export const description: INodeProperties[] = [
 		displayName: 'Compression',
 		name: 'compression',
 		type: 'options',
-		displayOptions: show,
+		displayOptions: { show: { ...show.show, ...archiveOnly } },
 		options: [
 			{ name: 'Auto (Zstd, or Gzip on Older Node.js)', value: 'auto' },
 			{ name: 'Zstd', value: 'zstd' },
@@ -144,7 +144,7 @@ export const description: INodeProperties[] = [
 		name: 'hostPathsEnabled',
 		type: 'boolean',
 		default: false,
-		displayOptions: show,
+		displayOptions: { show: { ...show.show, ...archiveOnly } },
 		description:
 			'Whether to also back up folders/files of the host, e.g. the Traefik config and .env',
 	},

@@ -8,7 +8,7 @@ import { pruneVolume } from '../prune';
 import { futureDatedNote, NO_SIGNING_KEY_NOTE, UNSIGNED_HINT, unsignedNote } from '../trust';
 import { listVolumeFolders } from '../store';
 import { signingKey, storageTarget } from './common';
-import { isRestic } from './engine';
+import { archiveOnly, isRestic } from './engine';
 import * as restic from './resticEngine';
 
 const show = { show: { operation: ['prune'] } };
@@ -73,7 +73,7 @@ export const description: INodeProperties[] = [
 		typeOptions: { minValue: 0 },
 		default: 0,
 		description: 'Delete backups older than this unless among Keep Last; 0 = no limit',
-		displayOptions: show,
+		displayOptions: { show: { ...show.show, ...archiveOnly } },
 	},
 	{
 		displayName: 'Dry Run',

@@ -22,11 +22,10 @@ import { DEFAULT_RESTIC_IMAGE, ResticError, resticRepository, type ResticSetup }
 import {
 	resticBackupVolume,
 	resticForget,
-	resticRestoreVolume,
-	resticSnapshots,
 	resticVerify,
 	type ResticBackupResult,
 } from '../resticOps';
+import { resticRestoreVolume, resticSnapshots } from '../resticRestore';
 import { hooks, volumeSelector } from './backup.operation';
 import { bytesText, openDocker } from './common';
 import { resticOnly } from './engine';
@@ -87,7 +86,7 @@ export const description: INodeProperties[] = [
 		type: 'string',
 		default: '',
 		description:
-			'Image of the never-started container that reads a restored volume back for the comparison; empty: the Restic Image',
+			'Image of the helper containers that read a restored volume back for the comparison and, for Replace, copy and swap the content (needs /bin/sh, mkdir and mv, e.g. busybox); empty: the Restic Image',
 		displayOptions: forOps(['restore', 'verify']),
 	},
 ];
@@ -276,6 +275,8 @@ export async function restore(this: IExecuteFunctions): Promise<INodeExecutionDa
 						targetVolume,
 						snapshotId: (this.getNodeParameter('snapshotId', itemIndex, '') as string) || undefined,
 						helperImage: readerImage(this, itemIndex, setup),
+						replace: this.getNodeParameter('replace', itemIndex, false) as boolean,
+						stopTimeoutS: this.getNodeParameter('stopTimeoutS', itemIndex, 30) as number,
 					}),
 				notes,
 			);

@@ -17,7 +17,7 @@ import {
 	stopTimeoutOption,
 	storageTarget,
 } from './common';
-import { isRestic } from './engine';
+import { archiveOnly, isRestic } from './engine';
 import * as restic from './resticEngine';
 
 const show = { show: { operation: ['restore'] } };
@@ -41,7 +41,7 @@ export const description: INodeProperties[] = [
 		type: 'string',
 		default: '',
 		description: 'Object key of the backup; empty restores the latest complete one',
-		displayOptions: show,
+		displayOptions: { show: { ...show.show, ...archiveOnly } },
 	},
 	{
 		displayName: 'Host Path Backup',

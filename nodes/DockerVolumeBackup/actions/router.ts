@@ -1,6 +1,7 @@
 import { makeRouter } from '../../shared/router';
 import * as backup from './backup.operation';
 import { prefixProperty } from './common';
+import { archiveOnly } from './engine';
 import * as list from './list.operation';
 import { lockWaitProperty } from './lock';
 import * as prune from './prune.operation';
@@ -11,7 +12,7 @@ import * as verify from './verify.operation';
 export const router = makeRouter({ backup, restore, list, prune, verify });
 
 export const operationProperties = [
-	prefixProperty,
+	{ ...prefixProperty, displayOptions: { show: archiveOnly } },
 	lockWaitProperty,
 	...backup.description,
 	...restore.description,
