@@ -36,6 +36,7 @@ export class DockerVolumeBackup implements INodeType {
 			{
 				name: 'infraOpsResticRepositoryApi',
 				required: true,
+				testedBy: 'infraOpsResticRepositoryApiTest',
 				displayOptions: { show: { engine: ['restic'] } },
 			},
 			{

@@ -51,6 +51,17 @@ export interface ResticSetup {
 	lockRetryMs?: number;
 }
 
+/** The credential's path in the bucket, without slashes around it; throws for one restic cannot take. */
+export function repositoryPath(raw: string): string {
+	const path = raw.trim().replace(/^\/+|\/+$/g, '');
+	if (!path || /[\s'"\\]|\.\./.test(path))
+		throw new InfraOpsError(
+			`"${raw}" is not a usable repository path`,
+			'Use a folder name such as restic or backups/restic',
+		);
+	return path;
+}
+
 /** The repository of the restic credential inside the bucket of the node's S3 credential. */
 export function resticRepository(
 	s3: S3Connection,
@@ -62,12 +73,7 @@ export function resticRepository(
 			'The Restic Repository credential has no password',
 			'Set the repository password (keep a copy outside n8n: without it nothing can be restored)',
 		);
-	const path = (cred.path ?? '').trim().replace(/^\/+|\/+$/g, '');
-	if (!path || /[\s'"\\]|\.\./.test(path))
-		throw new InfraOpsError(
-			`"${cred.path ?? ''}" is not a usable repository path`,
-			'Use a folder name such as restic or backups/restic',
-		);
+	const path = repositoryPath(cred.path ?? '');
 	const { endpoint, region, forcePathStyle } = resolveS3Endpoint(s3);
 	const host = endpoint ?? `https://s3.${region}.amazonaws.com`;
 	return {

@@ -141,6 +141,12 @@ function lockError(error: unknown): ResticError | undefined {
 	return inner instanceof ResticError && inner.kind === 'locked' ? inner : undefined;
 }
 
+/** The warning for a repository locked by another run, or undefined for any other failure. */
+function lockedFindingOf(check: string, target: string, error: unknown): NewFinding | undefined {
+	const locked = lockError(error);
+	return locked && lockedByRestic(check, target, locked);
+}
+
 function failed(check: string, target: string, what: string, error: unknown): NewFinding {
 	const locked = lockError(error);
 	if (locked) return lockedByRestic(check, target, locked);
@@ -279,7 +285,14 @@ export async function restore(this: IExecuteFunctions): Promise<INodeExecutionDa
 						stopTimeoutS: this.getNodeParameter('stopTimeoutS', itemIndex, 30) as number,
 					}),
 				notes,
-			);
+			).catch((error: unknown) => {
+				const finding =
+					error instanceof LockedError
+						? lockedFinding('volume-restore', into, error, 'not restored')
+						: lockedFindingOf('volume-restore', into, error);
+				return finding ? { locked: finding } : Promise.reject(error);
+			});
+			if ('locked' in result) return [result.locked];
 			result.warnings.push(...notes);
 			return [
 				{
@@ -291,12 +304,6 @@ export async function restore(this: IExecuteFunctions): Promise<INodeExecutionDa
 					...result,
 				},
 			];
-		} catch (error) {
-			if (error instanceof LockedError)
-				return [lockedFinding('volume-restore', into, error, 'not restored')];
-			const locked = lockError(error);
-			if (locked) return [lockedByRestic('volume-restore', into, locked)];
-			throw error;
 		} finally {
 			close();
 		}
@@ -354,18 +361,15 @@ export async function verify(this: IExecuteFunctions): Promise<INodeExecutionDat
 			let volumes = splitList(this.getNodeParameter('volumes', itemIndex, '') as string);
 			if (!volumes.length)
 				volumes = [...new Set((await resticSnapshots(setup)).map((s) => s.volume))];
-			let outcome;
-			try {
-				outcome = await resticVerify(setup, volumes, {
-					readDataPercent: this.getNodeParameter('readDataPercent', itemIndex, 5) as number,
-					scratchRestore: this.getNodeParameter('scratchRestore', itemIndex, false) as boolean,
-					helperImage: readerImage(this, itemIndex, setup),
-				});
-			} catch (error) {
-				const locked = lockError(error);
-				if (locked) return [lockedByRestic('volume-verify', setup.repo.url, locked)];
-				throw error;
-			}
+			const outcome = await resticVerify(setup, volumes, {
+				readDataPercent: this.getNodeParameter('readDataPercent', itemIndex, 5) as number,
+				scratchRestore: this.getNodeParameter('scratchRestore', itemIndex, false) as boolean,
+				helperImage: readerImage(this, itemIndex, setup),
+			}).catch((error: unknown) => {
+				const finding = lockedFindingOf('volume-verify', setup.repo.url, error);
+				return finding ? { locked: finding } : Promise.reject(error);
+			});
+			if ('locked' in outcome) return [outcome.locked];
 			return outcome.volumes.map(
 				(r): NewFinding => ({
 					check: 'volume-verify',
