@@ -10,7 +10,7 @@ export class InfraOpsResticRepositoryApi implements ICredentialType {
 
 	displayName = 'Restic Repository (Infra Ops)';
 
-	icon: Icon = { light: 'file:icons/age.svg', dark: 'file:icons/age.dark.svg' };
+	icon: Icon = { light: 'file:icons/restic.svg', dark: 'file:icons/restic.dark.svg' };
 
 	documentationUrl =
 		'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/README.md#docker-volume-backup-engines';

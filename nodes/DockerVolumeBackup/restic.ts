@@ -116,10 +116,11 @@ export class ResticError extends InfraOpsError {
 export function classify(stderr: string): ResticFailureKind {
 	if (/wrong password or no key found/i.test(stderr)) return 'password';
 	if (/repository is already locked/i.test(stderr)) return 'locked';
+	// restic asks "Is there a repository…?" after any failure to read the config, an unreachable
+	// endpoint too: only a missing object means there is none (and Backup may create it)
 	if (
-		/Is there a repository at the following location\?|unable to open config file|config file does not exist/i.test(
-			stderr,
-		)
+		/unable to open config file/i.test(stderr) &&
+		/does not exist|NoSuchKey|no such file|404/i.test(stderr)
 	)
 		return 'no-repository';
 	return 'other';

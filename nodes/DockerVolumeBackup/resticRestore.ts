@@ -4,6 +4,8 @@
  * a volume with content through a staging volume: restored there and compared with the snapshot's
  * listing, copied into a hidden folder of the target and compared again, and only then swapped in
  * with the users stopped (the archive engine's swap script). No n8n import.
+ * Over ~350 lines because the Replace path's cleanup (hidden folder, staging volume, restarts) must stay
+ * in one function with the steps it undoes.
  */
 import { randomBytes } from 'node:crypto';
 import type Dockerode from 'dockerode';

@@ -1,7 +1,8 @@
 /**
  * The Restic Repository engine of each operation: parameters in, resticOps.ts call, findings out.
- * One file for the five because each is a few lines on top of the archive engine's own operation
- * file (which routes here); the domain work is in resticOps.ts.
+ * One file for the five (hence over ~350 lines): each is the Restic branch of the archive engine's own
+ * operation file (which routes here, so the operation's parameters stay in one place); the domain work
+ * is in resticOps.ts and resticRestore.ts.
  */
 import type {
 	IDataObject,
@@ -18,7 +19,13 @@ import { splitList } from '../../shared/lists';
 import { lockWaitMs } from '../../shared/nodeLocks';
 import { selectVolumes, type VolumeInfo } from '../dockerVolumes';
 import { StepError } from '../errors';
-import { DEFAULT_RESTIC_IMAGE, ResticError, resticRepository, type ResticSetup } from '../restic';
+import {
+	DEFAULT_RESTIC_IMAGE,
+	ensureResticImage,
+	ResticError,
+	resticRepository,
+	type ResticSetup,
+} from '../restic';
 import {
 	resticBackupVolume,
 	resticForget,
@@ -107,17 +114,20 @@ async function setupFor(
 		caPem: String(cred.caPem ?? ''),
 	});
 	const docker = await openDocker(ctx);
-	return {
-		setup: {
-			docker: docker.docker,
-			repo,
-			image: (ctx.getNodeParameter('resticImage', itemIndex, '') as string) || DEFAULT_RESTIC_IMAGE,
-			networkMode: (ctx.getNodeParameter('resticNetwork', itemIndex, '') as string) || undefined,
-			timeoutMs: Number(ctx.getNodeParameter('resticTimeoutMin', itemIndex, 360)) * 60_000,
-			lockWaitMs: lockWaitMs(ctx, itemIndex),
-		},
-		close: () => docker.close(),
+	const setup: ResticSetup = {
+		docker: docker.docker,
+		repo,
+		image: (ctx.getNodeParameter('resticImage', itemIndex, '') as string) || DEFAULT_RESTIC_IMAGE,
+		networkMode: (ctx.getNodeParameter('resticNetwork', itemIndex, '') as string) || undefined,
+		timeoutMs: Number(ctx.getNodeParameter('resticTimeoutMin', itemIndex, 360)) * 60_000,
+		lockWaitMs: lockWaitMs(ctx, itemIndex),
 	};
+	// pulled only when the Docker host lacks it, before any operation starts
+	await ensureResticImage(setup).catch((error: unknown) => {
+		docker.close();
+		return Promise.reject(error);
+	});
+	return { setup, close: () => docker.close() };
 }
 
 function readerImage(ctx: IExecuteFunctions, itemIndex: number, setup: ResticSetup): string {
