@@ -78,7 +78,7 @@ export async function startDocker(root: string): Promise<DockerService> {
 	try {
 		const [rootfsTar, resticTar] = await settleAll([
 			buildRootfsTar(dir, busybox),
-			buildResticRootfsTar(dir, restic),
+			buildResticRootfsTar(dir, restic, busybox),
 			waitUntil(
 				'dockerd to answer /_ping',
 				async () => fs.existsSync(socketPath) && String(await client.ping()) === 'OK',
@@ -113,7 +113,7 @@ export async function startDocker(root: string): Promise<DockerService> {
 				'--change',
 				'ENTRYPOINT ["/usr/bin/restic"]',
 				'--change',
-				'ENV PATH=/usr/bin:/bin',
+				'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin',
 				resticTar,
 				RESTIC_IMAGE,
 			],
@@ -129,6 +129,13 @@ export async function startDocker(root: string): Promise<DockerService> {
 /** A root file system of busybox-static with one symlink per applet, packed for `docker import`. */
 async function buildRootfsTar(dir: string, busybox: string): Promise<string> {
 	const rootfs = path.join(dir, 'rootfs');
+	await fillBusyboxRootfs(rootfs, busybox);
+	const tar = path.join(dir, 'rootfs.tar');
+	await run('tar', ['-C', rootfs, '--numeric-owner', '--owner=0', '--group=0', '-cf', tar, '.']);
+	return tar;
+}
+
+async function fillBusyboxRootfs(rootfs: string, busybox: string): Promise<void> {
 	for (const sub of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'tmp', 'root', 'data']) {
 		await fs.promises.mkdir(path.join(rootfs, sub), { recursive: true });
 	}
@@ -146,28 +153,27 @@ async function buildRootfsTar(dir: string, busybox: string): Promise<string> {
 		'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n',
 	);
 	await fs.promises.writeFile(path.join(rootfs, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n');
-	const tar = path.join(dir, 'rootfs.tar');
-	await run('tar', ['-C', rootfs, '--numeric-owner', '--owner=0', '--group=0', '-cf', tar, '.']);
-	return tar;
 }
 
-/** restic, the loader and libc it links (ldd: nothing else), CA certificates, and a writable /tmp. */
-async function buildResticRootfsTar(dir: string, restic: string): Promise<string> {
+/**
+ * restic, the loader and libc it links (ldd: nothing else) and CA certificates, over the busybox root
+ * file system: like restic/restic (Alpine) it has /bin/sh, and the archive engine's tests, which let
+ * the node pick any image on the host as a helper, may pick it for the mkdir/mv of a Replace.
+ */
+async function buildResticRootfsTar(dir: string, restic: string, busybox: string): Promise<string> {
 	const rootfs = path.join(dir, 'restic-rootfs');
+	await fillBusyboxRootfs(rootfs, busybox);
 	const copies: [string, string][] = [
 		[restic, 'usr/bin/restic'],
 		['/lib/x86_64-linux-gnu/libc.so.6', 'lib/x86_64-linux-gnu/libc.so.6'],
 		['/lib64/ld-linux-x86-64.so.2', 'lib64/ld-linux-x86-64.so.2'],
 		['/etc/ssl/certs/ca-certificates.crt', 'etc/ssl/certs/ca-certificates.crt'],
 	];
-	for (const sub of ['tmp', 'etc', 'usr/bin', 'lib/x86_64-linux-gnu', 'lib64', 'etc/ssl/certs']) {
+	for (const sub of ['lib/x86_64-linux-gnu', 'lib64', 'etc/ssl/certs']) {
 		await fs.promises.mkdir(path.join(rootfs, sub), { recursive: true });
 	}
-	await fs.promises.chmod(path.join(rootfs, 'tmp'), 0o1777);
 	for (const [from, to] of copies) await fs.promises.copyFile(from, path.join(rootfs, to));
 	await fs.promises.chmod(path.join(rootfs, 'usr/bin/restic'), 0o755);
-	await fs.promises.writeFile(path.join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/tmp:/bin/false\n');
-	await fs.promises.writeFile(path.join(rootfs, 'etc/group'), 'root:x:0:\n');
 	const tar = path.join(dir, 'restic-rootfs.tar');
 	await run('tar', ['-C', rootfs, '--numeric-owner', '--owner=0', '--group=0', '-cf', tar, '.']);
 	return tar;
