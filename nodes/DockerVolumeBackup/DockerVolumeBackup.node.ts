@@ -48,9 +48,9 @@ export class DockerVolumeBackup implements INodeType {
 			},
 			{
 				name: 'infraOpsSshApi',
+				// host paths (Archive engine) and sftp restic repositories (any operation): shown always
 				required: false,
 				testedBy: 'infraOpsSshApiTest',
-				displayOptions: { show: { operation: ['backup', 'restore'], hostPathsEnabled: [true] } },
 			},
 		],
 		properties: [

@@ -11,6 +11,7 @@ import type Dockerode from 'dockerode';
 
 import { InfraOpsError } from '../shared/errors';
 import { resolveS3Endpoint, type S3Connection } from '../shared/s3';
+import type { SshConnection } from '../shared/ssh';
 import { secretFilesTar } from '../shared/secretFiles';
 import { demuxDockerLogs, ensureImage } from '../TrivyScan/dockerRunner';
 import { HELPER_LABEL, removeQuietly } from './dockerVolumes';
@@ -29,12 +30,27 @@ export const CACHE_VOLUME = 'infra-ops-restic-cache';
 export interface ResticRepository {
 	/** e.g. s3:https://minio.example.com/backups/restic (no secret in it) */
 	url: string;
-	/** `-o key=value` options */
+	/** `-o key=value` options (no secret in them) */
 	options: string[];
+	/** Global flags, e.g. --cacert <file> (no secret in them) */
+	flags: string[];
 	password: string;
-	accessKeyId: string;
-	secretAccessKey: string;
-	caPem?: string;
+	/** Secret files besides the password, by name, put into SECRETS_DIR before restic starts. */
+	files: Record<string, string>;
+	/** What must never appear in an error: the password, keys. */
+	secrets: string[];
+}
+
+/** Where the secret files are inside the helper container. */
+export const SECRETS_PATH = `/${SECRETS_DIR}`;
+
+function requirePassword(password: string | undefined): string {
+	if (!password)
+		throw new InfraOpsError(
+			'The Restic Repository credential has no password',
+			'Set the repository password (keep a copy outside n8n: without it nothing can be restored)',
+		);
+	return password;
 }
 
 export interface ResticSetup {
@@ -67,30 +83,75 @@ export function resticRepository(
 	s3: S3Connection,
 	cred: { path?: string; password?: string; caPem?: string },
 ): ResticRepository {
-	const password = cred.password ?? '';
-	if (!password)
-		throw new InfraOpsError(
-			'The Restic Repository credential has no password',
-			'Set the repository password (keep a copy outside n8n: without it nothing can be restored)',
-		);
+	const password = requirePassword(cred.password);
 	const path = repositoryPath(cred.path ?? '');
+	const ca = cred.caPem?.trim() || undefined;
 	const { endpoint, region, forcePathStyle } = resolveS3Endpoint(s3);
 	const host = endpoint ?? `https://s3.${region}.amazonaws.com`;
 	return {
 		url: `s3:${host}/${s3.bucket}/${path}`,
 		options: [`s3.region=${region}`, `s3.bucket-lookup=${forcePathStyle ? 'path' : 'auto'}`],
+		flags: ca ? ['--cacert', `${SECRETS_PATH}/ca.pem`] : [],
 		password,
-		accessKeyId: s3.accessKeyId,
-		secretAccessKey: s3.secretAccessKey,
-		caPem: cred.caPem?.trim() || undefined,
+		files: {
+			aws: `[default]\naws_access_key_id = ${s3.accessKeyId}\naws_secret_access_key = ${s3.secretAccessKey}\n`,
+			...(ca ? { 'ca.pem': `${ca}\n` } : {}),
+		},
+		secrets: [password, s3.secretAccessKey, s3.accessKeyId],
 	};
+}
+
+/**
+ * A repository on an SSH host, reached with restic's `sftp:` backend through the `ssh` client of the
+ * helper image, with the SSH credential's private key and the host key it was checked against (a
+ * known_hosts line from knownHostsLine) as files: strict host key checking, no prompt, no agent.
+ */
+export function sftpRepository(
+	ssh: SshConnection,
+	knownHosts: string,
+	cred: { path?: string; password?: string },
+): ResticRepository {
+	const password = requirePassword(cred.password);
+	if (!ssh.privateKey || ssh.passphrase)
+		throw new InfraOpsError(
+			'An sftp repository needs an SSH credential with a private key without passphrase',
+			'The ssh client in the helper cannot type a password or passphrase; use a dedicated key for backups',
+		);
+	const path = repositoryPath(cred.path ?? '');
+	if (!/^[A-Za-z0-9._-]+$/.test(ssh.username) || !/^[A-Za-z0-9.:-]+$/.test(ssh.host))
+		throw new InfraOpsError(`"${ssh.username}@${ssh.host}" cannot be used in an sftp repository`);
+	const s = SECRETS_PATH;
+	const command = [
+		'ssh -F /dev/null',
+		`-i ${s}/ssh_key -p ${ssh.port}`,
+		`-o UserKnownHostsFile=${s}/known_hosts -o StrictHostKeyChecking=yes`,
+		'-o BatchMode=yes -o IdentitiesOnly=yes',
+		`${ssh.username}@${ssh.host} -s sftp`,
+	].join(' ');
+	const key = ssh.privateKey.trim();
+	return {
+		url: `sftp:${ssh.username}@${ssh.host}:${raw(path, cred.path)}`,
+		options: [`sftp.command=${command}`],
+		flags: [],
+		password,
+		files: { ssh_key: `${key}\n`, known_hosts: knownHosts },
+		secrets: [password, key],
+	};
+}
+
+/** An absolute path stays absolute for sftp (a relative one is under the user's home). */
+function raw(path: string, given?: string): string {
+	return given?.trim().startsWith('/') ? `/${path}` : path;
 }
 
 /** What restic said, with the repository's secrets removed. */
 export function scrub(text: string, repo: ResticRepository): string {
 	let out = text;
-	for (const secret of [repo.password, repo.secretAccessKey, repo.accessKeyId]) {
-		if (secret && secret.length >= 4) out = out.split(secret).join('***');
+	for (const secret of repo.secrets) {
+		// a private key is scrubbed line by line: an error could quote a part of it
+		for (const part of secret.split('\n').map((l) => l.trim())) {
+			if (part.length >= 4 && !/^-----/.test(part)) out = out.split(part).join('***');
+		}
 	}
 	return out;
 }
@@ -188,19 +249,9 @@ export async function runRestic(
 	opts: { binds?: string[]; okCodes?: number[] } = {},
 ): Promise<ResticRun> {
 	const { docker, repo } = setup;
-	const secrets = `/${SECRETS_DIR}`;
-	const files: Record<string, string> = {
-		password: repo.password,
-		aws: `[default]\naws_access_key_id = ${repo.accessKeyId}\naws_secret_access_key = ${repo.secretAccessKey}\n`,
-	};
-	if (repo.caPem) files['ca.pem'] = repo.caPem.endsWith('\n') ? repo.caPem : `${repo.caPem}\n`;
-	const cmd = [
-		'-r',
-		repo.url,
-		...repo.options.flatMap((o) => ['-o', o]),
-		...(repo.caPem ? ['--cacert', `${secrets}/ca.pem`] : []),
-		...args,
-	];
+	const secrets = SECRETS_PATH;
+	const files: Record<string, string> = { ...repo.files, password: repo.password };
+	const cmd = ['-r', repo.url, ...repo.options.flatMap((o) => ['-o', o]), ...repo.flags, ...args];
 	const container = await docker.createContainer({
 		Image: setup.image,
 		Entrypoint: ['/usr/bin/restic'],
@@ -210,7 +261,7 @@ export async function runRestic(
 		Hostname: `infra-ops-restic-${randomBytes(3).toString('hex')}`,
 		Env: [
 			`RESTIC_PASSWORD_FILE=${secrets}/password`,
-			`AWS_SHARED_CREDENTIALS_FILE=${secrets}/aws`,
+			...(files.aws ? [`AWS_SHARED_CREDENTIALS_FILE=${secrets}/aws`] : []),
 			'RESTIC_CACHE_DIR=/cache',
 			'HOME=/tmp',
 		],

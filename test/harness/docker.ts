@@ -156,24 +156,32 @@ async function fillBusyboxRootfs(rootfs: string, busybox: string): Promise<void>
 }
 
 /**
- * restic, the loader and libc it links (ldd: nothing else) and CA certificates, over the busybox root
+ * restic, the loader and libc it links (ldd: nothing else), ssh with its libraries, and CA certificates, over the busybox root
  * file system: like restic/restic (Alpine) it has /bin/sh, and the archive engine's tests, which let
  * the node pick any image on the host as a helper, may pick it for the mkdir/mv of a Replace.
  */
 async function buildResticRootfsTar(dir: string, restic: string, busybox: string): Promise<string> {
 	const rootfs = path.join(dir, 'restic-rootfs');
 	await fillBusyboxRootfs(rootfs, busybox);
+	// the ssh client (as restic/restic has) for sftp repositories, with the libraries ldd names
+	const ssh = requireBinary('ssh', 'openssh-client');
+	const libs = new Set<string>();
+	for (const binary of [restic, ssh]) {
+		for (const match of (await run('ldd', [binary])).matchAll(/(\/\S+) \(0x/g)) libs.add(match[1]);
+	}
 	const copies: [string, string][] = [
 		[restic, 'usr/bin/restic'],
-		['/lib/x86_64-linux-gnu/libc.so.6', 'lib/x86_64-linux-gnu/libc.so.6'],
-		['/lib64/ld-linux-x86-64.so.2', 'lib64/ld-linux-x86-64.so.2'],
+		[ssh, 'usr/bin/ssh'],
 		['/etc/ssl/certs/ca-certificates.crt', 'etc/ssl/certs/ca-certificates.crt'],
+		...[...libs].map((lib): [string, string] => [lib, lib.slice(1)]),
 	];
-	for (const sub of ['lib/x86_64-linux-gnu', 'lib64', 'etc/ssl/certs']) {
-		await fs.promises.mkdir(path.join(rootfs, sub), { recursive: true });
+	for (const [from, to] of copies) {
+		await fs.promises.mkdir(path.dirname(path.join(rootfs, to)), { recursive: true });
+		await fs.promises.rm(path.join(rootfs, to), { force: true });
+		await fs.promises.copyFile(from, path.join(rootfs, to));
 	}
-	for (const [from, to] of copies) await fs.promises.copyFile(from, path.join(rootfs, to));
 	await fs.promises.chmod(path.join(rootfs, 'usr/bin/restic'), 0o755);
+	await fs.promises.chmod(path.join(rootfs, 'usr/bin/ssh'), 0o755);
 	const tar = path.join(dir, 'restic-rootfs.tar');
 	await run('tar', ['-C', rootfs, '--numeric-owner', '--owner=0', '--group=0', '-cf', tar, '.']);
 	return tar;

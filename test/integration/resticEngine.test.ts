@@ -7,7 +7,7 @@
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -98,6 +98,7 @@ function workflow(parameters: Record<string, unknown>): WorkflowJson {
 					infraOpsS3Api: { id: '1', name: 's3' },
 					infraOpsDockerApi: { id: '2', name: 'docker' },
 					infraOpsResticRepositoryApi: { id: '3', name: 'restic' },
+					infraOpsSshApi: { id: '4', name: 'ssh' },
 				},
 			},
 		] as never,
@@ -106,15 +107,30 @@ function workflow(parameters: Record<string, unknown>): WorkflowJson {
 	};
 }
 
+function sshCredential() {
+	const { ssh } = services();
+	return {
+		host: ssh.host,
+		port: ssh.port,
+		username: ssh.username,
+		authentication: 'privateKey',
+		privateKey: ssh.privateKey,
+		hostKeyFingerprint: ssh.hostKeyFingerprint,
+	};
+}
+
 async function runNode(
 	repoPath: string,
 	parameters: Record<string, unknown>,
 	password?: string,
+	repositoryType = 's3',
 ): Promise<Record<string, unknown>[]> {
+	const creds = credentials(repoPath, password);
+	creds.infraOpsResticRepositoryApi.repositoryType = repositoryType;
 	const { outputs, error } = await runWorkflow({
 		workflow: workflow(parameters),
 		nodeTypes,
-		credentials: credentials(repoPath, password),
+		credentials: { ...creds, infraOpsSshApi: sshCredential() },
 	});
 	expect(error).toBeUndefined();
 	const text = JSON.stringify(outputs);
@@ -500,6 +516,60 @@ describe('restic engine: backups, restores, prune', () => {
 			front.onRequest = undefined;
 			check.kill();
 		}
+	});
+});
+
+describe('restic engine: sftp repository on the SSH host', () => {
+	it('backs up over sftp with the SSH credential (host key checked, key only as a file) and restores byte-identical', async () => {
+		const repoPath = `${services().ssh.dataDir}/restic-sftp-${run}`;
+		const vol = `r${run}_sftp`;
+		await docker.docker.createVolume({ Name: vol });
+		await inContainer(vol, TREE);
+		const key = services().ssh.privateKey.split('\n')[1];
+		// every helper as Docker reports its creation (restic runs for a second or more after that)
+		const inspected: Promise<string>[] = [];
+		const events = (await docker.docker.getEvents({
+			filters: { type: ['container'], event: ['create'], label: [`${HELPER_LABEL}=true`] },
+		})) as unknown as Readable;
+		events.on('data', (chunk: Buffer) => {
+			for (const line of chunk.toString().split('\n').filter(Boolean)) {
+				const id = (JSON.parse(line) as { id: string }).id;
+				inspected.push(
+					docker.docker
+						.getContainer(id)
+						.inspect()
+						.then((i) => JSON.stringify(i)),
+				);
+			}
+		});
+		let f: Record<string, unknown>;
+		try {
+			[f] = await runNode(
+				repoPath,
+				{ operation: 'backup', selectBy: 'names', volumeNames: vol, stopContainers: 'never' },
+				undefined,
+				'sftp',
+			);
+		} finally {
+			events.destroy();
+		}
+		const texts = await Promise.all(inspected);
+		expect(texts.filter((t) => t.includes('sftp.command=ssh')).length).toBeGreaterThan(0);
+		for (const text of texts) {
+			expect(text).not.toContain(key);
+			expect(text).not.toContain(PASSWORD);
+		}
+		expect(f).toMatchObject({ status: 'ok', repositoryCreated: true, filesNew: FILES });
+		expect(existsSync(join(repoPath, 'config'))).toBe(true);
+		const target = `r${run}_sftp_restored`;
+		const [r] = await runNode(
+			repoPath,
+			{ operation: 'restore', volume: vol, targetVolume: target },
+			undefined,
+			'sftp',
+		);
+		expect(r).toMatchObject({ status: 'ok', created: true });
+		expect(describeTar(await volumeTar(target))).toEqual(describeTar(await volumeTar(vol)));
 	});
 });
 

@@ -8,6 +8,7 @@ import {
 	repositoryPath,
 	resticRepository,
 	scrub,
+	sftpRepository,
 } from '../../nodes/DockerVolumeBackup/restic';
 import { resticTime } from '../../nodes/DockerVolumeBackup/resticOps';
 import { secretFilesTar } from '../../nodes/shared/secretFiles';
@@ -49,6 +50,44 @@ describe('resticRepository', () => {
 		for (const bad of ['', '/', 'a b', '../x', "it's"])
 			expect(() => repositoryPath(bad)).toThrow(/not a usable repository path/);
 		expect(repositoryPath('backups/restic')).toBe('backups/restic');
+	});
+});
+
+describe('sftpRepository', () => {
+	const ssh = {
+		host: 'backup.example.com',
+		port: 2222,
+		username: 'restic',
+		privateKey:
+			'-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n',
+		hostKeyFingerprints: ['SHA256:x'],
+	};
+	const knownHosts = '[backup.example.com]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5\n';
+
+	it('reaches the host through ssh with the key and the checked host key as files, nothing secret in the options', () => {
+		const repo = sftpRepository(ssh, knownHosts, { path: '/srv/restic', password: 'pw-pw' });
+		expect(repo.url).toBe('sftp:restic@backup.example.com:/srv/restic');
+		expect(repo.options).toEqual([
+			'sftp.command=ssh -F /dev/null -i /infra-ops-restic/ssh_key -p 2222 -o UserKnownHostsFile=/infra-ops-restic/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes -o IdentitiesOnly=yes restic@backup.example.com -s sftp',
+		]);
+		expect(repo.files).toEqual({ ssh_key: ssh.privateKey, known_hosts: knownHosts });
+		expect(JSON.stringify(repo.options)).not.toContain('b3BlbnNzaC1rZXktdjEAAAAA');
+		expect(scrub('key line b3BlbnNzaC1rZXktdjEAAAAA', repo)).toBe('key line ***');
+		expect(sftpRepository(ssh, knownHosts, { path: 'restic', password: 'pw' }).url).toBe(
+			'sftp:restic@backup.example.com:restic',
+		);
+	});
+
+	it('refuses password logins and keys with a passphrase (ssh in the helper cannot type them)', () => {
+		expect(() =>
+			sftpRepository({ ...ssh, privateKey: undefined, password: 'x' }, knownHosts, {
+				path: 'r',
+				password: 'pw',
+			}),
+		).toThrow(/private key without passphrase/);
+		expect(() =>
+			sftpRepository({ ...ssh, passphrase: 'p' }, knownHosts, { path: 'r', password: 'pw' }),
+		).toThrow(/private key without passphrase/);
 	});
 });
 

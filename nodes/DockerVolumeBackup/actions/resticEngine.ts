@@ -11,7 +11,8 @@ import type {
 	INodeProperties,
 } from 'n8n-workflow';
 
-import { s3ConnectionFrom } from '../../shared/connections';
+import { s3ConnectionFrom, sshConnectionFrom } from '../../shared/connections';
+import { knownHostsLine } from '../../shared/ssh';
 import { errorMessage, InfraOpsError } from '../../shared/errors';
 import type { NewFinding } from '../../shared/findings';
 import { itemsFrom } from '../../shared/items';
@@ -24,6 +25,7 @@ import {
 	ensureResticImage,
 	ResticError,
 	resticRepository,
+	sftpRepository,
 	type ResticSetup,
 } from '../restic';
 import {
@@ -108,11 +110,24 @@ async function setupFor(
 			'Attach one to the node (its password and the path in the S3 bucket)',
 		);
 	});
-	const repo = resticRepository(s3ConnectionFrom(await ctx.getCredentials('infraOpsS3Api')), {
+	const fields = {
 		path: String(cred.path ?? ''),
 		password: String(cred.password ?? ''),
 		caPem: String(cred.caPem ?? ''),
-	});
+	};
+	let repo;
+	if (cred.repositoryType === 'sftp') {
+		const data = await ctx.getCredentials('infraOpsSshApi').catch(() => {
+			throw new InfraOpsError(
+				'An sftp restic repository needs the SSH credential of its host',
+				'Attach an SSH (Infra Ops) credential with a private key to the node',
+			);
+		});
+		const ssh = sshConnectionFrom(data);
+		repo = sftpRepository(ssh, await knownHostsLine(ssh), fields);
+	} else {
+		repo = resticRepository(s3ConnectionFrom(await ctx.getCredentials('infraOpsS3Api')), fields);
+	}
 	const docker = await openDocker(ctx);
 	const setup: ResticSetup = {
 		docker: docker.docker,
