@@ -233,6 +233,32 @@ function failure(
 	}
 }
 
+/** restic's command line (no secret in it); `secretsDir` where the secret files are, if not SECRETS_PATH. */
+export function resticArgs(
+	repo: ResticRepository,
+	args: string[],
+	secretsDir = SECRETS_PATH,
+): string[] {
+	const at = (value: string) => value.split(SECRETS_PATH).join(secretsDir);
+	return [
+		'-r',
+		repo.url,
+		...repo.options.flatMap((o) => ['-o', at(o)]),
+		...repo.flags.map(at),
+		...args,
+	];
+}
+
+/** The error for a failed restic command, by what its stderr says. */
+export function resticFailure(
+	command: string,
+	code: number,
+	stderr: string,
+	repo: ResticRepository,
+): ResticError {
+	return failure(command, code, stderr, repo);
+}
+
 export interface ResticRun {
 	code: number;
 	stdout: string;
@@ -251,7 +277,7 @@ export async function runRestic(
 	const { docker, repo } = setup;
 	const secrets = SECRETS_PATH;
 	const files: Record<string, string> = { ...repo.files, password: repo.password };
-	const cmd = ['-r', repo.url, ...repo.options.flatMap((o) => ['-o', o]), ...repo.flags, ...args];
+	const cmd = resticArgs(repo, args);
 	const container = await docker.createContainer({
 		Image: setup.image,
 		Entrypoint: ['/usr/bin/restic'],

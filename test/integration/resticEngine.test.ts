@@ -7,7 +7,7 @@
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -570,6 +570,56 @@ describe('restic engine: sftp repository on the SSH host', () => {
 		);
 		expect(r).toMatchObject({ status: 'ok', created: true });
 		expect(describeTar(await volumeTar(target))).toEqual(describeTar(await volumeTar(vol)));
+	});
+});
+
+describe('restic engine: host folders with restic on the SSH host', () => {
+	it("backs up the folders with the host's restic into the same repository, its secret files removed after", async () => {
+		const repo = `host-${run}`;
+		const stack = mkdtempSync(join(services().ssh.dataDir, 'stack-'));
+		mkdirSync(join(stack, 'dynamic'));
+		writeFileSync(join(stack, 'dynamic', 'middlewares.yml'), 'http:\n  middlewares: {}\n');
+		writeFileSync(join(stack, '.env'), 'POSTGRES_PASSWORD=e2e\n');
+		const privateDirs = () =>
+			readdirSync(tmpdir()).filter(
+				(d) => d.startsWith('tmp.') && existsSync(join(tmpdir(), d, 'password')),
+			);
+		const before = privateDirs();
+		const vol = `r${run}_beside`;
+		await docker.docker.createVolume({ Name: vol });
+		await inContainer(vol, 'printf x > /v/x');
+		const out = await runNode(repo, {
+			operation: 'backup',
+			selectBy: 'names',
+			volumeNames: vol,
+			stopContainers: 'never',
+			hostPathsEnabled: true,
+			hostPathsName: 'traefik-stack',
+			hostPaths: stack,
+		});
+		expect(out).toEqual([
+			expect.objectContaining({ target: vol, status: 'ok' }),
+			expect.objectContaining({
+				target: 'traefik-stack',
+				status: 'ok',
+				sourceKind: 'host-path',
+				filesNew: 2,
+				paths: [stack],
+			}),
+		]);
+		expect(privateDirs()).toEqual(before);
+		const host = hostRestic(repo);
+		const listed = await execFileAsync(
+			'restic',
+			[...host.args, 'snapshots', '--json', '--no-lock', '--tag', 'host-paths=traefik-stack'],
+			{ env: host.env },
+		);
+		expect(
+			(JSON.parse(listed.stdout) as { paths: string[]; hostname: string }[]).map((x) => [
+				x.hostname,
+				x.paths,
+			]),
+		).toEqual([['infra-ops', [stack]]]);
 	});
 });
 

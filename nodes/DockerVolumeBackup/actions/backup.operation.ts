@@ -144,9 +144,9 @@ export const description: INodeProperties[] = [
 		name: 'hostPathsEnabled',
 		type: 'boolean',
 		default: false,
-		displayOptions: { show: { ...show.show, ...archiveOnly } },
+		displayOptions: show,
 		description:
-			'Whether to also back up folders/files of the host, e.g. the Traefik config and .env',
+			'Whether to also back up folders/files of the host, e.g. the Traefik config and .env (Restic engine: with restic installed on that host)',
 	},
 	{
 		displayName: 'Host Paths Backup Name',

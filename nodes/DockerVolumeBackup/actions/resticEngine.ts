@@ -34,9 +34,10 @@ import {
 	resticVerify,
 	type ResticBackupResult,
 } from '../resticOps';
+import { resticBackupHostPaths } from '../resticHost';
 import { resticRestoreVolume, resticSnapshots } from '../resticRestore';
 import { hooks, volumeSelector } from './backup.operation';
-import { bytesText, openDocker } from './common';
+import { bytesText, openDocker, openSshSession } from './common';
 import { resticOnly } from './engine';
 import { LockedError, lockedFinding, withVolumeLock } from './lock';
 
@@ -201,11 +202,6 @@ function backupFinding(r: ResticBackupResult): NewFinding {
 export async function backup(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
 	return await itemsFrom(this, async (itemIndex) => {
 		const options = this.getNodeParameter('options', itemIndex, {}) as IDataObject;
-		if (this.getNodeParameter('hostPathsEnabled', itemIndex, false) as boolean)
-			throw new InfraOpsError(
-				'Host paths are backed up by the Archive engine only',
-				'Back them up with a second node on the Archive engine',
-			);
 		const { setup, close } = await setupFor(this, itemIndex);
 		const findings: NewFinding[] = [];
 		try {
@@ -237,6 +233,33 @@ export async function backup(this: IExecuteFunctions): Promise<INodeExecutionDat
 							? lockedFinding('volume-backup', volume.name, error, 'not backed up')
 							: failed('volume-backup', volume.name, 'Backup', error),
 					);
+				}
+			}
+			if (this.getNodeParameter('hostPathsEnabled', itemIndex, false) as boolean) {
+				const name = this.getNodeParameter('hostPathsName', itemIndex) as string;
+				const ssh = await openSshSession(this).catch((error: unknown) => error as Error);
+				if (ssh instanceof Error) findings.push(failed('volume-backup', name, 'Backup', ssh));
+				else {
+					try {
+						const r = await resticBackupHostPaths(ssh, setup.repo, {
+							name,
+							paths: splitList(this.getNodeParameter('hostPaths', itemIndex) as string),
+						});
+						findings.push({
+							check: 'volume-backup',
+							target: name,
+							status: r.warnings.length ? 'warning' : 'ok',
+							summary: `Backed up ${name} (${r.paths.join(', ')} on ${r.host}) with restic there: ${r.filesNew} new, ${r.filesChanged} changed, ${r.filesUnmodified} unmodified files, ${bytesText(r.dataAdded)} added, snapshot ${r.snapshotId}`,
+							engine: 'restic',
+							volume: name,
+							sourceKind: 'host-path',
+							...r,
+						});
+					} catch (error) {
+						findings.push(failed('volume-backup', name, 'Backup', error));
+					} finally {
+						ssh.close();
+					}
 				}
 			}
 			if (!findings.length)
