@@ -35,7 +35,8 @@ export class DockerVolumeBackup implements INodeType {
 			},
 			{
 				name: 'infraOpsResticRepositoryApi',
-				required: true,
+				// not required: a workflow choosing its engine by expression must run without it on Archive
+				required: false,
 				testedBy: 'infraOpsResticRepositoryApiTest',
 				displayOptions: { show: { engine: ['restic'] } },
 			},

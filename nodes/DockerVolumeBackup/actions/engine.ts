@@ -5,7 +5,6 @@ export const engineProperty: INodeProperties = {
 	displayName: 'Engine',
 	name: 'engine',
 	type: 'options',
-	noDataExpression: true,
 	options: [
 		{
 			name: 'Archive',
@@ -21,6 +20,8 @@ export const engineProperty: INodeProperties = {
 		},
 	],
 	default: 'archive',
+	description:
+		"An expression (e.g. a workflow's Settings field) is read once, from the first item",
 };
 
 export function isRestic(ctx: IExecuteFunctions): boolean {
