@@ -20,8 +20,7 @@ export const engineProperty: INodeProperties = {
 		},
 	],
 	default: 'archive',
-	description:
-		"An expression (e.g. a workflow's Settings field) is read once, from the first item",
+	description: "An expression (e.g. a workflow's Settings field) is read once, from the first item",
 };
 
 export function isRestic(ctx: IExecuteFunctions): boolean {
