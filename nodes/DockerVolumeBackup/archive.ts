@@ -53,7 +53,7 @@ export type ArchiveOptions = Pick<
 
 /**
  * Stops the volume's users as asked and runs the "before" commands; the cleanup that starts them
- * again is registered first. `beforeStop` runs once the users are known and nothing is stopped yet
+ * again is registered first. `beforeStop` runs once the users (and those to stop) are known and nothing is stopped yet
  * (the place for checks that must fail before anything is touched). Shared by both engines.
  */
 export async function quiesceVolume(
@@ -62,7 +62,7 @@ export async function quiesceVolume(
 	options: ArchiveOptions,
 	timings: Record<string, number>,
 	cleanups: Cleanup[],
-	beforeStop?: (users: VolumeUser[]) => Promise<void>,
+	beforeStop?: (users: VolumeUser[], toStop: VolumeUser[]) => Promise<void>,
 ): Promise<{ stopped: string[]; live: string[] }> {
 	const stopped: string[] = [];
 	cleanups.push(async () => {
@@ -82,7 +82,7 @@ export async function quiesceVolume(
 			u.running && (options.stopMode === 'all' || (options.stopMode === 'label' && u.stopLabel)),
 	);
 	const live = users.filter((u) => u.running && !toStop.includes(u)).map((u) => u.name);
-	if (beforeStop) await beforeStop(users);
+	if (beforeStop) await beforeStop(users, toStop);
 	await inStep(
 		'stop containers',
 		() => stopContainers(docker, toStop, options.stopTimeoutS ?? 30, stopped),

@@ -19,6 +19,7 @@ import {
 	openRepository,
 	RESTIC_HOST,
 	ResticError,
+	runRestic,
 	runResticWaiting,
 	volumeTag,
 	type ResticSetup,
@@ -87,6 +88,7 @@ export async function resticBackupVolume(
 	const warnings: string[] = [];
 	const cleanups: Cleanup[] = [];
 	let created = false;
+	let opened = false;
 	let stopped: string[] = [];
 	let summary: BackupSummary | undefined;
 	let code = 0;
@@ -97,34 +99,52 @@ export async function resticBackupVolume(
 			options,
 			timings,
 			cleanups,
-			// a missing image or a wrong password fails here, before any user is stopped
-			async () => {
+			// a missing image fails here, before any user is stopped; so does a wrong password when there
+			// is something to stop or a command to run (else the backup itself finds it, one container less)
+			async (_users, toStop) => {
 				await inStep('pull restic image', () => ensureResticImage(setup), timings);
-				created =
-					(await inStep('open repository', () => openRepository(setup, true), timings)) ===
-					'created';
+				if (
+					toStop.length ||
+					options.hooksBefore.some((h) => !h.volume || h.volume === volume.name)
+				) {
+					created =
+						(await inStep('open repository', () => openRepository(setup, true), timings)) ===
+						'created';
+					opened = true;
+				}
 			},
 		);
 		stopped = quiet.stopped;
 		if (quiet.live.length) warnings.push(`live backup: ${quiet.live.join(', ')} kept running`);
+		const backup = () =>
+			runResticWaiting(
+				setup,
+				[
+					'backup',
+					'--json',
+					'--quiet',
+					'--host',
+					RESTIC_HOST,
+					'--tag',
+					volumeTag(volume.name),
+					...(options.time ? ['--time', resticTime(options.time)] : []),
+					dataPath(volume.name),
+				],
+				{ binds: [`${volume.name}:${dataPath(volume.name)}:ro`], okCodes: [3] },
+			);
 		const run = await inStep(
 			'restic backup',
-			() =>
-				runResticWaiting(
-					setup,
-					[
-						'backup',
-						'--json',
-						'--quiet',
-						'--host',
-						RESTIC_HOST,
-						'--tag',
-						volumeTag(volume.name),
-						...(options.time ? ['--time', resticTime(options.time)] : []),
-						dataPath(volume.name),
-					],
-					{ binds: [`${volume.name}:${dataPath(volume.name)}:ro`], okCodes: [3] },
-				),
+			async () => {
+				try {
+					return await backup();
+				} catch (error) {
+					if (opened || !(error instanceof ResticError) || error.kind !== 'no-repository')
+						throw error;
+				}
+				await runRestic(setup, ['init']);
+				created = true;
+				return await backup();
+			},
 			timings,
 		);
 		code = run.code;
