@@ -4,7 +4,8 @@
 // (c) limit — the same Docker archive stream through zstd into nothing;
 // (d) pipeline — ours without S3: the same stream through our scan, zstd, age and hash into nothing, and store only —
 //     s3rver taking as many bytes from memory through our multipart upload (a second line),
-// and the CPU seconds of our process, dockerd and s3rver per run (a third line: all share this machine's cores).
+// and the CPU seconds of our process, dockerd and s3rver per run (a third line: all share this machine's cores);
+// cpu_per_gib_s on each line: our process's CPU seconds per GiB of tar stream (the line's own process: ours, or the pipeline).
 // Env: BENCH_GIB (default 1), BENCH_RSS_GIB (default "1,4": sizes for the RSS-flatness runs; "1" skips 4 GiB), BENCH_RUNS (default 3).
 const { spawnSync, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -306,6 +307,8 @@ async function main() {
 			peak_rss_mib: Math.round(peak),
 			rss_1g_mib: rss[1] ?? 'skipped',
 			rss_4g_mib: rss[4] ?? 'skipped',
+			// our process only (dockerd and s3rver are in the backup-cpu line): a change in our own cost shows run to run
+			cpu_per_gib_s: (median(cpu.ours) / (bytes / 2 ** 30)).toFixed(2),
 		};
 		console.log(
 			`BENCH backup ${Object.entries(fields)
@@ -314,7 +317,7 @@ async function main() {
 		);
 		const pipeline_s = median(p);
 		console.log(
-			`BENCH backup-pipeline pipeline_s=${pipeline_s.toFixed(2)} limit_s=${limit_s.toFixed(2)} of_limit=${(limit_s / pipeline_s).toFixed(3)} store_only_s=${median(so).toFixed(2)} (pipeline: ours without S3, into nothing; store only: s3rver taking the same bytes from memory)`,
+			`BENCH backup-pipeline pipeline_s=${pipeline_s.toFixed(2)} limit_s=${limit_s.toFixed(2)} of_limit=${(limit_s / pipeline_s).toFixed(3)} store_only_s=${median(so).toFixed(2)} cpu_per_gib_s=${(median(cpu.pipeline) / (bytes / 2 ** 30)).toFixed(2)} (pipeline: ours without S3, into nothing; store only: s3rver taking the same bytes from memory)`,
 		);
 		// where the wall time goes: every process of a run shares this machine's cores (the baseline's `tar czf` runs in a container, counted in neither dockerd nor s3rver)
 		const cpuFields = Object.fromEntries(
@@ -326,7 +329,7 @@ async function main() {
 		console.log(
 			`BENCH backup-cpu cores=${os.cpus().length} ${Object.entries(cpuFields)
 				.map(([k, v]) => `${k}=${v}`)
-				.join(' ')}`,
+				.join(' ')} cpu_per_gib_s=${(median(cpu.ours) / (bytes / 2 ** 30)).toFixed(2)}`,
 		);
 	} finally {
 		await s3.stop();

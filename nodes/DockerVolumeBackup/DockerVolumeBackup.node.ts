@@ -7,6 +7,7 @@ import type {
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { credentialTests } from '../shared/credentialTests';
+import { engineProperty } from './actions/engine';
 import { operationProperties, router } from './actions/router';
 
 export class DockerVolumeBackup implements INodeType {
@@ -27,9 +28,17 @@ export class DockerVolumeBackup implements INodeType {
 			{ name: 'infraOpsS3Api', required: true, testedBy: 'infraOpsS3ApiTest' },
 			{
 				name: 'infraOpsDockerApi',
-				required: true,
+				// Backup, Restore and Verify use it, and every operation of the Restic engine (restic runs
+				// in a container); displayOptions cannot say "or", so it is shown, and asked for when used
+				required: false,
 				testedBy: 'infraOpsDockerApiTest',
-				displayOptions: { show: { operation: ['backup', 'restore', 'verify'] } },
+			},
+			{
+				name: 'infraOpsResticRepositoryApi',
+				// not required: a workflow choosing its engine by expression must run without it on Archive
+				required: false,
+				testedBy: 'infraOpsResticRepositoryApiTest',
+				displayOptions: { show: { engine: ['restic'] } },
 			},
 			{
 				name: 'infraOpsBackupEncryption',
@@ -40,9 +49,9 @@ export class DockerVolumeBackup implements INodeType {
 			},
 			{
 				name: 'infraOpsSshApi',
+				// host paths (Archive engine) and sftp restic repositories (any operation): shown always
 				required: false,
 				testedBy: 'infraOpsSshApiTest',
-				displayOptions: { show: { operation: ['backup', 'restore'], hostPathsEnabled: [true] } },
 			},
 			{
 				// optional: where `changed` and cursors live when n8n runs on several processes (nodeState.ts)
@@ -92,6 +101,7 @@ export class DockerVolumeBackup implements INodeType {
 				],
 				default: 'backup',
 			},
+			engineProperty,
 			...operationProperties,
 		],
 	};

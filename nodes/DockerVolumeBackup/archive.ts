@@ -21,6 +21,7 @@ import {
 	stopContainers,
 	volumeUsers,
 	type VolumeInfo,
+	type VolumeUser,
 } from './dockerVolumes';
 import { inStep } from './errors';
 import { isSafeName } from './manifest';
@@ -45,18 +46,24 @@ export interface ArchiveSource {
 	live: string[];
 }
 
-type ArchiveOptions = Pick<
+export type ArchiveOptions = Pick<
 	BackupOptions,
 	'stopMode' | 'helperImage' | 'stopTimeoutS' | 'hooksBefore'
 >;
 
-export async function openVolumeArchive(
+/**
+ * Stops the volume's users as asked and runs the "before" commands; the cleanup that starts them
+ * again is registered first. `beforeStop` runs once the users (and those to stop) are known and nothing is stopped yet
+ * (the place for checks that must fail before anything is touched). Shared by both engines.
+ */
+export async function quiesceVolume(
 	docker: Dockerode,
 	volume: VolumeInfo,
 	options: ArchiveOptions,
 	timings: Record<string, number>,
 	cleanups: Cleanup[],
-): Promise<ArchiveSource> {
+	beforeStop?: (users: VolumeUser[], toStop: VolumeUser[]) => Promise<void>,
+): Promise<{ stopped: string[]; live: string[] }> {
 	const stopped: string[] = [];
 	cleanups.push(async () => {
 		if (!stopped.length) return undefined;
@@ -75,11 +82,7 @@ export async function openVolumeArchive(
 			u.running && (options.stopMode === 'all' || (options.stopMode === 'label' && u.stopLabel)),
 	);
 	const live = users.filter((u) => u.running && !toStop.includes(u)).map((u) => u.name);
-	const image = await inStep(
-		'pick helper image',
-		() => pickHelperImage(docker, options.helperImage, users),
-		timings,
-	);
+	if (beforeStop) await beforeStop(users, toStop);
 	await inStep(
 		'stop containers',
 		() => stopContainers(docker, toStop, options.stopTimeoutS ?? 30, stopped),
@@ -88,6 +91,31 @@ export async function openVolumeArchive(
 	for (const hook of options.hooksBefore.filter((h) => !h.volume || h.volume === volume.name)) {
 		await inStep(`command before (${hook.container})`, () => runHook(docker, hook), timings);
 	}
+	return { stopped, live };
+}
+
+export async function openVolumeArchive(
+	docker: Dockerode,
+	volume: VolumeInfo,
+	options: ArchiveOptions,
+	timings: Record<string, number>,
+	cleanups: Cleanup[],
+): Promise<ArchiveSource> {
+	let image = '';
+	const { stopped, live } = await quiesceVolume(
+		docker,
+		volume,
+		options,
+		timings,
+		cleanups,
+		async (users) => {
+			image = await inStep(
+				'pick helper image',
+				() => pickHelperImage(docker, options.helperImage, users),
+				timings,
+			);
+		},
+	);
 	const helper = await inStep(
 		'create helper container',
 		() => createHelper(docker, image, [`${volume.name}:/src:ro`]),

@@ -157,7 +157,7 @@ async function copyToStore(
 }
 
 /** Runs every cleanup once, last registered first; a problem fails a stored backup, and is a warning beside a failed one. */
-async function runCleanups(
+export async function runCleanups(
 	cleanups: Cleanup[],
 	succeeded: boolean,
 	warnings: string[],
@@ -241,6 +241,17 @@ export async function storeManifest(
 	);
 }
 
+export async function runHooksAfter(
+	docker: Dockerode,
+	volume: string,
+	options: Pick<BackupOptions, 'hooksAfter'>,
+	timings: Record<string, number>,
+): Promise<void> {
+	for (const hook of options.hooksAfter.filter((h) => !h.volume || h.volume === volume)) {
+		await inStep(`command after (${hook.container})`, () => runHook(docker, hook), timings);
+	}
+}
+
 /** Backs up one volume. Stopped containers are restarted once the archive is stored, whatever failed. */
 export async function backupVolume(
 	docker: Dockerode,
@@ -260,9 +271,7 @@ export async function backupVolume(
 	} finally {
 		await runCleanups(cleanups, copied !== undefined, warnings);
 	}
-	for (const hook of options.hooksAfter.filter((h) => !h.volume || h.volume === volume.name)) {
-		await inStep(`command after (${hook.container})`, () => runHook(docker, hook), run.timings);
-	}
+	await runHooksAfter(docker, volume.name, options, run.timings);
 	run.timings.total = Date.now() - run.t0;
 	const unrestorable = copied.unrestorable;
 	if (unrestorable.length)

@@ -42,7 +42,7 @@ import { resolveBackup, type TrustOptions } from './trust';
  * exit 13 means that did not work either and both sets are still there, under their names; exit 20:
  * swapped, but the old entries could not be deleted; 21: swapped, but the root's owner or mode not set.
  */
-const SWAP_SCRIPT = `
+export const SWAP_SCRIPT = `
 in="/dst/$1"; old="/dst/$2"
 # moves the entries of folder $1 (but $in and $old) into $2; straight from the glob, as a listing read
 # back line by line would split a name holding a newline

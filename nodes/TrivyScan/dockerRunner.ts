@@ -4,6 +4,7 @@
 import type Dockerode from 'dockerode';
 
 import { errorMessage, InfraOpsError, TimeoutError, withTimeout } from '../shared/errors';
+import { secretFilesTar } from '../shared/secretFiles';
 import { RUNNER_LABEL } from './containers';
 import type { ProcessResult, TrivyRunner } from './trivyRun';
 
@@ -53,6 +54,7 @@ export async function ensureImage(
 	docker: Dockerode,
 	image: string,
 	timeoutMs = 10 * 60_000,
+	what = { image: 'Trivy image', setting: 'Trivy Image' },
 ): Promise<'present' | 'pulled'> {
 	try {
 		await docker.getImage(image).inspect();
@@ -60,7 +62,7 @@ export async function ensureImage(
 	} catch (error) {
 		if ((error as { statusCode?: number }).statusCode !== 404) {
 			throw new InfraOpsError(
-				`Cannot inspect the Trivy image ${image}: ${errorMessage(error)}`,
+				`Cannot inspect the ${what.image} ${image}: ${errorMessage(error)}`,
 				undefined,
 				{ cause: error },
 			);
@@ -87,8 +89,8 @@ export async function ensureImage(
 		return 'pulled';
 	} catch (error) {
 		throw new InfraOpsError(
-			`The Trivy image ${image} is not on the Docker host and cannot be pulled: ${errorMessage(error)}`,
-			`Pull it on the Docker host (docker pull ${image}), or set Trivy Image to an image that is there`,
+			`The ${what.image} ${image} is not on the Docker host and cannot be pulled: ${errorMessage(error)}`,
+			`Pull it on the Docker host (docker pull ${image}), or set ${what.setting} to an image that is there`,
 			{ cause: error },
 		);
 	}
@@ -98,45 +100,15 @@ export async function ensureImage(
 export const CONFIG_DIR = '/tmp/infra-ops-trivy';
 const CONFIG_FILE = `${CONFIG_DIR}/trivy.yaml`;
 
-/** One ustar header block (512 bytes). */
-function tarHeader(name: string, mode: number, size: number, type: '0' | '5'): Buffer {
-	const block = Buffer.alloc(512);
-	const field = (offset: number, length: number, value: string) =>
-		block.write(value, offset, length, 'utf8');
-	const octal = (offset: number, length: number, value: number) =>
-		field(offset, length, value.toString(8).padStart(length - 1, '0') + '\0');
-	field(0, 100, name);
-	octal(100, 8, mode);
-	octal(108, 8, 0);
-	octal(116, 8, 0);
-	octal(124, 12, size);
-	octal(136, 12, Math.floor(Date.now() / 1000));
-	field(148, 8, '        ');
-	field(156, 1, type);
-	field(257, 6, 'ustar\0');
-	field(263, 2, '00');
-	let sum = 0;
-	for (const byte of block) sum += byte;
-	field(148, 8, sum.toString(8).padStart(6, '0') + '\0 ');
-	return block;
-}
-
 /**
  * Trivy's config file with the server token (`server.token`, as Trivy documents its trivy.yaml), as a
  * tar for the archive API: a 0700 folder and a 0400 file, owned by root (the aquasec/trivy image runs
  * as root). A JSON string is a valid YAML double-quoted scalar, so any token survives as written.
  */
 export function tokenConfigTar(token: string): Buffer {
-	const content = Buffer.from(`server:\n  token: ${JSON.stringify(token)}\n`);
-	const dir = CONFIG_DIR.split('/').pop()!;
-	const padding = Buffer.alloc((512 - (content.length % 512)) % 512);
-	return Buffer.concat([
-		tarHeader(`${dir}/`, 0o700, 0, '5'),
-		tarHeader(`${dir}/trivy.yaml`, 0o400, content.length, '0'),
-		content,
-		padding,
-		Buffer.alloc(1024),
-	]);
+	return secretFilesTar(CONFIG_DIR.split('/').pop()!, {
+		'trivy.yaml': `server:\n  token: ${JSON.stringify(token)}\n`,
+	});
 }
 
 /**

@@ -1,5 +1,6 @@
 /** n8n credential-test functions for every credential of the pack. A node lists them in
  * `methods.credentialTest` and names one in its credential's `testedBy`. */
+import { X509Certificate } from 'node:crypto';
 import type {
 	ICredentialTestFunctions,
 	ICredentialsDecrypted,
@@ -18,6 +19,7 @@ import {
 	checkTraefikCredential,
 	checkVaultCredential,
 } from './credentialChecks';
+import { repositoryPath } from '../DockerVolumeBackup/restic';
 import { errorMessage, InfraOpsError } from './errors';
 
 type Check = (data: Record<string, unknown>) => Promise<string> | string;
@@ -31,6 +33,26 @@ function checkGitWebhookSecret(data: Record<string, unknown>): string {
 			'Use at least 16 random characters, e.g. `openssl rand -hex 32`, in both the Git host and this credential',
 		);
 	return "The secret is set (length ok); the Git host's next delivery checks that both sides match";
+}
+
+/** What can be checked without the S3 credential the repository lives behind (the node's next run opens it). */
+function checkResticRepository(data: Record<string, unknown>): string {
+	const password = typeof data.password === 'string' ? data.password : '';
+	if (!password)
+		throw new InfraOpsError(
+			'The repository password is empty',
+			'Set one and keep a copy outside n8n',
+		);
+	const path = repositoryPath(typeof data.path === 'string' ? data.path : '');
+	const ca = typeof data.caPem === 'string' ? data.caPem.trim() : '';
+	let caOk = true;
+	try {
+		if (ca) new X509Certificate(ca);
+	} catch {
+		caOk = false;
+	}
+	if (!caOk) throw new InfraOpsError('The CA certificate is not a PEM certificate');
+	return `Repository path ${path} and password set; the Docker Volume Backup node opens the repository (in the bucket of its S3 credential) on its next run, and creates it on the first Backup`;
 }
 
 function asCredentialTest(check: Check) {
@@ -59,4 +81,5 @@ export const credentialTests = {
 	infraOpsVaultApiTest: asCredentialTest(checkVaultCredential),
 	infraOpsN8nApiTest: asCredentialTest(checkN8nApiCredential),
 	infraOpsGitWebhookApiTest: asCredentialTest(checkGitWebhookSecret),
+	infraOpsResticRepositoryApiTest: asCredentialTest(checkResticRepository),
 };

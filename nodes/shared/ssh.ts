@@ -98,6 +98,7 @@ export function sshConnectConfig(
 	conn: SshConnection,
 	onMismatch: (presented: string) => void,
 	timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS,
+	onAccepted?: (key: Buffer) => void,
 ): ConnectConfig {
 	if (conn.hostKeyFingerprints.length === 0) {
 		throw new InfraOpsError(
@@ -120,7 +121,10 @@ export function sshConnectConfig(
 		keepaliveInterval: 10_000,
 		hostVerifier: (key: Buffer) => {
 			const presented = sha256Fingerprint(key);
-			if (expected.has(presented)) return true;
+			if (expected.has(presented)) {
+				onAccepted?.(key);
+				return true;
+			}
 			onMismatch(presented);
 			return false;
 		},
@@ -131,11 +135,17 @@ export function sshConnectConfig(
 export async function connectSsh(
 	conn: SshConnection,
 	timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS,
+	onAccepted?: (key: Buffer) => void,
 ): Promise<Client> {
 	const { Client } = loadSsh2();
 	const client = new Client();
 	let mismatch: string | undefined;
-	const config = sshConnectConfig(conn, (presented) => (mismatch = presented), timeoutMs);
+	const config = sshConnectConfig(
+		conn,
+		(presented) => (mismatch = presented),
+		timeoutMs,
+		onAccepted,
+	);
 	const target = `SSH ${conn.username}@${conn.host}:${conn.port}`;
 	return await new Promise<Client>((resolve, reject) => {
 		client.once('ready', () => resolve(client));
@@ -534,6 +544,19 @@ export class SshSession {
 			cause: error,
 		});
 	}
+}
+
+/**
+ * The host's key as an OpenSSH known_hosts line (`[host]:port type base64`), taken from a login whose
+ * key matched the credential's fingerprint: for an `ssh` client that must check the same host key.
+ */
+export async function knownHostsLine(conn: SshConnection): Promise<string> {
+	let key: Buffer | undefined;
+	const client = await connectSsh(conn, undefined, (k) => (key = k));
+	client.end();
+	if (!key) throw new InfraOpsError(`${conn.host}: no host key was seen`);
+	const type = key.subarray(4, 4 + key.readUInt32BE(0)).toString('latin1');
+	return `[${conn.host}]:${conn.port} ${type} ${key.toString('base64')}\n`;
 }
 
 export async function openSsh(conn: SshConnection, timeoutMs?: number): Promise<SshSession> {

@@ -7,6 +7,8 @@ import { Daemon, requireBinary, run, settleAll, waitUntil } from './proc';
 import type { Services } from './services';
 
 export const TEST_IMAGE = 'infra-ops-test/busybox:1';
+/** Debian's restic (dynamically linked against libc only) with its loader, libc and the CA bundle. */
+export const RESTIC_IMAGE = 'infra-ops-test/restic:0.14.0';
 
 export interface DockerService {
 	info: Services['docker'];
@@ -19,6 +21,7 @@ export async function startDocker(root: string): Promise<DockerService> {
 	requireBinary('containerd', 'containerd');
 	requireBinary('runc', 'runc');
 	const busybox = requireBinary('busybox', 'busybox-static', ['/bin']);
+	const restic = requireBinary('restic', 'restic');
 
 	const dir = path.join(root, 'docker');
 	fs.mkdirSync(dir);
@@ -73,8 +76,9 @@ export async function startDocker(root: string): Promise<DockerService> {
 	};
 
 	try {
-		const [rootfsTar] = await settleAll([
+		const [rootfsTar, resticTar] = await settleAll([
 			buildRootfsTar(dir, busybox),
+			buildResticRootfsTar(dir, restic, busybox),
 			waitUntil(
 				'dockerd to answer /_ping',
 				async () => fs.existsSync(socketPath) && String(await client.ping()) === 'OK',
@@ -102,16 +106,36 @@ export async function startDocker(root: string): Promise<DockerService> {
 			],
 			{ env },
 		);
+		await run(
+			cli,
+			[
+				'import',
+				'--change',
+				'ENTRYPOINT ["/usr/bin/restic"]',
+				'--change',
+				'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin',
+				resticTar,
+				RESTIC_IMAGE,
+			],
+			{ env },
+		);
 	} catch (err) {
 		await stop();
 		throw err;
 	}
-	return { info: { socketPath, image: TEST_IMAGE }, stop };
+	return { info: { socketPath, image: TEST_IMAGE, resticImage: RESTIC_IMAGE }, stop };
 }
 
 /** A root file system of busybox-static with one symlink per applet, packed for `docker import`. */
 async function buildRootfsTar(dir: string, busybox: string): Promise<string> {
 	const rootfs = path.join(dir, 'rootfs');
+	await fillBusyboxRootfs(rootfs, busybox);
+	const tar = path.join(dir, 'rootfs.tar');
+	await run('tar', ['-C', rootfs, '--numeric-owner', '--owner=0', '--group=0', '-cf', tar, '.']);
+	return tar;
+}
+
+async function fillBusyboxRootfs(rootfs: string, busybox: string): Promise<void> {
 	for (const sub of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'tmp', 'root', 'data']) {
 		await fs.promises.mkdir(path.join(rootfs, sub), { recursive: true });
 	}
@@ -129,7 +153,36 @@ async function buildRootfsTar(dir: string, busybox: string): Promise<string> {
 		'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n',
 	);
 	await fs.promises.writeFile(path.join(rootfs, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n');
-	const tar = path.join(dir, 'rootfs.tar');
+}
+
+/**
+ * restic, the loader and libc it links (ldd: nothing else), ssh with its libraries, and CA certificates, over the busybox root
+ * file system: like restic/restic (Alpine) it has /bin/sh, and the archive engine's tests, which let
+ * the node pick any image on the host as a helper, may pick it for the mkdir/mv of a Replace.
+ */
+async function buildResticRootfsTar(dir: string, restic: string, busybox: string): Promise<string> {
+	const rootfs = path.join(dir, 'restic-rootfs');
+	await fillBusyboxRootfs(rootfs, busybox);
+	// the ssh client (as restic/restic has) for sftp repositories, with the libraries ldd names
+	const ssh = requireBinary('ssh', 'openssh-client');
+	const libs = new Set<string>();
+	for (const binary of [restic, ssh]) {
+		for (const match of (await run('ldd', [binary])).matchAll(/(\/\S+) \(0x/g)) libs.add(match[1]);
+	}
+	const copies: [string, string][] = [
+		[restic, 'usr/bin/restic'],
+		[ssh, 'usr/bin/ssh'],
+		['/etc/ssl/certs/ca-certificates.crt', 'etc/ssl/certs/ca-certificates.crt'],
+		...[...libs].map((lib): [string, string] => [lib, lib.slice(1)]),
+	];
+	for (const [from, to] of copies) {
+		await fs.promises.mkdir(path.dirname(path.join(rootfs, to)), { recursive: true });
+		await fs.promises.rm(path.join(rootfs, to), { force: true });
+		await fs.promises.copyFile(from, path.join(rootfs, to));
+	}
+	await fs.promises.chmod(path.join(rootfs, 'usr/bin/restic'), 0o755);
+	await fs.promises.chmod(path.join(rootfs, 'usr/bin/ssh'), 0o755);
+	const tar = path.join(dir, 'restic-rootfs.tar');
 	await run('tar', ['-C', rootfs, '--numeric-owner', '--owner=0', '--group=0', '-cf', tar, '.']);
 	return tar;
 }

@@ -8,6 +8,8 @@ export interface Services {
 		socketPath: string;
 		/** busybox-static with one symlink per applet; CMD /bin/sh. */
 		image: string;
+		/** Debian's restic at /usr/bin/restic (ENTRYPOINT) over the busybox file system of `image`. */
+		resticImage: string;
 	};
 	ssh: SshInfo;
 	s3: {

@@ -124,7 +124,7 @@ describe('packed package, installed as n8n does', () => {
 
 	it('requires every node and credential file in a fresh Node process, with icons in place', () => {
 		const entries = [...pkg.n8n.nodes, ...pkg.n8n.credentials];
-		expect(pkg.n8n.credentials.length).toBe(12);
+		expect(pkg.n8n.credentials.length).toBe(13);
 		const script = `
 			const path = require('node:path'), fs = require('node:fs');
 			const out = [];

@@ -21,6 +21,8 @@ import {
 } from '../backup';
 import type { CompressionChoice } from '../compression';
 import { LockedError, lockedFinding, withVolumeLock } from './lock';
+import { archiveOnly, isRestic } from './engine';
+import * as restic from './resticEngine';
 import {
 	bytesText,
 	encryptionSetting,
@@ -87,7 +89,7 @@ export const description: INodeProperties[] = [
 		displayName: 'Encryption',
 		name: 'encryption',
 		type: 'options',
-		displayOptions: show,
+		displayOptions: { show: { ...show.show, ...archiveOnly } },
 		options: [
 			{
 				name: 'Age Recipients (Public Keys)',
@@ -107,7 +109,7 @@ export const description: INodeProperties[] = [
 		displayName: 'Compression',
 		name: 'compression',
 		type: 'options',
-		displayOptions: show,
+		displayOptions: { show: { ...show.show, ...archiveOnly } },
 		options: [
 			{ name: 'Auto (Zstd, or Gzip on Older Node.js)', value: 'auto' },
 			{ name: 'Zstd', value: 'zstd' },
@@ -144,7 +146,7 @@ export const description: INodeProperties[] = [
 		default: false,
 		displayOptions: show,
 		description:
-			'Whether to also back up folders/files of the host, e.g. the Traefik config and .env',
+			'Whether to also back up folders/files of the host, e.g. the Traefik config and .env (Restic engine: with restic installed on that host)',
 	},
 	{
 		displayName: 'Host Paths Backup Name',
@@ -228,7 +230,7 @@ function hookFields(): INodeProperties[] {
 	];
 }
 
-function hooks(value: unknown): ExecHook[] {
+export function hooks(value: unknown): ExecHook[] {
 	const list = ((value as { hook?: IDataObject[] } | undefined)?.hook ?? []) as IDataObject[];
 	return list
 		.map((h) => ({
@@ -295,31 +297,36 @@ function failure(volume: string, error: unknown): NewFinding {
 	};
 }
 
+export function volumeSelector(ctx: IExecuteFunctions, itemIndex: number): VolumeSelector {
+	const selectBy = ctx.getNodeParameter('selectBy', itemIndex) as VolumeSelector['mode'];
+	return {
+		mode: selectBy,
+		names:
+			selectBy === 'names'
+				? splitList(ctx.getNodeParameter('volumeNames', itemIndex, '') as string)
+				: undefined,
+		prefix:
+			selectBy === 'prefix'
+				? (ctx.getNodeParameter('volumePrefix', itemIndex, '') as string)
+				: undefined,
+		regex:
+			selectBy === 'regex'
+				? (ctx.getNodeParameter('volumeRegex', itemIndex, '') as string)
+				: undefined,
+		label:
+			selectBy === 'label'
+				? (ctx.getNodeParameter('volumeLabel', itemIndex, '') as string)
+				: undefined,
+	};
+}
+
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
+	if (isRestic(this)) return await restic.backup.call(this);
 	return await itemsFrom(this, async (i) => await executeItem.call(this, i));
 }
 
 async function executeItem(this: IExecuteFunctions, itemIndex: number): Promise<NewFinding[]> {
-	const selectBy = this.getNodeParameter('selectBy', itemIndex) as VolumeSelector['mode'];
-	const selector: VolumeSelector = {
-		mode: selectBy,
-		names:
-			selectBy === 'names'
-				? splitList(this.getNodeParameter('volumeNames', itemIndex, '') as string)
-				: undefined,
-		prefix:
-			selectBy === 'prefix'
-				? (this.getNodeParameter('volumePrefix', itemIndex, '') as string)
-				: undefined,
-		regex:
-			selectBy === 'regex'
-				? (this.getNodeParameter('volumeRegex', itemIndex, '') as string)
-				: undefined,
-		label:
-			selectBy === 'label'
-				? (this.getNodeParameter('volumeLabel', itemIndex, '') as string)
-				: undefined,
-	};
+	const selector = volumeSelector(this, itemIndex);
 	const options = this.getNodeParameter('options', itemIndex, {}) as IDataObject;
 	const signing = await signingKey(this);
 	// a broken identity must not quietly turn signing off: Prune would then count planted backups

@@ -82,9 +82,14 @@ export async function signingKey(
 }
 
 export async function openDocker(ctx: IExecuteFunctions): Promise<DockerClient> {
-	const client = await createDockerClient(
-		dockerConnectionFrom(await ctx.getCredentials('infraOpsDockerApi')),
-	);
+	const data = await ctx.getCredentials('infraOpsDockerApi').catch((error: unknown) => {
+		throw new InfraOpsError(
+			'This operation needs the Docker Engine credential',
+			'Attach a Docker Engine (Infra Ops) credential to the node',
+			{ cause: error },
+		);
+	});
+	const client = await createDockerClient(dockerConnectionFrom(data));
 	await pingDocker(client).catch((error: unknown) => {
 		client.close();
 		throw toNodeError(ctx.getNode(), error);

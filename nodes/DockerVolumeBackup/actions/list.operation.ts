@@ -11,6 +11,8 @@ import { listBackups, listVolumeFolders, readManifest } from '../store';
 import { CLOCK_SKEW_MS } from '../trust';
 import { signingKey, storageTarget } from './common';
 import { checkSignature } from '../signing';
+import { isRestic } from './engine';
+import * as restic from './resticEngine';
 
 const show = { show: { operation: ['list'] } };
 
@@ -35,6 +37,7 @@ export const description: INodeProperties[] = [
 ];
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
+	if (isRestic(this)) return await restic.list.call(this);
 	return await itemsFrom(this, async (i) => await executeItem.call(this, i));
 }
 

@@ -8,6 +8,8 @@ import { pruneVolume } from '../prune';
 import { futureDatedNote, NO_SIGNING_KEY_NOTE, UNSIGNED_HINT, unsignedNote } from '../trust';
 import { listVolumeFolders } from '../store';
 import { signingKey, storageTarget } from './common';
+import { archiveOnly, isRestic } from './engine';
+import * as restic from './resticEngine';
 
 const show = { show: { operation: ['prune'] } };
 
@@ -71,7 +73,7 @@ export const description: INodeProperties[] = [
 		typeOptions: { minValue: 0 },
 		default: 0,
 		description: 'Delete backups older than this unless among Keep Last; 0 = no limit',
-		displayOptions: show,
+		displayOptions: { show: { ...show.show, ...archiveOnly } },
 	},
 	{
 		displayName: 'Dry Run',
@@ -84,6 +86,7 @@ export const description: INodeProperties[] = [
 ];
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
+	if (isRestic(this)) return await restic.prune.call(this);
 	return await itemsFrom(this, async (i) => await executeItem.call(this, i));
 }
 

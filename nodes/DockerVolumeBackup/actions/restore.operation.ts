@@ -17,6 +17,8 @@ import {
 	stopTimeoutOption,
 	storageTarget,
 } from './common';
+import { archiveOnly, isRestic } from './engine';
+import * as restic from './resticEngine';
 
 const show = { show: { operation: ['restore'] } };
 const intoVolume = { show: { operation: ['restore'], hostPathsEnabled: [false] } };
@@ -39,7 +41,7 @@ export const description: INodeProperties[] = [
 		type: 'string',
 		default: '',
 		description: 'Object key of the backup; empty restores the latest complete one',
-		displayOptions: show,
+		displayOptions: { show: { ...show.show, ...archiveOnly } },
 	},
 	{
 		displayName: 'Host Path Backup',
@@ -95,6 +97,7 @@ export const description: INodeProperties[] = [
 ];
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
+	if (isRestic(this)) return await restic.restore.call(this);
 	return await itemsFrom(this, async (i) => await executeItem.call(this, i));
 }
 

@@ -19,6 +19,8 @@ import {
 	signingKey,
 	storageTarget,
 } from './common';
+import { archiveOnly, isRestic } from './engine';
+import * as restic from './resticEngine';
 
 const show = { show: { operation: ['verify'] } };
 
@@ -38,7 +40,7 @@ export const description: INodeProperties[] = [
 		type: 'string',
 		default: '',
 		description: 'A specific backup (one volume only); empty takes the latest complete one',
-		displayOptions: show,
+		displayOptions: { show: { ...show.show, ...archiveOnly } },
 	},
 	{
 		displayName: 'Scratch Restore',
@@ -56,7 +58,7 @@ export const description: INodeProperties[] = [
 		default: true,
 		description:
 			"Whether to write the result into the backup's manifest, so List shows it as verified",
-		displayOptions: show,
+		displayOptions: { show: { ...show.show, ...archiveOnly } },
 	},
 	{ ...allowUnencryptedOption, displayOptions: show },
 	{ ...allowUnsignedOption, displayOptions: show },
@@ -67,6 +69,7 @@ export const description: INodeProperties[] = [
 ];
 
 export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[]> {
+	if (isRestic(this)) return await restic.verify.call(this);
 	return await itemsFrom(this, async (i) => await executeItem.call(this, i));
 }
 
