@@ -66,6 +66,17 @@ const CAS_ATTEMPTS = 5;
 /** Deadlock or serialization failure: PostgreSQL rolled back one side; running it again is safe. */
 const RETRYABLE = new Set(['40P01', '40001']);
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const STATE_COLUMNS = [
+	'workflow_id',
+	'node',
+	'state_key',
+	'status',
+	'change_key',
+	'observed_at',
+	'value',
+	'version',
+	'updated_at',
+];
 
 /** The table name quoted for SQL, or an error saying what a valid one looks like. */
 export function quoteTableName(name: string): string {
@@ -124,7 +135,7 @@ export class PostgresStateStore {
 			'select to_regclass($1) is not null as found',
 			[this.table],
 		);
-		if (exists.rows[0]?.found) return;
+		if (exists.rows[0]?.found) return await this.checkShape();
 		// concurrent CREATE TABLE IF NOT EXISTS can still fail on pg_type's unique index: one creator at a time
 		await this.transaction(async () => {
 			await this.query('select pg_advisory_xact_lock(hashtext($1))', [
@@ -145,6 +156,37 @@ export class PostgresStateStore {
 				)`,
 			);
 		});
+	}
+
+	/**
+	 * A table of this name made by someone else (another application, a hand-made copy without the
+	 * key) is refused: without the unique key every claim would insert a row and every run alert.
+	 */
+	private async checkShape(): Promise<void> {
+		const { rows } = await this.query<{ kind: string; missing: string[]; keyed: boolean }>(
+			`select c.relkind as kind,
+				array(select unnest($2::text[]) except select attname::text from pg_attribute
+				      where attrelid = c.oid and attnum > 0 and not attisdropped) as missing,
+				exists (select 1 from pg_index i where i.indrelid = c.oid and i.indisunique
+				        and i.indpred is null and i.indnkeyatts = 3
+				        and (select array_agg(a.attname::text order by a.attname) from pg_attribute a
+				             where a.attrelid = c.oid and a.attnum = any(i.indkey))
+				            = array['node', 'state_key', 'workflow_id']) as keyed
+			 from pg_class c where c.oid = to_regclass($1)`,
+			[this.table, STATE_COLUMNS],
+		);
+		const shape = rows[0];
+		if (!shape) return;
+		const problems = [
+			...(['r', 'p'].includes(shape.kind) ? [] : ['it is not a table']),
+			...(shape.missing.length ? [`it has no column ${shape.missing.join(', ')}`] : []),
+			...(shape.keyed ? [] : ['it has no primary key on (workflow_id, node, state_key)']),
+		];
+		if (problems.length)
+			throw new InfraOpsError(
+				`${this.target} exists but is not an Infra Ops state table: ${problems.join('; ')}`,
+				'It may belong to another application: choose another Table Name in the State Store credential (the pack creates it), or drop that table if it is a broken copy of the state table',
+			);
 	}
 
 	/**
@@ -234,8 +276,10 @@ export class PostgresStateStore {
 			status: FindingStatus | null;
 			change_key: string | null;
 			observed_at: Date | null;
+			future: boolean | null;
 		}>(
-			`select state_key, status, change_key, observed_at from ${this.table}
+			`select state_key, status, change_key, observed_at,
+				   observed_at > clock_timestamp() as future from ${this.table}
 				 where workflow_id = $1 and node = $2 and state_key = any($3::text[])
 				 order by state_key collate "C" for update`,
 			[scope.workflowId, scope.node, keys],
@@ -253,7 +297,10 @@ export class PostgresStateStore {
 						}
 					: undefined,
 			);
-			if (row.observed_at) observedTimes.set(row.state_key, row.observed_at.getTime());
+			// a time ahead of the database's clock (a planted row, the clock stepped back) orders nothing:
+			// honoured, it would ignore every observation until then
+			if (row.observed_at && !row.future)
+				observedTimes.set(row.state_key, row.observed_at.getTime());
 		}
 		const writes = new Map<string, Observation>();
 		observations.forEach((o, i) => {
@@ -420,6 +467,15 @@ export class PostgresStateStore {
 			return new TimeoutError(
 				`${this.target}: no answer within ${this.timeoutMs} ms (a state row may be locked by another run of this workflow that hangs)`,
 				'Check for a stuck session on the state table (pg_stat_activity, state "idle in transaction") and end it; runs that overlap normally wait only milliseconds',
+				{ cause: error },
+			);
+		if (
+			(code && /^(08|57P0)/.test(code)) ||
+			/Connection terminated|ECONNRESET|EPIPE/i.test(message)
+		)
+			return new InfraOpsError(
+				`${this.target}: the connection was lost mid-run (${message})`,
+				'The database restarted, failed over, or ended this session (pg_terminate_backend, a pooler, a firewall idle cut); its transaction rolled back, so nothing of this run was kept: run it again',
 				{ cause: error },
 			);
 		if (code === '42501')

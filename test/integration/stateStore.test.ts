@@ -430,3 +430,110 @@ describe('Cert Expiry → Check PEM with the State Store credential (n8n Workflo
 		}
 	});
 });
+
+describe('State Store review: hostile tables, rows and connections (real server)', () => {
+	it('threat: a row observed in the future (planted, or the database clock stepped back) does not freeze the state', async () => {
+		const conn = connection();
+		await withStateStore(conn, async (store) => {
+			expect(await store.claim(scope, [{ key: KEY, status: 'ok' }], await store.now())).toEqual([
+				false,
+			]);
+		});
+		const admin = await adminClient();
+		try {
+			await admin.query(
+				`update ${quoteTableName(conn.table)} set observed_at = now() + interval '1 year' where state_key = $1`,
+				[`finding:${KEY}`],
+			);
+		} finally {
+			await admin.end();
+		}
+		await withStateStore(conn, async (store) => {
+			expect(
+				await store.claim(scope, [{ key: KEY, status: 'critical' }], await store.now()),
+			).toEqual([true]);
+			expect(await store.claim(scope, [{ key: KEY, status: 'ok' }], await store.now())).toEqual([
+				true,
+			]);
+		});
+	});
+
+	it('threat: a table of that name with another shape (another application, no primary key) is refused, not used', async () => {
+		const admin = await adminClient();
+		try {
+			// same columns, no key: ON CONFLICT DO NOTHING would insert a row per run, and every run alert
+			const unkeyed = connection();
+			await admin.query(
+				`create table ${quoteTableName(unkeyed.table)} (workflow_id text, node text, state_key text,
+				 status text, change_key text, observed_at timestamptz, value jsonb,
+				 version bigint not null default 0, updated_at timestamptz not null default now())`,
+			);
+			const error = await PostgresStateStore.open(unkeyed).catch((e: unknown) => e);
+			expect(error).toBeInstanceOf(InfraOpsError);
+			expect((error as Error).message).toMatch(/not an Infra Ops state table/);
+			expect((error as InfraOpsError).hint).toMatch(/another Table Name/);
+			const other = connection();
+			await admin.query(
+				`create table ${quoteTableName(other.table)} (id serial primary key, note text)`,
+			);
+			await admin.query(`insert into ${quoteTableName(other.table)} (note) values ('theirs')`);
+			await expect(PostgresStateStore.open(other)).rejects.toThrow(/not an Infra Ops state table/);
+			const { rows } = await admin.query(`select note from ${quoteTableName(other.table)}`);
+			expect(rows).toEqual([{ note: 'theirs' }]);
+		} finally {
+			await admin.end();
+		}
+	});
+
+	it('threat: a connection cut mid-claim (pg_terminate_backend while it waits on the row) is a clear error and leaves the row as it was', async () => {
+		const conn = connection();
+		await withStateStore(conn, async (store) => {
+			await store.claim(scope, [{ key: KEY, status: 'ok' }], await store.now());
+		});
+		const holder = await adminClient();
+		const admin = await adminClient();
+		try {
+			await holder.query('begin');
+			await holder.query(
+				`select 1 from ${quoteTableName(conn.table)} where state_key = $1 for update`,
+				[`finding:${KEY}`],
+			);
+			const store = await PostgresStateStore.open(conn);
+			try {
+				const claiming = store
+					.claim(scope, [{ key: KEY, status: 'critical' }], await store.now())
+					.catch((e: unknown) => e);
+				// a known point: the claim's session waits on the row lock the holder has
+				for (;;) {
+					const { rows } = await admin.query<{ pid: number }>(
+						`select pid from pg_stat_activity
+						 where application_name = 'n8n-nodes-infra-ops' and wait_event_type = 'Lock'`,
+					);
+					if (rows.length) {
+						await admin.query('select pg_terminate_backend($1)', [rows[0].pid]);
+						break;
+					}
+					await admin.query('select pg_sleep(0.05)');
+				}
+				const error = await claiming;
+				expect(error).toBeInstanceOf(InfraOpsError);
+				expect((error as Error).message).toMatch(
+					/table "state_test_\d+_\d+": the connection was lost/,
+				);
+				expect((error as InfraOpsError).hint).toMatch(/nothing of this run was kept/);
+				expect((error as Error).message).not.toContain(conn.password);
+			} finally {
+				await store.close();
+			}
+		} finally {
+			await holder.query('rollback');
+			await holder.end();
+			await admin.end();
+		}
+		await withStateStore(conn, async (store) => {
+			expect(
+				await store.claim(scope, [{ key: KEY, status: 'critical' }], await store.now()),
+			).toEqual([true]);
+		});
+	});
+});
