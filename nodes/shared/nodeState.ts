@@ -98,6 +98,14 @@ function staticState(ctx: IExecuteFunctions): NodeState {
 	};
 }
 
+/**
+ * Every named value is a JSON object; a row holding anything else (tampered, written by another
+ * program) is started afresh rather than failing every run until someone deletes it.
+ */
+function objectOrNothing(value: unknown): unknown {
+	return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
+}
+
 async function sharedState(ctx: IExecuteFunctions, values: StateValues): Promise<NodeState> {
 	let data;
 	try {
@@ -122,7 +130,8 @@ async function sharedState(ctx: IExecuteFunctions, values: StateValues): Promise
 		// started earlier and finishes later must not overwrite it
 		observedAt = await db.now();
 		for (const name of names) {
-			base[name] = await db.read(scope, name);
+			const read = await db.read(scope, name);
+			base[name] = { value: objectOrNothing(read.value), version: read.version };
 			// a copy: the operation mutates `store`, `base` stays what was read, for the merge
 			store[name] = structuredClone(base[name].value);
 		}
@@ -140,7 +149,13 @@ async function sharedState(ctx: IExecuteFunctions, values: StateValues): Promise
 						store[name] !== undefined &&
 						JSON.stringify(store[name]) !== JSON.stringify(base[name].value),
 				)
-				.map((name) => ({ name, base: base[name], mine: store[name], merge: values[name] }));
+				.map((name) => ({
+					name,
+					base: base[name],
+					mine: store[name],
+					merge: (current: unknown, mine: unknown, was: unknown) =>
+						values[name](objectOrNothing(current), mine, was),
+				}));
 			if (!findings.length && !writes.length) return [];
 			const changed = await db.commit(
 				scope,

@@ -404,6 +404,27 @@ describe('Cert Expiry → Check PEM with the State Store credential (n8n Workflo
 		expect(changed[0]).toMatchObject({ status: 'critical' });
 	});
 
+	it('threat: a stored value of the wrong JSON type (tampered, another version) is started afresh, not a failure on every run', async () => {
+		const conn = connection();
+		expect(finding(await check(healthy, conn))).toMatchObject({ status: 'ok', changed: false });
+		const admin = await adminClient();
+		try {
+			for (const planted of ['"garbage"', '42', '["a"]', 'null']) {
+				await admin.query(
+					`update ${quoteTableName(conn.table)} set value = $1::jsonb where state_key like 'value:%'`,
+					[planted],
+				);
+				expect(finding(await check(healthy, conn))).toMatchObject({ status: 'ok' });
+			}
+		} finally {
+			await admin.end();
+		}
+		expect(finding(await check(expiring, conn))).toMatchObject({
+			status: 'critical',
+			changed: true,
+		});
+	});
+
 	it('a wrong State Store password fails the node clearly, without the password', async () => {
 		const password = 'N0t-The-Pa55word-q7';
 		const result = await check(expiring, connection({ password }));
