@@ -7,8 +7,9 @@
  *   observation older than the stored one is ignored (a slow run cannot flip the row back);
  * - `value:<name>`: a JSON value (cursors, samples) with a version, written by compare-and-set.
  * A run's values and claims commit together (commit), so a failed run leaves neither.
- * One connection per node execution (open → use → close in finally); every statement is bounded by
- * the server's statement_timeout (a lock wait included) and the client's query timeout.
+ * One connection per node execution (open → use → close in finally); every statement in a
+ * transaction (where lock waits happen) is bounded by the server's statement_timeout, set per
+ * transaction so PgBouncer's transaction pooling works, and every statement by the client's timeout.
  */
 import type { Client, QueryResultRow } from 'pg';
 
@@ -105,7 +106,10 @@ export class PostgresStateStore {
 	): Promise<PostgresStateStore> {
 		const table = quoteTableName(conn.table || DEFAULT_STATE_TABLE);
 		const timeoutMs = options.timeoutMs ?? STATE_TIMEOUT_MS;
-		const client = await connectPostgres(conn, { statementTimeoutMs: timeoutMs });
+		const client = await connectPostgres(conn, {
+			statementTimeoutMs: timeoutMs,
+			perTransaction: true,
+		});
 		const store = new PostgresStateStore(
 			client,
 			table,
@@ -430,6 +434,11 @@ export class PostgresStateStore {
 	private async transaction(work: () => Promise<void>): Promise<void> {
 		await this.query('begin');
 		try {
+			// per transaction, not at login: PgBouncer's transaction pooling hands each transaction any
+			// server connection, and refuses statement_timeout as a login parameter
+			await this.query(`select set_config('statement_timeout', $1, true)`, [
+				String(this.timeoutMs),
+			]);
 			await work();
 			await this.query('commit');
 		} catch (error) {

@@ -6,7 +6,16 @@
  * timeout is deterministic (another session holds the row lock until the test releases it).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+	chmodSync,
+	chownSync,
+	mkdirSync,
+	mkdtempSync,
+	readdirSync,
+	readFileSync,
+	rmSync,
+	writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
@@ -15,6 +24,7 @@ import * as ts from 'typescript';
 
 import { CertExpiry } from '../../nodes/CertExpiry/CertExpiry.node';
 import { InfraOpsError, TimeoutError } from '../../nodes/shared/errors';
+import { connectPostgres } from '../../nodes/shared/postgres';
 import {
 	PostgresStateStore,
 	quoteTableName,
@@ -22,6 +32,8 @@ import {
 	type StateScope,
 	type StateStoreConnection,
 } from '../../nodes/shared/stateStore';
+import { systemUser } from '../harness/postgres';
+import { Daemon, freePort, waitUntil } from '../harness/proc';
 import { makeCertificates } from '../harness/services';
 import { services } from '../harness/services';
 import { runWorkflow, startThen } from '../support/workflowRunner';
@@ -556,5 +568,133 @@ describe('State Store review: hostile tables, rows and connections (real server)
 				await store.claim(scope, [{ key: KEY, status: 'critical' }], await store.now()),
 			).toEqual([true]);
 		});
+	});
+});
+
+describe('State Store behind PgBouncer (real pgbouncer, transaction pooling)', () => {
+	let dir: string;
+	let bouncer: Daemon;
+	let port: number;
+
+	beforeAll(async () => {
+		const { postgres } = services();
+		dir = mkdtempSync(join(tmpdir(), 'state-pgbouncer-'));
+		chmodSync(dir, 0o755);
+		port = await freePort();
+		// pgbouncer refuses to run as root: it runs as the postgres user, which owns its files
+		writeFileSync(join(dir, 'userlist.txt'), `"${postgres.user}" "${postgres.password}"\n`);
+		writeFileSync(
+			join(dir, 'pgbouncer.ini'),
+			`[databases]
+${postgres.database} = host=${postgres.host} port=${postgres.port} dbname=${postgres.database}
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = ${port}
+unix_socket_dir =
+auth_type = plain
+auth_file = ${join(dir, 'userlist.txt')}
+pool_mode = transaction
+default_pool_size = 3
+max_client_conn = 50
+pidfile = ${join(dir, 'pgbouncer.pid')}
+`,
+		);
+		const owner = systemUser('postgres');
+		for (const f of ['', 'userlist.txt', 'pgbouncer.ini'])
+			chownSync(join(dir, f), owner.uid, owner.gid);
+		bouncer = new Daemon('pgbouncer', '/usr/sbin/pgbouncer', [join(dir, 'pgbouncer.ini')], {
+			logFile: join(dir, 'pgbouncer.log'),
+			uid: owner.uid,
+			gid: owner.gid,
+		});
+		await waitUntil(
+			'pgbouncer',
+			async () => {
+				const c = new Client({ ...services().postgres, port, ssl: false });
+				try {
+					await c.connect();
+					await c.query('select 1');
+					return true;
+				} catch {
+					return false;
+				} finally {
+					await c.end().catch(() => undefined);
+				}
+			},
+			{ timeoutMs: 20_000, daemon: bouncer },
+		);
+	});
+
+	afterAll(async () => {
+		await bouncer?.stop();
+		rmSync(dir, { recursive: true, force: true });
+	});
+
+	it('newcomer: creates its table and alerts once of 10 overlapping claims through PgBouncer in transaction mode', async () => {
+		const conn = connection({ port });
+		await withStateStore(conn, async (store) => {
+			expect(await store.claim(scope, [{ key: KEY, status: 'ok' }], await store.now())).toEqual([
+				false,
+			]);
+		});
+		const stores = await Promise.all(
+			Array.from({ length: 10 }, async () => await PostgresStateStore.open(conn)),
+		);
+		try {
+			const at = await stores[0].now();
+			const results = await Promise.all(
+				stores.map(async (s) => await s.claim(scope, [{ key: KEY, status: 'critical' }], at)),
+			);
+			expect(results.flat().filter(Boolean)).toHaveLength(1);
+		} finally {
+			await Promise.all(stores.map(async (s) => await s.close()));
+		}
+	});
+
+	it('newcomer: a login PgBouncer refuses is named as such, not reported as a timeout', async () => {
+		// the PostgreSQL Admin credential still sets statement_timeout at login, which PgBouncer refuses
+		const error = await connectPostgres({ ...connection({ port }) }).catch((e: unknown) => e);
+		expect(error).toBeInstanceOf(InfraOpsError);
+		expect(error).not.toBeInstanceOf(TimeoutError);
+		expect((error as Error).message).toMatch(/unsupported startup parameter: statement_timeout/);
+	});
+
+	it('threat: a row lock held past the timeout behind PgBouncer is still a clear timeout, and leaks no timeout to other sessions', async () => {
+		const conn = connection({ port });
+		await withStateStore(conn, async (store) => {
+			await store.claim(scope, [{ key: KEY, status: 'ok' }], await store.now());
+		});
+		const holder = await adminClient();
+		try {
+			await holder.query('begin');
+			await holder.query(
+				`select 1 from ${quoteTableName(conn.table)} where state_key = $1 for update`,
+				[`finding:${KEY}`],
+			);
+			const error = await withStateStore(
+				conn,
+				async (store) =>
+					await store.claim(scope, [{ key: KEY, status: 'critical' }], await store.now()),
+				{ timeoutMs: 1_000 },
+			).catch((e: unknown) => e);
+			expect(error).toBeInstanceOf(TimeoutError);
+		} finally {
+			await holder.query('rollback');
+			await holder.end();
+		}
+		// the pooled server connections keep the server's default: another client sees no timeout set
+		const other = new Client({ ...services().postgres, port, ssl: false });
+		await other.connect();
+		try {
+			const seen = await Promise.all(
+				Array.from(
+					{ length: 3 },
+					async () => (await other.query('show statement_timeout')).rows[0],
+				),
+			);
+			expect(seen).toEqual(seen.map(() => ({ statement_timeout: '0' })));
+		} finally {
+			await other.end();
+		}
 	});
 });
