@@ -85,9 +85,10 @@ export function quoteTableName(name: string): string {
 	if (parts.length > 2 || !parts.every((p) => IDENT.test(p)))
 		throw new InfraOpsError(
 			`State Store table name "${name}" is not a plain table name`,
-			'Use letters, digits and underscores (starting with a letter), optionally schema.table, e.g. infra_ops_state',
+			'Use letters, digits and underscores (not starting with a digit, at most 63 characters: PostgreSQL cuts longer names), optionally schema.table, e.g. infra_ops_state',
 		);
-	return parts.map((p) => `"${p}"`).join('.');
+	// lowercase, as PostgreSQL folds the same name typed unquoted (CREATE TABLE Infra_Ops_State …)
+	return parts.map((p) => `"${p.toLowerCase()}"`).join('.');
 }
 
 export class PostgresStateStore {

@@ -518,6 +518,81 @@ describe('State Store review: hostile tables, rows and connections (real server)
 		}
 	});
 
+	it('newcomer: an uppercase table name is the table psql makes of it (lowercase); 64 characters are refused saying why', async () => {
+		const conn = connection();
+		const upper = conn.table.toUpperCase();
+		const admin = await adminClient();
+		try {
+			// what a DBA following the docs types: CREATE TABLE STATE_TEST_… (folded to lowercase)
+			await withStateStore(conn, async () => undefined);
+			await withStateStore({ ...conn, table: upper }, async (store) => {
+				await store.claim(scope, [{ key: KEY, status: 'critical' }], await store.now());
+			});
+			const { rows } = await admin.query<{ n: string }>(
+				`select count(*) as n from ${quoteTableName(conn.table)}`,
+			);
+			expect(rows[0].n).toBe('1');
+			const quoted = await admin.query(`select 1 from pg_class where relname = $1`, [upper]);
+			expect(quoted.rows).toEqual([]);
+		} finally {
+			await admin.end();
+		}
+		const long = 'a'.repeat(64);
+		const error = await PostgresStateStore.open(connection({ table: long })).catch(
+			(e: unknown) => e,
+		);
+		expect((error as InfraOpsError).hint).toMatch(/63 characters/);
+	});
+
+	it('newcomer: a user without CREATE works on a table an owner created and granted as the docs say; a read-only one gets the grant to ask for', async () => {
+		const conn = connection();
+		const role = `state_user_${process.pid}`;
+		const password = 'R0le-Pa55-w0rd-k3';
+		await withStateStore(conn, async () => undefined); // the owner (harness superuser) creates it
+		const admin = await adminClient();
+		try {
+			await admin.query(`drop role if exists ${role}`);
+			await admin.query(`create role ${role} login password '${password}'`);
+			await admin.query(`revoke create on schema public from ${role}`);
+			await admin.query(`grant select on ${quoteTableName(conn.table)} to ${role}`);
+			const user = { ...conn, user: role, password };
+			const error = await withStateStore(
+				user,
+				async (store) =>
+					await store.claim(scope, [{ key: KEY, status: 'critical' }], await store.now()),
+			).catch((e: unknown) => e);
+			expect(error).toBeInstanceOf(InfraOpsError);
+			expect((error as Error).message).toMatch(/permission denied/);
+			expect((error as InfraOpsError).hint).toMatch(/SELECT, INSERT, UPDATE/);
+			expect(
+				JSON.stringify({ m: (error as Error).message, h: (error as InfraOpsError).hint }),
+			).not.toContain(password);
+			await admin.query(`grant select, insert, update on ${quoteTableName(conn.table)} to ${role}`);
+			await withStateStore(user, async (store) => {
+				expect(
+					await store.claim(scope, [{ key: KEY, status: 'critical' }], await store.now()),
+				).toEqual([true]);
+				await store.commit(
+					scope,
+					[
+						{
+							name: 'cursors',
+							base: { value: undefined, version: 0 },
+							mine: { a: '1' },
+							merge: (c) => c,
+						},
+					],
+					[],
+					await store.now(),
+				);
+			});
+		} finally {
+			await admin.query(`drop owned by ${role}`).catch(() => undefined);
+			await admin.query(`drop role if exists ${role}`).catch(() => undefined);
+			await admin.end();
+		}
+	});
+
 	it('threat: a connection cut mid-claim (pg_terminate_backend while it waits on the row) is a clear error and leaves the row as it was', async () => {
 		const conn = connection();
 		await withStateStore(conn, async (store) => {
