@@ -40,7 +40,7 @@ export interface NodeState {
 }
 
 const QUEUE_HINT =
-	'Create an "Infra Ops State Store" credential (a PostgreSQL database every n8n process reaches, e.g. n8n\'s own) and select it on this node; see docs/deploy.md#state-store-queue-mode';
+	'Create an "Infra Ops State Store" credential (a PostgreSQL database every n8n process reaches, e.g. n8n\'s own) and select it on this node and on every other Infra Ops node (in queue mode each stops without it); see docs/deploy.md#state-store-queue-mode';
 
 /**
  * Whether this n8n process runs queue-mode executions: the main with EXECUTIONS_MODE=queue, or a
