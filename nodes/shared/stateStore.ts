@@ -436,10 +436,14 @@ export class PostgresStateStore {
 		await this.query('begin');
 		try {
 			// per transaction, not at login: PgBouncer's transaction pooling hands each transaction any
-			// server connection, and refuses statement_timeout as a login parameter
-			await this.query(`select set_config('statement_timeout', $1, true)`, [
-				String(this.timeoutMs),
-			]);
+			// server connection, and refuses statement_timeout as a login parameter. The idle bound ends
+			// the transaction of a worker frozen in it (paused VM, network gone without a reset), which
+			// would otherwise hold its rows until TCP keepalive notices, hours later
+			await this.query(
+				`select set_config('statement_timeout', $1, true),
+					set_config('idle_in_transaction_session_timeout', $1, true)`,
+				[String(this.timeoutMs)],
+			);
 			await work();
 			await this.query('commit');
 		} catch (error) {

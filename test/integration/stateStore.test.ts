@@ -593,6 +593,48 @@ describe('State Store review: hostile tables, rows and connections (real server)
 		}
 	});
 
+	it('threat: a worker frozen mid-transaction (VM paused, network gone without a reset) holds the rows only until the server ends its idle transaction', async () => {
+		const conn = connection();
+		await withStateStore(conn, async (store) => {
+			await store.claim(scope, [{ key: KEY, status: 'ok' }], await store.now());
+		});
+		// the frozen worker: its session locked the row inside the store's transaction and then never
+		// sent another statement (its socket stays open, as a paused VM's does)
+		const frozen = await PostgresStateStore.open(conn, { timeoutMs: 1_000 });
+		let release = () => undefined as void;
+		const hung = new Promise<void>((done) => (release = done));
+		let locked = () => undefined as void;
+		const holding = new Promise<void>((done) => (locked = done));
+		const inside = frozen as unknown as {
+			transaction(work: () => Promise<void>): Promise<void>;
+			query(text: string, values: unknown[]): Promise<unknown>;
+		};
+		const frozenRun = inside
+			.transaction(async () => {
+				await inside.query(
+					`select 1 from ${quoteTableName(conn.table)} where state_key = $1 for update`,
+					[`finding:${KEY}`],
+				);
+				locked();
+				await hung;
+			})
+			.catch((e: unknown) => e);
+		try {
+			await holding;
+			// a run on another worker, with the default 15 s bound: gets the row once the server ends
+			// the frozen session's idle transaction
+			await withStateStore(conn, async (store) => {
+				expect(
+					await store.claim(scope, [{ key: KEY, status: 'critical' }], await store.now()),
+				).toEqual([true]);
+			});
+		} finally {
+			release();
+			await frozenRun;
+			await frozen.close();
+		}
+	}, 40_000);
+
 	it('threat: a connection cut mid-claim (pg_terminate_backend while it waits on the row) is a clear error and leaves the row as it was', async () => {
 		const conn = connection();
 		await withStateStore(conn, async (store) => {
