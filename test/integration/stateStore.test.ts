@@ -635,6 +635,63 @@ describe('State Store review: hostile tables, rows and connections (real server)
 		}
 	}, 40_000);
 
+	it('threat: 10 overlapping runs seeing the certificate flip ok → critical → ok alert no more than the real transitions, and the row ends at the latest observation', async () => {
+		const conn = connection();
+		const t0 = await withStateStore(conn, async (store) => {
+			// an hour ago: every observation below is in the past of the database's clock, as real ones are
+			const start = new Date((await store.now()).getTime() - 3_600_000);
+			await store.claim(scope, [{ key: KEY, status: 'ok' }], start);
+			return start.getTime();
+		});
+		const seen: ('ok' | 'critical')[] = [
+			'critical',
+			'ok',
+			'critical',
+			'critical',
+			'ok',
+			'critical',
+			'ok',
+			'ok',
+			'critical',
+			'critical',
+		];
+		const real = seen.filter((s, i) => s !== (i ? seen[i - 1] : 'ok')).length;
+		for (let round = 0; round < 3; round++) {
+			const stores = await Promise.all(seen.map(async () => await PostgresStateStore.open(conn)));
+			try {
+				// each run looked at its own moment (1 s apart, after everything stored so far) and they
+				// all finish together, in whatever order the server grants the row
+				const base = t0 + (round + 1) * 60_000;
+				const results = await Promise.all(
+					stores.map(
+						async (s, i) =>
+							(
+								await s.claim(scope, [{ key: KEY, status: seen[i] }], new Date(base + i * 1_000))
+							)[0],
+					),
+				);
+				const alerts = results.filter(Boolean).length;
+				// from critical (rounds after the first) the first sighting of critical is no transition
+				expect(alerts).toBeLessThanOrEqual(round ? real - 1 : real);
+				const admin = await adminClient();
+				try {
+					const { rows } = await admin.query(
+						`select status from ${quoteTableName(conn.table)} where state_key = $1`,
+						[`finding:${KEY}`],
+					);
+					expect(rows).toEqual([{ status: 'critical' }]);
+				} finally {
+					await admin.end();
+				}
+				// every alert is a status change of the row, which starts this round at ok (round 0) or
+				// critical and ends at critical
+				expect(alerts % 2).toBe(round ? 0 : 1);
+			} finally {
+				await Promise.all(stores.map(async (s) => await s.close()));
+			}
+		}
+	});
+
 	it('threat: a connection cut mid-claim (pg_terminate_backend while it waits on the row) is a clear error and leaves the row as it was', async () => {
 		const conn = connection();
 		await withStateStore(conn, async (store) => {
