@@ -69,7 +69,8 @@ async function adminClient(): Promise<Client> {
 }
 
 const scope: StateScope = { workflowId: 'wf-1', node: 'Cert Expiry' };
-const at = (minute: number) => new Date(Date.UTC(2026, 11, 4, 12, minute));
+// a fixed past moment: rows dated after the database clock order nothing (a planted future row)
+const at = (minute: number) => new Date(Date.UTC(2024, 11, 4, 12, minute));
 const KEY = 'cert-expiry|files.example:443';
 
 describe('PostgreSQL state store (real server)', () => {
