@@ -16,6 +16,7 @@ import {
 	type ChangeRule,
 	type Finding,
 	type NewFinding,
+	type PreviousState,
 } from './findings';
 import { toNodeError } from './nodeErrors';
 import { PostgresStateStore, type StateScope } from './stateStore';
@@ -157,17 +158,17 @@ async function sharedState(ctx: IExecuteFunctions, values: StateValues): Promise
 						values[name](objectOrNothing(current), mine, was),
 				}));
 			if (!findings.length && !writes.length) return [];
-			const changed = await db.commit(
-				scope,
-				writes,
-				findings.map((f) => ({
-					key: findingStateKey(f),
-					status: f.status as Finding['status'],
-					changeKey: f.changeKey,
-				})),
-				observedAt,
-				(before, i) => rule(before, findings[i]),
-			);
+			const observations = findings.map((f) => ({
+				key: findingStateKey(f),
+				status: f.status as Finding['status'],
+				changeKey: f.changeKey,
+			}));
+			const decide = (before: PreviousState | undefined, i: number) => rule(before, findings[i]);
+			// a run from the editor: n8n saves no static data of it, so the shared store keeps none either
+			const changed =
+				ctx.getMode() === 'manual'
+					? await db.preview(scope, observations, observedAt, decide)
+					: await db.commit(scope, writes, observations, observedAt, decide);
 			return findings.map((f, i) => asFinding(f, changed[i]));
 		},
 		close: async () => await db.close(),

@@ -60,6 +60,9 @@ export interface ValueWrite {
 /** Another run wrote a value since this one read it: roll back, merge, try again. */
 class CasConflict extends Error {}
 
+/** A preview's end: its transaction is rolled back on purpose. */
+class Preview extends Error {}
+
 export const DEFAULT_STATE_TABLE = 'infra_ops_state';
 export const STATE_TIMEOUT_MS = 15_000;
 /** Optimistic rounds before update() and commit() take the row lock. */
@@ -213,6 +216,28 @@ export class PostgresStateStore {
 			});
 			return changed;
 		});
+	}
+
+	/**
+	 * What claim would return, with nothing written (the transaction is rolled back): for a run from
+	 * the editor, whose static data n8n does not save either, so testing a node does not use up the
+	 * alert of the next production run.
+	 */
+	async preview(
+		scope: StateScope,
+		observations: Observation[],
+		observedAt: Date,
+		rule: ClaimRule,
+	): Promise<boolean[]> {
+		if (!observations.length) return [];
+		let changed: boolean[] = [];
+		await this.transaction(async () => {
+			changed = await this.claimRows(scope, observations, observedAt, rule);
+			throw new Preview();
+		}).catch((error: unknown) => {
+			if (!(error instanceof Preview)) throw error;
+		});
+		return changed;
 	}
 
 	/**

@@ -361,8 +361,13 @@ describe('Cert Expiry → Check PEM with the State Store credential (n8n Workflo
 		healthy = { pem: b.leaf.certPem, ca: b.ca.certPem };
 	});
 
-	function check(cert: { pem: string; ca: string }, conn?: StateStoreConnection) {
+	function check(
+		cert: { pem: string; ca: string },
+		conn?: StateStoreConnection,
+		mode?: 'manual' | 'trigger',
+	) {
 		return runWorkflow({
+			mode,
 			workflow: startThen({
 				name: 'Cert Expiry',
 				type: TYPE,
@@ -436,6 +441,24 @@ describe('Cert Expiry → Check PEM with the State Store credential (n8n Workflo
 			status: 'critical',
 			changed: true,
 		});
+	});
+
+	it('newcomer: a run from the editor (manual) does not use up the next production alert, as static data is not saved for it', async () => {
+		const conn = connection();
+		expect(finding(await check(healthy, conn))).toMatchObject({ status: 'ok', changed: false });
+		// "Execute step" on the node while the certificate is expiring: shown as news, not recorded
+		expect(finding(await check(expiring, conn, 'manual'))).toMatchObject({
+			status: 'critical',
+			changed: true,
+		});
+		// the scheduled run still alerts, once
+		expect(finding(await check(expiring, conn))).toMatchObject({
+			status: 'critical',
+			changed: true,
+		});
+		expect(finding(await check(expiring, conn))).toMatchObject({ changed: false });
+		// and a manual run compares with what production recorded
+		expect(finding(await check(expiring, conn, 'manual'))).toMatchObject({ changed: false });
 	});
 
 	it('a wrong State Store password fails the node clearly, without the password', async () => {
