@@ -16,6 +16,7 @@ import {
 	type ChangeRule,
 	type Finding,
 	type NewFinding,
+	type PreviousState,
 } from './findings';
 import { toNodeError } from './nodeErrors';
 import { PostgresStateStore, type StateScope } from './stateStore';
@@ -40,7 +41,7 @@ export interface NodeState {
 }
 
 const QUEUE_HINT =
-	'Create an "Infra Ops State Store" credential (a PostgreSQL database every n8n process reaches, e.g. n8n\'s own) and select it on this node; see docs/deploy.md#state-store-queue-mode';
+	'Create an "Infra Ops State Store" credential (a PostgreSQL database every n8n process reaches, e.g. n8n\'s own) and select it on this node and on every other Infra Ops node (in queue mode each stops without it); see docs/deploy.md#state-store-queue-mode';
 
 /**
  * Whether this n8n process runs queue-mode executions: the main with EXECUTIONS_MODE=queue, or a
@@ -98,6 +99,14 @@ function staticState(ctx: IExecuteFunctions): NodeState {
 	};
 }
 
+/**
+ * Every named value is a JSON object; a row holding anything else (tampered, written by another
+ * program) is started afresh rather than failing every run until someone deletes it.
+ */
+function objectOrNothing(value: unknown): unknown {
+	return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
+}
+
 async function sharedState(ctx: IExecuteFunctions, values: StateValues): Promise<NodeState> {
 	let data;
 	try {
@@ -122,7 +131,8 @@ async function sharedState(ctx: IExecuteFunctions, values: StateValues): Promise
 		// started earlier and finishes later must not overwrite it
 		observedAt = await db.now();
 		for (const name of names) {
-			base[name] = await db.read(scope, name);
+			const read = await db.read(scope, name);
+			base[name] = { value: objectOrNothing(read.value), version: read.version };
 			// a copy: the operation mutates `store`, `base` stays what was read, for the merge
 			store[name] = structuredClone(base[name].value);
 		}
@@ -140,19 +150,25 @@ async function sharedState(ctx: IExecuteFunctions, values: StateValues): Promise
 						store[name] !== undefined &&
 						JSON.stringify(store[name]) !== JSON.stringify(base[name].value),
 				)
-				.map((name) => ({ name, base: base[name], mine: store[name], merge: values[name] }));
+				.map((name) => ({
+					name,
+					base: base[name],
+					mine: store[name],
+					merge: (current: unknown, mine: unknown, was: unknown) =>
+						values[name](objectOrNothing(current), mine, was),
+				}));
 			if (!findings.length && !writes.length) return [];
-			const changed = await db.commit(
-				scope,
-				writes,
-				findings.map((f) => ({
-					key: findingStateKey(f),
-					status: f.status as Finding['status'],
-					changeKey: f.changeKey,
-				})),
-				observedAt,
-				(before, i) => rule(before, findings[i]),
-			);
+			const observations = findings.map((f) => ({
+				key: findingStateKey(f),
+				status: f.status as Finding['status'],
+				changeKey: f.changeKey,
+			}));
+			const decide = (before: PreviousState | undefined, i: number) => rule(before, findings[i]);
+			// a run from the editor: n8n saves no static data of it, so the shared store keeps none either
+			const changed =
+				ctx.getMode() === 'manual'
+					? await db.preview(scope, observations, observedAt, decide)
+					: await db.commit(scope, writes, observations, observedAt, decide);
 			return findings.map((f, i) => asFinding(f, changed[i]));
 		},
 		close: async () => await db.close(),

@@ -23,10 +23,14 @@ export function describePostgresTarget(conn: PostgresConnection): string {
 	return `PostgreSQL ${conn.user}@${conn.host}:${conn.port}/${conn.database}`;
 }
 
-/** `statementTimeoutMs`: the server cancels a statement (a lock wait included) after this long. */
+/**
+ * `statementTimeoutMs`: the server cancels a statement (a lock wait included) after this long.
+ * `perTransaction`: the caller sets it in each transaction (SET LOCAL) instead of at login, which
+ * PgBouncer refuses ("unsupported startup parameter") and a transaction pool would not keep anyway.
+ */
 export async function connectPostgres(
 	conn: PostgresConnection,
-	options: { statementTimeoutMs?: number } = {},
+	options: { statementTimeoutMs?: number; perTransaction?: boolean } = {},
 ): Promise<Client> {
 	const statementTimeout = options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS;
 	const { Client } = loadPg();
@@ -47,7 +51,7 @@ export async function connectPostgres(
 							servername: isIP(conn.host) ? undefined : conn.host,
 						},
 		connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-		statement_timeout: statementTimeout,
+		statement_timeout: options.perTransaction ? undefined : statementTimeout,
 		// the client's own bound, for a server that stops answering: later than the server's, whose error says more
 		query_timeout: statementTimeout + CONNECT_TIMEOUT_MS,
 		application_name: 'n8n-nodes-infra-ops',
@@ -109,7 +113,8 @@ export function explainPostgresError(conn: PostgresConnection, error: unknown): 
 			{ cause: error },
 		);
 	}
-	if (/timeout/i.test(message)) {
+	// no SQLSTATE: the client's own timer ("statement_timeout" in a server's message is not one)
+	if (!code && /timeout/i.test(message)) {
 		return new TimeoutError(`${target}: no answer within ${CONNECT_TIMEOUT_MS} ms`, undefined, {
 			cause: error,
 		});

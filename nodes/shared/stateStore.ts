@@ -7,8 +7,9 @@
  *   observation older than the stored one is ignored (a slow run cannot flip the row back);
  * - `value:<name>`: a JSON value (cursors, samples) with a version, written by compare-and-set.
  * A run's values and claims commit together (commit), so a failed run leaves neither.
- * One connection per node execution (open → use → close in finally); every statement is bounded by
- * the server's statement_timeout (a lock wait included) and the client's query timeout.
+ * One connection per node execution (open → use → close in finally); every statement in a
+ * transaction (where lock waits happen) is bounded by the server's statement_timeout, set per
+ * transaction so PgBouncer's transaction pooling works, and every statement by the client's timeout.
  */
 import type { Client, QueryResultRow } from 'pg';
 
@@ -59,6 +60,9 @@ export interface ValueWrite {
 /** Another run wrote a value since this one read it: roll back, merge, try again. */
 class CasConflict extends Error {}
 
+/** A preview's end: its transaction is rolled back on purpose. */
+class Preview extends Error {}
+
 export const DEFAULT_STATE_TABLE = 'infra_ops_state';
 export const STATE_TIMEOUT_MS = 15_000;
 /** Optimistic rounds before update() and commit() take the row lock. */
@@ -66,6 +70,17 @@ const CAS_ATTEMPTS = 5;
 /** Deadlock or serialization failure: PostgreSQL rolled back one side; running it again is safe. */
 const RETRYABLE = new Set(['40P01', '40001']);
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const STATE_COLUMNS = [
+	'workflow_id',
+	'node',
+	'state_key',
+	'status',
+	'change_key',
+	'observed_at',
+	'value',
+	'version',
+	'updated_at',
+];
 
 /** The table name quoted for SQL, or an error saying what a valid one looks like. */
 export function quoteTableName(name: string): string {
@@ -73,9 +88,10 @@ export function quoteTableName(name: string): string {
 	if (parts.length > 2 || !parts.every((p) => IDENT.test(p)))
 		throw new InfraOpsError(
 			`State Store table name "${name}" is not a plain table name`,
-			'Use letters, digits and underscores (starting with a letter), optionally schema.table, e.g. infra_ops_state',
+			'Use letters, digits and underscores (not starting with a digit, at most 63 characters: PostgreSQL cuts longer names), optionally schema.table, e.g. infra_ops_state',
 		);
-	return parts.map((p) => `"${p}"`).join('.');
+	// lowercase, as PostgreSQL folds the same name typed unquoted (CREATE TABLE Infra_Ops_State …)
+	return parts.map((p) => `"${p.toLowerCase()}"`).join('.');
 }
 
 export class PostgresStateStore {
@@ -94,7 +110,10 @@ export class PostgresStateStore {
 	): Promise<PostgresStateStore> {
 		const table = quoteTableName(conn.table || DEFAULT_STATE_TABLE);
 		const timeoutMs = options.timeoutMs ?? STATE_TIMEOUT_MS;
-		const client = await connectPostgres(conn, { statementTimeoutMs: timeoutMs });
+		const client = await connectPostgres(conn, {
+			statementTimeoutMs: timeoutMs,
+			perTransaction: true,
+		});
 		const store = new PostgresStateStore(
 			client,
 			table,
@@ -124,7 +143,7 @@ export class PostgresStateStore {
 			'select to_regclass($1) is not null as found',
 			[this.table],
 		);
-		if (exists.rows[0]?.found) return;
+		if (exists.rows[0]?.found) return await this.checkShape();
 		// concurrent CREATE TABLE IF NOT EXISTS can still fail on pg_type's unique index: one creator at a time
 		await this.transaction(async () => {
 			await this.query('select pg_advisory_xact_lock(hashtext($1))', [
@@ -148,6 +167,37 @@ export class PostgresStateStore {
 	}
 
 	/**
+	 * A table of this name made by someone else (another application, a hand-made copy without the
+	 * key) is refused: without the unique key every claim would insert a row and every run alert.
+	 */
+	private async checkShape(): Promise<void> {
+		const { rows } = await this.query<{ kind: string; missing: string[]; keyed: boolean }>(
+			`select c.relkind as kind,
+				array(select unnest($2::text[]) except select attname::text from pg_attribute
+				      where attrelid = c.oid and attnum > 0 and not attisdropped) as missing,
+				exists (select 1 from pg_index i where i.indrelid = c.oid and i.indisunique
+				        and i.indpred is null and i.indnkeyatts = 3
+				        and (select array_agg(a.attname::text order by a.attname) from pg_attribute a
+				             where a.attrelid = c.oid and a.attnum = any(i.indkey))
+				            = array['node', 'state_key', 'workflow_id']) as keyed
+			 from pg_class c where c.oid = to_regclass($1)`,
+			[this.table, STATE_COLUMNS],
+		);
+		const shape = rows[0];
+		if (!shape) return;
+		const problems = [
+			...(['r', 'p'].includes(shape.kind) ? [] : ['it is not a table']),
+			...(shape.missing.length ? [`it has no column ${shape.missing.join(', ')}`] : []),
+			...(shape.keyed ? [] : ['it has no primary key on (workflow_id, node, state_key)']),
+		];
+		if (problems.length)
+			throw new InfraOpsError(
+				`${this.target} exists but is not an Infra Ops state table: ${problems.join('; ')}`,
+				'It may belong to another application: choose another Table Name in the State Store credential (the pack creates it), or drop that table if it is a broken copy of the state table',
+			);
+	}
+
+	/**
 	 * Compares each observation with its row under a row lock and returns, in order, whether this run
 	 * moved it (`rule` decides, as for static data). An observation older than the row's is ignored:
 	 * changed false, the row kept. All rows of one call are locked in one transaction, in key order.
@@ -166,6 +216,28 @@ export class PostgresStateStore {
 			});
 			return changed;
 		});
+	}
+
+	/**
+	 * What claim would return, with nothing written (the transaction is rolled back): for a run from
+	 * the editor, whose static data n8n does not save either, so testing a node does not use up the
+	 * alert of the next production run.
+	 */
+	async preview(
+		scope: StateScope,
+		observations: Observation[],
+		observedAt: Date,
+		rule: ClaimRule,
+	): Promise<boolean[]> {
+		if (!observations.length) return [];
+		let changed: boolean[] = [];
+		await this.transaction(async () => {
+			changed = await this.claimRows(scope, observations, observedAt, rule);
+			throw new Preview();
+		}).catch((error: unknown) => {
+			if (!(error instanceof Preview)) throw error;
+		});
+		return changed;
 	}
 
 	/**
@@ -234,8 +306,10 @@ export class PostgresStateStore {
 			status: FindingStatus | null;
 			change_key: string | null;
 			observed_at: Date | null;
+			future: boolean | null;
 		}>(
-			`select state_key, status, change_key, observed_at from ${this.table}
+			`select state_key, status, change_key, observed_at,
+				   observed_at > clock_timestamp() as future from ${this.table}
 				 where workflow_id = $1 and node = $2 and state_key = any($3::text[])
 				 order by state_key collate "C" for update`,
 			[scope.workflowId, scope.node, keys],
@@ -253,7 +327,10 @@ export class PostgresStateStore {
 						}
 					: undefined,
 			);
-			if (row.observed_at) observedTimes.set(row.state_key, row.observed_at.getTime());
+			// a time ahead of the database's clock (a planted row, the clock stepped back) orders nothing:
+			// honoured, it would ignore every observation until then
+			if (row.observed_at && !row.future)
+				observedTimes.set(row.state_key, row.observed_at.getTime());
 		}
 		const writes = new Map<string, Observation>();
 		observations.forEach((o, i) => {
@@ -383,6 +460,15 @@ export class PostgresStateStore {
 	private async transaction(work: () => Promise<void>): Promise<void> {
 		await this.query('begin');
 		try {
+			// per transaction, not at login: PgBouncer's transaction pooling hands each transaction any
+			// server connection, and refuses statement_timeout as a login parameter. The idle bound ends
+			// the transaction of a worker frozen in it (paused VM, network gone without a reset), which
+			// would otherwise hold its rows until TCP keepalive notices, hours later
+			await this.query(
+				`select set_config('statement_timeout', $1, true),
+					set_config('idle_in_transaction_session_timeout', $1, true)`,
+				[String(this.timeoutMs)],
+			);
 			await work();
 			await this.query('commit');
 		} catch (error) {
@@ -420,6 +506,15 @@ export class PostgresStateStore {
 			return new TimeoutError(
 				`${this.target}: no answer within ${this.timeoutMs} ms (a state row may be locked by another run of this workflow that hangs)`,
 				'Check for a stuck session on the state table (pg_stat_activity, state "idle in transaction") and end it; runs that overlap normally wait only milliseconds',
+				{ cause: error },
+			);
+		if (
+			(code && /^(08|57P0)/.test(code)) ||
+			/Connection terminated|ECONNRESET|EPIPE/i.test(message)
+		)
+			return new InfraOpsError(
+				`${this.target}: the connection was lost mid-run (${message})`,
+				'The database restarted, failed over, or ended this session (pg_terminate_backend, a pooler, a firewall idle cut); its transaction rolled back, so nothing of this run was kept: run it again',
 				{ cause: error },
 			);
 		if (code === '42501')

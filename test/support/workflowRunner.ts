@@ -33,11 +33,13 @@ import type {
 	INodeTypes,
 	IRequestOptionsSimplified,
 	IRun,
+	ITriggerFunctions,
 	ITriggerResponse,
 	IVersionedNodeType,
 	IWorkflowBase,
 	IWorkflowExecuteAdditionalData,
 	IWorkflowSettings,
+	WorkflowExecuteMode,
 } from 'n8n-workflow';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,6 +65,8 @@ export interface RunOptions {
 	input?: INodeExecutionData[] | IDataObject[];
 	/** Workflow static data before the run (default: the JSON's `staticData`). */
 	staticData?: IDataObject;
+	/** How the run was started (default 'trigger'); 'manual' is a run from the editor. */
+	mode?: WorkflowExecuteMode;
 }
 
 /** WorkflowExecute keeps errors as plain copies (`{ ...error, message, stack }`, as n8n stores them
@@ -129,7 +133,10 @@ class TestStart implements INodeType {
 		properties: [],
 	};
 
-	async trigger(): Promise<ITriggerResponse> {
+	async trigger(this: ITriggerFunctions): Promise<ITriggerResponse> {
+		// a manual run (mode 'manual') runs the trigger and waits for it to emit: one empty item
+		if (this.getMode() === 'manual')
+			return { manualTriggerFunction: async () => this.emit([[{ json: {} }]]) };
 		return {};
 	}
 }
@@ -275,7 +282,7 @@ export async function runWorkflow(opts: RunOptions): Promise<RunResult> {
 		? normalizeItems(structuredClone(opts.input) as INodeExecutionData[])
 		: [{ json: {} }];
 
-	const mode = 'trigger';
+	const mode = opts.mode ?? 'trigger';
 	const executionId = String(++executionCount);
 	const workflowData: IWorkflowBase = {
 		id: workflow.id,
