@@ -4,20 +4,20 @@ const tsJest = ['ts-jest', { tsconfig: 'tsconfig.test.json' }];
 
 /** @type {import('jest').Config} */
 module.exports = {
+	// Jest reads testTimeout only here, not per project (a project's own was silently ignored: 5 s
+	// applied). Real services on a loaded 2-core machine: seen 5 s+ for a docker ping while 8 builds
+	// ran; a hang still fails
+	testTimeout: 120_000,
 	projects: [
 		{
 			displayName: 'unit',
 			testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
-			// Jest's 5 s default fails correct tests on a loaded 2-core machine; a hang still fails
-			testTimeout: 30_000,
 			transform: { '^.+\\.ts$': tsJest },
 			testEnvironment: 'node',
 		},
 		{
 			displayName: 'integration',
 			testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
-			// real services on a loaded 2-core machine: seen 5 s+ for a docker ping while 8 builds ran
-			testTimeout: 120_000,
 			transform: { '^.+\\.ts$': tsJest },
 			testEnvironment: 'node',
 			globalSetup: '<rootDir>/test/harness/globalSetup.ts',
