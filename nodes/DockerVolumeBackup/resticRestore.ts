@@ -3,22 +3,12 @@
  * volume=<name>, path /data/<name>), and restoring one into a new volume, an empty one, or (Replace)
  * a volume with content through a staging volume: restored there and compared with the snapshot's
  * listing, copied into a hidden folder of the target and compared again, and only then swapped in
- * with the users stopped (the archive engine's swap script). No n8n import.
- * Over ~350 lines because the Replace path's cleanup (hidden folder, staging volume, restarts) must stay
- * in one function with the steps it undoes.
+ * with the users stopped (swapIn.ts, shared with the archive engine). No n8n import.
  */
-import { randomBytes } from 'node:crypto';
 import type Dockerode from 'dockerode';
 
 import { InfraOpsError } from '../shared/errors';
-import {
-	createHelper,
-	readVolumeArchive,
-	removeQuietly,
-	startContainers,
-	stopContainers,
-	volumeUsers,
-} from './dockerVolumes';
+import { createHelper, removeQuietly } from './dockerVolumes';
 import { inStep, StepError } from './errors';
 import {
 	checkVolumeName,
@@ -30,9 +20,8 @@ import {
 	volumeTag,
 	type ResticSetup,
 } from './restic';
-import { SWAP_SCRIPT } from './restore';
-import { readTree, runScript, STAGING_LABEL } from './stage';
-import { putTree } from './tarPut';
+import { readTree } from './stage';
+import { swapInThroughStaging } from './swapIn';
 
 export interface Snapshot {
 	id: string;
@@ -307,117 +296,20 @@ export async function resticRestoreVolume(
 	}
 }
 
-/**
- * Replace: the snapshot into a staging volume (checked against its listing), copied into a hidden
- * folder of the target while its users still run (checked again), then the users stopped and the
- * archive engine's swap script run. Any failure before the swap leaves the target's content as it was.
- */
+/** Replace: the snapshot restored into a staging volume and checked, then swapped in (swapIn.ts). */
 async function replaceContent(
 	setup: ResticSetup,
 	snapshot: Snapshot,
 	targetVolume: string,
 	options: ResticRestoreOptions,
 ): Promise<{ content: SnapshotContent; stopped: string[]; warnings: string[] }> {
-	const { docker } = setup;
 	const image = options.helperImage;
-	const hex = () => randomBytes(4).toString('hex');
-	const staging = `infra-ops-staging-${hex()}`;
-	const incoming = `.infra-ops-incoming-${hex()}`;
-	const previous = `.infra-ops-previous-${hex()}`;
-	const users = await volumeUsers(docker, targetVolume);
-	const warnings: string[] = [];
-	const stopped: string[] = [];
-	let source: Dockerode.Container | undefined;
-	let copy: Dockerode.Container | undefined;
-	let incomingMade = false;
-	let keepIncoming = false;
-	let failure: unknown;
-	try {
-		await docker.createVolume({ Name: staging, Labels: { [STAGING_LABEL]: targetVolume } });
-		const content = await restoreSnapshotInto(setup, snapshot, staging, image);
-		// two helpers: Docker holds a container's lock while an archive GET streams (see restore.ts)
-		source = await createHelper(docker, image, [`${staging}:/src:ro`]);
-		copy = await createHelper(docker, image, [`${targetVolume}:/dst`]);
-		const mkdir = await inStep('write volume', () =>
-			runScript(docker, image, [`${targetVolume}:/dst`], 'mkdir -m 0700 -- "/dst/$1"', [incoming]),
-		);
-		if (mkdir.code !== 0)
-			throw new StepError(
-				'write volume',
-				new InfraOpsError(
-					`cannot create a folder in ${targetVolume}: ${mkdir.output || `exit ${mkdir.code}`}`,
-				),
-			);
-		incomingMade = true;
-		const tar = await readVolumeArchive(source, '/src');
-		const put = putTree(copy, `/dst/${incoming}`, tar);
-		await inStep('write volume', () => put.done);
-		await compareTree(copy, `/dst/${incoming}`, content, 'write volume');
-		await removeQuietly(copy);
-		copy = undefined;
-		await removeQuietly(source);
-		source = undefined;
-		await inStep('stop containers', () =>
-			stopContainers(
-				docker,
-				users.filter((u) => u.running),
-				options.stopTimeoutS ?? 30,
-				stopped,
-			),
-		);
-		const root = content.root;
-		const swap = await inStep('swap volume content', () =>
-			runScript(docker, image, [`${targetVolume}:/dst`], SWAP_SCRIPT, [
-				incoming,
-				previous,
-				...(root ? [`${root.uid}:${root.gid}`, root.mode.toString(8)] : []),
-			]),
-		);
-		if (swap.code === 20)
-			warnings.push(
-				`the old content could not be removed: it is in ${previous} inside ${targetVolume}`,
-			);
-		else if (swap.code === 21) warnings.push('the volume root keeps its owner and mode');
-		else if (swap.code !== 0) {
-			keepIncoming = swap.code === 13;
-			throw new StepError(
-				'swap volume content',
-				new InfraOpsError(
-					`the swap script exited with ${swap.code}${swap.output ? ` (${swap.output.slice(-300)})` : ''}; ${
-						swap.code === 13
-							? `the old content is in ${previous} and the restored one in ${incoming} inside the volume: move them by hand`
-							: 'the volume holds its old content'
-					}`,
-				),
-			);
-		}
-		keepIncoming = true;
-		return { content, stopped, warnings };
-	} catch (error) {
-		failure = error;
-		throw error;
-	} finally {
-		await removeQuietly(copy);
-		await removeQuietly(source);
-		const after: string[] = [];
-		if (incomingMade && !keepIncoming) {
-			const cleaned = await runScript(
-				docker,
-				image,
-				[`${targetVolume}:/dst`],
-				'rm -rf -- "/dst/$1"',
-				[incoming],
-			).catch(() => ({ code: -1, output: '' }));
-			if (cleaned.code !== 0)
-				after.push(`could not remove the folder ${incoming} inside ${targetVolume}`);
-		}
-		await docker
-			.getVolume(staging)
-			.remove()
-			.catch(() => undefined);
-		const failures = await startContainers(docker, stopped);
-		if (failures.length) after.push(`restart failed: ${failures.join('; ')}`);
-		if (failure instanceof Error && after.length) failure.message += `; ${after.join('; ')}`;
-		else warnings.push(...after);
-	}
+	const replaced = await swapInThroughStaging(setup.docker, {
+		image,
+		targetVolume,
+		stopTimeoutS: options.stopTimeoutS,
+		fillStaging: (staging) => restoreSnapshotInto(setup, snapshot, staging, image),
+		checkCopy: (helper, path, content) => compareTree(helper, path, content, 'write volume'),
+	});
+	return { content: replaced.staged, stopped: replaced.stopped, warnings: replaced.warnings };
 }
