@@ -34,6 +34,7 @@ import { identityToRecipient } from '../../nodes/shared/ageKeys';
 import { credentialTests } from '../../nodes/shared/credentialTests';
 import { createS3Client } from '../../nodes/shared/s3';
 import { services } from '../harness/services';
+import { describeTar, volumeTar } from '../support/volumeTree';
 import { runWorkflow, type WorkflowJson } from '../support/workflowRunner';
 import { startFauxqs, type FauxqsHandle } from '../harness/fauxqs';
 import { containsKeyFragment, firstKeyFragment, typoInIdentity } from '../support/keyFragments';
@@ -149,38 +150,6 @@ const TREE = [
 	'chmod 0604 /v/zero.bin',
 ].join(' && ');
 
-async function volumeTar(name: string): Promise<Buffer> {
-	const reader = await docker.docker.createContainer({
-		Image: services().docker.image,
-		Cmd: ['true'],
-		HostConfig: { Binds: [`${name}:/src:ro`], NetworkMode: 'none' },
-	});
-	try {
-		const stream = (await reader.getArchive({ path: '/src/.' })) as unknown as Readable;
-		const chunks: Buffer[] = [];
-		for await (const c of stream) chunks.push(c as Buffer);
-		return Buffer.concat(chunks);
-	} finally {
-		await reader.remove();
-	}
-}
-
-/** `tar -tv` listing (owner, mode, size, link, name) plus a hash of the contents, through GNU tar. */
-function describeTar(tar: Buffer): { listing: string[]; contentSha: string } {
-	const listing = execFileSync('tar', ['-tvf', '-', '--numeric-owner', '--full-time'], {
-		input: tar,
-		maxBuffer: 1 << 26,
-	})
-		.toString()
-		.trim()
-		.split('\n')
-		.map((l) => l.replace(/\s+/g, ' '))
-		// the volume root's own times change when it is written to
-		.filter((l) => !/ \.\/$/.test(l));
-	const content = execFileSync('tar', ['-xOf', '-'], { input: tar, maxBuffer: 1 << 26 });
-	return { listing, contentSha: createHash('sha256').update(content).digest('hex') };
-}
-
 async function getObject(key: string, client = s3, bucket = services().s3.bucket): Promise<Buffer> {
 	const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
 	return Buffer.from(await out.Body!.transformToByteArray());
@@ -246,7 +215,7 @@ describe('Docker Volume Backup node (real dockerd, s3rver, age, zstd, tar)', () 
 		const tar = execFileSync('sh', ['-c', `age -d -i ${dir}/key.txt ${dir}/b.age | zstd -d`], {
 			maxBuffer: 1 << 26,
 		});
-		expect(describeTar(tar)).toEqual(describeTar(await volumeTar(vol)));
+		expect(describeTar(tar)).toEqual(describeTar(await volumeTar(docker.docker, vol)));
 		const listing = describeTar(tar).listing.join('\n');
 		expect(listing).toMatch(/1234\/5678 .* \.\/sub\/a\.txt/);
 		expect(listing).toMatch(/\.\/link -> sub\/a\.txt/);
@@ -290,7 +259,7 @@ describe('Docker Volume Backup node (real dockerd, s3rver, age, zstd, tar)', () 
 			input: await getObject(plain.key as string),
 			maxBuffer: 1 << 26,
 		});
-		expect(describeTar(tar)).toEqual(describeTar(await volumeTar(vol)));
+		expect(describeTar(tar)).toEqual(describeTar(await volumeTar(docker.docker, vol)));
 
 		const pass = await runWorkflow({
 			workflow: workflow([
@@ -323,7 +292,7 @@ describe('Docker Volume Backup node (real dockerd, s3rver, age, zstd, tar)', () 
 		);
 		expect(r.status).toBe(0);
 		const tar2 = execFileSync('zstd', ['-d', '-c', join(dir, 'p.tar.zst')], { maxBuffer: 1 << 26 });
-		expect(describeTar(tar2)).toEqual(describeTar(await volumeTar(vol)));
+		expect(describeTar(tar2)).toEqual(describeTar(await volumeTar(docker.docker, vol)));
 	});
 
 	it('restores into a new volume identically; refuses a non-empty one unless Replace; lists and verifies', async () => {
@@ -348,7 +317,9 @@ describe('Docker Volume Backup node (real dockerd, s3rver, age, zstd, tar)', () 
 			targetVolume: copy,
 			created: true,
 		});
-		expect(describeTar(await volumeTar(copy))).toEqual(describeTar(await volumeTar(vol)));
+		expect(describeTar(await volumeTar(docker.docker, copy))).toEqual(
+			describeTar(await volumeTar(docker.docker, vol)),
+		);
 		expect((await docker.docker.getVolume(copy).inspect()).Labels).toEqual({
 			'com.example.role': 'db',
 		});
@@ -385,8 +356,8 @@ describe('Docker Volume Backup node (real dockerd, s3rver, age, zstd, tar)', () 
 			replaced: true,
 			warnings: ['existing volume keeps its own labels (Docker cannot relabel a volume)'],
 		});
-		expect(describeTar(await volumeTar(`t${run}_other`))).toEqual(
-			describeTar(await volumeTar(vol)),
+		expect(describeTar(await volumeTar(docker.docker, `t${run}_other`))).toEqual(
+			describeTar(await volumeTar(docker.docker, vol)),
 		);
 
 		const checked = await runWorkflow({
@@ -877,7 +848,7 @@ describe('restore safety (items 3, 4, 13 of issue 14)', () => {
 		});
 		await user.start();
 		try {
-			const before = describeTar(await volumeTar(db));
+			const before = describeTar(await volumeTar(docker.docker, db));
 			const startedAt = (await user.inspect()).State.StartedAt;
 			const src = `t${run}_src`;
 			// a root owned as a database's would be: Replace gives the live root the same owner and mode
@@ -947,7 +918,7 @@ describe('restore safety (items 3, 4, 13 of issue 14)', () => {
 				});
 				const [item] = json(result.outputs.Restore[0]);
 				expect(`${name}: ${String(item.error)}`).toMatch(new RegExp(`${name}: .*${error.source}`));
-				expect(describeTar(await volumeTar(db))).toEqual(before);
+				expect(describeTar(await volumeTar(docker.docker, db))).toEqual(before);
 				const state = (await user.inspect()).State;
 				expect({ name, running: state.Running, startedAt: state.StartedAt }).toEqual({
 					name,
@@ -992,7 +963,9 @@ describe('restore safety (items 3, 4, 13 of issue 14)', () => {
 				replaced: true,
 				containersStopped: [`db-${run}`],
 			});
-			expect(describeTar(await volumeTar(db))).toEqual(describeTar(await volumeTar(src)));
+			expect(describeTar(await volumeTar(docker.docker, db))).toEqual(
+				describeTar(await volumeTar(docker.docker, src)),
+			);
 			expect(
 				execFileSync('stat', [
 					'-c',
@@ -1029,7 +1002,7 @@ describe('restore safety (items 3, 4, 13 of issue 14)', () => {
 		const stuck = join((await docker.docker.getVolume(live).inspect()).Mountpoint, 'm_stuck');
 		execFileSync('chattr', ['+i', stuck]);
 		try {
-			const before = describeTar(await volumeTar(live));
+			const before = describeTar(await volumeTar(docker.docker, live));
 			const result = await runWorkflow({
 				workflow: restoreNode(prefix, src, live),
 				nodeTypes,
@@ -1039,7 +1012,7 @@ describe('restore safety (items 3, 4, 13 of issue 14)', () => {
 			expect(String(item.error)).toMatch(
 				/swap volume content failed: the swap script exited with 11 .*every entry was moved back/,
 			);
-			expect(describeTar(await volumeTar(live))).toEqual(before);
+			expect(describeTar(await volumeTar(docker.docker, live))).toEqual(before);
 			expect((await user.inspect()).State.Running).toBe(true);
 		} finally {
 			execFileSync('chattr', ['-i', stuck]);
@@ -1087,11 +1060,11 @@ describe('restore safety (items 3, 4, 13 of issue 14)', () => {
 			created: true,
 			linksOutside: 2,
 		});
-		const original = describeTar(await volumeTar(vol));
+		const original = describeTar(await volumeTar(docker.docker, vol));
 		expect(original.listing.join('\n')).toMatch(
 			/escape_link -> \.\.\/\.\.\/\.\.\/\.\.\/etc\/shadow/,
 		);
-		expect(describeTar(await volumeTar(copy))).toEqual(original);
+		expect(describeTar(await volumeTar(docker.docker, copy))).toEqual(original);
 		const live = `t${run}_links_live`;
 		await makeVolume(live, 'echo old > /v/old.txt');
 		const user = await docker.docker.createContainer({
@@ -1112,7 +1085,7 @@ describe('restore safety (items 3, 4, 13 of issue 14)', () => {
 				replaced: true,
 				linksOutside: 2,
 			});
-			expect(describeTar(await volumeTar(live))).toEqual(original);
+			expect(describeTar(await volumeTar(docker.docker, live))).toEqual(original);
 			expect((await user.inspect()).State.Running).toBe(true);
 		} finally {
 			await user.remove({ force: true });
@@ -1186,9 +1159,9 @@ describe('restore safety (items 3, 4, 13 of issue 14)', () => {
 				created: true,
 				linksOutside: 2,
 			});
-			expect(describeTar(await volumeTar(bare))).toEqual(original);
+			expect(describeTar(await volumeTar(docker.docker, bare))).toEqual(original);
 			await makeVolume(`t${run}_links_kept`, 'echo keep > /v/keep.txt');
-			const kept = describeTar(await volumeTar(`t${run}_links_kept`));
+			const kept = describeTar(await volumeTar(docker.docker, `t${run}_links_kept`));
 			const refused = await runWorkflow({
 				workflow: withImage(`t${run}_links_kept`, true),
 				nodeTypes,
@@ -1198,7 +1171,7 @@ describe('restore safety (items 3, 4, 13 of issue 14)', () => {
 				error: expect.stringMatching(/write volume failed/),
 				hint: expect.stringMatching(/\/bin\/sh.*The volume was not changed/),
 			});
-			expect(describeTar(await volumeTar(`t${run}_links_kept`))).toEqual(kept);
+			expect(describeTar(await volumeTar(docker.docker, `t${run}_links_kept`))).toEqual(kept);
 		} finally {
 			await docker.docker.getImage(noShell).remove({ force: true });
 		}
@@ -1702,8 +1675,8 @@ describe('the bucket and the operator are not trusted blindly (issue 14: key lea
 			key: real.key,
 			warnings: [expect.stringMatching(/^future-dated backup/)],
 		});
-		expect(describeTar(await volumeTar(`t${run}_futurecopy`))).toEqual(
-			describeTar(await volumeTar(v)),
+		expect(describeTar(await volumeTar(docker.docker, `t${run}_futurecopy`))).toEqual(
+			describeTar(await volumeTar(docker.docker, v)),
 		);
 		expect(json(outputs.List[0])).toEqual([
 			expect.objectContaining({

@@ -5,8 +5,8 @@
  * by s3rver or fauxqs; fauxqs also refuses bodies the size of restic's pack files). The node runs
  * through n8n's WorkflowExecute.
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +26,8 @@ import { createDockerClient, type DockerClient } from '../../nodes/shared/docker
 import { startS3rver, type S3rverHandle } from '../harness/s3';
 import { startS3TlsFront, type S3TlsFront } from '../harness/s3TlsFront';
 import { services } from '../harness/services';
-import { runWorkflow, type WorkflowJson } from '../support/workflowRunner';
+import { describeTar, volumeTar } from '../support/volumeTree';
+import { runWorkflow, type WorkflowJson, startThen } from '../support/workflowRunner';
 
 jest.setTimeout(240_000);
 
@@ -71,40 +72,23 @@ function credentials(repoPath: string, password = PASSWORD) {
 }
 
 function workflow(parameters: Record<string, unknown>): WorkflowJson {
-	return {
-		nodes: [
-			{
-				id: 's',
-				name: 'Start',
-				type: 'test.start',
-				typeVersion: 1,
-				position: [0, 0],
-				parameters: {},
-			},
-			{
-				id: 'n',
-				name: 'Restic',
-				type: NODE_TYPE,
-				typeVersion: 1,
-				position: [220, 0],
-				parameters: {
-					engine: 'restic',
-					resticImage: services().docker.resticImage,
-					readerImage: services().docker.image,
-					resticNetwork: 'host',
-					...parameters,
-				},
-				credentials: {
-					infraOpsS3Api: { id: '1', name: 's3' },
-					infraOpsDockerApi: { id: '2', name: 'docker' },
-					infraOpsResticRepositoryApi: { id: '3', name: 'restic' },
-					infraOpsSshApi: { id: '4', name: 'ssh' },
-				},
-			},
-		] as never,
-		connections: { Start: { main: [[{ node: 'Restic', type: 'main' as never, index: 0 }]] } },
-		settings: { executionOrder: 'v1' },
-	};
+	return startThen({
+		name: 'Restic',
+		type: NODE_TYPE,
+		parameters: {
+			engine: 'restic',
+			resticImage: services().docker.resticImage,
+			readerImage: services().docker.image,
+			resticNetwork: 'host',
+			...parameters,
+		},
+		credentials: {
+			infraOpsS3Api: { id: '1', name: 's3' },
+			infraOpsDockerApi: { id: '2', name: 'docker' },
+			infraOpsResticRepositoryApi: { id: '3', name: 'restic' },
+			infraOpsSshApi: { id: '4', name: 'ssh' },
+		},
+	});
 }
 
 function sshCredential() {
@@ -149,37 +133,6 @@ async function inContainer(volume: string, script: string): Promise<void> {
 	const { StatusCode } = (await c.wait()) as { StatusCode: number };
 	await c.remove();
 	if (StatusCode !== 0) throw new Error(`script in ${volume} exited ${StatusCode}`);
-}
-
-async function volumeTar(name: string): Promise<Buffer> {
-	const reader = await docker.docker.createContainer({
-		Image: services().docker.image,
-		Cmd: ['true'],
-		HostConfig: { Binds: [`${name}:/src:ro`], NetworkMode: 'none' },
-	});
-	try {
-		const stream = (await reader.getArchive({ path: '/src/.' })) as unknown as Readable;
-		const chunks: Buffer[] = [];
-		for await (const c of stream) chunks.push(c as Buffer);
-		return Buffer.concat(chunks);
-	} finally {
-		await reader.remove();
-	}
-}
-
-/** GNU tar's listing (owner, mode, size, link target, time, name) and a hash of every file's content. */
-function describeTar(tar: Buffer): { listing: string[]; contentSha: string } {
-	const listing = execFileSync('tar', ['-tvf', '-', '--numeric-owner', '--full-time'], {
-		input: tar,
-		maxBuffer: 1 << 28,
-	})
-		.toString()
-		.trim()
-		.split('\n')
-		.map((l) => l.replace(/\s+/g, ' '))
-		.filter((l) => !/ \.\/$/.test(l));
-	const content = execFileSync('tar', ['-xOf', '-'], { input: tar, maxBuffer: 1 << 28 });
-	return { listing, contentSha: createHash('sha256').update(content).digest('hex') };
 }
 
 /** restic on this host, on the same repository (for what the node does not do: hold a lock, check --no-lock). */
@@ -277,7 +230,10 @@ describe('restic engine: backups, restores, prune', () => {
 			expect(text).not.toContain(PASSWORD);
 			expect(text).not.toContain(SECRET_KEY);
 		}
-		states.push({ snapshotId: f.snapshotId as string, tree: describeTar(await volumeTar(vol)) });
+		states.push({
+			snapshotId: f.snapshotId as string,
+			tree: describeTar(await volumeTar(docker.docker, vol)),
+		});
 	});
 
 	it('second backup of the unchanged volume: restic reports every file unmodified and adds almost nothing', async () => {
@@ -296,7 +252,10 @@ describe('restic engine: backups, restores, prune', () => {
 		});
 		// the new snapshot's own tree blob and nothing else
 		expect(f.dataAdded).toBeLessThan(4096);
-		states.push({ snapshotId: f.snapshotId as string, tree: describeTar(await volumeTar(vol)) });
+		states.push({
+			snapshotId: f.snapshotId as string,
+			tree: describeTar(await volumeTar(docker.docker, vol)),
+		});
 	});
 
 	it('third backup after changing 5 % of the files: 2 changed, the rest unmodified', async () => {
@@ -318,7 +277,10 @@ describe('restic engine: backups, restores, prune', () => {
 		});
 		expect(f.dataAdded).toBeGreaterThan(60000);
 		expect(f.dataAdded).toBeLessThan(200000);
-		states.push({ snapshotId: f.snapshotId as string, tree: describeTar(await volumeTar(vol)) });
+		states.push({
+			snapshotId: f.snapshotId as string,
+			tree: describeTar(await volumeTar(docker.docker, vol)),
+		});
 	});
 
 	it('lists the three snapshots of the volume, newest first', async () => {
@@ -339,12 +301,12 @@ describe('restic engine: backups, restores, prune', () => {
 				targetVolume: target,
 			});
 			expect(f).toMatchObject({ check: 'volume-restore', status: 'ok', created: true });
-			expect(describeTar(await volumeTar(target))).toEqual(state.tree);
+			expect(describeTar(await volumeTar(docker.docker, target))).toEqual(state.tree);
 		}
 	});
 
 	it('refuses to restore over a volume with content, and leaves it as it was', async () => {
-		const before = describeTar(await volumeTar(vol));
+		const before = describeTar(await volumeTar(docker.docker, vol));
 		const { outputs, error } = await runWorkflow({
 			workflow: workflow({ operation: 'restore', volume: vol }),
 			nodeTypes,
@@ -352,7 +314,7 @@ describe('restic engine: backups, restores, prune', () => {
 		});
 		expect(outputs.Restic).toBeUndefined();
 		expect(error?.message).toMatch(/is not empty/);
-		expect(describeTar(await volumeTar(vol))).toEqual(before);
+		expect(describeTar(await volumeTar(docker.docker, vol))).toEqual(before);
 	});
 
 	it('replaces a volume with content through a staging volume, its users stopped only for the swap', async () => {
@@ -376,7 +338,7 @@ describe('restic engine: backups, restores, prune', () => {
 			expect(f).toMatchObject({ status: 'ok', replaced: true });
 			expect(f.containersStopped).toHaveLength(1);
 			expect((await user.inspect()).State.Running).toBe(true);
-			expect(describeTar(await volumeTar(target))).toEqual(states[0].tree);
+			expect(describeTar(await volumeTar(docker.docker, target))).toEqual(states[0].tree);
 			const left = await docker.docker.listVolumes();
 			expect((left.Volumes ?? []).filter((v) => v.Name.startsWith('infra-ops-staging-'))).toEqual(
 				[],
@@ -569,7 +531,9 @@ describe('restic engine: sftp repository on the SSH host', () => {
 			'sftp',
 		);
 		expect(r).toMatchObject({ status: 'ok', created: true });
-		expect(describeTar(await volumeTar(target))).toEqual(describeTar(await volumeTar(vol)));
+		expect(describeTar(await volumeTar(docker.docker, target))).toEqual(
+			describeTar(await volumeTar(docker.docker, vol)),
+		);
 	});
 });
 
