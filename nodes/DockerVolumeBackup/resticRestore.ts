@@ -80,10 +80,13 @@ export async function resticSnapshots(setup: ResticSetup, volume?: string): Prom
 		...(volume ? ['--tag', volumeTag(volume)] : []),
 	]);
 	const list = (jsonLines(run.stdout)[0] ?? []) as RawSnapshot[];
-	return list
-		.map(toSnapshot)
-		.filter((s): s is Snapshot => !!s)
-		.sort((a, b) => a.time.localeCompare(b.time));
+	return (
+		list
+			.map(toSnapshot)
+			// restic's --tag matches any one tag: a snapshot tagged with this volume too may be another's
+			.filter((s): s is Snapshot => !!s && (!volume || s.volume === volume))
+			.sort((a, b) => a.time.localeCompare(b.time))
+	);
 }
 
 /** The snapshot to restore: `id` (which must be one of `volume`'s), or the volume's latest. */

@@ -23,7 +23,7 @@ import {
 } from '../../nodes/DockerVolumeBackup/restic';
 import { resticBackupHostPaths } from '../../nodes/DockerVolumeBackup/resticHost';
 import { resticBackupVolume } from '../../nodes/DockerVolumeBackup/resticOps';
-import { resticRestoreVolume } from '../../nodes/DockerVolumeBackup/resticRestore';
+import { resticRestoreVolume, resticSnapshots } from '../../nodes/DockerVolumeBackup/resticRestore';
 import { createDockerClient, type DockerClient } from '../../nodes/shared/docker';
 import { openSsh } from '../../nodes/shared/ssh';
 import { startS3rver, type S3rverHandle } from '../harness/s3';
@@ -739,6 +739,36 @@ describe('restic engine: review threats', () => {
 		expect(
 			await docker.docker
 				.getVolume(`${vol}_into`)
+				.inspect()
+				.catch(() => 'absent'),
+		).toBe('absent');
+	});
+
+	it("threat: a snapshot of another volume that also carries this volume's tag is neither listed nor restored for it", async () => {
+		const repo = `tags-${run}`;
+		const vol = `r${run}_tagged`;
+		const other = `r${run}_victim`;
+		await docker.docker.createVolume({ Name: vol });
+		await inContainer(vol, 'printf foreign > /v/x');
+		const setup = setupFor(repo);
+		const made = await resticBackupVolume(
+			setup,
+			{ name: vol, driver: 'local', labels: {} },
+			{ stopMode: 'never', hooksBefore: [], hooksAfter: [] },
+		);
+		const host = hostRestic(repo);
+		await execFileAsync(
+			'restic',
+			[...host.args, 'tag', '--add', `volume=${other}`, made.snapshotId],
+			{ env: host.env },
+		);
+		expect(await resticSnapshots(setup, other)).toEqual([]);
+		await expect(
+			resticRestoreVolume(setup, { volume: other, helperImage: services().docker.image }),
+		).rejects.toThrow(/has no snapshot of volume/);
+		expect(
+			await docker.docker
+				.getVolume(other)
 				.inspect()
 				.catch(() => 'absent'),
 		).toBe('absent');
