@@ -14,7 +14,7 @@ export class InfraOpsResticRepositoryApi implements ICredentialType {
 	icon: Icon = { light: 'file:icons/restic.svg', dark: 'file:icons/restic.dark.svg' };
 
 	documentationUrl =
-		'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/README.md#docker-volume-backup-engines';
+		'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/README.md#engines-archive-or-restic-repository';
 
 	properties: INodeProperties[] = [
 		{

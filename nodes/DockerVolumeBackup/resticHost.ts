@@ -49,6 +49,17 @@ interface Summary {
 	snapshot_id: string;
 }
 
+/**
+ * A fresh 0700 folder, and a watchdog on the host that removes it once this SSH connection's sshd
+ * process (the shell's parent) is gone: a cut connection cannot run the `finally` below, and the
+ * folder holds the password and keys. The watchdog ends by itself once the folder is removed.
+ */
+const PRIVATE_DIR = [
+	'umask 077 && d=$(mktemp -d) && p=$PPID && if [ -d "/proc/$p" ]; then',
+	'(nohup sh -c \'while [ -d "/proc/$1" ] && [ -d "$2" ]; do sleep 1; done; rm -rf -- "$2"\' watchdog "$p" "$d" &)',
+	'>/dev/null 2>&1 </dev/null; fi && echo "$d"',
+].join(' ');
+
 export async function resticBackupHostPaths(
 	ssh: SshSession,
 	repo: ResticRepository,
@@ -59,7 +70,7 @@ export async function resticBackupHostPaths(
 	const paths = checkHostPaths(source);
 	const which = await ssh.exec('command -v restic');
 	if (which.code !== 0) throw new ResticMissingError(ssh.target);
-	const made = await ssh.exec('umask 077 && mktemp -d');
+	const made = await ssh.exec(PRIVATE_DIR);
 	const dir = made.stdout.trim();
 	if (made.code !== 0 || !dir.startsWith('/'))
 		throw new InfraOpsError(`Cannot create a private temporary folder on ${ssh.target}`);

@@ -69,10 +69,13 @@ export async function resticSnapshots(setup: ResticSetup, volume?: string): Prom
 		...(volume ? ['--tag', volumeTag(volume)] : []),
 	]);
 	const list = (jsonLines(run.stdout)[0] ?? []) as RawSnapshot[];
-	return list
-		.map(toSnapshot)
-		.filter((s): s is Snapshot => !!s)
-		.sort((a, b) => a.time.localeCompare(b.time));
+	return (
+		list
+			.map(toSnapshot)
+			// restic's --tag matches any one tag: a snapshot tagged with this volume too may be another's
+			.filter((s): s is Snapshot => !!s && (!volume || s.volume === volume))
+			.sort((a, b) => a.time.localeCompare(b.time))
+	);
 }
 
 /** The snapshot to restore: `id` (which must be one of `volume`'s), or the volume's latest. */
@@ -83,9 +86,16 @@ export async function pickSnapshot(
 ): Promise<Snapshot> {
 	const snapshots = await resticSnapshots(setup, volume);
 	const wanted = id?.trim();
-	const found = wanted
-		? snapshots.find((s) => s.id === wanted || s.shortId === wanted || s.id.startsWith(wanted))
-		: snapshots[snapshots.length - 1];
+	const matches = wanted
+		? snapshots.filter((s) => s.id === wanted || s.shortId === wanted || s.id.startsWith(wanted))
+		: [];
+	// a prefix that several snapshots share names none of them: restoring the oldest would be a guess
+	if (matches.length > 1 && !matches.some((s) => s.id === wanted))
+		throw new InfraOpsError(
+			`Snapshot id ${wanted} matches ${matches.length} snapshots of volume ${volume}`,
+			'Give more of the id (the List operation shows each full id)',
+		);
+	const found = wanted ? matches[0] : snapshots[snapshots.length - 1];
 	if (!found)
 		throw new InfraOpsError(
 			wanted

@@ -21,8 +21,11 @@ import {
 	runRestic,
 	type ResticSetup,
 } from '../../nodes/DockerVolumeBackup/restic';
+import { resticBackupHostPaths } from '../../nodes/DockerVolumeBackup/resticHost';
 import { resticBackupVolume } from '../../nodes/DockerVolumeBackup/resticOps';
+import { resticRestoreVolume, resticSnapshots } from '../../nodes/DockerVolumeBackup/resticRestore';
 import { createDockerClient, type DockerClient } from '../../nodes/shared/docker';
+import { openSsh } from '../../nodes/shared/ssh';
 import { startS3rver, type S3rverHandle } from '../harness/s3';
 import { startS3TlsFront, type S3TlsFront } from '../harness/s3TlsFront';
 import { services } from '../harness/services';
@@ -654,5 +657,127 @@ describe('restic engine: S3 gone mid-backup', () => {
 			{ env: host.env },
 		);
 		expect(JSON.parse(snapshots.stdout)).toEqual([]);
+	});
+});
+
+describe('restic engine: review threats', () => {
+	const setupFor = (repoPath: string, via = front): ResticSetup => ({
+		docker: docker.docker,
+		repo: resticRepository(s3Credential(via) as never, {
+			path: repoPath,
+			password: PASSWORD,
+			caPem: via.caPem,
+		}),
+		image: services().docker.resticImage,
+		networkMode: 'host',
+		timeoutMs: 60_000,
+	});
+
+	it('newcomer: a snapshot id prefix that matches several snapshots is refused, not the oldest restored', async () => {
+		const repo = `prefix-${run}`;
+		const vol = `r${run}_prefix`;
+		await docker.docker.createVolume({ Name: vol });
+		await inContainer(vol, 'printf x > /v/x');
+		const setup = setupFor(repo);
+		const ids: string[] = [];
+		// 17 snapshots: two of them share their first hex digit (pigeonhole)
+		for (let i = 0; i < 17; i++) {
+			const r = await resticBackupVolume(
+				setup,
+				{ name: vol, driver: 'local', labels: {} },
+				{ stopMode: 'never', hooksBefore: [], hooksAfter: [] },
+			);
+			ids.push(r.snapshotId);
+		}
+		const prefix = '0123456789abcdef'
+			.split('')
+			.find((c) => ids.filter((id) => id.startsWith(c)).length > 1) as string;
+		await expect(
+			resticRestoreVolume(setup, {
+				volume: vol,
+				snapshotId: prefix,
+				targetVolume: `${vol}_into`,
+				helperImage: services().docker.image,
+			}),
+		).rejects.toThrow(/matches \d+ snapshots/);
+		expect(
+			await docker.docker
+				.getVolume(`${vol}_into`)
+				.inspect()
+				.catch(() => 'absent'),
+		).toBe('absent');
+	});
+
+	it("threat: a snapshot of another volume that also carries this volume's tag is neither listed nor restored for it", async () => {
+		const repo = `tags-${run}`;
+		const vol = `r${run}_tagged`;
+		const other = `r${run}_victim`;
+		await docker.docker.createVolume({ Name: vol });
+		await inContainer(vol, 'printf foreign > /v/x');
+		const setup = setupFor(repo);
+		const made = await resticBackupVolume(
+			setup,
+			{ name: vol, driver: 'local', labels: {} },
+			{ stopMode: 'never', hooksBefore: [], hooksAfter: [] },
+		);
+		const host = hostRestic(repo);
+		await execFileAsync(
+			'restic',
+			[...host.args, 'tag', '--add', `volume=${other}`, made.snapshotId],
+			{ env: host.env },
+		);
+		expect(await resticSnapshots(setup, other)).toEqual([]);
+		await expect(
+			resticRestoreVolume(setup, { volume: other, helperImage: services().docker.image }),
+		).rejects.toThrow(/has no snapshot of volume/);
+		expect(
+			await docker.docker
+				.getVolume(other)
+				.inspect()
+				.catch(() => 'absent'),
+		).toBe('absent');
+	});
+
+	it('threat: an SSH cut while the host restic runs leaves no secret folder on the host', async () => {
+		const repo = `hostcut-${run}`;
+		const stack = mkdtempSync(join(services().ssh.dataDir, 'cut-'));
+		writeFileSync(join(stack, 'big'), randomBytes(3_000_000));
+		const privateDirs = () =>
+			readdirSync(tmpdir()).filter(
+				(d) => d.startsWith('tmp.') && existsSync(join(tmpdir(), d, 'password')),
+			);
+		const before = privateDirs();
+		const setup = setupFor(repo);
+		await runRestic(setup, ['init']);
+		const { ssh: sshd } = services();
+		const ssh = await openSsh({
+			host: sshd.host,
+			port: sshd.port,
+			username: sshd.username,
+			privateKey: sshd.privateKey,
+			hostKeyFingerprints: [sshd.hostKeyFingerprint],
+		});
+		let cut = false;
+		// the first pack upload of the host's restic: its secret files are in place, restic runs
+		front.onRequest = async (req) => {
+			if (!cut && req.method === 'PUT' && req.url.includes(`/${repo}/data/`)) {
+				cut = true;
+				ssh.client.end();
+			}
+		};
+		try {
+			await expect(
+				resticBackupHostPaths(ssh, setup.repo, { name: 'cut', paths: [stack] }),
+			).rejects.toThrow();
+		} finally {
+			front.onRequest = undefined;
+			ssh.close();
+		}
+		expect(cut).toBe(true);
+		// the host removes them itself once the connection is gone (polled: the host's own clock)
+		const deadline = Date.now() + 30_000;
+		while (privateDirs().length > before.length && Date.now() < deadline)
+			await new Promise((r) => setTimeout(r, 250));
+		expect(privateDirs()).toEqual(before);
 	});
 });
