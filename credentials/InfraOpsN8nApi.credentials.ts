@@ -14,7 +14,7 @@ export class InfraOpsN8nApi implements ICredentialType {
 	icon: Icon = { light: 'file:icons/n8n.svg', dark: 'file:icons/n8n.dark.svg' };
 
 	documentationUrl =
-		'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#n8n-api-key';
+		'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#n8n-api-key-and-hashicorp-vault';
 
 	properties: INodeProperties[] = [
 		{

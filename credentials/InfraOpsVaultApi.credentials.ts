@@ -10,7 +10,7 @@ export class InfraOpsVaultApi implements ICredentialType {
 	icon: Icon = { light: 'file:icons/vault.svg', dark: 'file:icons/vault.dark.svg' };
 
 	documentationUrl =
-		'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#hashicorp-vault';
+		'https://github.com/infra-ops/n8n-nodes-infra-ops/blob/main/docs/deploy.md#n8n-api-key-and-hashicorp-vault';
 
 	properties: INodeProperties[] = [
 		{

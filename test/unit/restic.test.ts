@@ -1,10 +1,7 @@
 /** The restic engine's plain parts: repository URL and options, failure classes (restic 0.14's own
  * messages, as it prints them), secret scrubbing, JSON lines, the secret files' tar, --time. */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 
-import { InfraOpsResticRepositoryApi } from '../../credentials/InfraOpsResticRepositoryApi.credentials';
 import {
 	classify,
 	jsonLines,
@@ -148,23 +145,4 @@ it('secretFilesTar is a tar GNU tar lists as a 0700 folder with 0400 files owned
 
 it("resticTime is restic's --time format, in UTC", () => {
 	expect(resticTime(new Date('2026-01-02T03:04:05.678Z'))).toBe('2026-01-02 03:04:05');
-});
-
-describe('Restic Repository credential', () => {
-	it("newcomer: its documentation link lands on a heading of the README (GitHub's anchor of it)", () => {
-		const url = new InfraOpsResticRepositoryApi().documentationUrl;
-		const [file, anchor] = url.split('/blob/main/')[1].split('#');
-		const anchors = readFileSync(join(__dirname, '..', '..', file), 'utf8')
-			.split('\n')
-			.filter((l) => /^#{1,6} /.test(l))
-			.map((l) =>
-				l
-					.replace(/^#+ /, '')
-					.trim()
-					.toLowerCase()
-					.replace(/[^\p{L}\p{N} _-]/gu, '')
-					.replace(/ /g, '-'),
-			);
-		expect(anchors).toContain(anchor);
-	});
 });
