@@ -129,7 +129,10 @@ const resticVariant: ScenarioVariant = {
 		const slackSeen = slack.messages.length;
 		const mailSeen = smtp.messages.length;
 		const first = await ctx.runWebhook({ timeoutMs: 180_000 });
-		expect(first.status).toBe('success');
+		expect({ status: first.status, error: first.data?.resultData.error }).toEqual({
+			status: 'success',
+			error: undefined,
+		});
 		const [made, host] = ctx.outputOf(first, 'Back Up Volumes');
 		expect([made, host]).toEqual([
 			expect.objectContaining({ target: resticVolume, status: 'ok', engine: 'restic' }),

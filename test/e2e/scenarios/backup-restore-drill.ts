@@ -73,7 +73,7 @@ const resticVariant: ScenarioVariant = {
 					target: resticVolume,
 					status: 'ok',
 					engine: 'restic',
-					snapshotId: made.snapshotId,
+					snapshotId: expect.stringMatching(new RegExp(`^${made.snapshotId}`)),
 				}),
 			]);
 			expect(ctx.sinks.smtp.messages.length).toBe(mails);
