@@ -159,7 +159,7 @@ const resticVariant: ScenarioVariant = {
 		expect(Number(again.dataAdded)).toBeLessThan(4096);
 		// restic's own listing of the repository: both snapshots of the volume
 		const snapshots = await repo.withSetup((setup) => resticSnapshots(setup, resticVolume));
-		expect(snapshots.map((s) => s.id).sort()).toEqual(
+		expect(snapshots.map((s) => s.shortId).sort()).toEqual(
 			[String(made.snapshotId), String(again.snapshotId)].sort(),
 		);
 		expect(slack.messages.length).toBe(slackSeen);
