@@ -66,7 +66,13 @@ const resticVariant: ScenarioVariant = {
 
 			const mails = ctx.sinks.smtp.messages.length;
 			const slack = ctx.sinks.slack.messages.length;
-			const good = await ctx.runWebhook({ timeoutMs: 180_000 });
+			const good = await ctx.runWebhook({ timeoutMs: 180_000 }).catch(async (error: Error) => {
+				// a run that never finishes: say which helper containers were still there
+				const running = await docker.docker.listContainers({ all: true });
+				throw new Error(
+					`${error.message}; containers: ${JSON.stringify(running.map((c) => [c.Names, c.Image, c.Status, c.Command]))}`,
+				);
+			});
 			const passed = ctx.outputOf(good, 'Verify Latest Backups');
 			expect(passed).toEqual([
 				expect.objectContaining({
