@@ -17,6 +17,7 @@ import type {
 	Execution,
 	Prepared,
 	Scenario,
+	ScenarioVariant,
 	SettingValue,
 	WorkflowJson,
 	WorkflowNode,
@@ -50,6 +51,28 @@ export interface WorkflowEntry {
 	prepared?: Prepared;
 	/** Set once imported. */
 	id?: string;
+	/** A variant's entry: the workflow file's entry it varies (prepared before it) and the variant. */
+	variantOf?: { entry: WorkflowEntry; variant: ScenarioVariant };
+}
+
+/** The entry of a variant: the workflow renamed `<name> [<variant>]`, its webhook paths suffixed `-<variant>`
+ * (both are published; n8n refuses two workflows on one path), run by the variant's run(). */
+export function variantEntry(base: WorkflowEntry, variant: ScenarioVariant): WorkflowEntry {
+	const json = JSON.parse(JSON.stringify(base.json)) as WorkflowJson;
+	json.name = `${json.name} [${variant.name}]`;
+	delete json.id;
+	for (const node of json.nodes) {
+		if (node.type !== 'n8n-nodes-base.webhook') continue;
+		node.parameters.path = `${String(node.parameters.path)}-${variant.name}`;
+		if (node.webhookId) node.webhookId = n8n.stableId(`${base.file}#${variant.name}#${node.name}`);
+	}
+	return {
+		file: base.file,
+		label: `${base.label} [${variant.name}]`,
+		json,
+		scenario: { publish: base.scenario?.publish, run: variant.run },
+		variantOf: { entry: base, variant },
+	};
 }
 
 interface CredentialRecord {
@@ -301,10 +324,21 @@ export async function startInstance(opts: {
 		},
 	});
 
+	const nodeParameters = new Map<WorkflowEntry, Record<string, Record<string, unknown>>>();
 	for (const entry of entries) {
-		entry.prepared = entry.scenario?.prepare
-			? await entry.scenario.prepare({ services, sinks, n8nBaseUrl: baseUrl, file: entry.file })
-			: {};
+		const prepareCtx = { services, sinks, n8nBaseUrl: baseUrl, file: entry.file };
+		if (entry.variantOf) {
+			const {
+				settings,
+				nodeParameters: params,
+				...rest
+			} = await entry.variantOf.variant.prepare(prepareCtx);
+			entry.prepared = {
+				...rest,
+				settings: { ...entry.variantOf.entry.prepared?.settings, ...settings },
+			};
+			if (params) nodeParameters.set(entry, params);
+		} else entry.prepared = entry.scenario?.prepare ? await entry.scenario.prepare(prepareCtx) : {};
 	}
 
 	const webhookToken = randomBytes(18).toString('base64url');
@@ -328,7 +362,7 @@ export async function startInstance(opts: {
 		for (const [type, data] of Object.entries(entry.prepared?.credentials ?? {})) {
 			const record = {
 				id: n8n.stableId(`credential:${entry.label}:${type}`),
-				name: `${type} for ${path.basename(entry.file)} (e2e)`,
+				name: `${type} for ${path.basename(entry.label)} (e2e)`,
 				type,
 				data,
 			};
@@ -337,18 +371,27 @@ export async function startInstance(opts: {
 		}
 		ownCredentials.set(entry, own);
 		const credentialFor = (type: string) => own.get(type) ?? standard.get(type);
+		// a variant's credentials of a type no node uses are for the mode its settings switch on: every pack node gets them
+		const used = new Set(entry.json.nodes.flatMap((n) => Object.keys(n.credentials ?? {})));
+		const attach = [
+			...(stateStore ? [stateStore] : []),
+			...(entry.variantOf ? [...own.values()].filter((c) => !used.has(c.type)) : []),
+		];
 		// a workflow without a scenario is imported as it is (its test fails anyway), so the browser can still show it
 		const workflow = entry.scenario
-			? patchWorkflow(
-					entry.json,
-					credentialFor,
-					entry.prepared?.settings,
-					entry.label,
-					stateStore ? [stateStore] : [],
-				)
+			? patchWorkflow(entry.json, credentialFor, entry.prepared?.settings, entry.label, attach)
 			: entry.json;
-		entry.id = entry.json.id || n8n.stableId(path.basename(entry.file));
-		workflows.push({ file: entry.file, workflow: { ...workflow, id: entry.id } });
+		for (const node of workflow.nodes)
+			Object.assign(node.parameters, nodeParameters.get(entry)?.[node.type]);
+		entry.id =
+			entry.json.id ||
+			n8n.stableId(
+				`${path.basename(entry.file)}${entry.variantOf ? `#${entry.variantOf.variant.name}` : ''}`,
+			);
+		workflows.push({
+			file: entry.variantOf ? `${entry.file}#${entry.variantOf.variant.name}` : entry.file,
+			workflow: { ...workflow, id: entry.id },
+		});
 		for (const extra of entry.prepared?.workflows ?? []) {
 			const patched = patchWorkflow(
 				extra,

@@ -108,7 +108,28 @@ export interface RunContext extends PrepareContext {
 	workers: { name: string; executionIds(): string[] }[];
 }
 
+/**
+ * The same workflow run again with other settings: imported as a workflow of its own (name and webhook
+ * paths suffixed ` [<name>]` / `-<name>`), after the scenario's own run, with its own E2E line
+ * `E2E workflows/<file> [<name>] ok …`. E.g. Docker Volume Backup's restic engine.
+ */
+export interface ScenarioVariant {
+	/** Short, path-safe: `restic`. */
+	name: string;
+	/** Before n8n starts. `settings` are laid over the scenario's own; `credentials` of a type no node uses
+	 * are attached to every node of the pack (the mode the settings switch on needs them); `nodeParameters`
+	 * (by node type) are set on every node of that type. */
+	prepare(ctx: PrepareContext): Promise<VariantPrepared> | VariantPrepared;
+	run(ctx: RunContext): Promise<string>;
+}
+
+export interface VariantPrepared extends Omit<Prepared, 'workflows'> {
+	nodeParameters?: Record<string, Record<string, unknown>>;
+}
+
 export interface Scenario {
+	/** Runs of the workflow with other settings (see ScenarioVariant). */
+	variants?: ScenarioVariant[];
 	/** Before n8n starts (credentials and workflows are imported then). */
 	prepare?(ctx: PrepareContext): Promise<Prepared> | Prepared;
 	/** Publish the workflow before run() (default true). */

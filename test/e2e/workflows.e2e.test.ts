@@ -4,7 +4,9 @@
  * without a scenario (test/e2e/scenarios/<name>.ts) fails. Before those, the suite proves itself with its
  * own test-only workflow (test/e2e/workflows/harness-probe.json) and checks that n8n lists our types.
  *
- * Prints `E2E <workflow file> ok <what was checked>` per workflow and `E2E workflows=<n> passed=<n>`.
+ * Prints `E2E <workflow file> ok <what was checked>` per workflow (and `E2E <workflow file> [<variant>] ok …` per
+ * variant of its scenario) and `E2E workflows=<n> passed=<n> variants=<v> passed=<v>`: n counts workflow
+ * files, a file passes when its run and all its variants passed; v counts the variant runs.
  *
  * `npm run test:e2e -- --queue` (INFRA_OPS_E2E_MODE=queue) runs the same against n8n in queue mode: Redis,
  * PostgreSQL, one main and two workers (scripts/n8n/queue.js), checks from the workers' logs that both ran
@@ -19,6 +21,7 @@ import { canvasProblems, startBrowser, type BrowserSession } from './browser';
 import {
 	QUEUE_WORKERS,
 	startInstance,
+	variantEntry,
 	webhookNodes,
 	WEBHOOK_HEADER,
 	type E2eInstance,
@@ -65,6 +68,10 @@ const only = (process.env.INFRA_OPS_E2E_ONLY ?? '')
 const repoWorkflows = only.length
 	? allWorkflows.filter((e) => only.includes(path.basename(e.file, '.json')))
 	: allWorkflows;
+/** The scenarios' variants (e.g. the restic engine), each run after its workflow's own run. */
+const variants = repoWorkflows.flatMap((e) =>
+	(e.scenario?.variants ?? []).map((v) => variantEntry(e, v)),
+);
 const probe = entry(path.join(__dirname, 'workflows', 'harness-probe.json'));
 /** A workflow with a node type nobody provides: the browser check must flag it. */
 const canary: WorkflowJson = {
@@ -122,8 +129,9 @@ const canaryEntry: WorkflowEntry = {
 let sinks: Sinks | undefined;
 let instance: E2eInstance | undefined;
 let browser: BrowserSession | undefined;
-let passed = 0;
 let harnessOk = 0;
+/** Labels of the runs that passed (a workflow file's own and its variants'). */
+const passedRuns = new Set<string>();
 
 beforeAll(async () => {
 	const t0 = Date.now();
@@ -133,7 +141,7 @@ beforeAll(async () => {
 	instance = await startInstance({
 		services: services(),
 		sinks,
-		entries: [probe, canaryEntry, ...repoWorkflows, ...(overlap ? [overlap] : [])],
+		entries: [probe, canaryEntry, ...repoWorkflows, ...variants, ...(overlap ? [overlap] : [])],
 		log: note,
 		mode,
 	});
@@ -146,12 +154,18 @@ beforeAll(async () => {
 afterAll(async () => {
 	await browser?.close().catch((err: Error) => note(`browser close: ${err.message}`));
 	await instance?.stop();
-	for (const e of [probe, ...repoWorkflows, ...(overlap ? [overlap] : [])])
+	for (const e of [probe, ...repoWorkflows, ...variants, ...(overlap ? [overlap] : [])])
 		await e.prepared?.cleanup?.();
+	const passed = repoWorkflows.filter(
+		(e) =>
+			passedRuns.has(e.label) &&
+			variants.every((v) => v.variantOf!.entry !== e || passedRuns.has(v.label)),
+	).length;
+	const variantsPassed = variants.filter((v) => passedRuns.has(v.label)).length;
 	await sinks?.close();
 	say(`E2E harness passed=${harnessOk} of 3`);
 	say(
-		`E2E ${mode === 'queue' ? `queue workers=${QUEUE_WORKERS} ` : ''}workflows=${repoWorkflows.length} passed=${passed}${only.length ? ` (INFRA_OPS_E2E_ONLY: ${allWorkflows.length - repoWorkflows.length} not run)` : ''}`,
+		`E2E ${mode === 'queue' ? `queue workers=${QUEUE_WORKERS} ` : ''}workflows=${repoWorkflows.length} passed=${passed} variants=${variants.length} passed=${variantsPassed}${only.length ? ` (INFRA_OPS_E2E_ONLY: ${allWorkflows.length - repoWorkflows.length} not run)` : ''}`,
 	);
 }, 120_000);
 
@@ -263,6 +277,8 @@ async function runEntry(e: WorkflowEntry): Promise<string> {
 			);
 	}
 	checks.push(await e.scenario.run(context(e)));
+	// a variant is the same canvas as its workflow's, checked in that run
+	if (e.variantOf) return checks.join('; ');
 	checks.push(
 		await browser!.checkWorkflow(
 			e.id!,
@@ -348,11 +364,11 @@ describe('workflows/', () => {
 			expect(repoWorkflows).toEqual([]);
 		});
 	}
-	for (const e of repoWorkflows) {
+	for (const e of [...repoWorkflows, ...variants]) {
 		it(e.label, async () => {
 			const checked = await runEntry(e);
 			say(`E2E ${e.label} ok ${checked}`);
-			passed++;
+			passedRuns.add(e.label);
 		});
 	}
 });
