@@ -315,6 +315,14 @@ export async function runRestic(
 			timedOut,
 		]).finally(() => clearTimeout(timer));
 		if (waited === 'timeout') {
+			// SIGINT first: restic then removes its lock (a killed run's lock, under a host name no later
+			// run shares, blocks the repository until restic deems it stale, 30 min); SIGKILL after 10 s
+			await container.kill({ signal: 'SIGINT' }).catch(() => undefined);
+			let grace: NodeJS.Timeout | undefined;
+			await Promise.race([
+				container.wait().catch(() => undefined),
+				new Promise((r) => (grace = setTimeout(r, 10_000))),
+			]).finally(() => clearTimeout(grace));
 			await container.kill().catch(() => undefined);
 			throw new ResticTimeoutError(
 				`restic ${args[0]} did not finish within ${Math.round(timeoutMs / 1000)} s and was stopped`,

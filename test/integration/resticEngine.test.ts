@@ -780,6 +780,11 @@ describe('restic engine: review threats', () => {
 			filters: { label: [`${HELPER_LABEL}=true`] },
 		});
 		expect(helpers).toEqual([]);
+		// stopped with SIGINT first, restic removed its lock: the next backup need not wait 30 min
+		const locks = await execFileAsync('restic', [...host.args, 'list', 'locks', '--no-lock'], {
+			env: host.env,
+		});
+		expect(locks.stdout.trim()).toBe('');
 		const volumes = await docker.docker.listVolumes();
 		expect((volumes.Volumes ?? []).filter((v) => v.Name.startsWith('infra-ops-scratch-'))).toEqual(
 			[],
