@@ -175,6 +175,18 @@ export class ResticError extends InfraOpsError {
 	}
 }
 
+/** A restic run stopped by its time limit (restic 0.14 retries a missing pack for minutes). */
+export class ResticTimeoutError extends ResticError {
+	constructor(
+		message: string,
+		hint: string,
+		readonly timeoutMs: number,
+	) {
+		super(message, hint, 'other', -1);
+		this.name = 'ResticTimeoutError';
+	}
+}
+
 export function classify(stderr: string): ResticFailureKind {
 	if (/wrong password or no key found/i.test(stderr)) return 'password';
 	if (/repository is already locked/i.test(stderr)) return 'locked';
@@ -303,12 +315,19 @@ export async function runRestic(
 			timedOut,
 		]).finally(() => clearTimeout(timer));
 		if (waited === 'timeout') {
+			// SIGINT first: restic then removes its lock (a killed run's lock, under a host name no later
+			// run shares, blocks the repository until restic deems it stale, 30 min); SIGKILL after 10 s
+			await container.kill({ signal: 'SIGINT' }).catch(() => undefined);
+			let grace: NodeJS.Timeout | undefined;
+			await Promise.race([
+				container.wait().catch(() => undefined),
+				new Promise((r) => (grace = setTimeout(r, 10_000))),
+			]).finally(() => clearTimeout(grace));
 			await container.kill().catch(() => undefined);
-			throw new ResticError(
+			throw new ResticTimeoutError(
 				`restic ${args[0]} did not finish within ${Math.round(timeoutMs / 1000)} s and was stopped`,
 				'Raise Restic Timeout, or check that the S3 endpoint answers; a stale lock may be left in the repository (`restic unlock` once no other run is active)',
-				'other',
-				-1,
+				timeoutMs,
 			);
 		}
 		const raw = (await container.logs({ stdout: true, stderr: true })) as unknown as Buffer;

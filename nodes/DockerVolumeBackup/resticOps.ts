@@ -19,6 +19,7 @@ import {
 	openRepository,
 	RESTIC_HOST,
 	ResticError,
+	ResticTimeoutError,
 	runRestic,
 	runResticWaiting,
 	volumeTag,
@@ -240,20 +241,54 @@ export interface ResticVerifyResult {
 	problems: string[];
 }
 
-/** `restic check --read-data-subset=<n>%`, and optionally a scratch restore of the volume's latest snapshot. */
+/** Default drill time limit of Verify, per phase (the repository check, then each volume). */
+export const DEFAULT_VERIFY_LIMIT_MS = 10 * 60_000;
+
+export function limitText(ms: number): string {
+	return ms < 60_000 ? `${Math.round(ms / 1000)} s` : `${Math.round((ms / 60_000) * 10) / 10} min`;
+}
+
+function timedOutProblem(limitMs: number): string {
+	return `the repository did not answer within ${limitText(limitMs)} (restic kept retrying: a pack may be missing from the bucket)`;
+}
+
+/**
+ * `restic check` (structure), then `restic check --read-data-subset=<n>%`, and optionally a scratch
+ * restore of each volume's latest snapshot. restic 0.14 retries a pack that is missing from the bucket
+ * (10 tries with exponential backoff per Load, and a restore loads once per blob), so every phase is
+ * bounded by the drill time limit: the repository check as a whole, then each volume; on expiry the
+ * helper container is killed and removed and the volume reported critical. The structure check
+ * runs first because it finds a missing data pack by listing the bucket, in seconds; a damaged
+ * repository then skips the data read and the restores, which would only retry.
+ */
 export async function resticVerify(
 	setup: ResticSetup,
 	volumes: string[],
-	options: { readDataPercent: number; scratchRestore: boolean; helperImage?: string },
+	options: {
+		readDataPercent: number;
+		scratchRestore: boolean;
+		helperImage?: string;
+		timeLimitMs?: number;
+	},
 ): Promise<{ check: string[]; volumes: ResticVerifyResult[] }> {
 	await ensureResticImage(setup);
 	const pct = Math.min(100, Math.max(0, options.readDataPercent));
+	const limitMs = Math.max(1000, options.timeLimitMs ?? DEFAULT_VERIFY_LIMIT_MS);
+	const until = (deadline: number): ResticSetup => ({
+		...setup,
+		timeoutMs: Math.max(1000, Math.min(setup.timeoutMs ?? limitMs, deadline - Date.now())),
+	});
+	const problemOf = (error: unknown) =>
+		error instanceof ResticTimeoutError ? timedOutProblem(limitMs) : errorMessage(error);
 	const checkProblems: string[] = [];
+	const checkDeadline = Date.now() + limitMs;
 	try {
-		await runResticWaiting(setup, ['check', ...(pct > 0 ? [`--read-data-subset=${pct}%`] : [])]);
+		await runResticWaiting(until(checkDeadline), ['check']);
+		if (pct > 0)
+			await runResticWaiting(until(checkDeadline), ['check', `--read-data-subset=${pct}%`]);
 	} catch (error) {
 		if (error instanceof ResticError && error.kind !== 'other') throw error;
-		checkProblems.push(errorMessage(error));
+		checkProblems.push(problemOf(error));
 	}
 	const results: ResticVerifyResult[] = [];
 	for (const volume of volumes) {
@@ -263,14 +298,23 @@ export async function resticVerify(
 			readDataPercent: pct,
 			problems: [...checkProblems],
 		};
+		results.push(result);
+		// a restore from a damaged repository only retries the missing packs until the limit
+		if (checkProblems.length) continue;
+		const deadline = Date.now() + limitMs;
 		try {
-			const snapshot = await pickSnapshot(setup, volume);
+			const snapshot = await pickSnapshot(until(deadline), volume);
 			result.snapshotId = snapshot.id;
 			if (options.scratchRestore && options.helperImage) {
 				const scratch = `infra-ops-scratch-${randomBytes(4).toString('hex')}`;
 				await setup.docker.createVolume({ Name: scratch });
 				try {
-					result.scratch = await restoreSnapshotInto(setup, snapshot, scratch, options.helperImage);
+					result.scratch = await restoreSnapshotInto(
+						until(deadline),
+						snapshot,
+						scratch,
+						options.helperImage,
+					);
 				} finally {
 					await setup.docker
 						.getVolume(scratch)
@@ -279,9 +323,8 @@ export async function resticVerify(
 				}
 			}
 		} catch (error) {
-			result.problems.push(errorMessage(error));
+			result.problems.push(problemOf(error));
 		}
-		results.push(result);
 	}
 	return { check: checkProblems, volumes: results };
 }

@@ -15,7 +15,7 @@ import { startS3TlsFront } from '../harness/s3TlsFront';
 import type { VariantPrepared } from './scenario';
 
 export const RESTIC_TYPE = 'infraOpsResticRepositoryApi';
-const NODE_TYPE = 'n8n-nodes-infra-ops.dockerVolumeBackup';
+export const NODE_TYPE = 'n8n-nodes-infra-ops.dockerVolumeBackup';
 
 export interface ResticRepo {
 	prepared: VariantPrepared;

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import type { INodeExecutionData } from 'n8n-workflow';
 
 import { DockerVolumeBackup } from '../../nodes/DockerVolumeBackup/DockerVolumeBackup.node';
@@ -25,6 +26,7 @@ import { resticBackupHostPaths } from '../../nodes/DockerVolumeBackup/resticHost
 import { resticBackupVolume } from '../../nodes/DockerVolumeBackup/resticOps';
 import { resticRestoreVolume, resticSnapshots } from '../../nodes/DockerVolumeBackup/resticRestore';
 import { createDockerClient, type DockerClient } from '../../nodes/shared/docker';
+import { createS3Client } from '../../nodes/shared/s3';
 import { openSsh } from '../../nodes/shared/ssh';
 import { startS3rver, type S3rverHandle } from '../harness/s3';
 import { startS3TlsFront, type S3TlsFront } from '../harness/s3TlsFront';
@@ -706,6 +708,87 @@ describe('restic engine: review threats', () => {
 				.inspect()
 				.catch(() => 'absent'),
 		).toBe('absent');
+	});
+
+	it('damaged repository: with a tree pack deleted from the bucket, Verify ends critical at its drill time limit and leaves no helper container', async () => {
+		const repo = `damaged-${run}`;
+		const vol = `r${run}_damaged`;
+		await docker.docker.createVolume({ Name: vol });
+		await inContainer(
+			vol,
+			'mkdir -p /v/d && head -c 30000 /dev/urandom > /v/d/x && printf y > /v/y',
+		);
+		await resticBackupVolume(
+			setupFor(repo),
+			{ name: vol, driver: 'local', labels: {} },
+			{ stopMode: 'never', hooksBefore: [], hooksAfter: [] },
+		);
+		// the pack holding the snapshot's trees, from restic's own index
+		const host = hostRestic(repo);
+		const listed = await execFileAsync('restic', [...host.args, 'list', 'index'], {
+			env: host.env,
+		});
+		const treePacks = new Set<string>();
+		for (const id of listed.stdout.split('\n').filter(Boolean)) {
+			const index = await execFileAsync('restic', [...host.args, 'cat', 'index', id], {
+				env: host.env,
+			});
+			const parsed = JSON.parse(index.stdout) as {
+				packs: { id: string; blobs: { type: string }[] }[];
+			};
+			for (const pack of parsed.packs)
+				if (pack.blobs.some((b) => b.type === 'tree')) treePacks.add(pack.id);
+		}
+		expect(treePacks.size).toBeGreaterThan(0);
+		const s3 = createS3Client({ provider: 'minio', ...services().s3 });
+		try {
+			for (const id of treePacks)
+				await s3.send(
+					new DeleteObjectCommand({
+						Bucket: services().s3.bucket,
+						Key: `${repo}/data/${id.slice(0, 2)}/${id}`,
+					}),
+				);
+		} finally {
+			s3.destroy();
+		}
+		// restic 0.14 retries each tree Load 10 times with exponential backoff from 0.5 s (at least
+		// 18.7 s even with the shortest random intervals), so a 10 s limit, not restic, ends the run
+		const started = Date.now();
+		const [f] = await runNode(repo, {
+			operation: 'verify',
+			volumes: vol,
+			readDataPercent: 5,
+			scratchRestore: true,
+			verifyTimeLimitMin: 10 / 60,
+		});
+		const elapsed = Date.now() - started;
+		expect(f).toMatchObject({
+			check: 'volume-verify',
+			target: vol,
+			status: 'critical',
+			checked: false,
+		});
+		expect(f.summary).toContain(
+			'the repository did not answer within 10 s (restic kept retrying: a pack may be missing from the bucket)',
+		);
+		expect(f.scratch).toBeUndefined();
+		expect(elapsed).toBeGreaterThanOrEqual(10_000);
+		expect(elapsed).toBeLessThan(90_000);
+		const helpers = await docker.docker.listContainers({
+			all: true,
+			filters: { label: [`${HELPER_LABEL}=true`] },
+		});
+		expect(helpers).toEqual([]);
+		// stopped with SIGINT first, restic removed its lock: the next backup need not wait 30 min
+		const locks = await execFileAsync('restic', [...host.args, 'list', 'locks', '--no-lock'], {
+			env: host.env,
+		});
+		expect(locks.stdout.trim()).toBe('');
+		const volumes = await docker.docker.listVolumes();
+		expect((volumes.Volumes ?? []).filter((v) => v.Name.startsWith('infra-ops-scratch-'))).toEqual(
+			[],
+		);
 	});
 
 	it("threat: a snapshot of another volume that also carries this volume's tag is neither listed nor restored for it", async () => {

@@ -91,6 +91,16 @@ export const description: INodeProperties[] = [
 		displayOptions: forOps(['verify']),
 	},
 	{
+		displayName: 'Drill Time Limit (Minutes)',
+		name: 'verifyTimeLimitMin',
+		type: 'number',
+		typeOptions: { minValue: 0.1, numberPrecision: 2 },
+		default: 10,
+		description:
+			'Bound on the repository check, and then on each volume: restic 0.14 retries a pack missing from the bucket for many minutes, so a run still going then is stopped and the volume reported critical',
+		displayOptions: forOps(['verify']),
+	},
+	{
 		displayName: 'Helper Image for Reading Volumes',
 		name: 'readerImage',
 		type: 'string',
@@ -413,6 +423,7 @@ export async function verify(this: IExecuteFunctions): Promise<INodeExecutionDat
 				readDataPercent: this.getNodeParameter('readDataPercent', itemIndex, 5) as number,
 				scratchRestore: this.getNodeParameter('scratchRestore', itemIndex, false) as boolean,
 				helperImage: readerImage(this, itemIndex, setup),
+				timeLimitMs: Number(this.getNodeParameter('verifyTimeLimitMin', itemIndex, 10)) * 60_000,
 			}).catch((error: unknown) => {
 				const finding = lockedFindingOf('volume-verify', setup.repo.url, error);
 				return finding ? { locked: finding } : Promise.reject(error);
